@@ -1,0 +1,2 @@
+// Benchmarks live one per file (bench/src/<name>.ts) and are run by `pnpm bench <name>`.
+export {};
