@@ -1,1 +1,4 @@
-export {};
+/** @tessera/config: validated configuration from env vars and an optional JSON file. */
+export { envVarName, toSnake } from "./env-names.js";
+export { ConfigError, type ConfigIssue, type ConfigSource } from "./errors.js";
+export { type LoadConfigOptions, loadConfig } from "./load-config.js";

@@ -1,1 +1,39 @@
-export {};
+/**
+ * @tessera/messaging: NATS connections, idempotent JetStream provisioning from the protocol
+ * catalogue, publish with dedup ids, and validated consumption with explicit acks.
+ */
+
+export {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+export {
+  type ConnectOptions,
+  closeGracefully,
+  connect,
+  type NatsConnection,
+} from "./connection.js";
+export {
+  type ConsumeOptions,
+  type ConsumerHandle,
+  type ConsumerStats,
+  consume,
+} from "./consume.js";
+export {
+  type DurableConsumerOptions,
+  durableConsumerConfig,
+  ensureDurableConsumer,
+  workConsumerOptions,
+} from "./consumers.js";
+export { MessagingError, type MessagingErrorCode } from "./errors.js";
+export {
+  type ProvisionOptions,
+  type ProvisionResult,
+  provisionStreams,
+  streamConfigDiff,
+  streamConfigFor,
+} from "./provision.js";
+export { type PublishOptions, type PublishResult, publishWithDedup } from "./publish.js";
+export type { WorkContext } from "./work-context.js";

@@ -1,1 +1,19 @@
-export {};
+/** @tessera/observability: pino JSON logs (optionally shipped to NATS) and prom-client metrics. */
+export { MetricNameError } from "./errors.js";
+export { type LogPublisher, LogShipper } from "./log-shipper.js";
+export {
+  createLogger,
+  type LogContext,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  withContext,
+} from "./logger.js";
+export { METRIC_NAMES, type MetricNameKey } from "./metric-names.js";
+export {
+  createMetricsRegistry,
+  METRIC_PREFIX,
+  type MetricsRegistry,
+  type MetricsRegistryOptions,
+  metricName,
+} from "./metrics.js";

@@ -28,7 +28,10 @@ export interface RaftStorage {
 
 export class CompactedError extends Error {
   readonly code = "TESSERA_E_RAFT_COMPACTED";
-  constructor(readonly index: number, readonly firstIndex: number) {
+  constructor(
+    readonly index: number,
+    readonly firstIndex: number,
+  ) {
     super(`log index ${index} is compacted (first available index is ${firstIndex})`);
     this.name = "CompactedError";
   }
@@ -36,7 +39,10 @@ export class CompactedError extends Error {
 
 export class UnavailableError extends Error {
   readonly code = "TESSERA_E_RAFT_UNAVAILABLE";
-  constructor(readonly index: number, readonly lastIndex: number) {
+  constructor(
+    readonly index: number,
+    readonly lastIndex: number,
+  ) {
     super(`log index ${index} is beyond the last index ${lastIndex}`);
     this.name = "UnavailableError";
   }

@@ -51,4 +51,8 @@ export interface Snapshot {
 }
 
 export const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: NONE, commit: 0 });
-export const EMPTY_CONF_STATE: ConfState = Object.freeze({ voters: [], learners: [], votersOutgoing: [] });
+export const EMPTY_CONF_STATE: ConfState = Object.freeze({
+  voters: [],
+  learners: [],
+  votersOutgoing: [],
+});

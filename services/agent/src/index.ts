@@ -1,1 +1,17 @@
-export {};
+// Public API of @tessera/agent: the kernel runner (used by benches) and the agent itself.
+export { AgentError, AgentErrorCode } from "./errors.js";
+export {
+  type BoundKernel,
+  type CudaProbe,
+  type ExecutionProvider,
+  type ExecutionProviderChoice,
+  KernelRunner,
+  type KernelRunnerOptions,
+  probeCuda,
+} from "./kernel/kernel-runner.js";
+export {
+  buildMatMulModel,
+  buildReduceModel,
+  type GemmOp,
+  OPSET_VERSION,
+} from "./kernel/onnx-graphs.js";

@@ -1,0 +1,230 @@
+import { describe, expect, it } from "vitest";
+import { MatrixErrorCode } from "./errors.js";
+import { verifyJob, verifyTile } from "./freivalds.js";
+import { generateTileA, generateTileB } from "./generate.js";
+import { referenceOutputTile } from "./reference-gemm.js";
+import type { MatmulJobSpec } from "./spec.js";
+import { decodeTile, encodeTile } from "./tile-format.js";
+
+/** All output tiles of a small job, computed the way agents do (float32 maps + ordered reduce). */
+function computeJob(spec: MatmulJobSpec): Float32Array[][] {
+  const K = spec.n / spec.tile;
+  return Array.from({ length: K }, (_, i) =>
+    Array.from({ length: K }, (_, j) => referenceOutputTile(spec, i, j)),
+  );
+}
+
+/** Deterministic test RNG (mulberry32), so a failing position can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+const exact: MatmulJobSpec = { n: 64, tile: 16, mode: "exact", seed: 21 };
+const float: MatmulJobSpec = { n: 32, tile: 16, mode: "float", seed: 21 };
+const exactC = computeJob(exact);
+const floatC = computeJob(float);
+
+describe("verifyJob", () => {
+  it("accepts a correct exact-mode job and reports what it checked", async () => {
+    const result = await verifyJob(exact, (i, j) => exactC[i]![j]!, { verifySeed: 1 });
+    expect(result).toEqual({
+      verified: true,
+      failures: [],
+      tilesChecked: 16,
+      rounds: 2,
+      verifySeed: 1,
+    });
+    const random = await verifyJob(exact, async (i, j) => exactC[i]![j]!);
+    expect(random.verified).toBe(true);
+    expect(Number.isInteger(random.verifySeed)).toBe(true);
+  });
+
+  it("accepts a correct float-mode job, whatever the summation order", async () => {
+    // Same tiles, but each element summed in float64 and rounded once: a different (better)
+    // order than the agents'; both lie within the documented bound.
+    const K = 2;
+    const alt = Array.from({ length: K }, (_, i) =>
+      Array.from({ length: K }, (_, j) => {
+        const out = new Float32Array(16 * 16);
+        for (let p = 0; p < 16; p++) {
+          for (let q = 0; q < 16; q++) {
+            let s = 0;
+            for (let k = K - 1; k >= 0; k--) {
+              const a = generateTileA(float, i, k);
+              const b = generateTileB(float, k, j);
+              for (let l = 0; l < 16; l++) s += a[p * 16 + l]! * b[l * 16 + q]!;
+            }
+            out[p * 16 + q] = s;
+          }
+        }
+        return out;
+      }),
+    );
+    for (const seed of [1, 2, 3, 4, 5]) {
+      expect(
+        (await verifyJob(float, (i, j) => floatC[i]![j]!, { verifySeed: seed })).verified,
+      ).toBe(true);
+      expect((await verifyJob(float, (i, j) => alt[i]![j]!, { verifySeed: seed })).verified).toBe(
+        true,
+      );
+    }
+  });
+
+  it("exact mode: a single element changed by ±1 anywhere fails, and names the tile", async () => {
+    const next = rng(7);
+    for (let trial = 0; trial < 40; trial++) {
+      const i = Math.floor(next() * 4);
+      const j = Math.floor(next() * 4);
+      const e = Math.floor(next() * 256);
+      const delta = next() < 0.5 ? 1 : -1;
+      const bad = exactC[i]![j]!.slice();
+      bad[e] = bad[e]! + delta;
+      const result = await verifyJob(
+        exact,
+        (ti, tj) => (ti === i && tj === j ? bad : exactC[ti]![tj]!),
+        {
+          rounds: 1,
+          verifySeed: trial,
+        },
+      );
+      expect(result.verified).toBe(false);
+      expect(result.failures.map((f) => [f.i, f.j])).toEqual([[i, j]]);
+      expect(result.failures[0]!.reason).toContain(`row ${Math.floor(e / 16)}`);
+      expect(result.tilesChecked).toBe(16);
+    }
+  });
+
+  it("exact mode: every position of a tile, every seed — a +1 is always caught", async () => {
+    // Certainty, not probability: r has no zero entries and the arithmetic is exact.
+    const i = 2;
+    const j = 1;
+    for (let e = 0; e < 256; e++) {
+      const bad = exactC[i]![j]!.slice();
+      bad[e] = bad[e]! + 1;
+      const result = await verifyTile(exact, i, j, bad, { rounds: 1, verifySeed: e * 7919 });
+      expect(result.verified).toBe(false);
+    }
+    expect((await verifyTile(exact, i, j, exactC[i]![j]!, { verifySeed: 3 })).verified).toBe(true);
+  });
+
+  it("exact mode: non-integer or out-of-range values fail the range check", async () => {
+    for (const value of [0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 24, -(2 ** 30)]) {
+      const bad = exactC[0]![3]!.slice();
+      bad[77] = value;
+      const result = await verifyTile(exact, 0, 3, bad);
+      expect(result.verified).toBe(false);
+      expect(result.reason).toContain("element (4,13)");
+    }
+  });
+
+  it("float mode: a single small change anywhere fails", async () => {
+    // Guaranteed-detection threshold (see freivalds.ts): |δ| > 2·tol_p with
+    // tol_p ≤ c·γ(t+K−1)·n·t·max|r| (|a|,|b| ≤ 1, |r| < 2) ≈ 2·2.0e−6·32·16·2 = 4.1e−3.
+    // C's elements are ~1.9 in magnitude here, so δ = 2^−7 ≈ 0.4% of a typical element.
+    const delta = 2 ** -7;
+    const next = rng(99);
+    for (let trial = 0; trial < 40; trial++) {
+      const i = Math.floor(next() * 2);
+      const j = Math.floor(next() * 2);
+      const e = Math.floor(next() * 256);
+      const bad = floatC[i]![j]!.slice();
+      bad[e] = bad[e]! + (next() < 0.5 ? delta : -delta);
+      const result = await verifyJob(
+        float,
+        (ti, tj) => (ti === i && tj === j ? bad : floatC[ti]![tj]!),
+        {
+          rounds: 1,
+          verifySeed: trial,
+        },
+      );
+      expect(result.failures.map((f) => [f.i, f.j])).toEqual([[i, j]]);
+      expect(result.failures[0]!.reason).toContain("exceeds tolerance");
+    }
+    const nan = floatC[1]![1]!.slice();
+    nan[0] = Number.NaN;
+    expect((await verifyTile(float, 1, 1, nan)).reason).toContain("is not finite");
+  });
+
+  it("processes columns in chunks under a memory cap with the same verdicts", async () => {
+    const bad = exactC[3]![0]!.slice();
+    bad[255] = bad[255]! - 1;
+    const get = (i: number, j: number) => (i === 3 && j === 0 ? bad : exactC[i]![j]!);
+    const small = await verifyJob(exact, get, { maxScratchBytes: 1, verifySeed: 5 });
+    const large = await verifyJob(exact, get, { verifySeed: 5 });
+    expect(small.failures).toEqual(large.failures);
+    expect(small.failures.map((f) => [f.i, f.j])).toEqual([[3, 0]]);
+    expect(small.tilesChecked).toBe(16);
+  });
+
+  it("reports unreadable or mis-shaped tiles as failures instead of throwing", async () => {
+    const result = await verifyJob(exact, async (i, j) => {
+      if (i === 1 && j === 2) throw new Error("storage says no");
+      if (i === 0 && j === 0) return new Float32Array(3);
+      return exactC[i]![j]!;
+    });
+    expect(result.verified).toBe(false);
+    expect(result.failures).toEqual([
+      { i: 0, j: 0, reason: "output tile has 3 elements, expected 256" },
+      { i: 1, j: 2, reason: "output tile could not be read: storage says no" },
+    ]);
+    expect(result.tilesChecked).toBe(16);
+  });
+
+  it("verifies against supplied inputs (e.g. tiles read back from storage)", async () => {
+    const roundTrip = (a: Float32Array) => decodeTile(encodeTile(a, { rows: 16, cols: 16 })).data;
+    const inputs = {
+      tileA: (i: number, k: number) => roundTrip(generateTileA(exact, i, k)),
+      tileB: async (k: number, j: number) => roundTrip(generateTileB(exact, k, j)),
+    };
+    expect((await verifyJob(exact, (i, j) => exactC[i]![j]!, { inputs })).verified).toBe(true);
+    // C no longer matches if one input tile is different: the check really uses the inputs.
+    const swapped = {
+      ...inputs,
+      tileB: (k: number, j: number) => generateTileB(exact, k, (j + 1) % 4),
+    };
+    const result = await verifyJob(exact, (i, j) => exactC[i]![j]!, { inputs: swapped });
+    expect(result.verified).toBe(false);
+    expect(result.failures.length).toBe(16);
+    const outOfRange = { ...inputs, tileA: () => new Float32Array(256).fill(1e6) };
+    await expect(
+      verifyJob(exact, (i, j) => exactC[i]![j]!, { inputs: outOfRange }),
+    ).rejects.toMatchObject({
+      code: MatrixErrorCode.ArgumentInvalid,
+    });
+  });
+
+  it("rejects bad options and coordinates with typed errors", async () => {
+    await expect(verifyJob(exact, () => exactC[0]![0]!, { rounds: 0 })).rejects.toMatchObject({
+      code: MatrixErrorCode.ArgumentInvalid,
+    });
+    await expect(verifyJob(exact, () => exactC[0]![0]!, { verifySeed: -1 })).rejects.toMatchObject({
+      code: MatrixErrorCode.ArgumentInvalid,
+    });
+    await expect(verifyTile(exact, 4, 0, exactC[0]![0]!)).rejects.toMatchObject({
+      code: MatrixErrorCode.TaskOutOfRange,
+    });
+    await expect(verifyJob({ ...exact, tile: 20 }, () => exactC[0]![0]!)).rejects.toMatchObject({
+      code: MatrixErrorCode.JobSpecInvalid,
+    });
+  });
+});
+
+describe("verifyJob at the exact-mode bound", () => {
+  it("verifies a job whose sums come close to 2^24 and catches ±1 there", async () => {
+    const spec: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 4 }; // m = 255
+    const C = computeJob(spec);
+    expect((await verifyJob(spec, (i, j) => C[i]![j]!, { verifySeed: 8 })).verified).toBe(true);
+    const bad = C[2]![3]!.slice();
+    bad[1234] = bad[1234]! + 1;
+    const result = await verifyJob(spec, (i, j) => (i === 2 && j === 3 ? bad : C[i]![j]!), {
+      rounds: 1,
+    });
+    expect(result.failures.map((f) => [f.i, f.j])).toEqual([[2, 3]]);
+  });
+});

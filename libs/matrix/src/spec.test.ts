@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { JobSpecError, MatrixErrorCode } from "./errors.js";
+import { exactElementBound, validateJobSpec } from "./spec.js";
+
+function fieldOf(value: unknown): string {
+  try {
+    validateJobSpec(value);
+  } catch (err) {
+    expect(err).toBeInstanceOf(JobSpecError);
+    expect((err as JobSpecError).code).toBe(MatrixErrorCode.JobSpecInvalid);
+    return (err as JobSpecError).field;
+  }
+  throw new Error("expected validateJobSpec to throw");
+}
+
+describe("validateJobSpec", () => {
+  const good = { n: 1024, tile: 256, mode: "exact", seed: 42 } as const;
+
+  it("accepts a valid spec and drops envelope fields", () => {
+    expect(validateJobSpec({ ...good, v: 1, extra: "x" })).toEqual(good);
+    expect(validateJobSpec({ n: 2 ** 20, tile: 8192, mode: "float", seed: 0xffffffff }).n).toBe(
+      2 ** 20,
+    );
+  });
+
+  it("names the offending field", () => {
+    expect(fieldOf(null)).toBe("/");
+    expect(fieldOf([1])).toBe("/");
+    expect(fieldOf({ ...good, n: "1024" })).toBe("/n");
+    expect(fieldOf({ ...good, n: 1.5 })).toBe("/n");
+    expect(fieldOf({ ...good, n: 0 })).toBe("/n");
+    expect(fieldOf({ ...good, n: 2 ** 21, tile: 8192 })).toBe("/n");
+    expect(fieldOf({ ...good, tile: 48 })).toBe("/tile");
+    expect(fieldOf({ ...good, tile: 8 })).toBe("/tile");
+    expect(fieldOf({ ...good, n: 32768, tile: 16384 })).toBe("/tile");
+    expect(fieldOf({ ...good, n: 1000, tile: 16 })).toBe("/tile");
+    expect(fieldOf({ ...good, mode: "fast" })).toBe("/mode");
+    expect(fieldOf({ ...good, seed: -1 })).toBe("/seed");
+    expect(fieldOf({ ...good, seed: 2 ** 32 })).toBe("/seed");
+    expect(fieldOf({ ...good, seed: undefined })).toBe("/seed");
+  });
+
+  it("explains the reason in the message", () => {
+    expect(() => validateJobSpec({ ...good, tile: 48 })).toThrow(
+      "job spec: /tile: must be a power of two between 16 and 8192",
+    );
+    expect(() => validateJobSpec({ ...good, n: 1000, tile: 16 })).toThrow("must divide n");
+  });
+});
+
+describe("exactElementBound", () => {
+  it("is the largest m with n·m² < 2^24 for every power-of-two n and some others", () => {
+    const ns = [16, 17, 100, 1000, 4096, 65535, 131072, 2 ** 20];
+    for (let p = 4; p <= 20; p++) ns.push(2 ** p);
+    for (const n of ns) {
+      const m = exactElementBound(n);
+      expect(m).toBeGreaterThanOrEqual(1);
+      expect(n * m * m).toBeLessThanOrEqual(2 ** 24 - 1);
+      expect(n * (m + 1) * (m + 1)).toBeGreaterThan(2 ** 24 - 1);
+    }
+    expect(exactElementBound(131072)).toBe(11);
+    expect(exactElementBound(2 ** 20)).toBe(3);
+  });
+});

@@ -1,0 +1,74 @@
+import { JobSpecError } from "./errors.js";
+
+/**
+ * "exact": small integers stored as float32, every partial sum stays below 2^24, so the product
+ * is bit-for-bit determined whatever the summation order (CPU, GPU, any tiling).
+ * "float": uniform reals in [-1, 1); checked against a rounding-error tolerance.
+ */
+export type MatmulMode = "exact" | "float";
+
+/** C = A · B with A, B square n×n, cut into (n/tile)² tiles of tile×tile. */
+export interface MatmulJobSpec {
+  readonly n: number;
+  readonly tile: number;
+  readonly mode: MatmulMode;
+  readonly seed: number;
+}
+
+export const MAX_N = 2 ** 20;
+export const MIN_TILE = 16;
+export const MAX_TILE = 8192;
+export const MAX_SEED = 0xffff_ffff;
+
+function isPowerOfTwo(x: number): boolean {
+  return x > 0 && (x & (x - 1)) === 0;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks an untrusted value and returns a normalized spec holding exactly the four fields
+ * (extra fields are ignored so an envelope can carry more). Throws `JobSpecError` naming the
+ * first offending field, e.g. `job spec: /tile: must divide n (n = 100)`.
+ */
+export function validateJobSpec(value: unknown): MatmulJobSpec {
+  if (!isRecord(value)) throw new JobSpecError("/", "must be an object");
+  const { n, tile, mode, seed } = value;
+  if (typeof n !== "number" || !Number.isInteger(n)) {
+    throw new JobSpecError("/n", "must be an integer");
+  }
+  if (n < 1 || n > MAX_N) throw new JobSpecError("/n", `must be between 1 and ${MAX_N}`);
+  if (typeof tile !== "number" || !Number.isInteger(tile)) {
+    throw new JobSpecError("/tile", "must be an integer");
+  }
+  if (tile < MIN_TILE || tile > MAX_TILE || !isPowerOfTwo(tile)) {
+    throw new JobSpecError("/tile", `must be a power of two between ${MIN_TILE} and ${MAX_TILE}`);
+  }
+  if (n % tile !== 0) throw new JobSpecError("/tile", `must divide n (n = ${n})`);
+  if (mode !== "exact" && mode !== "float") {
+    throw new JobSpecError("/mode", 'must be "exact" or "float"');
+  }
+  if (typeof seed !== "number" || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new JobSpecError("/seed", `must be an integer between 0 and ${MAX_SEED} (uint32)`);
+  }
+  return { n, tile, mode, seed };
+}
+
+/** Number of tiles along one side (K = n / tile). Assumes a validated spec. */
+export function tilesPerSide(spec: MatmulJobSpec): number {
+  return spec.n / spec.tile;
+}
+
+/**
+ * Largest magnitude m of an exact-mode input element: m = floor(sqrt((2^24 − 1) / n)).
+ * Every element of C (and every partial sum of any order) is a sum of at most n products
+ * each bounded by m², so |·| ≤ n·m² ≤ 2^24 − 1 and is an integer float32 represents exactly.
+ */
+export function exactElementBound(n: number): number {
+  let m = Math.floor(Math.sqrt((2 ** 24 - 1) / n));
+  // Guard against sqrt rounding up across an integer boundary.
+  while (n * m * m > 2 ** 24 - 1) m -= 1;
+  return m;
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import { crc32cHex } from "./checksum.js";
+import { MatrixErrorCode, TileChecksumError, TileFormatError } from "./errors.js";
+import { thrown } from "./errors.test-helpers.js";
+import { generateTile } from "./generate.js";
+import { decodeTile, encodeTile, readTileHeader, TILE_HEADER_BYTES } from "./tile-format.js";
+
+function sample(rows: number, cols: number): Float32Array {
+  const a = new Float32Array(rows * cols);
+  for (let e = 0; e < a.length; e++) a[e] = (e % 7) - 3 + e / 1024;
+  return a;
+}
+
+describe("tile format", () => {
+  it("round-trips shape, mode and every value bit-for-bit", () => {
+    const data = generateTile({ n: 64, tile: 32, mode: "float", seed: 1 }, "A", 1, 1);
+    const bytes = encodeTile(data, { rows: 32, cols: 32, mode: "float" });
+    expect(bytes.length).toBe(TILE_HEADER_BYTES + 32 * 32 * 4);
+    expect(Buffer.from(bytes.subarray(0, 4)).toString("ascii")).toBe("TSRT");
+    const { header, data: back } = decodeTile(bytes, { rows: 32, cols: 32, mode: "float" });
+    expect(header).toMatchObject({
+      version: 1,
+      rows: 32,
+      cols: 32,
+      dtype: "float32",
+      mode: "float",
+    });
+    expect(header.payloadChecksum).toBe(crc32cHex(bytes.subarray(TILE_HEADER_BYTES)));
+    expect(Array.from(back)).toEqual(Array.from(data));
+    const odd = sample(3, 5);
+    expect(Array.from(decodeTile(encodeTile(odd, { rows: 3, cols: 5 })).data)).toEqual(
+      Array.from(odd),
+    );
+    expect(decodeTile(encodeTile(odd, { rows: 3, cols: 5 })).header.mode).toBe("unspecified");
+  });
+
+  it("writes a little-endian payload and identical bytes for identical values", () => {
+    const bytes = encodeTile(new Float32Array([1]), { rows: 1, cols: 1 });
+    // 1.0f = 0x3f800000, stored LE.
+    expect(Array.from(bytes.subarray(TILE_HEADER_BYTES))).toEqual([0x00, 0x00, 0x80, 0x3f]);
+    const data = sample(8, 8);
+    expect(
+      Buffer.compare(
+        encodeTile(data, { rows: 8, cols: 8 }),
+        encodeTile(data.slice(), { rows: 8, cols: 8 }),
+      ),
+    ).toBe(0);
+  });
+
+  it("decodes without copying when aligned, and correctly when not", () => {
+    const data = sample(4, 4);
+    const bytes = encodeTile(data, { rows: 4, cols: 4 });
+    const aligned = decodeTile(bytes).data;
+    expect(aligned.buffer).toBe(bytes.buffer);
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const unaligned = decodeTile(shifted.subarray(1)).data;
+    expect(unaligned.buffer).not.toBe(shifted.buffer);
+    expect(Array.from(unaligned)).toEqual(Array.from(data));
+  });
+
+  it("fails decoding for a single flipped bit anywhere in the file", () => {
+    const bytes = encodeTile(sample(4, 6), { rows: 4, cols: 6, mode: "exact" });
+    for (let bit = 0; bit < bytes.length * 8; bit++) {
+      const bad = bytes.slice();
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      const err = thrown(() => decodeTile(bad));
+      expect(err instanceof TileFormatError || err instanceof TileChecksumError).toBe(true);
+      expect(err.code.startsWith("TESSERA_E_TILE_")).toBe(true);
+    }
+  });
+
+  it("names what is wrong", () => {
+    const good = encodeTile(sample(4, 4), { rows: 4, cols: 4, mode: "exact" });
+    const payloadFlip = good.slice();
+    payloadFlip[TILE_HEADER_BYTES + 5]! ^= 0x10;
+    const e = thrown(() => decodeTile(payloadFlip));
+    expect(e).toBeInstanceOf(TileChecksumError);
+    expect(e.code).toBe(MatrixErrorCode.TileChecksum);
+
+    const magic = good.slice();
+    magic[0] = 0x58;
+    expect(thrown(() => decodeTile(magic)).code).toBe(MatrixErrorCode.TileMagic);
+    const version = good.slice();
+    version[4] = 2;
+    expect(thrown(() => decodeTile(version)).code).toBe(MatrixErrorCode.TileVersion);
+    const rows = good.slice();
+    rows[8] = 5;
+    expect(thrown(() => decodeTile(rows)).code).toBe(MatrixErrorCode.TileHeaderChecksum);
+
+    expect(thrown(() => decodeTile(good.subarray(0, 10))).code).toBe(MatrixErrorCode.TileTruncated);
+    expect(thrown(() => decodeTile(good.subarray(0, good.length - 1))).code).toBe(
+      MatrixErrorCode.TileTruncated,
+    );
+    const longer = new Uint8Array(good.length + 4);
+    longer.set(good);
+    expect(thrown(() => decodeTile(longer)).code).toBe(MatrixErrorCode.TileLength);
+    expect(thrown(() => decodeTile(good, { rows: 8 })).code).toBe(MatrixErrorCode.TileShape);
+    expect(thrown(() => decodeTile(good, { mode: "float" })).code).toBe(MatrixErrorCode.TileHeader);
+    expect(readTileHeader(good).payloadBytes).toBe(64);
+  });
+
+  it("refuses to encode data that does not match the shape", () => {
+    expect(thrown(() => encodeTile(sample(4, 4), { rows: 4, cols: 5 })).code).toBe(
+      MatrixErrorCode.TileShape,
+    );
+    expect(thrown(() => encodeTile(new Float32Array(0), { rows: 0, cols: 0 })).code).toBe(
+      MatrixErrorCode.TileShape,
+    );
+  });
+});

@@ -1,0 +1,56 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { MessagingError } from "./errors.js";
+
+export interface PublishResult {
+  stream: string;
+  seq: number;
+  /** True when the server dropped this publish as a repeat of `msgId` (nothing new stored). */
+  duplicate: boolean;
+}
+
+export interface PublishOptions {
+  /** Attempts before giving up (default 5). Safe because the server de-duplicates msgId. */
+  attempts?: number;
+  /** Per-attempt timeout (default 5 s). */
+  timeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Publish with a Nats-Msg-Id so a retried publish (ours, or a restarted producer's) is stored
+ * once. Transient failures (timeouts, a stream electing a leader) are retried with backoff;
+ * retrying is safe precisely because of the id, within the stream's duplicate window.
+ */
+export async function publishWithDedup(
+  js: JetStreamClient,
+  subject: string,
+  payload: Uint8Array | string,
+  msgId: string,
+  options: PublishOptions = {},
+): Promise<PublishResult> {
+  if (!msgId)
+    throw new MessagingError(
+      "TESSERA_E_MESSAGING_ARGUMENT",
+      `publish to ${subject}: msgId must be non-empty`,
+    );
+  const attempts = options.attempts ?? 5;
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const ack = await js.publish(subject, payload, {
+        msgID: msgId,
+        timeout: options.timeoutMs ?? 5_000,
+      });
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      lastError = err;
+      if (attempt < attempts) await sleep(Math.min(2_000, 100 * 2 ** (attempt - 1)));
+    }
+  }
+  throw new MessagingError(
+    "TESSERA_E_MESSAGING_PUBLISH",
+    `publish to ${subject} (msgId ${msgId}) failed after ${attempts} attempts: ${(lastError as Error)?.message}`,
+    { cause: lastError },
+  );
+}

@@ -1,0 +1,76 @@
+import type { ValidationIssue } from "./errors.js";
+import type { CompletionV1 } from "./schemas/completion.js";
+import { type MatmulJobSpec, TILE_REASON } from "./schemas/job-spec.js";
+import type { WorkItemV1 } from "./schemas/work-item.js";
+
+/*
+ * Cross-field rules: pure functions from a schema-valid value to the issues found.
+ * Paths are JSON pointers so messages read like `work item: /job/tile: must divide n (100)`.
+ */
+
+export function isPowerOfTwo(x: number): boolean {
+  return Number.isInteger(x) && x > 0 && (x & (x - 1)) === 0;
+}
+
+/** Canonical task id of a Map (i,j,k) or Reduce (i,j) task. */
+export function expectedTaskId(kind: "map" | "reduce", i: number, j: number, k?: number): string {
+  return kind === "map" ? `m-${i}-${j}-${k}` : `r-${i}-${j}`;
+}
+
+/** Canonical id of one attempt at a task: `${jobId}/${taskId}/${attempt}`. */
+export function workItemId(jobId: string, taskId: string, attempt: number): string {
+  return `${jobId}/${taskId}/${attempt}`;
+}
+
+export function jobSpecIssues(spec: MatmulJobSpec, prefix = ""): ValidationIssue[] {
+  if (!isPowerOfTwo(spec.tile)) return [{ path: `${prefix}/tile`, reason: TILE_REASON }];
+  if (spec.n % spec.tile !== 0) {
+    return [{ path: `${prefix}/tile`, reason: `must divide n (${spec.n})` }];
+  }
+  return [];
+}
+
+export function workItemIssues(item: WorkItemV1): ValidationIssue[] {
+  const specIssues = jobSpecIssues(item.job, "/job");
+  if (specIssues.length > 0) return specIssues;
+  const issues: ValidationIssue[] = [];
+  const tiles = item.job.n / item.job.tile;
+  const inRange = (field: "i" | "j" | "k", value: number) => {
+    if (value >= tiles) {
+      issues.push({ path: `/${field}`, reason: `must be < n/tile (${tiles}), got ${value}` });
+    }
+  };
+  inRange("i", item.i);
+  inRange("j", item.j);
+  if (item.kind === "map") {
+    if (item.k === undefined) issues.push({ path: "/k", reason: "is required for a map item" });
+    else inRange("k", item.k);
+  } else if (item.k !== undefined) {
+    issues.push({ path: "/k", reason: "must be absent for a reduce item" });
+  }
+  if (issues.length > 0) return issues;
+  const taskId = expectedTaskId(item.kind, item.i, item.j, item.k);
+  if (item.taskId !== taskId) {
+    issues.push({ path: "/taskId", reason: `must be "${taskId}" for this ${item.kind} item` });
+  }
+  const itemId = workItemId(item.jobId, item.taskId, item.attempt);
+  if (item.itemId !== itemId) {
+    issues.push({ path: "/itemId", reason: `must be "${itemId}" (jobId/taskId/attempt)` });
+  }
+  return issues;
+}
+
+export function completionIssues(c: CompletionV1): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  if (c.status === "ok" && c.output === undefined) {
+    issues.push({ path: "/output", reason: 'is required when status is "ok"' });
+  }
+  if (c.status === "failed" && c.error === undefined) {
+    issues.push({ path: "/error", reason: 'is required when status is "failed"' });
+  }
+  const itemId = workItemId(c.jobId, c.taskId, c.attempt);
+  if (c.itemId !== itemId) {
+    issues.push({ path: "/itemId", reason: `must be "${itemId}" (jobId/taskId/attempt)` });
+  }
+  return issues;
+}

@@ -1,0 +1,33 @@
+import { type Static, Type } from "@sinclair/typebox";
+
+export const MAX_N = 2 ** 20;
+export const MIN_TILE = 16;
+export const MAX_TILE = 8192;
+
+export const TILE_REASON = `must be a power of two between ${MIN_TILE} and ${MAX_TILE}`;
+
+/**
+ * A matrix multiplication job: C = A · B with A, B n×n, split into tile×tile blocks.
+ * Cross-field rules (tile is a power of two, tile divides n) live in `rules.ts` because JSON
+ * Schema cannot express them.
+ */
+export const MatmulJobSpec = Type.Object(
+  {
+    n: Type.Integer({
+      minimum: 1,
+      maximum: MAX_N,
+      errorMessage: `must be an integer in 1..${MAX_N}`,
+    }),
+    tile: Type.Integer({ minimum: MIN_TILE, maximum: MAX_TILE, errorMessage: TILE_REASON }),
+    mode: Type.Union([Type.Literal("exact"), Type.Literal("float")], {
+      errorMessage: 'must be "exact" or "float"',
+    }),
+    seed: Type.Integer({
+      minimum: 0,
+      maximum: 0xffff_ffff,
+      errorMessage: "must be an unsigned 32-bit integer",
+    }),
+  },
+  { additionalProperties: false, $id: "MatmulJobSpec" },
+);
+export type MatmulJobSpec = Static<typeof MatmulJobSpec>;

@@ -1,0 +1,157 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { payload } from "../conformance.test-helpers.js";
+import { ConflictError, UnverifiableObjectError } from "../errors.js";
+import { type FsIo, nodeFsIo } from "./fs-io.js";
+import { FsObjectStore } from "./fs-store.js";
+
+/** Records every durability-relevant call, then performs it for real. */
+function spyIo(log: string[]): FsIo {
+  const note = <T>(entry: string, call: () => Promise<T>) => {
+    log.push(entry);
+    return call();
+  };
+  return {
+    fsyncFile: (h, p) => note(`fsyncFile ${p}`, () => nodeFsIo.fsyncFile(h, p)),
+    fsyncDir: (p) => note(`fsyncDir ${p}`, () => nodeFsIo.fsyncDir(p)),
+    link: (a, b) => note(`link ${a} -> ${b}`, () => nodeFsIo.link(a, b)),
+    rename: (a, b) => note(`rename ${a} -> ${b}`, () => nodeFsIo.rename(a, b)),
+    unlink: (p) => note(`unlink ${p}`, () => nodeFsIo.unlink(p)),
+  };
+}
+
+async function tempFilesUnder(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.name.startsWith(".tessera-tmp-")) found.push(join(e.parentPath, e.name));
+  }
+  return found;
+}
+
+describe("fs backend durability", () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), "tessera-fs-durable-"));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("fsyncs the temp file before linking it into place, then fsyncs the directory", async () => {
+    const log: string[] = [];
+    const store = new FsObjectStore({ root, io: spyIo(log) });
+    await store.put("jobs/j1/C/0-0.tile", payload(1 << 20));
+    const final = join(root, "jobs/j1/C/0-0.tile");
+    const fsyncFile = log.findIndex((l) => l.startsWith("fsyncFile "));
+    const link = log.findIndex((l) => l.startsWith("link ") && l.endsWith(`-> ${final}`));
+    const fsyncDir = log.lastIndexOf(`fsyncDir ${dirname(final)}`);
+    expect(fsyncFile).toBeGreaterThanOrEqual(0);
+    expect(link).toBeGreaterThan(fsyncFile);
+    expect(fsyncDir).toBeGreaterThan(link);
+    // The file fsynced is the one linked: a temp file beside the target.
+    const tmp = log[fsyncFile]?.slice("fsyncFile ".length) ?? "";
+    expect(log[link]).toBe(`link ${tmp} -> ${final}`);
+    expect(dirname(tmp)).toBe(dirname(final));
+    // New directories are made durable too: each created dir's parent is fsynced.
+    for (const d of [join(root, "jobs"), join(root, "jobs/j1"), join(root, "jobs/j1/C")]) {
+      expect(log, d).toContain(`fsyncDir ${dirname(d)}`);
+    }
+    expect(await tempFilesUnder(root)).toEqual([]);
+  });
+
+  it("an idempotent retry writes and fsyncs nothing", async () => {
+    const log: string[] = [];
+    const store = new FsObjectStore({ root, io: spyIo(log) });
+    await store.put("a/b", payload(1000));
+    log.length = 0;
+    const again = await store.put("a/b", payload(1000));
+    expect(again.created).toBe(false);
+    expect(log).toEqual([]);
+  });
+
+  it("concurrent writers of one key: exactly one creates it, equal bytes all succeed", async () => {
+    const store = new FsObjectStore({ root });
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        store.putStream("race/x", Readable.from([payload(300_000, 3)])),
+      ),
+    );
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    const mixed = await Promise.allSettled([
+      store.putStream("race/y", Readable.from([payload(300_000, 4)])),
+      store.putStream("race/y", Readable.from([payload(300_000, 5)])),
+    ]);
+    expect(mixed.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const rejected = mixed.find((r) => r.status === "rejected");
+    expect(rejected?.status === "rejected" && rejected.reason).toBeInstanceOf(ConflictError);
+    expect(await tempFilesUnder(root)).toEqual([]);
+  });
+
+  it("a stream that fails mid-write leaves no temp file and no object", async () => {
+    const store = new FsObjectStore({ root });
+    async function* failing() {
+      yield payload(5 << 20);
+      throw new Error("source died");
+    }
+    await expect(store.putStream("broken/x", failing())).rejects.toThrow("source died");
+    expect(await store.head("broken/x")).toBeNull();
+    expect(await tempFilesUnder(root)).toEqual([]);
+  });
+
+  it("a writer SIGKILLed mid-put leaves only a temp file, which sweepTempFiles removes", async () => {
+    // The child runs the BUILT package (dist/), like any process a test spawns.
+    const dist = resolve(dirname(fileURLToPath(import.meta.url)), "../../dist/index.js");
+    const child = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { FsObjectStore } from ${JSON.stringify(dist)};
+         import { Readable } from "node:stream";
+         const store = new FsObjectStore({ root: process.argv[1] });
+         // An endless slow stream: the put can never finish, only be killed.
+         const src = new Readable({ read() { setTimeout(() => this.push(Buffer.alloc(1 << 20, 7)), 5); } });
+         setTimeout(() => process.stdout.write("writing\\n"), 300);
+         await store.putStream("crash/x", src);`,
+        root,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise<void>((res, rej) => {
+      child.stdout.once("data", () => res());
+      child.once("exit", (c) => rej(new Error(`child exited early (${c}); is dist/ built?`)));
+    });
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    const leftovers = await tempFilesUnder(root);
+    expect(leftovers).toHaveLength(1);
+    const store = new FsObjectStore({ root });
+    expect(await store.head("crash/x")).toBeNull();
+    expect(await store.sweepTempFiles()).toEqual(leftovers);
+    expect(await tempFilesUnder(root)).toEqual([]);
+    // A temp file of a live writer (this process) is not touched.
+    const live = join(root, "crash", `.tessera-tmp-${process.pid}-abc`);
+    await writeFile(live, "x");
+    expect(await store.sweepTempFiles()).toEqual([]);
+  });
+
+  it("a file without a checksum trailer is refused, not returned", async () => {
+    const store = new FsObjectStore({ root });
+    await writeFile(
+      join(root, "foreign"),
+      "written by another tool, long enough to hold a trailer",
+    );
+    await expect(store.get("foreign")).rejects.toBeInstanceOf(UnverifiableObjectError);
+    await writeFile(join(root, "tiny"), "short");
+    await expect(store.get("tiny")).rejects.toMatchObject({
+      code: "TESSERA_E_STORAGE_UNVERIFIABLE",
+      key: "tiny",
+    });
+  });
+});

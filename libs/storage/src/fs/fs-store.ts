@@ -1,0 +1,492 @@
+import { randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { type FileHandle, lstat, mkdir, open, readdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { pipeline, type Readable } from "node:stream";
+import { pathToFileURL } from "node:url";
+import { Crc32cAccumulator, crc32cHex } from "../checksum.js";
+import {
+  ChecksumMismatchError,
+  ConflictError,
+  ObjectNotFoundError,
+  StorageBackendError,
+  StorageError,
+  StorageUnavailableError,
+  UnverifiableObjectError,
+} from "../errors.js";
+import { assertValidKey, assertValidPrefix } from "../keys.js";
+import type {
+  ListEntry,
+  ObjectInfo,
+  ObjectStore,
+  PutData,
+  PutOptions,
+  PutResult,
+} from "../object-store.js";
+import { assertExpectedChecksum, byteChunks, classifyPutData } from "../put-data.js";
+import { verifyBytes, verifyingStream } from "../verify-stream.js";
+import { type FsIo, nodeFsIo } from "./fs-io.js";
+import { decodeTrailer, encodeTrailer, TRAILER_BYTES, type Trailer } from "./trailer.js";
+
+/** Temp files live beside their target (same directory ⇒ same file system ⇒ atomic link). */
+const TEMP_PREFIX = ".tessera-tmp-";
+/** Stream chunks are coalesced into writes of about this size: fewer syscalls, like dd bs=4M. */
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+const NO_LINK = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV"]);
+const TRANSIENT = new Set([
+  "EAGAIN",
+  "EBUSY",
+  "EMFILE",
+  "ENFILE",
+  "ENOSPC",
+  "EIO",
+  "ETIMEDOUT",
+  "EINTR",
+]);
+
+export interface FsStoreOptions {
+  readonly root: string;
+  /** Durability seam; tests observe fsync/link ordering through it. */
+  readonly io?: FsIo;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
+    ? err.code
+    : undefined;
+}
+
+/**
+ * The default backend: one file per object under `root` (key `a/b` → `root/a/b`), payload then
+ * a 16-byte CRC32C trailer. Writes are durable and atomic: temp file in the target directory,
+ * fsync, link(2) into place (fails if the key exists ⇒ first writer wins), fsync directory.
+ */
+export class FsObjectStore implements ObjectStore {
+  readonly backend = "fs" as const;
+  readonly root: string;
+  private readonly io: FsIo;
+  /** Falls back to check-then-rename on file systems without hard links (documented window). */
+  private linkSupported = true;
+
+  constructor(options: FsStoreOptions) {
+    this.root = resolve(options.root);
+    this.io = options.io ?? nodeFsIo;
+  }
+
+  uri(key: string): string {
+    assertValidKey(key);
+    return pathToFileURL(this.pathOf(key)).href;
+  }
+
+  private pathOf(key: string): string {
+    return join(this.root, ...key.split("/"));
+  }
+
+  putStream(key: string, data: Readable | AsyncIterable<Uint8Array>, options?: PutOptions) {
+    return this.put(key, data, options);
+  }
+
+  async put(key: string, data: PutData, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key);
+    assertExpectedChecksum(options.expectedChecksum);
+    const input = classifyPutData(data);
+    const path = this.pathOf(key);
+    try {
+      if (input.kind === "bytes") {
+        const checksum = crc32cHex(input.bytes);
+        if (options.expectedChecksum !== undefined && options.expectedChecksum !== checksum) {
+          throw new ChecksumMismatchError(
+            key,
+            options.expectedChecksum,
+            checksum,
+            "put data does not match expectedChecksum",
+          );
+        }
+        // Cheap idempotency fast path: a retry of an existing object writes nothing.
+        const existing = await this.readTrailerIfExists(key, path);
+        if (existing) return this.resolveExisting(key, existing, checksum, input.bytes.byteLength);
+      }
+      await this.mkdirDurable(dirname(path));
+      const tmp = join(
+        dirname(path),
+        `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`,
+      );
+      try {
+        const written = await this.writeTemp(tmp, input, key, options.expectedChecksum);
+        return await this.publish(key, tmp, path, written);
+      } finally {
+        // After a successful link the temp name is already gone; ENOENT is the normal case.
+        await this.io.unlink(tmp).catch(() => undefined);
+      }
+    } catch (err) {
+      throw this.mapError(err, "put", key);
+    }
+  }
+
+  /** Writes payload + trailer to a fresh temp file and fsyncs it. */
+  private async writeTemp(
+    tmp: string,
+    input: ReturnType<typeof classifyPutData>,
+    key: string,
+    expectedChecksum: string | undefined,
+  ): Promise<Trailer> {
+    const handle = await open(tmp, "wx", 0o644);
+    try {
+      let trailer: Trailer;
+      if (input.kind === "bytes") {
+        trailer = { checksum: crc32cHex(input.bytes), bytes: input.bytes.byteLength };
+        // One writev for payload + trailer: for a 64 MiB tile that is a single syscall.
+        await writevAll(handle, [input.bytes, encodeTrailer(trailer.checksum, trailer.bytes)]);
+      } else {
+        const acc = new Crc32cAccumulator();
+        let batch: Uint8Array[] = [];
+        let batchBytes = 0;
+        for await (const chunk of byteChunks(input.stream)) {
+          acc.update(chunk);
+          batch.push(chunk);
+          batchBytes += chunk.byteLength;
+          if (batchBytes >= WRITE_BATCH_BYTES) {
+            await writevAll(handle, batch);
+            batch = [];
+            batchBytes = 0;
+          }
+        }
+        trailer = { checksum: acc.hex, bytes: acc.bytes };
+        if (expectedChecksum !== undefined && expectedChecksum !== trailer.checksum) {
+          throw new ChecksumMismatchError(
+            key,
+            expectedChecksum,
+            trailer.checksum,
+            "put data does not match expectedChecksum",
+          );
+        }
+        batch.push(encodeTrailer(trailer.checksum, trailer.bytes));
+        await writevAll(handle, batch);
+      }
+      await this.io.fsyncFile(handle, tmp);
+      return trailer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Moves a complete, fsynced temp file into place without ever replacing another object. */
+  private async publish(
+    key: string,
+    tmp: string,
+    path: string,
+    written: Trailer,
+  ): Promise<PutResult> {
+    const dir = dirname(path);
+    if (this.linkSupported) {
+      try {
+        await this.io.link(tmp, path);
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === "EEXIST") {
+          const existing = await this.readTrailerIfExists(key, path);
+          if (existing) return this.resolveExisting(key, existing, written.checksum, written.bytes);
+          // Deleted between our link attempt and the read: try once more from the top.
+          await this.io.link(tmp, path);
+        } else if (code !== undefined && NO_LINK.has(code)) {
+          this.linkSupported = false;
+          return this.publish(key, tmp, path, written);
+        } else {
+          throw err;
+        }
+      }
+      await this.io.unlink(tmp);
+    } else {
+      // No hard links: check, then rename. Two racing writers of DIFFERENT content can both
+      // pass the check and the later rename wins; same-content races are harmless.
+      const existing = await this.readTrailerIfExists(key, path);
+      if (existing) return this.resolveExisting(key, existing, written.checksum, written.bytes);
+      await this.io.rename(tmp, path);
+    }
+    await this.io.fsyncDir(dir);
+    return {
+      key,
+      uri: pathToFileURL(path).href,
+      checksum: written.checksum,
+      bytes: written.bytes,
+      created: true,
+    };
+  }
+
+  private resolveExisting(
+    key: string,
+    existing: Trailer,
+    checksum: string,
+    bytes: number,
+  ): PutResult {
+    if (existing.checksum !== checksum || existing.bytes !== bytes) {
+      throw new ConflictError(key, existing.checksum, checksum);
+    }
+    return { key, uri: this.uri(key), checksum, bytes, created: false };
+  }
+
+  /** mkdir -p, then fsync the parent of every directory it created so the new entries persist. */
+  private async mkdirDurable(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    const created: string[] = [];
+    for (let d = dir; ; d = dirname(d)) {
+      created.push(d);
+      if (d === first || d === dirname(d)) break;
+    }
+    for (const d of created.reverse()) await this.io.fsyncDir(dirname(d));
+  }
+
+  private async openExisting(path: string): Promise<FileHandle | null> {
+    try {
+      return await open(path, "r");
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT" || code === "ENOTDIR") return null;
+      throw err;
+    }
+  }
+
+  /** Reads the trailer through an open handle; the handle pins the inode we verify. */
+  private async readTrailer(key: string, handle: FileHandle): Promise<Trailer> {
+    const { size } = await handle.stat();
+    if (size < TRAILER_BYTES)
+      throw new UnverifiableObjectError(key, "file is shorter than the checksum trailer");
+    const buf = Buffer.alloc(TRAILER_BYTES);
+    await readFully(handle, buf, size - TRAILER_BYTES);
+    const trailer = decodeTrailer(buf);
+    if ("problem" in trailer) throw new UnverifiableObjectError(key, trailer.problem);
+    if (trailer.bytes !== size - TRAILER_BYTES) {
+      throw new ChecksumMismatchError(
+        key,
+        trailer.checksum,
+        "unknown",
+        `file holds ${size - TRAILER_BYTES} payload bytes, trailer says ${trailer.bytes}`,
+      );
+    }
+    return trailer;
+  }
+
+  private async readTrailerIfExists(key: string, path: string): Promise<Trailer | null> {
+    const handle = await this.openExisting(path);
+    if (!handle) return null;
+    try {
+      return await this.readTrailer(key, handle);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    assertValidKey(key);
+    const path = this.pathOf(key);
+    try {
+      const handle = await this.openExisting(path);
+      if (!handle) throw new ObjectNotFoundError(key, this.uri(key));
+      try {
+        const trailer = await this.readTrailer(key, handle);
+        const data = Buffer.allocUnsafe(trailer.bytes);
+        await readFully(handle, data, 0);
+        verifyBytes(key, data, crc32cHex(data), trailer.checksum, trailer.bytes);
+        return data;
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw this.mapError(err, "get", key);
+    }
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    assertValidKey(key);
+    const path = this.pathOf(key);
+    try {
+      const handle = await this.openExisting(path);
+      if (!handle) throw new ObjectNotFoundError(key, this.uri(key));
+      let trailer: Trailer;
+      try {
+        trailer = await this.readTrailer(key, handle);
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+      const verify = verifyingStream(key, trailer.checksum, trailer.bytes);
+      if (trailer.bytes === 0) {
+        await handle.close();
+        verify.end();
+        return verify;
+      }
+      const source = handle.createReadStream({
+        start: 0,
+        end: trailer.bytes - 1,
+        highWaterMark: 1 << 20,
+        autoClose: true,
+      });
+      pipeline(source, verify, () => undefined);
+      return verify;
+    } catch (err) {
+      throw this.mapError(err, "getStream", key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    assertValidKey(key);
+    try {
+      const trailer = await this.readTrailerIfExists(key, this.pathOf(key));
+      return trailer
+        ? { key, uri: this.uri(key), bytes: trailer.bytes, checksum: trailer.checksum }
+        : null;
+    } catch (err) {
+      if (errnoCode(err) === "EISDIR") return null; // the key names a prefix, not an object
+      throw this.mapError(err, "head", key);
+    }
+  }
+
+  async *list(prefix: string): AsyncGenerator<ListEntry> {
+    assertValidPrefix(prefix);
+    const slash = prefix.lastIndexOf("/");
+    const dirKey = slash < 0 ? "" : prefix.slice(0, slash);
+    const start = dirKey === "" ? this.root : this.pathOf(dirKey);
+    try {
+      for await (const entry of this.walk(start, dirKey)) {
+        if (entry.key.startsWith(prefix)) yield entry;
+      }
+    } catch (err) {
+      throw this.mapError(err, "list", prefix);
+    }
+  }
+
+  /**
+   * Depth-first walk in key byte order: a directory `a` holds keys `a/…`, so it sorts as `a/`
+   * (after `a-x`, before `a0`), matching S3/GCS list order.
+   */
+  private async *walk(dir: string, dirKey: string): AsyncGenerator<ListEntry> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      throw err;
+    }
+    const sortKey = (e: Dirent) => (e.isDirectory() ? `${e.name}/` : e.name);
+    entries = entries
+      .filter((e) => !e.name.startsWith("."))
+      .sort((a, b) => compareBytes(sortKey(a), sortKey(b)));
+    for (const e of entries) {
+      const key = dirKey === "" ? e.name : `${dirKey}/${e.name}`;
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        yield* this.walk(path, key);
+      } else if (e.isFile()) {
+        const st = await lstat(path).catch(() => null);
+        if (st && st.size >= TRAILER_BYTES) yield { key, bytes: st.size - TRAILER_BYTES };
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    const path = this.pathOf(key);
+    try {
+      await this.io.unlink(path);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      if (code === "EISDIR" || code === "EPERM") return; // a prefix, not an object
+      throw this.mapError(err, "delete", key);
+    }
+    await this.io.fsyncDir(dirname(path)).catch((err) => {
+      throw this.mapError(err, "delete", key);
+    });
+  }
+
+  /**
+   * Removes temp files left by writers that died mid-put (SIGKILL, power loss): a temp file
+   * whose writer pid is no longer alive on this host. Temp files of live writers are kept.
+   * Call at process start-up; returns the paths removed.
+   */
+  async sweepTempFiles(): Promise<string[]> {
+    const removed: string[] = [];
+    const visit = async (dir: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) await visit(path);
+        else if (e.name.startsWith(TEMP_PREFIX)) {
+          const pid = Number.parseInt(e.name.slice(TEMP_PREFIX.length).split("-")[0] ?? "", 10);
+          if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+          await this.io.unlink(path).then(
+            () => removed.push(path),
+            () => undefined,
+          );
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
+  }
+
+  async close(): Promise<void> {}
+
+  private mapError(err: unknown, operation: string, key: string): Error {
+    if (err instanceof StorageError) return err;
+    const code = errnoCode(err);
+    if (code === "ENOTDIR" || code === "EISDIR") {
+      return new StorageBackendError("fs", operation, key, {
+        cause: new Error(
+          `key collides with an existing object or prefix on the fs backend (${code}); fs cannot hold both "a" and "a/b"`,
+        ),
+      });
+    }
+    if (code !== undefined && TRANSIENT.has(code))
+      return new StorageUnavailableError("fs", operation, key, { cause: err });
+    return new StorageBackendError("fs", operation, key, { cause: err });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === "EPERM"; // exists, owned by someone else
+  }
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+async function writevAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let pending = chunks.filter((c) => c.byteLength > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending);
+    let n = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const c of pending) {
+      if (n >= c.byteLength) {
+        n -= c.byteLength;
+      } else {
+        rest.push(n > 0 ? c.subarray(n) : c);
+        n = 0;
+      }
+    }
+    pending = rest;
+  }
+}
+
+async function readFully(handle: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.byteLength) {
+    const { bytesRead } = await handle.read(buf, off, buf.byteLength - off, position + off);
+    if (bytesRead === 0) throw new Error(`unexpected end of file at ${position + off}`);
+    off += bytesRead;
+  }
+}

@@ -1,0 +1,85 @@
+import type { Readable } from "node:stream";
+
+export type BackendName = "fs" | "s3" | "gcs";
+
+/** What a successful put reports; the shape of CompletionV1.output. */
+export interface PutResult {
+  readonly key: string;
+  /** `file://…`, `s3://bucket/key` or `gs://bucket/key`. */
+  readonly uri: string;
+  /** CRC32C of the object's bytes, 8 lowercase hex digits. */
+  readonly checksum: string;
+  readonly bytes: number;
+  /**
+   * False when the key already held exactly these bytes (same checksum and length) and nothing
+   * was written: the idempotent-retry path.
+   */
+  readonly created: boolean;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly uri: string;
+  readonly bytes: number;
+  /** The recorded CRC32C (8 lowercase hex). */
+  readonly checksum: string;
+}
+
+export interface ListEntry {
+  readonly key: string;
+  readonly bytes: number;
+}
+
+export interface PutOptions {
+  /**
+   * The CRC32C the caller already knows (8 lowercase hex). When given, the upload is checked
+   * against it and fails with ChecksumMismatchError — storing nothing — if the bytes differ.
+   * For streams it also lets S3/GCS record the checksum up front instead of after the upload.
+   */
+  readonly expectedChecksum?: string;
+  /** Content type recorded by S3/GCS; ignored by fs. Default application/octet-stream. */
+  readonly contentType?: string;
+}
+
+export interface ListOptions {
+  /** Keys fetched per backend request (S3 MaxKeys / GCS maxResults). Default 1000. */
+  readonly pageSize?: number;
+}
+
+export type PutData = Uint8Array | Readable | AsyncIterable<Uint8Array>;
+
+/**
+ * One object store, whatever the backend. Every object carries a CRC32C recorded at write
+ * time and verified on every read; a mismatch is a ChecksumMismatchError and no bad bytes are
+ * returned by `get`. Writes are idempotent: the same key with the same bytes succeeds
+ * (without rewriting), the same key with other bytes is a ConflictError.
+ */
+export interface ObjectStore {
+  readonly backend: BackendName;
+  /** The URI an object with this key has (no I/O; validates the key). */
+  uri(key: string): string;
+  /** Writes bytes or a stream. Streams are written without buffering the whole object. */
+  put(key: string, data: PutData, options?: PutOptions): Promise<PutResult>;
+  /** Same as put with a stream, named for call sites that move large objects. */
+  putStream(
+    key: string,
+    data: Readable | AsyncIterable<Uint8Array>,
+    options?: PutOptions,
+  ): Promise<PutResult>;
+  /** The whole object, verified before it is returned. */
+  get(key: string): Promise<Uint8Array>;
+  /**
+   * The object as a stream, verified as it flows: a mismatch (checksum or length) makes the
+   * stream error at its end, after the bytes went by. Use `get` where no unverified byte may
+   * ever reach the caller; use this to pipe large objects and discard on error.
+   */
+  getStream(key: string): Promise<Readable>;
+  /** Size and recorded checksum, or null when the key does not exist. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Keys starting with `prefix`, in ascending byte order, fetched page by page. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ListEntry>;
+  /** Removes the object; deleting a missing key succeeds (idempotent). */
+  delete(key: string): Promise<void>;
+  /** Releases clients and sockets. */
+  close(): Promise<void>;
+}

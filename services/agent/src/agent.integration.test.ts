@@ -1,0 +1,322 @@
+// Integration: real `node dist/main.js` agents against a real 3-node JetStream cluster, real fs
+// storage. Build first (`pnpm build`): the agents run the built code.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { type NatsCluster, startNatsCluster } from "@tessera/harness";
+import {
+  decodeTile,
+  inputKeyA,
+  type MatmulJobSpec,
+  mapTaskId,
+  outputKey,
+  partialKey,
+  reduceTaskId,
+  verifyJob,
+} from "@tessera/matrix";
+import {
+  CMD_STREAM,
+  type CompletionV1,
+  decodeCompletion,
+  decodeHeartbeat,
+  encodeWorkItem,
+  type HeartbeatV1,
+  SUBJECTS,
+  type WorkItemV1,
+  workItemMsgId,
+  workSubject,
+} from "@tessera/protocol";
+import { FsObjectStore } from "@tessera/storage";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentBus } from "./nats-bus.js";
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "main.js");
+const ACK_WAIT_MS = 3_000;
+
+let cluster: NatsCluster;
+let nc: NatsConnection;
+let workDir: string;
+const agents: { proc: ChildProcess; nodeId: string; output: string[] }[] = [];
+const completions: CompletionV1[] = [];
+const heartbeats: HeartbeatV1[] = [];
+const buses: AgentBus[] = [];
+
+function startAgent(nodeId: string, pool: string, storageDir: string) {
+  const output: string[] = [];
+  const proc = spawn(
+    process.execPath,
+    [
+      MAIN,
+      ...["--nats", cluster.urls.join(","), "--node-id", nodeId, "--pool", pool],
+      ...["--storage", `fs:${storageDir}`, "--ep", "cpu", "--slots", "1"],
+      ...["--ack-wait-ms", String(ACK_WAIT_MS), "--replicas", "3", "--heartbeat-ms", "50"],
+      ...["--cloud", "test", "--region", "r1", "--zone", "r1-a"],
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  proc.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  const agent = { proc, nodeId, output };
+  agents.push(agent);
+  return agent;
+}
+
+async function waitUntil<T>(
+  what: string,
+  probe: () => T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) {
+      const logs = agents
+        .map((a) => `--- ${a.nodeId}\n${a.output.join("").slice(-3000)}`)
+        .join("\n");
+      throw new Error(`timed out waiting for ${what}\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const activeHeartbeat = (nodeId: string) => () =>
+  heartbeats.find((h) => h.nodeId === nodeId && h.state === "active");
+
+function workItem(
+  jobId: string,
+  job: MatmulJobSpec,
+  pool: string,
+  i: number,
+  j: number,
+  k?: number,
+): WorkItemV1 {
+  const taskId = k === undefined ? reduceTaskId(i, j) : mapTaskId(i, j, k);
+  return {
+    v: 1,
+    itemId: `${jobId}/${taskId}/1`,
+    jobId,
+    taskId,
+    attempt: 1,
+    kind: k === undefined ? "reduce" : "map",
+    job,
+    i,
+    j,
+    ...(k === undefined ? {} : { k }),
+    pool,
+    issuedAt: Date.now(),
+  };
+}
+
+async function publishWork(item: WorkItemV1) {
+  await jetstream(nc).publish(workSubject(item.pool, item.kind), encodeWorkItem(item), {
+    msgID: workItemMsgId(item.itemId),
+  });
+}
+
+const completionsOf = (jobId: string) => completions.filter((c) => c.jobId === jobId);
+
+async function flipByte(path: string, offset: number) {
+  const fh = await open(path, "r+");
+  try {
+    const buf = Buffer.alloc(1);
+    await fh.read(buf, 0, 1, offset);
+    buf[0] = (buf[0] as number) ^ 0x5a;
+    await fh.write(buf, 0, 1, offset);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+beforeAll(async () => {
+  if (!existsSync(MAIN))
+    throw new Error(`${MAIN} is missing: run \`pnpm build\` in services/agent first`);
+  workDir = await mkdtemp(join(tmpdir(), "tessera-agent-it-"));
+  cluster = await startNatsCluster({ size: 3 });
+  await cluster.waitForMetaLeader();
+  nc = await connect({ servers: [...cluster.urls] });
+  // Provision as an operator would, R3 with a short ack wait so redelivery is quick.
+  for (const pool of ["drain", "chaos", "corrupt"]) {
+    const bus = await AgentBus.connect({
+      servers: [...cluster.urls],
+      name: `provision-${pool}`,
+      pool,
+      ackWaitMs: ACK_WAIT_MS,
+      maxDeliver: 5,
+      replicas: 3,
+    });
+    await bus.provision();
+    buses.push(bus);
+  }
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.add(CMD_STREAM.name, {
+    durable_name: "test-completions",
+    filter_subject: SUBJECTS.taskComplete,
+    ack_policy: AckPolicy.Explicit,
+  });
+  const consumer = await jetstream(nc).consumers.get(CMD_STREAM.name, "test-completions");
+  void (async () => {
+    for await (const m of await consumer.consume()) {
+      completions.push(decodeCompletion(m.data) as CompletionV1);
+      m.ack();
+    }
+  })();
+  nc.subscribe("tessera.hb.*", {
+    callback: (_err, msg) => {
+      heartbeats.push(decodeHeartbeat(msg.data) as HeartbeatV1);
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  for (const a of agents)
+    if (a.proc.exitCode === null && a.proc.signalCode === null) a.proc.kill("SIGKILL");
+  for (const b of buses) await b.drain().catch(() => undefined);
+  await nc?.close();
+  await cluster?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe("agents on a 3-node JetStream cluster", () => {
+  it("two agents drain maps then reduces; every output tile verifies and SIGTERM drains cleanly", async () => {
+    const storeDir = join(workDir, "drain");
+    const store = new FsObjectStore({ root: storeDir });
+    const a1 = startAgent("drain-1", "drain", storeDir);
+    const a2 = startAgent("drain-2", "drain", storeDir);
+    const hb = await waitUntil("heartbeats of both agents", () => {
+      const h1 = activeHeartbeat("drain-1")();
+      return h1 && activeHeartbeat("drain-2")() ? h1 : undefined;
+    });
+    expect(hb).toMatchObject({
+      labels: { cloud: "test", region: "r1", zone: "r1-a", pool: "drain" },
+      executionProvider: "cpu",
+      capacity: { slots: 1 },
+    });
+
+    const job: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 7 };
+    const jobId = "drain-job";
+    const K = job.n / job.tile;
+    for (let i = 0; i < K; i++)
+      for (let j = 0; j < K; j++)
+        for (let k = 0; k < K; k++) await publishWork(workItem(jobId, job, "drain", i, j, k));
+    await waitUntil(
+      "all map completions",
+      () => (completionsOf(jobId).length >= K ** 3 ? true : undefined),
+      40_000,
+    );
+    for (let i = 0; i < K; i++)
+      for (let j = 0; j < K; j++) await publishWork(workItem(jobId, job, "drain", i, j));
+    await waitUntil("all reduce completions", () =>
+      completionsOf(jobId).filter((c) => c.kind === "reduce").length >= K * K ? true : undefined,
+    );
+
+    const done = completionsOf(jobId);
+    expect(done.filter((c) => c.status !== "ok")).toEqual([]);
+    expect(new Set(done.map((c) => c.nodeId))).toEqual(new Set(["drain-1", "drain-2"]));
+    for (const c of done) {
+      const head = await store.head(c.output?.key ?? "");
+      expect(head?.checksum, c.taskId).toBe(c.output?.checksum);
+      expect(c.executionProvider).toBe("cpu");
+    }
+    const result = await verifyJob(job, async (i, j) => {
+      const bytes = await store.get(outputKey(jobId, i, j)); // CRC32C-verified read
+      return decodeTile(bytes, { rows: job.tile, cols: job.tile }).data;
+    });
+    expect(result.failures).toEqual([]);
+    expect(result.verified).toBe(true);
+
+    a1.proc.kill("SIGTERM");
+    a2.proc.kill("SIGTERM");
+    const codes = await Promise.all(
+      [a1, a2].map(
+        (a) =>
+          new Promise<number | null>((resolve) => a.proc.once("exit", (code) => resolve(code))),
+      ),
+    );
+    expect(codes).toEqual([0, 0]);
+    expect(heartbeats.some((h) => h.nodeId === "drain-1" && h.state === "draining")).toBe(true);
+    await store.close();
+  });
+
+  it("an agent SIGKILLed mid-task: the item is redelivered to the other and the output is byte-identical", async () => {
+    const storeDir = join(workDir, "chaos");
+    const store = new FsObjectStore({ root: storeDir });
+    const x = startAgent("chaos-1", "chaos", storeDir);
+    const y = startAgent("chaos-2", "chaos", storeDir);
+    await waitUntil("chaos agents", () =>
+      activeHeartbeat("chaos-1")() && activeHeartbeat("chaos-2")() ? true : undefined,
+    );
+    // Big enough (2048² tiles: generate, 17 GFLOP, 16 MiB fsync'd write) to be caught running.
+    const job: MatmulJobSpec = { n: 4096, tile: 2048, mode: "exact", seed: 11 };
+    await publishWork(workItem("chaos-job", job, "chaos", 1, 0, 1));
+    const runningOn = await waitUntil("the item to be running", () =>
+      heartbeats.find(
+        (h) => h.nodeId.startsWith("chaos-") && h.running.some((r) => r.jobId === "chaos-job"),
+      ),
+    );
+    const victim = runningOn.nodeId === "chaos-1" ? x : y;
+    const survivor = victim === x ? y : x;
+    victim.proc.kill("SIGKILL");
+    const c = await waitUntil(
+      "completion after redelivery",
+      () => completionsOf("chaos-job").find((c) => c.status === "ok"),
+      30_000,
+    );
+    expect(c.nodeId).toBe(survivor.nodeId);
+
+    await publishWork(workItem("chaos-ref", job, "chaos", 1, 0, 1));
+    const ref = await waitUntil("undisturbed run", () =>
+      completionsOf("chaos-ref").find((c) => c.status === "ok"),
+    );
+    const disturbed = await store.get(partialKey("chaos-job", 1, 0, 1));
+    const undisturbed = await store.get(partialKey("chaos-ref", 1, 0, 1));
+    expect(c.output?.checksum).toBe(ref.output?.checksum);
+    expect(Buffer.from(disturbed).equals(Buffer.from(undisturbed))).toBe(true);
+    survivor.proc.kill("SIGTERM");
+    await store.close();
+  });
+
+  it("a corrupted stored tile is detected on read: failed completion with the checksum code, no output", async () => {
+    const storeDir = join(workDir, "corrupt");
+    const store = new FsObjectStore({ root: storeDir });
+    const a = startAgent("corrupt-1", "corrupt", storeDir);
+    await waitUntil("corrupt agent", activeHeartbeat("corrupt-1"));
+    const job: MatmulJobSpec = { n: 128, tile: 64, mode: "exact", seed: 3 };
+    await publishWork(workItem("cj", job, "corrupt", 0, 0, 0));
+    await publishWork(workItem("cj", job, "corrupt", 0, 0, 1));
+    await waitUntil("maps", () => (completionsOf("cj").length >= 2 ? true : undefined));
+    expect(completionsOf("cj").map((c) => c.status)).toEqual(["ok", "ok"]);
+
+    // A partial rots on disk → the reduce must refuse it.
+    await flipByte(join(storeDir, partialKey("cj", 0, 0, 1)), 64 + 123);
+    await publishWork(workItem("cj", job, "corrupt", 0, 0));
+    const reduce = await waitUntil("reduce completion", () =>
+      completionsOf("cj").find((c) => c.kind === "reduce"),
+    );
+    expect(reduce).toMatchObject({
+      status: "failed",
+      error: { code: "TESSERA_E_STORAGE_CHECKSUM" },
+    });
+    expect(reduce.output).toBeUndefined();
+    expect(await store.head(outputKey("cj", 0, 0))).toBeNull();
+
+    // An input tile rots → a map of another job over the same dataset must refuse it too.
+    await flipByte(join(storeDir, inputKeyA(job, 0, 0)), 64 + 7);
+    await publishWork(workItem("cj2", job, "corrupt", 0, 1, 0));
+    const map = await waitUntil("map completion", () => completionsOf("cj2")[0]);
+    expect(map).toMatchObject({ status: "failed", error: { code: "TESSERA_E_STORAGE_CHECKSUM" } });
+    expect(await store.head(partialKey("cj2", 0, 1, 0))).toBeNull();
+    // Terminated, not redelivered forever: no second report arrives.
+    await new Promise((r) => setTimeout(r, ACK_WAIT_MS + 500));
+    expect(completionsOf("cj2")).toHaveLength(1);
+    a.proc.kill("SIGTERM");
+    await store.close();
+  });
+});

@@ -1,0 +1,147 @@
+// The agent: composes the kernel runner, storage, NATS bus, heartbeater and work loop, and owns
+// the lifecycle (start → active|standby → draining → stopped).
+import { availableParallelism, totalmem } from "node:os";
+import type { Logger } from "@tessera/observability";
+import { createObjectStore, type ObjectStore } from "@tessera/storage";
+import type { AgentConfig } from "./config.js";
+import { type AgentState, Heartbeater } from "./heartbeat.js";
+import { KernelRunner } from "./kernel/kernel-runner.js";
+import { AgentBus } from "./nats-bus.js";
+import { storageConfigFromSpec } from "./storage-spec.js";
+import { executeWorkItem } from "./task-executor.js";
+import { WorkLoop } from "./work-loop.js";
+
+export class Agent {
+  private state: AgentState;
+  private stopped: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: AgentConfig,
+    readonly runner: KernelRunner,
+    private readonly store: ObjectStore,
+    private readonly bus: AgentBus,
+    private readonly loop: WorkLoop,
+    private readonly heartbeater: Heartbeater,
+    private readonly logger: Logger,
+  ) {
+    this.state = config.standby ? "standby" : "active";
+  }
+
+  static async start(
+    config: AgentConfig,
+    logger: Logger,
+    env: Readonly<Record<string, string | undefined>>,
+  ): Promise<Agent> {
+    // Kernel first: `--ep cuda` on a node without CUDA must fail before touching the network.
+    const runner = await KernelRunner.create({ ep: config.ep, intraOpThreads: config.threads });
+    if (runner.fallbackReason) {
+      logger.warn(
+        { reason: runner.fallbackReason },
+        "CUDA execution provider unavailable; running on CPU",
+      );
+    }
+    const store = createObjectStore(storageConfigFromSpec(config.storage, env));
+    const bus = await AgentBus.connect({
+      servers: config.natsUrl.split(","),
+      name: `tessera-agent-${config.nodeId}`,
+      pool: config.pool,
+      ackWaitMs: config.ackWaitMs,
+      maxDeliver: config.maxDeliver,
+      replicas: config.replicas,
+      logger,
+    });
+    try {
+      await bus.provision();
+      const source = await bus.workSource();
+      let agent: Agent | undefined;
+      const loop = new WorkLoop(
+        {
+          slots: config.slots,
+          ackWaitMs: config.ackWaitMs,
+          maxDeliver: config.maxDeliver,
+          source,
+          execute: (item) => executeWorkItem(item, { store, runner, nodeId: config.nodeId }),
+          publishCompletion: (outcome) => bus.publishCompletion(outcome),
+          logger,
+        },
+        config.standby,
+      );
+      const heartbeater = new Heartbeater(
+        {
+          nodeId: config.nodeId,
+          labels: {
+            cloud: config.cloud,
+            region: config.region,
+            zone: config.zone,
+            pool: config.pool,
+          },
+          capacity: {
+            slots: config.slots,
+            cpus: availableParallelism(),
+            memoryBytes: totalmem(),
+            gpus: runner.executionProvider === "cuda" ? 1 : 0,
+          },
+          executionProvider: runner.executionProvider,
+          state: () => agent?.state ?? (config.standby ? "standby" : "active"),
+          running: () => loop.runningTasks(),
+        },
+        (hb) => bus.publishHeartbeat(hb),
+        config.heartbeatIntervalMs,
+        (err) => logger.warn({ err }, "heartbeat publish failed"),
+      );
+      agent = new Agent(config, runner, store, bus, loop, heartbeater, logger);
+      heartbeater.start();
+      loop.start();
+      logger.info(
+        {
+          pool: config.pool,
+          slots: config.slots,
+          executionProvider: runner.executionProvider,
+          state: agent.state,
+          storage: store.backend,
+        },
+        "agent started",
+      );
+      return agent;
+    } catch (err) {
+      await bus.drain().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Standby → active (SIGUSR2 in main). */
+  promote(): void {
+    if (this.state !== "standby") return;
+    this.state = "active";
+    this.loop.resume();
+    this.heartbeater.beat();
+    this.logger.info("promoted from standby to active");
+  }
+
+  /**
+   * Graceful stop: stop pulling, finish running work within the grace period (release the rest),
+   * announce "draining", drain the NATS connection. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  private async doStop(): Promise<void> {
+    this.state = "draining";
+    this.heartbeater.beat();
+    this.logger.info(
+      { graceMs: this.config.drainGraceMs },
+      "draining: no new work, finishing running items",
+    );
+    const { released } = await this.loop.stop(this.config.drainGraceMs);
+    this.heartbeater.stop();
+    // The final beat says "draining" with whatever still runs (nothing, unless released).
+    this.heartbeater.beat();
+    await this.bus.drain();
+    await this.store.close();
+    await this.runner.dispose();
+    this.logger.info({ released }, "agent stopped");
+  }
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { parseAgentConfig } from "./config.js";
+import { AgentErrorCode } from "./errors.js";
+
+const defaults = { nodeId: "host-1" };
+
+describe("parseAgentConfig", () => {
+  it("flags win over env, env over defaults", () => {
+    const c = parseAgentConfig(
+      ["--storage", "fs:/data", "--pool", "gpu", "--slots", "2", "--ep", "cpu", "--standby"],
+      {
+        TESSERA_POOL: "cpu",
+        TESSERA_AGENT_THREADS: "4",
+        TESSERA_NATS_URL: "nats://a:4222,nats://b:4222",
+      },
+      defaults,
+    );
+    expect(c).toMatchObject({
+      pool: "gpu",
+      slots: 2,
+      threads: 4,
+      ep: "cpu",
+      standby: true,
+      nodeId: "host-1",
+      natsUrl: "nats://a:4222,nats://b:4222",
+      ackWaitMs: 30_000,
+    });
+  });
+
+  it.each([
+    [["--storage", "fs:/d", "--ep", "tpu"], "--ep"],
+    [["--storage", "fs:/d", "--slots", "0"], "--slots"],
+    [["--storage", "fs:/d", "--ack-wait-ms", "10s"], "--ack-wait-ms"],
+    [["--storage", "ftp:x"], "--storage"],
+    [[], "--storage"],
+    [["--storage", "fs:/d", "--node-id", "a.b"], "--node-id"],
+    [["--storage", "fs:/d", "--nats", "http://x"], "--nats"],
+    [["--storage", "fs:/d", "--bogus", "1"], "flags"],
+  ])("rejects %j naming %s", (argv, flag) => {
+    expect(() => parseAgentConfig(argv, {}, defaults)).toThrow(
+      expect.objectContaining({
+        code: AgentErrorCode.Config,
+        message: expect.stringContaining(flag),
+      }),
+    );
+  });
+});

@@ -1,0 +1,87 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { AgentErrorCode } from "../errors.js";
+import { KernelRunner, probeCuda } from "./kernel-runner.js";
+
+function referenceGemm(a: Float32Array, b: Float32Array, t: number): Float64Array {
+  const c = new Float64Array(t * t);
+  for (let i = 0; i < t; i++)
+    for (let k = 0; k < t; k++) {
+      const aik = a[i * t + k] as number;
+      for (let j = 0; j < t; j++)
+        c[i * t + j] = (c[i * t + j] as number) + aik * (b[k * t + j] as number);
+    }
+  return c;
+}
+
+describe("KernelRunner (CPU)", () => {
+  const runners: KernelRunner[] = [];
+  afterAll(async () => {
+    for (const r of runners) await r.dispose();
+  });
+  const cpu = async (fanIn?: number) => {
+    const r = await KernelRunner.create({
+      ep: "cpu",
+      intraOpThreads: 1,
+      ...(fanIn ? { reduceFanIn: fanIn } : {}),
+    });
+    runners.push(r);
+    return r;
+  };
+
+  it.each(["Gemm", "MatMul"] as const)(
+    "%s computes A·B exactly (row-major, not transposed)",
+    async (op) => {
+      const t = 48;
+      const a = Float32Array.from({ length: t * t }, (_, x) => ((x * 7) % 17) - 8);
+      const b = Float32Array.from({ length: t * t }, (_, x) => ((x * 5) % 13) - 6);
+      const runner = await KernelRunner.create({ ep: "cpu", gemmOp: op });
+      runners.push(runner);
+      const c = await runner.matmul(a, b, t);
+      expect(Array.from(c)).toEqual(Array.from(referenceGemm(a, b, t)));
+      expect(runner.executionProvider).toBe("cpu");
+    },
+  );
+
+  it("sums partials in the fixed order ((p0+p1)+p2)+… even when folded past the fan-in", async () => {
+    // In float32 (1e8 + -1e8) + 1 = 1 but 1e8 + (-1e8 + 1) = 0, so any other order shows.
+    const t = 16;
+    const fill = (v: number) => new Float32Array(t * t).fill(v);
+    const partials = [fill(1e8), fill(-1e8), fill(1), fill(0.5)];
+    for (const fanIn of [2, 3, 16]) {
+      const s = await (await cpu(fanIn)).sum(partials, t);
+      expect(s[0], `fan-in ${fanIn}`).toBe(1.5);
+      expect(s.every((v) => v === 1.5)).toBe(true);
+    }
+    const single = await (await cpu()).sum([fill(3)], t);
+    expect(single[5]).toBe(3);
+  });
+
+  it("rejects tiles whose size does not match the shape with a typed error", async () => {
+    const runner = await cpu();
+    await expect(
+      runner.matmul(new Float32Array(15), new Float32Array(16), 4),
+    ).rejects.toMatchObject({
+      code: AgentErrorCode.TileShape,
+      message: expect.stringContaining("A: expected 16"),
+    });
+    await expect(runner.sum([], 4)).rejects.toMatchObject({ code: AgentErrorCode.TileShape });
+  });
+
+  it("--ep cuda fails clearly when the CUDA provider cannot load; auto falls back and says why", async () => {
+    const probe = await probeCuda();
+    if (probe.ok) {
+      const r = await KernelRunner.create({ ep: "cuda" });
+      runners.push(r);
+      expect(r.executionProvider).toBe("cuda");
+      return;
+    }
+    await expect(KernelRunner.create({ ep: "cuda" })).rejects.toMatchObject({
+      code: AgentErrorCode.CudaUnavailable,
+      message: expect.stringContaining("--ep cuda"),
+    });
+    const auto = await KernelRunner.create({ ep: "auto" });
+    runners.push(auto);
+    expect(auto.executionProvider).toBe("cpu");
+    expect(auto.fallbackReason).toBeTruthy();
+  });
+});

@@ -1,0 +1,296 @@
+// Runs the Map (GEMM) and Reduce (fixed-order sum) tile kernels through onnxruntime-node.
+// Sessions are created from in-memory model bytes and cached per (kind, tile, fan-in), so a
+// long-running agent pays session creation once per shape.
+import * as ort from "onnxruntime-node";
+import { AgentError, AgentErrorCode } from "../errors.js";
+import {
+  buildMatMulModel,
+  buildReduceModel,
+  type GemmOp,
+  reduceInputNames,
+} from "./onnx-graphs.js";
+
+export type ExecutionProviderChoice = "auto" | "cuda" | "cpu";
+export type ExecutionProvider = "cpu" | "cuda";
+
+export interface KernelRunnerOptions {
+  /** auto: CUDA when its provider loads, CPU otherwise. cuda: CUDA or fail. cpu: CPU only. */
+  ep: ExecutionProviderChoice;
+  /** ONNX Runtime intra-op threads per session (default 1: one thread per agent slot). */
+  intraOpThreads?: number;
+  /**
+   * Which ONNX op computes the Map product (default MatMul). Both reach the same MLAS SGEMM on
+   * CPU; `pnpm bench kernel --ops MatMul,Gemm` measured no consistent difference between them.
+   */
+  gemmOp?: GemmOp;
+  /**
+   * Let ORT's intra-op pool spin while waiting for work. Off by default: spinning burns a core
+   * between kernels, which an agent sharing its cores with I/O and other slots cannot afford.
+   */
+  allowSpinning?: boolean;
+  /** Largest number of partials one Reduce session adds; more are folded through it in order. */
+  reduceFanIn?: number;
+}
+
+export interface CudaProbe {
+  ok: boolean;
+  /** Why CUDA could not be used (present when ok is false). */
+  reason?: string;
+}
+
+const DEFAULT_REDUCE_FAN_IN = 16;
+
+/**
+ * Tries to create a session that may run ONLY on CUDA: no CPU provider in the list and ORT's
+ * CPU fallback disabled, so success means the MatMul node really was placed on the GPU. A list
+ * like ['cuda', 'cpu'] can silently end up on CPU and would make the report a lie.
+ */
+export function probeCuda(): Promise<CudaProbe> {
+  // Whether the provider library loads cannot change within a process, so probe once.
+  cudaProbe ??= runCudaProbe();
+  return cudaProbe;
+}
+
+let cudaProbe: Promise<CudaProbe> | undefined;
+
+async function runCudaProbe(): Promise<CudaProbe> {
+  try {
+    const session = await ort.InferenceSession.create(buildMatMulModel(16), {
+      executionProviders: ["cuda"],
+      // Fatal only: the expected "library not found" on CPU-only nodes is reported by us instead.
+      logSeverityLevel: 4,
+      extra: { session: { disable_cpu_ep_fallback: "1" } },
+    });
+    await session.release();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+type SessionKind = "map" | "reduce";
+
+/** One prepared kernel call; `run` may be called repeatedly and overwrites `output` each time. */
+export interface BoundKernel {
+  readonly output: Float32Array;
+  run(): Promise<Float32Array>;
+}
+
+export class KernelRunner {
+  readonly executionProvider: ExecutionProvider;
+  /** Why CUDA was not used, when `auto` fell back to CPU. */
+  readonly fallbackReason: string | undefined;
+  readonly intraOpThreads: number;
+  readonly gemmOp: GemmOp;
+  readonly reduceFanIn: number;
+  private readonly allowSpinning: boolean;
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+  private constructor(
+    provider: ExecutionProvider,
+    fallbackReason: string | undefined,
+    opts: KernelRunnerOptions,
+  ) {
+    this.executionProvider = provider;
+    this.fallbackReason = fallbackReason;
+    this.intraOpThreads = opts.intraOpThreads ?? 1;
+    this.gemmOp = opts.gemmOp ?? "MatMul";
+    this.allowSpinning = opts.allowSpinning ?? false;
+    this.reduceFanIn = opts.reduceFanIn ?? DEFAULT_REDUCE_FAN_IN;
+    if (!Number.isInteger(this.intraOpThreads) || this.intraOpThreads < 1) {
+      throw new AgentError(
+        AgentErrorCode.Config,
+        `intraOpThreads: must be an integer ≥ 1, got ${this.intraOpThreads}`,
+      );
+    }
+    if (!Number.isInteger(this.reduceFanIn) || this.reduceFanIn < 2) {
+      throw new AgentError(
+        AgentErrorCode.Config,
+        `reduceFanIn: must be an integer ≥ 2, got ${this.reduceFanIn}`,
+      );
+    }
+  }
+
+  /** Resolves the execution provider (probing CUDA unless `cpu`) and returns a ready runner. */
+  static async create(opts: KernelRunnerOptions): Promise<KernelRunner> {
+    if (opts.ep === "cpu") return new KernelRunner("cpu", undefined, opts);
+    const probe = await probeCuda();
+    if (probe.ok) return new KernelRunner("cuda", undefined, opts);
+    if (opts.ep === "cuda") {
+      throw new AgentError(
+        AgentErrorCode.CudaUnavailable,
+        `--ep cuda: the CUDA execution provider could not be loaded (${probe.reason}); ` +
+          "install onnxruntime-node with its CUDA binaries (run its install script with CUDA 12 libraries present) or use --ep auto|cpu",
+      );
+    }
+    return new KernelRunner("cpu", probe.reason, opts);
+  }
+
+  /** Creates (or returns the cached) session for a kernel shape; exposed so benches can time it. */
+  session(kind: SessionKind, tile: number, fanIn = 2): Promise<ort.InferenceSession> {
+    const key = kind === "map" ? `map/${this.gemmOp}/${tile}` : `reduce/${tile}/${fanIn}`;
+    let pending = this.sessions.get(key);
+    if (!pending) {
+      const model =
+        kind === "map" ? buildMatMulModel(tile, this.gemmOp) : buildReduceModel(tile, fanIn);
+      pending = ort.InferenceSession.create(model, this.sessionOptions()).catch((err: unknown) => {
+        this.sessions.delete(key);
+        throw new AgentError(
+          AgentErrorCode.Kernel,
+          `creating the ${key} session failed: ${messageOf(err)}`,
+          {
+            cause: err,
+          },
+        );
+      });
+      this.sessions.set(key, pending);
+    }
+    return pending;
+  }
+
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: this.executionProvider === "cuda" ? ["cuda"] : ["cpu"],
+      intraOpNumThreads: this.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+      extra: {
+        session: {
+          intra_op: { allow_spinning: this.allowSpinning ? "1" : "0" },
+          inter_op: { allow_spinning: "0" },
+          // A CUDA session must not quietly run nodes on CPU: the reported provider must be true.
+          ...(this.executionProvider === "cuda" ? { disable_cpu_ep_fallback: "1" } : {}),
+        },
+      },
+    };
+  }
+
+  /**
+   * Map kernel: returns A·B for row-major float32 [tile, tile] tiles. `out`, when given, receives
+   * the product (saves an allocation per call in a hot loop).
+   */
+  async matmul(
+    a: Float32Array,
+    b: Float32Array,
+    tile: number,
+    out?: Float32Array,
+  ): Promise<Float32Array> {
+    const bound = await this.bindMatmul(a, b, tile, out);
+    return bound.run();
+  }
+
+  /**
+   * Prepares one Map call: session looked up (or created) and the input/output tensors wrapped
+   * around the caller's buffers. Separate from `run` so set-up cost can be measured and a caller
+   * that reuses buffers can run the same binding repeatedly.
+   */
+  async bindMatmul(
+    a: Float32Array,
+    b: Float32Array,
+    tile: number,
+    out?: Float32Array,
+  ): Promise<BoundKernel> {
+    const elems = tile * tile;
+    checkLength("A", a, elems);
+    checkLength("B", b, elems);
+    const target = out ?? new Float32Array(elems);
+    checkLength("output", target, elems);
+    const session = await this.session("map", tile);
+    const dims = [tile, tile];
+    const feeds = { A: new ort.Tensor("float32", a, dims), B: new ort.Tensor("float32", b, dims) };
+    return this.bind(session, feeds, "C", target, tile);
+  }
+
+  /**
+   * Reduce kernel: S = ((p0 + p1) + p2) + … in exactly this order. More partials than the fan-in
+   * are folded through the same chain graph with the running sum as its first input, which keeps
+   * the order (and so the float32 result) identical to one long chain.
+   */
+  async sum(partials: readonly Float32Array[], tile: number): Promise<Float32Array> {
+    if (partials.length === 0) {
+      throw new AgentError(AgentErrorCode.TileShape, "reduce: at least one partial is required");
+    }
+    const elems = tile * tile;
+    for (const [k, p] of partials.entries()) checkLength(`partial ${k}`, p, elems);
+    const dims = [tile, tile];
+    let acc: Float32Array | undefined;
+    let next = 0;
+    while (next < partials.length) {
+      const chunk: Float32Array[] = acc ? [acc] : [];
+      while (chunk.length < this.reduceFanIn && next < partials.length) {
+        chunk.push(partials[next++] as Float32Array);
+      }
+      const session = await this.session("reduce", tile, chunk.length);
+      const feeds: Record<string, ort.Tensor> = {};
+      reduceInputNames(chunk.length).forEach((name, idx) => {
+        feeds[name] = new ort.Tensor("float32", chunk[idx] as Float32Array, dims);
+      });
+      acc = await this.bind(session, feeds, "S", new Float32Array(elems), tile).run();
+    }
+    return acc as Float32Array;
+  }
+
+  private bind(
+    session: ort.InferenceSession,
+    feeds: Record<string, ort.Tensor>,
+    outputName: string,
+    target: Float32Array,
+    tile: number,
+  ): BoundKernel {
+    const onCpu = this.executionProvider === "cpu";
+    // On CPU the output tensor wraps the caller's buffer, so ORT writes the result in place and
+    // nothing is copied afterwards; a device provider returns host memory we copy out once.
+    const fetches = onCpu
+      ? { [outputName]: new ort.Tensor("float32", target, [tile, tile]) }
+      : [outputName];
+    return {
+      output: target,
+      async run() {
+        let result: ort.InferenceSession.OnnxValueMapType;
+        try {
+          result = await session.run(feeds, fetches);
+        } catch (err) {
+          throw new AgentError(AgentErrorCode.Kernel, `kernel run failed: ${messageOf(err)}`, {
+            cause: err,
+          });
+        }
+        if (!onCpu) {
+          const value = result[outputName];
+          if (!value || !(value.data instanceof Float32Array)) {
+            throw new AgentError(
+              AgentErrorCode.Kernel,
+              `kernel run returned no float32 "${outputName}"`,
+            );
+          }
+          target.set(value.data);
+        }
+        return target;
+      },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    const pending = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const p of pending) {
+      const session = await p.catch(() => undefined);
+      await session?.release();
+    }
+  }
+}
+
+function checkLength(name: string, data: Float32Array, elems: number): void {
+  if (data.length !== elems) {
+    throw new AgentError(
+      AgentErrorCode.TileShape,
+      `${name}: expected ${elems} float32 elements, got ${data.length}`,
+    );
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,99 @@
+// ONNX graphs for the tile kernels, built in code and serialized with the protobufjs-generated
+// onnx.proto bindings (onnx-proto): nothing is downloaded and no protobuf is hand-encoded.
+import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
+
+const { onnx } = onnxProto;
+
+/** Opset 13: MatMul, Gemm and Add have had their current semantics since 13. */
+export const OPSET_VERSION = 13;
+/** IR 8 is the newest the onnx-proto schema knows and every ORT ≥ 1.10 loads it. */
+const IR_VERSION = 8;
+
+/** The GEMM op used for Map; both compute A·B, the bench compares them. */
+export type GemmOp = "MatMul" | "Gemm";
+
+function squareFloatInput(name: string, tile: number): OnnxTypes.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: [{ dimValue: tile }, { dimValue: tile }] },
+      },
+    },
+  };
+}
+
+function encodeModel(graph: OnnxTypes.IGraphProto): Uint8Array {
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName: "tessera-agent",
+    producerVersion: "1",
+    opsetImport: [{ domain: "", version: OPSET_VERSION }],
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Map kernel: C = A · B for float32 [tile, tile] operands. Inputs "A", "B"; output "C". */
+export function buildMatMulModel(tile: number, op: GemmOp = "MatMul"): Uint8Array {
+  assertTile(tile);
+  const node: OnnxTypes.INodeProto =
+    op === "MatMul"
+      ? { opType: "MatMul", input: ["A", "B"], output: ["C"], name: "map_matmul" }
+      : {
+          opType: "Gemm",
+          input: ["A", "B"],
+          output: ["C"],
+          name: "map_gemm",
+          // alpha=1, no C operand, no transposes: plain A·B through the Gemm kernel path.
+          attribute: [{ name: "alpha", type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 }],
+        };
+  return encodeModel({
+    name: `tessera_map_${op.toLowerCase()}_t${tile}`,
+    node: [node],
+    input: [squareFloatInput("A", tile), squareFloatInput("B", tile)],
+    output: [squareFloatInput("C", tile)],
+  });
+}
+
+/** Input names of a reduce graph with `fanIn` inputs: p0, p1, … */
+export function reduceInputNames(fanIn: number): string[] {
+  return Array.from({ length: fanIn }, (_, k) => `p${k}`);
+}
+
+/**
+ * Reduce kernel: S = ((p0 + p1) + p2) + … + p{fanIn-1}, an explicit chain of binary Adds so the
+ * float32 summation order is fixed by the graph (ReduceSum/Sum leave the order to the kernel).
+ * With fanIn = 1 the graph is an Identity, so a K = 1 job still goes through the same path.
+ */
+export function buildReduceModel(tile: number, fanIn: number): Uint8Array {
+  assertTile(tile);
+  if (!Number.isInteger(fanIn) || fanIn < 1) {
+    throw new RangeError(`reduce fan-in: must be an integer ≥ 1, got ${fanIn}`);
+  }
+  const inputs = reduceInputNames(fanIn);
+  const nodes: OnnxTypes.INodeProto[] = [];
+  if (fanIn === 1) {
+    nodes.push({ opType: "Identity", input: ["p0"], output: ["S"], name: "reduce_identity" });
+  } else {
+    let acc = "p0";
+    for (let k = 1; k < fanIn; k++) {
+      const out = k === fanIn - 1 ? "S" : `s${k}`;
+      nodes.push({ opType: "Add", input: [acc, `p${k}`], output: [out], name: `reduce_add_${k}` });
+      acc = out;
+    }
+  }
+  return encodeModel({
+    name: `tessera_reduce_t${tile}_k${fanIn}`,
+    node: nodes,
+    input: inputs.map((name) => squareFloatInput(name, tile)),
+    output: [squareFloatInput("S", tile)],
+  });
+}
+
+function assertTile(tile: number): void {
+  if (!Number.isInteger(tile) || tile < 1 || tile > 65536) {
+    throw new RangeError(`tile: must be an integer between 1 and 65536, got ${tile}`);
+  }
+}

@@ -1,0 +1,107 @@
+// The agent's NATS edge, composed from @tessera/messaging: connect, make sure the streams and the
+// pool's durable pull consumer exist (idempotent and race-tolerant: many agents start at once),
+// pull work, publish completions with dedup ids and heartbeats on core NATS. The work loop only
+// sees WorkSource and the publish functions, so this file is the only place the agent names NATS.
+import {
+  closeGracefully,
+  connect,
+  ensureDurableConsumer,
+  type JetStreamClient,
+  jetstream,
+  jetstreamManager,
+  type NatsConnection,
+  provisionStreams,
+  publishWithDedup,
+  workConsumerOptions,
+} from "@tessera/messaging";
+import type { Logger } from "@tessera/observability";
+import {
+  agentDurableName,
+  CMD_STREAM,
+  completionMsgId,
+  encodeCompletion,
+  encodeHeartbeat,
+  type HeartbeatV1,
+  heartbeatSubject,
+  SUBJECTS,
+  WORK_STREAM,
+} from "@tessera/protocol";
+import type { ExecutionOutcome } from "./task-executor.js";
+import type { WorkMessage, WorkSource } from "./work-loop.js";
+
+export interface BusOptions {
+  servers: string[];
+  name: string;
+  pool: string;
+  ackWaitMs: number;
+  maxDeliver: number;
+  replicas: number;
+  /** How long one pull waits for a message before returning null. */
+  pullExpiresMs?: number;
+  logger?: Logger;
+}
+
+export class AgentBus {
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly opts: BusOptions,
+  ) {}
+
+  static async connect(opts: BusOptions): Promise<AgentBus> {
+    const nc = await connect({
+      servers: opts.servers,
+      name: opts.name,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+    return new AgentBus(nc, jetstream(nc), opts);
+  }
+
+  /** Creates the CMD and WORK streams and the pool consumer unless they exist already. */
+  async provision(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    await provisionStreams(jsm, {
+      replicas: this.opts.replicas,
+      streams: [CMD_STREAM, WORK_STREAM],
+    });
+    await ensureDurableConsumer(
+      jsm,
+      workConsumerOptions(this.opts.pool, {
+        ackWaitMs: this.opts.ackWaitMs,
+        maxDeliver: this.opts.maxDeliver,
+      }),
+    );
+  }
+
+  async workSource(): Promise<WorkSource> {
+    const consumer = await this.js.consumers.get(
+      WORK_STREAM.name,
+      agentDurableName(this.opts.pool),
+    );
+    const expires = this.opts.pullExpiresMs ?? 1_000;
+    return {
+      next: async (): Promise<WorkMessage | null> => consumer.next({ expires }),
+    };
+  }
+
+  /** Publishes a completion command and resolves once the CMD stream has stored it. */
+  async publishCompletion(outcome: ExecutionOutcome): Promise<void> {
+    const c = outcome.completion;
+    await publishWithDedup(
+      this.js,
+      SUBJECTS.taskComplete,
+      encodeCompletion(c),
+      completionMsgId(c.itemId),
+    );
+  }
+
+  publishHeartbeat(hb: HeartbeatV1): void {
+    this.nc.publish(heartbeatSubject(hb.nodeId), encodeHeartbeat(hb));
+  }
+
+  /** Flushes pending publishes (the final heartbeat) and closes after draining subscriptions. */
+  async drain(): Promise<void> {
+    await this.nc.flush().catch(() => undefined);
+    await closeGracefully(this.nc);
+  }
+}

@@ -1,0 +1,161 @@
+// Executes one Map or Reduce work item: read inputs (verified), run the kernel, write the output
+// under its deterministic key, and describe the outcome as a CompletionV1. No NATS here: the
+// work loop decides what to do with the message based on the returned outcome.
+import { outputKey, partialKey, partialKeysOfReduce } from "@tessera/matrix";
+import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
+import { AgentErrorCode } from "./errors.js";
+import type { KernelRunner } from "./kernel/kernel-runner.js";
+import { readOrGenerateInput, readTile, type TileStore, writeTile } from "./tile-store.js";
+
+export interface ExecutionContext {
+  store: TileStore;
+  runner: KernelRunner;
+  nodeId: string;
+  /** Clock in ms since the epoch (injected so tests can pin completedAt). */
+  now?: () => number;
+}
+
+/** What the work loop needs to settle the message. */
+export interface ExecutionOutcome {
+  completion: CompletionV1;
+  /**
+   * For failures: whether trying again could help (transient storage trouble). Corrupt bytes,
+   * kernel errors and bad shapes fail the same way every time.
+   */
+  retryable: boolean;
+  error?: unknown;
+}
+
+interface Phases {
+  readMs: number;
+  computeMs: number;
+  writeMs: number;
+}
+
+/** Runs the item and always returns an outcome (failures become failed completions). */
+export async function executeWorkItem(
+  item: WorkItemV1,
+  ctx: ExecutionContext,
+): Promise<ExecutionOutcome> {
+  const now = ctx.now ?? Date.now;
+  const started = performance.now();
+  const phases: Phases = { readMs: 0, computeMs: 0, writeMs: 0 };
+  const base = {
+    v: 1 as const,
+    itemId: item.itemId,
+    jobId: item.jobId,
+    taskId: item.taskId,
+    attempt: item.attempt,
+    kind: item.kind,
+    nodeId: ctx.nodeId,
+    executionProvider: ctx.runner.executionProvider,
+  };
+  const timings = () => ({
+    readMs: round(phases.readMs),
+    computeMs: round(phases.computeMs),
+    writeMs: round(phases.writeMs),
+    totalMs: round(performance.now() - started),
+  });
+  try {
+    const output =
+      item.kind === "map" ? await runMap(item, ctx, phases) : await runReduce(item, ctx, phases);
+    return {
+      completion: {
+        ...base,
+        status: "ok",
+        output: {
+          uri: output.uri,
+          key: output.key,
+          checksum: output.checksum,
+          bytes: output.bytes,
+        },
+        timings: timings(),
+        completedAt: now(),
+      },
+      retryable: false,
+    };
+  } catch (err) {
+    const { code, message, retryable } = describeError(err);
+    return {
+      completion: {
+        ...base,
+        status: "failed",
+        error: { code, message: message.slice(0, 4096) },
+        timings: timings(),
+        completedAt: now(),
+      },
+      retryable,
+      error: err,
+    };
+  }
+}
+
+async function timed<T>(phases: Phases, phase: keyof Phases, fn: () => Promise<T>): Promise<T> {
+  const s = performance.now();
+  try {
+    return await fn();
+  } finally {
+    phases[phase] += performance.now() - s;
+  }
+}
+
+async function runMap(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
+  const { job, i, j } = item;
+  const k = item.k as number; // validated: required for map items
+  const [a, b] = await timed(phases, "readMs", () =>
+    Promise.all([
+      readOrGenerateInput(ctx.store, job, "A", i, k),
+      readOrGenerateInput(ctx.store, job, "B", k, j),
+    ]),
+  );
+  const c = await timed(phases, "computeMs", () => ctx.runner.matmul(a.data, b.data, job.tile));
+  return timed(phases, "writeMs", () => writeResult(ctx, partialKey(item.jobId, i, j, k), c, item));
+}
+
+/**
+ * Sums partials k = 0..K-1 in that order, reading them a chunk at a time so memory stays at
+ * fan-in tiles whatever K is. Folding the running sum into the next chunk's chain keeps the
+ * float32 order identical to one long chain ((p0+p1)+p2)+…
+ */
+async function runReduce(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
+  const { job } = item;
+  const keys = partialKeysOfReduce(item.jobId, job, item.i, item.j);
+  const fanIn = ctx.runner.reduceFanIn;
+  let acc: Float32Array | undefined;
+  for (let next = 0; next < keys.length; ) {
+    const take = acc ? fanIn - 1 : fanIn;
+    const chunkKeys = keys.slice(next, next + take);
+    next += chunkKeys.length;
+    const chunk = await timed(phases, "readMs", () =>
+      Promise.all(chunkKeys.map((key) => readTile(ctx.store, key, job.tile))),
+    );
+    const operands = acc ? [acc, ...chunk] : chunk;
+    acc = await timed(phases, "computeMs", () => ctx.runner.sum(operands, job.tile));
+  }
+  const sum = acc as Float32Array; // K ≥ 1 always (n ≥ tile)
+  return timed(phases, "writeMs", () =>
+    writeResult(ctx, outputKey(item.jobId, item.i, item.j), sum, item),
+  );
+}
+
+function writeResult(ctx: ExecutionContext, key: string, data: Float32Array, item: WorkItemV1) {
+  return writeTile(ctx.store, key, data, item.job);
+}
+
+/** Maps any thrown value onto a completion error: our catalogue codes pass through as they are. */
+export function describeError(err: unknown): { code: string; message: string; retryable: boolean } {
+  if (typeof err === "object" && err !== null) {
+    const e = err as { code?: unknown; message?: unknown; retryable?: unknown };
+    const code =
+      typeof e.code === "string" && e.code.startsWith("TESSERA_E_")
+        ? e.code
+        : AgentErrorCode.Internal;
+    const message = typeof e.message === "string" ? e.message : String(err);
+    return { code, message, retryable: e.retryable === true };
+  }
+  return { code: AgentErrorCode.Internal, message: String(err), retryable: false };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
