@@ -3,7 +3,7 @@ import type { ConfState, Entry, HardState, Snapshot } from "@tessera/raft";
 import { LogArgumentError, LogClosedError, LogFailedError } from "./errors.js";
 import { fdatasync, fsyncDir, removeTempFiles, writeFullySync } from "./fsio.js";
 import { acquireLock } from "./lock.js";
-import { emptySnapshot, LogIndex } from "./log-index.js";
+import { emptySnapshot, LogIndex, LogIndexReads } from "./log-index.js";
 import type { LogBatch, RaftLog, WriteOptions } from "./raft-log.js";
 import { SnapshotStore } from "./snapshot-store.js";
 import {
@@ -60,7 +60,7 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
  * further work (LogFailedError): after a failed fsync the kernel may have dropped the dirty
  * pages, so the only safe continuation is to reopen and recover from what is on disk.
  */
-export class DurableLog implements RaftLog {
+export class DurableLog extends LogIndexReads implements RaftLog {
   private queue: Pending[] = [];
   private waiters: Waiter[] = [];
   private running = false;
@@ -80,7 +80,7 @@ export class DurableLog implements RaftLog {
     private readonly dir: string,
     private readonly walDir: string,
     private readonly segmentBytes: number,
-    private readonly index: LogIndex,
+    index: LogIndex,
     private readonly snapshots: SnapshotStore,
     private readonly segments: SegmentInfo[],
     private fd: number,
@@ -88,6 +88,7 @@ export class DurableLog implements RaftLog {
     private readonly releaseLock: () => Promise<void>,
     readonly recovery: RecoveryReport,
   ) {
+    super(index);
     this.writtenHardState = index.hardState();
     this.durableSnapshotIndex = index.snapshot().metadata.index;
   }
@@ -155,30 +156,6 @@ export class DurableLog implements RaftLog {
       await releaseLock();
       throw e;
     }
-  }
-
-  // ---- RaftStorage: synchronous reads from memory ----
-
-  initialState(): { hardState: HardState; confState: ConfState } {
-    return this.index.initialState();
-  }
-  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
-    return this.index.entries(lo, hi, maxBytes);
-  }
-  term(index: number): number {
-    return this.index.term(index);
-  }
-  firstIndex(): number {
-    return this.index.firstIndex();
-  }
-  lastIndex(): number {
-    return this.index.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.index.snapshot();
-  }
-  hardState(): HardState {
-    return this.index.hardState();
   }
 
   // ---- writes ----

@@ -194,3 +194,33 @@ export class LogIndex implements RaftStorage {
 export function emptySnapshot(confState: ConfState): Snapshot {
   return { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
 }
+
+/**
+ * The synchronous RaftStorage reads both logs serve from their in-memory LogIndex: the core
+ * consults memory, never the disk, so DurableLog and MemoryLog answer reads identically.
+ */
+export abstract class LogIndexReads implements RaftStorage {
+  protected constructor(protected readonly index: LogIndex) {}
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return this.index.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
+    return this.index.entries(lo, hi, maxBytes);
+  }
+  term(index: number): number {
+    return this.index.term(index);
+  }
+  firstIndex(): number {
+    return this.index.firstIndex();
+  }
+  lastIndex(): number {
+    return this.index.lastIndex();
+  }
+  snapshot(): Snapshot {
+    return this.index.snapshot();
+  }
+  hardState(): HardState {
+    return this.index.hardState();
+  }
+}

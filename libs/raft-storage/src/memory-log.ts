@@ -1,6 +1,6 @@
 import type { ConfState, Entry, HardState, Snapshot } from "@tessera/raft";
 import { LogClosedError } from "./errors.js";
-import { emptySnapshot, LogIndex } from "./log-index.js";
+import { emptySnapshot, LogIndex, LogIndexReads } from "./log-index.js";
 import type { LogBatch, RaftLog, WriteOptions } from "./raft-log.js";
 
 /**
@@ -8,35 +8,12 @@ import type { LogBatch, RaftLog, WriteOptions } from "./raft-log.js";
  * truncation rules as DurableLog, without files. A "crash" is modelled by the test keeping or
  * discarding the object.
  */
-export class MemoryLog implements RaftLog {
-  private readonly index: LogIndex;
+export class MemoryLog extends LogIndexReads implements RaftLog {
   private closed = false;
 
   /** `confState` is the initial membership of a fresh cluster (a snapshot at index 0). */
   constructor(confState?: ConfState) {
-    this.index = new LogIndex(confState ? emptySnapshot(confState) : undefined);
-  }
-
-  initialState(): { hardState: HardState; confState: ConfState } {
-    return this.index.initialState();
-  }
-  entries(lo: number, hi: number, maxBytes?: number): Entry[] {
-    return this.index.entries(lo, hi, maxBytes);
-  }
-  term(index: number): number {
-    return this.index.term(index);
-  }
-  firstIndex(): number {
-    return this.index.firstIndex();
-  }
-  lastIndex(): number {
-    return this.index.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.index.snapshot();
-  }
-  hardState(): HardState {
-    return this.index.hardState();
+    super(new LogIndex(confState ? emptySnapshot(confState) : undefined));
   }
 
   async write(batch: LogBatch, _options?: WriteOptions): Promise<void> {
