@@ -10,7 +10,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const [name, ...flags] = process.argv.slice(2);
 const available = () =>
   readdirSync(join(root, "bench", "src"))
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && f !== "index.ts" && !f.startsWith("_"))
+    .filter(
+      (f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && f !== "index.ts" && !f.startsWith("_"),
+    )
     .map((f) => f.slice(0, -3))
     .sort();
 
@@ -22,10 +24,14 @@ if (!available().includes(name)) {
   console.error(`pnpm bench: unknown benchmark "${name}"; available: ${available().join(", ")}`);
   process.exit(2);
 }
-const build = spawnSync("pnpm", ["turbo", "run", "build", "--filter=@tessera/bench...", "--output-logs=errors-only"], {
-  cwd: root,
-  stdio: ["ignore", "inherit", "inherit"],
-});
+const build = spawnSync(
+  "pnpm",
+  ["turbo", "run", "build", "--filter=@tessera/bench...", "--output-logs=errors-only"],
+  {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  },
+);
 if (build.status !== 0) process.exit(build.status ?? 1);
 const script = join(root, "bench", "dist", `${name}.js`);
 if (!existsSync(script)) {

@@ -25,8 +25,18 @@ function pnpmCommand() {
 
 if (!upToDate()) {
   const [cmd, prefix] = pnpmCommand();
-  console.error(`tessera: installing dependencies from the lockfile (${cmd} ${prefix.join(" ")} install --frozen-lockfile)`);
+  console.error(
+    `tessera: installing dependencies from the lockfile (${cmd} ${prefix.join(" ")} install --frozen-lockfile)`,
+  );
   // The CUDA download in onnxruntime-node's installer fails offline; CPU ships in the package.
-  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", ONNXRUNTIME_NODE_INSTALL_CUDA: "skip" };
-  execFileSync(cmd, [...prefix, "install", "--frozen-lockfile"], { cwd: root, stdio: "inherit", env });
+  const env = {
+    ...process.env,
+    ONNXRUNTIME_NODE_INSTALL: "skip",
+    ONNXRUNTIME_NODE_INSTALL_CUDA: "skip",
+  };
+  execFileSync(cmd, [...prefix, "install", "--frozen-lockfile"], {
+    cwd: root,
+    stdio: "inherit",
+    env,
+  });
 }

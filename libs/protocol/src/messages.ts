@@ -1,5 +1,21 @@
-import { completionIssues, jobSpecIssues, workItemIssues } from "./rules.js";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { ValidationIssue } from "./errors.js";
+import { commandEnvelopeIssues, completionIssues, jobSpecIssues, workItemIssues } from "./rules.js";
+import {
+  CommandEnvelope,
+  type CommandEnvelopeV1,
+  CommandEnvelopeV1Shape,
+  MANIFEST_COMMAND_SCHEMAS,
+  MAX_COMMAND_BYTES,
+  ManifestReply,
+} from "./schemas/command.js";
 import { Completion, CompletionV1 } from "./schemas/completion.js";
+import {
+  MANIFEST_EVENT_SCHEMAS,
+  ManifestEventBatch,
+  type ManifestEventBatchV1,
+  ManifestEventBatchV1Shape,
+} from "./schemas/event.js";
 import { Heartbeat, HeartbeatV1 } from "./schemas/heartbeat.js";
 import { MatmulJobSpec } from "./schemas/job-spec.js";
 import { WorkItem, WorkItemV1 } from "./schemas/work-item.js";
@@ -9,6 +25,7 @@ import {
   defineVersionedCodec,
   type MessageCodec,
   type Rules,
+  schemaIssues,
 } from "./validator.js";
 
 /*
@@ -60,3 +77,98 @@ export const encodeHeartbeat = (hb: Heartbeat): Uint8Array => heartbeatCodec.enc
 
 /** Validate a job spec from an untrusted source (CLI, HTTP); throws ProtocolValidationError. */
 export const parseJobSpec = (value: unknown): MatmulJobSpec => jobSpecCodec.parse(value);
+
+/*
+ * Manifest commands, replies and events. A command or event is a union discriminated by a
+ * string (`cmd.type`, `category.type`); TypeBox reports a failed union as one opaque error, so
+ * the codecs first check a loose "shape" (known discriminator) and then the member's own schema,
+ * which gives field paths like `/cmd/attempt` or `/events/2/jobId`.
+ */
+
+type CompiledMap = ReadonlyMap<string, ReturnType<typeof TypeCompiler.Compile>>;
+
+function compileAll(
+  schemas: Record<string, Parameters<typeof TypeCompiler.Compile>[0]>,
+): CompiledMap {
+  return new Map(
+    Object.entries(schemas).map(([name, schema]) => [name, TypeCompiler.Compile(schema)]),
+  );
+}
+
+const commandChecks = compileAll(MANIFEST_COMMAND_SCHEMAS);
+const eventChecks = compileAll(MANIFEST_EVENT_SCHEMAS);
+
+function memberIssues(
+  checks: CompiledMap,
+  name: string,
+  value: unknown,
+  prefix: string,
+): ValidationIssue[] {
+  const check = checks.get(name);
+  if (!check) return [{ path: prefix, reason: `unknown type ${JSON.stringify(name)}` }];
+  if (check.Check(value)) return [];
+  return schemaIssues(check, value).map((i) => ({ path: `${prefix}${i.path}`, reason: i.reason }));
+}
+
+function envelopeRules(env: CommandEnvelopeV1): ValidationIssue[] {
+  const issues = memberIssues(commandChecks, env.cmd.type, env.cmd, "/cmd");
+  return issues.length > 0 ? issues : commandEnvelopeIssues(env);
+}
+
+function eventBatchRules(batch: ManifestEventBatchV1): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  batch.events.forEach((e, i) => {
+    if (issues.length >= 20) return;
+    issues.push(...memberIssues(eventChecks, `${e.category}.${e.type}`, e, `/events/${i}`));
+  });
+  return issues;
+}
+
+/** `CommandEnvelopeV1`: the bytes of a manifest command (Raft entry payload after stampedAt). */
+export const commandEnvelopeCodec: MessageCodec<CommandEnvelope> =
+  defineVersionedCodec<CommandEnvelope>(
+    "manifest command",
+    CommandEnvelope,
+    new Map([
+      [1, { schema: CommandEnvelopeV1Shape, rules: envelopeRules as Rules<CommandEnvelope> }],
+    ]),
+  );
+
+/** The manifest's answer to one command (`ok: true` or `ok: false` with a code). */
+export const manifestReplyCodec: MessageCodec<ManifestReply> = defineSchemaCodec<ManifestReply>(
+  "manifest reply",
+  ManifestReply,
+);
+
+/** `ManifestEventBatchV1`: the body of one TESSERA_EVENTS message (one log index). */
+export const manifestEventBatchCodec: MessageCodec<ManifestEventBatch> =
+  defineVersionedCodec<ManifestEventBatch>(
+    "manifest event batch",
+    ManifestEventBatch,
+    new Map([
+      [
+        1,
+        { schema: ManifestEventBatchV1Shape, rules: eventBatchRules as Rules<ManifestEventBatch> },
+      ],
+    ]),
+  );
+
+/** Command bytes → validated envelope (throws ProtocolError; limit MAX_COMMAND_BYTES). */
+export const decodeCommandEnvelope = (
+  bytes: Uint8Array,
+  maxBytes = MAX_COMMAND_BYTES,
+): CommandEnvelope => commandEnvelopeCodec.decode(bytes, maxBytes);
+export const encodeCommandEnvelope = (env: CommandEnvelope): Uint8Array =>
+  commandEnvelopeCodec.encode(env);
+
+export const decodeManifestReply = (bytes: Uint8Array): ManifestReply =>
+  manifestReplyCodec.decode(bytes);
+export const encodeManifestReply = (reply: ManifestReply): Uint8Array =>
+  manifestReplyCodec.encode(reply);
+
+export const decodeManifestEventBatch = (
+  bytes: Uint8Array,
+  maxBytes = DEFAULT_MAX_MESSAGE_BYTES * 16,
+): ManifestEventBatch => manifestEventBatchCodec.decode(bytes, maxBytes);
+export const encodeManifestEventBatch = (batch: ManifestEventBatch): Uint8Array =>
+  manifestEventBatchCodec.encode(batch);

@@ -1,4 +1,5 @@
 import type { ValidationIssue } from "./errors.js";
+import type { CommandEnvelopeV1 } from "./schemas/command.js";
 import type { CompletionV1 } from "./schemas/completion.js";
 import { type MatmulJobSpec, TILE_REASON } from "./schemas/job-spec.js";
 import type { WorkItemV1 } from "./schemas/work-item.js";
@@ -71,6 +72,29 @@ export function completionIssues(c: CompletionV1): ValidationIssue[] {
   const itemId = workItemId(c.jobId, c.taskId, c.attempt);
   if (c.itemId !== itemId) {
     issues.push({ path: "/itemId", reason: `must be "${itemId}" (jobId/taskId/attempt)` });
+  }
+  return issues;
+}
+
+/** Cross-field rules of a manifest command envelope whose `cmd` is schema-valid. */
+export function commandEnvelopeIssues(env: CommandEnvelopeV1): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  if (env.ackedSeq !== undefined && env.ackedSeq >= env.seq) {
+    issues.push({ path: "/ackedSeq", reason: `must be < seq (${env.seq})` });
+  }
+  const cmd = env.cmd;
+  if (cmd.type === "submit-job") {
+    issues.push(...jobSpecIssues(cmd.spec, "/cmd/spec"));
+    if (cmd.jobId === "." || cmd.jobId === "..") {
+      issues.push({
+        path: "/cmd/jobId",
+        reason: 'must not be "." or ".." (it names storage keys)',
+      });
+    }
+  }
+  if (cmd.type === "job-verified" && cmd.verified && cmd.digest === undefined) {
+    // A positive verdict is only meaningful for the output it was computed over.
+    issues.push({ path: "/cmd/digest", reason: "is required when verified is true" });
   }
   return issues;
 }

@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import { jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs } from "./args.js";
+import { CliError, parseServers } from "./client.js";
+import { bytesMoved, jobProgress, progressLine, submitSummary } from "./job-view.js";
+
+describe("argument validation", () => {
+  it("parses matmul flags with defaults", () => {
+    expect(parseMatmulArgs({ n: "256", tile: "64" })).toEqual({
+      n: 256,
+      tile: 64,
+      mode: "exact",
+      seed: 1,
+    });
+    expect(parseMatmulArgs({ n: "4096" })).toEqual({ n: 4096, tile: 1024, mode: "exact", seed: 1 });
+    expect(parseMatmulArgs({ n: "64", mode: "float", seed: "9" })).toMatchObject({
+      tile: 64,
+      mode: "float",
+      seed: 9,
+    });
+  });
+  it("rejects bad matmul flags with exit code 2 and the flag's name", () => {
+    const bad = (o: Record<string, string>, re: RegExp) => {
+      try {
+        parseMatmulArgs(o);
+        throw new Error("accepted");
+      } catch (err) {
+        expect(err).toBeInstanceOf(CliError);
+        expect((err as CliError).exitCode).toBe(2);
+        expect((err as Error).message).toMatch(re);
+      }
+    };
+    bad({}, /--n: is required/);
+    bad({ n: "abc" }, /--n: "abc" must be an integer/);
+    bad({ n: "100", tile: "64" }, /--tile: 64 must divide --n 100/);
+    bad({ n: "96", tile: "48" }, /--tile: 48 must be a power of two/);
+    bad({ n: "64", tile: "64", mode: "fuzzy" }, /--mode: "fuzzy" must be exact or float/);
+    bad({ n: "64", seed: "-1" }, /--seed/);
+  });
+  it("parses dev up flags", () => {
+    expect(parseDevUpArgs({})).toEqual({
+      peers: 3,
+      agents: 2,
+      storage: "fs",
+      nats: undefined,
+      data: undefined,
+    });
+    expect(
+      parseDevUpArgs({ peers: "1", agents: "0", storage: "s3", nats: "nats://h:4222" }),
+    ).toMatchObject({
+      peers: 1,
+      agents: 0,
+      storage: "s3",
+    });
+    expect(() => parseDevUpArgs({ peers: "0" })).toThrow(
+      /--peers: "0" must be an integer between 1 and 7/,
+    );
+    expect(() => parseDevUpArgs({ storage: "nfs" })).toThrow(
+      /--storage: "nfs" must be fs, s3 or gcs/,
+    );
+    expect(() => parseDevUpArgs({ nats: "http://x" })).toThrow(/--nats/);
+  });
+  it("validates ids and servers", () => {
+    expect(jobIdArg("job-7")).toBe("job-7");
+    expect(() => jobIdArg("a/b")).toThrow(/JOB/);
+    expect(() => nodeIdArg("a.b")).toThrow(/NODE/);
+    expect(parseServers("127.0.0.1:8001, http://h:1/")).toEqual([
+      "http://127.0.0.1:8001",
+      "http://h:1",
+    ]);
+    expect(() => parseServers("ftp://x")).toThrow(/must be an http\(s\) URL/);
+    expect(() => parseServers(",")).toThrow(/at least one URL/);
+  });
+});
+
+describe("job view → progress and the --json summary", () => {
+  const view = {
+    jobId: "job-7",
+    spec: { n: 256, tile: 64, mode: "exact", seed: 1 },
+    state: "succeeded",
+    outputDigest: "ab".repeat(32),
+    failure: null,
+    counts: {
+      tasks: 80,
+      maps: 64,
+      reduces: 16,
+      mapsDone: 64,
+      reducesDone: 16,
+      done: 80,
+      failed: 0,
+      liveAttempts: 0,
+    },
+  };
+  it("reads counts and computes bytes moved", () => {
+    const p = jobProgress(view);
+    expect(p).toMatchObject({
+      jobId: "job-7",
+      terminal: true,
+      tasks: 80,
+      done: 80,
+      attempts: 80,
+      verified: null,
+    });
+    const tb = 64 + 64 * 64 * 4;
+    expect(bytesMoved(p)).toBe(64 * 3 * tb + 16 * 5 * tb);
+    expect(progressLine(p, 2)).toMatch(
+      /^\[#{28}\] 80\/80 tasks {2}[\d.]+ GFLOP\/s {2}4\.5 MB moved {2}ETA 0\.0s {2}succeeded$/,
+    );
+  });
+  it("has exactly the documented keys", () => {
+    const s = submitSummary(jobProgress(view), 2, true, view.outputDigest);
+    expect(Object.keys(s).sort()).toEqual(
+      [
+        "attempts",
+        "bytesMoved",
+        "digest",
+        "gflops",
+        "jobId",
+        "status",
+        "tasks",
+        "verified",
+        "wallSeconds",
+      ].sort(),
+    );
+    expect(s).toMatchObject({
+      jobId: "job-7",
+      status: "succeeded",
+      verified: true,
+      wallSeconds: 2,
+      tasks: 80,
+    });
+    expect(s.gflops).toBeCloseTo((2 * 256 ** 3) / 2 / 1e9, 3);
+  });
+  it("tolerates a sparse view", () => {
+    expect(jobProgress({})).toMatchObject({ state: "unknown", terminal: false, tasks: 0 });
+  });
+});

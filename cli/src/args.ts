@@ -1,0 +1,103 @@
+// Argument validation for `tessera` (pure; every message names the flag and the reason, exit 2).
+import { CliError } from "./client.js";
+
+export function intArg(flag: string, value: string | undefined, min: number, max: number): number {
+  if (value === undefined) throw new CliError(`${flag}: is required`, 2);
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError(
+      `${flag}: ${JSON.stringify(value)} must be an integer between ${min} and ${max}`,
+      2,
+    );
+  }
+  return n;
+}
+
+export interface MatmulArgs {
+  readonly n: number;
+  readonly tile: number;
+  readonly mode: "exact" | "float";
+  readonly seed: number;
+}
+
+const MAX_N = 2 ** 20;
+
+/** `job submit matmul` flags → a job spec; the tile must be a power of two dividing n. */
+export function parseMatmulArgs(o: {
+  n?: string;
+  tile?: string;
+  mode?: string;
+  seed?: string;
+}): MatmulArgs {
+  const n = intArg("--n", o.n, 1, MAX_N);
+  const tile = intArg("--tile", o.tile ?? String(Math.min(1024, n)), 16, 8192);
+  if ((tile & (tile - 1)) !== 0) {
+    throw new CliError(`--tile: ${tile} must be a power of two between 16 and 8192`, 2);
+  }
+  if (n % tile !== 0) throw new CliError(`--tile: ${tile} must divide --n ${n}`, 2);
+  const mode = o.mode ?? "exact";
+  if (mode !== "exact" && mode !== "float") {
+    throw new CliError(`--mode: ${JSON.stringify(mode)} must be exact or float`, 2);
+  }
+  const seed = intArg("--seed", o.seed ?? "1", 0, 0xffff_ffff);
+  return { n, tile, mode, seed };
+}
+
+export type StorageKind = "fs" | "s3" | "gcs";
+
+export interface DevUpArgs {
+  readonly peers: number;
+  readonly agents: number;
+  readonly storage: StorageKind;
+  readonly nats: string | undefined;
+  readonly data: string | undefined;
+}
+
+export function parseDevUpArgs(o: {
+  peers?: string;
+  agents?: string;
+  storage?: string;
+  nats?: string;
+  data?: string;
+}): DevUpArgs {
+  const peers = intArg("--peers", o.peers ?? "3", 1, 7);
+  const agents = intArg("--agents", o.agents ?? "2", 0, 64);
+  const storage = o.storage ?? "fs";
+  if (storage !== "fs" && storage !== "s3" && storage !== "gcs") {
+    throw new CliError(`--storage: ${JSON.stringify(storage)} must be fs, s3 or gcs`, 2);
+  }
+  if (o.nats !== undefined) {
+    for (const url of o.nats.split(",")) {
+      if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(url)) {
+        throw new CliError(`--nats: ${JSON.stringify(url)} must look like nats://host:port`, 2);
+      }
+    }
+  }
+  if (o.data !== undefined && o.data.trim() === "") {
+    throw new CliError("--data: must be a directory path", 2);
+  }
+  return { peers, agents, storage, nats: o.nats, data: o.data };
+}
+
+const JOB_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function jobIdArg(value: string): string {
+  if (!JOB_ID.test(value)) {
+    throw new CliError(
+      `JOB: ${JSON.stringify(value)} must be 1..64 characters of [A-Za-z0-9._-]`,
+      2,
+    );
+  }
+  return value;
+}
+
+export function nodeIdArg(value: string): string {
+  if (!NODE_ID.test(value)) {
+    throw new CliError(
+      `NODE: ${JSON.stringify(value)} must be 1..64 characters of [A-Za-z0-9_-]`,
+      2,
+    );
+  }
+  return value;
+}

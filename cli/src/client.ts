@@ -1,0 +1,193 @@
+// HTTP client of the consensus peers' API. `--server` names any peer (or several, comma-separated);
+// writes sent to a follower come back as 307 (Location: the leader) or 503 with a leader hint, and
+// are re-sent there. When no peer answers at all the error says which URLs were tried.
+import { randomBytes } from "node:crypto";
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    /** Process exit status for this failure. */
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body: unknown;
+  /** The URL that finally answered. */
+  readonly url: string;
+}
+
+export interface ClientOptions {
+  /** Per-request timeout (default 10 s). */
+  readonly timeoutMs?: number;
+  /** How long to keep retrying while no leader is known / peers are unreachable (default 10 s). */
+  readonly retryForMs?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Validates and normalises `--server` (comma-separated http(s) URLs, no trailing slash). */
+export function parseServers(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    const s = part.trim();
+    if (s === "") continue;
+    const withScheme = /^[a-z]+:\/\//i.test(s) ? s : `http://${s}`;
+    let url: URL;
+    try {
+      url = new URL(withScheme);
+    } catch {
+      throw new CliError(
+        `--server: ${JSON.stringify(s)} is not a URL (e.g. http://127.0.0.1:8001)`,
+        2,
+      );
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new CliError(`--server: ${JSON.stringify(s)} must be an http(s) URL`, 2);
+    }
+    out.push(url.origin);
+  }
+  if (out.length === 0) throw new CliError("--server: must name at least one URL", 2);
+  return out;
+}
+
+function leaderHint(body: unknown): string | undefined {
+  const leader = (body as { error?: { leader?: { http?: unknown } } })?.error?.leader;
+  return typeof leader?.http === "string" ? leader.http.replace(/\/$/, "") : undefined;
+}
+
+/** Error message of an API error body `{error:{code,message}}` (or the status). */
+export function apiErrorMessage(r: HttpResult): string {
+  const e = (r.body as { error?: { code?: unknown; message?: unknown } })?.error;
+  if (e && typeof e.message === "string") {
+    return typeof e.code === "string" ? `${e.code}: ${e.message}` : e.message;
+  }
+  return `HTTP ${r.status} from ${r.url}`;
+}
+
+export class ClusterClient {
+  private readonly servers: string[];
+  private preferred: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly retryForMs: number;
+  readonly clientId = `cli-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+  private seq = 0;
+
+  constructor(servers: readonly string[], options: ClientOptions = {}) {
+    this.servers = [...servers];
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.retryForMs = options.retryForMs ?? 10_000;
+  }
+
+  /**
+   * Sends a request to the preferred peer, then the others; follows leader redirects (307 /
+   * 503 + hint). Resolves with the first answer that is not a redirect or an "unavailable"
+   * (those are retried until `retryForMs`); throws CliError when no peer answers.
+   */
+  async request(method: "GET" | "POST", path: string, body?: unknown): Promise<HttpResult> {
+    const startedAt = Date.now();
+    const deadline = startedAt + this.retryForMs;
+    const failures = new Map<string, string>();
+    let last: HttpResult | undefined;
+    for (let round = 0; ; round++) {
+      const order = [
+        ...(this.preferred ? [this.preferred] : []),
+        ...this.servers.filter((s) => s !== this.preferred),
+      ];
+      for (let i = 0; i < order.length; i++) {
+        let base = order[i]!;
+        for (let hop = 0; hop < 4; hop++) {
+          let res: Response;
+          try {
+            res = await fetch(`${base}${path}`, {
+              method,
+              redirect: "manual",
+              signal: AbortSignal.timeout(this.timeoutMs),
+              ...(body !== undefined
+                ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
+                : {}),
+            });
+          } catch (err) {
+            const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+            const why =
+              typeof cause?.code === "string"
+                ? cause.code
+                : typeof cause?.message === "string" && cause.message !== ""
+                  ? cause.message
+                  : (err as Error).message;
+            failures.set(base, why);
+            break;
+          }
+          const text = await res.text();
+          let parsed: unknown = text;
+          try {
+            parsed = text === "" ? null : JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          const result: HttpResult = { status: res.status, body: parsed, url: `${base}${path}` };
+          const location = res.headers.get("location");
+          if ((res.status === 307 || res.status === 308) && location) {
+            base = new URL(location, base).origin;
+            continue;
+          }
+          const hint = leaderHint(parsed);
+          if (res.status === 503 && hint && hint !== base) {
+            base = hint;
+            continue;
+          }
+          if (res.status === 503 || res.status === 504) {
+            // No leader yet / election in progress: remember and retry this round's next peer.
+            last = result;
+            failures.set(base, apiErrorMessage(result));
+            break;
+          }
+          this.preferred = base;
+          return result;
+        }
+      }
+      // Refused connections everywhere: nothing is running, so give up sooner than when a peer
+      // answered "no leader yet" (an election takes a second or two).
+      if (Date.now() >= (last ? deadline : Math.min(deadline, startedAt + 2_000))) break;
+      await sleep(Math.min(1_000, 100 * 2 ** round));
+    }
+    if (last) {
+      throw new CliError(`the cluster did not answer ${method} ${path}: ${apiErrorMessage(last)}`);
+    }
+    const tried = [...failures.entries()].map(([s, why]) => `${s} (${why})`).join(", ");
+    throw new CliError(
+      `no Tessera server answered ${method} ${path}; tried ${tried || this.servers.join(", ")}. ` +
+        "Start one with `tessera dev up` or pass --server URL of a consensus peer.",
+    );
+  }
+
+  /** GET that must succeed (2xx); throws CliError with the API's message otherwise. */
+  async get(path: string): Promise<unknown> {
+    const r = await this.request("GET", path);
+    if (r.status < 200 || r.status >= 300) throw new CliError(apiErrorMessage(r));
+    return r.body;
+  }
+
+  /** POST that must succeed (2xx); throws CliError with the API's message otherwise. */
+  async post(path: string, body?: unknown): Promise<unknown> {
+    const r = await this.request("POST", path, body ?? {});
+    if (r.status < 200 || r.status >= 300) throw new CliError(apiErrorMessage(r));
+    return r.body;
+  }
+
+  /** Proposes one manifest command in this CLI process's own session (POST /v1/commands). */
+  async command(cmd: Record<string, unknown> & { type: string }): Promise<unknown> {
+    const seq = ++this.seq;
+    return this.post("/v1/commands", {
+      v: 1,
+      clientId: this.clientId,
+      seq,
+      ackedSeq: seq - 1,
+      cmd,
+    });
+  }
+}

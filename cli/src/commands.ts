@@ -1,0 +1,413 @@
+// The actions behind each `tessera` command. Each returns the object `--json` prints (or
+// undefined when it printed itself) and throws CliError on failure.
+import type { MatmulJobSpec } from "@tessera/matrix";
+import type { Command } from "commander";
+import { intArg, jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs } from "./args.js";
+import { CliError, ClusterClient, parseServers } from "./client.js";
+import { DevCluster, defaultDataDir, readDevState } from "./dev-cluster.js";
+import { jobProgress, progressLine, type SubmitSummary, submitSummary } from "./job-view.js";
+
+// Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
+// that need them import them.
+async function verifyJobInStorage(
+  ...args: Parameters<typeof import("./verify.js").verifyJobInStorage>
+): ReturnType<typeof import("./verify.js").verifyJobInStorage> {
+  return (await import("./verify.js")).verifyJobInStorage(...args);
+}
+
+interface Common {
+  server?: string;
+  json?: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** --server, else $TESSERA_SERVER, else the running dev cluster's peers, else :8001. */
+export function resolveServers(opt: string | undefined, env = process.env): string[] {
+  if (opt !== undefined) return parseServers(opt);
+  if (env.TESSERA_SERVER) return parseServers(env.TESSERA_SERVER);
+  const state = readDevState();
+  if (state && state.peers.length > 0) return state.peers.map((p) => p.http);
+  return ["http://127.0.0.1:8001"];
+}
+
+function clientFor(opts: Common): ClusterClient {
+  return new ClusterClient(resolveServers(opts.server));
+}
+
+function say(opts: Common, line: string): void {
+  if (!opts.json) process.stdout.write(`${line}\n`);
+}
+
+/** Whether a succeeded job in this manifest means "verified by the storage-manager". */
+export async function manifestRecordsVerification(types?: readonly string[]): Promise<boolean> {
+  const known = types ?? (await import("@tessera/protocol")).MANIFEST_COMMAND_TYPES;
+  return known.includes("job-verified");
+}
+
+// ---- dev up ----------------------------------------------------------------------------------
+
+export async function devUp(
+  opts: Common & {
+    peers?: string;
+    agents?: string;
+    storage?: string;
+    data?: string;
+    nats?: string;
+    agentEp?: "auto" | "cpu" | "cuda";
+  },
+): Promise<undefined> {
+  const args = parseDevUpArgs(opts);
+  const cluster = await DevCluster.start({
+    ...args,
+    agentEp: opts.agentEp ?? "auto",
+    onStatus: (line) => {
+      if (!opts.json) process.stderr.write(`tessera dev: ${line}\n`);
+    },
+  });
+  const info = cluster.info!;
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(info)}\n`);
+  } else {
+    process.stdout.write(
+      [
+        `tessera dev cluster is up (data ${info.dataDir}, logs ${info.dataDir}/logs)`,
+        `  nats            ${info.nats}`,
+        ...info.peers.map(
+          (p) => `  peer ${p.id}          http ${p.http}  grpc ${p.grpc}  pid ${p.pid}`,
+        ),
+        `  scheduler       pid ${info.scheduler.pid}`,
+        `  storage-manager pid ${info.storageManager.pid}  ${info.storageManager.http}`,
+        ...info.agents.map((a) => `  ${a.id.padEnd(15)} pid ${a.pid}`),
+        "Try: pnpm tessera job submit matmul --n 1024 --tile 256 --wait   (Ctrl-C stops the cluster)",
+        "",
+      ].join("\n"),
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      if (!opts.json) process.stderr.write(`tessera dev: ${signal}: stopping the cluster\n`);
+      cluster.stop().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", () => onSignal("SIGINT"));
+  });
+  return undefined;
+}
+
+// ---- jobs --------------------------------------------------------------------------------------
+
+export interface WaitOptions {
+  /** Draw the live bar (stderr must be a terminal). */
+  readonly bar: boolean;
+  /** Storage spec to verify from when the manifest has no verdict of its own. */
+  readonly storage?: string | undefined;
+  readonly pollMs?: number;
+  /** Without a bar: called with a progress line every `logEveryMs` (default 5 s). */
+  readonly log?: (line: string) => void;
+  readonly logEveryMs?: number;
+}
+
+/** Polls the job until it is terminal, drawing the progress bar; returns the summary. */
+export async function waitForJob(
+  client: ClusterClient,
+  jobId: string,
+  started: number,
+  o: WaitOptions,
+): Promise<SubmitSummary> {
+  let view = await client.get(`/v1/jobs/${jobId}`);
+  let p = jobProgress(view);
+  let lastLen = 0;
+  const draw = (final: boolean) => {
+    if (!o.bar) return;
+    const line = progressLine(p, (Date.now() - started) / 1000);
+    process.stderr.write(`\r${line}${" ".repeat(Math.max(0, lastLen - line.length))}`);
+    lastLen = line.length;
+    if (final) process.stderr.write("\n");
+  };
+  let lastLog = Date.now();
+  while (!p.terminal) {
+    draw(false);
+    if (!o.bar && o.log && Date.now() - lastLog >= (o.logEveryMs ?? 5_000)) {
+      lastLog = Date.now();
+      o.log(progressLine(p, (Date.now() - started) / 1000));
+    }
+    await sleep(o.pollMs ?? 250);
+    view = await client.get(`/v1/jobs/${jobId}`);
+    p = jobProgress(view);
+  }
+  draw(true);
+  const wall = (Date.now() - started) / 1000;
+  if (p.state !== "succeeded") {
+    return submitSummary(p, wall, false, p.outputDigest, p.failure ?? `job ${p.state}`);
+  }
+  if (p.verified !== null) return submitSummary(p, wall, p.verified, p.outputDigest);
+  if (await manifestRecordsVerification()) {
+    // The manifest marks a job succeeded only after the storage-manager's job-verified(true).
+    return submitSummary(p, wall, true, p.outputDigest);
+  }
+  // No verdict in the manifest: verify here, from storage.
+  const storage = o.storage ?? readDevState()?.storage;
+  if (!storage) return submitSummary(p, wall, null, p.outputDigest, "no verdict: pass --storage");
+  const spec = (view as { spec?: MatmulJobSpec }).spec;
+  if (!spec) return submitSummary(p, wall, null, p.outputDigest, "the job view has no spec");
+  const report = await verifyJobInStorage(jobId, spec, storage, p.outputDigest);
+  return submitSummary(
+    p,
+    wall,
+    report.verified,
+    report.digest ?? p.outputDigest,
+    report.verified ? undefined : (report.failures[0]?.reason ?? "digest mismatch"),
+  );
+}
+
+export async function jobSubmit(
+  kind: string,
+  opts: Common & {
+    n?: string;
+    tile?: string;
+    mode?: string;
+    seed?: string;
+    jobId?: string;
+    wait?: boolean;
+    storage?: string;
+  },
+): Promise<unknown> {
+  if (kind !== "matmul")
+    throw new CliError(`job kind ${JSON.stringify(kind)}: only matmul exists`, 2);
+  const spec = parseMatmulArgs(opts);
+  const jobId = opts.jobId === undefined ? undefined : jobIdArg(opts.jobId);
+  const client = clientFor(opts);
+  const started = Date.now();
+  const reply = (await client.post("/v1/jobs", { ...(jobId ? { jobId } : {}), spec })) as {
+    result?: { jobId?: string; state?: string };
+    index?: number;
+  };
+  const id = reply.result?.jobId;
+  if (typeof id !== "string") throw new CliError("the server accepted the job but named no jobId");
+  if (!opts.wait) {
+    say(opts, `submitted ${id} (n=${spec.n} tile=${spec.tile} ${spec.mode} seed=${spec.seed})`);
+    return { jobId: id, status: reply.result?.state ?? "queued", index: reply.index ?? null, spec };
+  }
+  say(opts, `submitted ${id} (n=${spec.n} tile=${spec.tile} ${spec.mode} seed=${spec.seed})`);
+  const summary = await waitForJob(client, id, started, {
+    bar: process.stderr.isTTY === true,
+    storage: opts.storage,
+  });
+  if (!opts.json) {
+    process.stdout.write(
+      [
+        `job ${summary.jobId}: ${summary.status}`,
+        `  verified    ${summary.verified}`,
+        `  digest      ${summary.digest}`,
+        `  wall        ${summary.wallSeconds.toFixed(2)} s   ${summary.gflops} GFLOP/s`,
+        `  tasks       ${summary.tasks} (${summary.attempts} attempts), ${summary.bytesMoved} bytes moved`,
+        ...(summary.reason ? [`  reason      ${summary.reason}`] : []),
+        "",
+      ].join("\n"),
+    );
+  }
+  if (summary.status !== "succeeded" || summary.verified === false) process.exitCode = 1;
+  return summary;
+}
+
+export async function jobList(opts: Common): Promise<unknown> {
+  const body = (await clientFor(opts).get("/v1/jobs")) as { jobs?: unknown[] };
+  const jobs = (body.jobs ?? []).map((j) => {
+    const p = jobProgress(j);
+    return { jobId: p.jobId, state: p.state, n: p.n, tile: p.tile, done: p.done, tasks: p.tasks };
+  });
+  for (const j of jobs)
+    say(opts, `${j.jobId}\t${j.state}\tn=${j.n} tile=${j.tile}\t${j.done}/${j.tasks}`);
+  return { jobs };
+}
+
+export async function jobStatus(id: string, opts: Common): Promise<unknown> {
+  const view = await clientFor(opts).get(`/v1/jobs/${jobIdArg(id)}`);
+  const p = jobProgress(view);
+  say(
+    opts,
+    `${p.jobId}: ${p.state}  ${p.done}/${p.tasks} tasks (maps ${p.mapsDone}/${p.maps}, reduces ${p.reducesDone}/${p.reduces})`,
+  );
+  if (p.outputDigest) say(opts, `  digest ${p.outputDigest}`);
+  if (p.failure) say(opts, `  failure ${p.failure}`);
+  return view;
+}
+
+export async function jobControl(
+  action: "pause" | "resume" | "cancel",
+  id: string,
+  opts: Common,
+  _cmd?: Command,
+): Promise<unknown> {
+  const body = (await clientFor(opts).post(`/v1/jobs/${jobIdArg(id)}/${action}`)) as {
+    result?: { state?: string };
+  };
+  say(opts, `${id}: ${action} accepted (state ${body.result?.state ?? "?"})`);
+  return body;
+}
+
+// ---- nodes, cluster ----------------------------------------------------------------------------
+
+export async function nodeList(opts: Common): Promise<unknown> {
+  const body = (await clientFor(opts).get("/v1/nodes")) as {
+    nodes?: {
+      nodeId: string;
+      state?: string;
+      drained?: boolean;
+      liveAttempts?: number;
+      executionProvider?: string;
+    }[];
+  };
+  for (const n of body.nodes ?? []) {
+    say(
+      opts,
+      `${n.nodeId}\t${n.state ?? "?"}${n.drained ? " (drained)" : ""}\t${n.executionProvider ?? ""}\tlive ${n.liveAttempts ?? 0}`,
+    );
+  }
+  return body;
+}
+
+export async function nodeDrain(id: string, opts: Common & { undo?: boolean }): Promise<unknown> {
+  const body = await clientFor(opts).command({
+    type: "node-drain",
+    nodeId: nodeIdArg(id),
+    drained: !opts.undo,
+  });
+  say(opts, `${id}: ${opts.undo ? "undrained" : "drained"}`);
+  return body;
+}
+
+interface ClusterView {
+  id?: number;
+  role?: string;
+  term?: number;
+  leader?: { id?: number; http?: string; grpc?: string } | null;
+  commitIndex?: number;
+  appliedIndex?: number;
+  peers?: { id: number; role?: string; grpc?: string; http?: string; matchIndex?: number }[];
+}
+
+export async function clusterStatus(opts: Common): Promise<unknown> {
+  const client = clientFor(opts);
+  const view = (await client.get("/v1/cluster")) as ClusterView;
+  // Each peer knows its own commit/applied index: ask every peer directly (no redirects).
+  const peers = await Promise.all(
+    (view.peers ?? []).map(async (p) => {
+      let own: ClusterView | undefined;
+      if (p.http) {
+        try {
+          const res = await fetch(`${p.http.replace(/\/$/, "")}/v1/cluster`, {
+            signal: AbortSignal.timeout(2_000),
+          });
+          if (res.ok) own = (await res.json()) as ClusterView;
+        } catch {
+          own = undefined;
+        }
+      }
+      return {
+        id: p.id,
+        role: own?.role ?? p.role ?? "unknown",
+        reachable: own !== undefined,
+        term: own?.term ?? null,
+        commitIndex: own?.commitIndex ?? null,
+        appliedIndex: own?.appliedIndex ?? null,
+        grpc: p.grpc ?? null,
+        http: p.http ?? null,
+      };
+    }),
+  );
+  const leaderPeer = peers.find((p) => p.role === "leader");
+  const result = {
+    leader: view.leader?.id ?? leaderPeer?.id ?? null,
+    term: Math.max(view.term ?? 0, ...peers.map((p) => p.term ?? 0)),
+    peers,
+  };
+  say(opts, `leader ${result.leader ?? "none"}  term ${result.term}`);
+  for (const p of peers) {
+    say(
+      opts,
+      `  peer ${p.id}  ${p.role.padEnd(9)} commit ${p.commitIndex ?? "?"}  applied ${p.appliedIndex ?? "?"}  ${p.http ?? ""}${p.reachable ? "" : "  (unreachable)"}`,
+    );
+  }
+  return result;
+}
+
+// ---- verify, stop ------------------------------------------------------------------------------
+
+export async function verify(
+  id: string,
+  opts: Common & { storage?: string; rounds?: string },
+): Promise<unknown> {
+  const jobId = jobIdArg(id);
+  const rounds = intArg("--rounds", opts.rounds ?? "2", 1, 64);
+  const storage = opts.storage ?? process.env.TESSERA_STORAGE ?? readDevState()?.storage;
+  if (!storage) {
+    throw new CliError(
+      `--storage: no storage known (no dev cluster in ${defaultDataDir()}); pass --storage fs:<dir>`,
+      2,
+    );
+  }
+  const view = (await clientFor(opts).get(`/v1/jobs/${jobId}`)) as {
+    spec?: { n: number; tile: number; mode: "exact" | "float"; seed: number };
+    outputDigest?: string | null;
+  };
+  if (!view.spec) throw new CliError(`job ${jobId} has no spec in the manifest's answer`);
+  const report = await verifyJobInStorage(
+    jobId,
+    view.spec,
+    storage,
+    view.outputDigest ?? null,
+    rounds,
+  );
+  say(
+    opts,
+    `${jobId}: verified ${report.verified}  (${report.tilesChecked} tiles, ${report.rounds} rounds, ${report.seconds}s)`,
+  );
+  say(opts, `  digest   ${report.digest}`);
+  if (report.manifestDigest)
+    say(
+      opts,
+      `  manifest ${report.manifestDigest} (${report.digestMatches ? "matches" : "DIFFERS"})`,
+    );
+  for (const f of report.failures.slice(0, 5)) say(opts, `  C(${f.i},${f.j}): ${f.reason}`);
+  if (!report.verified) process.exitCode = 1;
+  return report;
+}
+
+export async function stop(
+  opts: Common & { emergency?: boolean; release?: boolean },
+): Promise<unknown> {
+  if (opts.emergency) {
+    const body = await clientFor(opts).command({ type: "emergency-stop", engaged: !opts.release });
+    say(
+      opts,
+      opts.release
+        ? "emergency stop released"
+        : "emergency stop engaged: no new attempts will start",
+    );
+    return { emergencyStop: !opts.release, reply: body };
+  }
+  if (opts.release) throw new CliError("--release only makes sense with --emergency", 2);
+  const state = readDevState();
+  if (!state) {
+    throw new CliError(
+      `no dev cluster is running (no ${defaultDataDir()}/tessera-dev.json); use --emergency for the manifest's emergency stop`,
+    );
+  }
+  try {
+    process.kill(state.pid, "SIGTERM");
+  } catch {
+    throw new CliError(`the dev cluster's process ${state.pid} is not running`);
+  }
+  for (let i = 0; i < 600; i++) {
+    try {
+      process.kill(state.pid, 0);
+    } catch {
+      say(opts, `dev cluster (pid ${state.pid}) stopped`);
+      return { stopped: true, pid: state.pid };
+    }
+    await sleep(100);
+  }
+  throw new CliError(`the dev cluster (pid ${state.pid}) did not stop within 60 s`);
+}

@@ -1,0 +1,457 @@
+// A local Tessera cluster as child processes: nats-server (from the PATH, unless given a URL),
+// consensus peers, the scheduler, the storage-manager and agents. Used by `tessera dev up` and by
+// `npm start` (scripts/start.mjs). Every process logs to <data>/logs/<name>.log; the cluster's
+// endpoints are written to <data>/tessera-dev.json so other `tessera` commands find it.
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { DevUpArgs } from "./args.js";
+import { CliError } from "./client.js";
+
+export const DEV_STATE_FILE = "tessera-dev.json";
+
+/** Where `dev up` keeps its data when --data is not given (wiped at each start). */
+export function defaultDataDir(): string {
+  return join(tmpdir(), "tessera-dev");
+}
+
+export interface DevClusterInfo {
+  nats: string;
+  http: string;
+  peers: { id: number; pid: number; grpc: string; http: string }[];
+  agents: { id: string; pid: number }[];
+  scheduler: { pid: number };
+  storageManager: { pid: number; http: string };
+  dataDir: string;
+}
+
+/** What <data>/tessera-dev.json holds: the info line plus what other commands need. */
+export interface DevState extends DevClusterInfo {
+  /** pid of the `tessera dev up` process. */
+  pid: number;
+  /** `--storage` spec the services use (fs:<dir>, s3:<bucket>, gcs:<bucket>). */
+  storage: string;
+  logs: string;
+}
+
+export interface DevClusterOptions extends DevUpArgs {
+  /** Progress lines (not with --json). */
+  readonly onStatus?: (line: string) => void;
+  /** Agent execution provider (default auto). */
+  readonly agentEp?: "auto" | "cpu" | "cuda";
+  /** How long to wait for the whole cluster to become ready (default 120 s). */
+  readonly readyTimeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+interface Managed {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  readonly log: string;
+  exited: boolean;
+  code: number | null;
+}
+
+const require = createRequire(import.meta.url);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The built `dist/main.js` of a workspace service package. */
+export function serviceMain(pkg: string): string {
+  let index: string;
+  try {
+    index = require.resolve(pkg);
+  } catch {
+    throw new CliError(
+      `${pkg} is not built; run \`pnpm turbo run build --filter @tessera/cli...\` first`,
+    );
+  }
+  // dist/index.js (or src/index.ts under the development condition) → dist/main.js.
+  const main = join(dirname(index), "..", "dist", "main.js");
+  if (!existsSync(main)) {
+    throw new CliError(`${main} is missing; build ${pkg} first (pnpm turbo run build)`);
+  }
+  return main;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; good enough for a local dev cluster). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function tcpReachable(host: string, port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const s = createConnection({ host, port });
+    s.once("connect", () => {
+      s.destroy();
+      r(true);
+    });
+    s.once("error", () => r(false));
+  });
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** Reads <data>/tessera-dev.json, or undefined. */
+export function readDevState(dataDir = defaultDataDir()): DevState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, DEV_STATE_FILE), "utf8")) as DevState;
+  } catch {
+    return undefined;
+  }
+}
+
+export class DevCluster {
+  private readonly children: Managed[] = [];
+  private stopping: Promise<void> | undefined;
+  info: DevClusterInfo | undefined;
+  storageSpec = "";
+
+  private constructor(
+    private readonly o: DevClusterOptions,
+    readonly dataDir: string,
+  ) {}
+
+  /** Starts everything and waits until the cluster is ready; on failure stops what it started. */
+  static async start(o: DevClusterOptions): Promise<DevCluster> {
+    const dataDir = resolve(o.data ?? defaultDataDir());
+    const previous = readDevState(dataDir);
+    if (previous && previous.pid !== process.pid && pidAlive(previous.pid)) {
+      throw new CliError(
+        `a dev cluster (pid ${previous.pid}) is already running in ${dataDir}; stop it with \`tessera stop\` or pass --data DIR`,
+      );
+    }
+    if (o.data === undefined && existsSync(dataDir)) {
+      // The default directory is ours: start fresh so old Raft logs never meet new peers.
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    mkdirSync(join(dataDir, "logs"), { recursive: true });
+    const cluster = new DevCluster(o, dataDir);
+    try {
+      await cluster.boot();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  private status(line: string): void {
+    this.o.onStatus?.(line);
+  }
+
+  private spawnService(name: string, command: string, args: string[]): Managed {
+    const log = join(this.dataDir, "logs", `${name}.log`);
+    const fd = openSync(log, "a");
+    const proc = spawn(command, args, {
+      stdio: ["ignore", fd, fd],
+      env: { ...(this.o.env ?? process.env) },
+    });
+    closeSync(fd);
+    const m: Managed = { name, proc, log, exited: false, code: null };
+    proc.on("exit", (code, signal) => {
+      m.exited = true;
+      m.code = code;
+      if (!this.stopping) {
+        process.stderr.write(
+          `tessera dev: ${name} (pid ${proc.pid}) exited (${signal ?? `code ${code}`}); log: ${log}\n`,
+        );
+      }
+    });
+    proc.on("error", (err) => {
+      m.exited = true;
+      process.stderr.write(`tessera dev: ${name} could not start: ${err.message}\n`);
+    });
+    this.children.push(m);
+    return m;
+  }
+
+  private async waitFor(
+    what: string,
+    check: () => Promise<boolean>,
+    deadline: number,
+    watch: readonly Managed[],
+  ): Promise<void> {
+    for (;;) {
+      const dead = watch.find((m) => m.exited);
+      if (dead) {
+        throw new CliError(
+          `${dead.name} exited while waiting for ${what} (code ${dead.code}); last log lines of ${dead.log}:\n${tail(dead.log)}`,
+        );
+      }
+      if (await check()) return;
+      if (Date.now() > deadline) {
+        const logs = watch.map((m) => `--- ${m.log}\n${tail(m.log, 8)}`).join("\n");
+        throw new CliError(`timed out waiting for ${what}\n${logs}`);
+      }
+      await sleep(200);
+    }
+  }
+
+  private async boot(): Promise<void> {
+    const o = this.o;
+    const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
+    const env = o.env ?? process.env;
+
+    // Storage every service shares.
+    if (o.storage === "fs") {
+      this.storageSpec = `fs:${join(this.dataDir, "storage")}`;
+    } else if (o.storage === "s3") {
+      if (!env.TESSERA_S3_ENDPOINT && !env.AWS_REGION) {
+        throw new CliError(
+          "--storage s3 needs TESSERA_S3_ENDPOINT (MinIO/S3 URL) or AWS_REGION, plus AWS credentials, in the environment",
+          2,
+        );
+      }
+      this.storageSpec = `s3:${env.TESSERA_S3_BUCKET ?? "tessera-dev"}`;
+    } else {
+      if (!env.TESSERA_GCS_ENDPOINT && !env.GOOGLE_APPLICATION_CREDENTIALS) {
+        throw new CliError(
+          "--storage gcs needs TESSERA_GCS_ENDPOINT (fake-gcs-server URL) or GOOGLE_APPLICATION_CREDENTIALS in the environment",
+          2,
+        );
+      }
+      this.storageSpec = `gcs:${env.TESSERA_GCS_BUCKET ?? "tessera-dev"}`;
+    }
+
+    // NATS.
+    let natsUrl = o.nats;
+    if (natsUrl === undefined) {
+      const port = await freePort();
+      natsUrl = `nats://127.0.0.1:${port}`;
+      this.status(`starting nats-server on ${natsUrl}`);
+      const nats = this.spawnService("nats", "nats-server", [
+        "-a",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-js",
+        "-sd",
+        join(this.dataDir, "nats"),
+        "-n",
+        "tessera-dev",
+      ]);
+      await this.waitFor("nats-server", () => tcpReachable("127.0.0.1", port), deadline, [nats]);
+    }
+
+    // Consensus peers.
+    const peerPorts: { id: number; grpc: number; http: number }[] = [];
+    for (let id = 1; id <= o.peers; id++) {
+      peerPorts.push({ id, grpc: await freePort(), http: await freePort() });
+    }
+    const peersFlag = peerPorts.map((p) => `${p.id}=127.0.0.1:${p.grpc}`).join(",");
+    const peersHttpFlag = peerPorts.map((p) => `${p.id}=127.0.0.1:${p.http}`).join(",");
+    const consensusMain = serviceMain("@tessera/consensus");
+    const peers: Managed[] = [];
+    this.status(`starting ${o.peers} consensus peer(s)`);
+    for (const p of peerPorts) {
+      peers.push(
+        this.spawnService(`peer-${p.id}`, process.execPath, [
+          consensusMain,
+          "--id",
+          String(p.id),
+          "--peers",
+          peersFlag,
+          "--peers-http",
+          peersHttpFlag,
+          "--data",
+          join(this.dataDir, `peer-${p.id}`),
+          "--http",
+          `127.0.0.1:${p.http}`,
+          "--nats",
+          natsUrl,
+        ]),
+      );
+    }
+    const httpUrls = peerPorts.map((p) => `http://127.0.0.1:${p.http}`);
+    await this.waitFor(
+      "a consensus leader",
+      async () => (await Promise.all(httpUrls.map((u) => httpOk(`${u}/readyz`)))).every(Boolean),
+      deadline,
+      peers,
+    );
+
+    // Storage-manager.
+    const smPort = await freePort();
+    const smHttp = `http://127.0.0.1:${smPort}`;
+    this.status("starting storage-manager");
+    const sm = this.spawnService("storage-manager", process.execPath, [
+      serviceMain("@tessera/storage-manager"),
+      "--nats",
+      natsUrl,
+      "--storage",
+      this.storageSpec,
+      "--http",
+      `127.0.0.1:${smPort}`,
+    ]);
+
+    // Scheduler.
+    const schedPort = await freePort();
+    this.status("starting scheduler");
+    const scheduler = this.spawnService("scheduler", process.execPath, [
+      serviceMain("@tessera/scheduler"),
+      ...schedulerArgs({
+        natsUrl,
+        peersGrpc: peerPorts.map((p) => `127.0.0.1:${p.grpc}`),
+        peersHttp: httpUrls,
+        httpListen: `127.0.0.1:${schedPort}`,
+      }),
+    ]);
+
+    // Agents.
+    const agentMain = serviceMain("@tessera/agent");
+    const agents: Managed[] = [];
+    const agentIds: string[] = [];
+    this.status(`starting ${o.agents} agent(s)`);
+    for (let a = 1; a <= o.agents; a++) {
+      const id = `agent-${a}`;
+      agentIds.push(id);
+      agents.push(
+        this.spawnService(id, process.execPath, [
+          agentMain,
+          "--nats",
+          natsUrl,
+          "--storage",
+          this.storageSpec,
+          "--node-id",
+          id,
+          "--pool",
+          "cpu",
+          "--ep",
+          o.agentEp ?? "auto",
+          "--drain-grace-ms",
+          "3000",
+        ]),
+      );
+    }
+
+    await this.waitFor("the storage-manager", () => httpOk(`${smHttp}/readyz`), deadline, [sm]);
+    await this.waitFor(
+      "the scheduler",
+      () => httpOk(`http://127.0.0.1:${schedPort}/readyz`),
+      deadline,
+      [scheduler],
+    );
+    if (agentIds.length > 0) {
+      await this.waitFor(
+        `agents ${agentIds.join(", ")} to join the manifest`,
+        async () => {
+          try {
+            const res = await fetch(`${httpUrls[0]}/v1/nodes?consistency=stale`, {
+              signal: AbortSignal.timeout(2_000),
+            });
+            const body = (await res.json()) as { nodes?: { nodeId?: string }[] };
+            const seen = new Set((body.nodes ?? []).map((n) => n.nodeId));
+            return agentIds.every((id) => seen.has(id));
+          } catch {
+            return false;
+          }
+        },
+        deadline,
+        agents,
+      );
+    }
+
+    this.info = {
+      nats: natsUrl,
+      http: httpUrls[0]!,
+      peers: peerPorts.map((p, i) => ({
+        id: p.id,
+        pid: peers[i]!.proc.pid ?? 0,
+        grpc: `127.0.0.1:${p.grpc}`,
+        http: `http://127.0.0.1:${p.http}`,
+      })),
+      agents: agentIds.map((id, i) => ({ id, pid: agents[i]!.proc.pid ?? 0 })),
+      scheduler: { pid: scheduler.proc.pid ?? 0 },
+      storageManager: { pid: sm.proc.pid ?? 0, http: smHttp },
+      dataDir: this.dataDir,
+    };
+    const state: DevState = {
+      ...this.info,
+      pid: process.pid,
+      storage: this.storageSpec,
+      logs: join(this.dataDir, "logs"),
+    };
+    writeFileSync(join(this.dataDir, DEV_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  /** SIGTERM to everything (agents first, NATS last), SIGKILL what is still up after a grace. */
+  stop(graceMs = 15_000): Promise<void> {
+    this.stopping ??= (async () => {
+      const order = ["agent-", "scheduler", "storage-manager", "peer-", "nats"];
+      for (const prefix of order) {
+        const group = this.children.filter((c) => c.name.startsWith(prefix) && !c.exited);
+        await Promise.all(group.map((c) => stopChild(c, graceMs)));
+      }
+      try {
+        rmSync(join(this.dataDir, DEV_STATE_FILE), { force: true });
+      } catch {
+        // best effort
+      }
+    })();
+    return this.stopping;
+  }
+}
+
+async function stopChild(c: Managed, graceMs: number): Promise<void> {
+  if (c.exited) return;
+  const exited = new Promise<void>((r) => c.proc.once("exit", () => r()));
+  c.proc.kill("SIGTERM");
+  const timer = setTimeout(() => {
+    if (!c.exited) c.proc.kill("SIGKILL");
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Flags of `tessera-scheduler` (services/scheduler/README.md). */
+function schedulerArgs(o: {
+  natsUrl: string;
+  peersGrpc: readonly string[];
+  peersHttp: readonly string[];
+  httpListen: string;
+}): string[] {
+  return ["--nats", o.natsUrl, "--consensus", o.peersHttp.join(","), "--http", o.httpListen];
+}

@@ -1,0 +1,21 @@
+/** @tessera/cli: the `tessera` command's building blocks (dev cluster, client, job waiting). */
+export { type DevUpArgs, parseDevUpArgs, parseMatmulArgs } from "./args.js";
+export { CliError, ClusterClient, parseServers } from "./client.js";
+export { resolveServers, waitForJob } from "./commands.js";
+export {
+  DEV_STATE_FILE,
+  DevCluster,
+  type DevClusterInfo,
+  type DevClusterOptions,
+  type DevState,
+  defaultDataDir,
+  readDevState,
+} from "./dev-cluster.js";
+export {
+  bytesMoved,
+  jobProgress,
+  progressLine,
+  type SubmitSummary,
+  submitSummary,
+} from "./job-view.js";
+export { type VerifyReport, verifyJobInStorage } from "./verify.js";

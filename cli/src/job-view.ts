@@ -1,0 +1,162 @@
+// Pure helpers over the consensus API's job view (GET /v1/jobs/:id): progress figures, the
+// progress bar line, and the final `job submit --wait --json` summary. Read field by field so a
+// missing field degrades a figure instead of crashing the command.
+
+export interface JobProgress {
+  readonly jobId: string;
+  readonly state: string;
+  readonly terminal: boolean;
+  readonly n: number;
+  readonly tile: number;
+  readonly tasks: number;
+  readonly done: number;
+  readonly mapsDone: number;
+  readonly reducesDone: number;
+  readonly maps: number;
+  readonly reduces: number;
+  /** Attempts started (done + retries when the view does not count them). */
+  readonly attempts: number;
+  readonly outputDigest: string | null;
+  /** true/false when the manifest records a verification verdict; null when it does not. */
+  readonly verified: boolean | null;
+  readonly failure: string | null;
+}
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+function num(v: unknown, fallback = 0): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : fallback;
+}
+
+/** Reads a job view (tolerant of missing fields). */
+export function jobProgress(view: unknown): JobProgress {
+  const v = (view ?? {}) as Record<string, unknown>;
+  const spec = (v.spec ?? {}) as Record<string, unknown>;
+  const c = (v.counts ?? {}) as Record<string, unknown>;
+  const n = num(spec.n);
+  const tile = num(spec.tile, 1);
+  const K = tile > 0 ? n / tile : 0;
+  const maps = num(c.maps, K * K * K);
+  const reduces = num(c.reduces, K * K);
+  const mapsDone = num(c.mapsDone);
+  const reducesDone = num(c.reducesDone);
+  const done = num(c.done, mapsDone + reducesDone);
+  const state = typeof v.state === "string" ? v.state : "unknown";
+  const failure = v.failure as { taskId?: unknown; reason?: unknown } | null | undefined;
+  const verified =
+    typeof v.verified === "boolean"
+      ? v.verified
+      : typeof (v.verification as { verified?: unknown } | undefined)?.verified === "boolean"
+        ? ((v.verification as { verified: boolean }).verified as boolean)
+        : null;
+  return {
+    jobId: typeof v.jobId === "string" ? v.jobId : "",
+    state,
+    terminal: TERMINAL.has(state),
+    n,
+    tile,
+    tasks: num(c.tasks, maps + reduces),
+    done,
+    mapsDone,
+    reducesDone,
+    maps,
+    reduces,
+    attempts: num(c.attempts, done + num(c.retries) + num(c.liveAttempts)),
+    outputDigest: typeof v.outputDigest === "string" ? v.outputDigest : null,
+    verified,
+    failure:
+      failure && typeof failure.reason === "string"
+        ? `${typeof failure.taskId === "string" ? `${failure.taskId}: ` : ""}${failure.reason}`
+        : null,
+  };
+}
+
+/** Bytes of one float32 tile file (64-byte header + t² float32). */
+export function tileBytes(tile: number): number {
+  return 64 + tile * tile * 4;
+}
+
+/**
+ * Bytes moved through storage by the finished tasks: a map reads A and B and writes a partial;
+ * a reduce reads its K partials and writes one output tile.
+ */
+export function bytesMoved(
+  p: Pick<JobProgress, "n" | "tile" | "mapsDone" | "reducesDone">,
+): number {
+  if (p.tile <= 0) return 0;
+  const K = p.n / p.tile;
+  const tb = tileBytes(p.tile);
+  return p.mapsDone * 3 * tb + p.reducesDone * (K + 1) * tb;
+}
+
+/** FLOPs of the finished maps (2·t³ each; reduces' additions are negligible and not counted). */
+export function flopsDone(p: Pick<JobProgress, "tile" | "mapsDone">): number {
+  return p.mapsDone * 2 * p.tile ** 3;
+}
+
+export function formatBytes(b: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = b;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(v >= 100 || u === 0 ? 0 : 1)} ${units[u]}`;
+}
+
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "--";
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+}
+
+/** One progress-bar line: `[####----] 40/80 tasks  12.3 GFLOP/s  1.2 GB moved  ETA 5.0s`. */
+export function progressLine(p: JobProgress, elapsedSeconds: number, width = 28): string {
+  const frac = p.tasks > 0 ? Math.min(1, p.done / p.tasks) : 0;
+  const filled = Math.round(frac * width);
+  const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
+  const gflops = elapsedSeconds > 0 ? flopsDone(p) / elapsedSeconds / 1e9 : 0;
+  const eta = frac > 0 && frac < 1 ? (elapsedSeconds * (1 - frac)) / frac : frac >= 1 ? 0 : NaN;
+  return (
+    `[${bar}] ${p.done}/${p.tasks} tasks  ${gflops.toFixed(1)} GFLOP/s  ` +
+    `${formatBytes(bytesMoved(p))} moved  ETA ${formatSeconds(eta)}  ${p.state}`
+  );
+}
+
+/** The `job submit --wait --json` object (one line). */
+export interface SubmitSummary {
+  readonly jobId: string;
+  readonly status: string;
+  readonly verified: boolean | null;
+  readonly digest: string | null;
+  readonly wallSeconds: number;
+  readonly gflops: number;
+  readonly bytesMoved: number;
+  readonly tasks: number;
+  readonly attempts: number;
+  readonly reason?: string;
+}
+
+export function submitSummary(
+  p: JobProgress,
+  wallSeconds: number,
+  verified: boolean | null,
+  digest: string | null,
+  reason?: string,
+): SubmitSummary {
+  const flops = 2 * p.n ** 3;
+  return {
+    jobId: p.jobId,
+    status: p.state,
+    verified,
+    digest,
+    wallSeconds: Number(wallSeconds.toFixed(3)),
+    gflops: wallSeconds > 0 ? Number((flops / wallSeconds / 1e9).toPrecision(4)) : 0,
+    bytesMoved: bytesMoved(p),
+    tasks: p.tasks,
+    attempts: p.attempts,
+    ...(reason !== undefined ? { reason } : {}),
+  };
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// `tessera`: the operator's command. Every command takes --server URL (any consensus peer; writes
+// follow the leader redirect) and --json (exactly one JSON object on stdout). Failures print a
+// clear message and exit non-zero (2 for bad arguments).
+import { Command, CommanderError, Option } from "commander";
+import { CliError } from "./client.js";
+import {
+  clusterStatus,
+  devUp,
+  jobControl,
+  jobList,
+  jobStatus,
+  jobSubmit,
+  nodeDrain,
+  nodeList,
+  stop,
+  verify,
+} from "./commands.js";
+
+interface Common {
+  server?: string;
+  json?: boolean;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option(
+      "--server <url>",
+      "consensus peer HTTP URL(s), comma-separated (default: $TESSERA_SERVER, the running dev cluster, http://127.0.0.1:8001)",
+    )
+    .option("--json", "print exactly one JSON object");
+}
+
+/** Wraps an action: prints errors (as one JSON object with --json) and sets the exit code. */
+function run<A extends unknown[]>(
+  fn: (...args: A) => Promise<unknown>,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const cmd = args[args.length - 1] as Command;
+    const opts = cmd.optsWithGlobals() as Common;
+    try {
+      const result = await fn(...args);
+      if (opts.json && result !== undefined) process.stdout.write(`${JSON.stringify(result)}\n`);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const exitCode = err instanceof CliError ? err.exitCode : 1;
+      if (opts.json) process.stdout.write(`${JSON.stringify({ error: { message } })}\n`);
+      process.stderr.write(`tessera: ${message}\n`);
+      process.exitCode = exitCode;
+    }
+  };
+}
+
+function program(): Command {
+  const p = new Command("tessera")
+    .description("Tessera: fault-tolerant, verified distributed matrix multiplication")
+    .exitOverride()
+    .showHelpAfterError();
+
+  const dev = p.command("dev").description("local development cluster");
+  common(
+    dev
+      .command("up")
+      .description(
+        "run nats-server, consensus peers, scheduler, storage-manager and agents as local processes until SIGTERM/SIGINT",
+      )
+      .option("--peers <n>", "consensus peers", "3")
+      .option("--agents <n>", "agents", "2")
+      .option("--storage <kind>", "fs | s3 | gcs", "fs")
+      .option("--data <dir>", "data directory (default: <tmp>/tessera-dev, wiped at start)")
+      .option("--nats <url>", "use this NATS instead of starting nats-server")
+      .addOption(
+        new Option("--agent-ep <ep>", "agent execution provider")
+          .choices(["auto", "cpu", "cuda"])
+          .default("auto"),
+      ),
+  ).action(run(devUp));
+
+  const job = p.command("job").description("submit and control jobs");
+  common(
+    job
+      .command("submit")
+      .argument("<kind>", "job kind (matmul)")
+      .description("submit a job")
+      .option("--n <n>", "matrix size (n×n)")
+      .option("--tile <t>", "tile size, a power of two dividing n (default min(1024, n))")
+      .option("--mode <mode>", "exact | float", "exact")
+      .option("--seed <s>", "input seed (uint32)", "1")
+      .option("--job-id <id>", "job id (default: assigned by the manifest)")
+      .option("--wait", "wait for the job to finish (progress bar on a terminal)")
+      .option("--storage <spec>", "storage to verify from when the manifest has no verdict"),
+  ).action(run(jobSubmit));
+  common(job.command("list").description("list jobs")).action(run(jobList));
+  common(job.command("status").argument("<id>").description("show a job")).action(run(jobStatus));
+  for (const action of ["pause", "resume", "cancel"] as const) {
+    common(job.command(action).argument("<id>").description(`${action} a job`)).action(
+      run((id: string, opts: Common, cmd: Command) => jobControl(action, id, opts, cmd)),
+    );
+  }
+
+  const node = p.command("node").description("agent nodes");
+  common(node.command("list").description("list nodes")).action(run(nodeList));
+  common(
+    node
+      .command("drain")
+      .argument("<id>")
+      .option("--undo", "make the node available again")
+      .description("stop placing work on a node"),
+  ).action(run(nodeDrain));
+
+  const cluster = p.command("cluster").description("consensus cluster");
+  common(cluster.command("status").description("leader, term, peers")).action(run(clusterStatus));
+
+  common(
+    p
+      .command("verify")
+      .argument("<job>")
+      .description("Freivalds verification of a job's output tiles plus the checksum digest")
+      .option("--storage <spec>", "fs:<dir> | s3:<bucket> | gcs:<bucket> (default: dev cluster's)")
+      .option("--rounds <n>", "Freivalds rounds", "2"),
+  ).action(run(verify));
+
+  common(
+    p
+      .command("stop")
+      .description("emergency stop (--emergency), or stop the running dev cluster")
+      .option("--emergency", "engage the manifest's emergency stop: no new attempts anywhere")
+      .option("--release", "with --emergency: disengage it"),
+  ).action(run(stop));
+  return p;
+}
+
+async function main(): Promise<void> {
+  try {
+    await program().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors (already printed by commander) exit 2.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`tessera: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+void main();

@@ -1,0 +1,77 @@
+// `tessera verify JOB`: Freivalds over every output tile read back from storage (CRC32C-verified
+// on read) plus the output digest over the stored tiles' checksums, compared with the manifest's.
+import { type MatmulJobSpec, outputKey, reduceTaskId } from "@tessera/matrix";
+import { createObjectStore } from "@tessera/storage";
+import { storageConfigFromSpec, verifyJobOutputs } from "@tessera/storage-manager";
+import { CliError } from "./client.js";
+
+export interface VerifyReport {
+  readonly jobId: string;
+  readonly verified: boolean;
+  readonly digest: string | null;
+  readonly manifestDigest: string | null;
+  readonly digestMatches: boolean | null;
+  readonly tilesChecked: number;
+  readonly failures: readonly { i: number; j: number; reason: string }[];
+  readonly rounds: number;
+  readonly verifySeed: number;
+  readonly seconds: number;
+  readonly storage: string;
+}
+
+export async function verifyJobInStorage(
+  jobId: string,
+  spec: MatmulJobSpec,
+  storage: string,
+  manifestDigest: string | null,
+  rounds = 2,
+): Promise<VerifyReport> {
+  const store = createObjectStore(storageConfigFromSpec(storage, process.env));
+  try {
+    const K = spec.n / spec.tile;
+    const checksums = new Map<string, string>();
+    const missing: { i: number; j: number; reason: string }[] = [];
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) {
+        const head = await store.head(outputKey(jobId, i, j));
+        if (head) checksums.set(reduceTaskId(i, j), head.checksum);
+        else missing.push({ i, j, reason: `output tile ${outputKey(jobId, i, j)} does not exist` });
+      }
+    }
+    if (missing.length > 0) {
+      return {
+        jobId,
+        verified: false,
+        digest: null,
+        manifestDigest,
+        digestMatches: null,
+        tilesChecked: 0,
+        failures: missing,
+        rounds,
+        verifySeed: 0,
+        seconds: 0,
+        storage,
+      };
+    }
+    const v = await verifyJobOutputs(store, jobId, spec, checksums, rounds);
+    const digestMatches = manifestDigest === null ? null : manifestDigest === v.digest;
+    return {
+      jobId,
+      verified: v.result.verified && digestMatches !== false,
+      digest: v.digest,
+      manifestDigest,
+      digestMatches,
+      tilesChecked: v.result.tilesChecked,
+      failures: v.result.failures,
+      rounds: v.result.rounds,
+      verifySeed: v.result.verifySeed,
+      seconds: Number(v.seconds.toFixed(3)),
+      storage,
+    };
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`verify ${jobId}: ${(err as Error).message}`);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,445 @@
+// Three real `node dist/main.js` peers against a real nats-server: HTTP and JetStream
+// submission, follower redirects, bad JetStream commands, events with Nats-Msg-Id = index, the
+// gRPC client, and SIGTERM on the leader. Build first (`pnpm turbo run build --filter
+// @tessera/consensus...`): the peers run the built code.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  freePorts,
+  type NatsServer,
+  registerCleanup,
+  startNatsServer,
+  waitFor,
+} from "@tessera/harness";
+import {
+  connect,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type NatsConnection,
+} from "@tessera/messaging";
+import { CMD_STREAM, EVENTS_STREAM, encodeHeartbeat, heartbeatSubject } from "@tessera/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManifestClient } from "./manifest-client.js";
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "main.js");
+const SPEC = { n: 256, tile: 64, mode: "exact", seed: 1 } as const;
+
+interface Peer {
+  id: number;
+  grpc: string;
+  http: string;
+  proc: ChildProcess | undefined;
+  exit: Promise<number | null> | undefined;
+  output: string[];
+}
+
+let nats: NatsServer;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+let dataRoot: string;
+let peerList: string;
+const peers: Peer[] = [];
+
+function startPeer(p: Peer, peerList: string): void {
+  const proc = spawn(
+    process.execPath,
+    [
+      MAIN,
+      ...["--id", String(p.id), "--peers", peerList, "--data", join(dataRoot, `p${p.id}`)],
+      ...["--http", p.http.replace("http://", ""), "--nats", nats.url, "--ack-wait-ms", "2000"],
+      ...["--heartbeat-ms", "100"],
+      ...["--peers-http", peers.map((q) => `${q.id}=${q.http.replace("http://", "")}`).join(",")],
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const unregister = registerCleanup(() => proc.kill("SIGKILL"));
+  p.output = [];
+  const keep = (b: Buffer) => {
+    p.output.push(b.toString());
+    if (p.output.length > 400) p.output.splice(0, 200);
+  };
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  p.proc = proc;
+  p.exit = new Promise((resolve) =>
+    proc.on("exit", (code) => {
+      unregister();
+      resolve(code);
+    }),
+  );
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, { redirect: "manual" });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+async function post(
+  url: string,
+  body: unknown,
+  redirect: "manual" | "follow" = "manual",
+): Promise<{ status: number; body: Record<string, unknown>; location: string | null }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    redirect,
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown>,
+    location: res.headers.get("location"),
+  };
+}
+
+async function leader(among = peers.filter((p) => p.proc)): Promise<Peer> {
+  let found: Peer | undefined;
+  await waitFor(
+    "a leader known to every running peer",
+    async () => {
+      const ids = await Promise.all(
+        among.map(async (p) => {
+          const r = await getJson(`${p.http}/v1/cluster`);
+          return (r.body as { leader?: { id?: number } | null }).leader?.id ?? 0;
+        }),
+      );
+      const first = ids[0];
+      if (!first || ids.some((i) => i !== first)) return false;
+      found = peers.find((p) => p.id === first && p.proc);
+      return found !== undefined;
+    },
+    20_000,
+  );
+  return found as Peer;
+}
+
+async function onEveryPeer(jobId: string, among = peers.filter((p) => p.proc)): Promise<void> {
+  for (const p of among) {
+    await waitFor(
+      `job ${jobId} on peer ${p.id}`,
+      async () => (await getJson(`${p.http}/v1/jobs/${jobId}?consistency=stale`)).status === 200,
+      20_000,
+    );
+  }
+}
+
+function envelope(clientId: string, seq: number, cmd: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ v: 1, clientId, seq, cmd }));
+}
+
+async function metric(p: Peer, name: string): Promise<number> {
+  const text = await (await fetch(`${p.http}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) {
+    throw new Error(
+      `${MAIN} is missing: build first (pnpm turbo run build --filter @tessera/consensus...)`,
+    );
+  }
+  nats = await startNatsServer();
+  dataRoot = await mkdtemp(join(tmpdir(), "tessera-consensus-"));
+  const ports = await freePorts(6);
+  for (let i = 0; i < 3; i++) {
+    peers.push({
+      id: i + 1,
+      grpc: `127.0.0.1:${ports[i]}`,
+      http: `http://127.0.0.1:${ports[i + 3]}`,
+      proc: undefined,
+      exit: undefined,
+      output: [],
+    });
+  }
+  peerList = peers.map((p) => `${p.id}=${p.grpc}`).join(",");
+  for (const p of peers) startPeer(p, peerList);
+  for (const p of peers) {
+    await waitFor(
+      `peer ${p.id} ready`,
+      async () => (await getJson(`${p.http}/readyz`)).status === 200,
+      30_000,
+      100,
+      () =>
+        p.proc?.exitCode != null
+          ? new Error(`peer ${p.id} exited:\n${p.output.join("")}`)
+          : undefined,
+    );
+  }
+  nc = await connect({ servers: nats.url, name: "consensus-test" });
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+}, 90_000);
+
+afterAll(async () => {
+  for (const p of peers) p.proc?.kill("SIGKILL");
+  await nc?.close();
+  await nats?.stop();
+  if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
+});
+
+describe("consensus cluster (3 processes, real nats-server)", () => {
+  it("accepts a job over HTTP on the leader and every peer applies it", async () => {
+    const l = await leader();
+    const r = await post(`${l.http}/v1/jobs`, { jobId: "http-job", spec: SPEC });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ ok: true, result: { jobId: "http-job" } });
+    await onEveryPeer("http-job");
+    const missing = await getJson(`${l.http}/v1/jobs/nope`);
+    expect(missing.status).toBe(404);
+  });
+
+  it("answers a write on a follower with 307 to the leader, and 400 naming a bad field", async () => {
+    const l = await leader();
+    const f = peers.find((p) => p.proc && p.id !== l.id) as Peer;
+    const r = await post(`${f.http}/v1/jobs`, { jobId: "redirected", spec: SPEC });
+    expect(r.status).toBe(307);
+    expect(r.location).toBe(`${l.http}/v1/jobs`);
+    expect(r.body).toMatchObject({
+      error: { code: "TESSERA_E_CONSENSUS_NOT_LEADER", leader: { id: l.id } },
+    });
+    const followed = await post(`${f.http}/v1/jobs`, { jobId: "redirected", spec: SPEC }, "follow");
+    expect(followed.status).toBe(201);
+    const bad = await post(`${l.http}/v1/jobs`, { spec: { ...SPEC, tile: 60 } });
+    expect(bad.status).toBe(400);
+    expect(String((bad.body.error as { message: string }).message)).toContain("/spec/tile");
+  });
+
+  it("applies a command from JetStream on every peer and acks it after apply", async () => {
+    await js.publish(
+      "tessera.cmd.job.submit",
+      envelope("js-client", 1, { type: "submit-job", jobId: "js-job", spec: SPEC }),
+      { msgID: "js-client:1" },
+    );
+    await onEveryPeer("js-job");
+    await waitFor(
+      "TESSERA_CMD drained (work queue: acked messages are removed)",
+      async () => (await jsm.streams.info(CMD_STREAM.name)).state.messages === 0,
+      20_000,
+    );
+  });
+
+  it("terminates bad JetStream commands with a reason and keeps consuming", async () => {
+    const l = await leader();
+    const before = await metric(l, "tessera_consensus_commands_terminated_total");
+    await js.publish("tessera.cmd.job.submit", new TextEncoder().encode("not json"));
+    await js.publish(
+      "tessera.cmd.job.submit",
+      envelope("js-client", 2, { type: "submit-job", spec: { ...SPEC, mode: "fuzzy" } }),
+    );
+    await js.publish(
+      "tessera.cmd.job.submit",
+      envelope("js-client", 3, { type: "submit-job", jobId: "after-bad", spec: SPEC }),
+    );
+    await onEveryPeer("after-bad");
+    await waitFor(
+      "the consumer to have settled every message",
+      async () => {
+        const c = await jsm.consumers.info(CMD_STREAM.name, "consensus");
+        return c.num_pending === 0 && c.num_ack_pending === 0;
+      },
+      20_000,
+    );
+    expect((await jsm.streams.info(CMD_STREAM.name)).state.messages).toBe(0);
+    expect(await metric(l, "tessera_consensus_commands_terminated_total")).toBe(before + 2);
+  });
+
+  it("publishes each index's events on TESSERA_EVENTS with Nats-Msg-Id = index", async () => {
+    const l = await leader();
+    const job = (await getJson(`${l.http}/v1/jobs/js-job`)).body as { submitIndex: number };
+    let found:
+      | {
+          id: string | undefined;
+          body: { index: number; events: { type: string; jobId?: string }[] };
+        }
+      | undefined;
+    await waitFor(
+      "job.submitted of js-job in TESSERA_EVENTS",
+      async () => {
+        const last = (await jsm.streams.info(EVENTS_STREAM.name)).state.last_seq;
+        for (let seq = 1; seq <= last; seq++) {
+          const m = await jsm.streams.getMessage(EVENTS_STREAM.name, { seq }).catch(() => null);
+          if (!m) continue;
+          const body = m.json<{ index: number; events: { type: string; jobId?: string }[] }>();
+          if (body.events.some((e) => e.type === "submitted" && e.jobId === "js-job")) {
+            found = { id: m.header?.get("Nats-Msg-Id"), body };
+            expect(m.subject).toBe("tessera.evt.job");
+            return true;
+          }
+        }
+        return false;
+      },
+      20_000,
+      200,
+    );
+    expect(found?.body.index).toBe(job.submitIndex);
+    expect(found?.id).toBe(String(job.submitIndex));
+  });
+
+  it("gRPC: a client on a follower follows the redirect; a retried seq is answered once", async () => {
+    const l = await leader();
+    const f = peers.find((p) => p.proc && p.id !== l.id) as Peer;
+    const client = new ManifestClient({ peers: [f.grpc], clientId: "grpc-test" });
+    try {
+      const r = await client.propose({ type: "submit-job", jobId: "grpc-job", spec: SPEC });
+      expect(r.reply).toMatchObject({ ok: true, result: { jobId: "grpc-job" } });
+      expect(client.leaderAddress).toBe(l.grpc);
+      // The same (clientId, seq) again, as after a lost reply: the session answers, nothing reruns.
+      const again = await client.proposeEnvelope({
+        v: 1,
+        clientId: "grpc-test",
+        seq: 1,
+        cmd: { type: "submit-job", jobId: "grpc-job", spec: SPEC },
+      });
+      expect(again.reply).toMatchObject({ ok: true, duplicate: true });
+      const read = await client.read({ type: "job", jobId: "grpc-job" });
+      expect(read.result).toMatchObject({ jobId: "grpc-job", submitIndex: r.index });
+      const stale = await client.read({ type: "jobs" }, "stale");
+      expect(Array.isArray(stale.result)).toBe(true);
+      const abort = new AbortController();
+      const seen: number[] = [];
+      for await (const b of client.watch(1, abort.signal, f.grpc)) {
+        seen.push(b.index);
+        if (b.index >= r.index) abort.abort();
+      }
+      expect(seen).toContain(r.index);
+      expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("registers a node from its heartbeats and declares it failed when they stop", async () => {
+    let seq = 0;
+    const beat = () =>
+      nc.publish(
+        heartbeatSubject("hb-node"),
+        encodeHeartbeat({
+          v: 1,
+          nodeId: "hb-node",
+          seq: seq++,
+          sentAt: Date.now(),
+          labels: { cloud: "local", region: "r1", zone: "r1-a", pool: "cpu" },
+          capacity: { slots: 2, cpus: 4, memoryBytes: 1 << 30, gpus: 0 },
+          executionProvider: "cpu",
+          state: "active",
+          running: [],
+        }),
+      );
+    const nodeState = async (p: Peer) => {
+      const r = await getJson(`${p.http}/v1/nodes?consistency=stale`);
+      const nodes = (r.body as { nodes: { nodeId: string; state: string }[] }).nodes;
+      return nodes.find((n) => n.nodeId === "hb-node")?.state;
+    };
+    const timer = setInterval(beat, 100);
+    try {
+      for (const p of peers.filter((q) => q.proc)) {
+        await waitFor(
+          `hb-node active on peer ${p.id}`,
+          async () => (await nodeState(p)) === "active",
+          20_000,
+        );
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    for (const p of peers.filter((q) => q.proc)) {
+      await waitFor(
+        `hb-node failed on peer ${p.id}`,
+        async () => (await nodeState(p)) === "failed",
+        20_000,
+      );
+    }
+  });
+
+  it("SIGTERM on the leader: it exits 0, another peer leads, writes continue", async () => {
+    const l = await leader();
+    l.proc?.kill("SIGTERM");
+    expect(await l.exit).toBe(0);
+    l.proc = undefined;
+    const next = await leader();
+    expect(next.id).not.toBe(l.id);
+    const r = await post(`${next.http}/v1/jobs`, { jobId: "after-term", spec: SPEC });
+    expect(r.status).toBe(201);
+    await onEveryPeer("after-term");
+    await js.publish(
+      "tessera.cmd.job.submit",
+      envelope("js-client", 4, { type: "submit-job", jobId: "js-after-term", spec: SPEC }),
+    );
+    await onEveryPeer("js-after-term");
+  });
+
+  it("SIGKILL of the leader: a JetStream command sent meanwhile is applied by the next leader; the killed peer restarts and catches up", async () => {
+    // Bring the SIGTERMed peer back first so a majority survives the kill.
+    const down = peers.find((p) => !p.proc) as Peer;
+    startPeer(down, peerList);
+    await onEveryPeer("after-term", [down]);
+    const l = await leader();
+    l.proc?.kill("SIGKILL");
+    await l.exit;
+    l.proc = undefined;
+    await js.publish(
+      "tessera.cmd.job.submit",
+      envelope("js-client", 5, { type: "submit-job", jobId: "during-kill", spec: SPEC }),
+    );
+    const next = await leader();
+    expect(next.id).not.toBe(l.id);
+    await onEveryPeer("during-kill");
+    startPeer(l, peerList);
+    await onEveryPeer("during-kill", [l]);
+  });
+
+  it("every event batch is in TESSERA_EVENTS exactly once, with Nats-Msg-Id = its index", async () => {
+    const l = await leader();
+    const client = new ManifestClient({ peers: [l.grpc] });
+    const expected: number[] = [];
+    const abort = new AbortController();
+    // The backlog arrives at once; the stream is idle after it (nothing else is proposed now).
+    let idle = setTimeout(() => abort.abort(), 2_000);
+    try {
+      // Every ring holds every batch from index 1: no snapshot yet, restarted peers replayed.
+      for await (const b of client.watch(1, abort.signal, l.grpc)) {
+        expected.push(b.index);
+        clearTimeout(idle);
+        idle = setTimeout(() => abort.abort(), 1_000);
+      }
+    } finally {
+      clearTimeout(idle);
+      client.close();
+    }
+    expect(expected.length).toBeGreaterThan(5);
+    const last = expected[expected.length - 1] as number;
+    let stored: number[] = [];
+    await waitFor(
+      `event batches up to index ${last} in TESSERA_EVENTS`,
+      async () => {
+        stored = [];
+        const info = await jsm.streams.info(EVENTS_STREAM.name);
+        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+          const m = await jsm.streams.getMessage(EVENTS_STREAM.name, { seq }).catch(() => null);
+          if (!m) continue;
+          const index = m.json<{ index: number }>().index;
+          expect(m.header?.get("Nats-Msg-Id")).toBe(String(index));
+          stored.push(index);
+        }
+        return expected.every((i) => stored.includes(i));
+      },
+      20_000,
+      250,
+    );
+    expect(new Set(stored).size).toBe(stored.length);
+  });
+});

@@ -1,0 +1,47 @@
+// Prometheus metrics of a consensus peer. One registry per peer: the RaftPeer registers the Raft
+// metrics on it (tessera_raft_term, _commit_index, _applied_index, _is_leader,
+// _leader_changes_total, _commit_latency_seconds, _snapshot_bytes, _snapshot_seconds; see
+// peer/metrics.ts), the shell adds what only it sees: proposals by door, event publishing and
+// terminated commands.
+import { createMetricsRegistry, type MetricsRegistry } from "@tessera/observability";
+
+// prom-client types through the registry's own signatures (no direct prom-client dependency).
+type Counter<L extends string> = ReturnType<MetricsRegistry["counter"]> & {
+  inc(labels?: Partial<Record<L, string>> | number, value?: number): void;
+};
+
+export type ProposalSource = "grpc" | "http" | "jetstream" | "heartbeat" | "internal";
+export type ProposalOutcome = "ok" | "rejected" | "not_leader" | "error";
+
+export class ConsensusMetrics {
+  readonly registry: MetricsRegistry;
+  readonly proposals: Counter<"source" | "outcome">;
+  readonly eventsPublished: Counter<"outcome">;
+  readonly commandsTerminated: Counter<string>;
+
+  constructor(nodeId: number, registry?: MetricsRegistry) {
+    this.registry =
+      registry ??
+      createMetricsRegistry({ defaultLabels: { service: "consensus", node: String(nodeId) } });
+    const r = this.registry;
+    this.proposals = r.counter<"source" | "outcome">({
+      name: "tessera_consensus_proposals_total",
+      help: "Commands proposed through this peer, by door (grpc|http|jetstream|heartbeat) and outcome (ok|rejected|not_leader|error)",
+      labelNames: ["source", "outcome"],
+    });
+    this.eventsPublished = r.counter<"outcome">({
+      name: "tessera_consensus_event_batches_published_total",
+      help: "Event batches published on TESSERA_EVENTS by this peer (outcome: stored|duplicate|error)",
+      labelNames: ["outcome"],
+    });
+    this.commandsTerminated = r.counter({
+      name: "tessera_consensus_commands_terminated_total",
+      help: "JetStream commands terminated as invalid (never retried)",
+    });
+  }
+
+  /** Prometheus text exposition for GET /metrics. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

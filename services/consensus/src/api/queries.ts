@@ -1,0 +1,98 @@
+// Read queries over the manifest, shared by gRPC Read and the HTTP GET routes. Reads never go
+// through the log: a linearizable read waits for a ReadIndex barrier, then reads the local FSM.
+import { ServiceError, ServiceErrorCode } from "./errors.js";
+
+/** What the shell needs to read from the manifest FSM (an adapter over fsm/, see service.ts). */
+export interface ManifestReadModel {
+  /** One job's public view, or undefined. */
+  job(jobId: string): unknown;
+  /** One task's view (state, attempts, output), or undefined. */
+  task(jobId: string, taskId: string): unknown;
+  /** Counts of jobs, tasks, nodes, sessions. */
+  stats(): unknown;
+  /** Every job's summary, in id order. */
+  jobs(): unknown[];
+  /** The node registry. */
+  nodes(): unknown[];
+  /** Hex SHA-256 of the canonical FSM state. */
+  digest(): string;
+  readonly appliedIndex: number;
+}
+
+export type ManifestQuery =
+  | { readonly type: "job"; readonly jobId: string }
+  | { readonly type: "task"; readonly jobId: string; readonly taskId: string }
+  | { readonly type: "jobs" }
+  | { readonly type: "stats" }
+  | { readonly type: "nodes" }
+  | { readonly type: "digest" };
+
+export type Consistency = "linearizable" | "stale";
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+function bad(field: string, reason: string): never {
+  throw new ServiceError(ServiceErrorCode.BadRequest, `query ${field}: ${reason}`);
+}
+
+/** Untrusted JSON → query; throws ServiceError(BadRequest) naming the field. */
+export function parseQuery(value: unknown): ManifestQuery {
+  if (!isObject(value)) bad("", "must be a JSON object {type, ...}");
+  switch (value.type) {
+    case "job":
+      if (typeof value.jobId !== "string" || value.jobId.length === 0 || value.jobId.length > 128) {
+        bad("/jobId", "must be a non-empty string of at most 128 characters");
+      }
+      return { type: "job", jobId: value.jobId };
+    case "task":
+      if (typeof value.jobId !== "string" || value.jobId.length === 0 || value.jobId.length > 128) {
+        bad("/jobId", "must be a non-empty string of at most 128 characters");
+      }
+      if (
+        typeof value.taskId !== "string" ||
+        value.taskId.length === 0 ||
+        value.taskId.length > 64
+      ) {
+        bad("/taskId", "must be a non-empty string of at most 64 characters");
+      }
+      return { type: "task", jobId: value.jobId, taskId: value.taskId };
+    case "jobs":
+    case "nodes":
+    case "stats":
+    case "digest":
+      return { type: value.type };
+    default:
+      return bad("/type", 'must be one of "job", "task", "jobs", "nodes", "stats", "digest"');
+  }
+}
+
+export function parseConsistency(value: unknown, field = "consistency"): Consistency {
+  if (value === undefined || value === "" || value === "linearizable" || value === "LINEARIZABLE") {
+    return "linearizable";
+  }
+  if (value === "stale" || value === "STALE") return "stale";
+  if (value === "CONSISTENCY_UNSPECIFIED") return "linearizable";
+  throw new ServiceError(
+    ServiceErrorCode.BadRequest,
+    `${field}: must be "linearizable" or "stale", got ${JSON.stringify(value)}`,
+  );
+}
+
+/** Runs a query against the local FSM (the caller has already waited for consistency). */
+export function runQuery(model: ManifestReadModel, q: ManifestQuery): unknown {
+  switch (q.type) {
+    case "job":
+      return model.job(q.jobId) ?? null;
+    case "task":
+      return model.task(q.jobId, q.taskId) ?? null;
+    case "jobs":
+      return model.jobs();
+    case "stats":
+      return model.stats();
+    case "nodes":
+      return model.nodes();
+    case "digest":
+      return { digest: model.digest(), appliedIndex: model.appliedIndex };
+  }
+}

@@ -1,0 +1,17 @@
+// Adapter from the manifest FSM's query methods to the read model the APIs serve.
+import type { ManifestFsm } from "../fsm/manifest-fsm.js";
+import type { ManifestReadModel } from "./queries.js";
+
+export function fsmReadModel(fsm: ManifestFsm): ManifestReadModel {
+  return {
+    job: (jobId) => fsm.getJob(jobId),
+    task: (jobId, taskId) => fsm.getTask(jobId, taskId),
+    jobs: () => fsm.listJobs(),
+    nodes: () => fsm.listNodes(),
+    stats: () => fsm.stats(),
+    digest: () => fsm.digest(),
+    get appliedIndex() {
+      return fsm.appliedIndex;
+    },
+  };
+}

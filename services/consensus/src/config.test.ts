@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { ServiceError } from "./api/errors.js";
+import { parseConsensusConfig } from "./config.js";
+
+const PEERS = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003";
+
+function errorOf(argv: string[], files: Record<string, string> = {}): string {
+  try {
+    parseConsensusConfig(argv, { readFile: (p) => files[p] ?? "" });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ServiceError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a config error");
+}
+
+describe("parseConsensusConfig", () => {
+  it("derives gRPC/HTTP addresses from --peers (HTTP = gRPC port + 1000)", () => {
+    const c = parseConsensusConfig(["--id", "2", "--peers", PEERS, "--data", "/tmp/d2"]);
+    expect(c.id).toBe(2);
+    expect(c.grpcListen).toBe("127.0.0.1:7002");
+    expect(c.httpListen).toBe("127.0.0.1:8002");
+    expect(c.self).toEqual({ id: 2, grpc: "127.0.0.1:7002", http: "http://127.0.0.1:8002" });
+    expect(c.peers.map((p) => p.http)).toEqual([
+      "http://127.0.0.1:8001",
+      "http://127.0.0.1:8002",
+      "http://127.0.0.1:8003",
+    ]);
+    expect(c.natsServers).toBeUndefined();
+    expect(c.join).toBe(false);
+  });
+
+  it("takes explicit --http / --peers-http / --nats / fault flags", () => {
+    const c = parseConsensusConfig([
+      "--id=1",
+      `--peers=${PEERS}`,
+      "--peers-http=1=127.0.0.1:9001,2=127.0.0.1:9002,3=127.0.0.1:9003",
+      "--http=0.0.0.0:9001",
+      "--data=/tmp/d1",
+      "--nats=nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+      "--fault-delay-ms=30",
+      "--fault-jitter-ms=5",
+      "--tick-ms=10",
+    ]);
+    expect(c.httpListen).toBe("0.0.0.0:9001");
+    expect(c.self.http).toBe("http://127.0.0.1:9001");
+    expect(c.peers[2]?.http).toBe("http://127.0.0.1:9003");
+    expect(c.natsServers).toEqual(["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]);
+    expect(c.faults.default).toEqual({ delayMs: 30, jitterMs: 5, lossRate: 0 });
+    expect(c.raft.tickMs).toBe(10);
+  });
+
+  it("reads a JSON config file; flags win", () => {
+    const file = JSON.stringify({
+      id: 3,
+      peers: { "1": "127.0.0.1:7001", "2": "127.0.0.1:7002", "3": "127.0.0.1:7003" },
+      data: "/var/lib/tessera",
+      raft: { electionTicks: 20 },
+      faults: { links: { "1": { delayMs: 100, lossRate: 1 } } },
+    });
+    const c = parseConsensusConfig(["--config", "c.json", "--data", "/tmp/x"], {
+      readFile: () => file,
+    });
+    expect(c.id).toBe(3);
+    expect(c.dataDir).toBe("/tmp/x");
+    expect(c.raft.electionTicks).toBe(20);
+    expect(c.faults.links[1]).toEqual({ delayMs: 100, jitterMs: 0, lossRate: 1 });
+  });
+
+  it("names the field in every error", () => {
+    expect(errorOf(["--peers", PEERS, "--data", "d"])).toMatch(/^--id: is required/);
+    expect(errorOf(["--id", "x", "--peers", PEERS, "--data", "d"])).toMatch(/^--id: "x" must be/);
+    expect(errorOf(["--id", "1", "--data", "d"])).toMatch(/^--peers: is required/);
+    expect(errorOf(["--id", "1", "--peers", "1=nohost", "--data", "d"])).toMatch(
+      /^--peers: "nohost" must be host:port/,
+    );
+    expect(errorOf(["--id", "4", "--peers", PEERS, "--data", "d"])).toMatch(
+      /^--grpc: is required when --peers has no entry for --id 4/,
+    );
+    expect(errorOf(["--id", "1", "--peers", PEERS])).toMatch(/^--data: is required/);
+    expect(errorOf(["--id", "1", "--peers", PEERS, "--data", "d", "--nats", "http://x"])).toMatch(
+      /^--nats: "http:\/\/x" must look like nats:\/\/host:port/,
+    );
+    expect(errorOf(["--id", "1", "--peers", PEERS, "--data", "d", "--fault-loss", "2"])).toMatch(
+      /^--fault-loss: "2" must be a number between 0 and 1/,
+    );
+    expect(errorOf(["--id", "1", "--peers", PEERS, "--data", "d", "--bogus"])).toMatch(/^flags:/);
+    expect(
+      errorOf(["--config", "c.json"], {
+        "c.json": JSON.stringify({ id: 1, peers: PEERS, data: "d", raft: { tickMs: -1 } }),
+      }),
+    ).toMatch(/^c\.json: \/raft\/tickMs: -1 must be an integer/);
+    expect(errorOf(["--config", "c.json"], { "c.json": '{"idd": 1}' })).toMatch(
+      /^c\.json: \/idd: is not a known setting/,
+    );
+  });
+
+  it("lets a --join peer name its own address outside --peers", () => {
+    const c = parseConsensusConfig([
+      "--id",
+      "4",
+      "--join",
+      "--peers",
+      PEERS,
+      "--grpc",
+      "127.0.0.1:7004",
+      "--data",
+      "d4",
+    ]);
+    expect(c.join).toBe(true);
+    expect(c.self).toEqual({ id: 4, grpc: "127.0.0.1:7004", http: "http://127.0.0.1:8004" });
+  });
+});

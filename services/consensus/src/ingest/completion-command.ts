@@ -1,0 +1,73 @@
+// Agents report results as CompletionV1 on `tessera.cmd.task.complete` (services/agent). The
+// manifest only applies command envelopes, so ingestion translates each report into an
+// attempt-complete (status ok) or attempt-fail (status failed) command.
+//
+// Exactly-once needs no per-agent session here: fencing makes both commands idempotent (a repeated
+// completion of the winning attempt with the same output replies `alreadyComplete`; anything else
+// is `stale-attempt`). The envelope still needs a (clientId, seq): one shared session whose seq is
+// the message's stream sequence, which is the same on every redelivery of that message.
+import {
+  decodeCompletion,
+  MAX_COMMAND_BYTES,
+  type ManifestCommand,
+  SUBJECTS,
+} from "@tessera/protocol";
+import { decodeEnvelope, type Envelope, encodeEnvelope } from "../api/envelope.js";
+
+/** The session every translated agent report is applied under. */
+export const COMPLETIONS_CLIENT_ID = "agent-completions";
+
+const REASON_MAX = 1024;
+
+/** A CMD stream message as ingestion sees it. */
+export interface IncomingCommand {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** JetStream stream sequence (stable across redeliveries). */
+  readonly seq: number;
+}
+
+/** CompletionV1 bytes → the manifest command it stands for. Throws ProtocolError when invalid. */
+export function completionToCommand(bytes: Uint8Array): ManifestCommand {
+  const c = decodeCompletion(bytes, MAX_COMMAND_BYTES);
+  if (c.status === "ok" && c.output) {
+    return {
+      type: "attempt-complete",
+      jobId: c.jobId,
+      taskId: c.taskId,
+      attempt: c.attempt,
+      nodeId: c.nodeId,
+      output: { uri: c.output.uri, checksum: c.output.checksum, bytes: c.output.bytes },
+      timings: c.timings,
+    };
+  }
+  const why = c.error ? `${c.error.code}: ${c.error.message}` : "agent reported failure";
+  return {
+    type: "attempt-fail",
+    jobId: c.jobId,
+    taskId: c.taskId,
+    attempt: c.attempt,
+    nodeId: c.nodeId,
+    reason: (why || "agent reported failure").slice(0, REASON_MAX),
+    // The FSM bounds retries per task; a deterministic failure still fails the job after them.
+    retryable: true,
+  };
+}
+
+/**
+ * The envelope bytes to propose for one CMD stream message: agent completions are translated,
+ * everything else must already be a valid envelope. Throws ProtocolError for a bad message.
+ */
+export function commandBytesFor(msg: IncomingCommand): Uint8Array {
+  if (msg.subject === SUBJECTS.taskComplete) {
+    const env: Envelope = {
+      v: 1,
+      clientId: COMPLETIONS_CLIENT_ID,
+      seq: msg.seq,
+      cmd: completionToCommand(msg.data),
+    };
+    return encodeEnvelope(env);
+  }
+  decodeEnvelope(msg.data);
+  return msg.data;
+}

@@ -1,0 +1,279 @@
+// Scheduler configuration: flags over environment variables over defaults, each validated with
+// a message naming the flag. Pure: no I/O.
+import { parseArgs } from "node:util";
+import type { BreakerPolicy } from "./core/breaker.js";
+import type { DeadlinePolicy } from "./core/deadlines.js";
+import type { InputLocation, PlacementPolicyName } from "./core/placement.js";
+import { PLACEMENT_POLICIES } from "./core/placement.js";
+import type { RetryPolicy } from "./core/retry.js";
+import { SchedulerError, SchedulerErrorCode } from "./errors.js";
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+export interface SchedulerConfig {
+  /** Consensus peers: `http://host:port` (gRPC addresses discovered from /v1/cluster) or gRPC `host:port`. */
+  consensus: string[];
+  natsUrl: string[];
+  /** Pools this scheduler places into (empty: every pool). */
+  pools: string[];
+  /** Identity for logs and the manifest client session prefix. */
+  instanceId: string;
+  http: { host: string; port: number };
+  placement: PlacementPolicyName;
+  dataLocation: InputLocation | undefined;
+  cooldownMs: number;
+  /** Attempts per node beyond its slots, queued ahead (hides the control-plane round trip). */
+  prefetch: number;
+  retry: RetryPolicy;
+  deadlines: DeadlinePolicy;
+  breaker: BreakerPolicy;
+  maxStartsPerPass: number;
+  /** Proposals in flight at once. */
+  proposeConcurrency: number;
+  /** A node whose heartbeats stopped this long ago is treated as lost (0 = trust the manifest only). */
+  heartbeatSilenceMs: number;
+  /** Safety-net re-plan period (events and timers drive it otherwise). */
+  tickMs: number;
+  /** JetStream replicas when this process has to provision the streams. */
+  replicas: number;
+  logLevel: LogLevel;
+}
+
+export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
+  consensus: "TESSERA_CONSENSUS",
+  nats: "TESSERA_NATS_URL",
+  pool: "TESSERA_SCHEDULER_POOLS",
+  id: "TESSERA_SCHEDULER_ID",
+  http: "TESSERA_SCHEDULER_HTTP",
+  placement: "TESSERA_PLACEMENT",
+  "data-location": "TESSERA_DATA_LOCATION",
+  "cooldown-ms": "TESSERA_NODE_COOLDOWN_MS",
+  prefetch: "TESSERA_PREFETCH",
+  "retry-base-ms": "TESSERA_RETRY_BASE_MS",
+  "retry-max-ms": "TESSERA_RETRY_MAX_MS",
+  "deadline-factor": "TESSERA_DEADLINE_FACTOR",
+  "min-deadline-ms": "TESSERA_MIN_DEADLINE_MS",
+  "initial-deadline-ms": "TESSERA_INITIAL_DEADLINE_MS",
+  "speculation-factor": "TESSERA_SPECULATION_FACTOR",
+  "min-samples": "TESSERA_MIN_SAMPLES",
+  "breaker-threshold": "TESSERA_BREAKER_THRESHOLD",
+  "breaker-window-ms": "TESSERA_BREAKER_WINDOW_MS",
+  "breaker-cooldown-ms": "TESSERA_BREAKER_COOLDOWN_MS",
+  "max-starts": "TESSERA_MAX_STARTS",
+  "propose-concurrency": "TESSERA_PROPOSE_CONCURRENCY",
+  "heartbeat-silence-ms": "TESSERA_HEARTBEAT_SILENCE_MS",
+  "tick-ms": "TESSERA_SCHEDULER_TICK_MS",
+  replicas: "TESSERA_REPLICAS",
+  "log-level": "TESSERA_LOG_LEVEL",
+};
+
+const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+const LOG_LEVELS: readonly LogLevel[] = [
+  "trace",
+  "debug",
+  "info",
+  "warn",
+  "error",
+  "fatal",
+  "silent",
+];
+
+function fail(flag: string, reason: string): never {
+  throw new SchedulerError(SchedulerErrorCode.Config, `--${flag}: ${reason}`);
+}
+
+export function parseSchedulerConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  defaults: { instanceId: string },
+): SchedulerConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(
+          Object.keys(SCHEDULER_ENV).map((f) => [f, { type: "string" as const }]),
+        ),
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    throw new SchedulerError(SchedulerErrorCode.Config, `flags: ${(err as Error).message}`);
+  }
+  const raw = (flag: string): string | undefined => {
+    const v = values[flag];
+    if (typeof v === "string") return v;
+    const e = env[SCHEDULER_ENV[flag] ?? ""];
+    return e === undefined || e === "" ? undefined : e;
+  };
+  const int = (flag: string, fallback: number, min: number, max: number): number => {
+    const v = raw(flag);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+      fail(flag, `${JSON.stringify(v)} must be an integer between ${min} and ${max}`);
+    }
+    return n;
+  };
+  const num = (flag: string, fallback: number, min: number, max: number): number => {
+    const v = raw(flag);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n < min || n > max) {
+      fail(flag, `${JSON.stringify(v)} must be a number between ${min} and ${max}`);
+    }
+    return n;
+  };
+
+  const consensusRaw = raw("consensus");
+  if (consensusRaw === undefined) {
+    fail(
+      "consensus",
+      `is required: the consensus peers, e.g. http://127.0.0.1:8001,http://127.0.0.1:8002 (or set ${SCHEDULER_ENV.consensus})`,
+    );
+  }
+  const consensus = consensusRaw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const c of consensus) {
+    if (!/^https?:\/\/[^\s/]+\/?$/.test(c) && !/^(grpc:\/\/)?[^\s/:]+:\d{1,5}$/.test(c)) {
+      fail(
+        "consensus",
+        `${JSON.stringify(c)} must be http://host:port (HTTP API) or host:port / grpc://host:port (gRPC)`,
+      );
+    }
+  }
+  if (consensus.length === 0) fail("consensus", "must name at least one peer");
+
+  const natsUrl = (raw("nats") ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim());
+  for (const u of natsUrl) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$/.test(u) && !/^[^\s/:]+:\d+$/.test(u)) {
+      fail(
+        "nats",
+        `${JSON.stringify(u)} must look like nats://host:port (comma-separated for several)`,
+      );
+    }
+  }
+  const pools = (raw("pool") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const p of pools)
+    if (!TOKEN.test(p))
+      fail("pool", `${JSON.stringify(p)} must be 1..64 characters of [A-Za-z0-9_-]`);
+
+  const instanceId = raw("id") ?? defaults.instanceId;
+  if (!TOKEN.test(instanceId))
+    fail("id", `${JSON.stringify(instanceId)} must be 1..64 characters of [A-Za-z0-9_-]`);
+
+  const httpRaw = raw("http") ?? "127.0.0.1:0";
+  const hm = /^([^\s:]+):(\d{1,5})$/.exec(httpRaw);
+  if (!hm || Number(hm[2]) > 65535)
+    fail("http", `${JSON.stringify(httpRaw)} must be host:port (port 0 = any free port)`);
+
+  const placement = (raw("placement") ?? "capacity-weighted") as PlacementPolicyName;
+  if (!PLACEMENT_POLICIES.includes(placement)) {
+    fail(
+      "placement",
+      `${JSON.stringify(placement)} must be one of ${PLACEMENT_POLICIES.join(", ")}`,
+    );
+  }
+  const locRaw = raw("data-location");
+  let dataLocation: InputLocation | undefined;
+  if (locRaw !== undefined) {
+    const m = /^([A-Za-z0-9._-]{1,64})\/([A-Za-z0-9._-]{1,64})$/.exec(locRaw);
+    if (!m)
+      fail(
+        "data-location",
+        `${JSON.stringify(locRaw)} must be <cloud>/<region>, e.g. aws/us-east-1`,
+      );
+    dataLocation = { cloud: m[1] as string, region: m[2] as string };
+  }
+  const logLevel = (raw("log-level") ?? "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel))
+    fail("log-level", `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`);
+
+  const retryBase = int("retry-base-ms", 500, 0, 3_600_000);
+  const retryMax = int("retry-max-ms", 30_000, 0, 3_600_000);
+  if (retryMax < retryBase) fail("retry-max-ms", `must be >= --retry-base-ms (${retryBase})`);
+  const minDeadline = int("min-deadline-ms", 10_000, 1, 86_400_000);
+  const initialDeadline = int("initial-deadline-ms", 300_000, 1, 86_400_000);
+  const deadlineFactor = num("deadline-factor", 4, 1, 1000);
+  const speculationFactor = num("speculation-factor", 1.5, 0, 1000);
+  if (speculationFactor > 0 && speculationFactor >= deadlineFactor) {
+    fail(
+      "speculation-factor",
+      `must be below --deadline-factor (${deadlineFactor}), or 0 to disable speculation`,
+    );
+  }
+  const breakerCooldown = int("breaker-cooldown-ms", 5_000, 1, 3_600_000);
+
+  return {
+    consensus,
+    natsUrl,
+    pools,
+    instanceId,
+    http: { host: hm[1] as string, port: Number(hm[2]) },
+    placement,
+    dataLocation,
+    cooldownMs: int("cooldown-ms", 30_000, 0, 86_400_000),
+    prefetch: int("prefetch", 1, 0, 1024),
+    retry: { baseMs: retryBase, maxMs: retryMax, factor: 2 },
+    deadlines: {
+      minSamples: int("min-samples", 3, 1, 100_000),
+      deadlineFactor,
+      minDeadlineMs: minDeadline,
+      initialDeadlineMs: initialDeadline,
+      speculationFactor,
+      minSpeculationMs: 1_000,
+    },
+    breaker: {
+      threshold: int("breaker-threshold", 5, 1, 100_000),
+      windowMs: int("breaker-window-ms", 30_000, 1, 86_400_000),
+      cooldownMs: breakerCooldown,
+      maxCooldownMs: Math.max(breakerCooldown, 60_000),
+    },
+    maxStartsPerPass: int("max-starts", 256, 1, 100_000),
+    proposeConcurrency: int("propose-concurrency", 16, 1, 1024),
+    heartbeatSilenceMs: int("heartbeat-silence-ms", 0, 0, 3_600_000),
+    tickMs: int("tick-ms", 1_000, 10, 60_000),
+    replicas: int("replicas", 1, 1, 5),
+    logLevel,
+  };
+}
+
+export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…] [options]
+  --consensus URLS         consensus peers: http://host:port (HTTP API; gRPC found via /v1/cluster)
+                           or host:port / grpc://host:port (gRPC)             env TESSERA_CONSENSUS
+  --nats URL[,URL…]        NATS servers (default nats://127.0.0.1:4222)       env TESSERA_NATS_URL
+  --pool P[,P…]            pools to place into (default: every pool agents announce)
+  --id ID                  instance id for logs / manifest session (default: scheduler-<pid>)
+  --http HOST:PORT         /healthz /readyz /metrics (default 127.0.0.1:0)
+ placement
+  --placement POLICY       least-loaded | capacity-weighted | locality (default capacity-weighted)
+  --data-location C/R      cloud/region holding the input datasets (locality for maps)
+  --cooldown-ms MS         avoid a node this long after it failed (default 30000)
+  --prefetch N             attempts queued per node beyond its slots (default 1; 0 = none)
+ retries, deadlines, speculation
+  --retry-base-ms MS       backoff after the first failure, doubling (default 500)
+  --retry-max-ms MS        backoff cap (default 30000)
+  --deadline-factor F      expire attempts running > F × p75 of completed siblings (default 4)
+  --min-deadline-ms MS     deadline floor (default 10000)
+  --initial-deadline-ms MS deadline before --min-samples siblings completed (default 300000)
+  --speculation-factor F   speculative attempt when running > F × p75 (default 1.5; 0 = off)
+  --min-samples N          completed siblings needed to learn p75 (default 3)
+ storage circuit breaker
+  --breaker-threshold N    storage failures that open it (default 5)
+  --breaker-window-ms MS   ... within this window (default 30000)
+  --breaker-cooldown-ms MS open period before one probe attempt (default 5000; doubles per failed probe)
+ misc
+  --max-starts N           attempt-starts per planning pass (default 256)
+  --propose-concurrency N  proposals in flight (default 16)
+  --heartbeat-silence-ms MS treat a node silent this long as lost (default 0: the manifest decides)
+  --tick-ms MS             re-plan period besides events and timers (default 1000)
+  --replicas N             JetStream replicas if streams must be provisioned (default 1)
+  --log-level LEVEL        trace|debug|info|warn|error|fatal|silent (default info)`;

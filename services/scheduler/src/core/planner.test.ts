@@ -1,0 +1,264 @@
+import { describe, expect, it } from "vitest";
+import { StorageBreaker } from "./breaker.js";
+import { DurationStats } from "./deadlines.js";
+import { ViewBuilder } from "./fixtures.test-helpers.js";
+import {
+  type Decision,
+  type PlannerConfig,
+  type PlannerInputs,
+  partialsToReset,
+  plan,
+} from "./planner.js";
+
+const cfg: PlannerConfig = {
+  retry: { baseMs: 500, maxMs: 30_000, factor: 2 },
+  deadlines: {
+    minSamples: 2,
+    deadlineFactor: 4,
+    minDeadlineMs: 100,
+    initialDeadlineMs: 60_000,
+    speculationFactor: 1.5,
+    minSpeculationMs: 10,
+  },
+  placement: { policy: "least-loaded", pools: [], cooldownMs: 5_000 },
+  dataLocation: undefined,
+  maxStartsPerPass: 100,
+};
+
+function inputs(now: number, over: Partial<PlannerInputs> = {}): PlannerInputs {
+  return {
+    now,
+    inflight: new Set(),
+    runningOn: new Map(),
+    durations: new DurationStats(),
+    breaker: new StorageBreaker(),
+    ...over,
+  };
+}
+const starts = (ds: Decision[]) => ds.filter((d) => d.type === "start");
+
+describe("planner", () => {
+  it("starts no more attempts than the nodes have free slots, spread by the policy", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).node("n1", 2).node("n2", 1);
+    const p = plan(b.view, cfg, inputs(0));
+    const s = starts(p.decisions);
+    expect(s.map((d) => d.type === "start" && `${d.taskId}@${d.nodeId}`)).toEqual([
+      "m-0-0-0@n1",
+      "m-0-0-1@n2",
+      "m-0-1-0@n1",
+    ]);
+    expect(
+      s.every((d) => d.type === "start" && d.attempt === 1 && !d.speculative && d.pool === "cpu"),
+    ).toBe(true);
+    expect(p.blocked).toBe("every eligible node's slots are busy");
+  });
+
+  it("counts live attempts (manifest node or heartbeat runner) as load", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).node("n1", 1).node("n2", 1);
+    b.start("j1", "m-0-0-0", 1, 0);
+    const p = plan(b.view, cfg, inputs(1, { runningOn: new Map([["j1/m-0-0-0/1", "n1"]]) }));
+    expect(starts(p.decisions).map((d) => d.type === "start" && d.nodeId)).toEqual(["n2"]);
+  });
+
+  it("counts live attempts with no known node (queued, another scheduler's) against free slots", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).node("n1", 1).node("n2", 1);
+    b.start("j1", "m-0-0-0", 1, 0);
+    expect(starts(plan(b.view, cfg, inputs(1)).decisions).length).toBe(1);
+    b.start("j1", "m-0-0-1", 1, 0);
+    expect(plan(b.view, cfg, inputs(1))).toMatchObject({
+      decisions: [],
+      blocked: "every eligible node's slots are busy",
+    });
+    // a placement hint puts the load on the hinted node
+    const s = starts(
+      plan(
+        b.view,
+        cfg,
+        inputs(1, {
+          placedOn: new Map([
+            ["j1/m-0-0-0/1", "n2"],
+            ["j1/m-0-0-1/1", "n2"],
+          ]),
+        }),
+      ).decisions,
+    );
+    expect(s.map((d) => d.nodeId)).toEqual(["n1"]);
+  });
+
+  it("does nothing under emergency stop, and starts nothing for a paused job", () => {
+    const b = new ViewBuilder().submit("j1").node("n1");
+    b.apply(1, { category: "control", type: "emergency-stop", engaged: true, released: 0 });
+    expect(plan(b.view, cfg, inputs(2))).toMatchObject({
+      decisions: [],
+      blocked: "emergency stop engaged",
+    });
+    const c = new ViewBuilder().submit("j1").node("n1");
+    c.apply(1, { category: "job", type: "paused", jobId: "j1" });
+    expect(plan(c.view, cfg, inputs(2))).toMatchObject({
+      decisions: [],
+      blocked: "no job accepts new attempts (paused or verifying)",
+    });
+  });
+
+  it("never places on a drained node", () => {
+    const b = new ViewBuilder().submit("j1").node("n1").node("n2");
+    b.apply(1, { category: "node", type: "drain", nodeId: "n1", drained: true });
+    const s = starts(plan(b.view, cfg, inputs(2)).decisions);
+    expect(s.length).toBe(2);
+    expect(s.every((d) => d.type === "start" && d.nodeId === "n2")).toBe(true);
+  });
+
+  it("skips tasks with a proposal in flight", () => {
+    const b = new ViewBuilder().submit("j1").node("n1", 1);
+    const s = starts(plan(b.view, cfg, inputs(0, { inflight: new Set(["j1/m-0-0-0"]) })).decisions);
+    expect(s.map((d) => d.taskId)).toEqual(["m-0-0-1"]);
+  });
+
+  it("expires attempts whose node failed or went silent", () => {
+    const b = new ViewBuilder().submit("j1").node("n1").node("n2");
+    b.start("j1", "m-0-0-0", 1, 0).start("j1", "m-0-0-1", 1, 0);
+    b.apply(5, { category: "node", type: "failed", nodeId: "n1", reason: "hb", expired: 0 });
+    const p = plan(
+      b.view,
+      cfg,
+      inputs(10, {
+        runningOn: new Map([
+          ["j1/m-0-0-0/1", "n1"],
+          ["j1/m-0-0-1/1", "n2"],
+        ]),
+        silentNodes: new Set(["n2"]),
+      }),
+    );
+    const expires = p.decisions.filter((d) => d.type === "expire");
+    expect(expires.map((d) => d.type === "expire" && `${d.taskId}:${d.cause}`)).toEqual([
+      "m-0-0-0:node-failed",
+      "m-0-0-1:node-failed",
+    ]);
+    expect(starts(p.decisions).length).toBe(0); // no healthy node left
+  });
+
+  it("expires an overrunning attempt, and fails the job instead when that was its last attempt", () => {
+    const durations = new DurationStats();
+    durations.add("j1", "map", 100);
+    durations.add("j1", "map", 100);
+    const b = new ViewBuilder().submit("j1", 128, 64, 2).node("n1", 4);
+    b.start("j1", "m-0-0-0", 1, 0);
+    b.start("j1", "m-0-0-1", 1, 0).fail("j1", "m-0-0-1", 1, 1).start("j1", "m-0-0-1", 2, 2);
+    const p = plan(
+      b.view,
+      { ...cfg, deadlines: { ...cfg.deadlines, speculationFactor: 0 } },
+      inputs(1000, { durations }),
+    );
+    const byTask = new Map(p.decisions.map((d) => [d.taskId, d]));
+    expect(byTask.get("m-0-0-0")).toMatchObject({ type: "expire", cause: "overran", attempt: 1 });
+    const fail = byTask.get("m-0-0-1");
+    expect(fail).toMatchObject({ type: "fail", attempt: 2 });
+    expect(fail?.type === "fail" && fail.reason).toContain("failed 2 of 2 allowed attempts");
+  });
+
+  it("keeps overrunning attempts while the storage breaker is open (expiring would only burn attempts)", () => {
+    const breaker = new StorageBreaker({
+      threshold: 1,
+      windowMs: 1000,
+      cooldownMs: 10_000,
+      maxCooldownMs: 10_000,
+    });
+    breaker.recordFailure(0, "TESSERA_E_STORAGE_UNAVAILABLE: down");
+    const b = new ViewBuilder().submit("j1").node("n1", 4);
+    b.start("j1", "m-0-0-0", 1, 0);
+    const p = plan(
+      b.view,
+      { ...cfg, deadlines: { ...cfg.deadlines, initialDeadlineMs: 10 } },
+      inputs(500, { breaker }),
+    );
+    expect(p.decisions).toEqual([]);
+    expect(p.blocked).toBe("storage circuit breaker open");
+    expect(p.wakeAt).toBe(10_000);
+  });
+
+  it("half-open breaker lets exactly one probe start", () => {
+    const breaker = new StorageBreaker({
+      threshold: 1,
+      windowMs: 1000,
+      cooldownMs: 100,
+      maxCooldownMs: 100,
+    });
+    breaker.recordFailure(0, "TESSERA_E_STORAGE_UNAVAILABLE: down");
+    const b = new ViewBuilder().submit("j1").node("n1", 4);
+    const p = plan(b.view, cfg, inputs(200, { breaker }));
+    expect(starts(p.decisions).length).toBe(1);
+  });
+
+  it("speculates a straggler on another node once it runs past 1.5 × p75 of completed siblings", () => {
+    const durations = new DurationStats();
+    durations.add("j1", "map", 100);
+    durations.add("j1", "map", 100);
+    const b = new ViewBuilder().submit("j1", 64, 64).node("n1", 1).node("n2", 1); // one map only
+    b.start("j1", "m-0-0-0", 1, 0);
+    const running = new Map([["j1/m-0-0-0/1", "n1"]]);
+    expect(
+      starts(plan(b.view, cfg, inputs(150, { durations, runningOn: running })).decisions),
+    ).toEqual([]);
+    const s = starts(plan(b.view, cfg, inputs(151, { durations, runningOn: running })).decisions);
+    expect(s).toMatchObject([
+      { taskId: "m-0-0-0", attempt: 2, speculative: true, nodeId: "n2", why: "straggler" },
+    ]);
+    // once the duplicate is live, no third attempt
+    b.start("j1", "m-0-0-0", 2, 151, { speculative: true });
+    expect(
+      starts(plan(b.view, cfg, inputs(300, { durations, runningOn: running })).decisions),
+    ).toEqual([]);
+  });
+
+  it("serves jobs oldest first and places reduces as soon as their row is done", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).submit("j2", 128, 64).node("n1", 3);
+    b.completeRow("j1", 1, 1, 0);
+    const s = starts(plan(b.view, cfg, inputs(100)).decisions);
+    expect(s.map((d) => `${d.jobId}/${d.taskId}`)).toEqual([
+      "j1/r-1-1",
+      "j1/m-0-0-0",
+      "j1/m-0-0-1",
+    ]);
+  });
+
+  it("locality: a reduce goes where its partials were produced", () => {
+    const b = new ViewBuilder()
+      .submit("j1", 128, 64)
+      .node("east", 2, { cloud: "aws", region: "us-east-1" })
+      .node("west", 2, { cloud: "aws", region: "us-west-2" });
+    for (const k of [0, 1])
+      b.start("j1", `m-0-0-${k}`, 1, 0).complete("j1", `m-0-0-${k}`, 1, 5, "west");
+    const s = starts(
+      plan(
+        b.view,
+        {
+          ...cfg,
+          placement: { ...cfg.placement, policy: "locality" },
+          dataLocation: { cloud: "aws", region: "us-east-1" },
+        },
+        inputs(10),
+      ).decisions,
+    );
+    expect(s[0]).toMatchObject({ taskId: "r-0-0", nodeId: "west" });
+    expect(s[1]).toMatchObject({ taskId: "m-0-1-0", nodeId: "east" });
+  });
+
+  it("finds the partials to reset after a reduce read a corrupt one", () => {
+    const b = new ViewBuilder().submit("j1", 256, 64);
+    const job = b.view.jobs.get("j1")!;
+    expect(
+      partialsToReset(
+        job,
+        "r-1-2",
+        "TESSERA_E_STORAGE_CHECKSUM: fs://d/jobs/j1/partials/1-2-3.tile: crc mismatch",
+      ),
+    ).toEqual(["m-1-2-3"]);
+    expect(partialsToReset(job, "r-1-2", "TESSERA_E_STORAGE_CHECKSUM: crc mismatch")).toEqual([
+      "m-1-2-0",
+      "m-1-2-1",
+      "m-1-2-2",
+      "m-1-2-3",
+    ]);
+    expect(partialsToReset(job, "r-1-2", "TESSERA_E_AGENT_KERNEL: x")).toEqual([]);
+  });
+});

@@ -1,0 +1,397 @@
+// The planner: one pure pass from (view, observed load, time, policies) to decisions.
+//
+//   expire    live attempts on a failed node, or running past their learned deadline
+//   fail      an attempt whose task has used up its attempts: attempt-fail retryable:false
+//             with a reason a person can act on (the manifest then fails the job)
+//   reset     a completed partial that a reduce found corrupt (TESSERA_E_STORAGE_CHECKSUM)
+//   start     new attempts for runnable tasks, placed on nodes with free slots
+//   speculate a duplicate attempt for a straggler, on another node, with spare slots only
+//
+// Controls: emergency stop → nothing at all; a paused or finished job → no starts; a drained
+// or failed node → no placement there; the storage breaker open → no starts (one probe when
+// half-open). The shell executes decisions through the consensus client; fencing in the
+// manifest makes a decision that raced another scheduler a harmless rejection.
+import type { StorageBreaker } from "./breaker.js";
+import {
+  type DeadlinePolicy,
+  type DurationStats,
+  isStraggler,
+  learn,
+  overran,
+} from "./deadlines.js";
+import {
+  type InputLocation,
+  majorityLocation,
+  type NodeCandidate,
+  type PlacementOptions,
+  placeTask,
+} from "./placement.js";
+import { exhaustedReason, type RetryPolicy } from "./retry.js";
+import { type RunnableTask, runnableTasks } from "./runnable.js";
+import { isFinished, type JobView, mapTaskId, type SchedulerView, type TaskView } from "./view.js";
+
+export interface PlannerConfig {
+  readonly retry: RetryPolicy;
+  readonly deadlines: DeadlinePolicy;
+  readonly placement: PlacementOptions;
+  /** Where input datasets live (locality for maps); undefined: no preference. */
+  readonly dataLocation: InputLocation | undefined;
+  /** Most attempt-starts per pass (bounds one burst of proposals). */
+  readonly maxStartsPerPass: number;
+}
+
+/** What the shell knows beyond the manifest: heartbeats and its own proposals in flight. */
+export interface PlannerInputs {
+  readonly now: number;
+  /** Tasks ("job/task") with a proposal in flight: never decided twice. */
+  readonly inflight: ReadonlySet<string>;
+  /** Attempts ("job/task/attempt") an agent reports running, by node (from heartbeats). */
+  readonly runningOn: ReadonlyMap<string, string>;
+  /**
+   * Where this scheduler placed attempts it started ("job/task/attempt" → node): load until a
+   * heartbeat shows the real runner. Never used to blame a node.
+   */
+  readonly placedOn?: ReadonlyMap<string, string>;
+  /** Nodes whose heartbeats stopped (the manifest may not have failed them yet). */
+  readonly silentNodes?: ReadonlySet<string>;
+  readonly durations: DurationStats;
+  readonly breaker: StorageBreaker;
+}
+
+export type Decision =
+  | {
+      readonly type: "start";
+      readonly jobId: string;
+      readonly taskId: string;
+      readonly kind: "map" | "reduce";
+      readonly i: number;
+      readonly j: number;
+      readonly k: number | undefined;
+      readonly attempt: number;
+      readonly nodeId: string;
+      readonly pool: string;
+      readonly speculative: boolean;
+      readonly deadlineAt: number;
+      readonly why: RunnableTask["why"] | "straggler";
+    }
+  | {
+      readonly type: "expire";
+      readonly jobId: string;
+      readonly taskId: string;
+      readonly attempt: number;
+      readonly reason: string;
+      readonly cause: "node-failed" | "overran";
+    }
+  | {
+      readonly type: "fail";
+      readonly jobId: string;
+      readonly taskId: string;
+      readonly attempt: number;
+      readonly reason: string;
+    }
+  | {
+      readonly type: "reset";
+      readonly jobId: string;
+      readonly taskId: string;
+      /** The completed attempt whose output is bad (fences a stale reset). */
+      readonly attempt: number | undefined;
+      readonly reason: string;
+    };
+
+export interface Plan {
+  readonly decisions: Decision[];
+  /** Why nothing (more) was started, for logs / metrics / readiness. */
+  readonly blocked: string | undefined;
+  /** Earliest future time the plan may change without a new event (backoff, deadline). */
+  readonly wakeAt: number | undefined;
+}
+
+export const taskKey = (jobId: string, taskId: string) => `${jobId}/${taskId}`;
+export const attemptKey = (jobId: string, taskId: string, attempt: number) =>
+  `${jobId}/${taskId}/${attempt}`;
+
+/** Where the attempt runs: the manifest's node, else the node an agent's heartbeat names. */
+function nodeOf(
+  jobId: string,
+  t: TaskView,
+  attempt: number,
+  inputs: PlannerInputs,
+): string | undefined {
+  return t.live.get(attempt)?.nodeId ?? inputs.runningOn.get(attemptKey(jobId, t.taskId, attempt));
+}
+
+/** Attempts that count against maxAttempts: failures plus deadline overruns (not node losses). */
+function attemptsBurnt(t: TaskView): number {
+  return t.failures;
+}
+
+export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInputs): Plan {
+  const { now } = inputs;
+  const decisions: Decision[] = [];
+  if (view.emergencyStop)
+    return { decisions, blocked: "emergency stop engaged", wakeAt: undefined };
+
+  const jobs = [...view.jobs.values()]
+    .filter((j) => !isFinished(j.state))
+    .sort((a, b) => a.submitIndex - b.submitIndex);
+
+  // Load per node: live attempts placed/running there. Live attempts nobody can place (queued
+  // in the work stream, started by another scheduler, finished but not yet committed) still
+  // hold a slot somewhere: they are spread over the nodes below before anything new is placed.
+  const load = new Map<string, number>();
+  let unassigned = 0;
+  let wakeAt: number | undefined;
+  const wake = (t: number | undefined) => {
+    if (t !== undefined && t > now && (wakeAt === undefined || t < wakeAt)) wakeAt = t;
+  };
+  const breakerOpen = inputs.breaker.state(now) === "open";
+
+  // 1. Sweep live attempts: expiries, exhaustion, load.
+  for (const job of jobs) {
+    const learned = {
+      map: learn(inputs.durations.get(job.jobId, "map"), cfg.deadlines),
+      reduce: learn(inputs.durations.get(job.jobId, "reduce"), cfg.deadlines),
+    };
+    for (const t of job.tasks.values()) {
+      if (t.live.size === 0) continue;
+      for (const a of t.live.values()) {
+        const node = nodeOf(job.jobId, t, a.attempt, inputs);
+        const loadNode = node ?? inputs.placedOn?.get(attemptKey(job.jobId, t.taskId, a.attempt));
+        if (loadNode !== undefined) load.set(loadNode, (load.get(loadNode) ?? 0) + 1);
+        else unassigned++;
+        if (inputs.inflight.has(taskKey(job.jobId, t.taskId))) continue;
+        const nv = node === undefined ? undefined : view.nodes.get(node);
+        const nodeLost =
+          nv?.state === "failed" || (node !== undefined && inputs.silentNodes?.has(node) === true);
+        if (nodeLost) {
+          decisions.push({
+            type: "expire",
+            jobId: job.jobId,
+            taskId: t.taskId,
+            attempt: a.attempt,
+            reason: `node ${node} ${nv?.state === "failed" ? "failed" : "stopped sending heartbeats"} while running attempt ${a.attempt}`,
+            cause: "node-failed",
+          });
+          continue;
+        }
+        const l = learned[t.kind];
+        // A storage outage makes everything slow: expiring then only burns attempts.
+        if (!breakerOpen && overran(a, l, now)) {
+          const ranMs = now - a.startedAt;
+          const why = `attempt ${a.attempt} ran ${ranMs} ms, past its deadline of ${Math.round(l.deadlineMs)} ms (${l.p75 === undefined ? "initial deadline" : `${cfg.deadlines.deadlineFactor} × p75 ${Math.round(l.p75)} ms of completed ${t.kind}s`})${node ? ` on node ${node}` : ""}`;
+          const exhausted =
+            t.live.size === 1
+              ? exhaustedReason({
+                  jobId: job.jobId,
+                  taskId: t.taskId,
+                  failures: attemptsBurnt(t) + 1,
+                  maxAttempts: job.maxAttempts,
+                  lastReason: `overran: ${why}`,
+                  lastNode: node,
+                })
+              : undefined;
+          decisions.push(
+            exhausted
+              ? {
+                  type: "fail",
+                  jobId: job.jobId,
+                  taskId: t.taskId,
+                  attempt: a.attempt,
+                  reason: exhausted,
+                }
+              : {
+                  type: "expire",
+                  jobId: job.jobId,
+                  taskId: t.taskId,
+                  attempt: a.attempt,
+                  reason: `overran: ${why}`,
+                  cause: "overran",
+                },
+          );
+        } else {
+          wake(a.startedAt + l.deadlineMs + 1);
+        }
+      }
+    }
+  }
+  const decided = new Set(decisions.map((d) => taskKey(d.jobId, d.taskId)));
+
+  // 2. Placement.
+  const nodes: NodeCandidate[] = [...view.nodes.values()]
+    .map((n) => ({
+      nodeId: n.nodeId,
+      pool: n.labels.pool,
+      cloud: n.labels.cloud,
+      region: n.labels.region,
+      zone: n.labels.zone,
+      slots: n.capacity.slots,
+      inFlight: load.get(n.nodeId) ?? 0,
+      failed: n.state === "failed" || inputs.silentNodes?.has(n.nodeId) === true,
+      drained: n.drained,
+      lastFailureAt: n.lastFailureAt,
+    }))
+    .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  const reserve = (nodeId: string) => {
+    const idx = nodes.findIndex((n) => n.nodeId === nodeId);
+    const n = nodes[idx];
+    if (n) nodes[idx] = { ...n, inFlight: n.inFlight + 1 };
+  };
+
+  for (let u = 0; u < unassigned; u++) {
+    const p = placeTask(nodes, now, cfg.placement);
+    if (!p.ok) break;
+    reserve(p.nodeId);
+  }
+
+  let blocked: string | undefined;
+  let starts = 0;
+  const skip = new Set<string>();
+  const skipFor = (job: JobView) => {
+    skip.clear();
+    for (const key of inputs.inflight)
+      if (key.startsWith(`${job.jobId}/`)) skip.add(key.slice(job.jobId.length + 1));
+    for (const key of decided)
+      if (key.startsWith(`${job.jobId}/`)) skip.add(key.slice(job.jobId.length + 1));
+    return skip;
+  };
+  const runnableJobs = jobs.filter((j) => j.state === "queued" || j.state === "running");
+  if (jobs.length > 0 && runnableJobs.length === 0)
+    blocked = "no job accepts new attempts (paused or verifying)";
+  const breakerState = inputs.breaker.state(now);
+  if (breakerState === "open") {
+    blocked = "storage circuit breaker open";
+    wake(inputs.breaker.reopensAt());
+  }
+  outer: for (const job of breakerState === "open" ? [] : runnableJobs) {
+    for (const r of runnableTasks(job, now, cfg.retry, skipFor(job))) {
+      if (starts >= cfg.maxStartsPerPass) {
+        blocked = `start limit per pass (${cfg.maxStartsPerPass}) reached`;
+        break outer;
+      }
+      const placed = placeTask(nodes, now, cfg.placement, inputLocation(view, job, r, cfg));
+      if (!placed.ok) {
+        blocked = placed.reason;
+        break outer;
+      }
+      if (!inputs.breaker.allowPlacement(now, attemptKey(r.jobId, r.taskId, r.attempt))) {
+        blocked = "storage circuit breaker half-open: waiting for the probe attempt";
+        break outer;
+      }
+      const l = learn(inputs.durations.get(job.jobId, r.kind), cfg.deadlines);
+      decisions.push({
+        type: "start",
+        jobId: r.jobId,
+        taskId: r.taskId,
+        kind: r.kind,
+        i: r.i,
+        j: r.j,
+        k: r.k,
+        attempt: r.attempt,
+        nodeId: placed.nodeId,
+        pool: placed.pool,
+        speculative: false,
+        deadlineAt: now + l.deadlineMs,
+        why: r.why,
+      });
+      reserve(placed.nodeId);
+      starts++;
+    }
+    for (const t of job.tasks.values()) {
+      if (t.failures > 0 && t.live.size === 0 && !t.completed && t.failedReason === undefined) {
+        wake((t.lastFailureAt ?? now) + 1 + retryWait(cfg.retry, t.failures));
+      }
+    }
+  }
+
+  // 3. Speculation for stragglers, with whatever slots are left, never while the breaker is
+  // not closed (duplicates would only add load to a failing store).
+  if (blocked === undefined || blocked === "every eligible node's slots are busy") {
+    if (inputs.breaker.state(now) === "closed" && cfg.deadlines.speculationFactor > 0) {
+      spec: for (const job of runnableJobs) {
+        const learned = {
+          map: learn(inputs.durations.get(job.jobId, "map"), cfg.deadlines),
+          reduce: learn(inputs.durations.get(job.jobId, "reduce"), cfg.deadlines),
+        };
+        for (const t of job.tasks.values()) {
+          if (t.live.size !== 1 || starts >= cfg.maxStartsPerPass) continue;
+          const key = taskKey(job.jobId, t.taskId);
+          if (inputs.inflight.has(key) || decided.has(key)) continue;
+          const a = [...t.live.values()][0];
+          if (!a || a.speculative) continue;
+          const l = learned[t.kind];
+          if (!isStraggler(a, l, now)) {
+            if (l.speculateAfterMs !== undefined) wake(a.startedAt + l.speculateAfterMs + 1);
+            continue;
+          }
+          const runner = nodeOf(job.jobId, t, a.attempt, inputs);
+          const placed = placeTask(
+            nodes,
+            now,
+            cfg.placement,
+            undefined,
+            runner === undefined ? undefined : new Set([runner]),
+          );
+          if (!placed.ok) break spec;
+          decisions.push({
+            type: "start",
+            jobId: job.jobId,
+            taskId: t.taskId,
+            kind: t.kind,
+            i: t.i,
+            j: t.j,
+            k: t.k,
+            attempt: t.lastAttempt + 1,
+            nodeId: placed.nodeId,
+            pool: placed.pool,
+            speculative: true,
+            deadlineAt: now + l.deadlineMs,
+            why: "straggler",
+          });
+          reserve(placed.nodeId);
+          starts++;
+        }
+      }
+    }
+  }
+  return { decisions, blocked, wakeAt };
+}
+
+function retryWait(retry: RetryPolicy, failures: number): number {
+  return Math.min(retry.maxMs, retry.baseMs * retry.factor ** Math.max(0, failures - 1));
+}
+
+/** Where the task's inputs are: partials' producers for a reduce, the dataset for a map. */
+function inputLocation(
+  view: SchedulerView,
+  job: JobView,
+  r: RunnableTask,
+  cfg: PlannerConfig,
+): InputLocation | undefined {
+  if (cfg.placement.policy !== "locality") return undefined;
+  if (r.kind === "map") return cfg.dataLocation;
+  const places: (InputLocation | undefined)[] = [];
+  for (let k = 0; k < job.tiles; k++) {
+    const done = job.tasks.get(mapTaskId(r.i, r.j, k))?.completed;
+    const node = done ? view.nodes.get(done.nodeId) : undefined;
+    places.push(node ? { cloud: node.labels.cloud, region: node.labels.region } : undefined);
+  }
+  return majorityLocation(places) ?? cfg.dataLocation;
+}
+
+/**
+ * A reduce failed reading a partial: which partial(s) to reset. The agent's reason names the
+ * key (`jobs/<job>/partials/i-j-k.tile`); without a key, every partial of the row is suspect.
+ */
+export function partialsToReset(job: JobView, reduceTaskId: string, reason: string): string[] {
+  if (!/TESSERA_E_STORAGE_CHECKSUM|TESSERA_E_TILE_/.test(reason)) return [];
+  const m = /^r-(\d+)-(\d+)$/.exec(reduceTaskId);
+  if (!m) return [];
+  const i = Number(m[1]);
+  const j = Number(m[2]);
+  const named = [...reason.matchAll(/partials\/(\d+)-(\d+)-(\d+)\.tile/g)]
+    .map((x) => ({ i: Number(x[1]), j: Number(x[2]), k: Number(x[3]) }))
+    .filter((p) => p.i === i && p.j === j && p.k < job.tiles)
+    .map((p) => mapTaskId(p.i, p.j, p.k));
+  if (named.length > 0) return [...new Set(named)];
+  return Array.from({ length: job.tiles }, (_, k) => mapTaskId(i, j, k));
+}

@@ -1,0 +1,148 @@
+// Which tasks may get a new attempt now, in the order they should get one.
+//
+// Runnable = not complete, not permanently failed, no live attempt, backoff elapsed, and for a
+// reduce: every partial (i,j,k) complete. Order inside a job:
+//   1. reduces whose partials are all done (they finish the job and free partial storage),
+//   2. retries that are due (they hold back a row whose other partials may be done),
+//   3. fresh maps in (i, j, k) order, so row (i,j) completes before the next one starts and
+//      its reduce can begin while later rows still map.
+// Jobs are served oldest submit first (FIFO); pause/cancel/emergency are handled by the planner.
+//
+// Lazy: a 2-million-map job is never materialised; `runnableTasks` is a generator the planner
+// stops pulling as soon as it has no more free slots.
+import { type RetryPolicy, retryDueAt } from "./retry.js";
+import {
+  type JobView,
+  mapTaskId,
+  reduceReady,
+  reduceTaskId,
+  type TaskKind,
+  type TaskView,
+} from "./view.js";
+
+export interface RunnableTask {
+  readonly jobId: string;
+  readonly taskId: string;
+  readonly kind: TaskKind;
+  readonly i: number;
+  readonly j: number;
+  readonly k: number | undefined;
+  /** The attempt number the next attempt-start must carry (fencing: last + 1). */
+  readonly attempt: number;
+  /** Why it is runnable now, for logs: fresh | retry | reduce-ready. */
+  readonly why: "fresh" | "retry" | "reduce-ready";
+}
+
+/** Runnable now or only later (backoff)? */
+export function taskRunnableAt(
+  job: JobView,
+  task: TaskView | undefined,
+  retry: RetryPolicy,
+): number | undefined {
+  if (task?.completed || task?.failedReason !== undefined) return undefined;
+  if (task && task.live.size > 0) return undefined;
+  if (task?.kind === "reduce" && !reduceReady(job, task.i, task.j)) return undefined;
+  // A partial reset after its reduce completed is not needed any more (the manifest refuses it).
+  if (task?.kind === "map" && job.tasks.get(reduceTaskId(task.i, task.j))?.completed)
+    return undefined;
+  if (!task || task.failures === 0) return 0;
+  return retryDueAt(task.failures, task.lastFailureAt ?? 0, retry);
+}
+
+function toRunnable(job: JobView, t: TaskView, why: RunnableTask["why"]): RunnableTask {
+  return {
+    jobId: job.jobId,
+    taskId: t.taskId,
+    kind: t.kind,
+    i: t.i,
+    j: t.j,
+    k: t.k,
+    attempt: t.lastAttempt + 1,
+    why,
+  };
+}
+
+/**
+ * Runnable tasks of one job in priority order. `skip` holds task ids the caller already has a
+ * proposal in flight for. Yields lazily; touched tasks are scanned once per call (O(touched)),
+ * fresh maps are enumerated in (i,j,k) order skipping touched ones.
+ */
+export function* runnableTasks(
+  job: JobView,
+  now: number,
+  retry: RetryPolicy,
+  skip: ReadonlySet<string> = new Set(),
+): Generator<RunnableTask> {
+  const T = job.tiles;
+  // 1. reduces whose rows are complete.
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      if (!reduceReady(job, i, j)) continue;
+      const id = reduceTaskId(i, j);
+      if (skip.has(id)) continue;
+      const t = job.tasks.get(id);
+      const at = taskRunnableAt(job, t, retry);
+      if (at === undefined || at > now) continue;
+      yield t
+        ? toRunnable(job, t, t.failures > 0 ? "retry" : "reduce-ready")
+        : {
+            jobId: job.jobId,
+            taskId: id,
+            kind: "reduce",
+            i,
+            j,
+            k: undefined,
+            attempt: 1,
+            why: "reduce-ready",
+          };
+    }
+  }
+  // 2. due map retries, in (i,j,k) order (deterministic whatever the Map's insertion order).
+  const retries: TaskView[] = [];
+  for (const t of job.tasks.values()) {
+    if (t.kind !== "map" || t.lastAttempt === 0 || skip.has(t.taskId)) continue;
+    const at = taskRunnableAt(job, t, retry);
+    if (at !== undefined && at <= now) retries.push(t);
+  }
+  retries.sort((a, b) => mapOrdinal(T, a.i, a.j, a.k ?? 0) - mapOrdinal(T, b.i, b.j, b.k ?? 0));
+  for (const t of retries) yield toRunnable(job, t, "retry");
+  // 3. fresh maps, row by row.
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      if (reduceReady(job, i, j)) continue;
+      for (let k = 0; k < T; k++) {
+        const id = mapTaskId(i, j, k);
+        if (skip.has(id)) continue;
+        const t = job.tasks.get(id);
+        if (t && t.lastAttempt > 0) continue; // started before: live, done, or a retry above
+        if (t?.completed || t?.failedReason !== undefined) continue;
+        yield {
+          jobId: job.jobId,
+          taskId: id,
+          kind: "map",
+          i,
+          j,
+          k,
+          attempt: (t?.lastAttempt ?? 0) + 1,
+          why: "fresh",
+        };
+      }
+    }
+  }
+}
+
+/** Position of map (i,j,k) in the row-first order. */
+export function mapOrdinal(tiles: number, i: number, j: number, k: number): number {
+  return (i * tiles + j) * tiles + k;
+}
+
+/** Earliest time (> now) a task of `job` becomes runnable through backoff, for wake-ups. */
+export function nextRetryAt(job: JobView, now: number, retry: RetryPolicy): number | undefined {
+  let next: number | undefined;
+  for (const t of job.tasks.values()) {
+    if (t.failures === 0) continue;
+    const at = taskRunnableAt(job, t, retry);
+    if (at !== undefined && at > now && (next === undefined || at < next)) next = at;
+  }
+  return next;
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from "vitest";
+import { ViewBuilder } from "./fixtures.test-helpers.js";
+import { applyBatch, parseTaskId, reduceReady } from "./view.js";
+
+describe("view reducer", () => {
+  it("tracks attempts, completions and per-row partial counts", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64);
+    b.start("j1", "m-0-0-0", 1, 100).complete("j1", "m-0-0-0", 1, 350);
+    const job = b.view.jobs.get("j1")!;
+    expect(job.state).toBe("running");
+    expect(job.tasks.get("m-0-0-0")?.completed).toEqual({
+      attempt: 1,
+      nodeId: "n1",
+      at: 350,
+      durationMs: 250,
+    });
+    expect(reduceReady(job, 0, 0)).toBe(false);
+    b.start("j1", "m-0-0-1", 1, 400).complete("j1", "m-0-0-1", 1, 500);
+    expect(reduceReady(job, 0, 0)).toBe(true);
+    expect(reduceReady(job, 0, 1)).toBe(false);
+    expect(job.mapsDone).toBe(2);
+  });
+
+  it("ignores a re-published (older) batch and flags an attempt gap as inconsistent", () => {
+    const b = new ViewBuilder().submit("j1").start("j1", "m-0-0-0", 1, 10);
+    const stale = applyBatch(b.view, {
+      v: 1,
+      index: 1,
+      term: 1,
+      at: 0,
+      events: [{ category: "job", type: "started", jobId: "j1" }],
+    });
+    expect(stale.kind).toBe("stale");
+    const gap = applyBatch(b.view, {
+      v: 1,
+      index: 10,
+      term: 1,
+      at: 20,
+      events: [
+        {
+          category: "task",
+          type: "started",
+          jobId: "j1",
+          taskId: "m-0-0-0",
+          attempt: 3,
+          kind: "map",
+          speculative: false,
+        },
+      ],
+    });
+    expect(gap.kind).toBe("inconsistent");
+    const unknownJob = applyBatch(b.view, {
+      v: 1,
+      index: 11,
+      term: 1,
+      at: 0,
+      events: [{ category: "job", type: "paused", jobId: "nope" }],
+    });
+    expect(unknownJob).toMatchObject({ kind: "inconsistent" });
+  });
+
+  it("counts failures and overruns but not node losses", () => {
+    const b = new ViewBuilder().submit("j1").node("n1");
+    b.start("j1", "m-0-0-0", 1, 0).fail(
+      "j1",
+      "m-0-0-0",
+      1,
+      5,
+      "TESSERA_E_STORAGE_UNAVAILABLE: down",
+      "n1",
+    );
+    const t = b.view.jobs.get("j1")!.tasks.get("m-0-0-0")!;
+    expect(t.failures).toBe(1);
+    expect(b.view.nodes.get("n1")?.lastFailureAt).toBe(5);
+    b.start("j1", "m-0-0-0", 2, 10).apply(20, {
+      category: "task",
+      type: "attempt-expired",
+      jobId: "j1",
+      taskId: "m-0-0-0",
+      attempt: 2,
+      reason: "node n1 failed: heartbeats stopped",
+    });
+    expect(t.failures).toBe(1);
+    expect(t.live.size).toBe(0);
+    b.start("j1", "m-0-0-0", 3, 30).apply(40, {
+      category: "task",
+      type: "attempt-expired",
+      jobId: "j1",
+      taskId: "m-0-0-0",
+      attempt: 3,
+      reason: "overran: attempt 3 ran 9000 ms",
+    });
+    expect(t.failures).toBe(2);
+  });
+
+  it("skips events a rebuild read already reflected (asOf)", () => {
+    const b = new ViewBuilder().submit("j1");
+    const job = b.view.jobs.get("j1")!;
+    b.start("j1", "m-0-0-0", 1, 0);
+    job.tasks.get("m-0-0-0")!.asOf = 5;
+    // index 3 <= asOf: a start for attempt 1 again must not be flagged.
+    b.apply(1, {
+      category: "task",
+      type: "claimed",
+      jobId: "j1",
+      taskId: "m-0-0-0",
+      attempt: 1,
+      nodeId: "n9",
+    });
+    expect(job.tasks.get("m-0-0-0")!.live.get(1)?.nodeId).toBeUndefined();
+  });
+
+  it("applies controls and node state", () => {
+    const b = new ViewBuilder().submit("j1").node("n1").start("j1", "m-0-0-0", 1, 0);
+    b.apply(1, { category: "job", type: "paused", jobId: "j1" });
+    expect(b.view.jobs.get("j1")!.state).toBe("paused");
+    b.apply(2, { category: "node", type: "drain", nodeId: "n1", drained: true });
+    expect(b.view.nodes.get("n1")!.drained).toBe(true);
+    b.apply(3, { category: "node", type: "failed", nodeId: "n1", reason: "x", expired: 0 });
+    expect(b.view.nodes.get("n1")!.state).toBe("failed");
+    b.apply(4, { category: "control", type: "emergency-stop", engaged: true, released: 1 });
+    expect(b.view.emergencyStop).toBe(true);
+    expect(b.view.jobs.get("j1")!.tasks.get("m-0-0-0")!.live.size).toBe(0);
+  });
+
+  it("a task.reset sends a completed partial back and un-readies its reduce; computed means verifying", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).completeRow("j1", 0, 0, 0);
+    const job = b.view.jobs.get("j1")!;
+    expect(reduceReady(job, 0, 0)).toBe(true);
+    b.apply(50, {
+      category: "task",
+      type: "reset",
+      jobId: "j1",
+      taskId: "m-0-0-1",
+      attempt: 1,
+      kind: "map",
+      reason: "corrupt",
+      resets: 1,
+      jobState: "running",
+    });
+    expect(reduceReady(job, 0, 0)).toBe(false);
+    expect(job.tasks.get("m-0-0-1")!.completed).toBeUndefined();
+    b.apply(60, { category: "job", type: "computed", jobId: "j1", outputDigest: "0".repeat(64) });
+    expect(job.state).toBe("verifying");
+  });
+
+  it("parses task ids strictly", () => {
+    expect(parseTaskId("m-1-2-3")).toEqual({ kind: "map", i: 1, j: 2, k: 3 });
+    expect(parseTaskId("r-1-2")).toEqual({ kind: "reduce", i: 1, j: 2, k: undefined });
+    expect(parseTaskId("r-1-2-3")).toBeUndefined();
+    expect(parseTaskId("m-1-2")).toBeUndefined();
+  });
+});

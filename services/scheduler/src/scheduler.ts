@@ -1,0 +1,779 @@
+// The scheduler process: follow committed events, plan, propose, publish.
+//
+//   TESSERA_EVENTS ──ordered consumer──▶ view (core/view.ts) ──▶ plan (core/planner.ts)
+//        ▲                                   ▲ rebuild on start / gap            │
+//        │                                   │                                   ▼
+//   consensus ◀── attempt-start / expire / fail / task-reset (ManifestClient) ◀──┘
+//                       │ committed (reply ok, or the task.started event)
+//                       ▼
+//   TESSERA_WORK ◀── WorkItemV1, Nats-Msg-Id work:<job>/<task>/<attempt>
+//
+// Safety with restarts and with two instances (no leader lease): fencing in the manifest
+// accepts exactly one attempt-start per (task, attempt number) and at most one speculative
+// duplicate, so of two racing schedulers one gets `stale-attempt`/`task-busy` and publishes
+// nothing. A work item is published only after its attempt-start committed, under a msg id
+// derived from (job, task, attempt): a re-publish (our retry, a restart re-publishing live
+// attempts, the other instance) inside the stream's duplicate window is dropped by JetStream.
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  closeGracefully,
+  connect,
+  jetstream,
+  jetstreamManager,
+  provisionStreams,
+  publishWithDedup,
+} from "@tessera/messaging";
+import { type Logger, withContext } from "@tessera/observability";
+import {
+  decodeHeartbeat,
+  decodeManifestEventBatch,
+  EVENTS_STREAM,
+  encodeWorkItem,
+  type ManifestCommand,
+  SUBJECTS,
+  WORK_STREAM,
+  type WorkItemV1,
+  workItemId,
+  workItemMsgId,
+  workSubject,
+} from "@tessera/protocol";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { SchedulerConfig } from "./config.js";
+import { StorageBreaker } from "./core/breaker.js";
+import { DurationStats } from "./core/deadlines.js";
+import { placeTask } from "./core/placement.js";
+import {
+  attemptKey,
+  type Decision,
+  type PlannerConfig,
+  partialsToReset,
+  plan,
+  taskKey,
+} from "./core/planner.js";
+import { applyBatch, emptyView, type Observation, type SchedulerView } from "./core/view.js";
+import { SchedulerError, SchedulerErrorCode } from "./errors.js";
+import { ConsensusManifest, type ManifestPort, type ReplyJson } from "./manifest.js";
+import { SchedulerMetrics } from "./metrics.js";
+import { applyTaskRead, rebuildView } from "./rebuild.js";
+
+type StartDecision = Extract<Decision, { type: "start" }>;
+
+const NATS_CONNECT_TIMEOUT_MS = 20_000;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Rejections that mean "your view of this task is behind": re-read it. */
+const STALE_CODES = new Set([
+  "stale-attempt",
+  "task-busy",
+  "task-complete",
+  "not-runnable",
+  "task-failed",
+]);
+
+export interface SchedulerDeps {
+  /** Overrides the consensus client (tests). */
+  manifest?: ManifestPort;
+}
+
+export class Scheduler {
+  private view: SchedulerView = emptyView();
+  private readonly durations = new DurationStats();
+  private readonly breaker: StorageBreaker;
+  private readonly plannerConfig: PlannerConfig;
+  /** Tasks ("job/task") with a proposal in flight. */
+  private readonly inflight = new Set<string>();
+  /** Attempts we proposed whose work item is not published yet, by attempt key. */
+  private readonly awaitingPublish = new Map<string, StartDecision>();
+  /** Tasks suppressed after a rejection, until (ms). */
+  private readonly suppressed = new Map<string, number>();
+  /** Heartbeats: attempt key → node running it; node → last heartbeat time. */
+  private readonly runningOn = new Map<string, string>();
+  private readonly runningByNode = new Map<string, string[]>();
+  private readonly lastSeen = new Map<string, number>();
+  /** Node each attempt we started was placed on (load hint until a heartbeat names the runner). */
+  private readonly placedOn = new Map<string, string>();
+  private hbSub: Subscription | undefined;
+  private eventsStop: (() => Promise<void>) | undefined;
+  private lastSeq = 0;
+  private ready = false;
+  private stopping = false;
+  private planQueued = false;
+  private planning = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private resyncing: Promise<void> | undefined;
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+  private lastBlocked: string | undefined;
+  private readonly log: Logger;
+  readonly metrics: SchedulerMetrics;
+
+  private constructor(
+    private readonly config: SchedulerConfig,
+    logger: Logger,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly manifest: ManifestPort,
+    private http: FastifyInstance | undefined,
+  ) {
+    this.log = logger;
+    this.metrics = new SchedulerMetrics(config.instanceId);
+    this.breaker = new StorageBreaker(config.breaker);
+    this.plannerConfig = {
+      retry: config.retry,
+      deadlines: config.deadlines,
+      placement: {
+        policy: config.placement,
+        pools: config.pools,
+        cooldownMs: config.cooldownMs,
+        prefetch: config.prefetch,
+      },
+      dataLocation: config.dataLocation,
+      maxStartsPerPass: config.maxStartsPerPass,
+    };
+  }
+
+  /** Connects, rebuilds the view, starts following events. Throws SchedulerError with a reason. */
+  static async start(
+    config: SchedulerConfig,
+    logger: Logger,
+    deps: SchedulerDeps = {},
+  ): Promise<Scheduler> {
+    let nc: NatsConnection;
+    logger.info({ nats: config.natsUrl }, "connecting to NATS");
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The messaging client retries a first connect indefinitely; a scheduler that cannot
+      // reach NATS should say so and exit instead of hanging silently.
+      nc = await Promise.race([
+        connect({ servers: config.natsUrl, name: `scheduler:${config.instanceId}`, logger }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${NATS_CONNECT_TIMEOUT_MS / 1000} s`)),
+            NATS_CONNECT_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (err) {
+      throw new SchedulerError(
+        SchedulerErrorCode.Messaging,
+        `cannot connect to NATS at ${config.natsUrl.join(",")}: ${(err as Error).message} (check --nats)`,
+        { cause: err },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      const jsm = await jetstreamManager(nc);
+      // Idempotent: whoever starts first creates the streams; the rest find them equal.
+      await provisionStreams(jsm, {
+        replicas: config.replicas,
+        streams: [EVENTS_STREAM, WORK_STREAM],
+      });
+      const manifest =
+        deps.manifest ??
+        (await ConsensusManifest.connect(
+          config.consensus,
+          `sched-${config.instanceId}-${Date.now().toString(36)}`.slice(0, 64),
+        ));
+      const s = new Scheduler(config, logger, nc, jetstream(nc), jsm, manifest, undefined);
+      await s.startHttp();
+      s.subscribeHeartbeats();
+      await s.resync("start");
+      s.tickTimer = setInterval(() => s.schedulePlan(), config.tickMs);
+      s.log.info(
+        {
+          http: s.httpAddress,
+          placement: config.placement,
+          pools: config.pools,
+          index: s.view.index,
+        },
+        "scheduler started",
+      );
+      return s;
+    } catch (err) {
+      await closeGracefully(nc);
+      if (err instanceof SchedulerError) throw err;
+      throw new SchedulerError(
+        SchedulerErrorCode.Consensus,
+        `start-up failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  get httpAddress(): string | undefined {
+    const a = this.http?.server.address();
+    return a && typeof a === "object" ? `http://${a.address}:${a.port}` : undefined;
+  }
+
+  /** The current view (read-only use: tests, status). */
+  get currentView(): SchedulerView {
+    return this.view;
+  }
+
+  // ---- HTTP --------------------------------------------------------------------------------
+
+  private async startHttp(): Promise<void> {
+    const app = Fastify({ logger: false });
+    app.get("/healthz", async () => ({ ok: true, id: this.config.instanceId }));
+    app.get("/readyz", async (_req, reply) =>
+      reply.code(this.ready ? 200 : 503).send({
+        ready: this.ready,
+        index: this.view.index,
+        jobs: this.view.jobs.size,
+        nodes: this.view.nodes.size,
+        blocked: this.lastBlocked ?? null,
+        breaker: this.breaker.state(Date.now()),
+      }),
+    );
+    app.get("/metrics", async (_req, reply) =>
+      reply
+        .header("content-type", this.metrics.registry.contentType)
+        .send(await this.metrics.registry.metrics()),
+    );
+    try {
+      await app.listen({ host: this.config.http.host, port: this.config.http.port });
+    } catch (err) {
+      throw new SchedulerError(
+        SchedulerErrorCode.Config,
+        `--http ${this.config.http.host}:${this.config.http.port}: cannot listen: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    this.http = app;
+  }
+
+  // ---- heartbeats (load and liveness as agents see it) -----------------------------------
+
+  private subscribeHeartbeats(): void {
+    this.hbSub = this.nc.subscribe(SUBJECTS.heartbeatAll, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const hb = decodeHeartbeat(msg.data);
+          this.lastSeen.set(hb.nodeId, Date.now());
+          for (const key of this.runningByNode.get(hb.nodeId) ?? []) this.runningOn.delete(key);
+          const keys = hb.running.map((r) => attemptKey(r.jobId, r.taskId, r.attempt));
+          for (const key of keys) this.runningOn.set(key, hb.nodeId);
+          this.runningByNode.set(hb.nodeId, keys);
+        } catch (e) {
+          this.log.debug({ err: e, subject: msg.subject }, "ignored an invalid heartbeat");
+        }
+      },
+    });
+  }
+
+  private silentNodes(now: number): Set<string> | undefined {
+    if (this.config.heartbeatSilenceMs <= 0) return undefined;
+    const out = new Set<string>();
+    for (const [nodeId, at] of this.lastSeen)
+      if (now - at > this.config.heartbeatSilenceMs) out.add(nodeId);
+    return out;
+  }
+
+  // ---- following events ------------------------------------------------------------------
+
+  /**
+   * Rebuilds the view from the manifest and (re)starts the event consumer right after the
+   * stream position noted before the reads (see rebuild.ts for why that is gap-free).
+   */
+  private resync(reason: "start" | "gap" | "inconsistent"): Promise<void> {
+    if (this.resyncing) return this.resyncing;
+    this.resyncing = (async () => {
+      this.ready = false;
+      this.metrics.rebuilds.inc({ reason });
+      const stopEvents = this.eventsStop;
+      this.eventsStop = undefined;
+      await stopEvents?.();
+      let attempt = 0;
+      while (!this.stopping) {
+        try {
+          const t0 = performance.now();
+          const info = await this.jsm.streams.info(EVENTS_STREAM.name);
+          const fromSeq = info.state.last_seq + 1;
+          const r = await rebuildView(this.manifest, {
+            now: Date.now(),
+            maxTaskReads: 200_000,
+            concurrency: this.config.proposeConcurrency,
+          });
+          this.view = r.view;
+          for (const key of [...this.placedOn.keys()]) {
+            const [jobId, taskId, attempt] = key.split("/");
+            const live = r.view.jobs
+              .get(jobId ?? "")
+              ?.tasks.get(taskId ?? "")
+              ?.live.has(Number(attempt));
+            if (!live) this.placedOn.delete(key);
+          }
+          this.metrics.rebuildSeconds.observe((performance.now() - t0) / 1000);
+          this.log.info(
+            {
+              reason,
+              index: r.view.index,
+              jobs: r.view.jobs.size,
+              nodes: r.view.nodes.size,
+              tasksRead: r.tasksRead,
+              fromSeq,
+              truncatedJobs: r.truncatedJobs,
+            },
+            "view rebuilt from the manifest",
+          );
+          await this.startEvents(fromSeq);
+          await this.republishLive();
+          this.ready = true;
+          this.schedulePlan();
+          return;
+        } catch (err) {
+          attempt++;
+          const wait = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
+          this.log.warn({ err, attempt, retryInMs: wait }, "rebuilding the view failed; retrying");
+          await sleep(wait);
+        }
+      }
+    })().finally(() => {
+      this.resyncing = undefined;
+    });
+    return this.resyncing;
+  }
+
+  private async startEvents(fromSeq: number): Promise<void> {
+    // No subject filter: TESSERA_EVENTS holds only tessera.evt.>, and filter_subjects needs
+    // nats-server 2.10 (this project supports 2.9).
+    const consumer = await this.js.consumers.get(EVENTS_STREAM.name, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: fromSeq,
+    });
+    const messages = await consumer.consume();
+    this.lastSeq = fromSeq - 1;
+    let stopped = false;
+    const loop = (async () => {
+      for await (const msg of messages) {
+        if (stopped) break;
+        if (msg.seq !== this.lastSeq + 1) {
+          this.log.warn(
+            { expected: this.lastSeq + 1, got: msg.seq },
+            "gap in TESSERA_EVENTS; rebuilding the view",
+          );
+          void this.resync("gap");
+          break;
+        }
+        this.lastSeq = msg.seq;
+        this.onEventMessage(msg.data, msg.seq);
+      }
+    })().catch((err: unknown) => {
+      if (!this.stopping) {
+        this.log.warn({ err }, "event consumer failed; rebuilding the view");
+        void this.resync("gap");
+      }
+    });
+    this.eventsStop = async () => {
+      stopped = true;
+      await messages.close().catch(() => undefined);
+      await loop;
+    };
+  }
+
+  private onEventMessage(data: Uint8Array, seq: number): void {
+    let batch: ReturnType<typeof decodeManifestEventBatch>;
+    try {
+      batch = decodeManifestEventBatch(data);
+    } catch (err) {
+      // A batch we cannot read may hide state changes: the manifest is the truth, re-read it.
+      this.log.error({ err, seq }, "undecodable event batch; rebuilding the view");
+      void this.resync("inconsistent");
+      return;
+    }
+    const observations: Observation[] = [];
+    const outcome = applyBatch(this.view, batch, observations);
+    if (outcome.kind === "inconsistent") {
+      this.log.warn(
+        { reason: outcome.reason, index: batch.index },
+        "event does not fit the view; rebuilding",
+      );
+      void this.resync("inconsistent");
+      return;
+    }
+    if (outcome.kind === "stale") return;
+    this.metrics.eventsApplied.inc();
+    this.metrics.viewIndex.set(this.view.index);
+    for (const ev of batch.events) {
+      if (
+        ev.category === "task" &&
+        (ev.type === "completed" ||
+          ev.type === "attempt-failed" ||
+          ev.type === "attempt-expired" ||
+          ev.type === "attempt-released")
+      ) {
+        this.placedOn.delete(attemptKey(ev.jobId, ev.taskId, ev.attempt));
+      }
+      if (ev.category === "task" && ev.type === "started") {
+        // Committed: publish even if our proposal's reply got lost (timeout, leader change).
+        const pending = this.awaitingPublish.get(attemptKey(ev.jobId, ev.taskId, ev.attempt));
+        if (pending) void this.publish(pending);
+      }
+    }
+    this.observe(observations);
+    this.schedulePlan();
+  }
+
+  private observe(observations: readonly Observation[]): void {
+    const now = Date.now();
+    for (const o of observations) {
+      const key =
+        o.jobId && o.taskId && o.attempt ? attemptKey(o.jobId, o.taskId, o.attempt) : undefined;
+      if (o.type === "task-completed" && o.jobId && o.taskId && o.kind) {
+        const done = this.view.jobs.get(o.jobId)?.tasks.get(o.taskId)?.completed;
+        if (done) this.durations.add(o.jobId, o.kind, done.durationMs);
+        this.breaker.recordSuccess(now, key);
+      } else if (o.type === "attempt-failed") {
+        const before = this.breaker.opens;
+        this.breaker.recordFailure(now, o.reason, key);
+        if (this.breaker.opens > before) {
+          this.metrics.breakerOpens.inc();
+          this.log.warn(
+            { reason: o.reason, reopensAt: this.breaker.reopensAt() },
+            "storage circuit breaker opened: placement paused",
+          );
+        }
+        if (o.kind === "reduce" && o.jobId && o.taskId && o.reason)
+          this.resetPartials(o.jobId, o.taskId, o.reason);
+      }
+    }
+    this.metrics.breakerState.set({ closed: 0, "half-open": 1, open: 2 }[this.breaker.state(now)]);
+  }
+
+  /** A reduce read a corrupt partial: send the partial(s) back to runnable (task-reset). */
+  private resetPartials(jobId: string, reduceTaskId: string, reason: string): void {
+    const job = this.view.jobs.get(jobId);
+    if (!job) return;
+    const maps = partialsToReset(job, reduceTaskId, reason).filter(
+      (m) => job.tasks.get(m)?.completed,
+    );
+    if (maps.length === 0) return;
+    // Hold the reduce back until the resets commit, or it would re-read the same bad bytes.
+    const rkey = taskKey(jobId, reduceTaskId);
+    this.inflight.add(rkey);
+    void Promise.all(
+      maps.map((taskId) =>
+        this.execute({
+          type: "reset",
+          jobId,
+          taskId,
+          attempt: job.tasks.get(taskId)?.completed?.attempt,
+          reason: `reduce ${reduceTaskId} read a corrupt partial: ${reason}`.slice(0, 1000),
+        }),
+      ),
+    ).finally(() => {
+      this.inflight.delete(rkey);
+      this.schedulePlan();
+    });
+  }
+
+  // ---- planning and executing --------------------------------------------------------------
+
+  private schedulePlan(): void {
+    if (this.planQueued || this.stopping) return;
+    this.planQueued = true;
+    setImmediate(() => {
+      this.planQueued = false;
+      this.runPlan();
+    });
+  }
+
+  private runPlan(): void {
+    if (!this.ready || this.stopping || this.planning) return;
+    this.planning = true;
+    try {
+      const now = Date.now();
+      for (const [key, until] of this.suppressed) if (until <= now) this.suppressed.delete(key);
+      const skip = new Set([...this.inflight, ...this.suppressed.keys()]);
+      const t0 = performance.now();
+      const p = plan(this.view, this.plannerConfig, {
+        now,
+        inflight: skip,
+        runningOn: this.runningOn,
+        placedOn: this.placedOn,
+        silentNodes: this.silentNodes(now),
+        durations: this.durations,
+        breaker: this.breaker,
+      });
+      this.metrics.planSeconds.observe((performance.now() - t0) / 1000);
+      if (p.blocked !== this.lastBlocked) {
+        if (this.lastBlocked) this.metrics.blocked.set({ reason: this.lastBlocked }, 0);
+        if (p.blocked) this.metrics.blocked.set({ reason: p.blocked }, 1);
+        this.log.debug({ blocked: p.blocked }, "placement state");
+        this.lastBlocked = p.blocked;
+      }
+      let live = 0;
+      for (const job of this.view.jobs.values())
+        for (const t of job.tasks.values()) live += t.live.size;
+      this.metrics.liveAttempts.set(live);
+      for (const d of p.decisions) {
+        this.inflight.add(taskKey(d.jobId, d.taskId));
+        this.metrics.decisions.inc({
+          type: d.type === "start" && d.speculative ? "speculate" : d.type,
+        });
+        void this.execute(d).finally(() => {
+          this.inflight.delete(taskKey(d.jobId, d.taskId));
+          this.schedulePlan();
+        });
+      }
+      if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      this.wakeTimer = undefined;
+      if (p.wakeAt !== undefined) {
+        this.wakeTimer = setTimeout(() => this.schedulePlan(), Math.max(1, p.wakeAt - Date.now()));
+      }
+    } finally {
+      this.planning = false;
+    }
+  }
+
+  private async slot(): Promise<() => void> {
+    while (this.active >= this.config.proposeConcurrency) {
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    this.active++;
+    return () => {
+      this.active--;
+      this.waiters.shift()?.();
+    };
+  }
+
+  private commandFor(d: Decision): ManifestCommand {
+    switch (d.type) {
+      case "start":
+        // No nodeId: agents of a pool share one consumer, and the manifest binds an attempt to
+        // the node named here (a completion from another agent of the pool would be refused).
+        return {
+          type: "attempt-start",
+          jobId: d.jobId,
+          taskId: d.taskId,
+          attempt: d.attempt,
+          ...(d.speculative ? { speculative: true } : {}),
+          deadlineAt: Math.round(d.deadlineAt),
+        };
+      case "expire":
+        return {
+          type: "attempt-expire",
+          jobId: d.jobId,
+          taskId: d.taskId,
+          attempt: d.attempt,
+          reason: d.reason,
+        };
+      case "fail":
+        return {
+          type: "attempt-fail",
+          jobId: d.jobId,
+          taskId: d.taskId,
+          attempt: d.attempt,
+          reason: d.reason,
+          retryable: false,
+        };
+      case "reset":
+        // task-reset joined the command set after this file's protocol version; checked at run time.
+        return {
+          type: "task-reset",
+          jobId: d.jobId,
+          taskId: d.taskId,
+          reason: d.reason,
+        } as unknown as ManifestCommand;
+    }
+  }
+
+  private async execute(d: Decision): Promise<void> {
+    const release = await this.slot();
+    const attempt = "attempt" in d ? d.attempt : undefined;
+    const log = withContext(this.log, {
+      jobId: d.jobId,
+      taskId: d.taskId,
+      attempt,
+      nodeId: d.type === "start" ? d.nodeId : undefined,
+    });
+    const cmd = this.commandFor(d);
+    const akey = attempt === undefined ? undefined : attemptKey(d.jobId, d.taskId, attempt);
+    if (d.type === "start" && akey) this.awaitingPublish.set(akey, d);
+    const end = this.metrics.proposeSeconds.startTimer({ command: cmd.type });
+    let reply: ReplyJson;
+    try {
+      reply = await this.manifest.propose(cmd);
+    } catch (err) {
+      end();
+      this.metrics.proposals.inc({ command: cmd.type, outcome: "error", code: "" });
+      // Outcome unknown: if it committed, its event publishes the item (awaitingPublish).
+      log.warn(
+        { err, command: cmd.type },
+        "proposal failed (outcome unknown; the event stream will tell)",
+      );
+      this.suppressed.set(taskKey(d.jobId, d.taskId), Date.now() + 2_000);
+      if (d.type === "start" && akey) this.breaker.cancelProbe(akey);
+      release();
+      return;
+    }
+    end();
+    release();
+    if (reply.ok) {
+      this.metrics.proposals.inc({ command: cmd.type, outcome: "ok", code: "" });
+      if (d.type === "start") {
+        if (akey && d.nodeId) this.placedOn.set(akey, d.nodeId);
+        log.info(
+          {
+            kind: d.kind,
+            pool: d.pool,
+            speculative: d.speculative,
+            why: d.why,
+            placedOn: d.nodeId,
+          },
+          "attempt started",
+        );
+        await this.publish(d);
+      } else {
+        log.info(
+          { command: cmd.type, reason: "reason" in d ? d.reason : undefined },
+          `${cmd.type} committed`,
+        );
+      }
+      return;
+    }
+    this.metrics.proposals.inc({ command: cmd.type, outcome: "rejected", code: reply.code });
+    if (akey) this.awaitingPublish.delete(akey);
+    if (d.type === "start" && akey) this.breaker.cancelProbe(akey);
+    log[d.type === "start" ? "debug" : "info"](
+      { command: cmd.type, code: reply.code, reason: reply.reason },
+      "proposal rejected by the manifest",
+    );
+    this.suppressed.set(taskKey(d.jobId, d.taskId), Date.now() + 1_000);
+    if (STALE_CODES.has(reply.code)) await this.refreshTask(d.jobId, d.taskId);
+  }
+
+  /** Re-reads one task after the manifest said our view of it is behind (another scheduler). */
+  private async refreshTask(jobId: string, taskId: string): Promise<void> {
+    try {
+      const r = await this.manifest.task(jobId, taskId);
+      const job = this.view.jobs.get(jobId);
+      const mt = r.value;
+      if (!job || !mt) return;
+      applyTaskRead(job, taskId, mt, r.appliedIndex, Date.now());
+    } catch (err) {
+      this.log.debug({ err, jobId, taskId }, "re-reading a task failed");
+    }
+  }
+
+  /** Publishes the work item of a committed attempt-start (idempotent via msg id). */
+  private async publish(d: StartDecision): Promise<void> {
+    const itemId = workItemId(d.jobId, d.taskId, d.attempt);
+    const akey = attemptKey(d.jobId, d.taskId, d.attempt);
+    if (!this.awaitingPublish.has(akey)) return; // the reply and the event both lead here
+    this.awaitingPublish.delete(akey);
+    const job = this.view.jobs.get(d.jobId);
+    if (!job) return;
+    const item: WorkItemV1 = {
+      v: 1,
+      itemId,
+      jobId: d.jobId,
+      taskId: d.taskId,
+      attempt: d.attempt,
+      kind: d.kind,
+      job: { ...job.spec },
+      i: d.i,
+      j: d.j,
+      ...(d.k === undefined ? {} : { k: d.k }),
+      pool: d.pool,
+      issuedAt: Date.now(),
+      deadlineMs: Math.round(d.deadlineAt),
+    };
+    try {
+      const r = await publishWithDedup(
+        this.js,
+        workSubject(d.pool, d.kind),
+        encodeWorkItem(item),
+        workItemMsgId(itemId),
+      );
+      this.metrics.published.inc({ kind: d.kind, duplicate: String(r.duplicate) });
+      this.log.debug({ itemId, seq: r.seq, duplicate: r.duplicate }, "work item published");
+    } catch (err) {
+      // The attempt is live without an item: it overruns its deadline and is expired, or the
+      // next restart re-publishes it. Log loudly; this means NATS is down.
+      this.log.error({ err, itemId }, "publishing a committed work item failed");
+      this.awaitingPublish.set(akey, d);
+      setTimeout(() => void this.publish(d), 1_000).unref();
+    }
+  }
+
+  /**
+   * After a rebuild: live attempts started within the work stream's duplicate window get
+   * their item published again. If it is still queued or was already taken, JetStream drops
+   * the copy; if our previous life crashed between commit and publish, this is the publish.
+   */
+  private async republishLive(): Promise<void> {
+    const now = Date.now();
+    const window = WORK_STREAM.duplicateWindowMs - 10_000;
+    const nodes = [...this.view.nodes.values()].map((n) => ({
+      nodeId: n.nodeId,
+      pool: n.labels.pool,
+      cloud: n.labels.cloud,
+      region: n.labels.region,
+      zone: n.labels.zone,
+      slots: Math.max(1, n.capacity.slots),
+      inFlight: 0,
+      failed: n.state === "failed",
+      drained: n.drained,
+      lastFailureAt: undefined,
+    }));
+    let count = 0;
+    for (const job of this.view.jobs.values()) {
+      for (const t of job.tasks.values()) {
+        for (const a of t.live.values()) {
+          if (now - a.startedAt > window) continue;
+          const placed = placeTask(nodes, now, this.plannerConfig.placement);
+          const pool = placed.ok ? placed.pool : this.config.pools[0];
+          if (!pool) continue;
+          const d: StartDecision = {
+            type: "start",
+            jobId: job.jobId,
+            taskId: t.taskId,
+            kind: t.kind,
+            i: t.i,
+            j: t.j,
+            k: t.k,
+            attempt: a.attempt,
+            nodeId: placed.ok ? placed.nodeId : "",
+            pool,
+            speculative: a.speculative,
+            deadlineAt: a.deadlineAt ?? now + this.config.deadlines.initialDeadlineMs,
+            why: "fresh",
+          };
+          this.awaitingPublish.set(attemptKey(job.jobId, t.taskId, a.attempt), d);
+          await this.publish(d);
+          count++;
+        }
+      }
+    }
+    if (count > 0)
+      this.log.info(
+        { count },
+        "re-published work items of recent live attempts (dedup drops copies)",
+      );
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** SIGTERM: stop planning, let proposals in flight finish (and publish), close everything. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.ready = false;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    const deadline = Date.now() + graceMs;
+    while ((this.active > 0 || this.inflight.size > 0) && Date.now() < deadline) await sleep(20);
+    await this.eventsStop?.().catch(() => undefined);
+    await this.resyncing?.catch(() => undefined);
+    this.hbSub?.unsubscribe();
+    await this.http?.close().catch(() => undefined);
+    this.manifest.close();
+    await closeGracefully(this.nc);
+    this.log.info({ inflightLeft: this.inflight.size }, "scheduler stopped");
+  }
+}
