@@ -245,8 +245,12 @@ export async function createHttpServer(
     }
   });
 
-  app.get("/v1/cluster", async (_req, reply) => {
+  app.get("/v1/cluster", async (req, reply) => {
     const s = ctx.peer.status();
+    // The digest hashes the whole manifest: only on request (`?digest=1`), so status polling by
+    // dashboards and the CLI stays cheap.
+    const { digest } = req.query as { digest?: string };
+    const withDigest = digest === "1" || digest === "true";
     const leader = ctx.directory.leader();
     return reply.send({
       id: s.id,
@@ -256,7 +260,7 @@ export async function createHttpServer(
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
       snapshotIndex: s.snapshotIndex,
-      digest: ctx.readModel.digest(),
+      ...(withDigest ? { digest: ctx.readModel.digest() } : {}),
       peers: s.members.map((m) => {
         const addr = ctx.directory.address(m.id);
         return {

@@ -3,13 +3,20 @@ import type { ManifestFsm } from "../fsm/manifest-fsm.js";
 import type { ManifestReadModel } from "./queries.js";
 
 export function fsmReadModel(fsm: ManifestFsm): ManifestReadModel {
+  // The digest hashes the whole state: computed at most once per applied index.
+  let cached: { index: number; digest: string } | undefined;
   return {
     job: (jobId) => fsm.getJob(jobId),
     task: (jobId, taskId) => fsm.getTask(jobId, taskId),
     jobs: () => fsm.listJobs(),
     nodes: () => fsm.listNodes(),
     stats: () => fsm.stats(),
-    digest: () => fsm.digest(),
+    digest: () => {
+      if (cached?.index !== fsm.appliedIndex) {
+        cached = { index: fsm.appliedIndex, digest: fsm.digest() };
+      }
+      return cached.digest;
+    },
     get appliedIndex() {
       return fsm.appliedIndex;
     },

@@ -1,0 +1,132 @@
+// `pnpm bench consensus-commit [--clients 1,64] [--duration-ms N] [--warmup-ms N] [--peers 3]`
+//
+// Three consensus peers as real processes (services/consensus/dist/main.js) on loopback, each
+// with its own data dir and fsync on (the service default). C concurrent gRPC clients, each one
+// session proposing noop commands back to back (Manifest.Propose, committed AND applied on the
+// leader before the reply). For every C: committed commands/s and client-side latency p50/p99
+// over the measurement window (after a warm-up). Every C gets a fresh cluster.
+// Last stdout line: one JSON object, with etcd 3.4 figures on the same kind of machine for scale.
+import { ConsensusCluster, ManifestClients } from "@tessera/test-consensus";
+import {
+  FlagError,
+  intFlag,
+  intListFlag,
+  machine,
+  parseFlagPairs,
+  percentile,
+  round2,
+  SequentialProposer,
+  sleep,
+} from "./_consensus.js";
+
+const ETCD = {
+  version: "3.4",
+  note: "etcd 3.4 on this machine class, as quoted in issue 4",
+  sequential: { commandsPerSec: [560, 610], p50Ms: [1.4, 1.6], p99Ms: 5.3 },
+  clients64: { commandsPerSec: [3600, 4100], p99Ms: [36, 39] },
+};
+const TARGET = {
+  clients64CommandsPerSec: ">= 2x etcd (>= 7200-8200)",
+  sequentialP50Ms: "<= etcd (1.4-1.6)",
+};
+
+interface CaseResult {
+  clients: number;
+  commands: number;
+  commandsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  maxMs: number;
+  retries: number;
+}
+
+async function runCase(
+  clients: number,
+  peers: number,
+  durationMs: number,
+  warmupMs: number,
+): Promise<CaseResult> {
+  const cluster = await ConsensusCluster.start({
+    size: peers,
+    name: `bench-commit-${clients}`,
+    nats: false,
+    extraArgs: ["--log-level", "warn"],
+  });
+  const grpc = new ManifestClients();
+  try {
+    const leader = await cluster.waitForLeader();
+    // Start at the leader so the first request is not a redirect.
+    const order = [leader.peer, ...cluster.peers.filter((p) => p !== leader.peer)];
+    const addresses = () => order.map((p) => p.grpcAddress);
+    const proposers = Array.from(
+      { length: clients },
+      (_, i) => new SequentialProposer(grpc, addresses, `bench-${clients}-${i}`),
+    );
+    await sleep(warmupMs);
+    const from = performance.now();
+    await sleep(durationMs);
+    const to = performance.now();
+    await Promise.all(proposers.map((p) => p.stop()));
+    const window = proposers.flatMap((p) => p.commits.filter((c) => c.at >= from && c.at < to));
+    const latencies = window.map((c) => c.latencyMs).sort((a, b) => a - b);
+    const seconds = (to - from) / 1000;
+    return {
+      clients,
+      commands: window.length,
+      commandsPerSec: Math.round(window.length / seconds),
+      p50Ms: round2(percentile(latencies, 50)),
+      p99Ms: round2(percentile(latencies, 99)),
+      meanMs: round2(latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)),
+      maxMs: round2(latencies[latencies.length - 1] ?? Number.NaN),
+      retries: proposers.reduce((a, p) => a + p.errors, 0),
+    };
+  } finally {
+    grpc.close();
+    await cluster.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlagPairs(process.argv.slice(2), [
+    "clients",
+    "duration-ms",
+    "warmup-ms",
+    "peers",
+  ]);
+  const clientCounts = intListFlag(flags, "clients", [1, 64], 1, 1024);
+  const durationMs = intFlag(flags, "duration-ms", 5_000, 200, 600_000);
+  const warmupMs = intFlag(flags, "warmup-ms", 1_000, 0, 60_000);
+  const peers = intFlag(flags, "peers", 3, 1, 7);
+  const results: CaseResult[] = [];
+  for (const c of clientCounts) {
+    const r = await runCase(c, peers, durationMs, warmupMs);
+    console.error(
+      `consensus-commit: ${c} client(s): ${r.commandsPerSec}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+    );
+    results.push(r);
+  }
+  console.log(
+    JSON.stringify({
+      bench: "consensus-commit",
+      peers,
+      transport: "grpc, loopback",
+      fsync: true,
+      command: "noop (CommandEnvelopeV1, one session per client)",
+      durationMs,
+      warmupMs,
+      results,
+      etcd: ETCD,
+      target: TARGET,
+      machine: machine(),
+    }),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof FlagError ? `consensus-commit: ${err.message}` : err);
+    process.exit(err instanceof FlagError ? 2 : 1);
+  },
+);
