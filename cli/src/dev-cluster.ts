@@ -302,6 +302,7 @@ export class DevCluster {
           `127.0.0.1:${p.http}`,
           "--nats",
           natsUrl,
+          ...replicasFlag(natsUrl),
         ]),
       );
     }
@@ -321,6 +322,7 @@ export class DevCluster {
       serviceMain("@tessera/storage-manager"),
       "--nats",
       natsUrl,
+      ...replicasFlag(natsUrl),
       "--storage",
       this.storageSpec,
       "--http",
@@ -353,6 +355,7 @@ export class DevCluster {
           agentMain,
           "--nats",
           natsUrl,
+          ...replicasFlag(natsUrl),
           "--storage",
           this.storageSpec,
           "--node-id",
@@ -446,6 +449,15 @@ async function stopChild(c: Managed, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Stream replicas for every service that provisions JetStream: on a NATS cluster (several URLs)
+ * streams must be replicated (up to 3), or one service would provision them down to 1 replica.
+ */
+function replicasFlag(natsUrl: string): string[] {
+  const servers = natsUrl.split(",").filter((u) => u.trim() !== "").length;
+  return servers > 1 ? ["--replicas", String(Math.min(3, servers))] : [];
+}
+
 /** Flags of `tessera-scheduler` (services/scheduler/README.md). */
 function schedulerArgs(o: {
   natsUrl: string;
@@ -453,5 +465,13 @@ function schedulerArgs(o: {
   peersHttp: readonly string[];
   httpListen: string;
 }): string[] {
-  return ["--nats", o.natsUrl, "--consensus", o.peersHttp.join(","), "--http", o.httpListen];
+  return [
+    "--nats",
+    o.natsUrl,
+    ...replicasFlag(o.natsUrl),
+    "--consensus",
+    o.peersHttp.join(","),
+    "--http",
+    o.httpListen,
+  ];
 }

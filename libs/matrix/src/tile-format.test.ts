@@ -59,6 +59,20 @@ describe("tile format", () => {
     expect(Array.from(unaligned)).toEqual(Array.from(data));
   });
 
+  it("decodes a small tile read into a pooled Node Buffer (non-zero offset) without changing it", () => {
+    const data = sample(16, 16);
+    const encoded = encodeTile(data, { rows: 16, cols: 16 });
+    // Buffer.from(...) of < 4 KiB comes from Node's shared pool, at some offset into it; its
+    // slice() is a view. This is how fs reads of small tiles arrive.
+    Buffer.alloc(8); // moves the pool offset so it is not 0
+    const pooled = Buffer.from(encoded);
+    const before = Buffer.from(pooled);
+    expect(Array.from(decodeTile(pooled, { rows: 16, cols: 16 }).data)).toEqual(Array.from(data));
+    expect(Buffer.compare(pooled, before)).toBe(0);
+    const atOffset = Buffer.concat([Buffer.alloc(12), encoded]).subarray(12);
+    expect(Array.from(decodeTile(atOffset).data)).toEqual(Array.from(data));
+  });
+
   it("fails decoding for a single flipped bit anywhere in the file", () => {
     const bytes = encodeTile(sample(4, 6), { rows: 4, cols: 6, mode: "exact" });
     for (let bit = 0; bit < bytes.length * 8; bit++) {

@@ -197,8 +197,10 @@ export function readTileHeader(bytes: Uint8Array, expect: DecodeTileExpectations
     );
   }
   const storedHeaderCrc = view.getUint32(OFF_HEADER_CRC, true);
-  const copy = bytes.slice(0, TILE_HEADER_BYTES);
-  new DataView(copy.buffer).setUint32(OFF_HEADER_CRC, 0, true);
+  // A real copy: `bytes` may be a Node Buffer, whose slice() is a view (zeroing the CRC field in
+  // it would change the caller's bytes) and which may sit at an offset in a shared pool.
+  const copy = Uint8Array.prototype.slice.call(bytes, 0, TILE_HEADER_BYTES);
+  new DataView(copy.buffer, copy.byteOffset, TILE_HEADER_BYTES).setUint32(OFF_HEADER_CRC, 0, true);
   const actualHeaderCrc = crc32cOf(copy);
   if (actualHeaderCrc !== storedHeaderCrc) {
     throw new TileChecksumError(

@@ -14,6 +14,8 @@ export interface StoredObject {
   readonly uri: string;
   readonly checksum: string;
   readonly bytes: number;
+  /** False when the key already held an object with this checksum and nothing was written. */
+  readonly created?: boolean;
 }
 
 /** The part of @tessera/storage's ObjectStore the agent uses. */
@@ -22,13 +24,21 @@ export interface TileStore {
   get(key: string): Promise<Uint8Array>;
   /** Idempotent put: same key + same bytes succeeds without rewriting. */
   put(key: string, data: Uint8Array): Promise<StoredObject>;
+  delete(key: string): Promise<void>;
 }
 
 /** Storage's "no such key" code; any other failure of a read is passed on untouched. */
 const NOT_FOUND = "TESSERA_E_STORAGE_NOT_FOUND";
 
+/** Storage's "the stored bytes are not what was recorded" codes. */
+const CORRUPT = new Set(["TESSERA_E_STORAGE_CHECKSUM", "TESSERA_E_STORAGE_UNVERIFIABLE"]);
+
+function codeOf(err: unknown): unknown {
+  return typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+}
+
 function isNotFound(err: unknown): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === NOT_FOUND;
+  return codeOf(err) === NOT_FOUND;
 }
 
 /** Reads and decodes a [tile, tile] tile, checking its shape against the job. */
@@ -69,12 +79,30 @@ export async function readOrGenerateInput(
   return { data, generated: true };
 }
 
-/** Encodes and stores a result tile under its deterministic key (idempotent put). */
-export function writeTile(
+/**
+ * Encodes and stores a result tile under its deterministic key (idempotent put).
+ *
+ * A put that finds the key already holding an object with the same recorded checksum writes
+ * nothing. That object may be a corrupt earlier copy whose metadata is intact (this is exactly the
+ * case when a task is recomputed because its output failed a read), so the existing bytes are
+ * read back with verification, and a copy that fails is deleted and written again.
+ */
+export async function writeTile(
   store: TileStore,
   key: string,
   data: Float32Array,
   spec: MatmulJobSpec,
 ): Promise<StoredObject> {
-  return store.put(key, encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode }));
+  const bytes = encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode });
+  const stored = await store.put(key, bytes);
+  if (stored.created !== false) return stored;
+  try {
+    await store.get(key);
+    return stored;
+  } catch (err) {
+    if (isNotFound(err)) return store.put(key, bytes);
+    if (!CORRUPT.has(codeOf(err) as string)) throw err;
+    await store.delete(key);
+    return store.put(key, bytes);
+  }
 }

@@ -79,6 +79,9 @@ function outputView(r: OutputRecord) {
   };
 }
 
+/** Delay of the second partial sweep after a job's clean-up (longer than a running tile task). */
+const LATE_SWEEP_MS = 5_000;
+
 export class StorageManager {
   readonly tracker: JobTracker;
   readonly metrics: StorageManagerMetrics;
@@ -90,6 +93,7 @@ export class StorageManager {
   private readonly checkQueue: OutputRecord[] = [];
   private verifying: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly lateSweeps = new Set<NodeJS.Timeout>();
 
   private constructor(
     private readonly config: StorageManagerConfig,
@@ -198,6 +202,11 @@ export class StorageManager {
    * explicit acks (nats-server 2.9 has no ack-none pull consumers); when it breaks (server
    * restart, consumer gone) a new one resumes at the next stream sequence, so nothing is skipped
    * and repeats are dropped by the tracker's index check.
+   *
+   * Order is enforced here, not assumed: after a NATS server dies mid-pull, a message can be
+   * redelivered late (after its ack wait), behind later ones. A message beyond the next expected
+   * sequence therefore restarts the consumer at that sequence instead of being applied; only a
+   * fresh consumer's first message may skip ahead (a hole the stream really has).
    */
   private async follow(
     js: ReturnType<typeof jetstream>,
@@ -208,7 +217,7 @@ export class StorageManager {
     let nextSeq = 1;
     let failures = 0;
     while (!this.stopping) {
-      let name: string;
+      let name: string | undefined;
       try {
         const info = await jsm.consumers.add(EVENTS_STREAM.name, {
           ack_policy: AckPolicy.Explicit,
@@ -220,9 +229,18 @@ export class StorageManager {
         name = info.name;
         const consumer = await js.consumers.get(EVENTS_STREAM.name, name);
         failures = 0;
+        let fresh = true;
         while (!this.stopping) {
           const batch = await consumer.fetch({ max_messages: 256, expires: 1_000 });
           for await (const m of batch) {
+            if (m.seq < nextSeq) {
+              m.ack(); // a late redelivery of something already applied
+              continue;
+            }
+            if (m.seq > nextSeq && !fresh) {
+              throw new EventGapError(nextSeq, m.seq);
+            }
+            fresh = false;
             this.applyMessage(m.seq, m.subject, m.data, target);
             nextSeq = m.seq + 1;
             m.ack();
@@ -231,12 +249,16 @@ export class StorageManager {
         }
       } catch (err) {
         if (this.stopping || this.nc.isClosed()) break;
-        failures++;
+        if (name) await jsm.consumers.delete(EVENTS_STREAM.name, name).catch(() => undefined);
+        const gap = err instanceof EventGapError;
+        if (!gap) failures++;
         this.log.warn(
           { err: (err as Error).message, nextSeq, failures },
-          "event consumer failed; recreating it",
+          gap
+            ? "event delivered out of order; re-reading from the gap"
+            : "event consumer failed; recreating it",
         );
-        await sleep(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
+        if (!gap) await sleep(Math.min(5_000, 200 * 2 ** Math.min(failures, 5)));
       }
     }
   }
@@ -423,10 +445,35 @@ export class StorageManager {
       this.metrics.partialsDeleted.inc(deleted);
       this.tracker.partialsCleaned(jobId, true);
       this.log.info({ jobId, deleted }, "deleted intermediate partials");
+      this.scheduleLateSweep(jobId);
     } catch (err) {
       this.tracker.partialsCleaned(jobId, false);
       this.log.warn({ jobId, err: (err as Error).message }, "partial clean-up failed; will retry");
     }
+  }
+
+  /**
+   * Attempts still running when a job finished (a cancelled job's, a speculative loser) write
+   * their partials after the first clean-up, and no event announces those writes (the manifest
+   * rejects their completions). One more sweep a little later removes them.
+   */
+  private scheduleLateSweep(jobId: string): void {
+    const timer = setTimeout(() => {
+      this.lateSweeps.delete(timer);
+      if (this.stopping) return;
+      this.track(
+        deletePartials(this.store, jobId).then(
+          (deleted) => {
+            this.metrics.partialsDeleted.inc(deleted);
+            if (deleted > 0) this.log.info({ jobId, deleted }, "deleted late-written partials");
+          },
+          (err: unknown) =>
+            this.log.warn({ jobId, err: (err as Error).message }, "late partial sweep failed"),
+        ),
+      );
+    }, LATE_SWEEP_MS);
+    timer.unref();
+    this.lateSweeps.add(timer);
   }
 
   private async propose(p: Proposal): Promise<void> {
@@ -498,6 +545,8 @@ export class StorageManager {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    for (const t of this.lateSweeps) clearTimeout(t);
+    this.lateSweeps.clear();
     if (this.timer) clearInterval(this.timer);
     this.log.debug({ inFlight: this.inFlight.size }, "stopping: waiting for in-flight work");
     await Promise.allSettled([...this.inFlight]);
@@ -520,4 +569,12 @@ function splitHostPort(hostPort: string): [string, number] {
   const i = hostPort.lastIndexOf(":");
   const host = hostPort.slice(0, i).replace(/^\[|\]$/g, "");
   return [host, Number(hostPort.slice(i + 1))];
+}
+
+/** An event arrived ahead of the next expected stream sequence (see follow()). */
+class EventGapError extends Error {
+  constructor(expected: number, got: number) {
+    super(`expected TESSERA_EVENTS sequence ${expected}, got ${got}`);
+    this.name = "EventGapError";
+  }
 }

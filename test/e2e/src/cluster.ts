@@ -1,0 +1,384 @@
+// A whole local Tessera cluster as real processes for the end-to-end and chaos suites and the
+// e2e benchmarks. Start-up is the CLI's own `DevCluster` (what `tessera dev up` runs: nats-server,
+// consensus peers, scheduler, storage-manager, agents on fs storage), so the suites exercise the
+// code an operator runs. DevCluster has no per-process restart, so right after start this module
+// records each process's exact command line (/proc/<pid>/cmdline) and restarts a killed process
+// with the same argv (same ports, same data dir), optionally with extra environment.
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DevCluster, type DevClusterInfo } from "@tessera/cli";
+import { connect, jetstreamManager, provisionStreams } from "@tessera/messaging";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class E2eError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "E2eError";
+  }
+}
+
+export interface E2eClusterOptions {
+  /** Consensus peers (default 3). */
+  readonly peers?: number;
+  /** Agents (default 2). */
+  readonly agents?: number;
+  /**
+   * NATS servers to use instead of a nats-server the cluster starts itself (e.g. the urls of a
+   * @tessera/harness startNatsCluster). With more than one, every stream is provisioned with
+   * `replicas` (default 3) before any service starts, and every service is told the same.
+   */
+  readonly nats?: readonly string[];
+  readonly replicas?: number;
+  /** Parent of the cluster's temp data dir (default the OS temp dir). */
+  readonly parentDir?: string;
+  /** Extra environment for every process. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Keep the data dir after stop() (default: removed). */
+  readonly keepData?: boolean;
+  readonly readyTimeoutMs?: number;
+}
+
+export type ProcessKind = "nats" | "peer" | "agent" | "scheduler" | "storage-manager";
+
+/** One service process of the cluster: the DevCluster's original, or our restart of it. */
+interface Proc {
+  readonly name: string;
+  readonly kind: ProcessKind;
+  readonly argv: readonly string[];
+  readonly log: string;
+  pid: number;
+  /** Set for processes this module spawned (restarts); DevCluster owns the originals. */
+  child: ChildProcess | undefined;
+  exited: boolean;
+}
+
+function readCmdline(pid: number): string[] {
+  const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  return raw.split("\0").filter((s, i, all) => !(s === "" && i === all.length - 1));
+}
+
+/** Alive and not a zombie (a SIGKILLed child stays a zombie until Node reaps it). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new E2eError(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(200);
+  }
+}
+
+async function httpJson(url: string, timeoutMs = 2_000): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  if (!res.ok) throw new E2eError(`GET ${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  return JSON.parse(text) as unknown;
+}
+
+function flagValue(argv: readonly string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+export class E2eCluster {
+  private readonly procs = new Map<string, Proc>();
+  private stopped = false;
+
+  private constructor(
+    private readonly dev: DevCluster,
+    readonly info: DevClusterInfo,
+    readonly dataDir: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly keepData: boolean,
+  ) {}
+
+  static async start(o: E2eClusterOptions = {}): Promise<E2eCluster> {
+    const dataDir = mkdtempSync(join(o.parentDir ?? tmpdir(), "tessera-e2e-"));
+    const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
+    const nats = o.nats && o.nats.length > 0 ? [...o.nats] : undefined;
+    if (nats && nats.length > 1) {
+      // The services provision streams with their own --replicas (default 1) and a provisioner
+      // *updates* a stream whose replica count differs, so every one of them must agree:
+      // streams first, then TESSERA_REPLICAS (agent, scheduler, storage-manager) and a consensus
+      // config file (the consensus peer reads replicas from flags or --config only).
+      const replicas = o.replicas ?? 3;
+      const nc = await connect({ servers: nats, name: "tessera-e2e-provision" });
+      try {
+        await provisionStreams(await jetstreamManager(nc), { replicas });
+      } finally {
+        await nc.close();
+      }
+      const consensusConfig = join(dataDir, "consensus-config.json");
+      writeFileSync(consensusConfig, `${JSON.stringify({ replicas })}\n`);
+      env.TESSERA_REPLICAS = String(replicas);
+      env.TESSERA_CONSENSUS_CONFIG = consensusConfig;
+    }
+    const dev = await DevCluster.start({
+      peers: o.peers ?? 3,
+      agents: o.agents ?? 2,
+      storage: "fs",
+      nats: nats?.join(","),
+      data: join(dataDir, "cluster"),
+      agentEp: "cpu",
+      env,
+      readyTimeoutMs: o.readyTimeoutMs ?? 180_000,
+    });
+    const info = dev.info;
+    if (!info) {
+      await dev.stop();
+      throw new E2eError("DevCluster started but reported no endpoints");
+    }
+    const keep = o.keepData ?? process.env.TESSERA_E2E_KEEP === "1";
+    const cluster = new E2eCluster(dev, info, dataDir, env, keep);
+    const logs = join(info.dataDir, "logs");
+    const record = (name: string, kind: ProcessKind, pid: number) => {
+      cluster.procs.set(name, {
+        name,
+        kind,
+        argv: readCmdline(pid),
+        log: join(logs, `${name}.log`),
+        pid,
+        child: undefined,
+        exited: false,
+      });
+    };
+    try {
+      for (const p of info.peers) record(`peer-${p.id}`, "peer", p.pid);
+      for (const a of info.agents) record(a.id, "agent", a.pid);
+      record("scheduler", "scheduler", info.scheduler.pid);
+      record("storage-manager", "storage-manager", info.storageManager.pid);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** `fs:<dir>` spec every service uses. */
+  get storageSpec(): string {
+    return this.dev.storageSpec;
+  }
+
+  /** Root directory of the fs object store. */
+  get storageRoot(): string {
+    return this.dev.storageSpec.slice("fs:".length);
+  }
+
+  /** Every peer's HTTP URL, comma-separated (the CLI's --server). */
+  get servers(): string {
+    return this.info.peers.map((p) => p.http).join(",");
+  }
+
+  get storageManagerHttp(): string {
+    return this.info.storageManager.http;
+  }
+
+  get schedulerHttp(): string {
+    const listen = flagValue(this.proc("scheduler").argv, "--http");
+    if (!listen) throw new E2eError("the scheduler was started without --http");
+    return `http://${listen}`;
+  }
+
+  private proc(name: string): Proc {
+    const p = this.procs.get(name);
+    if (!p) throw new E2eError(`no process named ${name} (have ${[...this.procs.keys()]})`);
+    return p;
+  }
+
+  /** The log file of a process (DevCluster's <data>/logs/<name>.log; restarts append to it). */
+  logOf(name: string): string {
+    return this.proc(name).log;
+  }
+
+  /** Waits until `name`'s log has a line matching `re` (after `fromByte`); returns the match. */
+  async waitLog(
+    name: string,
+    re: RegExp,
+    timeoutMs = 60_000,
+    fromByte = 0,
+  ): Promise<RegExpExecArray> {
+    let found: RegExpExecArray | null = null;
+    await waitUntil(
+      `${name}'s log to match ${re}`,
+      async () => {
+        const text = readFileSync(this.proc(name).log, "utf8").slice(fromByte);
+        found = re.exec(text);
+        return found !== null;
+      },
+      timeoutMs,
+    );
+    return found as unknown as RegExpExecArray;
+  }
+
+  pid(name: string): number {
+    return this.proc(name).pid;
+  }
+
+  isRunning(name: string): boolean {
+    const p = this.proc(name);
+    return !p.exited && pidAlive(p.pid);
+  }
+
+  /** The peer every reachable peer names as leader (waits for one; default 60 s). */
+  async leaderId(timeoutMs = 60_000): Promise<number> {
+    let leader = 0;
+    await waitUntil(
+      "a consensus leader",
+      async () => {
+        for (const p of this.info.peers) {
+          if (!this.isRunning(`peer-${p.id}`)) continue;
+          try {
+            const v = (await httpJson(`${p.http}/v1/cluster`)) as {
+              role?: string;
+              id?: number;
+            };
+            if (v.role === "leader" && typeof v.id === "number") {
+              leader = v.id;
+              return true;
+            }
+          } catch {
+            // not answering: try the next
+          }
+        }
+        return false;
+      },
+      timeoutMs,
+    );
+    return leader;
+  }
+
+  /** SIGKILL a process and wait until it is gone. */
+  async kill(name: string): Promise<void> {
+    const p = this.proc(name);
+    if (p.exited || !pidAlive(p.pid)) {
+      p.exited = true;
+      return;
+    }
+    process.kill(p.pid, "SIGKILL");
+    await waitUntil(
+      `${name} (pid ${p.pid}) to exit after SIGKILL`,
+      async () => !pidAlive(p.pid),
+      15_000,
+    );
+    p.exited = true;
+  }
+
+  /**
+   * Starts a killed process again with its original argv (same ports, data dir, node id) and
+   * waits until it is ready: a peer answers /healthz, an agent is back in the manifest's node
+   * list, the scheduler / storage-manager answer /readyz.
+   */
+  async restart(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+    const p = this.proc(name);
+    if (!p.exited && pidAlive(p.pid)) throw new E2eError(`${name} is still running`);
+    const fd = openSync(p.log, "a");
+    const [command, ...args] = p.argv;
+    if (!command) throw new E2eError(`${name}: empty command line`);
+    const child = spawn(command, args, {
+      stdio: ["ignore", fd, fd],
+      env: { ...this.env, ...extraEnv },
+    });
+    closeSync(fd);
+    if (child.pid === undefined) throw new E2eError(`${name}: could not spawn ${command}`);
+    const next: Proc = { ...p, pid: child.pid, child, exited: false };
+    child.on("exit", () => {
+      next.exited = true;
+    });
+    this.procs.set(name, next);
+    const alive = async () => {
+      if (next.exited) throw new E2eError(`${name} exited during restart; log ${p.log}`);
+      return true;
+    };
+    if (p.kind === "peer") {
+      const http = `http://${flagValue(p.argv, "--http")}`;
+      await waitUntil(
+        `${name} to answer /healthz`,
+        async () => (await alive()) && !!(await httpJson(`${http}/healthz`)),
+        60_000,
+      );
+    } else if (p.kind === "agent") {
+      await alive();
+      await this.waitAgentAlive(name);
+    } else {
+      const http = `http://${flagValue(p.argv, "--http")}`;
+      await waitUntil(
+        `${name} to answer /readyz`,
+        async () => (await alive()) && !!(await httpJson(`${http}/readyz`)),
+        60_000,
+      );
+    }
+  }
+
+  /** Waits until the manifest lists the agent as alive (joined / rejoined). */
+  async waitAgentAlive(nodeId: string, timeoutMs = 60_000): Promise<void> {
+    await waitUntil(
+      `${nodeId} to be alive in the manifest`,
+      async () => {
+        for (const peer of this.info.peers) {
+          if (!this.isRunning(`peer-${peer.id}`)) continue;
+          const body = (await httpJson(`${peer.http}/v1/nodes?consistency=stale`).catch(
+            () => undefined,
+          )) as { nodes?: { nodeId?: string; state?: string }[] } | undefined;
+          const n = body?.nodes?.find((x) => x.nodeId === nodeId);
+          if (n) return n.state === "active";
+        }
+        return false;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** SIGKILLs the current consensus leader; returns its id. */
+  async killLeader(): Promise<number> {
+    const id = await this.leaderId();
+    await this.kill(`peer-${id}`);
+    return id;
+  }
+
+  /** Kills everything (restarted processes first, then DevCluster's SIGTERM → SIGKILL). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const ours = [...this.procs.values()].filter((p) => p.child && !p.exited);
+    await Promise.all(
+      ours.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (!p.child || p.exited) return resolve();
+            p.child.once("exit", () => resolve());
+            p.child.kill("SIGKILL");
+          }),
+      ),
+    );
+    // Short grace: these are throw-away clusters; whatever ignores SIGTERM gets SIGKILL.
+    await this.dev.stop(5_000);
+    // Belt and braces: nothing of ours may outlive the suite.
+    for (const p of this.procs.values()) {
+      if (pidAlive(p.pid)) {
+        try {
+          process.kill(p.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+    if (!this.keepData) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

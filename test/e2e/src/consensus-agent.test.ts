@@ -1,0 +1,85 @@
+// The consensus leader SIGKILLed twice during a job, and an agent SIGKILLed mid-task: each run
+// ends succeeded, verified, with the digest of an undisturbed run (the reference GEMM's digest,
+// which the first scenario shows an undisturbed cluster run produces).
+import type { MatmulJobSpec } from "@tessera/matrix";
+import { describe, expect, it } from "vitest";
+import { getJob, jobEvents, natsUrls, referenceDigest, submitViaCli } from "./jobs.js";
+import {
+  expectVerified,
+  ofType,
+  startCluster,
+  useClusterPerTest,
+  whenDone,
+} from "./scenario.test-helpers.js";
+import { slowAgentEnv } from "./storage.js";
+
+const small: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 7 };
+// Leader kills need a job long enough for two elections and a peer restart in between.
+const longer: MatmulJobSpec = { n: 384, tile: 64, mode: "exact", seed: 11 };
+
+describe("e2e: consensus and agent failures", () => {
+  useClusterPerTest();
+  const smallDigest = referenceDigest(small);
+  const longerDigest = referenceDigest(longer);
+
+  it("an undisturbed run is verified and its digest is the reference digest", async () => {
+    const cluster = await startCluster();
+    const r = await submitViaCli(cluster, small, "e2e-plain").result;
+    expectVerified(r, small, smallDigest);
+    expect(r.attempts).toBe(r.tasks);
+  });
+
+  it("survives the consensus leader SIGKILLed twice during the job", async () => {
+    const cluster = await startCluster();
+    const jobId = "e2e-leader-kills";
+    const run = submitViaCli(cluster, longer, jobId);
+    const K = longer.n / longer.tile;
+    const total = K * K * K + K * K;
+
+    const killed: number[] = [];
+    let threshold = Math.floor(total * 0.1);
+    for (let round = 0; round < 2; round++) {
+      const before = await whenDone(cluster, jobId, threshold);
+      expect(before.state, "the job is still running when the leader dies").toBe("running");
+      const old = await cluster.killLeader();
+      killed.push(old);
+      const next = await cluster.leaderId();
+      expect(next).not.toBe(old);
+      // Back to three peers before the next kill: two dead peers of three would be no quorum.
+      await cluster.restart(`peer-${old}`);
+      const now = await getJob(cluster, jobId);
+      threshold = (now?.counts.done ?? threshold) + Math.floor(total * 0.1);
+    }
+    expect(killed).toHaveLength(2);
+
+    const r = await run.result;
+    expectVerified(r, longer, longerDigest);
+    const events = await jobEvents(natsUrls(cluster), jobId);
+    expect(ofType(events, "job.succeeded")).toHaveLength(1);
+  });
+
+  it("survives an agent SIGKILLed mid-task", async () => {
+    const cluster = await startCluster();
+    const jobId = "e2e-agent-kill";
+    // agent-1 gets slow storage writes (see slow-storage.ts) so "mid-task" is certain: the kill
+    // lands after it read its inputs and ran the kernel, before its output is stored.
+    await cluster.kill("agent-1");
+    await cluster.restart("agent-1", slowAgentEnv(2_000));
+    const run = submitViaCli(cluster, small, jobId);
+    const m = await cluster.waitLog(
+      "agent-1",
+      new RegExp(
+        `tessera-e2e slow-write \\S*/jobs/${jobId}/(partials|C)/(\\d+)-(\\d+)(?:-(\\d+))?\\.tile`,
+      ),
+    );
+    await cluster.kill("agent-1");
+    const taskId = m[1] === "C" ? `r-${m[2]}-${m[3]}` : `m-${m[2]}-${m[3]}-${m[4]}`;
+
+    const r = await run.result;
+    expectVerified(r, small, smallDigest);
+    // The task agent-1 died in was completed by agent-2 (a new attempt, or the redelivered one).
+    const events = await jobEvents(natsUrls(cluster), jobId);
+    const completed = ofType(events, "task.completed").filter((e) => e.taskId === taskId);
+    expect(completed.map((e) => e.nodeId)).toEqual(["agent-2"]);
+  });
+});
