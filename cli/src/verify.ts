@@ -1,8 +1,8 @@
 // `tessera verify JOB`: Freivalds over every output tile read back from storage (CRC32C-verified
 // on read) plus the output digest over the stored tiles' checksums, compared with the manifest's.
 import { type MatmulJobSpec, outputKey, reduceTaskId } from "@tessera/matrix";
-import { createObjectStore } from "@tessera/storage";
-import { storageConfigFromSpec, verifyJobOutputs } from "@tessera/storage-manager";
+import { createObjectStore, storageConfigFromSpec } from "@tessera/storage";
+import { verifyJobOutputs } from "@tessera/storage-manager";
 import { CliError } from "./client.js";
 
 export interface VerifyReport {

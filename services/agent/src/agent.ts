@@ -2,12 +2,11 @@
 // the lifecycle (start → active|standby → draining → stopped).
 import { availableParallelism, totalmem } from "node:os";
 import type { Logger } from "@tessera/observability";
-import { createObjectStore, type ObjectStore } from "@tessera/storage";
+import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
 import { type AgentState, Heartbeater } from "./heartbeat.js";
 import { KernelRunner } from "./kernel/kernel-runner.js";
 import { AgentBus } from "./nats-bus.js";
-import { storageConfigFromSpec } from "./storage-spec.js";
 import { executeWorkItem } from "./task-executor.js";
 import { WorkLoop } from "./work-loop.js";
 

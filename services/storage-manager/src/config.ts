@@ -1,8 +1,8 @@
 // Storage-manager configuration: flags over environment variables over defaults, every field
 // validated with a message naming the flag and the reason. Pure: no I/O.
 import { parseArgs } from "node:util";
+import { STORAGE_SPEC_PATTERN } from "@tessera/storage";
 import { StorageManagerError, StorageManagerErrorCode } from "./errors.js";
-import { STORAGE_SPEC_PATTERN } from "./storage-spec.js";
 
 export type CheckMode = "full" | "head";
 export type LogLevelSetting = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";

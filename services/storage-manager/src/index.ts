@@ -19,7 +19,6 @@ export {
   TransientStorageError,
   verifyJobOutputs,
 } from "./storage-ops.js";
-export { STORAGE_SPEC_PATTERN, storageConfigFromSpec } from "./storage-spec.js";
 export {
   type Action,
   decideOutputCheck,

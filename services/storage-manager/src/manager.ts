@@ -15,7 +15,7 @@ import {
 } from "@tessera/messaging";
 import type { Logger } from "@tessera/observability";
 import { CMD_STREAM, decodeManifestEventBatch, EVENTS_STREAM } from "@tessera/protocol";
-import { createObjectStore, type ObjectStore } from "@tessera/storage";
+import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { StorageManagerConfig } from "./config.js";
 import { StorageManagerError, StorageManagerErrorCode } from "./errors.js";
 import { createStorageManagerMetrics, type StorageManagerMetrics } from "./metrics.js";
@@ -26,7 +26,6 @@ import {
   TransientStorageError,
   verifyJobOutputs,
 } from "./storage-ops.js";
-import { storageConfigFromSpec } from "./storage-spec.js";
 import {
   type Action,
   decideVerdict,

@@ -1,6 +1,11 @@
-// `--storage` → a @tessera/storage config object. Endpoints and credentials come from the
-// environment (never from flags, which show up in `ps`); storage validates the result.
-import { AgentError, AgentErrorCode } from "./errors.js";
+// `--storage fs:<dir> | s3:<bucket>[/<prefix>] | gcs:<bucket>[/<prefix>]` → a storage config object
+// for createObjectStore (which validates it). One grammar for every service's flag. Endpoints and
+// credentials come from the environment (never from flags, which show up in `ps`).
+import { StorageConfigError } from "./errors.js";
+
+/** A syntactically valid `--storage` value (checked by config loaders before start-up). */
+export const STORAGE_SPEC_PATTERN =
+  /^(fs:.+|s3:[a-z0-9][a-z0-9.-]{1,62}(\/.*)?|gcs:[a-z0-9][a-z0-9._-]{1,221}(\/.*)?)$/;
 
 export function storageConfigFromSpec(
   spec: string,
@@ -30,8 +35,8 @@ export function storageConfigFromSpec(
     const apiEndpoint = env.TESSERA_GCS_ENDPOINT;
     return { backend: "gcs", bucket, ...withPrefix, ...(apiEndpoint ? { apiEndpoint } : {}) };
   }
-  throw new AgentError(
-    AgentErrorCode.Config,
-    `--storage: ${JSON.stringify(spec)} must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]`,
+  throw new StorageConfigError(
+    "--storage",
+    `${JSON.stringify(spec)} must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]`,
   );
 }
