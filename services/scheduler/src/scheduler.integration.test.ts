@@ -268,7 +268,16 @@ describe("scheduler end to end (real nats, 3 consensus peers, 2 agents, 2 schedu
     // What two racing instances cost (printed, not asserted: it depends on timing).
     const proposals: Record<string, Record<string, number>> = {};
     for (const s of survivors) {
-      const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+      // The fresh instance may still be starting when a fast job is already done.
+      const text = await waitFor(
+        `${s.name} serving /metrics`,
+        async () =>
+          fetch(`http://127.0.0.1:${s.httpPort}/metrics`).then(
+            (r) => (r.ok ? r.text() : undefined),
+            () => undefined,
+          ),
+        60_000,
+      );
       for (const m of text.matchAll(/^tessera_scheduler_proposals_total\{([^}]*)\} (\d+)/gm)) {
         const labels = Object.fromEntries(
           [...(m[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
@@ -280,8 +289,17 @@ describe("scheduler end to end (real nats, 3 consensus peers, 2 agents, 2 schedu
       }
     }
     console.log(JSON.stringify({ e2e: "matmul n=256 tile=64", computedMs, proposals }));
-    const metrics = await (await fetch(`http://127.0.0.1:${fresh.httpPort}/metrics`)).text();
-    expect(metrics).toMatch(/tessera_scheduler_rebuilds_total\{[^}]*reason="start"[^}]*\} 1/);
+    // The fresh instance rebuilt its view from the manifest once, at start.
+    await waitFor(
+      "sched-c's start-up rebuild",
+      async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${fresh.httpPort}/metrics`)).text();
+        return /tessera_scheduler_rebuilds_total\{[^}]*reason="start"[^}]*\} 1/.test(metrics)
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
 
     // SIGTERM: a clean stop.
     const exits = survivors.map(
