@@ -11,9 +11,9 @@ import {
   parseReply,
 } from "@tessera/test-consensus";
 
-export class FlagError extends Error {
-  readonly code = "TESSERA_E_BENCH_FLAG";
-}
+export { FlagError } from "./_cli.js";
+
+import { FlagError } from "./_cli.js";
 
 /** `--name value` pairs; every name must be in `known`. */
 export function parseFlagPairs(

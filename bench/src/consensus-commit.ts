@@ -7,6 +7,7 @@
 // over the measurement window (after a warm-up). Every C gets a fresh cluster.
 // Last stdout line: one JSON object, with etcd 3.4 figures on the same kind of machine for scale.
 import { ConsensusCluster, ManifestClients } from "@tessera/test-consensus";
+import { runBench } from "./_cli.js";
 import {
   FlagError,
   intFlag,
@@ -123,10 +124,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof FlagError ? `consensus-commit: ${err.message}` : err);
-    process.exit(err instanceof FlagError ? 2 : 1);
-  },
-);
+runBench("consensus-commit", main);

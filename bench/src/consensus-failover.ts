@@ -11,6 +11,7 @@
 // and also reports sequential commit latency under that delay.
 // Last stdout line: one JSON object, with etcd figures for scale.
 import { ConsensusCluster, ManifestClients, type PeerProcess } from "@tessera/test-consensus";
+import { runBench } from "./_cli.js";
 import {
   type Commit,
   FlagError,
@@ -249,10 +250,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof FlagError ? `consensus-failover: ${err.message}` : err);
-    process.exit(err instanceof FlagError ? 2 : 1);
-  },
-);
+runBench("consensus-failover", main);

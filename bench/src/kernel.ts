@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { type ExecutionProviderChoice, type GemmOp, KernelRunner } from "@tessera/agent";
+import { FlagError } from "./_cli.js";
 
 interface Flags {
   tiles: number[];
@@ -19,10 +20,6 @@ interface Flags {
   ops: GemmOp[];
   spin: boolean;
   baseline: boolean;
-}
-
-class FlagError extends Error {
-  readonly code = "TESSERA_E_BENCH_FLAG";
 }
 
 function parseFlags(argv: string[]): Flags {

@@ -11,16 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Message, ProposalDroppedError, RawNode, type Ready, StateType } from "@tessera/raft";
 import { DurableLog } from "@tessera/raft-storage";
+import { FlagError } from "./_cli.js";
 
 interface Flags {
   durationMs: number;
   warmupMs: number;
   proposers: number[];
   sizes: number[];
-}
-
-class FlagError extends Error {
-  readonly code = "TESSERA_E_BENCH_FLAG";
 }
 
 function parseFlags(argv: string[]): Flags {
