@@ -247,6 +247,23 @@ export async function jobEvents(
   natsServers: readonly string[],
   jobId: string | ((jobId: string) => boolean),
 ): Promise<JobEvent[]> {
+  // Right after a NATS cluster member dies, JetStream API requests time out until its meta
+  // leader is re-elected: retry the whole read for a while.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await readJobEvents(natsServers, jobId);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+async function readJobEvents(
+  natsServers: readonly string[],
+  jobId: string | ((jobId: string) => boolean),
+): Promise<JobEvent[]> {
   const wanted = typeof jobId === "string" ? (id: string) => id === jobId : jobId;
   const nc = await connect({ servers: natsServers, name: "tessera-e2e-events" });
   const out: JobEvent[] = [];
