@@ -1,4 +1,4 @@
-import type { Consumer, JetStreamClient } from "@nats-io/jetstream";
+import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import {
   ClosedConnectionError,
   DrainingConnectionError,
@@ -8,6 +8,7 @@ import {
 import type { Logger } from "@tessera/observability";
 import { ProtocolError } from "@tessera/protocol";
 import { MessagingError } from "./errors.js";
+import { nextWithDeadline } from "./fetch.js";
 import { MessageContext, type WorkContext } from "./work-context.js";
 
 export interface ConsumeOptions<T> {
@@ -174,9 +175,9 @@ export async function consume<T>(
   async function slot(): Promise<void> {
     let failures = 0;
     while (!stopping) {
-      let msg: Awaited<ReturnType<Consumer["next"]>>;
+      let msg: JsMsg | null;
       try {
-        msg = await consumer.next({ expires });
+        msg = await nextWithDeadline(consumer, { expiresMs: expires });
         failures = 0;
       } catch (err) {
         if (err instanceof ClosedConnectionError || err instanceof DrainingConnectionError) break;

@@ -5,6 +5,7 @@ export type MessagingErrorCode =
   | "TESSERA_E_MESSAGING_PROVISION"
   | "TESSERA_E_MESSAGING_PUBLISH"
   | "TESSERA_E_MESSAGING_CONSUMER"
+  | "TESSERA_E_MESSAGING_PULL_STALLED"
   | "TESSERA_E_MESSAGING_ARGUMENT";
 
 export class MessagingError extends Error {

@@ -28,6 +28,7 @@ export {
   workConsumerOptions,
 } from "./consumers.js";
 export { MessagingError, type MessagingErrorCode } from "./errors.js";
+export { type BoundedFetchOptions, fetchWithDeadline, nextWithDeadline } from "./fetch.js";
 export {
   type ProvisionOptions,
   type ProvisionResult,

@@ -10,6 +10,7 @@ import {
   jetstream,
   jetstreamManager,
   type NatsConnection,
+  nextWithDeadline,
   provisionStreams,
   publishWithDedup,
   workConsumerOptions,
@@ -80,7 +81,8 @@ export class AgentBus {
     );
     const expires = this.opts.pullExpiresMs ?? 1_000;
     return {
-      next: async (): Promise<WorkMessage | null> => consumer.next({ expires }),
+      next: async (): Promise<WorkMessage | null> =>
+        nextWithDeadline(consumer, { expiresMs: expires }),
     };
   }
 

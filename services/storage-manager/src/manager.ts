@@ -8,6 +8,7 @@ import { nanos } from "@nats-io/nats-core";
 import {
   closeGracefully,
   connect,
+  fetchWithDeadline,
   jetstream,
   jetstreamManager,
   type NatsConnection,
@@ -230,7 +231,7 @@ export class StorageManager {
         failures = 0;
         let fresh = true;
         while (!this.stopping) {
-          const batch = await consumer.fetch({ max_messages: 256, expires: 1_000 });
+          const batch = await fetchWithDeadline(consumer, { maxMessages: 256, expiresMs: 1_000 });
           for await (const m of batch) {
             if (m.seq < nextSeq) {
               m.ack(); // a late redelivery of something already applied

@@ -12,7 +12,7 @@ import {
   type MatmulJobSpec,
   referenceOutputTile,
 } from "@tessera/matrix";
-import { connect } from "@tessera/messaging";
+import { connect, nextWithDeadline } from "@tessera/messaging";
 import { decodeManifestEventBatch, EVENTS_STREAM, type ManifestEvent } from "@tessera/protocol";
 import { type E2eCluster, E2eError } from "./cluster.js";
 
@@ -273,7 +273,7 @@ async function readJobEvents(
     const jsm = await js.jetstreamManager();
     const last = (await jsm.streams.info(EVENTS_STREAM.name)).state.last_seq;
     for (;;) {
-      const m = await consumer.next({ expires: 5_000 });
+      const m = await nextWithDeadline(consumer, { expiresMs: 5_000 });
       if (!m) break;
       const batch = decodeManifestEventBatch(m.data);
       for (const e of batch.events) {
