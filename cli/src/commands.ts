@@ -1,10 +1,11 @@
 // The actions behind each `tessera` command. Each returns the object `--json` prints (or
 // undefined when it printed itself) and throws CliError on failure.
 import type { MatmulJobSpec } from "@tessera/matrix";
+import { runUntilSignal } from "@tessera/observability";
 import type { Command } from "commander";
 import { intArg, jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs } from "./args.js";
 import { CliError, ClusterClient, parseServers } from "./client.js";
-import { DevCluster, defaultDataDir, readDevState } from "./dev-cluster.js";
+import { DevCluster, type DevClusterInfo, defaultDataDir, readDevState } from "./dev-cluster.js";
 import { jobProgress, progressLine, type SubmitSummary, submitSummary } from "./job-view.js";
 
 // Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
@@ -58,41 +59,53 @@ export async function devUp(
   },
 ): Promise<undefined> {
   const args = parseDevUpArgs(opts);
-  const cluster = await DevCluster.start({
-    ...args,
-    agentEp: opts.agentEp ?? "auto",
-    onStatus: (line) => {
-      if (!opts.json) process.stderr.write(`tessera dev: ${line}\n`);
+  const status = (msg: string) => {
+    if (!opts.json) process.stderr.write(`tessera dev: ${msg}\n`);
+  };
+  const log = (fields: object, msg: string) =>
+    status("signal" in fields ? `${String(fields.signal)}: ${msg}` : msg);
+  // Signals are handled from the first moment: a SIGTERM while peers are still booting must
+  // stop what has started, not leave orphans behind.
+  const code = await runUntilSignal({
+    name: "tessera dev",
+    logger: { info: log, warn: log, error: log, fatal: () => undefined },
+    start: async () => {
+      const cluster = await DevCluster.start({
+        ...args,
+        agentEp: opts.agentEp ?? "auto",
+        onStatus: status,
+      });
+      printDevClusterInfo(cluster.info!, opts.json === true);
+      return cluster;
+    },
+    stop: async (cluster) => {
+      status("stopping the cluster");
+      await cluster.stop();
     },
   });
-  const info = cluster.info!;
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(info)}\n`);
-  } else {
-    process.stdout.write(
-      [
-        `tessera dev cluster is up (data ${info.dataDir}, logs ${info.dataDir}/logs)`,
-        `  nats            ${info.nats}`,
-        ...info.peers.map(
-          (p) => `  peer ${p.id}          http ${p.http}  grpc ${p.grpc}  pid ${p.pid}`,
-        ),
-        `  scheduler       pid ${info.scheduler.pid}`,
-        `  storage-manager pid ${info.storageManager.pid}  ${info.storageManager.http}`,
-        ...info.agents.map((a) => `  ${a.id.padEnd(15)} pid ${a.pid}`),
-        "Try: pnpm tessera job submit matmul --n 1024 --tile 256 --wait   (Ctrl-C stops the cluster)",
-        "",
-      ].join("\n"),
-    );
-  }
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      if (!opts.json) process.stderr.write(`tessera dev: ${signal}: stopping the cluster\n`);
-      cluster.stop().then(resolve, resolve);
-    };
-    process.once("SIGTERM", () => onSignal("SIGTERM"));
-    process.once("SIGINT", () => onSignal("SIGINT"));
-  });
+  if (code !== 0) throw new CliError("the dev cluster did not stop cleanly (see its logs)");
   return undefined;
+}
+
+function printDevClusterInfo(info: DevClusterInfo, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(info)}\n`);
+    return;
+  }
+  process.stdout.write(
+    [
+      `tessera dev cluster is up (data ${info.dataDir}, logs ${info.dataDir}/logs)`,
+      `  nats            ${info.nats}`,
+      ...info.peers.map(
+        (p) => `  peer ${p.id}          http ${p.http}  grpc ${p.grpc}  pid ${p.pid}`,
+      ),
+      `  scheduler       pid ${info.scheduler.pid}`,
+      `  storage-manager pid ${info.storageManager.pid}  ${info.storageManager.http}`,
+      ...info.agents.map((a) => `  ${a.id.padEnd(15)} pid ${a.pid}`),
+      "Try: pnpm tessera job submit matmul --n 1024 --tile 256 --wait   (Ctrl-C stops the cluster)",
+      "",
+    ].join("\n"),
+  );
 }
 
 // ---- jobs --------------------------------------------------------------------------------------

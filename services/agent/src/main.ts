@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `tessera-agent`: parse flags/env, start the agent, turn signals into lifecycle calls.
 import { hostname } from "node:os";
-import { createLogger } from "@tessera/observability";
+import { createLogger, runUntilSignal } from "@tessera/observability";
 import { Agent } from "./agent.js";
 import { AGENT_USAGE, parseAgentConfig } from "./config.js";
 
@@ -22,27 +22,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const logger = createLogger({ service: "agent", nodeId: config.nodeId, level: config.logLevel });
-  let agent: Agent;
-  try {
-    agent = await Agent.start(config, logger, process.env);
-  } catch (err) {
-    logger.fatal({ err }, "agent failed to start");
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, "shutdown requested");
-      agent.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, "shutdown failed");
-          resolve(1);
-        },
-      );
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
-    process.on("SIGUSR2", () => agent.promote());
+  return runUntilSignal({
+    name: "tessera-agent",
+    logger,
+    start: () => Agent.start(config, logger, process.env),
+    stop: (agent) => agent.stop(),
+    // Warm standby: SIGUSR2 promotes the agent to pull work.
+    onStarted: (agent) => process.on("SIGUSR2", () => agent.promote()),
   });
 }
 

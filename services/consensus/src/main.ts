@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `tessera-consensus`: parse flags / config file, start the peer, turn signals into lifecycle
 // calls. SIGTERM/SIGINT → leadership transfer, stop leader duties, close gRPC/HTTP/NATS, exit 0.
-import { createLogger, LogShipper } from "@tessera/observability";
+import { createLogger, LogShipper, runUntilSignal } from "@tessera/observability";
 import { startConsensusService } from "./api/service.js";
 import { CONSENSUS_USAGE, parseConsensusConfig } from "./config.js";
 
@@ -25,39 +25,14 @@ async function main(): Promise<number> {
     level: config.logLevel,
     ...(shipper ? { shipper } : {}),
   });
-  let service: Awaited<ReturnType<typeof startConsensusService>>;
-  try {
-    service = await startConsensusService(config, logger, shipper);
-  } catch (err) {
-    logger.fatal({ err }, "consensus peer failed to start");
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, "shutdown requested");
-      // A hung shutdown must not keep a supervisor waiting forever.
-      const force = setTimeout(() => {
-        logger.error({ graceMs: config.shutdownGraceMs }, "shutdown grace exceeded; exiting");
-        resolve(1);
-      }, config.shutdownGraceMs + 5_000);
-      force.unref();
-      service.stop({ transfer: true }).then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, "shutdown failed");
-          resolve(1);
-        },
-      );
-    };
-    service.onFatal((err) => {
-      logger.fatal({ err }, "raft peer failed; exiting");
-      void service.stop().finally(() => resolve(1));
-    });
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  return runUntilSignal({
+    name: "tessera-consensus",
+    logger,
+    start: () => startConsensusService(config, logger, shipper),
+    // Leadership transfer first, so the cluster does not wait out an election timeout.
+    stop: (service) => service.stop({ transfer: true }),
+    forceExitAfterMs: config.shutdownGraceMs + 5_000,
+    onStarted: (service, fail) => service.onFatal(fail),
   });
 }
 

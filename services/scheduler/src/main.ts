@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `tessera-scheduler`: parse flags/env, start the scheduler, turn signals into a clean stop.
-import { createLogger } from "@tessera/observability";
+import { createLogger, runUntilSignal } from "@tessera/observability";
 import { parseSchedulerConfig, SCHEDULER_USAGE } from "./config.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -22,27 +22,11 @@ async function main(): Promise<number> {
     nodeId: config.instanceId,
     level: config.logLevel,
   });
-  let scheduler: Scheduler;
-  try {
-    scheduler = await Scheduler.start(config, logger);
-  } catch (err) {
-    logger.fatal({ err }, "scheduler failed to start");
-    console.error(`tessera-scheduler: ${(err as Error).message}`);
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, "shutdown requested");
-      scheduler.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, "shutdown failed");
-          resolve(1);
-        },
-      );
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  return runUntilSignal({
+    name: "tessera-scheduler",
+    logger,
+    start: () => Scheduler.start(config, logger),
+    stop: (scheduler) => scheduler.stop(),
   });
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `tessera-storage-manager`: parse flags/env, start the manager, turn signals into a clean stop.
-import { createLogger } from "@tessera/observability";
+import { createLogger, runUntilSignal } from "@tessera/observability";
 import { parseStorageManagerConfig, STORAGE_MANAGER_USAGE } from "./config.js";
 import { StorageManager } from "./manager.js";
 
@@ -22,26 +22,11 @@ async function main(): Promise<number> {
     nodeId: config.nodeId,
     level: config.logLevel,
   });
-  let manager: StorageManager;
-  try {
-    manager = await StorageManager.start(config, logger, process.env);
-  } catch (err) {
-    logger.fatal({ err }, "storage-manager failed to start");
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, "shutdown requested");
-      manager.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, "shutdown failed");
-          resolve(1);
-        },
-      );
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  return runUntilSignal({
+    name: "tessera-storage-manager",
+    logger,
+    start: () => StorageManager.start(config, logger, process.env),
+    stop: (manager) => manager.stop(),
   });
 }
 

@@ -1,0 +1,115 @@
+import { EventEmitter } from "node:events";
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createLogger, runUntilSignal } from "./index.js";
+
+const quiet = createLogger({
+  service: "test",
+  nodeId: "t",
+  destination: new Writable({ write: (_c, _e, done) => done() }),
+});
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const signals = () => new EventEmitter() as unknown as Pick<NodeJS.Process, "on" | "off">;
+const emit = (s: Pick<NodeJS.Process, "on" | "off">, sig: NodeJS.Signals) =>
+  (s as unknown as EventEmitter).emit(sig, sig);
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("runUntilSignal", () => {
+  it("a SIGTERM that arrives while the service is still starting stops it once started (exit 0)", async () => {
+    const sig = signals();
+    const started = deferred<string>();
+    const stopped: string[] = [];
+    const code = runUntilSignal({
+      name: "svc",
+      logger: quiet,
+      signals: sig,
+      start: () => started.promise,
+      stop: async (s) => {
+        stopped.push(s);
+      },
+    });
+    await tick();
+    emit(sig, "SIGTERM");
+    await tick();
+    expect(stopped).toEqual([]);
+    started.resolve("svc-1");
+    expect(await code).toBe(0);
+    expect(stopped).toEqual(["svc-1"]);
+    expect((sig as unknown as EventEmitter).listenerCount("SIGTERM")).toBe(0);
+  });
+
+  it("stops exactly once even when signalled twice, and exits 1 when the stop throws", async () => {
+    const sig = signals();
+    let stops = 0;
+    const code = runUntilSignal({
+      name: "svc",
+      logger: quiet,
+      signals: sig,
+      start: async () => "s",
+      stop: async () => {
+        stops++;
+        await tick();
+        throw new Error("disk gone");
+      },
+    });
+    await tick();
+    emit(sig, "SIGINT");
+    emit(sig, "SIGTERM");
+    expect(await code).toBe(1);
+    expect(stops).toBe(1);
+  });
+
+  it("a failed start rejects with its error without calling stop; a fatal hook stops and exits 1", async () => {
+    let stops = 0;
+    const sig = signals();
+    const failedStart = runUntilSignal({
+      name: "svc",
+      logger: quiet,
+      signals: sig,
+      start: () => Promise.reject(new Error("no NATS")),
+      stop: async () => {
+        stops++;
+      },
+    });
+    await expect(failedStart).rejects.toThrow("no NATS");
+    expect((sig as unknown as EventEmitter).listenerCount("SIGTERM")).toBe(0);
+    expect(stops).toBe(0);
+    const fatal = await runUntilSignal({
+      name: "svc",
+      logger: quiet,
+      signals: signals(),
+      start: async () => "s",
+      stop: async () => {
+        stops++;
+      },
+      onStarted: (_s, fail) => setImmediate(() => fail(new Error("raft storage failed"))),
+    });
+    expect(fatal).toBe(1);
+    expect(stops).toBe(1);
+  });
+
+  it("a stop that hangs past the grace exits 1 instead of hanging the supervisor", async () => {
+    const sig = signals();
+    const code = runUntilSignal({
+      name: "svc",
+      logger: quiet,
+      signals: sig,
+      forceExitAfterMs: 50,
+      start: async () => "s",
+      stop: () => new Promise<void>(() => undefined),
+    });
+    await tick();
+    emit(sig, "SIGTERM");
+    expect(await code).toBe(1);
+  });
+});
