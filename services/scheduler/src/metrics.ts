@@ -49,7 +49,7 @@ export class SchedulerMetrics {
     });
     this.rebuilds = r.counter<"reason">({
       name: "scheduler_rebuilds_total",
-      help: "View rebuilds from the manifest by reason (start, gap, inconsistent)",
+      help: "View rebuilds from the manifest by reason (start, gap, inconsistent, stalled)",
       labelNames: ["reason"],
     });
     this.rebuildSeconds = r.histogram({

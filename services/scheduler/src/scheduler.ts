@@ -42,6 +42,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerConfig } from "./config.js";
 import { StorageBreaker } from "./core/breaker.js";
 import { DurationStats } from "./core/deadlines.js";
+import { FollowWatchdog } from "./core/follow-watchdog.js";
 import { placeTask } from "./core/placement.js";
 import {
   attemptKey,
@@ -60,6 +61,8 @@ import { applyTaskRead, rebuildView } from "./rebuild.js";
 type StartDecision = Extract<Decision, { type: "start" }>;
 
 const NATS_CONNECT_TIMEOUT_MS = 20_000;
+/** How often the follow of TESSERA_EVENTS is checked for a stall (two checks to declare one). */
+const FOLLOW_CHECK_MS = 5_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Rejections that mean "your view of this task is behind": re-read it. */
 const STALE_CODES = new Set([
@@ -101,6 +104,9 @@ export class Scheduler {
   private planning = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
+  private followTimer: NodeJS.Timeout | undefined;
+  private readonly followWatchdog = new FollowWatchdog();
+  private followChecking = false;
   private resyncing: Promise<void> | undefined;
   private active = 0;
   private readonly waiters: (() => void)[] = [];
@@ -182,6 +188,7 @@ export class Scheduler {
       s.subscribeHeartbeats();
       await s.resync("start");
       s.tickTimer = setInterval(() => s.schedulePlan(), config.tickMs);
+      s.followTimer = setInterval(() => void s.checkFollow(), FOLLOW_CHECK_MS);
       s.log.info(
         {
           http: s.httpAddress,
@@ -279,7 +286,7 @@ export class Scheduler {
    * Rebuilds the view from the manifest and (re)starts the event consumer right after the
    * stream position noted before the reads (see rebuild.ts for why that is gap-free).
    */
-  private resync(reason: "start" | "gap" | "inconsistent"): Promise<void> {
+  private resync(reason: "start" | "gap" | "inconsistent" | "stalled"): Promise<void> {
     if (this.resyncing) return this.resyncing;
     this.resyncing = (async () => {
       this.ready = false;
@@ -347,6 +354,7 @@ export class Scheduler {
     });
     const messages = await consumer.consume();
     this.lastSeq = fromSeq - 1;
+    this.followWatchdog.reset();
     let stopped = false;
     const loop = (async () => {
       for await (const msg of messages) {
@@ -371,8 +379,30 @@ export class Scheduler {
     this.eventsStop = async () => {
       stopped = true;
       await messages.close().catch(() => undefined);
-      await loop;
+      // A consumer that stalled may never end its iterator; do not let it block the restart.
+      await Promise.race([loop, sleep(FOLLOW_CHECK_MS)]);
     };
+  }
+
+  /** Periodic: restart the follow (and rebuild the view) when it stalled with events waiting. */
+  private async checkFollow(): Promise<void> {
+    if (this.stopping || this.resyncing || this.followChecking || !this.eventsStop) return;
+    this.followChecking = true;
+    try {
+      const streamLast = (await this.jsm.streams.info(EVENTS_STREAM.name)).state.last_seq;
+      if (this.resyncing || this.stopping) return;
+      if (this.followWatchdog.check(this.lastSeq, streamLast)) {
+        this.log.warn(
+          { applied: this.lastSeq, streamLast, checkMs: FOLLOW_CHECK_MS },
+          "following TESSERA_EVENTS stalled; restarting it and rebuilding the view",
+        );
+        void this.resync("stalled");
+      }
+    } catch {
+      // NATS is unreachable or re-electing: the next check asks again.
+    } finally {
+      this.followChecking = false;
+    }
   }
 
   private onEventMessage(data: Uint8Array, seq: number): void {
@@ -765,6 +795,7 @@ export class Scheduler {
     this.stopping = true;
     this.ready = false;
     if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.followTimer) clearInterval(this.followTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const deadline = Date.now() + graceMs;
     while ((this.active > 0 || this.inflight.size > 0) && Date.now() < deadline) await sleep(20);
