@@ -36,5 +36,10 @@ export {
   streamConfigDiff,
   streamConfigFor,
 } from "./provision.js";
-export { type PublishOptions, type PublishResult, publishWithDedup } from "./publish.js";
+export {
+  type PublishOptions,
+  type PublishResult,
+  publishWithDedup,
+  WRONG_LAST_SEQUENCE,
+} from "./publish.js";
 export type { WorkContext } from "./work-context.js";

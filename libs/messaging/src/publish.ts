@@ -13,7 +13,16 @@ export interface PublishOptions {
   attempts?: number;
   /** Per-attempt timeout (default 5 s). */
   timeoutMs?: number;
+  /**
+   * Store only if the stream's last sequence is this (Nats-Expected-Last-Sequence): a producer
+   * that pipelines publishes gets a gap-free, in-order stream, because once one publish fails
+   * every later one fails too (JetStream error 10071) instead of landing ahead of it.
+   */
+  expectLastSequence?: number;
 }
+
+/** JetStream's "wrong last sequence" API error: an expectLastSequence publish was refused. */
+export const WRONG_LAST_SEQUENCE = 10071;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -41,6 +50,9 @@ export async function publishWithDedup(
       const ack = await js.publish(subject, payload, {
         msgID: msgId,
         timeout: options.timeoutMs ?? 5_000,
+        ...(options.expectLastSequence === undefined
+          ? {}
+          : { expect: { lastSequence: options.expectLastSequence } }),
       });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {

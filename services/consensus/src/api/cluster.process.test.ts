@@ -402,7 +402,7 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     await onEveryPeer("during-kill", [l]);
   });
 
-  it("every event batch is in TESSERA_EVENTS exactly once, with Nats-Msg-Id = its index", async () => {
+  it("every event batch is in TESSERA_EVENTS exactly once and in index order, with Nats-Msg-Id = its index", async () => {
     const l = await leader();
     const client = new ManifestClient({ peers: [l.grpc] });
     const expected: number[] = [];
@@ -441,5 +441,7 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
       250,
     );
     expect(new Set(stored).size).toBe(stored.length);
+    // Followers apply in stream order and skip indexes they have passed: order is the contract.
+    expect(stored).toEqual([...stored].sort((a, b) => a - b));
   });
 });

@@ -1,9 +1,17 @@
 // Leader-only: publishes each applied index's event batch on TESSERA_EVENTS with
-// Nats-Msg-Id = String(index). On becoming leader it first re-publishes the tail its predecessor
-// may not have published (from the event ring every peer keeps); JetStream's duplicate window
-// drops the ones that were stored already, so "at least once" here is "exactly once" in the stream.
+// Nats-Msg-Id = String(index), in index order, with no holes. Followers of the stream (scheduler,
+// storage-manager, CLI) apply batches in stream order and skip an index they have passed, so a
+// batch stored late, behind a later one, would be lost to them.
+//
+// Publishes are pipelined, each carrying the stream sequence it must follow
+// (Nats-Expected-Last-Sequence): when one fails (NATS member killed, stream leader election),
+// every later one in flight is refused too, so nothing lands out of order. The publisher then
+// stops, reads where the stream ends (last sequence and its Nats-Msg-Id = last index), and
+// continues from the next index out of the event ring every peer keeps. A new leader starts the
+// same way, so whatever its predecessor did not store is published by it. The msg id stays as a
+// second guard: a timed-out publish that was in fact stored comes back as a duplicate.
 import type { JetStreamClient, JetStreamManager } from "@tessera/messaging";
-import { publishWithDedup } from "@tessera/messaging";
+import { publishWithDedup, WRONG_LAST_SEQUENCE } from "@tessera/messaging";
 import type { Logger } from "@tessera/observability";
 import { EVENTS_STREAM } from "@tessera/protocol";
 import type { ConsensusMetrics } from "../api/metrics.js";
@@ -15,13 +23,8 @@ export interface EventPublisherOptions {
   ring: EventRing;
   metrics: ConsensusMetrics;
   logger: Logger;
-  /** Publishes in flight at once (order of submission is kept on one connection). */
+  /** Publishes in flight at once. */
   window?: number;
-  /**
-   * On takeover, re-publish from this many indexes below the last one found in the stream: a
-   * pipelined predecessor may have left holes just below its last stored message.
-   */
-  rewind?: number;
 }
 
 const STREAM_NOT_FOUND = 10059;
@@ -33,17 +36,17 @@ export class EventPublisher {
   private unsubscribe: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private lastQueued = 0;
+  /** Stream sequence the next publish must follow (the last one handed to JetStream). */
+  private streamSeq = 0;
   private resyncing = false;
   private failed = false;
   private readonly live: EventBatchRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly window: number;
-  private readonly rewind: number;
   private readonly log: Logger;
 
   constructor(private readonly o: EventPublisherOptions) {
     this.window = o.window ?? 64;
-    this.rewind = o.rewind ?? 1024;
     this.log = o.logger.child({ component: "event-publisher" });
   }
 
@@ -62,8 +65,8 @@ export class EventPublisher {
       else this.enqueue(r);
     });
     await this.resync();
-    // A failed publish (NATS down, stream leader election) is repaired by re-reading the
-    // stream's last index and re-publishing from there once the queue has drained.
+    // A failed publish (NATS down, stream leader election) stops the pipeline; once nothing is
+    // in flight, re-read where the stream ends and continue from there.
     this.timer = setInterval(() => {
       if (this.failed && this.inFlight === 0 && !this.resyncing && this.running) {
         this.failed = false;
@@ -72,31 +75,37 @@ export class EventPublisher {
     }, 1_000);
   }
 
-  /** Finds the last index in TESSERA_EVENTS and (re-)publishes the ring from a little below it. */
+  /** Finds where TESSERA_EVENTS ends and queues the ring from the next index on. */
   private async resync(): Promise<void> {
     this.resyncing = true;
-    let last = 0;
+    let end: StreamEnd;
     try {
-      last = await this.lastIndexInStream();
+      end = await this.streamEnd();
     } catch (err) {
-      this.log.warn({ err }, "cannot read the last published index; re-publishing the whole ring");
+      // Without knowing where the stream ends nothing can be appended in order: try again.
+      this.log.warn({ err }, "cannot read where TESSERA_EVENTS ends; retrying");
+      this.resyncing = false;
+      this.failed = true;
+      return;
     }
     this.resyncing = false;
     if (!this.running) return;
-    const from = Math.max(1, last - this.rewind + 1);
     const oldest = this.o.ring.oldestIndex;
-    if (oldest !== undefined && last > 0 && oldest > last + 1) {
+    if (oldest !== undefined && oldest > end.index + 1) {
       this.log.warn(
-        { lastInStream: last, oldestInRing: oldest },
-        "event ring does not reach back to the last published index; indexes in between are not re-published (read the manifest to repair)",
+        { lastInStream: end.index, oldestInRing: oldest },
+        "event ring does not reach back to the last published index; indexes in between are not published (followers re-read the manifest)",
       );
     }
-    const tail = this.o.ring.since(from);
+    // Queued batches were for the old end of the stream; queue again from the real one.
+    this.queue.length = 0;
+    this.streamSeq = end.seq;
+    this.lastQueued = end.index;
+    const tail = this.o.ring.since(end.index + 1);
     this.log.info(
-      { lastInStream: last, republishFrom: from, count: tail.length },
+      { lastInStream: end.index, streamSeq: end.seq, count: tail.length },
       "event publisher (re)synchronised with TESSERA_EVENTS",
     );
-    this.lastQueued = Math.min(this.lastQueued, from - 1);
     for (const r of tail) this.enqueue(r);
     for (const r of this.live.splice(0)) this.enqueue(r);
   }
@@ -135,21 +144,48 @@ export class EventPublisher {
   }
 
   private pump(): void {
-    while (this.running && this.inFlight < this.window && this.queue.length > 0) {
+    while (
+      this.running &&
+      !this.failed &&
+      !this.resyncing &&
+      this.inFlight < this.window &&
+      this.queue.length > 0
+    ) {
       const r = this.queue.shift() as EventBatchRecord;
+      const after = this.streamSeq++;
       this.inFlight++;
-      publishWithDedup(this.o.js, r.subject, r.body, String(r.index))
+      publishWithDedup(this.o.js, r.subject, r.body, String(r.index), {
+        attempts: 1,
+        expectLastSequence: after,
+      })
         .then(
-          (ack) =>
-            this.o.metrics.eventsPublished.inc({ outcome: ack.duplicate ? "duplicate" : "stored" }),
+          (ack) => {
+            this.o.metrics.eventsPublished.inc({ outcome: ack.duplicate ? "duplicate" : "stored" });
+            if (!ack.duplicate && ack.seq !== after + 1) {
+              // Cannot happen with the expectation honoured; if it does, re-read the stream.
+              this.failed = true;
+              this.log.error(
+                { index: r.index, seq: ack.seq, expected: after + 1 },
+                "event batch stored at an unexpected sequence",
+              );
+            }
+          },
           (err: unknown) => {
             this.o.metrics.eventsPublished.inc({ outcome: "error" });
+            const first = !this.failed;
             this.failed = true;
-            // The batch stays in every peer's ring: a resync (or the next leader) re-publishes it.
-            this.log.error(
-              { err, index: r.index, subject: r.subject },
-              "event batch not published",
-            );
+            // The batch stays in every peer's ring: the resync (or the next leader) publishes it.
+            // Only the first failure is news; the rest of the pipeline was refused behind it.
+            const cause = (err as { cause?: { code?: unknown } }).cause;
+            const refusedBehind = cause?.code === WRONG_LAST_SEQUENCE;
+            if (first && !refusedBehind) {
+              this.log.error(
+                { err, index: r.index, subject: r.subject },
+                "event batch not published",
+              );
+            } else {
+              this.log.debug({ index: r.index, refusedBehind }, "event batch not published");
+            }
           },
         )
         .finally(() => {
@@ -160,18 +196,23 @@ export class EventPublisher {
     }
   }
 
-  /** Nats-Msg-Id of the newest message in TESSERA_EVENTS (= the last published index), or 0. */
-  private async lastIndexInStream(): Promise<number> {
-    let lastSeq: number;
+  /** The newest message in TESSERA_EVENTS: its sequence and Nats-Msg-Id (= index), or zeros. */
+  private async streamEnd(): Promise<StreamEnd> {
+    let seq: number;
     try {
-      lastSeq = (await this.o.jsm.streams.info(EVENTS_STREAM.name)).state.last_seq;
+      seq = (await this.o.jsm.streams.info(EVENTS_STREAM.name)).state.last_seq;
     } catch (err) {
-      if ((err as { code?: unknown }).code === STREAM_NOT_FOUND) return 0;
+      if ((err as { code?: unknown }).code === STREAM_NOT_FOUND) return { seq: 0, index: 0 };
       throw err;
     }
-    if (!lastSeq) return 0;
-    const msg = await this.o.jsm.streams.getMessage(EVENTS_STREAM.name, { seq: lastSeq });
+    if (!seq) return { seq: 0, index: 0 };
+    const msg = await this.o.jsm.streams.getMessage(EVENTS_STREAM.name, { seq });
     const id = Number(msg?.header?.get("Nats-Msg-Id"));
-    return Number.isSafeInteger(id) && id > 0 ? id : 0;
+    return { seq, index: Number.isSafeInteger(id) && id > 0 ? id : 0 };
   }
+}
+
+interface StreamEnd {
+  readonly seq: number;
+  readonly index: number;
 }
