@@ -169,6 +169,15 @@ export class DurableLog extends LogIndexReads implements RaftLog {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (!(options.sync ?? true) && !batch.snapshot) {
+      // Nothing to wait for: no durability was asked, the in-memory view already has the
+      // change, and the queue keeps its records in order ahead of any later fsync. Waiting
+      // would put, e.g., a commit-index-only Ready behind the fsync of the next batch of
+      // entries and make every commit wait for the following one under load. (A snapshot
+      // install still waits: its file must be written before the log that follows it.)
+      this.startWriter();
+      return Promise.resolve();
+    }
     return this.waitForWriter(options.sync ?? true);
   }
 
@@ -265,6 +274,11 @@ export class DurableLog extends LogIndexReads implements RaftLog {
         void this.runWriter();
       }
     });
+  }
+
+  /** Gets queued records written without anyone waiting (a failure still fails the log). */
+  private startWriter(): void {
+    void this.waitForWriter(false).catch(() => undefined);
   }
 
   /** Drains the queue until no caller waits: write all, fsync once, resolve all. */

@@ -9,8 +9,9 @@ export interface LogBatch {
 
 export interface WriteOptions {
   /**
-   * Resolve only after fsync (default true). Pass Ready.mustSync. Without it the write reaches
-   * the OS but a machine crash may lose it.
+   * Resolve only after fsync (default true). Pass Ready.mustSync. Without it the call resolves
+   * at once: the records are queued in order, reach the OS before any later synced write
+   * resolves, and a crash may lose them. (DurableLog still waits for a snapshot install.)
    */
   readonly sync?: boolean;
 }
