@@ -104,6 +104,9 @@ export interface Commit {
  * A command whose outcome is unknown is retried with the same seq (exactly-once), and its
  * latency counts from the first attempt, as a client would see it.
  */
+/** How a proposer reaches the leader: Manifest.ProposeStream (shared stream) or unary Propose. */
+export type ProposeRpc = "stream" | "unary";
+
 export class SequentialProposer {
   private stopped = false;
   readonly commits: Commit[] = [];
@@ -118,6 +121,7 @@ export class SequentialProposer {
     clientId: string,
     private readonly onCommit?: (c: Commit) => void,
     private readonly retryDelayMs = 2,
+    private readonly rpc: ProposeRpc = "stream",
   ) {
     this.guess = new LeaderGuess(addresses);
     this.session = new ClientSession(clientId);
@@ -136,7 +140,10 @@ export class SequentialProposer {
       const t0 = performance.now();
       while (!this.stopped) {
         try {
-          const r = await this.clients.propose(this.guess.current, bytes, 5_000);
+          const r =
+            this.rpc === "stream"
+              ? await this.clients.proposeStreamed(this.guess.current, bytes, 5_000)
+              : await this.clients.propose(this.guess.current, bytes, 5_000);
           const reply = parseReply(r.reply);
           const at = performance.now();
           this.session.ack(env.seq);

@@ -1,10 +1,13 @@
-// `pnpm bench consensus-commit [--clients 1,64] [--duration-ms N] [--warmup-ms N] [--peers 3]`
+// `pnpm bench consensus-commit [--clients 1,64] [--rpc stream,unary] [--duration-ms N]
+//                              [--warmup-ms N] [--peers 3]`
 //
 // Three consensus peers as real processes (services/consensus/dist/main.js) on loopback, each
 // with its own data dir and fsync on (the service default). C concurrent gRPC clients, each one
-// session proposing noop commands back to back (Manifest.Propose, committed AND applied on the
-// leader before the reply). For every C: committed commands/s and client-side latency p50/p99
-// over the measurement window (after a warm-up). Every C gets a fresh cluster.
+// session proposing noop commands back to back, committed AND applied on the leader before the
+// reply. --rpc: "stream" sends over Manifest.ProposeStream (one stream shared by the clients of
+// this process, as ManifestClient does), "unary" makes one Manifest.Propose call per command;
+// both run side by side by default. For every (rpc, C): committed commands/s and client-side
+// latency p50/p99 over the measurement window (after a warm-up). Every case gets a fresh cluster.
 // Last stdout line: one JSON object, with etcd 3.4 figures on the same kind of machine for scale.
 import { ConsensusCluster, ManifestClients } from "@tessera/test-consensus";
 import { runBench } from "./_cli.js";
@@ -13,6 +16,7 @@ import {
   intFlag,
   intListFlag,
   machine,
+  type ProposeRpc,
   parseFlagPairs,
   percentile,
   round2,
@@ -32,6 +36,7 @@ const TARGET = {
 };
 
 interface CaseResult {
+  rpc: ProposeRpc;
   clients: number;
   commands: number;
   commandsPerSec: number;
@@ -43,6 +48,7 @@ interface CaseResult {
 }
 
 async function runCase(
+  rpc: ProposeRpc,
   clients: number,
   peers: number,
   durationMs: number,
@@ -62,7 +68,8 @@ async function runCase(
     const addresses = () => order.map((p) => p.grpcAddress);
     const proposers = Array.from(
       { length: clients },
-      (_, i) => new SequentialProposer(grpc, addresses, `bench-${clients}-${i}`),
+      (_, i) =>
+        new SequentialProposer(grpc, addresses, `bench-${rpc}-${clients}-${i}`, undefined, 2, rpc),
     );
     await sleep(warmupMs);
     const from = performance.now();
@@ -73,6 +80,7 @@ async function runCase(
     const latencies = window.map((c) => c.latencyMs).sort((a, b) => a - b);
     const seconds = (to - from) / 1000;
     return {
+      rpc,
       clients,
       commands: window.length,
       commandsPerSec: Math.round(window.length / seconds),
@@ -94,18 +102,27 @@ async function main(): Promise<void> {
     "duration-ms",
     "warmup-ms",
     "peers",
+    "rpc",
   ]);
   const clientCounts = intListFlag(flags, "clients", [1, 64], 1, 1024);
   const durationMs = intFlag(flags, "duration-ms", 5_000, 200, 600_000);
   const warmupMs = intFlag(flags, "warmup-ms", 1_000, 0, 60_000);
   const peers = intFlag(flags, "peers", 3, 1, 7);
+  const rpcs = (flags.get("rpc") ?? "stream,unary").split(",");
+  for (const r of rpcs) {
+    if (r !== "stream" && r !== "unary") {
+      throw new FlagError(`--rpc: "${r}" must be stream or unary`);
+    }
+  }
   const results: CaseResult[] = [];
   for (const c of clientCounts) {
-    const r = await runCase(c, peers, durationMs, warmupMs);
-    console.error(
-      `consensus-commit: ${c} client(s): ${r.commandsPerSec}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
-    );
-    results.push(r);
+    for (const rpc of rpcs as ProposeRpc[]) {
+      const r = await runCase(rpc, c, peers, durationMs, warmupMs);
+      console.error(
+        `consensus-commit: ${rpc}, ${c} client(s): ${r.commandsPerSec}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+      );
+      results.push(r);
+    }
   }
   console.log(
     JSON.stringify({

@@ -18,6 +18,7 @@ export {
   manifestServiceDefinition,
 } from "./api/manifest-grpc.js";
 export { ConsensusMetrics } from "./api/metrics.js";
+export { ProposeStream } from "./api/propose-stream.js";
 export { parseReply, type ReplyJson } from "./api/proposer.js";
 export { type Consistency, type ManifestQuery, parseQuery } from "./api/queries.js";
 export { type ServiceHandle, startConsensusService } from "./api/service.js";

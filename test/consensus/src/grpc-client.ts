@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { ProposeStream } from "@tessera/consensus";
 import { PROTO_DIR } from "@tessera/protocol";
 
 const SERVICE = "tessera.manifest.v1.Manifest";
@@ -91,9 +92,20 @@ export interface ProposeReply {
   readonly reply: Uint8Array;
 }
 
+function callError(address: string, err: grpc.ServiceError | null): ManifestCallError {
+  return new ManifestCallError(
+    address,
+    err?.code ?? grpc.status.UNKNOWN,
+    err?.details ?? "no response",
+    first(err?.metadata, "tessera-code"),
+    first(err?.metadata, "tessera-leader-grpc"),
+  );
+}
+
 /** Channels to the peers, by "host:port". close() closes them all. */
 export class ManifestClients {
   private readonly stubs = new Map<string, ManifestStub>();
+  private readonly streams = new Map<string, ProposeStream>();
 
   private stub(address: string): ManifestStub {
     let s = this.stubs.get(address);
@@ -128,15 +140,7 @@ export class ManifestClients {
         { deadline: Date.now() + timeoutMs },
         (err: grpc.ServiceError | null, res?: Res) => {
           if (err || res === undefined) {
-            reject(
-              new ManifestCallError(
-                address,
-                err?.code ?? grpc.status.UNKNOWN,
-                err?.details ?? "no response",
-                first(err?.metadata, "tessera-code"),
-                first(err?.metadata, "tessera-leader-grpc"),
-              ),
-            );
+            reject(callError(address, err));
           } else {
             resolve(res);
           }
@@ -147,6 +151,18 @@ export class ManifestClients {
 
   propose(address: string, command: Uint8Array, timeoutMs = 5_000): Promise<ProposeReply> {
     return this.call(address, "Propose", { command }, timeoutMs);
+  }
+
+  /** Like propose(), over the peer's ProposeStream (one stream per address, shared). */
+  proposeStreamed(address: string, command: Uint8Array, timeoutMs = 5_000): Promise<ProposeReply> {
+    let s = this.streams.get(address);
+    if (!s) {
+      s = new ProposeStream(this.stub(address), address);
+      this.streams.set(address, s);
+    }
+    return s.propose(command, timeoutMs).catch((err: grpc.ServiceError) => {
+      throw callError(address, err);
+    });
   }
 
   async read(
@@ -167,6 +183,8 @@ export class ManifestClients {
   }
 
   close(): void {
+    for (const s of this.streams.values()) s.close();
+    this.streams.clear();
     for (const s of this.stubs.values()) s.close();
     this.stubs.clear();
   }

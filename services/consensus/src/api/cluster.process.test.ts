@@ -322,6 +322,34 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     }
   });
 
+  it("gRPC ProposeStream: many commands in flight on one stream, each answered by id, applied once", async () => {
+    const l = await leader();
+    const client = new ManifestClient({ peers: [l.grpc], clientId: "stream-test" });
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          client.propose({ type: "submit-job", jobId: `stream-job-${i}`, spec: SPEC }),
+        ),
+      );
+      replies.forEach((r, i) => {
+        expect(r.reply).toMatchObject({ ok: true, result: { jobId: `stream-job-${i}` } });
+      });
+      expect(new Set(replies.map((r) => r.index)).size).toBe(200);
+      // A bad command on the stream is answered with its reason; the stream keeps serving.
+      const bad = await client
+        .proposeEnvelope({ v: 1, clientId: "stream-test", seq: 0, cmd: { type: "noop" } })
+        .catch((e: unknown) => e);
+      expect(bad).toMatchObject({ code: "TESSERA_E_CONSENSUS_BAD_REQUEST" });
+      const after = await client.propose({ type: "noop" });
+      expect(after.reply).toMatchObject({ ok: true });
+      const jobs = await client.read({ type: "jobs" });
+      const ids = (jobs.result as { jobId: string }[]).map((j) => j.jobId);
+      for (let i = 0; i < 200; i++) expect(ids).toContain(`stream-job-${i}`);
+    } finally {
+      client.close();
+    }
+  });
+
   it("registers a node from its heartbeats and declares it failed when they stop", async () => {
     let seq = 0;
     const beat = () =>

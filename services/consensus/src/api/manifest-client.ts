@@ -18,6 +18,7 @@ import {
   type ProposeReplyWire,
   type ReadReplyWire,
 } from "./manifest-grpc.js";
+import { ProposeStream } from "./propose-stream.js";
 import type { ReplyJson } from "./proposer.js";
 import { parseReply } from "./proposer.js";
 import type { Consistency, ManifestQuery } from "./queries.js";
@@ -68,6 +69,7 @@ export class ManifestClient {
   readonly clientId: string;
   private readonly peers: string[];
   private readonly clients = new Map<string, grpc.Client>();
+  private readonly streams = new Map<string, ProposeStream>();
   private readonly def = manifestServiceDefinition();
   private readonly timeoutMs: number;
   private readonly attemptTimeoutMs: number;
@@ -115,9 +117,10 @@ export class ManifestClient {
   /** Proposes a caller-built envelope (its own clientId/seq), with the same retries. */
   async proposeEnvelope(env: CommandEnvelope): Promise<ProposeResponse> {
     const command = encoder.encode(JSON.stringify(env));
+    // Over the peer's ProposeStream: concurrent proposals of this client share one stream.
     const { value, attempts } = await this.withRetries<ProposeReplyWire>(
       "Propose",
-      { command },
+      (peer, timeoutMs) => this.proposeStream(peer).propose(command, timeoutMs),
       true,
     );
     return { index: value.index, term: value.term, reply: parseReply(value.reply), attempts };
@@ -129,9 +132,10 @@ export class ManifestClient {
     consistency: Consistency = "linearizable",
   ): Promise<{ appliedIndex: number; result: unknown }> {
     const wire: ConsistencyWire = consistency === "stale" ? "STALE" : "LINEARIZABLE";
+    const request = { query: encoder.encode(JSON.stringify(query)), consistency: wire };
     const { value } = await this.withRetries<ReadReplyWire>(
       "Read",
-      { query: encoder.encode(JSON.stringify(query)), consistency: wire },
+      (peer, timeoutMs) => this.unary(peer, "Read", request, timeoutMs),
       consistency !== "stale",
     );
     return { appliedIndex: value.appliedIndex, result: JSON.parse(decoder.decode(value.result)) };
@@ -208,6 +212,8 @@ export class ManifestClient {
 
   close(): void {
     this.closed = true;
+    for (const s of this.streams.values()) s.close();
+    this.streams.clear();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
@@ -236,6 +242,15 @@ export class ManifestClient {
     return c;
   }
 
+  private proposeStream(address: string): ProposeStream {
+    let s = this.streams.get(address);
+    if (!s) {
+      s = new ProposeStream(this.client(address), address);
+      this.streams.set(address, s);
+    }
+    return s;
+  }
+
   private unary<T>(
     address: string,
     name: string,
@@ -257,12 +272,12 @@ export class ManifestClient {
   }
 
   /**
-   * Calls `name` until it succeeds, following NOT_LEADER hints (when `leaderOnly`) and moving to
-   * the next peer on transport errors, within the overall timeout.
+   * Calls `attempt` (one RPC to one peer) until it succeeds, following NOT_LEADER hints (when
+   * `leaderOnly`) and moving to the next peer on transport errors, within the overall timeout.
    */
   private async withRetries<T>(
     name: string,
-    request: unknown,
+    attempt: (peer: string, timeoutMs: number) => Promise<T>,
     leaderOnly: boolean,
   ): Promise<{ value: T; attempts: number }> {
     const deadline = Date.now() + this.timeoutMs;
@@ -275,10 +290,8 @@ export class ManifestClient {
         (this.peers[this.next % this.peers.length] as string);
       attempts++;
       try {
-        const value = await this.unary<T>(
+        const value = await attempt(
           target,
-          name,
-          request,
           Math.max(1, Math.min(this.attemptTimeoutMs, deadline - Date.now())),
         );
         if (leaderOnly) this.leader = target;

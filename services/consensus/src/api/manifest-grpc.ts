@@ -29,6 +29,21 @@ export interface ProposeReplyWire {
   term: number;
   reply: Uint8Array;
 }
+export interface ProposeStreamRequestWire {
+  id: number;
+  command: Uint8Array;
+}
+export interface ProposeStreamReplyWire {
+  id: number;
+  index: number;
+  term: number;
+  reply: Uint8Array;
+  errorCode: string;
+  errorMessage: string;
+  leaderId: number;
+  leaderGrpc: string;
+  leaderHttp: string;
+}
 export type ConsistencyWire = "CONSISTENCY_UNSPECIFIED" | "LINEARIZABLE" | "STALE";
 export interface ReadRequestWire {
   query: Uint8Array;
@@ -77,7 +92,8 @@ export function manifestServiceDefinition(): grpc.ServiceDefinition {
   return cached;
 }
 
-const GRPC_CODE: Record<ServiceErrorCode, grpc.status> = {
+/** The gRPC status each service error travels as. */
+export const GRPC_CODE: Record<ServiceErrorCode, grpc.status> = {
   TESSERA_E_CONSENSUS_CONFIG: grpc.status.INVALID_ARGUMENT,
   TESSERA_E_CONSENSUS_NOT_LEADER: grpc.status.FAILED_PRECONDITION,
   TESSERA_E_CONSENSUS_BAD_REQUEST: grpc.status.INVALID_ARGUMENT,
@@ -89,14 +105,17 @@ const GRPC_CODE: Record<ServiceErrorCode, grpc.status> = {
   TESSERA_E_CONSENSUS_INTERNAL: grpc.status.INTERNAL,
 };
 
+function asServiceError(err: unknown): ServiceError {
+  return err instanceof ServiceError
+    ? err
+    : new ServiceError(ServiceErrorCode.Internal, (err as Error)?.message ?? String(err), {
+        cause: err,
+      });
+}
+
 /** ServiceError (or anything) → a gRPC status carrying the code and the leader's address. */
 export function toGrpcStatus(err: unknown): Partial<grpc.StatusObject> {
-  const e =
-    err instanceof ServiceError
-      ? err
-      : new ServiceError(ServiceErrorCode.Internal, (err as Error)?.message ?? String(err), {
-          cause: err,
-        });
+  const e = asServiceError(err);
   const metadata = new grpc.Metadata();
   metadata.set(META.code, e.code);
   if (e.leader) {
@@ -126,6 +145,58 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
       (reply) => cb(null, reply),
       (err: unknown) => cb(toGrpcStatus(err)),
     );
+  };
+
+  // Each command is proposed as it arrives; the peer folds those arriving during one fsync into
+  // one Raft batch. Replies go out as commands apply; the stream ends once the client has
+  // half-closed and every reply is written.
+  const proposeStream: grpc.handleBidiStreamingCall<
+    ProposeStreamRequestWire,
+    ProposeStreamReplyWire
+  > = (call) => {
+    let inFlight = 0;
+    let clientDone = false;
+    let gone = false;
+    const finish = () => {
+      if (clientDone && inFlight === 0 && !gone) {
+        gone = true;
+        call.end();
+      }
+    };
+    call.on("data", (req: ProposeStreamRequestWire) => {
+      inFlight++;
+      void (async () => {
+        if (!ctx.peer.isLeader()) throw ctx.proposer.notLeader();
+        ctx.proposer.validate(req.command);
+        return ctx.proposer.propose(req.command, "grpc");
+      })()
+        .then(
+          (r) => ({
+            ...STREAM_REPLY_DEFAULTS,
+            id: req.id,
+            index: r.index,
+            term: r.term,
+            reply: r.reply,
+          }),
+          (err: unknown) => ({ ...STREAM_REPLY_DEFAULTS, id: req.id, ...streamErrorFields(err) }),
+        )
+        .then((reply) => {
+          inFlight--;
+          if (!gone) call.write(reply);
+          finish();
+        });
+    });
+    call.on("end", () => {
+      clientDone = true;
+      finish();
+    });
+    call.on("cancelled", () => {
+      gone = true;
+    });
+    call.on("error", (err) => {
+      gone = true;
+      log.debug({ err }, "propose stream failed");
+    });
   };
 
   const read: grpc.handleUnaryCall<ReadRequestWire, ReadReplyWire> = (call, cb) => {
@@ -230,6 +301,7 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
 
   return {
     Propose: propose,
+    ProposeStream: proposeStream,
     Read: read,
     Watch: watch,
     Info: info,
@@ -239,4 +311,32 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
 /** Registers the Manifest service on the peer's (shared) gRPC server. */
 export function registerManifestService(server: grpc.Server, ctx: ServiceContext): void {
   server.addService(manifestServiceDefinition(), manifestHandlers(ctx));
+}
+
+const STREAM_REPLY_DEFAULTS: Omit<ProposeStreamReplyWire, "id"> = {
+  index: 0,
+  term: 0,
+  reply: new Uint8Array(0),
+  errorCode: "",
+  errorMessage: "",
+  leaderId: 0,
+  leaderGrpc: "",
+  leaderHttp: "",
+};
+
+/** A failed streamed command: the error's code, message and leader hint as reply fields. */
+function streamErrorFields(
+  err: unknown,
+): Pick<
+  ProposeStreamReplyWire,
+  "errorCode" | "errorMessage" | "leaderId" | "leaderGrpc" | "leaderHttp"
+> {
+  const e = asServiceError(err);
+  return {
+    errorCode: e.code,
+    errorMessage: e.message,
+    leaderId: e.leader?.id ?? 0,
+    leaderGrpc: e.leader?.grpc ?? "",
+    leaderHttp: e.leader?.http ?? "",
+  };
 }
