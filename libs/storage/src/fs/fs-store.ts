@@ -92,8 +92,10 @@ export class FsObjectStore implements ObjectStore {
     const input = classifyPutData(data);
     const path = this.pathOf(key);
     try {
+      // Computed once here and handed to writeTemp: a second pass over a large tile is not free.
+      let checksum: string | undefined;
       if (input.kind === "bytes") {
-        const checksum = crc32cHex(input.bytes);
+        checksum = crc32cHex(input.bytes);
         if (options.expectedChecksum !== undefined && options.expectedChecksum !== checksum) {
           throw new ChecksumMismatchError(
             key,
@@ -112,7 +114,7 @@ export class FsObjectStore implements ObjectStore {
         `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`,
       );
       try {
-        const written = await this.writeTemp(tmp, input, key, options.expectedChecksum);
+        const written = await this.writeTemp(tmp, input, key, options.expectedChecksum, checksum);
         return await this.publish(key, tmp, path, written);
       } finally {
         // After a successful link the temp name is already gone; ENOENT is the normal case.
@@ -129,12 +131,14 @@ export class FsObjectStore implements ObjectStore {
     input: ReturnType<typeof classifyPutData>,
     key: string,
     expectedChecksum: string | undefined,
+    bytesChecksum: string | undefined,
   ): Promise<Trailer> {
     const handle = await open(tmp, "wx", 0o644);
     try {
       let trailer: Trailer;
       if (input.kind === "bytes") {
-        trailer = { checksum: crc32cHex(input.bytes), bytes: input.bytes.byteLength };
+        const checksum = bytesChecksum ?? crc32cHex(input.bytes);
+        trailer = { checksum, bytes: input.bytes.byteLength };
         // One writev for payload + trailer: for a 64 MiB tile that is a single syscall.
         await writevAll(handle, [input.bytes, encodeTrailer(trailer.checksum, trailer.bytes)]);
       } else {
