@@ -67,6 +67,7 @@ export {
   taskIdOf,
 } from "./task-id.js";
 export {
+  allocateTile,
   type DecodedTile,
   type DecodeTileExpectations,
   decodeTile,
@@ -74,9 +75,11 @@ export {
   encodeTile,
   HOST_IS_LITTLE_ENDIAN,
   readTileHeader,
+  sealTile,
   TILE_FORMAT_VERSION,
   TILE_HEADER_BYTES,
   TILE_MAGIC,
   type TileHeader,
   type TileMode,
+  type TileUnderConstruction,
 } from "./tile-format.js";

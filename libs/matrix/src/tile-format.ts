@@ -97,7 +97,6 @@ function checkDim(name: string, v: number): void {
 /** Writes `data` (row-major rows×cols float32) as a tile file. */
 export function encodeTile(data: Float32Array, options: EncodeTileOptions): Uint8Array {
   const { rows, cols } = options;
-  const mode = options.mode ?? "unspecified";
   checkDim("rows", rows);
   checkDim("cols", cols);
   if (data.length !== rows * cols) {
@@ -106,15 +105,60 @@ export function encodeTile(data: Float32Array, options: EncodeTileOptions): Uint
       `tile data has ${data.length} elements, rows × cols = ${rows * cols}`,
     );
   }
+  const tile = allocateTile(rows, cols);
+  tile.bytes
+    .subarray(TILE_HEADER_BYTES)
+    .set(new Uint8Array(data.buffer, data.byteOffset, data.length * 4));
+  return sealTile(tile, options);
+}
+
+/** A tile file under construction: `data` is where the values go (see allocateTile). */
+export interface TileUnderConstruction {
+  /** The whole file: header (written by sealTile) then payload. */
+  readonly bytes: Uint8Array;
+  /** rows·cols float32 values, a view over the payload of `bytes` on a little-endian host. */
+  readonly data: Float32Array;
+}
+
+/**
+ * Allocates a tile file whose payload a producer (a kernel) writes in place, so the result is
+ * not copied into a second multi-MiB buffer before it is stored. Fill `data`, then `sealTile`.
+ */
+export function allocateTile(rows: number, cols: number): TileUnderConstruction {
+  checkDim("rows", rows);
+  checkDim("cols", cols);
+  const bytes = new Uint8Array(TILE_HEADER_BYTES + rows * cols * 4);
+  const data = HOST_IS_LITTLE_ENDIAN
+    ? new Float32Array(bytes.buffer, bytes.byteOffset + TILE_HEADER_BYTES, rows * cols)
+    : new Float32Array(rows * cols); // big-endian: sealTile stores it byte-swapped
+  return { bytes, data };
+}
+
+/**
+ * Writes the header (payload checksum, shape, mode) of a tile from allocateTile and returns its
+ * bytes. On a big-endian host the values are stored little-endian here.
+ */
+export function sealTile(tile: TileUnderConstruction, options: EncodeTileOptions): Uint8Array {
+  const { rows, cols } = options;
+  const mode = options.mode ?? "unspecified";
+  checkDim("rows", rows);
+  checkDim("cols", cols);
+  const payloadBytes = rows * cols * 4;
+  const out = tile.bytes;
+  if (out.length !== TILE_HEADER_BYTES + payloadBytes || tile.data.length !== rows * cols) {
+    throw new TileFormatError(
+      MatrixErrorCode.TileShape,
+      `tile buffer holds ${tile.data.length} elements, rows × cols = ${rows * cols}`,
+    );
+  }
   if (MODE_CODE[mode] === undefined) {
     throw new TileFormatError(MatrixErrorCode.TileHeader, `tile mode ${String(mode)} is unknown`);
   }
-  const payloadBytes = data.length * 4;
-  const out = new Uint8Array(TILE_HEADER_BYTES + payloadBytes);
   const payload = out.subarray(TILE_HEADER_BYTES);
-  const src = new Uint8Array(data.buffer, data.byteOffset, payloadBytes);
-  payload.set(src);
-  if (!HOST_IS_LITTLE_ENDIAN) byteswap32(payload);
+  if (!HOST_IS_LITTLE_ENDIAN) {
+    payload.set(new Uint8Array(tile.data.buffer, tile.data.byteOffset, payloadBytes));
+    byteswap32(payload);
+  }
 
   const view = new DataView(out.buffer, out.byteOffset, TILE_HEADER_BYTES);
   view.setUint32(0, MAGIC_U32, true);
@@ -127,6 +171,7 @@ export function encodeTile(data: Float32Array, options: EncodeTileOptions): Uint
   view.setUint16(OFF_FLAGS, 0, true);
   view.setUint32(OFF_PAYLOAD_CRC, crc32cOf(payload), true);
   view.setBigUint64(OFF_PAYLOAD_LEN, BigInt(payloadBytes), true);
+  view.setUint32(OFF_HEADER_CRC, 0, true);
   view.setUint32(OFF_HEADER_CRC, crc32cOf(out.subarray(0, TILE_HEADER_BYTES)), true);
   return out;
 }

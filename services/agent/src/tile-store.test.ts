@@ -1,13 +1,15 @@
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateTile, type MatmulJobSpec } from "@tessera/matrix";
+import { encodeTile, generateTile, type MatmulJobSpec } from "@tessera/matrix";
 import { createObjectStore, type ObjectStore } from "@tessera/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readTile, writeTile } from "./tile-store.js";
 
 const spec: MatmulJobSpec = { n: 64, tile: 32, mode: "exact", seed: 3 };
 const key = "jobs/j/partials/0-0-0.tile";
+const encoded = (data: Float32Array) =>
+  encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode });
 
 let root: string;
 let store: ObjectStore;
@@ -24,7 +26,7 @@ afterEach(async () => {
 describe("writeTile", () => {
   it("repairs a stored copy whose payload was corrupted but whose recorded checksum is intact", async () => {
     const data = generateTile(spec, "A", 0, 0);
-    await writeTile(store, key, data, spec);
+    await writeTile(store, key, encoded(data));
     // Flip one payload byte in place: the fs store's trailer (recorded CRC) stays as it was, so
     // a plain idempotent put would see "same checksum, already there" and write nothing.
     const fh = await open(join(root, key), "r+");
@@ -37,14 +39,14 @@ describe("writeTile", () => {
       code: "TESSERA_E_STORAGE_CHECKSUM",
     });
 
-    await writeTile(store, key, data, spec);
+    await writeTile(store, key, encoded(data));
     expect(Array.from(await readTile(store, key, spec.tile))).toEqual(Array.from(data));
   });
 
   it("leaves an intact copy alone", async () => {
     const data = generateTile(spec, "B", 0, 0);
-    const first = await writeTile(store, key, data, spec);
-    const again = await writeTile(store, key, data, spec);
+    const first = await writeTile(store, key, encoded(data));
+    const again = await writeTile(store, key, encoded(data));
     expect(again.checksum).toBe(first.checksum);
     expect(again.created).toBe(false);
   });

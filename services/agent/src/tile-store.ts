@@ -80,7 +80,7 @@ export async function readOrGenerateInput(
 }
 
 /**
- * Encodes and stores a result tile under its deterministic key (idempotent put).
+ * Stores an encoded result tile under its deterministic key (idempotent put).
  *
  * A put that finds the key already holding an object with the same recorded checksum writes
  * nothing. That object may be a corrupt earlier copy whose metadata is intact (this is exactly the
@@ -90,10 +90,8 @@ export async function readOrGenerateInput(
 export async function writeTile(
   store: TileStore,
   key: string,
-  data: Float32Array,
-  spec: MatmulJobSpec,
+  bytes: Uint8Array,
 ): Promise<StoredObject> {
-  const bytes = encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode });
   const stored = await store.put(key, bytes);
   if (stored.created !== false) return stored;
   try {

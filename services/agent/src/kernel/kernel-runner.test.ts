@@ -51,6 +51,10 @@ describe("KernelRunner (CPU)", () => {
       const s = await (await cpu(fanIn)).sum(partials, t);
       expect(s[0], `fan-in ${fanIn}`).toBe(1.5);
       expect(s.every((v) => v === 1.5)).toBe(true);
+      // Into a caller's buffer (the agent passes the payload of the tile file it will store).
+      const out = new Float32Array(t * t);
+      expect(await (await cpu(fanIn)).sum(partials, t, out)).toBe(out);
+      expect(out.every((v) => v === 1.5)).toBe(true);
     }
     const single = await (await cpu()).sum([fill(3)], t);
     expect(single[5]).toBe(3);

@@ -207,14 +207,20 @@ export class KernelRunner {
   /**
    * Reduce kernel: S = ((p0 + p1) + p2) + … in exactly this order. More partials than the fan-in
    * are folded through the same chain graph with the running sum as its first input, which keeps
-   * the order (and so the float32 result) identical to one long chain.
+   * the order (and so the float32 result) identical to one long chain. `out`, when given,
+   * receives the sum (it must not alias a partial).
    */
-  async sum(partials: readonly Float32Array[], tile: number): Promise<Float32Array> {
+  async sum(
+    partials: readonly Float32Array[],
+    tile: number,
+    out?: Float32Array,
+  ): Promise<Float32Array> {
     if (partials.length === 0) {
       throw new AgentError(AgentErrorCode.TileShape, "reduce: at least one partial is required");
     }
     const elems = tile * tile;
     for (const [k, p] of partials.entries()) checkLength(`partial ${k}`, p, elems);
+    if (out) checkLength("output", out, elems);
     const dims = [tile, tile];
     let acc: Float32Array | undefined;
     let next = 0;
@@ -228,7 +234,9 @@ export class KernelRunner {
       reduceInputNames(chunk.length).forEach((name, idx) => {
         feeds[name] = new ort.Tensor("float32", chunk[idx] as Float32Array, dims);
       });
-      acc = await this.bind(session, feeds, "S", new Float32Array(elems), tile).run();
+      // Only the last step writes the caller's buffer: earlier sums are still being read.
+      const target = next === partials.length && out ? out : new Float32Array(elems);
+      acc = await this.bind(session, feeds, "S", target, tile).run();
     }
     return acc as Float32Array;
   }
