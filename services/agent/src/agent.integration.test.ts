@@ -307,8 +307,14 @@ describe("agents on a 3-node JetStream cluster", () => {
     expect(reduce.output).toBeUndefined();
     expect(await store.head(outputKey("cj", 0, 0))).toBeNull();
 
-    // An input tile rots → a map of another job over the same dataset must refuse it too.
+    // An input tile rots → a map of another job over the same dataset must refuse it too. The
+    // first agent keeps the inputs it verified in memory (a correct copy, so it would compute
+    // the right product); a fresh agent has only the stored bytes, and must not use them.
+    a.proc.kill("SIGTERM");
+    await new Promise((r) => a.proc.once("exit", r));
     await flipByte(join(storeDir, inputKeyA(job, 0, 0)), 64 + 7);
+    const fresh = startAgent("corrupt-2", "corrupt", storeDir);
+    await waitUntil("fresh corrupt agent", activeHeartbeat("corrupt-2"));
     await publishWork(workItem("cj2", job, "corrupt", 0, 1, 0));
     const map = await waitUntil("map completion", () => completionsOf("cj2")[0]);
     expect(map).toMatchObject({ status: "failed", error: { code: "TESSERA_E_STORAGE_CHECKSUM" } });
@@ -316,7 +322,7 @@ describe("agents on a 3-node JetStream cluster", () => {
     // Terminated, not redelivered forever: no second report arrives.
     await new Promise((r) => setTimeout(r, ACK_WAIT_MS + 500));
     expect(completionsOf("cj2")).toHaveLength(1);
-    a.proc.kill("SIGTERM");
+    fresh.proc.kill("SIGTERM");
     await store.close();
   });
 });

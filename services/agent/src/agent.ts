@@ -5,7 +5,9 @@ import type { Logger } from "@tessera/observability";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
 import { type AgentState, Heartbeater } from "./heartbeat.js";
+import { InputTileCache } from "./input-cache.js";
 import { KernelRunner } from "./kernel/kernel-runner.js";
+import { RunGate } from "./kernel/run-gate.js";
 import { AgentBus } from "./nats-bus.js";
 import { executeWorkItem } from "./task-executor.js";
 import { WorkLoop } from "./work-loop.js";
@@ -18,6 +20,7 @@ export class Agent {
     readonly config: AgentConfig,
     readonly runner: KernelRunner,
     private readonly store: ObjectStore,
+    private readonly inputs: InputTileCache,
     private readonly bus: AgentBus,
     private readonly loop: WorkLoop,
     private readonly heartbeater: Heartbeater,
@@ -40,6 +43,8 @@ export class Agent {
       );
     }
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
+    const inputs = new InputTileCache(config.tileCacheMb * 1024 * 1024);
+    const kernels = new RunGate(config.kernelConcurrency);
     const bus = await AgentBus.connect({
       servers: config.natsUrl.split(","),
       name: `tessera-agent-${config.nodeId}`,
@@ -59,7 +64,8 @@ export class Agent {
           ackWaitMs: config.ackWaitMs,
           maxDeliver: config.maxDeliver,
           source,
-          execute: (item) => executeWorkItem(item, { store, runner, nodeId: config.nodeId }),
+          execute: (item) =>
+            executeWorkItem(item, { store, runner, inputs, kernels, nodeId: config.nodeId }),
           publishCompletion: (outcome) => bus.publishCompletion(outcome),
           logger,
         },
@@ -88,7 +94,7 @@ export class Agent {
         config.heartbeatIntervalMs,
         (err) => logger.warn({ err }, "heartbeat publish failed"),
       );
-      agent = new Agent(config, runner, store, bus, loop, heartbeater, logger);
+      agent = new Agent(config, runner, store, inputs, bus, loop, heartbeater, logger);
       heartbeater.start();
       loop.start();
       logger.info(
@@ -141,6 +147,6 @@ export class Agent {
     await this.bus.drain();
     await this.store.close();
     await this.runner.dispose();
-    this.logger.info({ released }, "agent stopped");
+    this.logger.info({ released, inputTileCache: this.inputs.stats() }, "agent stopped");
   }
 }

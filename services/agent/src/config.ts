@@ -11,11 +11,15 @@ export interface AgentConfig {
   cloud: string;
   region: string;
   zone: string;
-  /** Work items run concurrently (one ORT session run each). */
+  /** Work items in flight at once: one item's tile I/O overlaps another's kernel. */
   slots: number;
+  /** Kernels running at once across the slots (each with `threads` ORT threads). */
+  kernelConcurrency: number;
   ep: ExecutionProviderChoice;
   /** ORT intra-op threads per slot. */
   threads: number;
+  /** Memory for decoded input tiles shared by tasks (MiB; 0 = read every input every time). */
+  tileCacheMb: number;
   /** `fs:<dir>`, `s3:<bucket>[/<prefix>]`, `gcs:<bucket>[/<prefix>]`. */
   storage: string;
   ackWaitMs: number;
@@ -39,8 +43,10 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   region: "TESSERA_REGION",
   zone: "TESSERA_ZONE",
   slots: "TESSERA_AGENT_SLOTS",
+  "kernel-concurrency": "TESSERA_AGENT_KERNEL_CONCURRENCY",
   ep: "TESSERA_EP",
   threads: "TESSERA_AGENT_THREADS",
+  "tile-cache-mb": "TESSERA_AGENT_TILE_CACHE_MB",
   storage: "TESSERA_STORAGE",
   "ack-wait-ms": "TESSERA_ACK_WAIT_MS",
   "max-deliver": "TESSERA_MAX_DELIVER",
@@ -159,9 +165,11 @@ export function parseAgentConfig(
     cloud: str("cloud", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     region: str("region", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     zone: str("zone", "local-a", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
-    slots: int("slots", 1, 1, 256),
+    slots: int("slots", 2, 1, 256),
+    kernelConcurrency: int("kernel-concurrency", 1, 1, 256),
     ep,
     threads: int("threads", 1, 1, 256),
+    tileCacheMb: int("tile-cache-mb", 1024, 0, 1_048_576),
     storage,
     ackWaitMs,
     maxDeliver: int("max-deliver", 20, 1, 1000),
@@ -178,9 +186,14 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --node-id ID           node id, [A-Za-z0-9_-]{1,64} (default: hostname-pid) env TESSERA_NODE_ID
   --pool NAME            work pool; pulls tessera.work.<pool>.> (default cpu) env TESSERA_POOL
   --cloud/--region/--zone  placement labels (default local/local/local-a)
-  --slots N              work items run at once (default 1)                env TESSERA_AGENT_SLOTS
+  --slots N              work items in flight, so one's tile I/O overlaps another's kernel
+                         (default 2)                                        env TESSERA_AGENT_SLOTS
+  --kernel-concurrency N kernels running at once across the slots (default 1)
+                                                                           env TESSERA_AGENT_KERNEL_CONCURRENCY
   --ep auto|cuda|cpu     ONNX Runtime execution provider (default auto)   env TESSERA_EP
   --threads N            ORT intra-op threads per slot (default 1)         env TESSERA_AGENT_THREADS
+  --tile-cache-mb MB     memory for input tiles reused across tasks; 0 = off (default 1024)
+                                                                           env TESSERA_AGENT_TILE_CACHE_MB
   --ack-wait-ms MS       consumer ack wait when provisioning (default 30000)
   --max-deliver N        consumer max deliveries when provisioning (default 20)
   --replicas N           stream/consumer replicas when provisioning (default 1)

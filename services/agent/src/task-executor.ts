@@ -1,16 +1,30 @@
 // Executes one Map or Reduce work item: read inputs (verified), run the kernel, write the output
 // under its deterministic key, and describe the outcome as a CompletionV1. No NATS here: the
 // work loop decides what to do with the message based on the returned outcome.
-import { outputKey, partialKey, partialKeysOfReduce } from "@tessera/matrix";
+import {
+  allocateTile,
+  inputKey,
+  outputKey,
+  partialKey,
+  partialKeysOfReduce,
+  sealTile,
+  type TileUnderConstruction,
+} from "@tessera/matrix";
 import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
 import { AgentErrorCode } from "./errors.js";
+import type { InputTileCache } from "./input-cache.js";
 import type { KernelRunner } from "./kernel/kernel-runner.js";
+import type { RunGate } from "./kernel/run-gate.js";
 import { readOrGenerateInput, readTile, type TileStore, writeTile } from "./tile-store.js";
 
 export interface ExecutionContext {
   store: TileStore;
   runner: KernelRunner;
   nodeId: string;
+  /** Decoded input tiles kept across tasks (inputs only; see input-cache.ts). */
+  inputs?: InputTileCache;
+  /** Limits kernels running at once across this agent's slots (see run-gate.ts). */
+  kernels?: RunGate;
   /** Clock in ms since the epoch (injected so tests can pin completedAt). */
   now?: () => number;
 }
@@ -99,17 +113,28 @@ async function timed<T>(phases: Phases, phase: keyof Phases, fn: () => Promise<T
   }
 }
 
+/** A kernel call, admitted by the agent's gate; computeMs counts the run, not the wait. */
+function compute<T>(ctx: ExecutionContext, phases: Phases, fn: () => Promise<T>): Promise<T> {
+  const run = () => timed(phases, "computeMs", fn);
+  return ctx.kernels ? ctx.kernels.run(run) : run();
+}
+
 async function runMap(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
   const { job, i, j } = item;
   const k = item.k as number; // validated: required for map items
+  const input = (matrix: "A" | "B", row: number, col: number) => {
+    const read = async () => (await readOrGenerateInput(ctx.store, job, matrix, row, col)).data;
+    return ctx.inputs ? ctx.inputs.get(inputKey(job, matrix, row, col), read) : read();
+  };
   const [a, b] = await timed(phases, "readMs", () =>
-    Promise.all([
-      readOrGenerateInput(ctx.store, job, "A", i, k),
-      readOrGenerateInput(ctx.store, job, "B", k, j),
-    ]),
+    Promise.all([input("A", i, k), input("B", k, j)]),
   );
-  const c = await timed(phases, "computeMs", () => ctx.runner.matmul(a.data, b.data, job.tile));
-  return timed(phases, "writeMs", () => writeResult(ctx, partialKey(item.jobId, i, j, k), c, item));
+  // The kernel writes straight into the payload of the tile file that gets stored.
+  const out = allocateTile(job.tile, job.tile);
+  await compute(ctx, phases, () => ctx.runner.matmul(a, b, job.tile, out.data));
+  return timed(phases, "writeMs", () =>
+    writeResult(ctx, partialKey(item.jobId, i, j, k), out, job),
+  );
 }
 
 /**
@@ -121,6 +146,7 @@ async function runReduce(item: WorkItemV1, ctx: ExecutionContext, phases: Phases
   const { job } = item;
   const keys = partialKeysOfReduce(item.jobId, job, item.i, item.j);
   const fanIn = ctx.runner.reduceFanIn;
+  const out = allocateTile(job.tile, job.tile);
   let acc: Float32Array | undefined;
   for (let next = 0; next < keys.length; ) {
     const take = acc ? fanIn - 1 : fanIn;
@@ -130,16 +156,24 @@ async function runReduce(item: WorkItemV1, ctx: ExecutionContext, phases: Phases
       Promise.all(chunkKeys.map((key) => readTile(ctx.store, key, job.tile))),
     );
     const operands = acc ? [acc, ...chunk] : chunk;
-    acc = await timed(phases, "computeMs", () => ctx.runner.sum(operands, job.tile));
+    const last = next === keys.length;
+    acc = await compute(ctx, phases, () =>
+      ctx.runner.sum(operands, job.tile, last ? out.data : undefined),
+    );
   }
-  const sum = acc as Float32Array; // K ≥ 1 always (n ≥ tile)
   return timed(phases, "writeMs", () =>
-    writeResult(ctx, outputKey(item.jobId, item.i, item.j), sum, item),
+    writeResult(ctx, outputKey(item.jobId, item.i, item.j), out, job),
   );
 }
 
-function writeResult(ctx: ExecutionContext, key: string, data: Float32Array, item: WorkItemV1) {
-  return writeTile(ctx.store, key, data, item.job);
+function writeResult(
+  ctx: ExecutionContext,
+  key: string,
+  tile: TileUnderConstruction,
+  job: WorkItemV1["job"],
+) {
+  const bytes = sealTile(tile, { rows: job.tile, cols: job.tile, mode: job.mode });
+  return writeTile(ctx.store, key, bytes);
 }
 
 /** Maps any thrown value onto a completion error: our catalogue codes pass through as they are. */
