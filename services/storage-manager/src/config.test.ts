@@ -8,7 +8,7 @@ describe("parseStorageManagerConfig", () => {
       natsUrl: "nats://h:1",
       storage: "fs:/d",
       http: "127.0.0.1:9400",
-      checkMode: "full",
+      checkMode: "head",
       keepPartials: false,
       verifyRounds: 2,
     });
@@ -18,7 +18,7 @@ describe("parseStorageManagerConfig", () => {
         "s3:bucket/p",
         "--keep-partials",
         "--check-mode",
-        "head",
+        "full",
         "--http",
         "0.0.0.0:0",
       ],
@@ -27,7 +27,7 @@ describe("parseStorageManagerConfig", () => {
     expect(d).toMatchObject({
       storage: "s3:bucket/p",
       keepPartials: true,
-      checkMode: "head",
+      checkMode: "full",
       http: "0.0.0.0:0",
     });
     expect(

@@ -14,7 +14,12 @@ export interface StorageManagerConfig {
   /** host:port of /healthz /readyz /metrics and the outputs API (port 0 = any free port). */
   http: string;
   nodeId: string;
-  /** full: head + a verified read of every byte; head: size and recorded checksum only. */
+  /**
+   * head: exists, size and recorded checksum. full: also a CRC-verified read of every byte.
+   * Head is enough for correctness: every output is read, CRC-verified, by its consumer (a
+   * reduce reads its partials, verification reads every output tile) and a mismatch resets the
+   * producing task. Full finds rot sooner, at the price of reading every byte one more time.
+   */
   checkMode: CheckMode;
   /** Output checks run at once. */
   checkConcurrency: number;
@@ -132,7 +137,7 @@ export function parseStorageManagerConfig(
       `${JSON.stringify(nodeId)} must be 1..64 characters of [A-Za-z0-9_-]`,
     );
   }
-  const checkMode = str("check-mode", "full");
+  const checkMode = str("check-mode", "head");
   if (checkMode !== "full" && checkMode !== "head") {
     throw configError("check-mode", `${JSON.stringify(checkMode)} must be full or head`);
   }
@@ -170,7 +175,9 @@ export const STORAGE_MANAGER_USAGE = `usage: tessera-storage-manager --storage f
   --nats URL[,URL…]          NATS servers (default nats://127.0.0.1:4222)        env TESSERA_NATS_URL
   --http HOST:PORT           /healthz /readyz /metrics /v1/jobs (default 127.0.0.1:9400) env TESSERA_STORAGE_MANAGER_HTTP
   --node-id ID               client id prefix for proposals (default storage-manager)
-  --check-mode full|head     full: verified read of every output byte; head: size + recorded checksum (default full)
+  --check-mode head|full     head: size + recorded checksum (every byte is still CRC-verified by
+                             its reader, which re-runs the task on a mismatch); full: also a verified
+                             read of every output byte at once (default head)
   --check-concurrency N      output checks at once (default 4)
   --verify-rounds N          Freivalds rounds (independent random vectors) per tile (default 2)
   --keep-partials            keep a job's intermediate partials after it verifies    env TESSERA_KEEP_PARTIALS=1

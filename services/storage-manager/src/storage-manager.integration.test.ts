@@ -154,7 +154,11 @@ describe("storage-manager (real NATS + fs storage)", () => {
       }
     })();
     const config = parseStorageManagerConfig(
-      ["--nats", nats.url, "--storage", `fs:${join(dir, "storage")}`, "--http", "127.0.0.1:0"],
+      // Full checks: this suite asserts that a partial whose bytes rotted is caught at check time.
+      [
+        ...["--nats", nats.url, "--storage", `fs:${join(dir, "storage")}`],
+        ...["--http", "127.0.0.1:0", "--check-mode", "full"],
+      ],
       {},
     );
     manager = await StorageManager.start(
