@@ -153,6 +153,18 @@ async function main(): Promise<void> {
       a.tasks++;
       perAgent.set(c.nodeId, a);
     }
+    const perKind = new Map<
+      string,
+      { compute: number; read: number; write: number; tasks: number }
+    >();
+    for (const c of ok) {
+      const k = perKind.get(c.kind) ?? { compute: 0, read: 0, write: 0, tasks: 0 };
+      k.compute += c.timings.computeMs;
+      k.read += c.timings.readMs;
+      k.write += c.timings.writeMs;
+      k.tasks++;
+      perKind.set(c.kind, k);
+    }
     const criticalComputeS = Math.max(0, ...[...perAgent.values()].map((a) => a.compute)) / 1000;
     const criticalBusyS = Math.max(0, ...[...perAgent.values()].map((a) => a.total)) / 1000;
     const achieved = flop / (computedS * 1e9);
@@ -189,6 +201,17 @@ async function main(): Promise<void> {
             readSeconds: round(a.read / 1000),
             writeSeconds: round(a.write / 1000),
             busySeconds: round(a.total / 1000),
+          },
+        ]),
+      ),
+      perKind: Object.fromEntries(
+        [...perKind.entries()].map(([kind, k]) => [
+          kind,
+          {
+            tasks: k.tasks,
+            meanReadMs: round(k.read / k.tasks, 2),
+            meanComputeMs: round(k.compute / k.tasks, 2),
+            meanWriteMs: round(k.write / k.tasks, 2),
           },
         ]),
       ),
