@@ -7,7 +7,6 @@ import type { AgentConfig } from "./config.js";
 import { type AgentState, Heartbeater } from "./heartbeat.js";
 import { InputTileCache } from "./input-cache.js";
 import { KernelRunner } from "./kernel/kernel-runner.js";
-import { RunGate } from "./kernel/run-gate.js";
 import { AgentBus } from "./nats-bus.js";
 import { executeWorkItem } from "./task-executor.js";
 import { WorkLoop } from "./work-loop.js";
@@ -44,7 +43,6 @@ export class Agent {
     }
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
     const inputs = new InputTileCache(config.tileCacheMb * 1024 * 1024);
-    const kernels = new RunGate(config.kernelConcurrency);
     const bus = await AgentBus.connect({
       servers: config.natsUrl.split(","),
       name: `tessera-agent-${config.nodeId}`,
@@ -65,7 +63,7 @@ export class Agent {
           maxDeliver: config.maxDeliver,
           source,
           execute: (item) =>
-            executeWorkItem(item, { store, runner, inputs, kernels, nodeId: config.nodeId }),
+            executeWorkItem(item, { store, runner, inputs, nodeId: config.nodeId }),
           publishCompletion: (outcome) => bus.publishCompletion(outcome),
           logger,
         },

@@ -24,32 +24,29 @@ describe("parseAgentConfig", () => {
       nodeId: "host-1",
       natsUrl: "nats://a:4222,nats://b:4222",
       ackWaitMs: 30_000,
-      kernelConcurrency: 1,
       tileCacheMb: 1024,
     });
   });
 
-  it("defaults to two slots sharing one kernel, and takes both from the environment", () => {
+  it("defaults to two slots and a 1 GiB input tile cache, both settable from the environment", () => {
     expect(parseAgentConfig(["--storage", "fs:/d"], {}, defaults)).toMatchObject({
       slots: 2,
-      kernelConcurrency: 1,
+      tileCacheMb: 1024,
     });
     const c = parseAgentConfig(
       ["--storage", "fs:/d"],
       {
         TESSERA_AGENT_SLOTS: "4",
-        TESSERA_AGENT_KERNEL_CONCURRENCY: "2",
         TESSERA_AGENT_TILE_CACHE_MB: "0",
       },
       defaults,
     );
-    expect(c).toMatchObject({ slots: 4, kernelConcurrency: 2, tileCacheMb: 0 });
+    expect(c).toMatchObject({ slots: 4, tileCacheMb: 0 });
   });
 
   it.each([
     [["--storage", "fs:/d", "--ep", "tpu"], "--ep"],
     [["--storage", "fs:/d", "--slots", "0"], "--slots"],
-    [["--storage", "fs:/d", "--kernel-concurrency", "0"], "--kernel-concurrency"],
     [["--storage", "fs:/d", "--tile-cache-mb", "-1"], "--tile-cache-mb"],
     [["--storage", "fs:/d", "--ack-wait-ms", "10s"], "--ack-wait-ms"],
     [["--storage", "ftp:x"], "--storage"],

@@ -11,10 +11,11 @@ export interface AgentConfig {
   cloud: string;
   region: string;
   zone: string;
-  /** Work items in flight at once: one item's tile I/O overlaps another's kernel. */
+  /**
+   * Work items in flight at once. onnxruntime-node runs a kernel on the JS thread, so kernels
+   * never overlap each other; more slots overlap one item's tile I/O with another's kernel.
+   */
   slots: number;
-  /** Kernels running at once across the slots (each with `threads` ORT threads). */
-  kernelConcurrency: number;
   ep: ExecutionProviderChoice;
   /** ORT intra-op threads per slot. */
   threads: number;
@@ -43,7 +44,6 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   region: "TESSERA_REGION",
   zone: "TESSERA_ZONE",
   slots: "TESSERA_AGENT_SLOTS",
-  "kernel-concurrency": "TESSERA_AGENT_KERNEL_CONCURRENCY",
   ep: "TESSERA_EP",
   threads: "TESSERA_AGENT_THREADS",
   "tile-cache-mb": "TESSERA_AGENT_TILE_CACHE_MB",
@@ -166,7 +166,6 @@ export function parseAgentConfig(
     region: str("region", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     zone: str("zone", "local-a", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     slots: int("slots", 2, 1, 256),
-    kernelConcurrency: int("kernel-concurrency", 1, 1, 256),
     ep,
     threads: int("threads", 1, 1, 256),
     tileCacheMb: int("tile-cache-mb", 1024, 0, 1_048_576),
@@ -188,8 +187,6 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --cloud/--region/--zone  placement labels (default local/local/local-a)
   --slots N              work items in flight, so one's tile I/O overlaps another's kernel
                          (default 2)                                        env TESSERA_AGENT_SLOTS
-  --kernel-concurrency N kernels running at once across the slots (default 1)
-                                                                           env TESSERA_AGENT_KERNEL_CONCURRENCY
   --ep auto|cuda|cpu     ONNX Runtime execution provider (default auto)   env TESSERA_EP
   --threads N            ORT intra-op threads per slot (default 1)         env TESSERA_AGENT_THREADS
   --tile-cache-mb MB     memory for input tiles reused across tasks; 0 = off (default 1024)

@@ -14,7 +14,6 @@ import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
 import { AgentErrorCode } from "./errors.js";
 import type { InputTileCache } from "./input-cache.js";
 import type { KernelRunner } from "./kernel/kernel-runner.js";
-import type { RunGate } from "./kernel/run-gate.js";
 import { readOrGenerateInput, readTile, type TileStore, writeTile } from "./tile-store.js";
 
 export interface ExecutionContext {
@@ -23,8 +22,6 @@ export interface ExecutionContext {
   nodeId: string;
   /** Decoded input tiles kept across tasks (inputs only; see input-cache.ts). */
   inputs?: InputTileCache;
-  /** Limits kernels running at once across this agent's slots (see run-gate.ts). */
-  kernels?: RunGate;
   /** Clock in ms since the epoch (injected so tests can pin completedAt). */
   now?: () => number;
 }
@@ -113,12 +110,6 @@ async function timed<T>(phases: Phases, phase: keyof Phases, fn: () => Promise<T
   }
 }
 
-/** A kernel call, admitted by the agent's gate; computeMs counts the run, not the wait. */
-function compute<T>(ctx: ExecutionContext, phases: Phases, fn: () => Promise<T>): Promise<T> {
-  const run = () => timed(phases, "computeMs", fn);
-  return ctx.kernels ? ctx.kernels.run(run) : run();
-}
-
 async function runMap(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
   const { job, i, j } = item;
   const k = item.k as number; // validated: required for map items
@@ -131,7 +122,7 @@ async function runMap(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
   );
   // The kernel writes straight into the payload of the tile file that gets stored.
   const out = allocateTile(job.tile, job.tile);
-  await compute(ctx, phases, () => ctx.runner.matmul(a, b, job.tile, out.data));
+  await timed(phases, "computeMs", () => ctx.runner.matmul(a, b, job.tile, out.data));
   return timed(phases, "writeMs", () =>
     writeResult(ctx, partialKey(item.jobId, i, j, k), out, job),
   );
@@ -157,7 +148,7 @@ async function runReduce(item: WorkItemV1, ctx: ExecutionContext, phases: Phases
     );
     const operands = acc ? [acc, ...chunk] : chunk;
     const last = next === keys.length;
-    acc = await compute(ctx, phases, () =>
+    acc = await timed(phases, "computeMs", () =>
       ctx.runner.sum(operands, job.tile, last ? out.data : undefined),
     );
   }
