@@ -77,8 +77,9 @@ export function tileBytes(tile: number): number {
 }
 
 /**
- * Bytes moved through storage by the finished tasks: a map reads A and B and writes a partial;
- * a reduce reads its K partials and writes one output tile.
+ * Bytes the finished tasks consume and produce: a map reads A and B and writes a partial; a
+ * reduce reads its K partials and writes one output tile. Nominal: an agent's input-tile cache
+ * serves repeated A/B reads from memory, so storage itself may see fewer input bytes.
  */
 export function bytesMoved(
   p: Pick<JobProgress, "n" | "tile" | "mapsDone" | "reducesDone">,
