@@ -5,7 +5,15 @@
 // records each process's exact command line (/proc/<pid>/cmdline) and restarts a killed process
 // with the same argv (same ports, same data dir), optionally with extra environment.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DevCluster, type DevClusterInfo } from "@tessera/cli";
@@ -218,7 +226,7 @@ export class E2eCluster {
     await waitUntil(
       `${name}'s log to match ${re}`,
       async () => {
-        const text = readFileSync(this.proc(name).log, "utf8").slice(fromByte);
+        const text = readFileSync(this.proc(name).log).subarray(fromByte).toString("utf8");
         found = re.exec(text);
         return found !== null;
       },
@@ -289,6 +297,8 @@ export class E2eCluster {
     const p = this.proc(name);
     if (!p.exited && pidAlive(p.pid)) throw new E2eError(`${name} is still running`);
     const fd = openSync(p.log, "a");
+    // Where this run's output starts in the (appended) log: earlier runs' lines must not count.
+    const logStart = statSync(p.log).size;
     const [command, ...args] = p.argv;
     if (!command) throw new E2eError(`${name}: empty command line`);
     const child = spawn(command, args, {
@@ -315,6 +325,9 @@ export class E2eCluster {
       );
     } else if (p.kind === "agent") {
       await alive();
+      // The manifest may still list the killed instance as active, so wait for this process to
+      // say it pulls work (a fast job could otherwise run to its end before it connects).
+      await this.waitLog(name, /"msg":"agent started"/, 60_000, logStart);
       await this.waitAgentAlive(name);
     } else {
       const http = `http://${flagValue(p.argv, "--http")}`;

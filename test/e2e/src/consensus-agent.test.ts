@@ -30,7 +30,8 @@ describe("e2e: consensus and agent failures", () => {
   });
 
   it("survives the consensus leader SIGKILLed twice during the job", async () => {
-    const cluster = await startCluster();
+    // Paced tile writes (see storage-controls.test.ts) keep the job running through both kills.
+    const cluster = await startCluster({ env: slowAgentEnv(50) });
     const jobId = "e2e-leader-kills";
     const run = submitViaCli(cluster, longer, jobId);
     const K = longer.n / longer.tile;

@@ -20,17 +20,24 @@ import {
   useClusterPerTest,
   whenDone,
 } from "./scenario.test-helpers.js";
-import { flipByte, storedTiles } from "./storage.js";
+import { flipByte, slowAgentEnv, storedTiles } from "./storage.js";
 
 const spec: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 3 };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Every agent's tile writes wait this long (slow-storage.ts), so the 80-task job lasts seconds
+ * and a control sent after N tasks lands mid-job however fast the machine runs them (unpaced,
+ * a fast run finished the job before the pause was committed).
+ */
+const PACED = () => startCluster({ env: slowAgentEnv(100) });
 
 describe("e2e: corrupt storage and operator controls", () => {
   useClusterPerTest();
   const digest = referenceDigest(spec);
 
   it("detects a partial corrupted on disk mid-job and recomputes it", async () => {
-    const cluster = await startCluster();
+    const cluster = await PACED();
     const jobId = "e2e-corrupt";
     const run = submitViaCli(cluster, spec, jobId);
     await whenDone(cluster, jobId, 8);
@@ -65,7 +72,7 @@ describe("e2e: corrupt storage and operator controls", () => {
   });
 
   it("pauses and resumes mid-job, then cancels another job mid-job (partials cleaned)", async () => {
-    const cluster = await startCluster();
+    const cluster = await PACED();
 
     // Pause / resume.
     const jobId = "e2e-pause";

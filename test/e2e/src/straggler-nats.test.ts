@@ -51,7 +51,8 @@ describe("e2e: stragglers and a NATS cluster member loss", () => {
     const nats = await startNatsCluster({ mode: "process" });
     onCleanup(() => nats.stop());
     // dev up --nats URL,URL,URL: every service connects to all three; streams are R3.
-    const cluster = await startCluster({ nats: nats.urls });
+    // Paced tile writes (see storage-controls.test.ts) keep the job running when the member dies.
+    const cluster = await startCluster({ nats: nats.urls, env: slowAgentEnv(50) });
     const jobId = "e2e-nats-kill";
     const run = submitViaCli(cluster, spec, jobId);
     const before = await whenDone(cluster, jobId, 16);
