@@ -1,4 +1,4 @@
-// `pnpm bench e2e-matmul [--n 8192] [--tile 1024|2048] [--agents 2] [--seed 1] [--reps 5]`
+// `pnpm bench e2e-matmul [--n 8192] [--tile 1024|2048] [--agents 2] [--seed 1] [--reps 5] [--runs 1]`
 //
 // The whole system on one exact-mode matmul: a local cluster as real processes (the CLI's
 // DevCluster via @tessera/test-e2e: nats-server, 3 consensus peers, scheduler, storage-manager,
@@ -14,6 +14,11 @@
 //   Efficiency = achieved ÷ (agents × peak).
 // - Critical-path compute = the busiest agent's summed kernel time (computeMs in its completion
 //   reports); control-plane overhead = wall − critical-path compute (it includes tile I/O).
+// - --runs N submits N jobs one after another on the same cluster (inputs staged once): the
+//   top-level figures are the median run's (by wall), with every run's wall and GFLOP/s listed,
+//   because this shared 2-core box swings ±15 % from run to run. Run 1 meets cold agents (ORT
+//   sessions built on first use, empty input-tile caches); later runs reuse both, as jobs over a
+//   shared dataset would.
 // Last stdout line: one JSON object.
 import { KernelRunner } from "@tessera/agent";
 import {
@@ -32,15 +37,17 @@ interface Flags {
   agents: number;
   seed: number;
   reps: number;
+  /** Jobs run one after another on the same cluster (same staged inputs). */
+  runs: number;
 }
 
 function parseFlags(argv: readonly string[]): Flags {
-  const f: Flags = { n: 8192, tile: 1024, agents: 2, seed: 1, reps: 5 };
+  const f: Flags = { n: 8192, tile: 1024, agents: 2, seed: 1, reps: 5, runs: 1 };
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     const v = Number(argv[i + 1]);
     if (!(name in f))
-      throw new Error(`unknown flag --${name}; flags: --n --tile --agents --seed --reps`);
+      throw new Error(`unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs`);
     if (!Number.isInteger(v) || v < 0)
       throw new Error(`--${name}: ${argv[i + 1]} must be an integer`);
     (f as unknown as Record<string, number>)[name] = v;
@@ -108,12 +115,107 @@ async function stageInputs(
   return { seconds: (performance.now() - started) / 1000, bytes, tiles };
 }
 
+/** One job's figures: what the JSON reports at top level (for the median run) and per run. */
+async function measureRun(
+  cluster: E2eCluster,
+  spec: MatmulJobSpec,
+  jobId: string,
+  agents: number,
+  peakGflops: number,
+) {
+  const flop = 2 * spec.n ** 3;
+  const watcher = await CompletionWatcher.start(natsUrls(cluster), jobId);
+  const wallStart = Date.now();
+  const summary = await submitViaCli(cluster, spec, jobId, 3_600_000).result;
+  const view = await getJob(cluster, jobId);
+  await watcher.stop();
+  if (!view) throw new Error(`job ${jobId} vanished`);
+  const raw = view as unknown as {
+    submittedAt: number;
+    computedAt: number | null;
+    finishedAt: number | null;
+  };
+  const computedS = ((raw.computedAt ?? Date.now()) - raw.submittedAt) / 1000;
+  const verifiedS = ((raw.finishedAt ?? Date.now()) - raw.submittedAt) / 1000;
+
+  const ok = watcher.completions.filter((c) => c.status === "ok");
+  const perAgent = new Map<
+    string,
+    { compute: number; read: number; write: number; total: number; tasks: number }
+  >();
+  for (const c of ok) {
+    const a = perAgent.get(c.nodeId) ?? { compute: 0, read: 0, write: 0, total: 0, tasks: 0 };
+    a.compute += c.timings.computeMs;
+    a.read += c.timings.readMs;
+    a.write += c.timings.writeMs;
+    a.total += c.timings.totalMs;
+    a.tasks++;
+    perAgent.set(c.nodeId, a);
+  }
+  const perKind = new Map<
+    string,
+    { compute: number; read: number; write: number; tasks: number }
+  >();
+  for (const c of ok) {
+    const k = perKind.get(c.kind) ?? { compute: 0, read: 0, write: 0, tasks: 0 };
+    k.compute += c.timings.computeMs;
+    k.read += c.timings.readMs;
+    k.write += c.timings.writeMs;
+    k.tasks++;
+    perKind.set(c.kind, k);
+  }
+  const criticalComputeS = Math.max(0, ...[...perAgent.values()].map((a) => a.compute)) / 1000;
+  const criticalBusyS = Math.max(0, ...[...perAgent.values()].map((a) => a.total)) / 1000;
+  const achieved = flop / (computedS * 1e9);
+  return {
+    jobId,
+    status: summary.status,
+    verified: summary.verified,
+    digest: summary.digest,
+    wallSeconds: round(computedS),
+    wallToVerifiedSeconds: round(verifiedS),
+    cliWallSeconds: round((Date.now() - wallStart) / 1000),
+    gflops: round(achieved, 2),
+    bytesMoved: summary.bytesMoved,
+    efficiency: round(achieved / (agents * peakGflops), 3),
+    criticalPathComputeSeconds: round(criticalComputeS),
+    criticalPathBusySeconds: round(criticalBusyS),
+    controlPlaneOverheadSeconds: round(computedS - criticalComputeS),
+    controlPlaneOverheadFraction: round((computedS - criticalComputeS) / computedS, 3),
+    overheadBeyondAgentBusySeconds: round(computedS - criticalBusyS),
+    completionsSeen: ok.length,
+    perAgent: Object.fromEntries(
+      [...perAgent.entries()].map(([id, a]) => [
+        id,
+        {
+          tasks: a.tasks,
+          computeSeconds: round(a.compute / 1000),
+          readSeconds: round(a.read / 1000),
+          writeSeconds: round(a.write / 1000),
+          busySeconds: round(a.total / 1000),
+        },
+      ]),
+    ),
+    perKind: Object.fromEntries(
+      [...perKind.entries()].map(([kind, k]) => [
+        kind,
+        {
+          tasks: k.tasks,
+          meanReadMs: round(k.read / k.tasks, 2),
+          meanComputeMs: round(k.compute / k.tasks, 2),
+          meanWriteMs: round(k.write / k.tasks, 2),
+        },
+      ]),
+    ),
+  };
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const spec: MatmulJobSpec = { n: flags.n, tile: flags.tile, mode: "exact", seed: flags.seed };
   validateJobSpec(spec);
+  if (flags.runs < 1) throw new Error("--runs: must be ≥ 1");
   const K = spec.n / spec.tile;
-  const flop = 2 * spec.n ** 3;
 
   const peak = await kernelPeak(spec.tile, flags.reps);
   process.stderr.write(
@@ -124,103 +226,42 @@ async function main(): Promise<void> {
   try {
     const staging = await stageInputs(cluster.storageSpec, spec);
     process.stderr.write(`staged ${staging.tiles} input tiles in ${round(staging.seconds, 2)} s\n`);
-    const jobId = `bench-e2e-${spec.n}-${spec.tile}`;
-    const watcher = await CompletionWatcher.start(natsUrls(cluster), jobId);
-    const wallStart = Date.now();
-    const summary = await submitViaCli(cluster, spec, jobId, 3_600_000).result;
-    const view = await getJob(cluster, jobId);
-    await watcher.stop();
-    if (!view) throw new Error(`job ${jobId} vanished`);
-    const raw = view as unknown as {
-      submittedAt: number;
-      computedAt: number | null;
-      finishedAt: number | null;
-    };
-    const computedS = ((raw.computedAt ?? Date.now()) - raw.submittedAt) / 1000;
-    const verifiedS = ((raw.finishedAt ?? Date.now()) - raw.submittedAt) / 1000;
-
-    const ok = watcher.completions.filter((c) => c.status === "ok");
-    const perAgent = new Map<
-      string,
-      { compute: number; read: number; write: number; total: number; tasks: number }
-    >();
-    for (const c of ok) {
-      const a = perAgent.get(c.nodeId) ?? { compute: 0, read: 0, write: 0, total: 0, tasks: 0 };
-      a.compute += c.timings.computeMs;
-      a.read += c.timings.readMs;
-      a.write += c.timings.writeMs;
-      a.total += c.timings.totalMs;
-      a.tasks++;
-      perAgent.set(c.nodeId, a);
+    const runs: Awaited<ReturnType<typeof measureRun>>[] = [];
+    for (let r = 1; r <= flags.runs; r++) {
+      const jobId = `bench-e2e-${spec.n}-${spec.tile}${flags.runs > 1 ? `-r${r}` : ""}`;
+      const run = await measureRun(cluster, spec, jobId, flags.agents, peak.gflops);
+      process.stderr.write(
+        `run ${r}: ${run.wallSeconds} s, ${run.gflops} GFLOP/s, per kind ${JSON.stringify(run.perKind)}\n`,
+      );
+      runs.push(run);
     }
-    const perKind = new Map<
-      string,
-      { compute: number; read: number; write: number; tasks: number }
-    >();
-    for (const c of ok) {
-      const k = perKind.get(c.kind) ?? { compute: 0, read: 0, write: 0, tasks: 0 };
-      k.compute += c.timings.computeMs;
-      k.read += c.timings.readMs;
-      k.write += c.timings.writeMs;
-      k.tasks++;
-      perKind.set(c.kind, k);
-    }
-    const criticalComputeS = Math.max(0, ...[...perAgent.values()].map((a) => a.compute)) / 1000;
-    const criticalBusyS = Math.max(0, ...[...perAgent.values()].map((a) => a.total)) / 1000;
-    const achieved = flop / (computedS * 1e9);
+    // The median run (by wall time) speaks for the benchmark; every run is listed too.
+    const byWall = [...runs].sort((a, b) => a.wallSeconds - b.wallSeconds);
+    const medianRun = byWall[Math.floor((byWall.length - 1) / 2)] as (typeof runs)[number];
+    const walls = runs.map((r) => r.wallSeconds);
     const result = {
       bench: "e2e-matmul",
       spec,
       tiles: K,
       tasks: K ** 3 + K ** 2,
       agents: flags.agents,
-      status: summary.status,
-      verified: summary.verified,
-      digest: summary.digest,
+      ...medianRun,
+      verified: runs.every((r) => r.verified === true),
       staging: { seconds: round(staging.seconds), tiles: staging.tiles, bytes: staging.bytes },
-      wallSeconds: round(computedS),
-      wallToVerifiedSeconds: round(verifiedS),
-      cliWallSeconds: round((Date.now() - wallStart) / 1000),
-      gflops: round(achieved, 2),
-      bytesMoved: summary.bytesMoved,
       kernelPeakGflopsPerThread: round(peak.gflops, 2),
       kernelPeakMsPerTile: round(peak.ms, 2),
-      efficiency: round(achieved / (flags.agents * peak.gflops), 3),
-      criticalPathComputeSeconds: round(criticalComputeS),
-      criticalPathBusySeconds: round(criticalBusyS),
-      controlPlaneOverheadSeconds: round(computedS - criticalComputeS),
-      controlPlaneOverheadFraction: round((computedS - criticalComputeS) / computedS, 3),
-      overheadBeyondAgentBusySeconds: round(computedS - criticalBusyS),
-      completionsSeen: ok.length,
-      perAgent: Object.fromEntries(
-        [...perAgent.entries()].map(([id, a]) => [
-          id,
-          {
-            tasks: a.tasks,
-            computeSeconds: round(a.compute / 1000),
-            readSeconds: round(a.read / 1000),
-            writeSeconds: round(a.write / 1000),
-            busySeconds: round(a.total / 1000),
-          },
-        ]),
-      ),
-      perKind: Object.fromEntries(
-        [...perKind.entries()].map(([kind, k]) => [
-          kind,
-          {
-            tasks: k.tasks,
-            meanReadMs: round(k.read / k.tasks, 2),
-            meanComputeMs: round(k.compute / k.tasks, 2),
-            meanWriteMs: round(k.write / k.tasks, 2),
-          },
-        ]),
-      ),
+      runs: runs.length,
+      wallSecondsPerRun: walls,
+      gflopsPerRun: runs.map((r) => r.gflops),
+      digestsAgree: runs.every((r) => r.digest === medianRun.digest),
       definitions: {
-        wallSeconds: "submit → every reduce committed (leader-stamped job.computed)",
+        wallSeconds: "submit → every reduce committed (leader-stamped job.computed); median run",
         gflops: "2n³ / wallSeconds",
         efficiency: "gflops ÷ (agents × single-thread KernelRunner peak for this tile)",
         criticalPathComputeSeconds: "busiest agent's summed kernel computeMs",
         controlPlaneOverheadSeconds: "wallSeconds − criticalPathComputeSeconds (includes tile I/O)",
+        verified: "every run verified",
+        runs: "run 1 meets cold agents (sessions built, input caches empty); later runs reuse both",
       },
       reference: {
         dask: {
