@@ -114,6 +114,10 @@ export class ConsensusCluster {
           String(id),
           "--peers",
           this.peersFlag(),
+          // Without it a follower guesses the leader's HTTP as its gRPC port + 1000 (the
+          // documented default), which these random ports never match: redirects would fail.
+          "--peers-http",
+          this.peersHttpFlag(),
           "--data",
           join(this.dir, `data-${id}`),
           "--http",
@@ -134,6 +138,11 @@ export class ConsensusCluster {
   /** `1=127.0.0.1:7001,2=...`: the static bootstrap membership. */
   peersFlag(): string {
     return this.peers.map((p) => `${p.id}=${p.grpcAddress}`).join(",");
+  }
+
+  /** `1=127.0.0.1:8001,2=...`: where each bootstrap peer serves HTTP (follower redirects). */
+  peersHttpFlag(): string {
+    return this.peers.map((p) => `${p.id}=127.0.0.1:${p.httpPort}`).join(",");
   }
 
   peer(id: number): PeerProcess {

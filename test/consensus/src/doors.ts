@@ -76,7 +76,9 @@ export function httpDoor(urls: () => readonly string[], timeoutMs = 5_000): Subm
       try {
         res = await httpJson("POST", url, env, timeoutMs);
       } catch (err) {
-        guess.moveOn();
+        // A failed redirect target was never the guess (the 307 already moved the guess on):
+        // moving on again would skip a peer every round, and could skip the leader forever.
+        if (hop === 0) guess.moveOn();
         throw new OutcomeUnknown(`http ${(err as Error).message}`, { cause: err });
       }
       const body = isRecord(res.body) ? res.body : {};
