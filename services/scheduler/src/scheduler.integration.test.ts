@@ -358,9 +358,17 @@ describe("scheduler end to end (real nats, 3 consensus peers, 2 agents, 2 schedu
     });
     expect(result.verified).toBe(true);
     expect(job.outputDigest).toMatch(/^[0-9a-f]{64}$/);
-    const { body } = await getJson(`${peer.httpUrl}/v1/nodes?consistency=stale`);
-    const nodes = (body as { nodes: { nodeId: string; state: string }[] }).nodes;
-    expect(nodes.find((n) => n.nodeId === "agent-1")?.state).toBe("failed");
+    // The job may finish before failure detection fires (heartbeats every 1 s, declared failed
+    // within ~2 s): wait for the manifest to fail the node rather than race the job against it.
+    await waitFor(
+      "agent-1 failed in the manifest",
+      async () => {
+        const { body } = await getJson(`${peer.httpUrl}/v1/nodes?consistency=stale`);
+        const nodes = (body as { nodes: { nodeId: string; state: string }[] }).nodes;
+        return nodes.find((n) => n.nodeId === "agent-1")?.state === "failed" ? true : undefined;
+      },
+      10_000,
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const expired = /^tessera_scheduler_decisions_total\{[^}]*type="expire"[^}]*\} (\d+)/m.exec(
       metrics,
