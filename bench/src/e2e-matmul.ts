@@ -28,6 +28,7 @@ import {
   type MatmulJobSpec,
   validateJobSpec,
 } from "@tessera/matrix";
+import type { CompletionV1 } from "@tessera/protocol";
 import { createObjectStore } from "@tessera/storage";
 import { CompletionWatcher, E2eCluster, getJob, natsUrls, submitViaCli } from "@tessera/test-e2e";
 
@@ -115,6 +116,33 @@ async function stageInputs(
   return { seconds: (performance.now() - started) / 1000, bytes, tiles };
 }
 
+interface TimingTotals {
+  compute: number;
+  read: number;
+  write: number;
+  total: number;
+  tasks: number;
+}
+
+/** Summed phase timings of completions, grouped by `keyOf` (agent, kind). */
+function sumTimings(
+  completions: readonly CompletionV1[],
+  keyOf: (c: CompletionV1) => string,
+): Map<string, TimingTotals> {
+  const groups = new Map<string, TimingTotals>();
+  for (const c of completions) {
+    const key = keyOf(c);
+    const g = groups.get(key) ?? { compute: 0, read: 0, write: 0, total: 0, tasks: 0 };
+    g.compute += c.timings.computeMs;
+    g.read += c.timings.readMs;
+    g.write += c.timings.writeMs;
+    g.total += c.timings.totalMs;
+    g.tasks++;
+    groups.set(key, g);
+  }
+  return groups;
+}
+
 /** One job's figures: what the JSON reports at top level (for the median run) and per run. */
 async function measureRun(
   cluster: E2eCluster,
@@ -139,31 +167,8 @@ async function measureRun(
   const verifiedS = ((raw.finishedAt ?? Date.now()) - raw.submittedAt) / 1000;
 
   const ok = watcher.completions.filter((c) => c.status === "ok");
-  const perAgent = new Map<
-    string,
-    { compute: number; read: number; write: number; total: number; tasks: number }
-  >();
-  for (const c of ok) {
-    const a = perAgent.get(c.nodeId) ?? { compute: 0, read: 0, write: 0, total: 0, tasks: 0 };
-    a.compute += c.timings.computeMs;
-    a.read += c.timings.readMs;
-    a.write += c.timings.writeMs;
-    a.total += c.timings.totalMs;
-    a.tasks++;
-    perAgent.set(c.nodeId, a);
-  }
-  const perKind = new Map<
-    string,
-    { compute: number; read: number; write: number; tasks: number }
-  >();
-  for (const c of ok) {
-    const k = perKind.get(c.kind) ?? { compute: 0, read: 0, write: 0, tasks: 0 };
-    k.compute += c.timings.computeMs;
-    k.read += c.timings.readMs;
-    k.write += c.timings.writeMs;
-    k.tasks++;
-    perKind.set(c.kind, k);
-  }
+  const perAgent = sumTimings(ok, (c) => c.nodeId);
+  const perKind = sumTimings(ok, (c) => c.kind);
   const criticalComputeS = Math.max(0, ...[...perAgent.values()].map((a) => a.compute)) / 1000;
   const criticalBusyS = Math.max(0, ...[...perAgent.values()].map((a) => a.total)) / 1000;
   const achieved = flop / (computedS * 1e9);
