@@ -7,7 +7,8 @@
 // reply. --rpc: "stream" sends over Manifest.ProposeStream (one stream shared by the clients of
 // this process, as ManifestClient does), "unary" makes one Manifest.Propose call per command;
 // both run side by side by default. For every (rpc, C): committed commands/s and client-side
-// latency p50/p99 over the measurement window (after a warm-up). Every case gets a fresh cluster.
+// latency p50/p99 over the measurement window (after a warm-up), and per peer the group-commit
+// factors from its /metrics (fsyncs per command, entries per Ready). Every case gets a fresh cluster.
 // Last stdout line: one JSON object, with etcd 3.4 figures on the same kind of machine for scale.
 import { ConsensusCluster, ManifestClients } from "@tessera/test-consensus";
 import { runBench } from "./_cli.js";
@@ -45,6 +46,38 @@ interface CaseResult {
   meanMs: number;
   maxMs: number;
   retries: number;
+  /** Per peer (leader first) over the measurement window: the group-commit factors. */
+  peers: PeerBatching[];
+}
+
+interface PeerBatching {
+  id: number;
+  leader: boolean;
+  /** Log fsyncs per committed command (below 1: one fsync covered several commands). */
+  fsyncsPerCommand: number;
+  /** Mean entries appended per Raft Ready that appended any. */
+  entriesPerReady: number;
+}
+
+interface RaftCounters {
+  fsyncs: number;
+  readies: number;
+  entries: number;
+}
+
+/** The batching counters of one peer's /metrics (tessera_raft_log_fsyncs_total, _ready_entries). */
+async function raftCounters(httpUrl: string): Promise<RaftCounters> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const value = (name: string) => {
+    // `name{labels} value` (the registry adds service and node labels) or `name value`.
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+    return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+  };
+  return {
+    fsyncs: value("tessera_raft_log_fsyncs_total"),
+    readies: value("tessera_raft_ready_entries_count"),
+    entries: value("tessera_raft_ready_entries_sum"),
+  };
 }
 
 async function runCase(
@@ -72,9 +105,11 @@ async function runCase(
         new SequentialProposer(grpc, addresses, `bench-${rpc}-${clients}-${i}`, undefined, 2, rpc),
     );
     await sleep(warmupMs);
+    const before = await Promise.all(order.map((p) => raftCounters(p.httpUrl)));
     const from = performance.now();
     await sleep(durationMs);
     const to = performance.now();
+    const after = await Promise.all(order.map((p) => raftCounters(p.httpUrl)));
     await Promise.all(proposers.map((p) => p.stop()));
     const window = proposers.flatMap((p) => p.commits.filter((c) => c.at >= from && c.at < to));
     const latencies = window.map((c) => c.latencyMs).sort((a, b) => a - b);
@@ -89,6 +124,15 @@ async function runCase(
       meanMs: round2(latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)),
       maxMs: round2(latencies[latencies.length - 1] ?? Number.NaN),
       retries: proposers.reduce((a, p) => a + p.errors, 0),
+      peers: order.map((p, i) => {
+        const d = (k: keyof RaftCounters) => after[i]![k] - before[i]![k];
+        return {
+          id: p.id,
+          leader: i === 0,
+          fsyncsPerCommand: round2(d("fsyncs") / Math.max(1, window.length)),
+          entriesPerReady: round2(d("entries") / Math.max(1, d("readies"))),
+        };
+      }),
     };
   } finally {
     grpc.close();

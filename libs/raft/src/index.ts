@@ -10,6 +10,7 @@ export { MemoryStorage } from "./memory-storage.js";
 export { type Message, MessageType, newMessage, type SnapshotChunk } from "./message.js";
 export { RawNode } from "./raw-node.js";
 export {
+  type MessageSplit,
   type ProgressStateName,
   type ProgressStatus,
   type ReadState,
@@ -17,6 +18,7 @@ export {
   type SoftState,
   StateType,
   type Status,
+  splitLeaderMessages,
 } from "./ready.js";
 export {
   type ApplyResult,

@@ -22,7 +22,9 @@ import { type ConfState, type Entry, EntryType, type HardState, type NodeId } fr
  *      storage — the same storage the node reads through RaftStorage. When rd.mustSync is true
  *      the write must be fsynced before step 2.
  *   2. Send rd.messages. Never before step 1: a vote or an append acknowledgement sent before the
- *      state it reflects is durable can make a crashed-and-restarted node break safety.
+ *      state it reflects is durable can make a crashed-and-restarted node break safety. (One
+ *      exception: a steady leader's appends and heartbeats may go out before step 1 when the
+ *      host takes Readies strictly one at a time; splitLeaderMessages in ready.ts says which.)
  *   3. Apply rd.snapshot (if any) to the state machine, then rd.committedEntries in order. For an
  *      entry of type EntryType.ConfChange, decode it (decodeConfChange) and call
  *      applyConfChange(cc). rd.readStates may be served once the applied index reaches their index.

@@ -10,10 +10,11 @@ import {
 } from "./errors.js";
 import { Inflights } from "./inflights.js";
 import { MemoryStorage } from "./memory-storage.js";
-import { MessageType } from "./message.js";
+import { type Message, MessageType, newMessage } from "./message.js";
 import { JointConfig, MajorityConfig, VoteResult } from "./quorum.js";
 import { RaftLog } from "./raft-log.js";
 import { RawNode } from "./raw-node.js";
+import { type Ready, StateType, splitLeaderMessages } from "./ready.js";
 import { CompactedError, UnavailableError } from "./storage.js";
 import { enc } from "./test-network.test-helpers.js";
 import { type Entry, EntryType } from "./types.js";
@@ -290,5 +291,86 @@ describe("restart from storage", () => {
     s.append([E(1, 1)]);
     s.setHardState({ term: 1, vote: 0, commit: 5 });
     expect(() => new RawNode({ id: 1, random: rnd }, s)).toThrow(RaftInvariantError);
+  });
+});
+
+describe("splitLeaderMessages (leader replicates in parallel with its own write)", () => {
+  const conf = { voters: [1, 2, 3], learners: [], votersOutgoing: [] };
+  /** Runs node 1 through a (non-pre-vote) election it wins; returns it with its term. */
+  function electedLeader(): { node: RawNode; storage: MemoryStorage; term: number } {
+    const storage = new MemoryStorage(conf);
+    const node = new RawNode({ id: 1, random: rnd, preVote: false }, storage);
+    node.campaign();
+    const campaign = node.ready();
+    storage.append(campaign.entries);
+    // A candidate's vote requests follow its persisted vote: never early.
+    const split = splitLeaderMessages(campaign, campaign.softState!.state, 0);
+    expect(split.beforePersist).toEqual([]);
+    expect(split.afterPersist.map((m) => m.type)).toEqual([MessageType.Vote, MessageType.Vote]);
+    node.advance(campaign);
+    const term = campaign.hardState!.term;
+    node.step(newMessage(MessageType.VoteResp, { from: 2, to: 1, term }));
+    return { node, storage, term };
+  }
+
+  it("a steady leader's appends may leave before its write; a term change may not", () => {
+    const { node, storage, term } = electedLeader();
+    const won = node.ready();
+    expect(won.softState?.state).toBe(StateType.Leader);
+    storage.append(won.entries);
+    expect(won.messages.some((m) => m.type === MessageType.App)).toBe(true);
+    // The Ready of the term it just persisted: appends are early.
+    const steady = splitLeaderMessages(won, StateType.Leader, term);
+    expect(steady.afterPersist).toEqual([]);
+    expect(steady.beforePersist).toEqual(won.messages);
+    // Had the term in that Ready not been durable yet, everything waits.
+    const unpersisted = splitLeaderMessages(won, StateType.Leader, term - 1);
+    expect(unpersisted.beforePersist).toEqual([]);
+    node.advance(won);
+    // Both followers acknowledge the new term's no-op; that commit's Ready is the last of the
+    // election, and its appends (carrying the commit index) are early too.
+    const noop = won.entries[won.entries.length - 1]!.index;
+    for (const from of [2, 3]) {
+      node.step(newMessage(MessageType.AppResp, { from, to: 1, term, index: noop }));
+    }
+    const committed = node.ready();
+    expect(committed.committedEntries.map((e) => e.index)).toContain(noop);
+    expect(splitLeaderMessages(committed, StateType.Leader, term).afterPersist).toEqual([]);
+    node.advance(committed);
+    node.propose(enc("x"));
+    const proposal = node.ready();
+    expect(proposal.entries).toHaveLength(1);
+    // Nothing acknowledged the proposal yet, so its Ready cannot commit it.
+    expect(proposal.committedEntries).toEqual([]);
+    expect(splitLeaderMessages(proposal, StateType.Leader, term).beforePersist).toHaveLength(2);
+  });
+
+  it("everything else waits for the write: followers, acknowledgements, snapshots", () => {
+    const resp = newMessage(MessageType.AppResp, { from: 1, to: 2, term: 3, index: 5 });
+    const app = newMessage(MessageType.App, { from: 1, to: 2, term: 3 });
+    const rd = (messages: Message[], extra: Partial<Ready> = {}): Ready => ({
+      entries: [],
+      committedEntries: [],
+      messages,
+      readStates: [],
+      mustSync: false,
+      ...extra,
+    });
+    expect(splitLeaderMessages(rd([resp]), StateType.Follower, 3).beforePersist).toEqual([]);
+    expect(splitLeaderMessages(rd([app]), StateType.Candidate, 3).beforePersist).toEqual([]);
+    const mixed = splitLeaderMessages(
+      rd([app, newMessage(MessageType.TimeoutNow, { from: 1, to: 2, term: 3 })]),
+      StateType.Leader,
+      3,
+    );
+    expect(mixed.beforePersist).toEqual([app]);
+    expect(mixed.afterPersist.map((m) => m.type)).toEqual([MessageType.TimeoutNow]);
+    const snap = {
+      metadata: { index: 9, term: 3, confState: conf },
+      data: new Uint8Array(0),
+    };
+    expect(
+      splitLeaderMessages(rd([app], { snapshot: snap }), StateType.Leader, 3).beforePersist,
+    ).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import {
   RawNode,
   type Ready,
   StateType,
+  splitLeaderMessages,
 } from "@tessera/raft";
 import type { KvOutput } from "../linearizability/kv-model.js";
 import { hashBytes } from "./hash.js";
@@ -26,6 +27,7 @@ import {
  * and restart must be consistent from whatever reached "disk" (the MemoryStorage) by then.
  */
 export type CrashPoint =
+  | "after-leader-send" // a leader's appends sent ahead of its own write; nothing persisted
   | "after-snapshot-persist" // snapshot written; entries and hard state not yet
   | "after-persist" // everything persisted, nothing sent
   | "after-send" // messages sent, nothing applied
@@ -33,6 +35,7 @@ export type CrashPoint =
   | "after-snapshot-create"; // own snapshot written, log not yet compacted
 
 export const CRASH_POINTS: readonly CrashPoint[] = [
+  "after-leader-send",
   "after-snapshot-persist",
   "after-persist",
   "after-send",
@@ -199,6 +202,15 @@ export class SimNode {
     const rd: Ready = raw.ready();
     const st = this.storage;
 
+    // 0. As services/consensus does: a steady leader's appends leave before its own write.
+    const { beforePersist, afterPersist } = splitLeaderMessages(
+      rd,
+      rd.softState?.state ?? this.state,
+      this.term,
+    );
+    for (const m of beforePersist) this.host.send(m);
+    if (crashAt === "after-leader-send" && beforePersist.length > 0) return this.crashNow();
+
     // 1. Persist. The snapshot goes first: entries in the same Ready follow it.
     if (rd.snapshot !== undefined) {
       st.applySnapshot(rd.snapshot);
@@ -241,8 +253,8 @@ export class SimNode {
     }
     if (crashAt === "after-persist") return this.crashNow();
 
-    // 2. Send, only now that everything the messages reflect is durable.
-    for (const m of rd.messages) this.host.send(m);
+    // 2. Send the rest, only now that everything those messages reflect is durable.
+    for (const m of afterPersist) this.host.send(m);
     if (crashAt === "after-send") return this.crashNow();
 
     // 3. Apply.

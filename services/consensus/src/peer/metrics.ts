@@ -20,6 +20,8 @@ export interface RaftMetrics {
   readonly snapshotBytes: Gauge;
   readonly snapshotSeconds: Histogram;
   readonly transportDropped: Counter;
+  readonly logFsyncs: Counter;
+  readonly readyEntries: Histogram;
 }
 
 export const RAFT_METRIC_NAMES = {
@@ -33,6 +35,8 @@ export const RAFT_METRIC_NAMES = {
   snapshotBytes: "tessera_raft_snapshot_bytes",
   snapshotSeconds: "tessera_raft_snapshot_seconds",
   transportDropped: "tessera_raft_transport_dropped_total",
+  logFsyncs: "tessera_raft_log_fsyncs_total",
+  readyEntries: "tessera_raft_ready_entries",
 } as const;
 
 export function createRaftMetrics(r: MetricsRegistry): RaftMetrics {
@@ -75,6 +79,15 @@ export function createRaftMetrics(r: MetricsRegistry): RaftMetrics {
       name: RAFT_METRIC_NAMES.transportDropped,
       help: "Outbound Raft messages dropped (loss = injected, others = link trouble)",
       labelNames: ["to", "reason"] as const,
+    }),
+    logFsyncs: r.counter({
+      name: RAFT_METRIC_NAMES.logFsyncs,
+      help: "fdatasync calls made for Raft log writes (group commit: one covers many entries)",
+    }),
+    readyEntries: r.histogram({
+      name: RAFT_METRIC_NAMES.readyEntries,
+      help: "Log entries appended per Raft Ready that appended any (the batching factor)",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024],
     }),
   };
 }

@@ -17,6 +17,7 @@ import {
   type Snapshot,
   type SoftState,
   StateType,
+  splitLeaderMessages,
 } from "@tessera/raft";
 import { DurableLog } from "@tessera/raft-storage";
 import type { ManifestEventOut, StateMachine } from "../state-machine.js";
@@ -66,8 +67,10 @@ import type { PeerAddress, PeerRole, PeerStatus, ProposeResult, RaftPeerApi } fr
  * override addresses learned from the log (the operator's config is the truth for those ids).
  *
  * The host loop follows the HOST CONTRACT of libs/raft/src/raw-node.ts: persist (one
- * group-committed fsync per Ready) → send → apply → advance. The leader stamps Date.now() into
- * every proposal (8-byte LE float64 prefix); the FSM sees it as CommittedCommand.stampedAt.
+ * group-committed fsync per Ready) → send → apply → advance, except that a steady leader sends
+ * its appends before persisting (splitLeaderMessages), overlapping its fsync with the followers'.
+ * The leader stamps Date.now() into every proposal (8-byte LE float64 prefix); the FSM sees it as
+ * CommittedCommand.stampedAt.
  * Empty entries (leader no-ops) and conf changes never reach the FSM.
  *
  * Snapshots: every timing.snapshotEvery applied entries the FSM image (plus the members'
@@ -171,6 +174,8 @@ export class RaftPeer implements RaftPeerApi {
   private term: number;
   private commit: number;
   private state: StateType = StateType.Follower;
+  /** storage.stats().fsyncs already added to the fsync counter. */
+  private fsyncsCounted = 0;
   private leaderId: NodeId = 0;
   private leaderChanges = 0;
   private lastSnapshot: RaftPeerStats["lastSnapshot"];
@@ -704,7 +709,16 @@ export class RaftPeer implements RaftPeerApi {
   private async drain(): Promise<void> {
     while (!this.stopped && this.raw.hasReady()) {
       const rd: Ready = this.raw.ready();
+      // 0. A steady leader's appends go out first: its fsync overlaps the followers' (safe
+      //    because this loop takes the next Ready only after this write; see splitLeaderMessages).
+      const { beforePersist, afterPersist } = splitLeaderMessages(
+        rd,
+        rd.softState?.state ?? this.state,
+        this.term,
+      );
+      if (beforePersist.length > 0) this.transport.send(beforePersist);
       // 1. Persist; one group-committed fsync covers every entry of this Ready.
+      if (rd.entries.length > 0) this.metrics?.readyEntries.observe(rd.entries.length);
       if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
         await this.storage.write(
           { snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState },
@@ -712,8 +726,8 @@ export class RaftPeer implements RaftPeerApi {
         );
       }
       if (this.stopped) return;
-      // 2. Send, only now that what the messages claim is durable.
-      this.transport.send(rd.messages);
+      // 2. Send the rest, only now that what those messages claim is durable.
+      if (afterPersist.length > 0) this.transport.send(afterPersist);
       if (rd.hardState) {
         this.term = rd.hardState.term;
         this.commit = rd.hardState.commit;
@@ -929,6 +943,9 @@ export class RaftPeer implements RaftPeerApi {
     m.commitIndex.set(this.commit);
     m.appliedIndex.set(this.applied);
     m.isLeader.set(this.state === StateType.Leader ? 1 : 0);
+    const { fsyncs } = this.storage.stats();
+    if (fsyncs > this.fsyncsCounted) m.logFsyncs.inc(fsyncs - this.fsyncsCounted);
+    this.fsyncsCounted = fsyncs;
   }
 
   /**
