@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
 import {
   freePorts,
   type NatsServer,
@@ -26,6 +27,11 @@ import {
 import { CMD_STREAM, EVENTS_STREAM, encodeHeartbeat, heartbeatSubject } from "@tessera/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManifestClient } from "./manifest-client.js";
+import {
+  manifestServiceDefinition,
+  type ProposeStreamReplyWire,
+  type ProposeStreamRequestWire,
+} from "./manifest-grpc.js";
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "main.js");
 const SPEC = { n: 256, tile: 64, mode: "exact", seed: 1 } as const;
@@ -345,6 +351,37 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
       const jobs = await client.read({ type: "jobs" });
       const ids = (jobs.result as { jobId: string }[]).map((j) => j.jobId);
       for (let i = 0; i < 200; i++) expect(ids).toContain(`stream-job-${i}`);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("gRPC ProposeStream: a single-command message (no batch) gets a single reply", async () => {
+    const l = await leader();
+    const m = manifestServiceDefinition().ProposeStream as grpc.MethodDefinition<
+      ProposeStreamRequestWire,
+      ProposeStreamReplyWire
+    >;
+    const client = new grpc.Client(l.grpc, grpc.credentials.createInsecure());
+    try {
+      const call = client.makeBidiStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        new grpc.Metadata(),
+        {},
+      );
+      const envelope = { v: 1, clientId: "single-form", seq: 1, cmd: { type: "noop" } };
+      const reply = new Promise<ProposeStreamReplyWire>((resolve, reject) => {
+        call.once("data", resolve);
+        call.once("error", reject);
+      });
+      call.write({ id: 42, command: new TextEncoder().encode(JSON.stringify(envelope)) });
+      const r = await reply;
+      expect(r).toMatchObject({ id: 42, errorCode: "", batch: [] });
+      expect(r.index).toBeGreaterThan(0);
+      expect(JSON.parse(new TextDecoder().decode(r.reply))).toMatchObject({ ok: true });
+      call.end();
     } finally {
       client.close();
     }

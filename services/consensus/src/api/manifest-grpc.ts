@@ -32,8 +32,12 @@ export interface ProposeReplyWire {
 export interface ProposeStreamRequestWire {
   id: number;
   command: Uint8Array;
+  /** Coalesced commands; when non-empty, id and command are unused (see manifest.proto). */
+  batch?: ProposeStreamRequestWire[];
 }
 export interface ProposeStreamReplyWire {
+  /** Coalesced replies to batched commands; when non-empty, the other fields are unused. */
+  batch?: ProposeStreamReplyWire[];
   id: number;
   index: number;
   term: number;
@@ -148,8 +152,9 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
   };
 
   // Each command is proposed as it arrives; the peer folds those arriving during one fsync into
-  // one Raft batch. Replies go out as commands apply; the stream ends once the client has
-  // half-closed and every reply is written.
+  // one Raft batch. Replies go out as commands apply: singly for a single command, coalesced
+  // (those settled in one turn of the event loop) for commands that came in a batch. The stream
+  // ends once the client has half-closed and every reply is written.
   const proposeStream: grpc.handleBidiStreamingCall<
     ProposeStreamRequestWire,
     ProposeStreamReplyWire
@@ -157,13 +162,20 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
     let inFlight = 0;
     let clientDone = false;
     let gone = false;
+    let coalesced: ProposeStreamReplyWire[] = [];
     const finish = () => {
-      if (clientDone && inFlight === 0 && !gone) {
+      if (clientDone && inFlight === 0 && coalesced.length === 0 && !gone) {
         gone = true;
         call.end();
       }
     };
-    call.on("data", (req: ProposeStreamRequestWire) => {
+    const flush = () => {
+      const batch = coalesced;
+      coalesced = [];
+      if (!gone) call.write({ ...STREAM_REPLY_DEFAULTS, id: 0, batch });
+      finish();
+    };
+    const answer = (req: ProposeStreamRequestWire, batched: boolean) => {
       inFlight++;
       void (async () => {
         if (!ctx.peer.isLeader()) throw ctx.proposer.notLeader();
@@ -171,20 +183,35 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
         return ctx.proposer.propose(req.command, "grpc");
       })()
         .then(
-          (r) => ({
+          (r): ProposeStreamReplyWire => ({
             ...STREAM_REPLY_DEFAULTS,
             id: req.id,
             index: r.index,
             term: r.term,
             reply: r.reply,
           }),
-          (err: unknown) => ({ ...STREAM_REPLY_DEFAULTS, id: req.id, ...streamErrorFields(err) }),
+          (err: unknown): ProposeStreamReplyWire => ({
+            ...STREAM_REPLY_DEFAULTS,
+            id: req.id,
+            ...streamErrorFields(err),
+          }),
         )
         .then((reply) => {
           inFlight--;
-          if (!gone) call.write(reply);
-          finish();
+          if (!batched) {
+            if (!gone) call.write(reply);
+            finish();
+            return;
+          }
+          // Replies settled by one apply loop resolve in the same turn: one message for all.
+          if (coalesced.length === 0) setImmediate(flush);
+          coalesced.push(reply);
         });
+    };
+    call.on("data", (req: ProposeStreamRequestWire) => {
+      const batch = req.batch ?? [];
+      if (batch.length === 0) answer(req, false);
+      else for (const item of batch) answer(item, true);
     });
     call.on("end", () => {
       clientDone = true;

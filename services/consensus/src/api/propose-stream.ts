@@ -8,6 +8,10 @@
 // retry policy for both. If the stream breaks, every command on it fails UNAVAILABLE: its
 // outcome is unknown, and callers retry it with the same clientId/seq (exactly-once through the
 // manifest's session table). The next command opens a new stream.
+//
+// Commands proposed in one turn of the event loop travel as one message (ProposeStreamRequest
+// .batch) and their replies come back coalesced the same way: with many callers, the per-message
+// cost of grpc-js on both ends is paid once per group instead of once per command.
 import * as grpc from "@grpc/grpc-js";
 import type { ServiceErrorCode } from "./errors.js";
 import {
@@ -18,6 +22,8 @@ import {
   type ProposeStreamReplyWire,
   type ProposeStreamRequestWire,
 } from "./manifest-grpc.js";
+
+const EMPTY = new Uint8Array(0);
 
 interface Pending {
   resolve(value: ProposeReplyWire): void;
@@ -31,6 +37,8 @@ export class ProposeStream {
   private call: Duplex | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Commands proposed in this turn of the event loop, sent together by flush(). */
+  private outbox: ProposeStreamRequestWire[] = [];
 
   constructor(
     private readonly client: grpc.Client,
@@ -39,7 +47,7 @@ export class ProposeStream {
 
   /** Proposes one encoded CommandEnvelope; resolves when the leader has applied it. */
   propose(command: Uint8Array, timeoutMs: number): Promise<ProposeReplyWire> {
-    const call = this.open();
+    this.open();
     const id = this.nextId++;
     return new Promise<ProposeReplyWire>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -47,8 +55,17 @@ export class ProposeStream {
         reject(statusError(grpc.status.DEADLINE_EXCEEDED, `no reply within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      call.write({ id, command });
+      if (this.outbox.length === 0) setImmediate(() => this.flush());
+      this.outbox.push({ id, command });
     });
+  }
+
+  private flush(): void {
+    // A stream that broke since has failed its commands already (broken()); the rest were
+    // proposed after that, on the stream open() made for them.
+    const batch = this.outbox.filter((c) => this.pending.has(c.id));
+    this.outbox = [];
+    if (batch.length > 0) this.call?.write({ id: 0, command: EMPTY, batch });
   }
 
   /** Fails what is in flight (CANCELLED) and closes the stream. */
@@ -91,6 +108,10 @@ export class ProposeStream {
   }
 
   private settle(r: ProposeStreamReplyWire): void {
+    if (r.batch && r.batch.length > 0) {
+      for (const item of r.batch) this.settle(item);
+      return;
+    }
     const p = this.pending.get(r.id);
     if (!p) return; // timed out already
     this.pending.delete(r.id);
