@@ -172,7 +172,7 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
     const flush = () => {
       const batch = coalesced;
       coalesced = [];
-      if (!gone) call.write({ ...STREAM_REPLY_DEFAULTS, id: 0, batch });
+      if (batch.length > 0 && !gone) call.write({ ...STREAM_REPLY_DEFAULTS, id: 0, batch });
       finish();
     };
     const answer = (req: ProposeStreamRequestWire, batched: boolean) => {
@@ -203,9 +203,11 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
             finish();
             return;
           }
-          // Replies settled by one apply loop resolve in the same turn: one message for all.
-          if (coalesced.length === 0) setImmediate(flush);
+          // Replies settled by one apply loop resolve in the same turn: one message for all,
+          // sent at the turn's end, or at once when no other command is outstanding.
           coalesced.push(reply);
+          if (inFlight === 0) flush();
+          else if (coalesced.length === 1) setImmediate(flush);
         });
     };
     call.on("data", (req: ProposeStreamRequestWire) => {

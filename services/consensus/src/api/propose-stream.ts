@@ -11,7 +11,8 @@
 //
 // Commands proposed in one turn of the event loop travel as one message (ProposeStreamRequest
 // .batch) and their replies come back coalesced the same way: with many callers, the per-message
-// cost of grpc-js on both ends is paid once per group instead of once per command.
+// cost of grpc-js on both ends is paid once per group instead of once per command. A command
+// alone on the stream goes at once (no turn's wait for company that cannot come).
 import * as grpc from "@grpc/grpc-js";
 import type { ServiceErrorCode } from "./errors.js";
 import {
@@ -55,8 +56,10 @@ export class ProposeStream {
         reject(statusError(grpc.status.DEADLINE_EXCEEDED, `no reply within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      if (this.outbox.length === 0) setImmediate(() => this.flush());
       this.outbox.push({ id, command });
+      // Alone on the stream: nothing to coalesce with, so no reason to wait for the turn's end.
+      if (this.pending.size === 1) this.flush();
+      else if (this.outbox.length === 1) setImmediate(() => this.flush());
     });
   }
 
