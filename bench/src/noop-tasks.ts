@@ -21,10 +21,13 @@
 // - chain: --chain jobs of one map + one reduce (n = tile) run one after another; a hop is
 //   the reduce's dependency on the map: map completion commit → reduce completion commit
 //   (reduce-ready, scheduler attempt-start commit, work item, agent run, completion commit).
+//   hopStagesMs splits a hop: schedule (map commit → reduce attempt-start commit), deliver (→ the
+//   agent starts it; deliverCommit: → the scheduler publishes the item, deliverQueue: → the agent
+//   starts it), run (agent: reads, kernel, durable write), report (→ completion commit).
 // Last stdout line: one JSON object.
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { connect } from "@tessera/messaging";
-import { decodeManifestEventBatch } from "@tessera/protocol";
+import { decodeManifestEventBatch, decodeWorkItem } from "@tessera/protocol";
 import { CompletionWatcher, E2eCluster, jobEvents, natsUrls, waitJob } from "@tessera/test-e2e";
 
 interface Flags {
@@ -210,6 +213,23 @@ async function main(): Promise<void> {
     const hops: number[] = [];
     // Per chain job: job started → every reduce committed (two dependent tasks: map, reduce).
     const perJob: number[] = [];
+    const chainReports = await CompletionWatcher.start(servers);
+    // Work items as the scheduler publishes them (a core subscription sees every JetStream
+    // publish): issuedAt splits "deliver" into the scheduler's side and the queue's.
+    const issuedAt = new Map<string, number>();
+    const workTap = await connect({ servers, name: "bench-noop-work-tap" });
+    workTap.subscribe("tessera.work.>", {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const item = decodeWorkItem(msg.data);
+          issuedAt.set(`${item.jobId}/${item.taskId}/${item.attempt}`, item.issuedAt);
+        } catch {
+          // not a work item
+        }
+      },
+    });
+    await workTap.flush();
     const chainStart = Date.now();
     for (let c = 0; c < flags.chain; c++) {
       const id = `bench-chain-${c}`;
@@ -222,14 +242,53 @@ async function main(): Promise<void> {
       perJob.push(v.computedAt - v.startedAt);
     }
     const chainSeconds = (Date.now() - chainStart) / 1000;
+    await new Promise((r) => setTimeout(r, 200)); // the last completion report
+    await chainReports.stop();
+    await workTap.close();
     const chainEvents = await jobEvents(servers, (id) => id.startsWith("bench-chain-"));
+    // Where a hop's time goes (same host clock): map completion commit → reduce attempt-start
+    // commit (scheduler) → the agent starting it (work item delivery) → the agent done (tile
+    // reads, kernel, durable write) → reduce completion commit (report + ingestion + commit).
+    const stages = {
+      schedule: [] as number[],
+      deliver: [] as number[],
+      deliverCommit: [] as number[],
+      deliverQueue: [] as number[],
+      run: [] as number[],
+      runRead: [] as number[],
+      runCompute: [] as number[],
+      runWrite: [] as number[],
+      report: [] as number[],
+    };
     for (let c = 0; c < flags.chain; c++) {
-      const done = chainEvents.filter(
-        (e) => e.jobId === `bench-chain-${c}` && `${e.category}.${e.type}` === "task.completed",
+      const id = `bench-chain-${c}`;
+      const of = (type: string, prefix: string) =>
+        chainEvents.find(
+          (e) =>
+            e.jobId === id && `${e.category}.${e.type}` === type && e.taskId?.startsWith(prefix),
+        );
+      const map = of("task.completed", "m-");
+      const red = of("task.completed", "r-");
+      const redStart = of("task.started", "r-");
+      const report = chainReports.completions.find(
+        (r) => r.jobId === id && r.taskId.startsWith("r-") && r.attempt === red?.attempt,
       );
-      const map = done.find((e) => e.taskId?.startsWith("m-"));
-      const red = done.find((e) => e.taskId?.startsWith("r-"));
-      if (map && red) hops.push(red.at - map.at);
+      if (!map || !red) continue;
+      hops.push(red.at - map.at);
+      if (!redStart || !report) continue;
+      const agentStart = report.completedAt - report.timings.totalMs;
+      stages.schedule.push(redStart.at - map.at);
+      stages.deliver.push(agentStart - redStart.at);
+      const issued = issuedAt.get(`${id}/${red.taskId}/${red.attempt}`);
+      if (issued !== undefined) {
+        stages.deliverCommit.push(issued - redStart.at);
+        stages.deliverQueue.push(agentStart - issued);
+      }
+      stages.run.push(report.timings.totalMs);
+      stages.runRead.push(report.timings.readMs);
+      stages.runCompute.push(report.timings.computeMs);
+      stages.runWrite.push(report.timings.writeMs);
+      stages.report.push(red.at - report.completedAt);
     }
 
     const jobState = (await computedView(cluster, jobId).catch(() => undefined))?.state;
@@ -262,6 +321,9 @@ async function main(): Promise<void> {
       chain: {
         hops: hops.length,
         msPerHop: { mean: mean(hops), p50: pct(hops, 0.5), p99: pct(hops, 0.99) },
+        hopStagesMs: Object.fromEntries(
+          Object.entries(stages).map(([k, v]) => [k, { mean: mean(v), p50: pct(v, 0.5) }]),
+        ),
         jobs: perJob.length,
         msPerHopFromJobTimes: {
           mean: mean(perJob.map((x) => x / 2)),
