@@ -16,6 +16,7 @@ import {
   type DeadlinePolicy,
   type DurationStats,
   isStraggler,
+  type Learned,
   learn,
   overran,
 } from "./deadlines.js";
@@ -145,13 +146,23 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     if (t !== undefined && t > now && (wakeAt === undefined || t < wakeAt)) wakeAt = t;
   };
   const breakerOpen = inputs.breaker.state(now) === "open";
+  // What siblings taught, once per job and plan (each learn() sorts up to 256 samples).
+  const learnedByJob = new Map<string, { map: Learned; reduce: Learned }>();
+  const learnedFor = (jobId: string) => {
+    let l = learnedByJob.get(jobId);
+    if (!l) {
+      l = {
+        map: learn(inputs.durations.get(jobId, "map"), cfg.deadlines),
+        reduce: learn(inputs.durations.get(jobId, "reduce"), cfg.deadlines),
+      };
+      learnedByJob.set(jobId, l);
+    }
+    return l;
+  };
 
   // 1. Sweep live attempts: expiries, exhaustion, load.
   for (const job of jobs) {
-    const learned = {
-      map: learn(inputs.durations.get(job.jobId, "map"), cfg.deadlines),
-      reduce: learn(inputs.durations.get(job.jobId, "reduce"), cfg.deadlines),
-    };
+    const learned = learnedFor(job.jobId);
     for (const t of job.tasks.values()) {
       if (t.live.size === 0) continue;
       for (const a of t.live.values()) {
@@ -277,7 +288,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
         blocked = "storage circuit breaker half-open: waiting for the probe attempt";
         break outer;
       }
-      const l = learn(inputs.durations.get(job.jobId, r.kind), cfg.deadlines);
+      const l = learnedFor(job.jobId)[r.kind];
       decisions.push({
         type: "start",
         jobId: r.jobId,
@@ -308,10 +319,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
   if (blocked === undefined || blocked === "every eligible node's slots are busy") {
     if (inputs.breaker.state(now) === "closed" && cfg.deadlines.speculationFactor > 0) {
       spec: for (const job of runnableJobs) {
-        const learned = {
-          map: learn(inputs.durations.get(job.jobId, "map"), cfg.deadlines),
-          reduce: learn(inputs.durations.get(job.jobId, "reduce"), cfg.deadlines),
-        };
+        const learned = learnedFor(job.jobId);
         for (const t of job.tasks.values()) {
           if (t.live.size !== 1 || starts >= cfg.maxStartsPerPass) continue;
           const key = taskKey(job.jobId, t.taskId);
