@@ -74,6 +74,21 @@ describe("fs backend durability", () => {
     expect(log).toEqual([]);
   });
 
+  it("a directory removed by hand after a put is made again (and fsynced) by the next put", async () => {
+    const log: string[] = [];
+    const store = new FsObjectStore({ root, io: spyIo(log) });
+    await store.put("jobs/j2/C/0-0.tile", payload(1000));
+    await rm(join(root, "jobs/j2"), { recursive: true, force: true });
+    log.length = 0;
+    const r = await store.put("jobs/j2/C/0-1.tile", payload(1000, 2));
+    expect(r.created).toBe(true);
+    expect(await store.get("jobs/j2/C/0-1.tile")).toEqual(payload(1000, 2));
+    for (const d of [join(root, "jobs/j2"), join(root, "jobs/j2/C")]) {
+      expect(log, d).toContain(`fsyncDir ${dirname(d)}`);
+    }
+    expect(await tempFilesUnder(root)).toEqual([]);
+  });
+
   it("concurrent writers of one key: exactly one creates it, equal bytes all succeed", async () => {
     const store = new FsObjectStore({ root });
     const results = await Promise.all(

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Dirent } from "node:fs";
+import { type Dirent, statSync } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline, type Readable } from "node:stream";
@@ -30,6 +30,16 @@ import { decodeTrailer, encodeTrailer, TRAILER_BYTES, type Trailer } from "./tra
 
 /** Temp files live beside their target (same directory ⇒ same file system ⇒ atomic link). */
 const TEMP_PREFIX = ".tessera-tmp-";
+const KNOWN_DIRS_MAX = 10_000;
+
+/** False when `path` surely does not exist (ENOENT, ENOTDIR); true otherwise, errors included. */
+function mayExist(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch (err) {
+    return errnoCode(err) !== "ENOTDIR";
+  }
+}
 /** Stream chunks are coalesced into writes of about this size: fewer syscalls, like dd bs=4M. */
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 const NO_LINK = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV"]);
@@ -67,6 +77,8 @@ export class FsObjectStore implements ObjectStore {
   private readonly io: FsIo;
   /** Falls back to check-then-rename on file systems without hard links (documented window). */
   private linkSupported = true;
+  /** Directories this store made or found (saves a mkdir per put; see writeTempIn). */
+  private readonly knownDirs = new Set<string>();
 
   constructor(options: FsStoreOptions) {
     this.root = resolve(options.root);
@@ -104,24 +116,52 @@ export class FsObjectStore implements ObjectStore {
             "put data does not match expectedChecksum",
           );
         }
-        // Cheap idempotency fast path: a retry of an existing object writes nothing.
-        const existing = await this.readTrailerIfExists(key, path);
-        if (existing) return this.resolveExisting(key, existing, checksum, input.bytes.byteLength);
+        // Cheap idempotency fast path: a retry of an existing object writes nothing. The
+        // usual answer is "no such file": a synchronous stat (a dentry lookup) says so without
+        // a thread-pool round trip and a thrown ENOENT, which cost more than the small puts
+        // of a busy agent can afford.
+        if (mayExist(path)) {
+          const existing = await this.readTrailerIfExists(key, path);
+          if (existing)
+            return this.resolveExisting(key, existing, checksum, input.bytes.byteLength);
+        }
       }
-      await this.mkdirDurable(dirname(path));
-      const tmp = join(
-        dirname(path),
-        `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`,
-      );
+      const dir = dirname(path);
+      const tmp = join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
       try {
-        const written = await this.writeTemp(tmp, input, key, options.expectedChecksum, checksum);
+        const written = await this.writeTempIn(dir, tmp, input, key, options, checksum);
         return await this.publish(key, tmp, path, written);
-      } finally {
-        // After a successful link the temp name is already gone; ENOENT is the normal case.
+      } catch (err) {
+        // publish() leaves no temp file behind when it returns; on failure it may.
         await this.io.unlink(tmp).catch(() => undefined);
+        throw err;
       }
     } catch (err) {
       throw this.mapError(err, "put", key);
+    }
+  }
+
+  /**
+   * writeTemp in `dir`, made (durably) first unless this store made or met it before. A
+   * directory that vanished since (an operator cleaning up by hand) is made again.
+   */
+  private async writeTempIn(
+    dir: string,
+    tmp: string,
+    input: ReturnType<typeof classifyPutData>,
+    key: string,
+    options: PutOptions,
+    checksum: string | undefined,
+  ): Promise<Trailer> {
+    const known = this.knownDirs.has(dir);
+    if (!known) await this.mkdirDurable(dir);
+    try {
+      return await this.writeTemp(tmp, input, key, options.expectedChecksum, checksum);
+    } catch (err) {
+      if (!known || errnoCode(err) !== "ENOENT") throw err;
+      this.knownDirs.delete(dir);
+      await this.mkdirDurable(dir);
+      return this.writeTemp(tmp, input, key, options.expectedChecksum, checksum);
     }
   }
 
@@ -189,7 +229,10 @@ export class FsObjectStore implements ObjectStore {
         const code = errnoCode(err);
         if (code === "EEXIST") {
           const existing = await this.readTrailerIfExists(key, path);
-          if (existing) return this.resolveExisting(key, existing, written.checksum, written.bytes);
+          if (existing) {
+            await this.io.unlink(tmp);
+            return this.resolveExisting(key, existing, written.checksum, written.bytes);
+          }
           // Deleted between our link attempt and the read: try once more from the top.
           await this.io.link(tmp, path);
         } else if (code !== undefined && NO_LINK.has(code)) {
@@ -204,7 +247,10 @@ export class FsObjectStore implements ObjectStore {
       // No hard links: check, then rename. Two racing writers of DIFFERENT content can both
       // pass the check and the later rename wins; same-content races are harmless.
       const existing = await this.readTrailerIfExists(key, path);
-      if (existing) return this.resolveExisting(key, existing, written.checksum, written.bytes);
+      if (existing) {
+        await this.io.unlink(tmp);
+        return this.resolveExisting(key, existing, written.checksum, written.bytes);
+      }
       await this.io.rename(tmp, path);
     }
     await this.io.fsyncDir(dir);
@@ -232,6 +278,7 @@ export class FsObjectStore implements ObjectStore {
   /** mkdir -p, then fsync the parent of every directory it created so the new entries persist. */
   private async mkdirDurable(dir: string): Promise<void> {
     const first = await mkdir(dir, { recursive: true });
+    this.rememberDir(dir);
     if (first === undefined) return;
     const created: string[] = [];
     for (let d = dir; ; d = dirname(d)) {
@@ -239,6 +286,12 @@ export class FsObjectStore implements ObjectStore {
       if (d === first || d === dirname(d)) break;
     }
     for (const d of created.reverse()) await this.io.fsyncDir(dirname(d));
+  }
+
+  private rememberDir(dir: string): void {
+    // Bounded: a long-lived process over many jobs forgets and re-checks with one mkdir.
+    if (this.knownDirs.size >= KNOWN_DIRS_MAX) this.knownDirs.clear();
+    this.knownDirs.add(dir);
   }
 
   private async openExisting(path: string): Promise<FileHandle | null> {
