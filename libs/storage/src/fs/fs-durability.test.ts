@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -87,6 +87,20 @@ describe("fs backend durability", () => {
       expect(log, d).toContain(`fsyncDir ${dirname(d)}`);
     }
     expect(await tempFilesUnder(root)).toEqual([]);
+  });
+
+  it("a directory another writer made is still fsynced (up to the root) before a put in it succeeds", async () => {
+    // Another agent sharing the root created it, and may not have fsynced it yet.
+    await mkdir(join(root, "jobs/j3/C"), { recursive: true });
+    const log: string[] = [];
+    const store = new FsObjectStore({ root, io: spyIo(log) });
+    await store.put("jobs/j3/C/0-0.tile", payload(1000));
+    const link = log.findIndex((l) => l.startsWith("link "));
+    for (const d of [root, join(root, "jobs"), join(root, "jobs/j3")]) {
+      const at = log.indexOf(`fsyncDir ${d}`);
+      expect(at, d).toBeGreaterThanOrEqual(0);
+      expect(at, d).toBeLessThan(link);
+    }
   });
 
   it("concurrent writers of one key: exactly one creates it, equal bytes all succeed", async () => {

@@ -275,17 +275,19 @@ export class FsObjectStore implements ObjectStore {
     return { key, uri: this.uri(key), checksum, bytes, created: false };
   }
 
-  /** mkdir -p, then fsync the parent of every directory it created so the new entries persist. */
+  /**
+   * mkdir -p, then make every entry from the root down to `dir` durable (fsync each parent)
+   * before anything in `dir` is reported durable. Whoever created them (this put, a concurrent
+   * one, another agent sharing the root): a put that finds the directory made by someone else
+   * whose fsync has not finished yet must not report success before that fsync. Once per
+   * directory and process; knownDirs remembers.
+   */
   private async mkdirDurable(dir: string): Promise<void> {
-    const first = await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true });
+    const chain: string[] = [];
+    for (let d = dir; d !== this.root && d !== dirname(d); d = dirname(d)) chain.push(d);
+    await Promise.all(chain.map((d) => this.io.fsyncDir(dirname(d))));
     this.rememberDir(dir);
-    if (first === undefined) return;
-    const created: string[] = [];
-    for (let d = dir; ; d = dirname(d)) {
-      created.push(d);
-      if (d === first || d === dirname(d)) break;
-    }
-    for (const d of created.reverse()) await this.io.fsyncDir(dirname(d));
   }
 
   private rememberDir(dir: string): void {
