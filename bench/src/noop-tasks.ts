@@ -27,7 +27,7 @@
 // Last stdout line: one JSON object.
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { connect } from "@tessera/messaging";
-import { decodeManifestEventBatch, decodeWorkItem } from "@tessera/protocol";
+import { decodeManifestEventBatch, decodeWorkItem, WORK_STREAM } from "@tessera/protocol";
 import { CompletionWatcher, E2eCluster, jobEvents, natsUrls, waitJob } from "@tessera/test-e2e";
 
 interface Flags {
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     // publish): issuedAt splits "deliver" into the scheduler's side and the queue's.
     const issuedAt = new Map<string, number>();
     const workTap = await connect({ servers, name: "bench-noop-work-tap" });
-    workTap.subscribe("tessera.work.>", {
+    workTap.subscribe(WORK_STREAM.subjects[0] as string, {
       callback: (err, msg) => {
         if (err) return;
         try {
