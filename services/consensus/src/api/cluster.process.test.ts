@@ -331,6 +331,8 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
   it("gRPC ProposeStream: many commands in flight on one stream, each answered by id, applied once", async () => {
     const l = await leader();
     const client = new ManifestClient({ peers: [l.grpc], clientId: "stream-test" });
+    const fsyncsBefore = await metric(l, "tessera_raft_log_fsyncs_total");
+    const entriesBefore = await metric(l, "tessera_raft_ready_entries_sum");
     try {
       const replies = await Promise.all(
         Array.from({ length: 200 }, (_, i) =>
@@ -341,6 +343,11 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
         expect(r.reply).toMatchObject({ ok: true, result: { jobId: `stream-job-${i}` } });
       });
       expect(new Set(replies.map((r) => r.index)).size).toBe(200);
+      // Sent in one message, they are group-committed: far fewer fsyncs than commands.
+      expect(await metric(l, "tessera_raft_ready_entries_sum")).toBeGreaterThanOrEqual(
+        entriesBefore + 200,
+      );
+      expect(await metric(l, "tessera_raft_log_fsyncs_total")).toBeLessThan(fsyncsBefore + 100);
       // A bad command on the stream is answered with its reason; the stream keeps serving.
       const bad = await client
         .proposeEnvelope({ v: 1, clientId: "stream-test", seq: 0, cmd: { type: "noop" } })
