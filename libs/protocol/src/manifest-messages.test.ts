@@ -83,6 +83,11 @@ describe("manifest command envelope", () => {
       attempt: 2,
     },
     "output-verified": { type: "output-verified", jobId: "j1", taskId: "r-0-1", attempt: 1 },
+    "outputs-verified": {
+      type: "outputs-verified",
+      jobId: "j1",
+      outputs: [{ taskId: "r-0-1", attempt: 1 }, { taskId: "m-0-1-2" }],
+    },
     "job-verified": { type: "job-verified", jobId: "j1", verified: true, digest: "ab".repeat(32) },
     "node-upsert": {
       type: "node-upsert",
@@ -172,6 +177,12 @@ describe("manifest command envelope", () => {
       rejection(env({ type: "output-verified", jobId: "j1", taskId: "m-0-0-0", attempt: 0 }))
         .message,
     ).toBe("manifest command: /cmd/attempt: must be an integer >= 1");
+    expect(rejection(env({ type: "outputs-verified", jobId: "j1", outputs: [] })).message).toBe(
+      "manifest command: /cmd/outputs: expected array length to be greater or equal to 1",
+    );
+    expect(
+      rejection(env({ type: "outputs-verified", jobId: "j1", outputs: [{ taskId: "q" }] })).message,
+    ).toBe("manifest command: /cmd/outputs/0/taskId: must be a task id m-<i>-<j>-<k> or r-<i>-<j>");
     // A positive verdict must name the digest it was computed over; a negative one need not.
     expect(rejection(env({ type: "job-verified", jobId: "j1", verified: true })).message).toBe(
       "manifest command: /cmd/digest: is required when verified is true",

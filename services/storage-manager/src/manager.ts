@@ -36,6 +36,7 @@ import {
   type Proposal,
   type TrackedJob,
 } from "./tracker.js";
+import { VerifiedBatch } from "./verified-batch.js";
 
 const TICK_MS = 1_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -81,12 +82,18 @@ function outputView(r: OutputRecord) {
 
 /** Delay of the second partial sweep after a job's clean-up (longer than a running tile task). */
 const LATE_SWEEP_MS = 5_000;
+/** How long passed checks gather before they are proposed as one outputs-verified command. */
+const VERIFIED_LINGER_MS = 50;
+/** Outputs per outputs-verified command (well inside the 64 KiB command limit). */
+const VERIFIED_PER_COMMAND = 256;
 
 export class StorageManager {
   readonly tracker: JobTracker;
   readonly metrics: StorageManagerMetrics;
   private caughtUp = false;
   private stopping = false;
+  private readonly verified = new VerifiedBatch(VERIFIED_PER_COMMAND);
+  private verifiedTimer: NodeJS.Timeout | undefined;
   private followLoop: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private checksRunning = 0;
@@ -369,12 +376,11 @@ export class StorageManager {
       this.tracker.checkAbandoned(record);
       return;
     }
-    // output-verified is optional bookkeeping; resets matter.
-    if (
-      proposal &&
-      (proposal.type !== "output-verified" || this.proposer.supports(proposal.type))
-    ) {
-      await this.propose(proposal);
+    if (proposal?.type === "output-verified") {
+      // Optional bookkeeping: gathered into outputs-verified commands (verified-batch.ts).
+      this.gatherVerified(record);
+    } else if (proposal) {
+      await this.proposeInOrder(proposal);
     }
     // A reduce checking ok may make the job verifiable now.
     if (record.kind === "reduce") this.pump();
@@ -436,7 +442,7 @@ export class StorageManager {
       return;
     }
     this.tracker.jobVerified(jobId, proposals);
-    for (const p of proposals) await this.propose(p);
+    for (const p of proposals) await this.proposeInOrder(p);
   }
 
   private async clean(jobId: string): Promise<void> {
@@ -474,6 +480,26 @@ export class StorageManager {
     }, LATE_SWEEP_MS);
     timer.unref();
     this.lateSweeps.add(timer);
+  }
+
+  private gatherVerified(record: OutputRecord): void {
+    if (!this.proposer.supports("outputs-verified")) return;
+    this.verified.add(record.jobId, record.taskId, record.attempt);
+    if (this.verified.size >= VERIFIED_PER_COMMAND) void this.flushVerified();
+    else this.verifiedTimer ??= setTimeout(() => void this.flushVerified(), VERIFIED_LINGER_MS);
+  }
+
+  /** Proposes what verifications are gathered (publish order is session order). */
+  private async flushVerified(): Promise<void> {
+    clearTimeout(this.verifiedTimer);
+    this.verifiedTimer = undefined;
+    for (const p of this.verified.take()) await this.propose(p);
+  }
+
+  /** A reset or verdict goes after the verifications checked before it, as they happened. */
+  private async proposeInOrder(p: Proposal): Promise<void> {
+    await this.flushVerified();
+    await this.propose(p);
   }
 
   private async propose(p: Proposal): Promise<void> {
@@ -550,6 +576,7 @@ export class StorageManager {
     if (this.timer) clearInterval(this.timer);
     this.log.debug({ inFlight: this.inFlight.size }, "stopping: waiting for in-flight work");
     await Promise.allSettled([...this.inFlight]);
+    await this.flushVerified();
     this.log.debug("stopping: waiting for the event follower");
     await this.followLoop?.catch(() => undefined);
     this.log.debug("stopping: closing http, nats, storage");

@@ -190,6 +190,11 @@ describe("storage-manager (real NATS + fs storage)", () => {
 
   const find = (type: string, jobId: string) =>
     proposals.filter((p) => p.cmd.type === type && p.cmd.jobId === jobId);
+  /** Tasks whose outputs were proposed verified (gathered into outputs-verified commands). */
+  const verifiedTasks = (jobId: string) =>
+    find("outputs-verified", jobId).flatMap(
+      (p) => (p.cmd as unknown as { outputs: { taskId: string; attempt: number }[] }).outputs,
+    );
 
   it("checks every output and proposes job-verified with the output digest", async () => {
     await publishEvents([submitted("good")]);
@@ -208,11 +213,12 @@ describe("storage-manager (real NATS + fs storage)", () => {
       verified: true,
       digest: expected,
     });
-    await waitFor(
-      "output-verified x12",
-      async () => find("output-verified", "good").length === 12,
-      30_000,
-    );
+    await waitFor("12 outputs verified", async () => verifiedTasks("good").length === 12, 30_000);
+    // Gathered: far fewer commands than outputs, each output once, with its attempt.
+    expect(find("outputs-verified", "good").length).toBeLessThan(12);
+    expect(new Set(verifiedTasks("good").map((o) => o.taskId)).size).toBe(12);
+    expect(verifiedTasks("good").every((o) => o.attempt === 1)).toBe(true);
+    expect(find("output-verified", "good")).toEqual([]);
     const v = find("job-verified", "good")[0]!;
     expect(v.subject).toBe("tessera.cmd.storage.job-verified");
     // One session, seqs in publish order.
@@ -290,7 +296,7 @@ describe("storage-manager (real NATS + fs storage)", () => {
       taskId: "m-0-0-0",
       reason: expect.stringMatching(/failed a verified read/),
     });
-    expect(find("output-verified", "corrupt")).toEqual([]);
+    expect(verifiedTasks("corrupt").map((o) => o.taskId)).not.toContain("m-0-0-0");
   });
 
   it("serves health, readiness and tessera_storage_manager_* metrics", async () => {

@@ -54,6 +54,11 @@ export interface TrackedJob {
 export type Proposal =
   | { readonly type: "output-verified"; readonly jobId: string; readonly taskId: string }
   | {
+      readonly type: "outputs-verified";
+      readonly jobId: string;
+      readonly outputs: readonly { readonly taskId: string; readonly attempt: number }[];
+    }
+  | {
       readonly type: "task-reset";
       readonly jobId: string;
       readonly taskId: string;

@@ -198,6 +198,30 @@ export const OutputVerifiedCommand = Type.Object(
 );
 export type OutputVerifiedCommand = Static<typeof OutputVerifiedCommand>;
 
+/** Most outputs one outputs-verified command may carry. */
+export const MAX_OUTPUTS_PER_VERIFIED = 1024;
+
+/**
+ * output-verified for many outputs of one job in one command (the storage-manager batches its
+ * checks: one Raft entry instead of one per task). Each output is judged on its own, as if sent
+ * alone: one that is stale or has no output is skipped and named in the reply, the rest count.
+ */
+export const OutputsVerifiedCommand = Type.Object(
+  {
+    type: Type.Literal("outputs-verified"),
+    jobId: JobId,
+    outputs: Type.Array(
+      Type.Object(
+        { taskId: TaskIdField, attempt: Type.Optional(Attempt) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_OUTPUTS_PER_VERIFIED },
+    ),
+  },
+  { additionalProperties: false, $id: "OutputsVerifiedCommand" },
+);
+export type OutputsVerifiedCommand = Static<typeof OutputsVerifiedCommand>;
+
 export const OUTPUT_DIGEST_PATTERN = "^[0-9a-f]{64}$";
 
 /**
@@ -271,6 +295,7 @@ export const MANIFEST_COMMAND_SCHEMAS = {
   "attempt-expire": AttemptExpireCommand,
   "task-reset": TaskResetCommand,
   "output-verified": OutputVerifiedCommand,
+  "outputs-verified": OutputsVerifiedCommand,
   "job-verified": JobVerifiedCommand,
   "node-upsert": NodeUpsertCommand,
   "node-failed": NodeFailedCommand,
@@ -298,6 +323,7 @@ export type ManifestCommand =
   | AttemptExpireCommand
   | TaskResetCommand
   | OutputVerifiedCommand
+  | OutputsVerifiedCommand
   | JobVerifiedCommand
   | NodeUpsertCommand
   | NodeFailedCommand

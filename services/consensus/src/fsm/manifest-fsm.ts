@@ -22,6 +22,7 @@ import {
   type NodeFailedCommand,
   type NodeLabels,
   type NodeUpsertCommand,
+  type OutputsVerifiedCommand,
   type OutputVerifiedCommand,
   ProtocolError,
   type ReleaseReason,
@@ -390,6 +391,8 @@ export class ManifestFsm implements StateMachine {
         return this.taskReset(cmd);
       case "output-verified":
         return this.outputVerified(cmd);
+      case "outputs-verified":
+        return this.outputsVerified(cmd);
       case "job-verified":
         return this.jobVerified(cmd);
       case "node-upsert":
@@ -975,11 +978,47 @@ export class ManifestFsm implements StateMachine {
 
   /** The storage-manager checked a completed task's output durable; a bit per task. */
   private outputVerified(c: OutputVerifiedCommand): Result {
-    const job = this.job(c.jobId);
+    const job = this.verifiableJob(c.jobId);
+    const r = this.markVerified(job, c.taskId, c.attempt);
+    // No event: bookkeeping only (visible in JobView.counts and TaskView.output).
+    return { jobId: job.id, ...r, verifiedOutputs: job.verifiedOutputs };
+  }
+
+  /**
+   * output-verified for many outputs of one job: each judged as if sent alone. A refused one
+   * (no output, stale attempt, unknown task) changes nothing and is named in the reply; the
+   * others count. Only a finished job refuses the whole command.
+   */
+  private outputsVerified(c: OutputsVerifiedCommand): Result {
+    const job = this.verifiableJob(c.jobId);
+    let changed = 0;
+    const refused: { taskId: string; code: string; reason: string }[] = [];
+    for (const o of c.outputs) {
+      try {
+        if (this.markVerified(job, o.taskId, o.attempt).changed) changed++;
+      } catch (e) {
+        if (!(e instanceof ManifestRejection)) throw e;
+        refused.push({ taskId: o.taskId, code: e.code, reason: e.reason });
+      }
+    }
+    return { jobId: job.id, changed, refused, verifiedOutputs: job.verifiedOutputs };
+  }
+
+  private verifiableJob(jobId: string): Job {
+    const job = this.job(jobId);
     if (job.state === "cancelled" || job.state === "failed") {
       reject("job-finished", `job ${job.id} is ${job.state}`);
     }
-    const t = job.resolve(c.taskId);
+    return job;
+  }
+
+  /** Sets the task's verified bit; refuses (before changing anything) a task without output. */
+  private markVerified(
+    job: Job,
+    taskId: string,
+    attempt: number | undefined,
+  ): { taskId: string; attempt: number; changed: boolean } {
+    const t = job.resolve(taskId);
     const { tasks } = job;
     const o = t.ordinal;
     if (tasks.state[o] !== DONE) {
@@ -989,10 +1028,10 @@ export class ManifestFsm implements StateMachine {
       );
     }
     const won = tasks.winAttempt[o] ?? 0;
-    if (c.attempt !== undefined && c.attempt !== won) {
+    if (attempt !== undefined && attempt !== won) {
       reject(
         "stale-attempt",
-        `${job.id}/${t.taskId} output is from attempt ${won}, not ${c.attempt}; the check was of an output already replaced`,
+        `${job.id}/${t.taskId} output is from attempt ${won}, not ${attempt}; the check was of an output already replaced`,
       );
     }
     const changed = tasks.verified[o] !== 1;
@@ -1000,14 +1039,7 @@ export class ManifestFsm implements StateMachine {
       tasks.verified[o] = 1;
       job.verifiedOutputs++;
     }
-    // No event: bookkeeping only (visible in JobView.counts and TaskView.output).
-    return {
-      jobId: job.id,
-      taskId: t.taskId,
-      attempt: won,
-      changed,
-      verifiedOutputs: job.verifiedOutputs,
-    };
+    return { taskId: t.taskId, attempt: won, changed };
   }
 
   /**

@@ -304,6 +304,51 @@ describe("output-verified", () => {
   });
 });
 
+describe("outputs-verified", () => {
+  it("judges each output as if sent alone: sound ones count, refused ones are named", () => {
+    const d = new Driver();
+    const job = mapsDone(d);
+    d.ok({ type: "output-verified", jobId: job, taskId: "m-0-0-1" });
+    d.reset(job, "m-0-1-1");
+    d.run(job, "m-0-1-1"); // now attempt 2
+    const sent = d.ok({
+      type: "outputs-verified",
+      jobId: job,
+      outputs: [
+        { taskId: "m-0-0-0", attempt: 1 },
+        { taskId: "m-0-0-1" }, // already marked
+        { taskId: "m-0-1-1", attempt: 1 }, // stale
+        { taskId: "r-0-0" }, // no output yet
+        { taskId: "m-9-0-0" }, // no such task
+        { taskId: "m-1-1-1" },
+      ],
+    });
+    expect(sent.events).toEqual([]);
+    expect(sent.reply).toMatchObject({
+      ok: true,
+      result: {
+        jobId: job,
+        changed: 2,
+        verifiedOutputs: 3,
+        refused: [
+          { taskId: "m-0-1-1", code: "stale-attempt" },
+          { taskId: "r-0-0", code: "task-not-complete" },
+          { taskId: "m-9-0-0", code: "unknown-task" },
+        ],
+      },
+    });
+    for (const t of ["m-0-0-0", "m-0-0-1", "m-1-1-1"]) {
+      expect(d.fsm.getTask(job, t)?.output, t).toMatchObject({ verified: true });
+    }
+    expect(d.fsm.getTask(job, "m-0-1-1")?.output).toMatchObject({ verified: false });
+    expect(d.fsm.getJob(job)?.counts.verifiedOutputs).toBe(3);
+    d.ok({ type: "job-control", jobId: job, action: "cancel" });
+    expect(
+      d.send({ type: "outputs-verified", jobId: job, outputs: [{ taskId: "m-0-0-0" }] }).reply,
+    ).toMatchObject({ ok: false, code: "job-finished" });
+  });
+});
+
 describe("job-verified", () => {
   it("succeeds the job on a positive verdict that names the committed digest", () => {
     const d = new Driver();
