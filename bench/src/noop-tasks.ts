@@ -10,9 +10,9 @@
 // nothing task-like, and agents only run matmul map/reduce), so "empty task" = a matmul task on
 // --tile × --tile tiles (default 64; 16 = MIN_TILE also runs, at about the same rate): the
 // kernel is microseconds, but each task still reads its inputs and writes a tile through the fs
-// store (with fsync), like every real task. Agents do not
-// send a separate claim command (the attempt is bound at attempt-start), so the path has two
-// Raft commits per task (attempt-start, attempt-complete), not three.
+// store (with fsync), like every real task. Agents do not send a separate claim command (the
+// attempt is bound at attempt-start), so the path has two Raft commits per task (attempt-start,
+// attempt-complete), plus the storage-manager's outputs-verified, one per batch of checks.
 // - tasks/s: one job with K³ maps + K² reduces, K = the smallest with ≥ --tasks tasks (n = tile·K);
 //   tasks ÷ (last completion commit − first attempt-start commit).
 // - dispatch latency per task: attempt-start commit (leader-stamped event time) → the agent
