@@ -32,14 +32,6 @@ import { decodeTrailer, encodeTrailer, TRAILER_BYTES, type Trailer } from "./tra
 const TEMP_PREFIX = ".tessera-tmp-";
 const KNOWN_DIRS_MAX = 10_000;
 
-/** False when `path` surely does not exist (ENOENT, ENOTDIR); true otherwise, errors included. */
-function mayExist(path: string): boolean {
-  try {
-    return statSync(path, { throwIfNoEntry: false }) !== undefined;
-  } catch (err) {
-    return errnoCode(err) !== "ENOTDIR";
-  }
-}
 /** Stream chunks are coalesced into writes of about this size: fewer syscalls, like dd bs=4M. */
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 const NO_LINK = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV"]);
@@ -58,6 +50,15 @@ export interface FsStoreOptions {
   readonly root: string;
   /** Durability seam; tests observe fsync/link ordering through it. */
   readonly io?: FsIo;
+}
+
+/** False when `path` surely does not exist (ENOENT, ENOTDIR); true otherwise, errors included. */
+function mayExist(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch (err) {
+    return errnoCode(err) !== "ENOTDIR";
+  }
 }
 
 function errnoCode(err: unknown): string | undefined {
@@ -159,7 +160,8 @@ export class FsObjectStore implements ObjectStore {
       return await this.writeTemp(tmp, input, key, options.expectedChecksum, checksum);
     } catch (err) {
       if (!known || errnoCode(err) !== "ENOENT") throw err;
-      this.knownDirs.delete(dir);
+      // An ancestor may have gone with it: nothing remembered is trusted any more.
+      this.knownDirs.clear();
       await this.mkdirDurable(dir);
       return this.writeTemp(tmp, input, key, options.expectedChecksum, checksum);
     }
@@ -280,20 +282,18 @@ export class FsObjectStore implements ObjectStore {
    * before anything in `dir` is reported durable. Whoever created them (this put, a concurrent
    * one, another agent sharing the root): a put that finds the directory made by someone else
    * whose fsync has not finished yet must not report success before that fsync. Once per
-   * directory and process; knownDirs remembers.
+   * directory and process: the walk up stops at a directory knownDirs already holds (its
+   * entries up to the root are durable), so sibling directories share their parents' fsyncs.
    */
   private async mkdirDurable(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     const chain: string[] = [];
-    for (let d = dir; d !== this.root && d !== dirname(d); d = dirname(d)) chain.push(d);
+    for (let d = dir; d !== this.root && d !== dirname(d) && !this.knownDirs.has(d); d = dirname(d))
+      chain.push(d);
     await Promise.all(chain.map((d) => this.io.fsyncDir(dirname(d))));
-    this.rememberDir(dir);
-  }
-
-  private rememberDir(dir: string): void {
-    // Bounded: a long-lived process over many jobs forgets and re-checks with one mkdir.
-    if (this.knownDirs.size >= KNOWN_DIRS_MAX) this.knownDirs.clear();
-    this.knownDirs.add(dir);
+    // Bounded: a long-lived process over many jobs forgets and fsyncs its parents once more.
+    if (this.knownDirs.size + chain.length > KNOWN_DIRS_MAX) this.knownDirs.clear();
+    for (const d of chain) this.knownDirs.add(d);
   }
 
   private async openExisting(path: string): Promise<FileHandle | null> {
