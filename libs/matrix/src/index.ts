@@ -82,4 +82,5 @@ export {
   type TileHeader,
   type TileMode,
   type TileUnderConstruction,
+  tileFileBytes,
 } from "./tile-format.js";

@@ -19,6 +19,19 @@ function sample(rows: number, cols: number): Float32Array {
 }
 
 describe("tile format", () => {
+  it("a tile sealed in a reused buffer full of old bytes decodes like a fresh one", () => {
+    const data = sample(8, 12);
+    const reused = new Uint8Array(TILE_HEADER_BYTES + 8 * 12 * 4).fill(0xa5);
+    const tile = allocateTile(8, 12, () => reused);
+    tile.data.set(data);
+    const sealed = sealTile(tile, { rows: 8, cols: 12, mode: "exact" });
+    expect(sealed.buffer).toBe(reused.buffer);
+    expect(Array.from(decodeTile(sealed, { rows: 8, cols: 12 }).data)).toEqual(Array.from(data));
+    expect(thrown(() => allocateTile(8, 12, () => new Uint8Array(10))).code).toBe(
+      MatrixErrorCode.TileShape,
+    );
+  });
+
   it("a tile filled in place and sealed is byte-identical to one encoded from a copy", () => {
     const data = sample(8, 12);
     const tile = allocateTile(8, 12);

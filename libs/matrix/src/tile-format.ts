@@ -120,14 +120,32 @@ export interface TileUnderConstruction {
   readonly data: Float32Array;
 }
 
+/** Bytes of a tile file of rows × cols float32 values (header + payload). */
+export function tileFileBytes(rows: number, cols: number): number {
+  checkDim("rows", rows);
+  checkDim("cols", cols);
+  return TILE_HEADER_BYTES + rows * cols * 4;
+}
+
 /**
  * Allocates a tile file whose payload a producer (a kernel) writes in place, so the result is
  * not copied into a second multi-MiB buffer before it is stored. Fill `data`, then `sealTile`.
+ * `alloc`, when given, supplies the file's buffer (e.g. a reused one; its old content does not
+ * matter as long as the producer writes every value): it must return exactly the bytes asked for.
  */
-export function allocateTile(rows: number, cols: number): TileUnderConstruction {
-  checkDim("rows", rows);
-  checkDim("cols", cols);
-  const bytes = new Uint8Array(TILE_HEADER_BYTES + rows * cols * 4);
+export function allocateTile(
+  rows: number,
+  cols: number,
+  alloc?: (bytes: number) => Uint8Array,
+): TileUnderConstruction {
+  const fileBytes = tileFileBytes(rows, cols);
+  const bytes = alloc ? alloc(fileBytes) : new Uint8Array(fileBytes);
+  if (bytes.byteLength !== fileBytes || bytes.byteOffset % 4 !== 0) {
+    throw new TileFormatError(
+      MatrixErrorCode.TileShape,
+      `tile buffer: ${bytes.byteLength} bytes at offset ${bytes.byteOffset}, need ${fileBytes} at a 4-byte-aligned offset`,
+    );
+  }
   const data = HOST_IS_LITTLE_ENDIAN
     ? new Float32Array(bytes.buffer, bytes.byteOffset + TILE_HEADER_BYTES, rows * cols)
     : new Float32Array(rows * cols); // big-endian: sealTile stores it byte-swapped
@@ -160,6 +178,8 @@ export function sealTile(tile: TileUnderConstruction, options: EncodeTileOptions
     byteswap32(payload);
   }
 
+  // Reserved header bytes must read zero, and the buffer may be a reused one (allocateTile).
+  out.fill(0, 0, TILE_HEADER_BYTES);
   const view = new DataView(out.buffer, out.byteOffset, TILE_HEADER_BYTES);
   view.setUint32(0, MAGIC_U32, true);
   view.setUint16(OFF_VERSION, TILE_FORMAT_VERSION, true);

@@ -26,6 +26,7 @@ export { GcsObjectStore, type GcsStoreOptions } from "./gcs/gcs-store.js";
 export { assertValidKey, keyProblem, MAX_KEY_LENGTH } from "./keys.js";
 export type {
   BackendName,
+  GetOptions,
   ListEntry,
   ListOptions,
   ObjectInfo,

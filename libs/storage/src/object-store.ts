@@ -41,6 +41,15 @@ export interface PutOptions {
   readonly contentType?: string;
 }
 
+export interface GetOptions {
+  /**
+   * Supplies the buffer the object is read into (exactly `bytes` long), so a caller that reuses
+   * buffers allocates nothing per read. The fs backend reads into it; network backends, which
+   * receive the body in their own buffers, may ignore it: use the returned array, always.
+   */
+  readonly into?: (bytes: number) => Uint8Array;
+}
+
 export interface ListOptions {
   /** Keys fetched per backend request (S3 MaxKeys / GCS maxResults). Default 1000. */
   readonly pageSize?: number;
@@ -67,7 +76,7 @@ export interface ObjectStore {
     options?: PutOptions,
   ): Promise<PutResult>;
   /** The whole object, verified before it is returned. */
-  get(key: string): Promise<Uint8Array>;
+  get(key: string, options?: GetOptions): Promise<Uint8Array>;
   /**
    * The object as a stream, verified as it flows: a mismatch (checksum or length) makes the
    * stream error at its end, after the bytes went by. Use `get` where no unverified byte may

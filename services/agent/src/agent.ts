@@ -9,7 +9,15 @@ import { InputTileCache } from "./input-cache.js";
 import { KernelRunner } from "./kernel/kernel-runner.js";
 import { AgentBus } from "./nats-bus.js";
 import { executeWorkItem } from "./task-executor.js";
+import { TileBufferPool } from "./tile-buffers.js";
 import { WorkLoop } from "./work-loop.js";
+
+/**
+ * Free tile buffers kept for reuse. A map needs one tile, a reduce its K partials and its output
+ * (n 8192, tile 2048: K = 4, 5 × 16 MiB): the mix of four slots at that size fits, so a warm agent
+ * allocates (almost) no tile memory per task; anything beyond is left to the garbage collector.
+ */
+const TILE_BUFFER_POOL_BYTES = 256 * 1024 * 1024;
 
 export class Agent {
   private state: AgentState;
@@ -43,6 +51,7 @@ export class Agent {
     }
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
     const inputs = new InputTileCache(config.tileCacheMb * 1024 * 1024);
+    const buffers = new TileBufferPool(TILE_BUFFER_POOL_BYTES);
     const bus = await AgentBus.connect({
       servers: config.natsUrl.split(","),
       name: `tessera-agent-${config.nodeId}`,
@@ -63,7 +72,7 @@ export class Agent {
           maxDeliver: config.maxDeliver,
           source,
           execute: (item) =>
-            executeWorkItem(item, { store, runner, inputs, nodeId: config.nodeId }),
+            executeWorkItem(item, { store, runner, inputs, buffers, nodeId: config.nodeId }),
           publishCompletion: (outcome) => bus.publishCompletion(outcome),
           logger,
         },

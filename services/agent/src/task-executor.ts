@@ -14,6 +14,7 @@ import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
 import { AgentErrorCode } from "./errors.js";
 import type { InputTileCache } from "./input-cache.js";
 import type { KernelRunner } from "./kernel/kernel-runner.js";
+import type { TileBufferLease, TileBufferPool } from "./tile-buffers.js";
 import { readOrGenerateInput, readTile, type TileStore, writeTile } from "./tile-store.js";
 
 export interface ExecutionContext {
@@ -22,6 +23,8 @@ export interface ExecutionContext {
   nodeId: string;
   /** Decoded input tiles kept across tasks (inputs only; see input-cache.ts). */
   inputs?: InputTileCache;
+  /** Reused buffers for the partials and outputs of one task (see tile-buffers.ts). */
+  buffers?: TileBufferPool;
   /** Clock in ms since the epoch (injected so tests can pin completedAt). */
   now?: () => number;
 }
@@ -67,9 +70,13 @@ export async function executeWorkItem(
     writeMs: round(phases.writeMs),
     totalMs: round(performance.now() - started),
   });
+  // Held until the output is stored or the task failed: then nothing reads its buffers any more.
+  const lease = ctx.buffers?.lease();
   try {
     const output =
-      item.kind === "map" ? await runMap(item, ctx, phases) : await runReduce(item, ctx, phases);
+      item.kind === "map"
+        ? await runMap(item, ctx, phases, lease)
+        : await runReduce(item, ctx, phases, lease);
     return {
       completion: {
         ...base,
@@ -98,6 +105,8 @@ export async function executeWorkItem(
       retryable,
       error: err,
     };
+  } finally {
+    lease?.release();
   }
 }
 
@@ -110,7 +119,12 @@ async function timed<T>(phases: Phases, phase: keyof Phases, fn: () => Promise<T
   }
 }
 
-async function runMap(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
+async function runMap(
+  item: WorkItemV1,
+  ctx: ExecutionContext,
+  phases: Phases,
+  lease: TileBufferLease | undefined,
+) {
   const { job, i, j } = item;
   const k = item.k as number; // validated: required for map items
   const input = (matrix: "A" | "B", row: number, col: number) => {
@@ -121,7 +135,7 @@ async function runMap(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
     Promise.all([input("A", i, k), input("B", k, j)]),
   );
   // The kernel writes straight into the payload of the tile file that gets stored.
-  const out = allocateTile(job.tile, job.tile);
+  const out = allocateTile(job.tile, job.tile, lease?.alloc);
   await timed(phases, "computeMs", () => ctx.runner.matmul(a, b, job.tile, out.data));
   return timed(phases, "writeMs", () =>
     writeResult(ctx, partialKey(item.jobId, i, j, k), out, job),
@@ -133,18 +147,23 @@ async function runMap(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
  * fan-in tiles whatever K is. Folding the running sum into the next chunk's chain keeps the
  * float32 order identical to one long chain ((p0+p1)+p2)+…
  */
-async function runReduce(item: WorkItemV1, ctx: ExecutionContext, phases: Phases) {
+async function runReduce(
+  item: WorkItemV1,
+  ctx: ExecutionContext,
+  phases: Phases,
+  lease: TileBufferLease | undefined,
+) {
   const { job } = item;
   const keys = partialKeysOfReduce(item.jobId, job, item.i, item.j);
   const fanIn = ctx.runner.reduceFanIn;
-  const out = allocateTile(job.tile, job.tile);
+  const out = allocateTile(job.tile, job.tile, lease?.alloc);
   let acc: Float32Array | undefined;
   for (let next = 0; next < keys.length; ) {
     const take = acc ? fanIn - 1 : fanIn;
     const chunkKeys = keys.slice(next, next + take);
     next += chunkKeys.length;
     const chunk = await timed(phases, "readMs", () =>
-      Promise.all(chunkKeys.map((key) => readTile(ctx.store, key, job.tile))),
+      Promise.all(chunkKeys.map((key) => readTile(ctx.store, key, job.tile, lease?.alloc))),
     );
     const operands = acc ? [acc, ...chunk] : chunk;
     const last = next === keys.length;

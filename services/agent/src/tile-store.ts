@@ -20,8 +20,11 @@ export interface StoredObject {
 
 /** The part of @tessera/storage's ObjectStore the agent uses. */
 export interface TileStore {
-  /** Whole object, verified against its recorded CRC32C before it is returned. */
-  get(key: string): Promise<Uint8Array>;
+  /**
+   * Whole object, verified against its recorded CRC32C before it is returned. `into` may supply
+   * the buffer (a backend may ignore it and return its own).
+   */
+  get(key: string, options?: { into?: (bytes: number) => Uint8Array }): Promise<Uint8Array>;
   /** Idempotent put: same key + same bytes succeeds without rewriting. */
   put(key: string, data: Uint8Array): Promise<StoredObject>;
   delete(key: string): Promise<void>;
@@ -41,9 +44,17 @@ function isNotFound(err: unknown): boolean {
   return codeOf(err) === NOT_FOUND;
 }
 
-/** Reads and decodes a [tile, tile] tile, checking its shape against the job. */
-export async function readTile(store: TileStore, key: string, tile: number): Promise<Float32Array> {
-  const bytes = await store.get(key);
+/**
+ * Reads and decodes a [tile, tile] tile, checking its shape against the job. With `into`, the
+ * returned values may live in a buffer it supplied (see TileBufferLease).
+ */
+export async function readTile(
+  store: TileStore,
+  key: string,
+  tile: number,
+  into?: (bytes: number) => Uint8Array,
+): Promise<Float32Array> {
+  const bytes = await store.get(key, into ? { into } : undefined);
   // decodeTile checks the tile's own header and payload CRCs too: a second line of defence
   // behind the store's object checksum, and the shape check guards against a misfiled key.
   return decodeTile(bytes, { rows: tile, cols: tile }).data;

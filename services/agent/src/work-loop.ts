@@ -1,6 +1,10 @@
 // The pull loop: `slots` workers each take one work item at a time from the pool's durable
 // consumer, run it, publish the completion and only then ack (at-least-once: a crash between
 // the two redelivers the item, and deterministic keys make the repeat harmless).
+//
+// A slot is free again once its item has run: publishing the completion (a JetStream round
+// trip) and settling the message happen behind it, so the next item's reads overlap them. At
+// most `slots` items wait to be settled; a worker finding that many waits for one to finish.
 
 import type { Logger } from "@tessera/observability";
 import { decodeWorkItem, type WorkItemV1 } from "@tessera/protocol";
@@ -43,6 +47,9 @@ export class WorkLoop {
   private paused: boolean;
   private workers: Promise<void>[] = [];
   private wake: (() => void) | undefined;
+  /** Items run whose completion is being published / message settled. */
+  private readonly settling = new Set<Promise<void>>();
+  private settleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly opts: WorkLoopOptions,
@@ -82,7 +89,8 @@ export class WorkLoop {
   async stop(graceMs: number): Promise<{ released: number }> {
     this.stopping = true;
     this.wake?.();
-    const all = Promise.all(this.workers);
+    // Workers first (they may still hand items over to be settled), then every settle.
+    const all = Promise.all(this.workers).then(() => Promise.all([...this.settling]));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       all.then(() => false),
@@ -160,6 +168,11 @@ export class WorkLoop {
       () => msg.working(),
       Math.max(250, Math.floor(this.opts.ackWaitMs / 3)),
     );
+    const done = () => {
+      clearInterval(keepAlive);
+      this.running.delete(key);
+    };
+    let handedOver = false;
     try {
       log.debug({ delivery: msg.info.deliveryCount, kind: item.kind }, "work item started");
       const outcome = await this.opts.execute(item);
@@ -169,33 +182,48 @@ export class WorkLoop {
         msg.nak(TRANSIENT_RETRY_DELAY_MS);
         return;
       }
-      try {
-        await this.opts.publishCompletion(outcome);
-      } catch (err) {
-        // Without a stored completion the item must not be acked: let it come back.
-        log.error({ err }, "publishing the completion failed; work item handed back");
-        msg.nak(TRANSIENT_RETRY_DELAY_MS);
-        return;
+      while (this.settling.size >= this.opts.slots) {
+        await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
       }
-      const c = outcome.completion;
-      if (c.status === "ok") {
-        msg.ack();
-        log.info(
-          { key: c.output?.key, checksum: c.output?.checksum, timings: c.timings },
-          "work item completed",
-        );
-      } else {
-        // Reported as failed; the control plane decides on a new attempt. Redelivering the same
-        // item would read the same corrupt bytes / hit the same bug again.
-        msg.term(c.error?.code);
-        log.error(
-          { err: outcome.error, code: c.error?.code },
-          "work item failed; completion reported, item terminated",
-        );
-      }
+      const settled = this.settle(msg, outcome, log)
+        .catch((err: unknown) => log.error({ err }, "settling the work item failed"))
+        .finally(() => {
+          done();
+          this.settling.delete(settled);
+          for (const w of this.settleWaiters.splice(0)) w();
+        });
+      this.settling.add(settled);
+      handedOver = true;
     } finally {
-      clearInterval(keepAlive);
-      this.running.delete(key);
+      if (!handedOver) done();
+    }
+  }
+
+  /** Publishes the completion, then acks (ok) or terminates (failed) the message. */
+  private async settle(msg: WorkMessage, outcome: ExecutionOutcome, log: Logger): Promise<void> {
+    try {
+      await this.opts.publishCompletion(outcome);
+    } catch (err) {
+      // Without a stored completion the item must not be acked: let it come back.
+      log.error({ err }, "publishing the completion failed; work item handed back");
+      msg.nak(TRANSIENT_RETRY_DELAY_MS);
+      return;
+    }
+    const c = outcome.completion;
+    if (c.status === "ok") {
+      msg.ack();
+      log.info(
+        { key: c.output?.key, checksum: c.output?.checksum, timings: c.timings },
+        "work item completed",
+      );
+    } else {
+      // Reported as failed; the control plane decides on a new attempt. Redelivering the same
+      // item would read the same corrupt bytes / hit the same bug again.
+      msg.term(c.error?.code);
+      log.error(
+        { err: outcome.error, code: c.error?.code },
+        "work item failed; completion reported, item terminated",
+      );
     }
   }
 }

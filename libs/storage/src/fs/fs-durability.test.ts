@@ -64,6 +64,19 @@ describe("fs backend durability", () => {
     expect(await tempFilesUnder(root)).toEqual([]);
   });
 
+  it("get reads into the caller's buffer when asked, and refuses one of the wrong size", async () => {
+    const store = new FsObjectStore({ root });
+    const data = payload(1 << 16);
+    await store.put("jobs/j1/C/0-1.tile", data);
+    const mine = Buffer.alloc(data.byteLength, 0xee);
+    const got = await store.get("jobs/j1/C/0-1.tile", { into: () => mine });
+    expect(got).toBe(mine);
+    expect(Buffer.from(got).equals(data)).toBe(true);
+    await expect(
+      store.get("jobs/j1/C/0-1.tile", { into: (n) => Buffer.alloc(n + 1) }),
+    ).rejects.toThrow(/holds 65537 bytes, the object 65536/);
+  });
+
   it("an idempotent retry writes and fsyncs nothing", async () => {
     const log: string[] = [];
     const store = new FsObjectStore({ root, io: spyIo(log) });

@@ -16,6 +16,7 @@ import {
 } from "../errors.js";
 import { assertValidKey, assertValidPrefix } from "../keys.js";
 import type {
+  GetOptions,
   ListEntry,
   ObjectInfo,
   ObjectStore,
@@ -336,7 +337,7 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Uint8Array> {
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
     assertValidKey(key);
     const path = this.pathOf(key);
     try {
@@ -344,7 +345,9 @@ export class FsObjectStore implements ObjectStore {
       if (!handle) throw new ObjectNotFoundError(key, this.uri(key));
       try {
         const trailer = await this.readTrailer(key, handle);
-        const data = Buffer.allocUnsafe(trailer.bytes);
+        const data = options.into
+          ? checkedInto(options.into, trailer.bytes)
+          : Buffer.allocUnsafe(trailer.bytes);
         await readFully(handle, data, 0);
         verifyBytes(key, data, crc32cHex(data), trailer.checksum, trailer.bytes);
         return data;
@@ -548,4 +551,13 @@ async function readFully(handle: FileHandle, buf: Uint8Array, position: number):
     if (bytesRead === 0) throw new Error(`unexpected end of file at ${position + off}`);
     off += bytesRead;
   }
+}
+
+/** The caller's buffer for a get, held to the contract (exact length) so a read cannot overrun. */
+function checkedInto(into: (bytes: number) => Uint8Array, bytes: number): Uint8Array {
+  const buf = into(bytes);
+  if (buf.byteLength !== bytes) {
+    throw new RangeError(`get into: the buffer holds ${buf.byteLength} bytes, the object ${bytes}`);
+  }
+  return buf;
 }

@@ -1,0 +1,164 @@
+import { createLogger } from "@tessera/observability";
+import { type WorkItemV1, workItemId } from "@tessera/protocol";
+import { describe, expect, it } from "vitest";
+import type { ExecutionOutcome } from "./task-executor.js";
+import { WorkLoop, type WorkMessage, type WorkSource } from "./work-loop.js";
+
+const spec = { n: 128, tile: 32, mode: "exact" as const, seed: 1 };
+
+function item(n: number): WorkItemV1 {
+  const taskId = `m-0-0-${n}`;
+  return {
+    v: 1,
+    itemId: workItemId("job-1", taskId, 1),
+    jobId: "job-1",
+    taskId,
+    attempt: 1,
+    kind: "map",
+    job: spec,
+    i: 0,
+    j: 0,
+    k: n,
+    pool: "cpu",
+    issuedAt: 1,
+  };
+}
+
+interface FakeMessage extends WorkMessage {
+  readonly n: number;
+  settledAs: string | undefined;
+}
+
+/** An in-memory work queue: `next` hands out the queued messages, then null. */
+function queueOf(count: number): { source: WorkSource; messages: FakeMessage[] } {
+  const messages: FakeMessage[] = Array.from({ length: count }, (_, n) => {
+    const m: FakeMessage = {
+      n,
+      settledAs: undefined,
+      data: new TextEncoder().encode(JSON.stringify(item(n))),
+      info: { deliveryCount: 1 },
+      ack: () => {
+        m.settledAs = "ack";
+      },
+      nak: () => {
+        m.settledAs = "nak";
+      },
+      term: () => {
+        m.settledAs = "term";
+      },
+      working: () => undefined,
+    };
+    return m;
+  });
+  let next = 0;
+  return {
+    messages,
+    source: {
+      next: async () => {
+        const m = messages[next];
+        if (!m) {
+          await new Promise((r) => setTimeout(r, 5));
+          return null;
+        }
+        next++;
+        return m;
+      },
+    },
+  };
+}
+
+const outcomeOf = (w: WorkItemV1): ExecutionOutcome => ({
+  retryable: false,
+  completion: {
+    v: 1,
+    itemId: w.itemId,
+    jobId: w.jobId,
+    taskId: w.taskId,
+    attempt: w.attempt,
+    kind: w.kind,
+    nodeId: "agent-test",
+    executionProvider: "cpu",
+    status: "ok",
+    output: {
+      uri: `file:///x/${w.taskId}`,
+      key: `jobs/job-1/partials/${w.taskId}`,
+      checksum: "00000000",
+      bytes: 1,
+    },
+    timings: { readMs: 0, computeMs: 0, writeMs: 0, totalMs: 0 },
+    completedAt: 1,
+  },
+});
+
+describe("WorkLoop", () => {
+  it("runs the next item while a completion is still being published, and acks only after it is stored", async () => {
+    const { source, messages } = queueOf(3);
+    const executed: number[] = [];
+    const publishes: { n: number; release: () => void }[] = [];
+    const loop = new WorkLoop({
+      slots: 1,
+      ackWaitMs: 30_000,
+      maxDeliver: 5,
+      source,
+      logger: createLogger({ service: "work-loop-test", level: "silent" }),
+      execute: async (w) => {
+        executed.push(w.k as number);
+        return outcomeOf(w);
+      },
+      publishCompletion: (o) =>
+        new Promise<void>((resolve) => {
+          publishes.push({ n: Number(o.completion.taskId.split("-")[3]), release: resolve });
+        }),
+    });
+    loop.start();
+    await until(() => executed.length === 2);
+    // Item 0's completion is not stored yet, item 1 already ran: the slot did not wait for it.
+    expect(publishes.map((p) => p.n)).toEqual([0]);
+    expect(messages[0]?.settledAs).toBeUndefined();
+    // One slot ⇒ at most one item waiting to be settled: item 1 holds its slot until 0 settles,
+    // so item 2 has not been pulled.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(executed).toEqual([0, 1]);
+    expect(loop.runningTasks().map((t) => t.taskId)).toEqual(["m-0-0-0", "m-0-0-1"]);
+
+    publishes[0]?.release();
+    await until(() => messages[0]?.settledAs === "ack" && executed.length === 3);
+    expect(messages[1]?.settledAs).toBeUndefined();
+
+    // stop() waits for the completions still being published before it resolves.
+    const stopped = loop.stop(5_000);
+    publishes[1]?.release();
+    await until(() => publishes.length === 3);
+    publishes[2]?.release();
+    await expect(stopped).resolves.toEqual({ released: 0 });
+    expect(messages.map((m) => m.settledAs)).toEqual(["ack", "ack", "ack"]);
+    expect(loop.runningTasks()).toEqual([]);
+  });
+
+  it("hands an item back (nak) when its completion cannot be stored", async () => {
+    const { source, messages } = queueOf(1);
+    const loop = new WorkLoop({
+      slots: 2,
+      ackWaitMs: 30_000,
+      maxDeliver: 5,
+      source,
+      logger: createLogger({ service: "work-loop-test", level: "silent" }),
+      execute: async (w) => outcomeOf(w),
+      publishCompletion: async () => {
+        throw new Error("JetStream unavailable");
+      },
+    });
+    loop.start();
+    await until(() => messages[0]?.settledAs !== undefined);
+    await loop.stop(1_000);
+    expect(messages[0]?.settledAs).toBe("nak");
+  });
+});
+
+async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
