@@ -15,8 +15,8 @@
 //   kernels in separate processes timed at the same moment (on a VM whose vCPUs share physical
 //   cores it is well below agents × peak), and efficiencyVsConcurrentPeak = achieved ÷ that.
 // - Durable-write floor: the job stores K³ partials and K² outputs (fsynced); the same fs store
-//   timed on this disk with as many concurrent writers as the agents have slots (tile-sized
-//   puts, before the first job) gives MiB/s, and bytes ÷ that = seconds no schedule can beat.
+//   timed on this disk with four writers per agent (tile-sized puts, before the first job) gives
+//   MiB/s, and bytes ÷ that = seconds of disk no schedule can avoid.
 // - Critical-path compute = the busiest agent's summed kernel time (computeMs in its completion
 //   reports); control-plane overhead = wall − critical-path compute (it includes tile I/O).
 // - --runs N submits N jobs one after another on the same cluster (inputs staged once): the
@@ -340,7 +340,7 @@ async function main(): Promise<void> {
   try {
     const staging = await stageInputs(cluster.storageSpec, spec);
     process.stderr.write(`staged ${staging.tiles} input tiles in ${round(staging.seconds, 2)} s\n`);
-    // As many writers as the agents have slots (4 each by default).
+    // Four writers per agent: more than its two slots ever write at once.
     const writeRate = await storeWriteRate(cluster.storageSpec, spec.tile, flags.agents * 4);
     const durableBytes = (K ** 3 + K ** 2) * tileFileBytes(spec.tile, spec.tile);
     const diskFloorSeconds = durableBytes / 2 ** 20 / writeRate.mibPerSecond;

@@ -15,6 +15,9 @@
 // attempt-complete), plus the storage-manager's outputs-verified, one per batch of checks.
 // - tasks/s: one job with K³ maps + K² reduces, K = the smallest with ≥ --tasks tasks (n = tile·K);
 //   tasks ÷ (last completion commit − first attempt-start commit).
+// - cpu: each service process's CPU (user + system, /proc) over the throughput job, in ms per
+//   task, and servicesBusyFraction = their CPU ÷ (window × cores): below 1, the path waits (I/O,
+//   round trips), above it, the cores are the limit.
 // - dispatch latency per task: attempt-start commit (leader-stamped event time) → the agent
 //   starting it (its completion's completedAt − totalMs; same host clock); p50/p99.
 // - task latency: attempt-start commit → attempt-complete commit; p50/p99.
@@ -25,6 +28,7 @@
 //   agent starts it; deliverCommit: → the scheduler publishes the item, deliverQueue: → the agent
 //   starts it), run (agent: reads, kernel, durable write), report (→ completion commit).
 // Last stdout line: one JSON object.
+import { availableParallelism } from "node:os";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { connect } from "@tessera/messaging";
 import { decodeManifestEventBatch, decodeWorkItem, WORK_STREAM } from "@tessera/protocol";
@@ -163,6 +167,32 @@ function computedView(cluster: E2eCluster, jobId: string) {
   );
 }
 
+/**
+ * Where the CPU went during the throughput job: each service process's CPU (user + system,
+ * from /proc) over submit → computed, in ms per task, and how busy that kept the machine.
+ */
+function cpuPerTask(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  tasks: number,
+  windowStart: number,
+) {
+  const msPerTask: Record<string, number> = {};
+  let total = 0;
+  for (const [name, s] of after) {
+    const used = s - (before.get(name) ?? s);
+    total += used;
+    msPerTask[name] = Math.round((used / tasks) * 1e5) / 100;
+  }
+  const windowSeconds = (performance.now() - windowStart) / 1000;
+  return {
+    msPerTask: { ...msPerTask, total: Math.round((total / tasks) * 1e5) / 100 },
+    servicesBusyFraction:
+      Math.round((total / (windowSeconds * availableParallelism())) * 1000) / 1000,
+    note: "service processes only (nats-server and this bench not counted); Linux /proc; empty elsewhere",
+  };
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const tile = flags.tile;
@@ -176,9 +206,12 @@ async function main(): Promise<void> {
     const jobId = "bench-noop";
     const spec: MatmulJobSpec = { n: tile * K, tile, mode: "exact", seed: 1 };
     const watcher = await CompletionWatcher.start(servers, jobId);
+    const cpuBefore = cluster.cpuSeconds();
+    const windowStart = performance.now();
     await submit(cluster, jobId, spec);
     await log.computed(jobId, 3_600_000);
     await new Promise((r) => setTimeout(r, 500)); // let the last completion reports arrive
+    const cpu = cpuPerTask(cpuBefore, cluster.cpuSeconds(), K ** 3 + K ** 2, windowStart);
     await watcher.stop();
     // Statistics from the durable stream (the live subscription only drives the waits).
     const stored = await jobEvents(servers, jobId);
@@ -317,6 +350,7 @@ async function main(): Promise<void> {
         attemptStartEventsSeen: started.length,
         completionEventsSeen: completed.length,
         eventSpanSeconds: Math.round(eventSpanSeconds * 1000) / 1000,
+        cpu,
       },
       chain: {
         hops: hops.length,

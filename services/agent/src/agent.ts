@@ -14,7 +14,7 @@ import { WorkLoop } from "./work-loop.js";
 
 /**
  * Free tile buffers kept for reuse. A map needs one tile, a reduce its K partials and its output
- * (n 8192, tile 2048: K = 4, 5 × 16 MiB): the mix of four slots at that size fits, so a warm agent
+ * (n 8192, tile 2048: K = 4, 5 × 16 MiB): two slots' worth (and more) at that size fits, so a warm agent
  * allocates (almost) no tile memory per task; anything beyond is left to the garbage collector.
  */
 const TILE_BUFFER_POOL_BYTES = 256 * 1024 * 1024;

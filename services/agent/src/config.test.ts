@@ -28,20 +28,20 @@ describe("parseAgentConfig", () => {
     });
   });
 
-  it("defaults to four slots and a 1 GiB input tile cache, both settable from the environment", () => {
+  it("defaults to two slots and a 1 GiB input tile cache, both settable from the environment", () => {
     expect(parseAgentConfig(["--storage", "fs:/d"], {}, defaults)).toMatchObject({
-      slots: 4,
+      slots: 2,
       tileCacheMb: 1024,
     });
     const c = parseAgentConfig(
       ["--storage", "fs:/d"],
       {
-        TESSERA_AGENT_SLOTS: "3",
+        TESSERA_AGENT_SLOTS: "4",
         TESSERA_AGENT_TILE_CACHE_MB: "0",
       },
       defaults,
     );
-    expect(c).toMatchObject({ slots: 3, tileCacheMb: 0 });
+    expect(c).toMatchObject({ slots: 4, tileCacheMb: 0 });
   });
 
   it.each([

@@ -13,8 +13,7 @@ export interface AgentConfig {
   zone: string;
   /**
    * Work items in flight at once. onnxruntime-node runs a kernel on the JS thread, so kernels
-   * never overlap each other; more slots overlap one item's tile I/O with another's kernel. The
-   * default, 4, covers a durable 16 MiB write (fsync: ~2× a 2048 kernel here) with kernels.
+   * never overlap each other; more slots overlap one item's tile I/O with another's kernel.
    */
   slots: number;
   ep: ExecutionProviderChoice;
@@ -166,7 +165,7 @@ export function parseAgentConfig(
     cloud: str("cloud", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     region: str("region", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     zone: str("zone", "local-a", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
-    slots: int("slots", 4, 1, 256),
+    slots: int("slots", 2, 1, 256),
     ep,
     threads: int("threads", 1, 1, 256),
     tileCacheMb: int("tile-cache-mb", 1024, 0, 1_048_576),
@@ -187,7 +186,7 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --pool NAME            work pool; pulls tessera.work.<pool>.> (default cpu) env TESSERA_POOL
   --cloud/--region/--zone  placement labels (default local/local/local-a)
   --slots N              work items in flight, so one's tile I/O overlaps another's kernel
-                         (default 4)                                        env TESSERA_AGENT_SLOTS
+                         (default 2)                                        env TESSERA_AGENT_SLOTS
   --ep auto|cuda|cpu     ONNX Runtime execution provider (default auto)   env TESSERA_EP
   --threads N            ORT intra-op threads per slot (default 1)         env TESSERA_AGENT_THREADS
   --tile-cache-mb MB     memory for input tiles reused across tasks; 0 = off (default 1024)

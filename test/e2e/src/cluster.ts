@@ -84,6 +84,22 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times (100 on every mainstream architecture). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** User + system CPU seconds a live process has used, from /proc; undefined when unreadable. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm) ": state is field 3, utime field 14, stime field 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -233,6 +249,19 @@ export class E2eCluster {
       timeoutMs,
     );
     return found as unknown as RegExpExecArray;
+  }
+
+  /**
+   * CPU seconds (user + system) each service process has used so far, by process name (peers,
+   * agents, scheduler, storage-manager; not nats-server). Linux only: empty where /proc is not.
+   */
+  cpuSeconds(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const p of this.procs.values()) {
+      const s = processCpuSeconds(p.pid);
+      if (s !== undefined) out.set(p.name, s);
+    }
+    return out;
   }
 
   pid(name: string): number {
