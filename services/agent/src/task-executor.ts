@@ -144,7 +144,8 @@ async function runMap(
 
 /**
  * Sums partials k = 0..K-1 in that order, reading them a chunk at a time so memory stays at
- * fan-in tiles whatever K is. Folding the running sum into the next chunk's chain keeps the
+ * fan-in tiles whatever K is (each chunk's buffers go back to the pool once it is summed: the
+ * running sum is a fresh array). Folding the running sum into the next chunk's chain keeps the
  * float32 order identical to one long chain ((p0+p1)+p2)+…
  */
 async function runReduce(
@@ -162,14 +163,19 @@ async function runReduce(
     const take = acc ? fanIn - 1 : fanIn;
     const chunkKeys = keys.slice(next, next + take);
     next += chunkKeys.length;
-    const chunk = await timed(phases, "readMs", () =>
-      Promise.all(chunkKeys.map((key) => readTile(ctx.store, key, job.tile, lease?.alloc))),
-    );
-    const operands = acc ? [acc, ...chunk] : chunk;
-    const last = next === keys.length;
-    acc = await timed(phases, "computeMs", () =>
-      ctx.runner.sum(operands, job.tile, last ? out.data : undefined),
-    );
+    const chunkLease = ctx.buffers?.lease();
+    try {
+      const chunk = await timed(phases, "readMs", () =>
+        Promise.all(chunkKeys.map((key) => readTile(ctx.store, key, job.tile, chunkLease?.alloc))),
+      );
+      const operands = acc ? [acc, ...chunk] : chunk;
+      const last = next === keys.length;
+      acc = await timed(phases, "computeMs", () =>
+        ctx.runner.sum(operands, job.tile, last ? out.data : undefined),
+      );
+    } finally {
+      chunkLease?.release();
+    }
   }
   return timed(phases, "writeMs", () =>
     writeResult(ctx, outputKey(item.jobId, item.i, item.j), out, job),

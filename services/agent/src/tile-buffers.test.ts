@@ -59,7 +59,8 @@ describe("tasks on reused buffers", () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "tessera-tile-buffers-"));
     store = createObjectStore({ backend: "fs", root });
-    runner = await KernelRunner.create({ ep: "cpu" });
+    // Fan-in 2: a reduce of K = 3 partials sums in two chunks, handing the first back in between.
+    runner = await KernelRunner.create({ ep: "cpu", reduceFanIn: 2 });
   });
   afterAll(async () => {
     await runner.dispose();

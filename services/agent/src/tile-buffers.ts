@@ -6,9 +6,9 @@
 // fresh pages the kernel must fault in. Reusing them makes a warm agent allocate nothing per
 // task. Input tiles are not pooled: the input cache keeps them across tasks.
 //
-// Ownership is per task: a lease hands out buffers and takes them all back at once when the task
-// is over (its output durably stored or the task failed), so no buffer is reused while anything
-// of that task may still read it. Nothing handed out is zeroed: callers overwrite every byte
+// Ownership is by lease: a lease hands out buffers and takes them all back at once when what it
+// covers is over — a task's output once durably stored (or the task failed), a reduce chunk's
+// partials once summed — so no buffer is reused while anything may still read it. Nothing handed out is zeroed: callers overwrite every byte
 // (a read fills the object's bytes, a kernel writes every output element).
 
 export interface TileBufferStats {
