@@ -54,7 +54,7 @@ export async function readTile(
   tile: number,
   into?: (bytes: number) => Uint8Array,
 ): Promise<Float32Array> {
-  const bytes = await store.get(key, into ? { into } : undefined);
+  const bytes = await store.get(key, { into });
   // decodeTile checks the tile's own header and payload CRCs too: a second line of defence
   // behind the store's object checksum, and the shape check guards against a misfiled key.
   return decodeTile(bytes, { rows: tile, cols: tile }).data;

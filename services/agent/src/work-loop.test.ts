@@ -2,7 +2,7 @@ import { createLogger } from "@tessera/observability";
 import { type WorkItemV1, workItemId } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
 import type { ExecutionOutcome } from "./task-executor.js";
-import { WorkLoop, type WorkMessage, type WorkSource } from "./work-loop.js";
+import { WorkLoop, type WorkLoopOptions, type WorkMessage, type WorkSource } from "./work-loop.js";
 
 const spec = { n: 128, tile: 32, mode: "exact" as const, seed: 1 };
 
@@ -90,17 +90,26 @@ const outcomeOf = (w: WorkItemV1): ExecutionOutcome => ({
   },
 });
 
+/** A loop over `source` with the fixed test settings; the rest comes from the test. */
+const loopOver = (
+  source: WorkSource,
+  o: Pick<WorkLoopOptions, "slots" | "execute" | "publishCompletion">,
+) =>
+  new WorkLoop({
+    ...o,
+    ackWaitMs: 30_000,
+    maxDeliver: 5,
+    source,
+    logger: createLogger({ service: "work-loop-test", level: "silent" }),
+  });
+
 describe("WorkLoop", () => {
   it("runs the next item while a completion is still being published, and acks only after it is stored", async () => {
     const { source, messages } = queueOf(3);
     const executed: number[] = [];
     const publishes: { n: number; release: () => void }[] = [];
-    const loop = new WorkLoop({
+    const loop = loopOver(source, {
       slots: 1,
-      ackWaitMs: 30_000,
-      maxDeliver: 5,
-      source,
-      logger: createLogger({ service: "work-loop-test", level: "silent" }),
       execute: async (w) => {
         executed.push(w.k as number);
         return outcomeOf(w);
@@ -137,12 +146,8 @@ describe("WorkLoop", () => {
 
   it("hands an item back (nak) when its completion cannot be stored", async () => {
     const { source, messages } = queueOf(1);
-    const loop = new WorkLoop({
+    const loop = loopOver(source, {
       slots: 2,
-      ackWaitMs: 30_000,
-      maxDeliver: 5,
-      source,
-      logger: createLogger({ service: "work-loop-test", level: "silent" }),
       execute: async (w) => outcomeOf(w),
       publishCompletion: async () => {
         throw new Error("JetStream unavailable");

@@ -49,7 +49,7 @@ export class WorkLoop {
   private wake: (() => void) | undefined;
   /** Items run whose completion is being published / message settled. */
   private readonly settling = new Set<Promise<void>>();
-  private settleWaiters: (() => void)[] = [];
+  private readonly settleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly opts: WorkLoopOptions,
