@@ -99,9 +99,9 @@ function printDevClusterInfo(info: DevClusterInfo, json: boolean): void {
       ...info.peers.map(
         (p) => `  peer ${p.id}          http ${p.http}  grpc ${p.grpc}  pid ${p.pid}`,
       ),
-      `  scheduler       pid ${info.scheduler.pid}`,
+      `  scheduler       pid ${info.scheduler.pid}  ${info.scheduler.http}`,
       `  storage-manager pid ${info.storageManager.pid}  ${info.storageManager.http}`,
-      ...info.agents.map((a) => `  ${a.id.padEnd(15)} pid ${a.pid}`),
+      ...info.agents.map((a) => `  ${a.id.padEnd(15)} pid ${a.pid}  ${a.http}`),
       "Try: pnpm tessera job submit matmul --n 1024 --tile 256 --wait   (Ctrl-C stops the cluster)",
       "",
     ].join("\n"),

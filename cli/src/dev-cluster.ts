@@ -42,8 +42,9 @@ export interface DevClusterInfo {
   nats: string;
   http: string;
   peers: { id: number; pid: number; grpc: string; http: string }[];
-  agents: { id: string; pid: number }[];
-  scheduler: { pid: number };
+  /** `http`: the agent's /healthz /readyz /metrics. */
+  agents: { id: string; pid: number; http: string }[];
+  scheduler: { pid: number; http: string };
   storageManager: { pid: number; http: string };
   dataDir: string;
 }
@@ -358,10 +359,13 @@ export class DevCluster {
     const agentMain = serviceMain("@tessera/agent");
     const agents: Managed[] = [];
     const agentIds: string[] = [];
+    const agentHttp: string[] = [];
     this.status(`starting ${o.agents} agent(s)`);
     for (let a = 1; a <= o.agents; a++) {
       const id = `agent-${a}`;
+      const httpPort = await freePort();
       agentIds.push(id);
+      agentHttp.push(`http://127.0.0.1:${httpPort}`);
       agents.push(
         this.spawnService(id, process.execPath, [
           agentMain,
@@ -378,6 +382,8 @@ export class DevCluster {
           o.agentEp ?? "auto",
           "--drain-grace-ms",
           "3000",
+          "--http",
+          `127.0.0.1:${httpPort}`,
         ]),
       );
     }
@@ -418,8 +424,12 @@ export class DevCluster {
         grpc: `127.0.0.1:${p.grpc}`,
         http: `http://127.0.0.1:${p.http}`,
       })),
-      agents: agentIds.map((id, i) => ({ id, pid: agents[i]!.proc.pid ?? 0 })),
-      scheduler: { pid: scheduler.proc.pid ?? 0 },
+      agents: agentIds.map((id, i) => ({
+        id,
+        pid: agents[i]!.proc.pid ?? 0,
+        http: agentHttp[i]!,
+      })),
+      scheduler: { pid: scheduler.proc.pid ?? 0, http: `http://127.0.0.1:${schedPort}` },
       storageManager: { pid: sm.proc.pid ?? 0, http: smHttp },
       dataDir: this.dataDir,
     };

@@ -60,6 +60,8 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect(info.agents.map((a) => a.id)).toEqual(["agent-1", "agent-2"]);
     for (const p of [...info.peers, ...info.agents, info.scheduler, info.storageManager]) {
       expect(alive(p.pid)).toBe(true);
+      // Every process answers /readyz on the address the info line names (scraped by Prometheus).
+      expect((await fetch(`${p.http}/readyz`)).status, p.http).toBe(200);
     }
   });
 

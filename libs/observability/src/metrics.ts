@@ -30,7 +30,10 @@ interface MetricSpec<L extends string> {
 export interface MetricsRegistry {
   readonly registry: Registry;
   counter<L extends string = string>(spec: MetricSpec<L>): Counter<L>;
-  gauge<L extends string = string>(spec: MetricSpec<L>): Gauge<L>;
+  /** `collect` runs on every scrape (prom-client), e.g. to read a size kept elsewhere. */
+  gauge<L extends string = string>(
+    spec: MetricSpec<L> & { collect?: (this: Gauge<L>) => void },
+  ): Gauge<L>;
   histogram<L extends string = string>(spec: MetricSpec<L> & { buckets?: number[] }): Histogram<L>;
   /** Prometheus text exposition (for GET /metrics). */
   metrics(): Promise<string>;

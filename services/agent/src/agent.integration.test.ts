@@ -86,6 +86,32 @@ async function waitUntil<T>(
   }
 }
 
+/** The agent's /metrics etc. base URL, from its "agent started" log line (it binds port 0). */
+async function httpOf(agent: { nodeId: string; output: string[] }): Promise<string> {
+  return waitUntil(`${agent.nodeId}'s http address`, () => {
+    const line = agent.output
+      .join("")
+      .split("\n")
+      .find((l) => l.includes('"msg":"agent started"'));
+    return line ? (JSON.parse(line) as { http?: string }).http : undefined;
+  });
+}
+
+/** One sample's value from Prometheus text, by metric name and exact label set (0 if absent). */
+async function metric(base: string, name: string, labels: Record<string, string>) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const body = line.slice(name.length + 1, line.indexOf("}"));
+    const have = body.split(",").filter((l) => !/^(service|node|pool)=/.test(l));
+    if (have.length === want.length && want.every((w) => have.includes(w))) {
+      return Number(line.slice(line.indexOf("}") + 1));
+    }
+  }
+  return 0;
+}
+
 const activeHeartbeat = (nodeId: string) => () =>
   heartbeats.find((h) => h.nodeId === nodeId && h.state === "active");
 
@@ -232,6 +258,32 @@ describe("agents on a 3-node JetStream cluster", () => {
     expect(result.failures).toEqual([]);
     expect(result.verified).toBe(true);
 
+    // Each agent's /metrics accounts for exactly the work it reported.
+    for (const a of [a1, a2]) {
+      const base = await httpOf(a);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      const mine = done.filter((c) => c.nodeId === a.nodeId);
+      for (const kind of ["map", "reduce"] as const) {
+        expect(
+          await metric(base, "tessera_agent_work_items_total", { kind, status: "ok" }),
+          `${a.nodeId} ${kind}`,
+        ).toBe(mine.filter((c) => c.kind === kind).length);
+      }
+      const written = mine.reduce((sum, c) => sum + (c.output?.bytes ?? 0), 0);
+      // Outputs, plus any input tile this agent generated and stored first.
+      expect(
+        await metric(base, "tessera_storage_bytes_total", { backend: "fs", op: "write" }),
+      ).toBeGreaterThanOrEqual(written);
+      expect(
+        await metric(base, "tessera_agent_work_item_seconds_count", {
+          kind: "map",
+          phase: "total",
+        }),
+      ).toBe(mine.filter((c) => c.kind === "map").length);
+      expect(await metric(base, "tessera_agent_kernel_gflops", { ep: "cpu" })).toBeGreaterThan(0);
+      expect(await metric(base, "tessera_agent_heartbeats_sent_total", {})).toBeGreaterThan(0);
+    }
+
     a1.proc.kill("SIGTERM");
     a2.proc.kill("SIGTERM");
     const codes = await Promise.all(
@@ -306,6 +358,13 @@ describe("agents on a 3-node JetStream cluster", () => {
     });
     expect(reduce.output).toBeUndefined();
     expect(await store.head(outputKey("cj", 0, 0))).toBeNull();
+    const base = await httpOf(a);
+    expect(
+      await metric(base, "tessera_storage_checksum_mismatch_total", { backend: "fs" }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      await metric(base, "tessera_agent_work_items_total", { kind: "reduce", status: "failed" }),
+    ).toBe(1);
 
     // An input tile rots → a map of another job over the same dataset must refuse it too. The
     // first agent keeps the inputs it verified in memory (a correct copy, so it would compute

@@ -5,8 +5,10 @@ import type { Logger } from "@tessera/observability";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
 import { type AgentState, Heartbeater } from "./heartbeat.js";
+import { AgentHttp } from "./http.js";
 import { InputTileCache } from "./input-cache.js";
 import { KernelRunner } from "./kernel/kernel-runner.js";
+import { createAgentMetrics } from "./metrics.js";
 import { AgentBus } from "./nats-bus.js";
 import { executeWorkItem } from "./task-executor.js";
 import { TileBufferPool } from "./tile-buffers.js";
@@ -31,6 +33,7 @@ export class Agent {
     private readonly bus: AgentBus,
     private readonly loop: WorkLoop,
     private readonly heartbeater: Heartbeater,
+    private readonly http: AgentHttp,
     private readonly logger: Logger,
   ) {
     this.state = config.standby ? "standby" : "active";
@@ -50,6 +53,12 @@ export class Agent {
       );
     }
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
+    let loop: WorkLoop | undefined;
+    const metrics = createAgentMetrics(
+      { nodeId: config.nodeId, pool: config.pool },
+      () => loop?.runningTasks().length ?? 0,
+    );
+    const meteredStore = metrics.meter(store, store.backend);
     const inputs = new InputTileCache(config.tileCacheMb * 1024 * 1024);
     const buffers = new TileBufferPool(TILE_BUFFER_POOL_BYTES);
     const bus = await AgentBus.connect({
@@ -61,18 +70,28 @@ export class Agent {
       replicas: config.replicas,
       logger,
     });
+    let http: AgentHttp | undefined;
     try {
       await bus.provision();
       const source = await bus.workSource();
       let agent: Agent | undefined;
-      const loop = new WorkLoop(
+      loop = new WorkLoop(
         {
           slots: config.slots,
           ackWaitMs: config.ackWaitMs,
           maxDeliver: config.maxDeliver,
           source,
-          execute: (item) =>
-            executeWorkItem(item, { store, runner, inputs, buffers, nodeId: config.nodeId }),
+          execute: async (item) => {
+            const outcome = await executeWorkItem(item, {
+              store: meteredStore,
+              runner,
+              inputs,
+              buffers,
+              nodeId: config.nodeId,
+            });
+            metrics.observeOutcome(outcome, item.job.tile);
+            return outcome;
+          },
           publishCompletion: (outcome) => bus.publishCompletion(outcome),
           logger,
         },
@@ -95,13 +114,26 @@ export class Agent {
           },
           executionProvider: runner.executionProvider,
           state: () => agent?.state ?? (config.standby ? "standby" : "active"),
-          running: () => loop.runningTasks(),
+          running: () => loop?.runningTasks() ?? [],
         },
-        (hb) => bus.publishHeartbeat(hb),
+        (hb) => {
+          bus.publishHeartbeat(hb);
+          metrics.heartbeatSent();
+        },
         config.heartbeatIntervalMs,
         (err) => logger.warn({ err }, "heartbeat publish failed"),
       );
-      agent = new Agent(config, runner, store, inputs, bus, loop, heartbeater, logger);
+      const started = loop;
+      http = await AgentHttp.start(
+        config.http,
+        {
+          nodeId: config.nodeId,
+          state: () => agent?.state ?? "standby",
+          running: () => started.runningTasks().length,
+        },
+        metrics,
+      );
+      agent = new Agent(config, runner, store, inputs, bus, loop, heartbeater, http, logger);
       heartbeater.start();
       loop.start();
       logger.info(
@@ -111,11 +143,13 @@ export class Agent {
           executionProvider: runner.executionProvider,
           state: agent.state,
           storage: store.backend,
+          http: http.url,
         },
         "agent started",
       );
       return agent;
     } catch (err) {
+      await http?.close().catch(() => undefined);
       await bus.drain().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw err;
@@ -152,6 +186,7 @@ export class Agent {
     // The final beat says "draining" with whatever still runs (nothing, unless released).
     this.heartbeater.beat();
     await this.bus.drain();
+    await this.http.close();
     await this.store.close();
     await this.runner.dispose();
     this.logger.info({ released, inputTileCache: this.inputs.stats() }, "agent stopped");

@@ -44,6 +44,18 @@ describe("parseAgentConfig", () => {
     expect(c).toMatchObject({ slots: 4, tileCacheMb: 0 });
   });
 
+  it("serves /metrics on loopback and a free port unless --http or TESSERA_AGENT_HTTP says where", () => {
+    expect(parseAgentConfig(["--storage", "fs:/d"], {}, defaults).http).toEqual({
+      host: "127.0.0.1",
+      port: 0,
+    });
+    const env = { TESSERA_AGENT_HTTP: "0.0.0.0:9500" };
+    expect(parseAgentConfig(["--storage", "fs:/d"], env, defaults).http).toEqual({
+      host: "0.0.0.0",
+      port: 9500,
+    });
+  });
+
   it.each([
     [["--storage", "fs:/d", "--ep", "tpu"], "--ep"],
     [["--storage", "fs:/d", "--slots", "0"], "--slots"],
@@ -54,6 +66,8 @@ describe("parseAgentConfig", () => {
     [["--storage", "fs:/d", "--node-id", "a.b"], "--node-id"],
     [["--storage", "fs:/d", "--nats", "http://x"], "--nats"],
     [["--storage", "fs:/d", "--bogus", "1"], "flags"],
+    [["--storage", "fs:/d", "--http", "9500"], "--http"],
+    [["--storage", "fs:/d", "--http", "h:70000"], "--http"],
   ])("rejects %j naming %s", (argv, flag) => {
     expect(() => parseAgentConfig(argv, {}, defaults)).toThrow(
       expect.objectContaining({

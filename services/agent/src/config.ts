@@ -32,6 +32,8 @@ export interface AgentConfig {
   /** How long SIGTERM waits for running work before releasing it (nak). */
   drainGraceMs: number;
   heartbeatIntervalMs: number;
+  /** Where /healthz, /readyz and /metrics listen (port 0 = any free port). */
+  http: { host: string; port: number };
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 }
 
@@ -54,6 +56,7 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   standby: "TESSERA_STANDBY",
   "drain-grace-ms": "TESSERA_DRAIN_GRACE_MS",
   "heartbeat-ms": "TESSERA_HEARTBEAT_MS",
+  http: "TESSERA_AGENT_HTTP",
   "log-level": "TESSERA_LOG_LEVEL",
 };
 
@@ -157,6 +160,12 @@ export function parseAgentConfig(
     );
   }
   const ackWaitMs = int("ack-wait-ms", 30_000, 1_000, 3_600_000);
+  const httpListen = str("http", "127.0.0.1:0");
+  const httpMatch = /^(.+):(\d{1,5})$/.exec(httpListen);
+  const httpPort = Number(httpMatch?.[2]);
+  if (!httpMatch || httpPort > 65_535) {
+    throw configError("http", `${JSON.stringify(httpListen)} must be HOST:PORT (port 0..65535)`);
+  }
 
   return {
     natsUrl,
@@ -176,6 +185,7 @@ export function parseAgentConfig(
     standby: values.standby === true || standbyEnv === "1" || standbyEnv === "true",
     drainGraceMs: int("drain-grace-ms", 10_000, 0, 600_000),
     heartbeatIntervalMs: int("heartbeat-ms", 1_000, 50, 60_000),
+    http: { host: httpMatch[1] as string, port: httpPort },
     logLevel: logLevel as AgentConfig["logLevel"],
   };
 }
@@ -196,5 +206,6 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --replicas N           stream/consumer replicas when provisioning (default 1)
   --drain-grace-ms MS    SIGTERM: time to finish running work before releasing it (default 10000)
   --heartbeat-ms MS      heartbeat period (default 1000)
+  --http HOST:PORT       /healthz /readyz /metrics (default 127.0.0.1:0)   env TESSERA_AGENT_HTTP
   --standby              warm standby: heartbeat, load kernels, pull nothing until SIGUSR2
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)`;

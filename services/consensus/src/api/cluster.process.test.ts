@@ -206,6 +206,12 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     await onEveryPeer("http-job");
     const missing = await getJson(`${l.http}/v1/jobs/nope`);
     expect(missing.status).toBe(404);
+    // Every peer's /metrics shows the manifest it holds: one job, its K³ maps + K² reduces.
+    const K = SPEC.n / SPEC.tile;
+    for (const p of peers.filter((x) => x.proc)) {
+      expect(await metric(p, "tessera_manifest_jobs_total"), `peer ${p.id}`).toBe(1);
+      expect(await metric(p, "tessera_manifest_tasks_total"), `peer ${p.id}`).toBe(K ** 3 + K ** 2);
+    }
   });
 
   it("answers a write on a follower with 307 to the leader, and 400 naming a bad field", async () => {

@@ -1,9 +1,9 @@
 // Prometheus metrics of a consensus peer. One registry per peer: the RaftPeer registers the Raft
 // metrics on it (tessera_raft_term, _commit_index, _applied_index, _is_leader,
 // _leader_changes_total, _commit_latency_seconds, _snapshot_bytes, _snapshot_seconds; see
-// peer/metrics.ts), the shell adds what only it sees: proposals by door, event publishing and
-// terminated commands.
-import { createMetricsRegistry, type MetricsRegistry } from "@tessera/observability";
+// peer/metrics.ts), the shell adds what only it sees: proposals by door, event publishing,
+// terminated commands, and the manifest's jobs and tasks by state.
+import { createMetricsRegistry, METRIC_NAMES, type MetricsRegistry } from "@tessera/observability";
 
 // prom-client types through the registry's own signatures (no direct prom-client dependency).
 type Counter<L extends string> = ReturnType<MetricsRegistry["counter"]> & {
@@ -37,6 +37,42 @@ export class ConsensusMetrics {
     this.commandsTerminated = r.counter({
       name: "tessera_consensus_commands_terminated_total",
       help: "JetStream commands terminated as invalid (never retried)",
+    });
+  }
+
+  /**
+   * Jobs by state and their tasks by state (pending|running|done|failed) as this peer's manifest
+   * holds them, computed on each scrape from the jobs' running counts (O(jobs), no task scan).
+   */
+  trackManifest(
+    jobs: () => readonly {
+      state: string;
+      counts: { pending: number; running: number; done: number; failed: number };
+    }[],
+  ): void {
+    this.registry.gauge<"state">({
+      name: METRIC_NAMES.jobsTotal,
+      help: "Jobs in this peer's manifest, by state",
+      labelNames: ["state"],
+      collect() {
+        this.reset();
+        for (const j of jobs()) this.inc({ state: j.state });
+      },
+    });
+    this.registry.gauge<"state">({
+      name: METRIC_NAMES.tasksTotal,
+      help: "Tasks of every job in this peer's manifest, by state (pending|running|done|failed)",
+      labelNames: ["state"],
+      collect() {
+        const sum = { pending: 0, running: 0, done: 0, failed: 0 };
+        for (const { counts: c } of jobs()) {
+          sum.pending += c.pending;
+          sum.running += c.running;
+          sum.done += c.done;
+          sum.failed += c.failed;
+        }
+        for (const [state, n] of Object.entries(sum)) this.set({ state }, n);
+      },
     });
   }
 

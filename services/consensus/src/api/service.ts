@@ -62,6 +62,7 @@ export async function startConsensusService(
   const metrics = new ConsensusMetrics(config.id);
   const ring = new EventRing(config.eventRing);
   const fsm = new ManifestFsm();
+  metrics.trackManifest(() => fsm.listJobs());
   const stateMachine = new RecordingStateMachine(fsm, ring);
 
   const server = new grpc.Server({

@@ -1,0 +1,58 @@
+// The agent's HTTP face: /healthz (the process answers), /readyz (started and not draining) and
+// /metrics (Prometheus text). Agents take work from NATS, so nothing else is served here.
+import Fastify, { type FastifyInstance } from "fastify";
+import { AgentError, AgentErrorCode } from "./errors.js";
+import type { AgentState } from "./heartbeat.js";
+import type { AgentMetrics } from "./metrics.js";
+
+export interface AgentHttpSource {
+  readonly nodeId: string;
+  state(): AgentState;
+  running(): number;
+}
+
+export class AgentHttp {
+  private constructor(
+    private readonly app: FastifyInstance,
+    /** `http://host:port` actually bound (port 0 resolved). */
+    readonly url: string,
+  ) {}
+
+  static async start(
+    listen: { host: string; port: number },
+    source: AgentHttpSource,
+    metrics: AgentMetrics,
+  ): Promise<AgentHttp> {
+    const app = Fastify({ logger: false });
+    app.get("/healthz", async () => ({ ok: true, nodeId: source.nodeId, state: source.state() }));
+    app.get("/readyz", async (_req, reply) => {
+      const state = source.state();
+      const ready = state !== "draining";
+      return reply.code(ready ? 200 : 503).send({ ready, state, running: source.running() });
+    });
+    app.get("/metrics", async (_req, reply) =>
+      reply
+        .header("content-type", metrics.registry.contentType)
+        .send(await metrics.registry.metrics()),
+    );
+    try {
+      await app.listen({ host: listen.host, port: listen.port });
+    } catch (err) {
+      throw new AgentError(
+        AgentErrorCode.Config,
+        `--http ${listen.host}:${listen.port}: cannot listen: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const a = app.server.address();
+    const url =
+      a && typeof a === "object"
+        ? `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`
+        : `http://${listen.host}:${listen.port}`;
+    return new AgentHttp(app, url);
+  }
+
+  close(): Promise<void> {
+    return this.app.close();
+  }
+}
