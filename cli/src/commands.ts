@@ -424,3 +424,54 @@ export async function stop(
   }
   throw new CliError(`the dev cluster (pid ${state.pid}) did not stop within 60 s`);
 }
+
+// ---- logs --------------------------------------------------------------------------------------
+
+/** --nats, else $TESSERA_NATS_URL, else the running dev cluster's NATS, else 127.0.0.1:4222. */
+export function resolveNats(opt: string | undefined, env = process.env): string[] {
+  const v = opt ?? env.TESSERA_NATS_URL ?? readDevState()?.nats ?? "nats://127.0.0.1:4222";
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+export async function logs(
+  opts: Common & {
+    nats?: string;
+    service?: string;
+    level?: string;
+    job?: string;
+    task?: string;
+    node?: string;
+    grep?: string;
+    since?: string;
+    limit?: string;
+    follow?: boolean;
+  },
+): Promise<unknown> {
+  const { parseLogsArgs, searchLogs, formatLogLine } = await import("./logs.js");
+  const q = parseLogsArgs(opts, Date.now());
+  // --follow streams: one line (or one JSON object per line with --json) as each arrives.
+  const print = (line: Record<string, unknown>) =>
+    process.stdout.write(`${opts.json ? JSON.stringify(line) : formatLogLine(line)}\n`);
+  const stopFollowing = new AbortController();
+  if (q.follow) {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.once(sig, () => stopFollowing.abort());
+    }
+  }
+  const result = await searchLogs(
+    resolveNats(opts.nats),
+    q,
+    q.follow ? print : undefined,
+    stopFollowing.signal,
+  );
+  if (q.follow) return undefined;
+  for (const line of result.lines) say(opts, formatLogLine(line));
+  say(
+    opts,
+    `-- ${result.lines.length} of ${result.matched} matching lines (${result.scanned} read since ${result.since})`,
+  );
+  return result;
+}

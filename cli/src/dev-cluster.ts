@@ -313,9 +313,7 @@ export class DevCluster {
           join(this.dataDir, `peer-${p.id}`),
           "--http",
           `127.0.0.1:${p.http}`,
-          "--nats",
-          natsUrl,
-          ...replicasFlag(natsUrl),
+          ...natsFlags(natsUrl),
         ]),
       );
     }
@@ -333,9 +331,7 @@ export class DevCluster {
     this.status("starting storage-manager");
     const sm = this.spawnService("storage-manager", process.execPath, [
       serviceMain("@tessera/storage-manager"),
-      "--nats",
-      natsUrl,
-      ...replicasFlag(natsUrl),
+      ...natsFlags(natsUrl),
       "--storage",
       this.storageSpec,
       "--http",
@@ -369,9 +365,7 @@ export class DevCluster {
       agents.push(
         this.spawnService(id, process.execPath, [
           agentMain,
-          "--nats",
-          natsUrl,
-          ...replicasFlag(natsUrl),
+          ...natsFlags(natsUrl),
           "--storage",
           this.storageSpec,
           "--node-id",
@@ -475,9 +469,18 @@ async function stopChild(c: Managed, graceMs: number): Promise<void> {
  * Stream replicas for every service that provisions JetStream: on a NATS cluster (several URLs)
  * streams must be replicated (up to 3), or one service would provision them down to 1 replica.
  */
-function replicasFlag(natsUrl: string): string[] {
+/**
+ * What every service gets with `--nats`: stream replicas to match the NATS cluster, and its
+ * logs shipped to TESSERA_LOGS (so `tessera logs` finds every process's lines).
+ */
+function natsFlags(natsUrl: string): string[] {
   const servers = natsUrl.split(",").filter((u) => u.trim() !== "").length;
-  return servers > 1 ? ["--replicas", String(Math.min(3, servers))] : [];
+  return [
+    "--nats",
+    natsUrl,
+    ...(servers > 1 ? ["--replicas", String(Math.min(3, servers))] : []),
+    "--ship-logs",
+  ];
 }
 
 /** Flags of `tessera-scheduler` (services/scheduler/README.md). */
@@ -487,13 +490,5 @@ function schedulerArgs(o: {
   peersHttp: readonly string[];
   httpListen: string;
 }): string[] {
-  return [
-    "--nats",
-    o.natsUrl,
-    ...replicasFlag(o.natsUrl),
-    "--consensus",
-    o.peersHttp.join(","),
-    "--http",
-    o.httpListen,
-  ];
+  return [...natsFlags(o.natsUrl), "--consensus", o.peersHttp.join(","), "--http", o.httpListen];
 }

@@ -26,6 +26,7 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
   const data = mkdtempSync(join(tmpdir(), "tessera-cli-e2e-"));
   let dev: ChildProcess | undefined;
   let info: DevClusterInfo | undefined;
+  let jobId: string | undefined;
 
   afterAll(async () => {
     if (dev && dev.exitCode === null) {
@@ -102,6 +103,7 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     );
     expect(s).toMatchObject({ status: "succeeded", verified: true, tasks: 80 });
     expect(s.digest).toMatch(/^[0-9a-f]{64}$/);
+    jobId = String(s.jobId);
 
     const verify = await run(process.execPath, [
       MAIN,
@@ -129,6 +131,39 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     ]);
     const c = JSON.parse(cluster.stdout) as { leader: number; peers: { role: string }[] };
     expect(c.peers.filter((p) => p.role === "leader")).toHaveLength(1);
+  });
+
+  it("tessera logs finds every service's lines about the job in the centralized logs", async () => {
+    const search = async (...flags: string[]) => {
+      const { stdout } = await run(process.execPath, [
+        MAIN,
+        "logs",
+        "--json",
+        "--nats",
+        info!.nats,
+        "--since",
+        "10m",
+        ...flags,
+      ]);
+      return JSON.parse(stdout) as { lines: Record<string, unknown>[]; matched: number };
+    };
+    const all = await search("--job", jobId!, "--limit", "100000");
+    expect(all.lines.length).toBe(all.matched);
+    expect(all.lines.every((l) => l.jobId === jobId)).toBe(true);
+    const services = new Set(all.lines.map((l) => l.service));
+    for (const s of ["scheduler", "agent", "storage-manager"]) expect(services).toContain(s);
+    // One task, one service: the agent that ran map m-0-0-0 reported it once.
+    const task = await search("--job", jobId!, "--task", "m-0-0-0", "--service", "agent");
+    expect(task.lines.map((l) => l.msg)).toEqual(["work item completed"]);
+    expect(task.lines[0]).toMatchObject({ taskId: "m-0-0-0", attempt: 1 });
+    // The summary counts every match even when --limit prints fewer.
+    const last = await search("--job", jobId!, "--limit", "3");
+    expect(last.lines).toHaveLength(3);
+    expect(last.matched).toBe(all.matched);
+    const bad = await run(process.execPath, [MAIN, "logs", "--level", "loud"]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining("--level") });
   });
 
   it("stops everything it started on SIGTERM", async () => {

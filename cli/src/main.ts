@@ -11,6 +11,7 @@ import {
   jobList,
   jobStatus,
   jobSubmit,
+  logs,
   nodeDrain,
   nodeList,
   stop,
@@ -119,6 +120,30 @@ function program(): Command {
       .option("--storage <spec>", "fs:<dir> | s3:<bucket> | gcs:<bucket> (default: dev cluster's)")
       .option("--rounds <n>", "Freivalds rounds", "2"),
   ).action(run(verify));
+
+  common(
+    p
+      .command("logs")
+      .description(
+        "search the centralized logs (TESSERA_LOGS): every service's lines by job, task, node, level, text",
+      )
+      .option(
+        "--nats <url>",
+        "NATS URL(s) (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
+      )
+      .option("--service <name>", "consensus | scheduler | storage-manager | agent")
+      .option("--level <level>", "this level and above: trace|debug|info|warn|error|fatal", "info")
+      .option("--job <id>", "lines about this job")
+      .option("--task <id>", "lines about this task (e.g. m-0-1-2, r-0-1)")
+      .option("--node <id>", "lines from (or about) this node")
+      .option("--grep <text>", "lines containing this text (case-insensitive)")
+      .option("--since <when>", "duration (30s, 10m, 2h, 1d) or ISO time", "1h")
+      .option("--limit <n>", "print the last N matching lines", "200")
+      .option(
+        "--follow",
+        "keep printing new lines until Ctrl-C (with --json: one object per line)",
+      ),
+  ).action(run(logs));
 
   common(
     p

@@ -29,6 +29,7 @@ export {
 } from "./consumers.js";
 export { MessagingError, type MessagingErrorCode } from "./errors.js";
 export { type BoundedFetchOptions, fetchWithDeadline, nextWithDeadline } from "./fetch.js";
+export { ServiceLogging, type ServiceLoggingOptions } from "./log-shipping.js";
 export {
   type ProvisionOptions,
   type ProvisionResult,

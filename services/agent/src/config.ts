@@ -32,6 +32,8 @@ export interface AgentConfig {
   /** How long SIGTERM waits for running work before releasing it (nak). */
   drainGraceMs: number;
   heartbeatIntervalMs: number;
+  /** Also publish log lines to TESSERA_LOGS (`tessera logs` searches them). */
+  shipLogs: boolean;
   /** Where /healthz, /readyz and /metrics listen (port 0 = any free port). */
   http: { host: string; port: number };
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -57,10 +59,12 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   "drain-grace-ms": "TESSERA_DRAIN_GRACE_MS",
   "heartbeat-ms": "TESSERA_HEARTBEAT_MS",
   http: "TESSERA_AGENT_HTTP",
+  "ship-logs": "TESSERA_SHIP_LOGS",
   "log-level": "TESSERA_LOG_LEVEL",
 };
 
-const STRING_FLAGS = Object.keys(AGENT_ENV).filter((f) => f !== "standby");
+const BOOLEAN_FLAGS = new Set(["standby", "ship-logs"]);
+const STRING_FLAGS = Object.keys(AGENT_ENV).filter((f) => !BOOLEAN_FLAGS.has(f));
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -85,6 +89,7 @@ export function parseAgentConfig(
       options: {
         ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: "string" as const }])),
         standby: { type: "boolean" },
+        "ship-logs": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -148,17 +153,19 @@ export function parseAgentConfig(
       `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const standbyEnv = env[AGENT_ENV.standby ?? ""];
-  if (
-    standbyEnv !== undefined &&
-    standbyEnv !== "" &&
-    !["0", "1", "true", "false"].includes(standbyEnv)
-  ) {
-    throw new AgentError(
-      AgentErrorCode.Config,
-      `${AGENT_ENV.standby}: ${JSON.stringify(standbyEnv)} must be 0, 1, true or false`,
-    );
-  }
+  const bool = (flag: string): boolean => {
+    if (values[flag] === true) return true;
+    const name = AGENT_ENV[flag] ?? "";
+    const v = env[name];
+    if (v === undefined || v === "") return false;
+    if (!["0", "1", "true", "false"].includes(v)) {
+      throw new AgentError(
+        AgentErrorCode.Config,
+        `${name}: ${JSON.stringify(v)} must be 0, 1, true or false`,
+      );
+    }
+    return v === "1" || v === "true";
+  };
   const ackWaitMs = int("ack-wait-ms", 30_000, 1_000, 3_600_000);
   const httpListen = str("http", "127.0.0.1:0");
   const httpMatch = /^(.+):(\d{1,5})$/.exec(httpListen);
@@ -182,7 +189,8 @@ export function parseAgentConfig(
     ackWaitMs,
     maxDeliver: int("max-deliver", 20, 1, 1000),
     replicas: int("replicas", 1, 1, 5),
-    standby: values.standby === true || standbyEnv === "1" || standbyEnv === "true",
+    standby: bool("standby"),
+    shipLogs: bool("ship-logs"),
     drainGraceMs: int("drain-grace-ms", 10_000, 0, 600_000),
     heartbeatIntervalMs: int("heartbeat-ms", 1_000, 50, 60_000),
     http: { host: httpMatch[1] as string, port: httpPort },
@@ -208,4 +216,5 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --heartbeat-ms MS      heartbeat period (default 1000)
   --http HOST:PORT       /healthz /readyz /metrics (default 127.0.0.1:0)   env TESSERA_AGENT_HTTP
   --standby              warm standby: heartbeat, load kernels, pull nothing until SIGUSR2
+  --ship-logs            also publish log lines to TESSERA_LOGS            env TESSERA_SHIP_LOGS=1
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)`;

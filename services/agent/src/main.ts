@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `tessera-agent`: parse flags/env, start the agent, turn signals into lifecycle calls.
 import { hostname } from "node:os";
-import { createLogger, runUntilSignal } from "@tessera/observability";
+import { ServiceLogging } from "@tessera/messaging";
+import { runUntilSignal } from "@tessera/observability";
 import { Agent } from "./agent.js";
 import { AGENT_USAGE, parseAgentConfig } from "./config.js";
 
@@ -21,12 +22,25 @@ async function main(): Promise<number> {
     console.error(`tessera-agent: ${(err as Error).message}\n${AGENT_USAGE}`);
     return 2;
   }
-  const logger = createLogger({ service: "agent", nodeId: config.nodeId, level: config.logLevel });
+  const logging = new ServiceLogging({
+    service: "agent",
+    nodeId: config.nodeId,
+    level: config.logLevel,
+    ship: config.shipLogs,
+    servers: config.natsUrl.split(","),
+  });
+  const logger = logging.logger;
   return runUntilSignal({
     name: "tessera-agent",
     logger,
-    start: () => Agent.start(config, logger, process.env),
-    stop: (agent) => agent.stop(),
+    start: async () => {
+      await logging.start();
+      return Agent.start(config, logger, process.env);
+    },
+    stop: async (agent) => {
+      await agent.stop();
+      await logging.stop();
+    },
     // Warm standby: SIGUSR2 promotes the agent to pull work.
     onStarted: (agent) => process.on("SIGUSR2", () => agent.promote()),
   });

@@ -36,6 +36,8 @@ export interface SchedulerConfig {
   tickMs: number;
   /** JetStream replicas when this process has to provision the streams. */
   replicas: number;
+  /** Also publish log lines to TESSERA_LOGS (`tessera logs` searches them). */
+  shipLogs: boolean;
   logLevel: LogLevel;
 }
 
@@ -67,6 +69,11 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "log-level": "TESSERA_LOG_LEVEL",
 };
 
+/** Boolean flags (no value) and the environment variable each falls back to ("1" / "true"). */
+const BOOLEAN_ENV: Readonly<Record<string, string>> = {
+  "ship-logs": "TESSERA_SHIP_LOGS",
+};
+
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const LOG_LEVELS: readonly LogLevel[] = [
   "trace",
@@ -94,6 +101,9 @@ export function parseSchedulerConfig(
       options: {
         ...Object.fromEntries(
           Object.keys(SCHEDULER_ENV).map((f) => [f, { type: "string" as const }]),
+        ),
+        ...Object.fromEntries(
+          Object.keys(BOOLEAN_ENV).map((f) => [f, { type: "boolean" as const }]),
         ),
         help: { type: "boolean" },
       },
@@ -193,6 +203,19 @@ export function parseSchedulerConfig(
       );
     dataLocation = { cloud: m[1] as string, region: m[2] as string };
   }
+  const bool = (flag: string): boolean => {
+    if (values[flag] === true) return true;
+    const name = BOOLEAN_ENV[flag] ?? "";
+    const v = env[name];
+    if (v === undefined || v === "") return false;
+    if (!["0", "1", "true", "false"].includes(v)) {
+      throw new SchedulerError(
+        SchedulerErrorCode.Config,
+        `${name}: ${JSON.stringify(v)} must be 0, 1, true or false`,
+      );
+    }
+    return v === "1" || v === "true";
+  };
   const logLevel = (raw("log-level") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     fail("log-level", `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`);
@@ -242,6 +265,7 @@ export function parseSchedulerConfig(
     heartbeatSilenceMs: int("heartbeat-silence-ms", 0, 0, 3_600_000),
     tickMs: int("tick-ms", 1_000, 10, 60_000),
     replicas: int("replicas", 1, 1, 5),
+    shipLogs: bool("ship-logs"),
     logLevel,
   };
 }
@@ -276,4 +300,5 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --heartbeat-silence-ms MS treat a node silent this long as lost (default 0: the manifest decides)
   --tick-ms MS             re-plan period besides events and timers (default 1000)
   --replicas N             JetStream replicas if streams must be provisioned (default 1)
+  --ship-logs              also publish log lines to TESSERA_LOGS             env TESSERA_SHIP_LOGS=1
   --log-level LEVEL        trace|debug|info|warn|error|fatal|silent (default info)`;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `tessera-scheduler`: parse flags/env, start the scheduler, turn signals into a clean stop.
-import { createLogger, runUntilSignal } from "@tessera/observability";
+import { ServiceLogging } from "@tessera/messaging";
+import { runUntilSignal } from "@tessera/observability";
 import { parseSchedulerConfig, SCHEDULER_USAGE } from "./config.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -17,16 +18,25 @@ async function main(): Promise<number> {
     console.error(`tessera-scheduler: ${(err as Error).message}\n\n${SCHEDULER_USAGE}`);
     return 2;
   }
-  const logger = createLogger({
+  const logging = new ServiceLogging({
     service: "scheduler",
     nodeId: config.instanceId,
     level: config.logLevel,
+    ship: config.shipLogs,
+    servers: config.natsUrl,
   });
+  const logger = logging.logger;
   return runUntilSignal({
     name: "tessera-scheduler",
     logger,
-    start: () => Scheduler.start(config, logger),
-    stop: (scheduler) => scheduler.stop(),
+    start: async () => {
+      await logging.start();
+      return Scheduler.start(config, logger);
+    },
+    stop: async (scheduler) => {
+      await scheduler.stop();
+      await logging.stop();
+    },
   });
 }
 

@@ -33,6 +33,8 @@ export interface StorageManagerConfig {
   maxResetsPerJob: number;
   /** JetStream replicas used when the manager provisions the streams. */
   replicas: number;
+  /** Also publish log lines to TESSERA_LOGS (`tessera logs` searches them). */
+  shipLogs: boolean;
   logLevel: LogLevelSetting;
 }
 
@@ -50,9 +52,10 @@ export const STORAGE_MANAGER_ENV: Readonly<Record<string, string>> = {
   "max-resets-per-job": "TESSERA_MAX_RESETS_PER_JOB",
   replicas: "TESSERA_REPLICAS",
   "log-level": "TESSERA_LOG_LEVEL",
+  "ship-logs": "TESSERA_SHIP_LOGS",
 };
 
-const BOOLEAN_FLAGS = new Set(["keep-partials"]);
+const BOOLEAN_FLAGS = new Set(["keep-partials", "ship-logs"]);
 const STRING_FLAGS = Object.keys(STORAGE_MANAGER_ENV).filter((f) => !BOOLEAN_FLAGS.has(f));
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -72,7 +75,7 @@ export function parseStorageManagerConfig(
       args: [...argv],
       options: {
         ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: "string" as const }])),
-        "keep-partials": { type: "boolean" },
+        ...Object.fromEntries([...BOOLEAN_FLAGS].map((f) => [f, { type: "boolean" as const }])),
         help: { type: "boolean" },
       },
       strict: true,
@@ -148,13 +151,19 @@ export function parseStorageManagerConfig(
       `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const keepEnv = env[STORAGE_MANAGER_ENV["keep-partials"] ?? ""];
-  if (keepEnv !== undefined && keepEnv !== "" && !["0", "1", "true", "false"].includes(keepEnv)) {
-    throw new StorageManagerError(
-      StorageManagerErrorCode.Config,
-      `${STORAGE_MANAGER_ENV["keep-partials"]}: ${JSON.stringify(keepEnv)} must be 0, 1, true or false`,
-    );
-  }
+  const bool = (flag: string): boolean => {
+    if (values[flag] === true) return true;
+    const name = STORAGE_MANAGER_ENV[flag] ?? "";
+    const v = env[name];
+    if (v === undefined || v === "") return false;
+    if (!["0", "1", "true", "false"].includes(v)) {
+      throw new StorageManagerError(
+        StorageManagerErrorCode.Config,
+        `${name}: ${JSON.stringify(v)} must be 0, 1, true or false`,
+      );
+    }
+    return v === "1" || v === "true";
+  };
   return {
     natsUrl,
     storage,
@@ -163,10 +172,11 @@ export function parseStorageManagerConfig(
     checkMode,
     checkConcurrency: int("check-concurrency", 4, 1, 256),
     verifyRounds: int("verify-rounds", 2, 1, 64),
-    keepPartials: values["keep-partials"] === true || keepEnv === "1" || keepEnv === "true",
+    keepPartials: bool("keep-partials"),
     partialsGraceMs: int("partials-grace-ms", 0, 0, 7 * 24 * 3_600_000),
     maxResetsPerJob: int("max-resets-per-job", 3, 0, 1000),
     replicas: int("replicas", 1, 1, 5),
+    shipLogs: bool("ship-logs"),
     logLevel: logLevel as LogLevelSetting,
   };
 }
@@ -181,6 +191,7 @@ export const STORAGE_MANAGER_USAGE = `usage: tessera-storage-manager --storage f
   --check-concurrency N      output checks at once (default 4)
   --verify-rounds N          Freivalds rounds (independent random vectors) per tile (default 2)
   --keep-partials            keep a job's intermediate partials after it verifies    env TESSERA_KEEP_PARTIALS=1
+  --ship-logs                also publish log lines to TESSERA_LOGS                  env TESSERA_SHIP_LOGS=1
   --partials-grace-ms MS     wait before deleting partials of a finished job (default 0)
   --max-resets-per-job N     task-resets proposed for unreadable outputs before failing the job (default 3)
   --replicas N               stream replicas when provisioning (default 1)

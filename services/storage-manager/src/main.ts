@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `tessera-storage-manager`: parse flags/env, start the manager, turn signals into a clean stop.
-import { createLogger, runUntilSignal } from "@tessera/observability";
+import { ServiceLogging } from "@tessera/messaging";
+import { runUntilSignal } from "@tessera/observability";
 import { parseStorageManagerConfig, STORAGE_MANAGER_USAGE } from "./config.js";
 import { StorageManager } from "./manager.js";
 
@@ -17,16 +18,25 @@ async function main(): Promise<number> {
     console.error(`tessera-storage-manager: ${(err as Error).message}\n${STORAGE_MANAGER_USAGE}`);
     return 2;
   }
-  const logger = createLogger({
+  const logging = new ServiceLogging({
     service: "storage-manager",
     nodeId: config.nodeId,
     level: config.logLevel,
+    ship: config.shipLogs,
+    servers: config.natsUrl.split(","),
   });
+  const logger = logging.logger;
   return runUntilSignal({
     name: "tessera-storage-manager",
     logger,
-    start: () => StorageManager.start(config, logger, process.env),
-    stop: (manager) => manager.stop(),
+    start: async () => {
+      await logging.start();
+      return StorageManager.start(config, logger, process.env);
+    },
+    stop: async (manager) => {
+      await manager.stop();
+      await logging.stop();
+    },
   });
 }
 
