@@ -1,4 +1,5 @@
 // Public API of @tessera/agent: the kernel runner (used by benches) and the agent itself.
+export { AGENT_USAGE, type AgentConfig, parseAgentConfig } from "./config.js";
 export { AgentError, AgentErrorCode } from "./errors.js";
 export {
   type BoundKernel,

@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every Tessera process: consensus peers, scheduler, storage-manager, agents and
+# the `tessera` CLI. docker-compose.yml and the Helm chart (helm/tessera) pick the process with
+# the container command, e.g.
+#
+#   docker build -t tessera:dev .
+#   docker run --rm tessera:dev node services/agent/dist/main.js --help
+#   docker run --rm tessera:dev tessera --help
+#
+# The workspace is built as a whole (pnpm + turbo, exactly as `npm test` builds it) and the whole
+# /app tree is copied into the runtime stage: pnpm's node_modules are symlinks into
+# node_modules/.pnpm inside the workspace, and libs/protocol/proto/*.proto is read at run time
+# next to its dist/. Needs BuildKit (the default of Docker 23+ and of `docker compose`).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build -------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+
+# onnxruntime-node's install script only downloads CUDA binaries (and fails without network);
+# the CPU execution provider ships inside the npm package. pnpm-workspace.yaml already lists it
+# under ignoredBuiltDependencies; the variables keep it skipped if that ever changes.
+ENV ONNXRUNTIME_NODE_INSTALL=skip \
+    ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
+    CI=true \
+    TURBO_TELEMETRY_DISABLED=1 \
+    DO_NOT_TRACK=1
+
+# The version pinned by package.json's "packageManager".
+RUN npm install -g pnpm@10.34.9
+
+WORKDIR /app
+COPY . .
+
+# The pnpm store lives in a BuildKit cache mount, so a rebuild after a source change re-links
+# packages instead of downloading them again (files are copied out of the mount into the layer).
+RUN --mount=type=cache,id=tessera-pnpm-store,target=/pnpm/store \
+    pnpm install --frozen-lockfile --store-dir /pnpm/store
+
+RUN pnpm turbo run build
+
+# ---- runtime -----------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+
+ENV NODE_ENV=production \
+    TESSERA_LOG_LEVEL=info
+
+WORKDIR /app
+COPY --from=build /app /app
+
+# `tessera` on the PATH (used by `docker compose exec consensus-1 tessera …` and `kubectl exec`);
+# /var/lib/tessera holds a consensus peer's Raft log (a volume is mounted there) and must be
+# writable by the unprivileged user.
+RUN printf '#!/bin/sh\nexec node /app/cli/dist/main.js "$@"\n' > /usr/local/bin/tessera \
+ && chmod 0755 /usr/local/bin/tessera \
+ && mkdir -p /var/lib/tessera \
+ && chown node:node /var/lib/tessera
+
+USER node
+
+# consensus gRPC / HTTP (compose: 7001-7003 / 8001-8003; Helm: 7000 / 8000), scheduler,
+# storage-manager and agent HTTP (/healthz /readyz /metrics).
+EXPOSE 7000 8000 9300 9400 9500
+
+# The command is given by compose / Helm; run alone, the image prints the CLI's help.
+CMD ["node", "/app/cli/dist/main.js", "--help"]

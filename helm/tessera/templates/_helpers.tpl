@@ -1,0 +1,206 @@
+{{/* Chart name. */}}
+{{- define "tessera.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fully qualified app name, the prefix of every object. Truncated to 40 characters so that
+"<fullname>-consensus-headless" and the StatefulSet pod names stay valid DNS labels.
+*/}}
+{{- define "tessera.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tessera.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of every object. */}}
+{{- define "tessera.labels" -}}
+helm.sh/chart: {{ include "tessera.chart" . }}
+{{ include "tessera.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tessera
+{{- end -}}
+
+{{/* Selector labels; each workload adds app.kubernetes.io/component. */}}
+{{- define "tessera.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tessera.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The Tessera image. */}}
+{{- define "tessera.image" -}}
+{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) -}}
+{{- end -}}
+
+{{/* Client URL of NATS: the chart's NATS Service, or nats.url. */}}
+{{- define "tessera.natsUrl" -}}
+{{- if .Values.nats.enabled -}}
+{{- printf "nats://%s-nats.%s.svc.%s:4222" (include "tessera.fullname" .) .Release.Namespace .Values.clusterDomain -}}
+{{- else -}}
+{{- required "nats.url is required when nats.enabled is false" .Values.nats.url -}}
+{{- end -}}
+{{- end -}}
+
+{{/* JetStream replicas of the streams (--replicas of every process). */}}
+{{- define "tessera.streamReplicas" -}}
+{{- if .Values.nats.streamReplicas -}}
+{{- int .Values.nats.streamReplicas -}}
+{{- else if .Values.nats.enabled -}}
+{{- min (int .Values.nats.replicas) 5 -}}
+{{- else -}}
+1
+{{- end -}}
+{{- end -}}
+
+{{/*
+Fully qualified DNS name of consensus pod N (ordinal), through the headless Service.
+Usage: include "tessera.consensus.podHost" (dict "ctx" $ "ordinal" 0)
+*/}}
+{{- define "tessera.consensus.podHost" -}}
+{{- $fullname := include "tessera.fullname" .ctx -}}
+{{- printf "%s-consensus-%d.%s-consensus-headless.%s.svc.%s" $fullname (int .ordinal) $fullname .ctx.Release.Namespace .ctx.Values.clusterDomain -}}
+{{- end -}}
+
+{{/*
+The consensus peers as "1=host:port,2=host:port,…" (peer id = ordinal + 1).
+Usage: include "tessera.consensus.peerList" (dict "ctx" $ "port" .Values.consensus.grpcPort)
+*/}}
+{{- define "tessera.consensus.peerList" -}}
+{{- $ctx := .ctx -}}
+{{- $port := int .port -}}
+{{- $peers := list -}}
+{{- range $i := until (int $ctx.Values.consensus.replicas) -}}
+{{- $host := include "tessera.consensus.podHost" (dict "ctx" $ctx "ordinal" $i) -}}
+{{- $peers = append $peers (printf "%d=%s:%d" (add1 $i) $host $port) -}}
+{{- end -}}
+{{- join "," $peers -}}
+{{- end -}}
+
+{{/* The consensus peers' HTTP API URLs, comma-separated (scheduler --consensus, CLI --server). */}}
+{{- define "tessera.consensus.httpUrls" -}}
+{{- $ctx := . -}}
+{{- $urls := list -}}
+{{- range $i := until (int $ctx.Values.consensus.replicas) -}}
+{{- $host := include "tessera.consensus.podHost" (dict "ctx" $ctx "ordinal" $i) -}}
+{{- $urls = append $urls (printf "http://%s:%d" $host (int $ctx.Values.consensus.httpPort)) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+
+{{/* --storage value: s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]. */}}
+{{- define "tessera.storage.spec" -}}
+{{- $s := .Values.storage -}}
+{{- if eq $s.backend "s3" -}}
+{{- printf "s3:%s" (required "storage.s3.bucket is required" $s.s3.bucket) -}}
+{{- with $s.s3.prefix -}}/{{ . }}{{- end -}}
+{{- else if eq $s.backend "gcs" -}}
+{{- printf "gcs:%s" (required "storage.gcs.bucket is required" $s.gcs.bucket) -}}
+{{- with $s.gcs.prefix -}}/{{ . }}{{- end -}}
+{{- else -}}
+{{- fail (printf "storage.backend must be s3 or gcs, not %q" $s.backend) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret with the S3 credentials, or nothing. */}}
+{{- define "tessera.storage.secretName" -}}
+{{- if eq .Values.storage.backend "s3" -}}
+{{- if .Values.storage.s3.existingSecret -}}
+{{- .Values.storage.s3.existingSecret -}}
+{{- else if .Values.storage.s3.accessKeyId -}}
+{{- printf "%s-storage" (include "tessera.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether a GCS key file is mounted ("true" or nothing). */}}
+{{- define "tessera.storage.gcsKey" -}}
+{{- if and (eq .Values.storage.backend "gcs") .Values.storage.gcs.credentialsSecret -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* envFrom of the processes that use object storage (storage-manager, agents). */}}
+{{- define "tessera.storage.envFrom" -}}
+- configMapRef:
+    name: {{ include "tessera.fullname" . }}-storage
+{{- with include "tessera.storage.secretName" . }}
+- secretRef:
+    name: {{ . }}
+{{- end -}}
+{{- end -}}
+
+{{/* Environment of every Tessera container. */}}
+{{- define "tessera.commonEnv" -}}
+- name: TESSERA_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+# Default --server of the `tessera` CLI (kubectl exec … -- tessera …).
+- name: TESSERA_SERVER
+  value: {{ include "tessera.consensus.httpUrls" . | quote }}
+# Scheduler, storage-manager and agents ship their logs to TESSERA_LOGS (`tessera logs`).
+- name: TESSERA_SHIP_LOGS
+  value: {{ ternary "1" "0" .Values.shipLogs | quote }}
+# Default --nats of `tessera logs`.
+- name: TESSERA_NATS_URL
+  value: {{ include "tessera.natsUrl" . | quote }}
+{{- end -}}
+
+{{/*
+Annotations of every Tessera pod: Prometheus discovery plus .Values.podAnnotations.
+Usage: include "tessera.podAnnotations" (dict "ctx" $ "port" .Values.scheduler.port)
+*/}}
+{{- define "tessera.podAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ int .port | toString | quote }}
+prometheus.io/path: /metrics
+{{- with .ctx.Values.podAnnotations }}
+{{ toYaml . }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+nodeSelector / tolerations / affinity of a pod from a component's values.
+Usage: include "tessera.placement" .Values.agents
+*/}}
+{{- define "tessera.placement" -}}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Preferred anti-affinity on hostname for one component (used when its affinity is empty).
+Usage: include "tessera.spreadAffinity" (dict "ctx" $ "component" "consensus")
+*/}}
+{{- define "tessera.spreadAffinity" -}}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "tessera.selectorLabels" .ctx | nindent 14 }}
+              app.kubernetes.io/component: {{ .component }}
+{{- end -}}
