@@ -437,18 +437,7 @@ export function resolveNats(opt: string | undefined, env = process.env): string[
 }
 
 export async function logs(
-  opts: Common & {
-    nats?: string;
-    service?: string;
-    level?: string;
-    job?: string;
-    task?: string;
-    node?: string;
-    grep?: string;
-    since?: string;
-    limit?: string;
-    follow?: boolean;
-  },
+  opts: Common & import("./logs.js").LogsFlags & { nats?: string },
 ): Promise<unknown> {
   const { parseLogsArgs, searchLogs, formatLogLine } = await import("./logs.js");
   const q = parseLogsArgs(opts, Date.now());

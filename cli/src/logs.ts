@@ -62,20 +62,20 @@ export function parseSince(value: string, now: number): number {
   return t;
 }
 
-export function parseLogsArgs(
-  o: {
-    service?: string;
-    level?: string;
-    job?: string;
-    task?: string;
-    node?: string;
-    grep?: string;
-    since?: string;
-    limit?: string;
-    follow?: boolean;
-  },
-  now: number,
-): LogsQuery {
+/** The command's flags as commander hands them over (unvalidated). */
+export interface LogsFlags {
+  service?: string;
+  level?: string;
+  job?: string;
+  task?: string;
+  node?: string;
+  grep?: string;
+  since?: string;
+  limit?: string;
+  follow?: boolean;
+}
+
+export function parseLogsArgs(o: LogsFlags, now: number): LogsQuery {
   for (const [flag, v] of [
     ["--service", o.service],
     ["--node", o.node],

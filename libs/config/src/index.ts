@@ -2,3 +2,4 @@
 export { envVarName, toSnake } from "./env-names.js";
 export { ConfigError, type ConfigIssue, type ConfigSource } from "./errors.js";
 export { type LoadConfigOptions, loadConfig } from "./load-config.js";
+export { switchSetting } from "./switch.js";

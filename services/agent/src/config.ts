@@ -1,6 +1,7 @@
 // Agent configuration: command-line flags over environment variables over defaults, every
 // field validated with a message naming the flag and the reason. Pure: no I/O.
 import { parseArgs } from "node:util";
+import { switchSetting } from "@tessera/config";
 import { AgentError, AgentErrorCode } from "./errors.js";
 import type { ExecutionProviderChoice } from "./kernel/kernel-runner.js";
 
@@ -153,19 +154,13 @@ export function parseAgentConfig(
       `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const bool = (flag: string): boolean => {
-    if (values[flag] === true) return true;
-    const name = AGENT_ENV[flag] ?? "";
-    const v = env[name];
-    if (v === undefined || v === "") return false;
-    if (!["0", "1", "true", "false"].includes(v)) {
-      throw new AgentError(
-        AgentErrorCode.Config,
-        `${name}: ${JSON.stringify(v)} must be 0, 1, true or false`,
-      );
-    }
-    return v === "1" || v === "true";
-  };
+  const bool = (flag: string) =>
+    switchSetting(
+      values[flag],
+      AGENT_ENV[flag] ?? "",
+      env,
+      (reason) => new AgentError(AgentErrorCode.Config, reason),
+    );
   const ackWaitMs = int("ack-wait-ms", 30_000, 1_000, 3_600_000);
   const httpListen = str("http", "127.0.0.1:0");
   const httpMatch = /^(.+):(\d{1,5})$/.exec(httpListen);

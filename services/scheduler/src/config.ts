@@ -1,6 +1,7 @@
 // Scheduler configuration: flags over environment variables over defaults, each validated with
 // a message naming the flag. Pure: no I/O.
 import { parseArgs } from "node:util";
+import { switchSetting } from "@tessera/config";
 import type { BreakerPolicy } from "./core/breaker.js";
 import type { DeadlinePolicy } from "./core/deadlines.js";
 import type { InputLocation, PlacementPolicyName } from "./core/placement.js";
@@ -203,19 +204,13 @@ export function parseSchedulerConfig(
       );
     dataLocation = { cloud: m[1] as string, region: m[2] as string };
   }
-  const bool = (flag: string): boolean => {
-    if (values[flag] === true) return true;
-    const name = BOOLEAN_ENV[flag] ?? "";
-    const v = env[name];
-    if (v === undefined || v === "") return false;
-    if (!["0", "1", "true", "false"].includes(v)) {
-      throw new SchedulerError(
-        SchedulerErrorCode.Config,
-        `${name}: ${JSON.stringify(v)} must be 0, 1, true or false`,
-      );
-    }
-    return v === "1" || v === "true";
-  };
+  const bool = (flag: string) =>
+    switchSetting(
+      values[flag],
+      BOOLEAN_ENV[flag] ?? "",
+      env,
+      (reason) => new SchedulerError(SchedulerErrorCode.Config, reason),
+    );
   const logLevel = (raw("log-level") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     fail("log-level", `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`);

@@ -1,6 +1,7 @@
 // Storage-manager configuration: flags over environment variables over defaults, every field
 // validated with a message naming the flag and the reason. Pure: no I/O.
 import { parseArgs } from "node:util";
+import { switchSetting } from "@tessera/config";
 import { STORAGE_SPEC_PATTERN } from "@tessera/storage";
 import { StorageManagerError, StorageManagerErrorCode } from "./errors.js";
 
@@ -151,19 +152,13 @@ export function parseStorageManagerConfig(
       `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const bool = (flag: string): boolean => {
-    if (values[flag] === true) return true;
-    const name = STORAGE_MANAGER_ENV[flag] ?? "";
-    const v = env[name];
-    if (v === undefined || v === "") return false;
-    if (!["0", "1", "true", "false"].includes(v)) {
-      throw new StorageManagerError(
-        StorageManagerErrorCode.Config,
-        `${name}: ${JSON.stringify(v)} must be 0, 1, true or false`,
-      );
-    }
-    return v === "1" || v === "true";
-  };
+  const bool = (flag: string) =>
+    switchSetting(
+      values[flag],
+      STORAGE_MANAGER_ENV[flag] ?? "",
+      env,
+      (reason) => new StorageManagerError(StorageManagerErrorCode.Config, reason),
+    );
   return {
     natsUrl,
     storage,
