@@ -276,7 +276,8 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --placement POLICY       least-loaded | capacity-weighted | locality (default capacity-weighted)
   --data-location C/R      cloud/region holding the input datasets (locality for maps)
   --cooldown-ms MS         avoid a node this long after it failed (default 30000)
-  --prefetch N             attempts queued per node beyond its slots (default 1; 0 = none)
+  --prefetch N             attempts queued per node beyond its slots (default 1; 0 = none);
+                           across clouds ≈ slots × 2 × peer RTT ÷ task time hides commit latency
  retries, deadlines, speculation
   --retry-base-ms MS       backoff after the first failure, doubling (default 500)
   --retry-max-ms MS        backoff cap (default 30000)
