@@ -54,10 +54,8 @@ export class Agent {
     }
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
     let loop: WorkLoop | undefined;
-    const metrics = createAgentMetrics(
-      { nodeId: config.nodeId, pool: config.pool },
-      () => loop?.runningTasks().length ?? 0,
-    );
+    const runningCount = () => loop?.runningTasks().length ?? 0;
+    const metrics = createAgentMetrics({ nodeId: config.nodeId, pool: config.pool }, runningCount);
     const meteredStore = metrics.meter(store, store.backend);
     const inputs = new InputTileCache(config.tileCacheMb * 1024 * 1024);
     const buffers = new TileBufferPool(TILE_BUFFER_POOL_BYTES);
@@ -123,13 +121,12 @@ export class Agent {
         config.heartbeatIntervalMs,
         (err) => logger.warn({ err }, "heartbeat publish failed"),
       );
-      const started = loop;
       http = await AgentHttp.start(
         config.http,
         {
           nodeId: config.nodeId,
           state: () => agent?.state ?? "standby",
-          running: () => started.runningTasks().length,
+          running: runningCount,
         },
         metrics,
       );
