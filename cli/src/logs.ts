@@ -16,6 +16,7 @@ const LEVELS: Readonly<Record<string, number>> = {
   error: 50,
   fatal: 60,
 };
+const decoder = new TextDecoder();
 const LEVEL_NAMES = new Map(Object.entries(LEVELS).map(([k, v]) => [v, k]));
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -194,7 +195,7 @@ export async function searchLogs(
     let matched = 0;
     let scanned = 0;
     const take = (data: Uint8Array): LogLine | null => {
-      const raw = new TextDecoder().decode(data);
+      const raw = decoder.decode(data);
       const line = parseLogLine(raw);
       scanned++;
       if (!line || !matches(q, line, raw)) return null;

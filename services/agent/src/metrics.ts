@@ -3,10 +3,7 @@
 // executed work item's outcome, and every tile read or written through storage.
 import { createMetricsRegistry, METRIC_NAMES, type MetricsRegistry } from "@tessera/observability";
 import type { ExecutionOutcome } from "./task-executor.js";
-import type { StoredObject, TileStore } from "./tile-store.js";
-
-/** Storage error codes that mean "the bytes are not what was recorded" (see tile-store.ts). */
-const CORRUPT_CODES = new Set(["TESSERA_E_STORAGE_CHECKSUM", "TESSERA_E_STORAGE_UNVERIFIABLE"]);
+import { isCorrupt, type StoredObject, type TileStore } from "./tile-store.js";
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -92,8 +89,7 @@ export function createAgentMetrics(
         try {
           return await fn();
         } catch (err) {
-          const code = (err as { code?: unknown } | null)?.code;
-          if (typeof code === "string" && CORRUPT_CODES.has(code)) mismatches.inc({ backend });
+          if (isCorrupt(err)) mismatches.inc({ backend });
           throw err;
         } finally {
           end();

@@ -40,6 +40,11 @@ function codeOf(err: unknown): unknown {
   return typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
 }
 
+/** Did this storage error find bytes that are not what was recorded? */
+export function isCorrupt(err: unknown): boolean {
+  return CORRUPT.has(codeOf(err) as string);
+}
+
 function isNotFound(err: unknown): boolean {
   return codeOf(err) === NOT_FOUND;
 }
@@ -110,7 +115,7 @@ export async function writeTile(
     return stored;
   } catch (err) {
     if (isNotFound(err)) return store.put(key, bytes);
-    if (!CORRUPT.has(codeOf(err) as string)) throw err;
+    if (!isCorrupt(err)) throw err;
     await store.delete(key);
     return store.put(key, bytes);
   }
