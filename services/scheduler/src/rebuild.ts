@@ -12,6 +12,7 @@
 
 import {
   emptyView,
+  indexTask,
   isFinished,
   type JobView,
   mapTaskId,
@@ -150,4 +151,5 @@ export function applyTaskRead(
   }
   t.failedReason =
     mt.state === "failed" ? "failed permanently (read from the manifest)" : undefined;
+  indexTask(job, t);
 }

@@ -537,8 +537,7 @@ export class Scheduler {
         this.lastBlocked = p.blocked;
       }
       let live = 0;
-      for (const job of this.view.jobs.values())
-        for (const t of job.tasks.values()) live += t.live.size;
+      for (const job of this.view.jobs.values()) for (const t of job.unsettled) live += t.live.size;
       this.metrics.liveAttempts.set(live);
       for (const d of p.decisions) {
         this.inflight.add(taskKey(d.jobId, d.taskId));
@@ -753,7 +752,7 @@ export class Scheduler {
     }));
     let count = 0;
     for (const job of this.view.jobs.values()) {
-      for (const t of job.tasks.values()) {
+      for (const t of [...job.unsettled]) {
         for (const a of t.live.values()) {
           if (now - a.startedAt > window) continue;
           const placed = placeTask(nodes, now, this.plannerConfig.placement);

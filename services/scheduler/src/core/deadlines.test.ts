@@ -53,4 +53,24 @@ describe("deadlines and stragglers", () => {
     s.dropJob("j");
     expect(s.get("j", "map")).toEqual([]);
   });
+
+  it("re-learns p75 on every sample while few, then once a 32nd of the window is new", () => {
+    const s = new DurationStats(256);
+    expect(s.learned("j", "map", policy)).toEqual(learn([], policy));
+    for (let d = 1; d <= 40; d++) {
+      s.add("j", "map", d);
+      if (d < 32) expect(s.learned("j", "map", policy)).toEqual(learn(s.get("j", "map"), policy));
+    }
+    for (let d = 41; d <= 256; d++) s.add("j", "map", 1000);
+    const fresh = s.learned("j", "map", policy);
+    expect(fresh).toEqual(learn(s.get("j", "map"), policy));
+    // 7 more samples (< 256/32) keep the cached value; the 8th refreshes it.
+    for (let n = 0; n < 7; n++) s.add("j", "map", 5000);
+    expect(s.learned("j", "map", policy)).toBe(fresh);
+    s.add("j", "map", 5000);
+    expect(s.learned("j", "map", policy)).toEqual(learn(s.get("j", "map"), policy));
+    // Another policy is never answered from the cache.
+    const strict = { ...policy, deadlineFactor: 8 };
+    expect(s.learned("j", "map", strict)).toEqual(learn(s.get("j", "map"), strict));
+  });
 });

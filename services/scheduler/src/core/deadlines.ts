@@ -41,29 +41,52 @@ export function percentile(values: readonly number[], p: number): number | undef
  * Recent ones matter more (a node joined, a cache warmed); bounded so a huge job stays small.
  */
 export class DurationStats {
-  private readonly samples = new Map<string, number[]>();
+  private readonly series = new Map<string, Series>();
   constructor(private readonly capacity = 256) {}
 
   add(jobId: string, kind: string, durationMs: number): void {
     const key = `${jobId}\u0000${kind}`;
-    let list = this.samples.get(key);
-    if (!list) {
-      list = [];
-      this.samples.set(key, list);
+    let s = this.series.get(key);
+    if (!s) {
+      s = { samples: [], addsSinceLearned: 0, learned: undefined };
+      this.series.set(key, s);
     }
-    list.push(durationMs);
-    if (list.length > this.capacity) list.shift();
+    s.samples.push(durationMs);
+    s.addsSinceLearned++;
+    if (s.samples.length > this.capacity) s.samples.shift();
   }
 
   get(jobId: string, kind: string): readonly number[] {
-    return this.samples.get(`${jobId}\u0000${kind}`) ?? [];
+    return this.series.get(`${jobId}\u0000${kind}`)?.samples ?? [];
+  }
+
+  /**
+   * learn() over the samples, re-learned once a 32nd of the window is new (every add while
+   * fewer than 32): the planner asks on every pass, and sorting 256 samples per pass and job
+   * would cost more than the p75 moves.
+   */
+  learned(jobId: string, kind: string, policy: DeadlinePolicy): Learned {
+    const s = this.series.get(`${jobId}\u0000${kind}`);
+    if (!s) return learn([], policy);
+    const stale = s.addsSinceLearned >= Math.max(1, s.samples.length >> 5);
+    if (!s.learned || s.learned.policy !== policy || stale) {
+      s.learned = { policy, value: learn(s.samples, policy) };
+      s.addsSinceLearned = 0;
+    }
+    return s.learned.value;
   }
 
   dropJob(jobId: string): void {
-    for (const key of [...this.samples.keys()]) {
-      if (key.startsWith(`${jobId}\u0000`)) this.samples.delete(key);
+    for (const key of [...this.series.keys()]) {
+      if (key.startsWith(`${jobId}\u0000`)) this.series.delete(key);
     }
   }
+}
+
+interface Series {
+  readonly samples: number[];
+  addsSinceLearned: number;
+  learned: { readonly policy: DeadlinePolicy; readonly value: Learned } | undefined;
 }
 
 export interface Learned {

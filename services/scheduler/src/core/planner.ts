@@ -17,7 +17,6 @@ import {
   type DurationStats,
   isStraggler,
   type Learned,
-  learn,
   overran,
 } from "./deadlines.js";
 import {
@@ -146,14 +145,14 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     if (t !== undefined && t > now && (wakeAt === undefined || t < wakeAt)) wakeAt = t;
   };
   const breakerOpen = inputs.breaker.state(now) === "open";
-  // What siblings taught, once per job and plan (each learn() sorts up to 256 samples).
+  // What siblings taught, once per job and plan.
   const learnedByJob = new Map<string, { map: Learned; reduce: Learned }>();
   const learnedFor = (jobId: string) => {
     let l = learnedByJob.get(jobId);
     if (!l) {
       l = {
-        map: learn(inputs.durations.get(jobId, "map"), cfg.deadlines),
-        reduce: learn(inputs.durations.get(jobId, "reduce"), cfg.deadlines),
+        map: inputs.durations.learned(jobId, "map", cfg.deadlines),
+        reduce: inputs.durations.learned(jobId, "reduce", cfg.deadlines),
       };
       learnedByJob.set(jobId, l);
     }
@@ -163,7 +162,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
   // 1. Sweep live attempts: expiries, exhaustion, load.
   for (const job of jobs) {
     const learned = learnedFor(job.jobId);
-    for (const t of job.tasks.values()) {
+    for (const t of job.unsettled) {
       if (t.live.size === 0) continue;
       for (const a of t.live.values()) {
         const node = nodeOf(job.jobId, t, a.attempt, inputs);
@@ -307,7 +306,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
       reserve(placed.nodeId);
       starts++;
     }
-    for (const t of job.tasks.values()) {
+    for (const t of job.unsettled) {
       if (t.failures > 0 && t.live.size === 0 && !t.completed && t.failedReason === undefined) {
         wake((t.lastFailureAt ?? now) + 1 + retryWait(cfg.retry, t.failures));
       }
@@ -320,7 +319,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     if (inputs.breaker.state(now) === "closed" && cfg.deadlines.speculationFactor > 0) {
       spec: for (const job of runnableJobs) {
         const learned = learnedFor(job.jobId);
-        for (const t of job.tasks.values()) {
+        for (const t of job.unsettled) {
           if (t.live.size !== 1 || starts >= cfg.maxStartsPerPass) continue;
           const key = taskKey(job.jobId, t.taskId);
           if (inputs.inflight.has(key) || decided.has(key)) continue;

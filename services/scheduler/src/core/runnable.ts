@@ -13,6 +13,7 @@
 import { type RetryPolicy, retryDueAt } from "./retry.js";
 import {
   type JobView,
+  mapOrdinal,
   mapTaskId,
   reduceReady,
   reduceTaskId,
@@ -64,8 +65,8 @@ function toRunnable(job: JobView, t: TaskView, why: RunnableTask["why"]): Runnab
 
 /**
  * Runnable tasks of one job in priority order. `skip` holds task ids the caller already has a
- * proposal in flight for. Yields lazily; touched tasks are scanned once per call (O(touched)),
- * fresh maps are enumerated in (i,j,k) order skipping touched ones.
+ * proposal in flight for. Yields lazily; a call costs O(tiles² + unsettled tasks) before its
+ * first fresh map, which are enumerated in (i,j,k) order from the job's fresh cursor.
  */
 export function* runnableTasks(
   job: JobView,
@@ -99,47 +100,46 @@ export function* runnableTasks(
   }
   // 2. due map retries, in (i,j,k) order (deterministic whatever the Map's insertion order).
   const retries: TaskView[] = [];
-  for (const t of job.tasks.values()) {
+  for (const t of job.unsettled) {
     if (t.kind !== "map" || t.lastAttempt === 0 || skip.has(t.taskId)) continue;
     const at = taskRunnableAt(job, t, retry);
     if (at !== undefined && at <= now) retries.push(t);
   }
   retries.sort((a, b) => mapOrdinal(T, a.i, a.j, a.k ?? 0) - mapOrdinal(T, b.i, b.j, b.k ?? 0));
   for (const t of retries) yield toRunnable(job, t, "retry");
-  // 3. fresh maps, row by row.
-  for (let i = 0; i < T; i++) {
-    for (let j = 0; j < T; j++) {
-      if (reduceReady(job, i, j)) continue;
-      for (let k = 0; k < T; k++) {
-        const id = mapTaskId(i, j, k);
-        if (skip.has(id)) continue;
-        const t = job.tasks.get(id);
-        if (t && t.lastAttempt > 0) continue; // started before: live, done, or a retry above
-        if (t?.completed || t?.failedReason !== undefined) continue;
-        yield {
-          jobId: job.jobId,
-          taskId: id,
-          kind: "map",
-          i,
-          j,
-          k,
-          attempt: (t?.lastAttempt ?? 0) + 1,
-          why: "fresh",
-        };
-      }
+  // 3. fresh maps, row by row, from the first map never started.
+  const total = T * T * T;
+  for (let o = job.freshCursor; o < total; o++) {
+    const k = o % T;
+    const row = (o - k) / T;
+    const i = Math.floor(row / T);
+    const j = row % T;
+    if (k === 0 && reduceReady(job, i, j)) {
+      o += T - 1; // the whole row is done
+      continue;
     }
+    const id = mapTaskId(i, j, k);
+    if (skip.has(id)) continue;
+    const t = job.tasks.get(id);
+    if (t && t.lastAttempt > 0) continue; // started before: live, done, or a retry above
+    if (t?.completed || t?.failedReason !== undefined) continue;
+    yield {
+      jobId: job.jobId,
+      taskId: id,
+      kind: "map",
+      i,
+      j,
+      k,
+      attempt: (t?.lastAttempt ?? 0) + 1,
+      why: "fresh",
+    };
   }
-}
-
-/** Position of map (i,j,k) in the row-first order. */
-export function mapOrdinal(tiles: number, i: number, j: number, k: number): number {
-  return (i * tiles + j) * tiles + k;
 }
 
 /** Earliest time (> now) a task of `job` becomes runnable through backoff, for wake-ups. */
 export function nextRetryAt(job: JobView, now: number, retry: RetryPolicy): number | undefined {
   let next: number | undefined;
-  for (const t of job.tasks.values()) {
+  for (const t of job.unsettled) {
     if (t.failures === 0) continue;
     const at = taskRunnableAt(job, t, retry);
     if (at !== undefined && at > now && (next === undefined || at < next)) next = at;

@@ -1,6 +1,32 @@
 import { describe, expect, it } from "vitest";
 import { ViewBuilder } from "./fixtures.test-helpers.js";
-import { applyBatch, parseTaskId, reduceReady } from "./view.js";
+import {
+  applyBatch,
+  type JobView,
+  mapIdAt,
+  parseTaskId,
+  reduceReady,
+  reduceTaskId,
+  type TaskView,
+} from "./view.js";
+
+/** The planning indexes recomputed the slow way, from every task of the job. */
+function indexesByScan(job: JobView): { unsettled: string[]; freshCursor: number } {
+  const unsettled = [...job.tasks.values()]
+    .filter(
+      (t: TaskView) =>
+        t.live.size > 0 || (t.lastAttempt > 0 && !t.completed && t.failedReason === undefined),
+    )
+    .map((t) => t.taskId)
+    .sort();
+  let freshCursor = 0;
+  while (freshCursor < job.tiles ** 3) {
+    const t = job.tasks.get(mapIdAt(job.tiles, freshCursor));
+    if (!t || (t.lastAttempt === 0 && !t.completed && t.failedReason === undefined)) break;
+    freshCursor++;
+  }
+  return { unsettled, freshCursor };
+}
 
 describe("view reducer", () => {
   it("tracks attempts, completions and per-row partial counts", () => {
@@ -149,5 +175,81 @@ describe("view reducer", () => {
     expect(parseTaskId("r-1-2")).toEqual({ kind: "reduce", i: 1, j: 2, k: undefined });
     expect(parseTaskId("r-1-2-3")).toBeUndefined();
     expect(parseTaskId("m-1-2")).toBeUndefined();
+  });
+
+  it("keeps the planning indexes (unsettled tasks, fresh cursor) equal to a full scan", () => {
+    // A seeded walk through in-order and out-of-order starts, speculative duplicates,
+    // completions, failures, retries, releases, resets and a cancel, checked after each step.
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return (seed >>> 8) % n;
+    };
+    const b = new ViewBuilder().submit("j1", 512, 64).node("n1");
+    const job = b.view.jobs.get("j1")!;
+    const T = job.tiles;
+    const pick = <X>(xs: X[]): X | undefined => xs[rand(Math.max(1, xs.length))];
+    const kindOf = (id: string) => (id.startsWith("m") ? "map" : "reduce");
+    let at = 100;
+    for (let step = 0; step < 2000; step++) {
+      at += 5;
+      const roll = rand(10);
+      if (roll < 2 && job.freshCursor < T ** 3) {
+        b.start("j1", mapIdAt(T, job.freshCursor), 1, at);
+      } else if (roll < 8) {
+        const t = pick([...job.unsettled]);
+        if (!t) continue;
+        const live = [...t.live.keys()];
+        const a = pick(live);
+        const r = rand(10);
+        if (a === undefined) b.start("j1", t.taskId, t.lastAttempt + 1, at);
+        else if (r < 6) b.complete("j1", t.taskId, a, at);
+        else if (r < 8) b.fail("j1", t.taskId, a, at);
+        else if (live.length === 1 && !t.completed)
+          b.start("j1", t.taskId, t.lastAttempt + 1, at, { speculative: true });
+      } else if (roll === 8) {
+        const t = pick([...job.tasks.values()].filter((x) => x.completed));
+        if (!t?.completed) continue;
+        const loser = pick([...t.live.keys()]);
+        if (loser !== undefined)
+          b.apply(at, {
+            category: "task",
+            type: "attempt-released",
+            jobId: "j1",
+            taskId: t.taskId,
+            attempt: loser,
+            reason: "lost-race",
+          });
+        else if (t.kind === "map" && !job.tasks.get(reduceTaskId(t.i, t.j))?.completed)
+          b.apply(at, {
+            category: "task",
+            type: "reset",
+            jobId: "j1",
+            taskId: t.taskId,
+            attempt: t.completed.attempt,
+            kind: kindOf(t.taskId),
+            reason: "corrupt",
+            resets: 1,
+            jobState: "running",
+          });
+      } else {
+        const ready: string[] = [];
+        for (let row = 0; row < T * T; row++)
+          if (reduceReady(job, Math.floor(row / T), row % T))
+            ready.push(reduceTaskId(Math.floor(row / T), row % T));
+        const id = pick(ready) ?? mapIdAt(T, rand(T ** 3));
+        const t = job.tasks.get(id);
+        if (!t || (t.lastAttempt === 0 && !t.completed)) b.start("j1", id, 1, at);
+      }
+      const scan = indexesByScan(job);
+      expect([...job.unsettled].map((x) => x.taskId).sort()).toEqual(scan.unsettled);
+      expect(job.freshCursor).toBe(scan.freshCursor);
+    }
+    // The walk got somewhere: rows finished, the cursor moved, and tasks are still in flight.
+    expect(job.reducesDone).toBeGreaterThan(0);
+    expect(job.freshCursor).toBeGreaterThan(T * T);
+    expect(job.unsettled.size).toBeGreaterThan(0);
+    b.apply(at + 1, { category: "job", type: "cancelled", jobId: "j1", released: 0 });
+    expect([...job.unsettled].map((x) => x.taskId).sort()).toEqual(indexesByScan(job).unsettled);
   });
 });

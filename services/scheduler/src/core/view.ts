@@ -5,6 +5,11 @@
 // Compactness: a job of N tiles per side has N^3 maps. Only tasks that have been touched
 // (started, completed, failed, ...) get a TaskView; an absent task is "never started". Per
 // (i,j) row counters make "is reduce (i,j) runnable" O(1).
+//
+// Planning cost: the planner runs after every event batch, so it must not walk every task a job
+// ever touched (a big job would make each pass, and so each task, O(job size)). Two indexes,
+// kept by the reducer, bound a pass by what is in flight: `unsettled` (tasks with a live attempt
+// or waiting for a retry) and `freshCursor` (every map before it has been started).
 import type { ManifestEvent, ManifestEventBatchV1, MatmulJobSpec } from "@tessera/protocol";
 
 export type JobState =
@@ -61,6 +66,13 @@ export interface JobView {
   readonly submitIndex: number;
   state: JobState;
   readonly tasks: Map<string, TaskView>;
+  /**
+   * Tasks the planner must look at: a live attempt, or started and neither complete nor failed
+   * for good (a retry or a reset is due). Completed and untouched tasks are not in it.
+   */
+  readonly unsettled: Set<TaskView>;
+  /** Map ordinal (row-first, see mapOrdinal) before which every map has been started. */
+  freshCursor: number;
   /** Completed maps per (i,j), row-major i*tiles+j. */
   readonly rowMapsDone: Uint32Array;
   /** Reduces the manifest announced as runnable (task.reduce-ready), or derived from rowMapsDone. */
@@ -131,6 +143,8 @@ export function newJob(
     submitIndex,
     state,
     tasks: new Map(),
+    unsettled: new Set(),
+    freshCursor: 0,
     rowMapsDone: new Uint32Array(tiles * tiles),
     mapsDone: 0,
     reducesDone: 0,
@@ -169,6 +183,39 @@ export function touchTask(job: JobView, taskId: string): TaskView | undefined {
 
 export function isFinished(state: JobState): boolean {
   return state === "cancelled" || state === "failed" || state === "succeeded";
+}
+
+/** Position of map (i,j,k) in the row-first order maps are started in. */
+export function mapOrdinal(tiles: number, i: number, j: number, k: number): number {
+  return (i * tiles + j) * tiles + k;
+}
+
+/** The map at a row-first ordinal. */
+export function mapIdAt(tiles: number, ordinal: number): string {
+  const k = ordinal % tiles;
+  const row = (ordinal - k) / tiles;
+  return mapTaskId(Math.floor(row / tiles), row % tiles, k);
+}
+
+/** A task that will never be offered as a fresh map again (started, done or failed for good). */
+function leftFresh(t: TaskView | undefined): boolean {
+  return t !== undefined && (t.lastAttempt > 0 || !!t.completed || t.failedReason !== undefined);
+}
+
+/**
+ * Keeps the job's planning indexes true after `t` changed: call after every mutation of a
+ * task. The fresh cursor only moves forward (a started map never becomes unstarted), so its
+ * total cost over a job is O(maps).
+ */
+export function indexTask(job: JobView, t: TaskView): void {
+  const unsettled =
+    t.live.size > 0 || (t.lastAttempt > 0 && !t.completed && t.failedReason === undefined);
+  if (unsettled) job.unsettled.add(t);
+  else job.unsettled.delete(t);
+  if (t.kind !== "map") return;
+  const total = job.tiles ** 3;
+  while (job.freshCursor < total && leftFresh(job.tasks.get(mapIdAt(job.tiles, job.freshCursor))))
+    job.freshCursor++;
 }
 
 /** Reduce (i,j) may run: every partial (i,j,k) is complete. */
@@ -273,6 +320,19 @@ function applyEvent(
   const task = touchTask(job, ev.taskId);
   if (!task) return `task ${ev.taskId} is not a task of job ${job.jobId}`;
   if (index <= task.asOf) return undefined;
+  const problem = applyTaskEvent(view, job, task, ev, at, obs);
+  indexTask(job, task);
+  return problem;
+}
+
+function applyTaskEvent(
+  view: SchedulerView,
+  job: JobView,
+  task: TaskView,
+  ev: Extract<ManifestEvent, { category: "task" }>,
+  at: number,
+  obs: Observation[],
+): string | undefined {
   switch (ev.type) {
     case "reset": {
       // A corrupt output went back to runnable.
@@ -411,10 +471,15 @@ export function resetTask(job: JobView, task: TaskView): void {
   } else {
     job.reducesDone--;
   }
+  indexTask(job, task);
 }
 
 function releaseAll(job: JobView) {
-  for (const t of job.tasks.values()) t.live.clear();
+  // Every task with a live attempt is in `unsettled`; copy it, indexTask may remove entries.
+  for (const t of [...job.unsettled]) {
+    t.live.clear();
+    indexTask(job, t);
+  }
 }
 
 function applyNodeEvent(
