@@ -97,7 +97,17 @@ describe("startNatsCluster", () => {
 
     const nc = await connect({ servers: [...cluster.urls], maxReconnectAttempts: -1 });
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
+    // A cluster that just elected its meta leader may not answer the first stream create in
+    // time on a loaded machine (seen once in a full test run); an identical re-add is a no-op.
+    await waitFor(
+      "the R3 stream to be created",
+      async () => {
+        await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
+        return true;
+      },
+      20_000,
+      200,
+    );
     const js = jetstream(nc, { timeout: 2_000 });
     await js.publish("r3.a", "1");
 
