@@ -42,6 +42,12 @@ export interface ManifestTask {
   readonly outputAttempt: number | null;
 }
 
+/** One page of a job's touched tasks and the ordinal to read the next from (null: the end). */
+export interface ManifestTaskPage {
+  readonly tasks: readonly ManifestTask[];
+  readonly next: number | null;
+}
+
 export interface ManifestNode {
   readonly nodeId: string;
   readonly labels: { cloud: string; region: string; zone: string; pool: string };
@@ -62,6 +68,8 @@ export interface ManifestPort {
   propose(cmd: ManifestCommand): Promise<ReplyJson>;
   jobs(): Promise<Read<ManifestJob[]>>;
   task(jobId: string, taskId: string): Promise<Read<ManifestTask | null>>;
+  /** A page of the job's touched tasks from ordinal `from` (null: no such job). */
+  tasks(jobId: string, from: number, limit: number): Promise<Read<ManifestTaskPage | null>>;
   nodes(): Promise<Read<ManifestNode[]>>;
   /** Emergency stop flag (from the manifest stats). */
   stats(): Promise<Read<{ emergencyStop: boolean }>>;
@@ -171,6 +179,18 @@ export function parseTask(v: unknown, path: string): ManifestTask | null {
   };
 }
 
+export function parseTaskPage(v: unknown, path: string): ManifestTaskPage | null {
+  if (v === null) return null;
+  const o = obj(v, path);
+  if (!Array.isArray(o.tasks)) shapeError(`${path}/tasks`, "must be an array");
+  const tasks = o.tasks.map(
+    (t, i) =>
+      parseTask(t, `${path}/tasks/${i}`) ??
+      shapeError(`${path}/tasks/${i}`, "must be a task object"),
+  );
+  return { tasks, next: intOrNull(o, "next", path) };
+}
+
 export function parseNode(v: unknown, path: string): ManifestNode {
   const o = obj(v, path);
   const labels = obj(o.labels, `${path}/labels`);
@@ -265,6 +285,14 @@ export class ConsensusManifest implements ManifestPort {
   async task(jobId: string, taskId: string): Promise<Read<ManifestTask | null>> {
     const r = await this.client.read({ type: "task", jobId, taskId });
     return { appliedIndex: r.appliedIndex, value: parseTask(r.result, `task ${jobId}/${taskId}`) };
+  }
+
+  async tasks(jobId: string, from: number, limit: number): Promise<Read<ManifestTaskPage | null>> {
+    const r = await this.client.read({ type: "tasks", jobId, from, limit });
+    return {
+      appliedIndex: r.appliedIndex,
+      value: parseTaskPage(r.result, `tasks ${jobId}@${from}`),
+    };
   }
 
   async nodes(): Promise<Read<ManifestNode[]>> {

@@ -1,8 +1,71 @@
+import { ManifestFsm } from "@tessera/consensus/fsm";
+import { formatCrc32c, outputKey, partialKey } from "@tessera/matrix";
+import type { ManifestEventBatchV1 } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
 import { ViewBuilder } from "./core/fixtures.test-helpers.js";
-import { reduceReady } from "./core/view.js";
-import { parseJob, parseTask } from "./manifest.js";
-import { applyTaskRead } from "./rebuild.js";
+import { applyBatch, emptyView, type JobView, reduceReady } from "./core/view.js";
+import { type ManifestPort, parseJob, parseNode, parseTask, parseTaskPage } from "./manifest.js";
+import { applyTaskRead, rebuildView } from "./rebuild.js";
+
+/** A real manifest FSM driven by commands; its event batches are kept to build a view from. */
+class FsmManifest {
+  readonly fsm = new ManifestFsm();
+  readonly batches: ManifestEventBatchV1[] = [];
+  private index = 0;
+  pageReads = 0;
+
+  apply(cmd: Record<string, unknown>): void {
+    const index = ++this.index;
+    const at = 1_700_000_000_000 + index;
+    const data = new TextEncoder().encode(JSON.stringify({ v: 1, clientId: "t", seq: index, cmd }));
+    const out = this.fsm.apply({ index, term: 1, stampedAt: at, data });
+    const reply = JSON.parse(new TextDecoder().decode(out.reply)) as { ok: boolean };
+    if (!reply.ok) throw new Error(`${JSON.stringify(cmd)} refused: ${JSON.stringify(reply)}`);
+    const events = out.events.map((e) => e.body) as ManifestEventBatchV1["events"];
+    if (events.length > 0) this.batches.push({ v: 1, index, term: 1, at, events });
+  }
+
+  /** The scheduler's port over this FSM, through the same JSON shapes the Read API serves. */
+  port(): ManifestPort {
+    const json = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null));
+    const read = <T>(value: T) => Promise.resolve({ appliedIndex: this.fsm.appliedIndex, value });
+    return {
+      propose: () => Promise.reject(new Error("read-only")),
+      jobs: () => read((json(this.fsm.listJobs()) as unknown[]).map((j, i) => parseJob(j, `${i}`))),
+      task: (jobId, taskId) => read(parseTask(json(this.fsm.getTask(jobId, taskId)), "task")),
+      tasks: (jobId, from, limit) => {
+        this.pageReads++;
+        return read(parseTaskPage(json(this.fsm.listTasks(jobId, from, limit)), "tasks"));
+      },
+      nodes: () =>
+        read((json(this.fsm.listNodes()) as unknown[]).map((n, i) => parseNode(n, `${i}`))),
+      stats: () => read({ emergencyStop: false }),
+      close: () => {},
+    };
+  }
+}
+
+/** What the planner relies on in a job view, comparable across two ways of building it. */
+function plannerFacts(job: JobView) {
+  return {
+    state: job.state,
+    mapsDone: job.mapsDone,
+    reducesDone: job.reducesDone,
+    rowMapsDone: [...job.rowMapsDone],
+    freshCursor: job.freshCursor,
+    unsettled: [...job.unsettled].map((t) => t.taskId).sort(),
+    tasks: [...job.tasks.values()]
+      .filter((t) => t.lastAttempt > 0 || t.completed)
+      .map((t) => ({
+        taskId: t.taskId,
+        lastAttempt: t.lastAttempt,
+        live: [...t.live.keys()].sort(),
+        completed: t.completed !== undefined,
+        failures: t.failures,
+      }))
+      .sort((a, b) => (a.taskId < b.taskId ? -1 : 1)),
+  };
+}
 
 const task = (over: Record<string, unknown> = {}) =>
   parseTask(
@@ -82,5 +145,91 @@ describe("rebuild from manifest reads", () => {
     expect(() =>
       parseTask({ taskId: "m-0-0-0", state: "done", lastAttempt: 1, failures: 0 }, "t"),
     ).toThrow(/t\/live: must be an array/);
+  });
+
+  it("rebuilds, page by page, the view the event stream built (real manifest FSM)", async () => {
+    const m = new FsmManifest();
+    m.apply({
+      type: "node-upsert",
+      nodeId: "n1",
+      labels: { cloud: "local", region: "r1", zone: "z1", pool: "cpu" },
+      capacity: { slots: 4, cpus: 4, memoryBytes: 2 ** 30, gpus: 0 },
+      executionProvider: "cpu",
+      at: 1_700_000_000_000,
+    });
+    m.apply({ type: "submit-job", jobId: "j", spec: { n: 256, tile: 64, mode: "exact", seed: 1 } });
+    const out = (taskId: string) => {
+      const [kind, i, j, k] = taskId.split("-");
+      const key =
+        kind === "m"
+          ? partialKey("j", Number(i), Number(j), Number(k))
+          : outputKey("j", Number(i), Number(j));
+      return { uri: `file:///data/${key}`, checksum: formatCrc32c(taskId.length), bytes: 1024 };
+    };
+    const start = (taskId: string, attempt: number) =>
+      m.apply({ type: "attempt-start", jobId: "j", taskId, attempt, nodeId: "n1" });
+    const complete = (taskId: string, attempt: number) =>
+      m.apply({
+        type: "attempt-complete",
+        jobId: "j",
+        taskId,
+        attempt,
+        nodeId: "n1",
+        output: out(taskId),
+      });
+    // Row (0,0) done and its reduce done; row (0,1) done; three maps of row (0,2) done, one
+    // failed once and running again, one failed and waiting; a speculative pair on row (0,3).
+    for (let k = 0; k < 4; k++)
+      for (const row of ["0-0", "0-1"]) {
+        start(`m-${row}-${k}`, 1);
+        complete(`m-${row}-${k}`, 1);
+      }
+    start("r-0-0", 1);
+    complete("r-0-0", 1);
+    for (const k of [0, 1]) {
+      start(`m-0-2-${k}`, 1);
+      complete(`m-0-2-${k}`, 1);
+    }
+    start("m-0-2-2", 1);
+    m.apply({
+      type: "attempt-fail",
+      jobId: "j",
+      taskId: "m-0-2-2",
+      attempt: 1,
+      reason: "oom",
+      retryable: true,
+    });
+    start("m-0-2-2", 2);
+    start("m-0-2-3", 1);
+    m.apply({
+      type: "attempt-fail",
+      jobId: "j",
+      taskId: "m-0-2-3",
+      attempt: 1,
+      reason: "oom",
+      retryable: true,
+    });
+    start("m-0-3-0", 1);
+    m.apply({
+      type: "attempt-start",
+      jobId: "j",
+      taskId: "m-0-3-0",
+      attempt: 2,
+      nodeId: "n1",
+      speculative: true,
+    });
+    start("m-1-0-0", 1); // out of order: the fresh cursor stays at m-0-3-1
+
+    const fromEvents = emptyView();
+    for (const b of m.batches) expect(applyBatch(fromEvents, b).kind).toBe("applied");
+    const rebuilt = await rebuildView(m.port(), { now: 0, pageSize: 3 });
+
+    const touched = 8 + 1 + 2 + 1 + 1 + 1 + 1;
+    expect(rebuilt.tasksRead).toBe(touched);
+    expect(m.pageReads).toBe(Math.ceil(touched / 3) + (touched % 3 === 0 ? 1 : 0));
+    const a = plannerFacts(fromEvents.jobs.get("j")!);
+    expect(plannerFacts(rebuilt.view.jobs.get("j")!)).toEqual(a);
+    expect(a.freshCursor).toBe(13); // m-0-3-1
+    expect(a.unsettled).toEqual(["m-0-2-2", "m-0-2-3", "m-0-3-0", "m-1-0-0"]);
   });
 });

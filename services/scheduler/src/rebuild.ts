@@ -1,52 +1,38 @@
 // Rebuilding the view from the manifest (on start and after a gap in the event stream).
 //
 // Consistency: every read returns the applied index it reflects. The view's index is the
-// index of the first (jobs) read; each task/node read later may reflect more, so it records
-// its own `asOf` and the reducer skips events at or below it. Events are consumed from the
-// TESSERA_EVENTS position noted BEFORE the first read, so nothing committed after the reads
+// index of the first (jobs) read; each task page read later may reflect more, so each task
+// records its own `asOf` and the reducer skips events at or below it. Events are consumed from
+// the TESSERA_EVENTS position noted BEFORE the first read, so nothing committed after the reads
 // is missed and nothing before them is applied twice.
 //
-// Cost: one read per task of each unfinished job (tasks the manifest derives lazily are cheap
-// to read; a 4096/1024 job is 80 reads). Jobs bigger than `maxTaskReads` are read only
-// partially — see README "Limits" (the manifest would need a bulk "live + done" query).
+// Cost: one paged `tasks` read per `pageSize` touched tasks of each unfinished job (a task never
+// started is implicit: pending); a 262,144-map job with every map done is ~263 reads of 1,000.
 
 import {
   emptyView,
   indexTask,
   isFinished,
   type JobView,
-  mapTaskId,
   newJob,
-  reduceTaskId,
   resetTask,
   type SchedulerView,
   touchTask,
 } from "./core/view.js";
+import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 import type { ManifestPort, ManifestTask } from "./manifest.js";
 
 export interface RebuildResult {
   readonly view: SchedulerView;
+  /** Touched tasks read from the manifest. */
   readonly tasksRead: number;
-  /** Jobs whose tasks were too many to read one by one. */
-  readonly truncatedJobs: string[];
-}
-
-async function pool<T>(
-  items: readonly T[],
-  width: number,
-  fn: (t: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
+  /** Paged reads it took. */
+  readonly pages: number;
 }
 
 export async function rebuildView(
   manifest: ManifestPort,
-  options: { now: number; maxTaskReads: number; concurrency: number },
+  options: { now: number; pageSize: number },
 ): Promise<RebuildResult> {
   const view = emptyView();
   const jobs = await manifest.jobs();
@@ -66,8 +52,7 @@ export async function rebuildView(
     });
   }
   let tasksRead = 0;
-  const truncatedJobs: string[] = [];
-  let budget = options.maxTaskReads;
+  let pages = 0;
   for (const mj of jobs.value) {
     const job: JobView = newJob(mj.jobId, mj.spec, mj.maxAttempts, mj.submitIndex, mj.state);
     job.asOf = jobs.appliedIndex;
@@ -76,29 +61,24 @@ export async function rebuildView(
       : undefined;
     view.jobs.set(mj.jobId, job);
     if (isFinished(mj.state)) continue;
-    const T = job.tiles;
-    const ids: string[] = [];
-    for (let i = 0; i < T; i++) {
-      for (let j = 0; j < T; j++) {
-        for (let k = 0; k < T; k++) ids.push(mapTaskId(i, j, k));
-        ids.push(reduceTaskId(i, j));
+    for (let from: number | null = 0; from !== null; ) {
+      const r = await manifest.tasks(mj.jobId, from, options.pageSize);
+      pages++;
+      // A job the first read listed cannot vanish (jobs are never deleted): treat it as empty.
+      if (!r.value) break;
+      for (const mt of r.value.tasks)
+        applyTaskRead(job, mt.taskId, mt, r.appliedIndex, options.now);
+      tasksRead += r.value.tasks.length;
+      if (r.value.next !== null && r.value.next <= from) {
+        throw new SchedulerError(
+          SchedulerErrorCode.Manifest,
+          `manifest read tasks ${mj.jobId}@${from}: next ${r.value.next} does not advance (is the consensus service a compatible version?)`,
+        );
       }
+      from = r.value.next;
     }
-    if (ids.length > budget) {
-      truncatedJobs.push(mj.jobId);
-      ids.length = Math.max(0, budget);
-    }
-    budget -= ids.length;
-    await pool(ids, options.concurrency, async (taskId) => {
-      const r = await manifest.task(mj.jobId, taskId);
-      tasksRead++;
-      const mt = r.value;
-      if (!mt) return;
-      if (mt.lastAttempt === 0 && mt.state === "pending") return; // untouched: stays implicit
-      applyTaskRead(job, taskId, mt, r.appliedIndex, options.now);
-    });
   }
-  return { view, tasksRead, truncatedJobs };
+  return { view, tasksRead, pages };
 }
 
 /**

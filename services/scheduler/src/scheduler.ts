@@ -300,11 +300,7 @@ export class Scheduler {
           const t0 = performance.now();
           const info = await this.jsm.streams.info(EVENTS_STREAM.name);
           const fromSeq = info.state.last_seq + 1;
-          const r = await rebuildView(this.manifest, {
-            now: Date.now(),
-            maxTaskReads: 200_000,
-            concurrency: this.config.proposeConcurrency,
-          });
+          const r = await rebuildView(this.manifest, { now: Date.now(), pageSize: 1_000 });
           this.view = r.view;
           for (const key of [...this.placedOn.keys()]) {
             const [jobId, taskId, attempt] = key.split("/");
@@ -322,8 +318,8 @@ export class Scheduler {
               jobs: r.view.jobs.size,
               nodes: r.view.nodes.size,
               tasksRead: r.tasksRead,
+              pages: r.pages,
               fromSeq,
-              truncatedJobs: r.truncatedJobs,
             },
             "view rebuilt from the manifest",
           );

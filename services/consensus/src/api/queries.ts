@@ -8,6 +8,8 @@ export interface ManifestReadModel {
   job(jobId: string): unknown;
   /** One task's view (state, attempts, output), or undefined. */
   task(jobId: string, taskId: string): unknown;
+  /** A page of a job's touched tasks from an ordinal, or undefined for an unknown job. */
+  tasks(jobId: string, from: number, limit: number): unknown;
   /** Counts of jobs, tasks, nodes, sessions. */
   stats(): unknown;
   /** Every job's summary, in id order. */
@@ -22,6 +24,12 @@ export interface ManifestReadModel {
 export type ManifestQuery =
   | { readonly type: "job"; readonly jobId: string }
   | { readonly type: "task"; readonly jobId: string; readonly taskId: string }
+  | {
+      readonly type: "tasks";
+      readonly jobId: string;
+      readonly from: number;
+      readonly limit: number;
+    }
   | { readonly type: "jobs" }
   | { readonly type: "stats" }
   | { readonly type: "nodes" }
@@ -36,19 +44,47 @@ function bad(field: string, reason: string): never {
   throw new ServiceError(ServiceErrorCode.BadRequest, `query ${field}: ${reason}`);
 }
 
+/** Tasks per `tasks` page unless asked otherwise, and the most one page may hold (≈ 300 B each). */
+export const TASKS_PAGE_DEFAULT = 1_000;
+export const TASKS_PAGE_MAX = 5_000;
+
+function jobIdOf(value: Record<string, unknown>): string {
+  if (typeof value.jobId !== "string" || value.jobId.length === 0 || value.jobId.length > 128) {
+    bad("/jobId", "must be a non-empty string of at most 128 characters");
+  }
+  return value.jobId;
+}
+
+function optionalInt(
+  value: Record<string, unknown>,
+  key: string,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
+  const v = value[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+    bad(`/${key}`, `must be an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+
 /** Untrusted JSON → query; throws ServiceError(BadRequest) naming the field. */
 export function parseQuery(value: unknown): ManifestQuery {
   if (!isObject(value)) bad("", "must be a JSON object {type, ...}");
   switch (value.type) {
     case "job":
-      if (typeof value.jobId !== "string" || value.jobId.length === 0 || value.jobId.length > 128) {
-        bad("/jobId", "must be a non-empty string of at most 128 characters");
-      }
-      return { type: "job", jobId: value.jobId };
-    case "task":
-      if (typeof value.jobId !== "string" || value.jobId.length === 0 || value.jobId.length > 128) {
-        bad("/jobId", "must be a non-empty string of at most 128 characters");
-      }
+      return { type: "job", jobId: jobIdOf(value) };
+    case "tasks":
+      return {
+        type: "tasks",
+        jobId: jobIdOf(value),
+        from: optionalInt(value, "from", 0, 0, Number.MAX_SAFE_INTEGER),
+        limit: optionalInt(value, "limit", TASKS_PAGE_DEFAULT, 1, TASKS_PAGE_MAX),
+      };
+    case "task": {
+      const jobId = jobIdOf(value);
       if (
         typeof value.taskId !== "string" ||
         value.taskId.length === 0 ||
@@ -56,14 +92,18 @@ export function parseQuery(value: unknown): ManifestQuery {
       ) {
         bad("/taskId", "must be a non-empty string of at most 64 characters");
       }
-      return { type: "task", jobId: value.jobId, taskId: value.taskId };
+      return { type: "task", jobId, taskId: value.taskId };
+    }
     case "jobs":
     case "nodes":
     case "stats":
     case "digest":
       return { type: value.type };
     default:
-      return bad("/type", 'must be one of "job", "task", "jobs", "nodes", "stats", "digest"');
+      return bad(
+        "/type",
+        'must be one of "job", "task", "tasks", "jobs", "nodes", "stats", "digest"',
+      );
   }
 }
 
@@ -86,6 +126,8 @@ export function runQuery(model: ManifestReadModel, q: ManifestQuery): unknown {
       return model.job(q.jobId) ?? null;
     case "task":
       return model.task(q.jobId, q.taskId) ?? null;
+    case "tasks":
+      return model.tasks(q.jobId, q.from, q.limit) ?? null;
     case "jobs":
       return model.jobs();
     case "stats":

@@ -8,6 +8,7 @@ export function fsmReadModel(fsm: ManifestFsm): ManifestReadModel {
   return {
     job: (jobId) => fsm.getJob(jobId),
     task: (jobId, taskId) => fsm.getTask(jobId, taskId),
+    tasks: (jobId, from, limit) => fsm.listTasks(jobId, from, limit),
     jobs: () => fsm.listJobs(),
     nodes: () => fsm.listNodes(),
     stats: () => fsm.stats(),

@@ -1260,6 +1260,34 @@ export class ManifestFsm implements StateMachine {
     } catch {
       return undefined;
     }
+    return this.taskView(job, t);
+  }
+
+  /**
+   * A page of a job's touched tasks (started at least once, or not pending) in ordinal order,
+   * from ordinal `from`, at most `limit` of them, and the ordinal to continue from (null at the
+   * end). A follower of the event stream rebuilds its view with a few of these instead of one
+   * read per task (untouched tasks are implicit: pending, never started).
+   */
+  listTasks(
+    jobId: string,
+    from: number,
+    limit: number,
+  ): { tasks: TaskView[]; next: number | null } | undefined {
+    const job = this.jobs.get(jobId);
+    if (!job) return undefined;
+    const { state, lastAttempt } = job.tasks;
+    const tasks: TaskView[] = [];
+    let o = Math.max(0, from);
+    for (; o < job.total && tasks.length < limit; o++) {
+      if ((state[o] ?? PENDING) === PENDING && (lastAttempt[o] ?? 0) === 0) continue;
+      tasks.push(this.taskView(job, job.taskAt(o)));
+    }
+    return { tasks, next: o < job.total ? o : null };
+  }
+
+  private taskView(job: Job, t: TaskRef): TaskView {
+    const jobId = job.id;
     const { tasks } = job;
     const state = TASK_STATES[tasks.state[t.ordinal] ?? 0] ?? "pending";
     const uri = job.uriOf(t);
