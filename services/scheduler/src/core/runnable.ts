@@ -135,14 +135,3 @@ export function* runnableTasks(
     };
   }
 }
-
-/** Earliest time (> now) a task of `job` becomes runnable through backoff, for wake-ups. */
-export function nextRetryAt(job: JobView, now: number, retry: RetryPolicy): number | undefined {
-  let next: number | undefined;
-  for (const t of job.unsettled) {
-    if (t.failures === 0) continue;
-    const at = taskRunnableAt(job, t, retry);
-    if (at !== undefined && at > now && (next === undefined || at < next)) next = at;
-  }
-  return next;
-}
