@@ -145,19 +145,11 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     if (t !== undefined && t > now && (wakeAt === undefined || t < wakeAt)) wakeAt = t;
   };
   const breakerOpen = inputs.breaker.state(now) === "open";
-  // What siblings taught, once per job and plan.
-  const learnedByJob = new Map<string, { map: Learned; reduce: Learned }>();
-  const learnedFor = (jobId: string) => {
-    let l = learnedByJob.get(jobId);
-    if (!l) {
-      l = {
-        map: inputs.durations.learned(jobId, "map", cfg.deadlines),
-        reduce: inputs.durations.learned(jobId, "reduce", cfg.deadlines),
-      };
-      learnedByJob.set(jobId, l);
-    }
-    return l;
-  };
+  // What siblings taught (DurationStats caches it between passes).
+  const learnedFor = (jobId: string): { map: Learned; reduce: Learned } => ({
+    map: inputs.durations.learned(jobId, "map", cfg.deadlines),
+    reduce: inputs.durations.learned(jobId, "reduce", cfg.deadlines),
+  });
 
   // 1. Sweep live attempts: expiries, exhaustion, load.
   for (const job of jobs) {
