@@ -97,8 +97,47 @@ export function serviceMain(pkg: string): string {
   return main;
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; good enough for a local dev cluster). */
+/** Ports Linux hands out for port 0 and outgoing connections (ip_local_port_range). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low as number, high as number];
+  } catch {
+    // Not Linux: the IANA dynamic range.
+  }
+  return [49152, 65535];
+}
+
+const LISTEN_PORTS_FROM = 10_000;
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolveOk) => {
+    const srv = createServer();
+    srv.once("error", () => resolveOk(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolveOk(true)));
+  });
+}
+
+/**
+ * A free TCP port on 127.0.0.1 for a process the dev cluster is about to start. Chosen BELOW the
+ * ephemeral range: the peers connect to each other while some have not bound yet, and an
+ * outgoing connection's source port (always ephemeral) could otherwise take a port reserved for
+ * a peer still starting (seen as EADDRINUSE in CI). Never the same port twice per process.
+ */
 export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const span = low - LISTEN_PORTS_FROM;
+  for (let i = 0; span > 1_000 && i < 100; i++) {
+    const port = LISTEN_PORTS_FROM + Math.floor(Math.random() * span);
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  // No room below the ephemeral range: let the kernel pick one.
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once("error", reject);
