@@ -1,9 +1,11 @@
-// `pnpm bench e2e-matmul [--n 8192] [--tile 1024|2048] [--agents 2] [--seed 1] [--reps 5] [--runs 1]`
+// `pnpm bench e2e-matmul [--n 8192] [--tile 1024|2048] [--agents 2] [--seed 1] [--reps 5] [--runs 1]
+//  [--kernel-threads N]`
 //
 // The whole system on one exact-mode matmul: a local cluster as real processes (the CLI's
 // DevCluster via @tessera/test-e2e: nats-server, 3 consensus peers, scheduler, storage-manager,
-// agents with one CPU slot and one ORT thread each, fs storage), the job submitted through the
-// `tessera` CLI and waited for until verified.
+// agents with their default slots and one ORT thread per kernel, fs storage), the job submitted
+// through the `tessera` CLI and waited for until verified. --kernel-threads sets the agents'
+// TESSERA_AGENT_KERNEL_THREADS (0: kernels on the agent's JS thread; absent: the agent's default).
 //
 // - Inputs are staged in storage (every A and B tile, encoded as the agents store them) before
 //   the clock starts; staging is reported separately.
@@ -49,15 +51,27 @@ interface Flags {
   reps: number;
   /** Jobs run one after another on the same cluster (same staged inputs). */
   runs: number;
+  /** Agents' kernel worker threads; -1 = the agent's default. */
+  "kernel-threads": number;
 }
 
 function parseFlags(argv: readonly string[]): Flags {
-  const f: Flags = { n: 8192, tile: 1024, agents: 2, seed: 1, reps: 5, runs: 1 };
+  const f: Flags = {
+    n: 8192,
+    tile: 1024,
+    agents: 2,
+    seed: 1,
+    reps: 5,
+    runs: 1,
+    "kernel-threads": -1,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     const v = Number(argv[i + 1]);
     if (!(name in f))
-      throw new Error(`unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs`);
+      throw new Error(
+        `unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs --kernel-threads`,
+      );
     if (!Number.isInteger(v) || v < 0)
       throw new Error(`--${name}: ${argv[i + 1]} must be an integer`);
     (f as unknown as Record<string, number>)[name] = v;
@@ -336,7 +350,11 @@ async function main(): Promise<void> {
       `${round(together.gflops, 2)} GFLOP/s for ${flags.agents} at once (ms/tile ${together.msPerTile.join(", ")})\n`,
   );
 
-  const cluster = await E2eCluster.start({ agents: flags.agents });
+  const kernelThreads = flags["kernel-threads"];
+  const cluster = await E2eCluster.start({
+    agents: flags.agents,
+    ...(kernelThreads >= 0 ? { env: { TESSERA_AGENT_KERNEL_THREADS: String(kernelThreads) } } : {}),
+  });
   try {
     const staging = await stageInputs(cluster.storageSpec, spec);
     process.stderr.write(`staged ${staging.tiles} input tiles in ${round(staging.seconds, 2)} s\n`);
@@ -366,6 +384,7 @@ async function main(): Promise<void> {
       tiles: K,
       tasks: K ** 3 + K ** 2,
       agents: flags.agents,
+      agentKernelThreads: kernelThreads >= 0 ? kernelThreads : "default (= slots)",
       ...medianRun,
       verified: runs.every((r) => r.verified === true),
       staging: { seconds: round(staging.seconds), tiles: staging.tiles, bytes: staging.bytes },

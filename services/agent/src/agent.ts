@@ -7,7 +7,8 @@ import type { AgentConfig } from "./config.js";
 import { type AgentState, Heartbeater } from "./heartbeat.js";
 import { AgentHttp } from "./http.js";
 import { InputTileCache } from "./input-cache.js";
-import { KernelRunner } from "./kernel/kernel-runner.js";
+import { KernelRunner, type TileKernels } from "./kernel/kernel-runner.js";
+import { KernelThreads } from "./kernel/kernel-threads.js";
 import { createAgentMetrics } from "./metrics.js";
 import { AgentBus } from "./nats-bus.js";
 import { executeWorkItem } from "./task-executor.js";
@@ -27,7 +28,7 @@ export class Agent {
 
   private constructor(
     readonly config: AgentConfig,
-    readonly runner: KernelRunner,
+    readonly runner: TileKernels,
     private readonly store: ObjectStore,
     private readonly inputs: InputTileCache,
     private readonly bus: AgentBus,
@@ -45,10 +46,13 @@ export class Agent {
     env: Readonly<Record<string, string | undefined>>,
   ): Promise<Agent> {
     // Kernel first: `--ep cuda` on a node without CUDA must fail before touching the network.
-    const runner = await KernelRunner.create({ ep: config.ep, intraOpThreads: config.threads });
-    if (runner.fallbackReason) {
+    const jsThreadRunner = await KernelRunner.create({
+      ep: config.ep,
+      intraOpThreads: config.threads,
+    });
+    if (jsThreadRunner.fallbackReason) {
       logger.warn(
-        { reason: runner.fallbackReason },
+        { reason: jsThreadRunner.fallbackReason },
         "CUDA execution provider unavailable; running on CPU",
       );
     }
@@ -69,6 +73,11 @@ export class Agent {
       logger,
     });
     let http: AgentHttp | undefined;
+    // Threads only once NATS answered: a failed start has fewer things to take down.
+    const runner: TileKernels =
+      config.kernelThreads > 0
+        ? new KernelThreads(jsThreadRunner, { threads: config.kernelThreads })
+        : jsThreadRunner;
     try {
       await bus.provision();
       const source = await bus.workSource();
@@ -137,6 +146,7 @@ export class Agent {
         {
           pool: config.pool,
           slots: config.slots,
+          kernelThreads: config.kernelThreads,
           executionProvider: runner.executionProvider,
           state: agent.state,
           storage: store.backend,
@@ -149,6 +159,7 @@ export class Agent {
       await http?.close().catch(() => undefined);
       await bus.drain().catch(() => undefined);
       await store.close().catch(() => undefined);
+      await runner.dispose().catch(() => undefined);
       throw err;
     }
   }

@@ -44,6 +44,20 @@ describe("parseAgentConfig", () => {
     expect(c).toMatchObject({ slots: 4, tileCacheMb: 0 });
   });
 
+  it("runs Map kernels on one worker thread unless --kernel-threads says otherwise (0 = JS thread)", () => {
+    expect(parseAgentConfig(["--storage", "fs:/d"], {}, defaults).kernelThreads).toBe(1);
+    expect(
+      parseAgentConfig(["--storage", "fs:/d"], { TESSERA_AGENT_KERNEL_THREADS: "0" }, defaults)
+        .kernelThreads,
+    ).toBe(0);
+    expect(
+      parseAgentConfig(["--storage", "fs:/d", "--kernel-threads", "3"], {}, defaults).kernelThreads,
+    ).toBe(3);
+    expect(() =>
+      parseAgentConfig(["--storage", "fs:/d"], { TESSERA_AGENT_KERNEL_THREADS: "two" }, defaults),
+    ).toThrow(/--kernel-threads: "two" must be an integer between 0 and 256/);
+  });
+
   it("serves /metrics on loopback and a free port unless --http or TESSERA_AGENT_HTTP says where", () => {
     expect(parseAgentConfig(["--storage", "fs:/d"], {}, defaults).http).toEqual({
       host: "127.0.0.1",

@@ -12,13 +12,16 @@ export interface AgentConfig {
   cloud: string;
   region: string;
   zone: string;
-  /**
-   * Work items in flight at once. onnxruntime-node runs a kernel on the JS thread, so kernels
-   * never overlap each other; more slots overlap one item's tile I/O with another's kernel.
-   */
+  /** Work items in flight at once: one's tile I/O overlaps another's kernel. */
   slots: number;
+  /**
+   * Worker threads running Map kernels (0 = on the JS thread, where onnxruntime-node blocks the
+   * event loop for the whole kernel; see kernel/kernel-threads.ts). Default 1: an agent computes
+   * on one core (times --threads) as before, and its slots overlap I/O with that kernel.
+   */
+  kernelThreads: number;
   ep: ExecutionProviderChoice;
-  /** ORT intra-op threads per slot. */
+  /** ORT intra-op threads per kernel. */
   threads: number;
   /** Memory for decoded input tiles shared by tasks (MiB; 0 = read every input every time). */
   tileCacheMb: number;
@@ -51,6 +54,7 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   slots: "TESSERA_AGENT_SLOTS",
   ep: "TESSERA_EP",
   threads: "TESSERA_AGENT_THREADS",
+  "kernel-threads": "TESSERA_AGENT_KERNEL_THREADS",
   "tile-cache-mb": "TESSERA_AGENT_TILE_CACHE_MB",
   storage: "TESSERA_STORAGE",
   "ack-wait-ms": "TESSERA_ACK_WAIT_MS",
@@ -177,6 +181,7 @@ export function parseAgentConfig(
     region: str("region", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     zone: str("zone", "local-a", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
     slots: int("slots", 2, 1, 256),
+    kernelThreads: int("kernel-threads", 1, 0, 256),
     ep,
     threads: int("threads", 1, 1, 256),
     tileCacheMb: int("tile-cache-mb", 1024, 0, 1_048_576),
@@ -201,7 +206,9 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --slots N              work items in flight, so one's tile I/O overlaps another's kernel
                          (default 2)                                        env TESSERA_AGENT_SLOTS
   --ep auto|cuda|cpu     ONNX Runtime execution provider (default auto)   env TESSERA_EP
-  --threads N            ORT intra-op threads per slot (default 1)         env TESSERA_AGENT_THREADS
+  --threads N            ORT intra-op threads per kernel (default 1)       env TESSERA_AGENT_THREADS
+  --kernel-threads N     worker threads running Map kernels, so a kernel never blocks the event
+                         loop; 0 = on the JS thread (default 1)           env TESSERA_AGENT_KERNEL_THREADS
   --tile-cache-mb MB     memory for input tiles reused across tasks; 0 = off (default 1024)
                                                                            env TESSERA_AGENT_TILE_CACHE_MB
   --ack-wait-ms MS       consumer ack wait when provisioning (default 30000)

@@ -9,7 +9,9 @@ export {
   KernelRunner,
   type KernelRunnerOptions,
   probeCuda,
+  type TileKernels,
 } from "./kernel/kernel-runner.js";
+export { KernelThreads } from "./kernel/kernel-threads.js";
 export {
   buildMatMulModel,
   buildReduceModel,

@@ -68,6 +68,36 @@ async function runCudaProbe(): Promise<CudaProbe> {
   }
 }
 
+/** Filled in by a kernel call for its caller's timings. */
+export interface KernelTiming {
+  /** Time spent queueing for a free kernel thread (added to, never reset). */
+  waitMs: number;
+}
+
+/**
+ * What a task needs from its kernels. KernelRunner runs them on the calling thread;
+ * KernelThreads (kernel-threads.ts) runs the Map products on worker threads.
+ */
+export interface TileKernels {
+  readonly executionProvider: ExecutionProvider;
+  /** Partials one Reduce kernel call adds (the executor reads them a chunk this size at a time). */
+  readonly reduceFanIn: number;
+  /**
+   * A·B for row-major float32 [tile, tile] tiles, into `out` when given. Where kernels queue for
+   * a thread, the time spent queueing is added to `timing.waitMs` (it is not compute time).
+   */
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    tile: number,
+    out?: Float32Array,
+    timing?: KernelTiming,
+  ): Promise<Float32Array>;
+  /** ((p0 + p1) + p2) + … in exactly this order, into `out` when given. */
+  sum(partials: readonly Float32Array[], tile: number, out?: Float32Array): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
 type SessionKind = "map" | "reduce";
 
 /** One prepared kernel call; `run` may be called repeatedly and overwrites `output` each time. */
@@ -76,7 +106,7 @@ export interface BoundKernel {
   run(): Promise<Float32Array>;
 }
 
-export class KernelRunner {
+export class KernelRunner implements TileKernels {
   readonly executionProvider: ExecutionProvider;
   /** Why CUDA was not used, when `auto` fell back to CPU. */
   readonly fallbackReason: string | undefined;
@@ -290,7 +320,7 @@ export class KernelRunner {
   }
 }
 
-function checkLength(name: string, data: Float32Array, elems: number): void {
+export function checkLength(name: string, data: Float32Array, elems: number): void {
   if (data.length !== elems) {
     throw new AgentError(
       AgentErrorCode.TileShape,

@@ -1,0 +1,148 @@
+// KernelThreads runs the built worker (dist/kernel/kernel-worker.js): `npm test` builds first.
+import type { Worker } from "node:worker_threads";
+import { afterAll, describe, expect, it } from "vitest";
+import { AgentError, AgentErrorCode } from "../errors.js";
+import { KernelRunner } from "./kernel-runner.js";
+import { KernelThreads } from "./kernel-threads.js";
+
+const tileOf = (t: number, seed: number) =>
+  Float32Array.from({ length: t * t }, (_, x) => ((x * seed) % 23) - 11);
+
+describe("KernelThreads", () => {
+  const open: KernelThreads[] = [];
+  afterAll(async () => {
+    for (const k of open) await k.dispose();
+  });
+  // inlineMaxTile 0: every GEMM goes to a thread, however small.
+  const threads = async (n: number) => {
+    const k = new KernelThreads(await KernelRunner.create({ ep: "cpu", intraOpThreads: 1 }), {
+      threads: n,
+      inlineMaxTile: 0,
+    });
+    open.push(k);
+    return k;
+  };
+
+  it("computes the same bytes as the JS-thread runner, across tile sizes and reused buffers", async () => {
+    const reference = await KernelRunner.create({ ep: "cpu", intraOpThreads: 1 });
+    const k = await threads(1);
+    expect(k.executionProvider).toBe("cpu");
+    expect(k.reduceFanIn).toBe(reference.reduceFanIn);
+    try {
+      // Big, small (staging buffers larger than needed), big again: stale bytes must not leak.
+      for (const [t, seed] of [
+        [64, 7],
+        [16, 5],
+        [64, 3],
+      ] as const) {
+        const a = tileOf(t, seed);
+        const b = tileOf(t, seed + 4);
+        const want = await reference.matmul(a, b, t);
+        const out = new Float32Array(t * t).fill(Number.NaN);
+        expect(await k.matmul(a, b, t, out)).toBe(out);
+        expect(Array.from(out)).toEqual(Array.from(want));
+        // Inputs are read, never moved: the caller's (cached) tiles stay usable.
+        expect(a.length).toBe(t * t);
+        expect(Array.from(await k.matmul(a, b, t))).toEqual(Array.from(want));
+      }
+      // Default options: a 64² GEMM runs on the JS thread, with the same bytes.
+      const inline = new KernelThreads(await KernelRunner.create({ ep: "cpu" }), { threads: 1 });
+      open.push(inline);
+      const [a, b] = [tileOf(64, 2), tileOf(64, 6)];
+      expect(Array.from(await inline.matmul(a, b, 64))).toEqual(
+        Array.from(await reference.matmul(a, b, 64)),
+      );
+      const parts = [tileOf(16, 2), tileOf(16, 9), tileOf(16, 4)];
+      expect(Array.from(await k.sum(parts, 16))).toEqual(
+        Array.from(await reference.sum(parts, 16)),
+      );
+    } finally {
+      await reference.dispose();
+    }
+  });
+
+  it("leaves the event loop free while a kernel runs", async () => {
+    const k = await threads(1);
+    const t = 1024; // 2 GFLOP: tens of milliseconds on one core
+    const a = tileOf(t, 3);
+    const b = tileOf(t, 5);
+    await k.matmul(a, b, t); // session built
+    let done = false;
+    const kernel = k.matmul(a, b, t).then(() => {
+      done = true;
+    });
+    // On the JS thread, onnxruntime-node's run blocks this turn until the product is ready.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    await kernel;
+    expect(done).toBe(true);
+  });
+
+  it("queues kernels beyond its threads and reports the wait apart from compute", async () => {
+    const k = await threads(1);
+    const t = 256;
+    const inputs = [3, 5, 7].map((s) => [tileOf(t, s), tileOf(t, s + 2)] as const);
+    const timings = inputs.map(() => ({ waitMs: 0 }));
+    const results = await Promise.all(
+      inputs.map(([a, b], i) => k.matmul(a, b, t, undefined, timings[i])),
+    );
+    const reference = await KernelRunner.create({ ep: "cpu" });
+    try {
+      for (const [i, [a, b]] of inputs.entries()) {
+        expect(Array.from(results[i] as Float32Array)).toEqual(
+          Array.from(await reference.matmul(a, b, t)),
+        );
+      }
+    } finally {
+      await reference.dispose();
+    }
+    // One thread: the second and third waited for the ones before them.
+    expect(timings[0]?.waitMs).toBeLessThan(timings[2]?.waitMs as number);
+    expect(timings[2]?.waitMs).toBeGreaterThan(0);
+  });
+
+  it("fails a kernel whose thread dies with a kernel error, and carries on with a new thread", async () => {
+    const k = await threads(1);
+    const t = 512;
+    const a = tileOf(t, 3);
+    const b = tileOf(t, 5);
+    const want = await k.matmul(a, b, t);
+    const pending = k.matmul(a, b, t);
+    const inner = k as unknown as { threads: { worker: Worker }[] };
+    await inner.threads[0]?.worker.terminate();
+    const err = await pending.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentError);
+    expect((err as AgentError).code).toBe(AgentErrorCode.Kernel);
+    expect((err as AgentError).message).toMatch(/kernel thread stopped/);
+    expect(k.size).toBe(1);
+    expect(Array.from(await k.matmul(a, b, t))).toEqual(Array.from(want));
+  });
+
+  it("rejects bad shapes before any thread sees them, and every call after dispose", async () => {
+    const k = await threads(2);
+    await expect(k.matmul(new Float32Array(10), new Float32Array(16), 4)).rejects.toMatchObject({
+      code: AgentErrorCode.TileShape,
+      message: expect.stringMatching(/^A: expected 16 float32 elements, got 10/),
+    });
+    const t = 256;
+    const a = tileOf(t, 3);
+    // Two threads busy, a third call queued: dispose fails it instead of leaving it hanging.
+    const calls = [1, 2, 3].map(() => k.matmul(a, a, t).catch((e: unknown) => e));
+    await k.dispose();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes.some((o) => o instanceof AgentError)).toBe(true);
+    await expect(k.matmul(a, a, t)).rejects.toMatchObject({ code: AgentErrorCode.Kernel });
+  });
+
+  it("refuses a thread count that is not a positive integer, naming it", async () => {
+    const runner = await KernelRunner.create({ ep: "cpu" });
+    try {
+      expect(() => new KernelThreads(runner, { threads: 0 })).toThrow(
+        /kernel threads: must be an integer ≥ 1/,
+      );
+    } finally {
+      await runner.dispose();
+    }
+  });
+});

@@ -1,0 +1,243 @@
+// Map kernels on worker threads. onnxruntime-node's session.run is synchronous on the calling
+// thread (its async `run` is a setImmediate around a blocking call), so on the agent's JS thread
+// a 1024² GEMM stops the event loop for 25–50 ms: every other slot's tile write, each of whose
+// steps (open, write, fsync, link, …) needs a turn of the loop, then waits for the kernel, and
+// heartbeats and acks wait too. Here each thread owns a session cache and runs one GEMM at a time;
+// the agent's thread only copies tiles in and out.
+//
+// Tiles travel as copies in reusable staging buffers moved (transferred, not copied) between the
+// threads: ORT refuses SharedArrayBuffer-backed tensors, and the caller's arrays (cached input
+// tiles, pooled output buffers) must stay where they are. Reduce stays on the JS thread: it is
+// a few memory-bound adds, and copying its K partials over would cost what running them does.
+// So do small GEMMs: below ~1 ms of kernel the trip to a thread and back costs more (measured
+// with `pnpm bench noop-tasks`, 64² tiles: +0.6–0.8 ms per task on a thread).
+import { Worker } from "node:worker_threads";
+import { AgentError, AgentErrorCode } from "../errors.js";
+import {
+  checkLength,
+  type ExecutionProvider,
+  type KernelRunner,
+  type KernelTiming,
+  type TileKernels,
+} from "./kernel-runner.js";
+import type { GemmOp } from "./onnx-graphs.js";
+
+/** workerData of a kernel thread. */
+export interface KernelThreadInit {
+  readonly ep: ExecutionProvider;
+  readonly intraOpThreads: number;
+  readonly gemmOp: GemmOp;
+}
+
+/** One GEMM: C = A·B on tile × tile float32 tiles at the start of each buffer. */
+export interface KernelThreadRequest {
+  readonly id: number;
+  readonly tile: number;
+  readonly a: ArrayBuffer;
+  readonly b: ArrayBuffer;
+  readonly c: ArrayBuffer;
+}
+
+/** The request's buffers come back (for reuse) with C filled in, or with an error. */
+export interface KernelThreadReply {
+  readonly id: number;
+  readonly a: ArrayBuffer;
+  readonly b: ArrayBuffer;
+  readonly c: ArrayBuffer;
+  readonly error?: { readonly message: string; readonly code: string | undefined };
+}
+
+interface Staging {
+  a: ArrayBuffer;
+  b: ArrayBuffer;
+  c: ArrayBuffer;
+}
+
+interface Pending {
+  readonly id: number;
+  readonly resolve: (reply: KernelThreadReply) => void;
+  readonly reject: (err: Error) => void;
+}
+
+const AGENT_CODES = new Set<string>(Object.values(AgentErrorCode));
+
+/** GEMMs on tiles up to this side run on the JS thread (256: 34 MFLOP, ~0.5 ms on one core). */
+export const INLINE_MAX_TILE = 256;
+
+export interface KernelThreadsOptions {
+  /** Worker threads (each runs one GEMM at a time). */
+  readonly threads: number;
+  /** Largest tile side whose GEMM runs on the JS thread (default INLINE_MAX_TILE; 0: none). */
+  readonly inlineMaxTile?: number;
+}
+
+/** The compiled worker; under vitest this module is the .ts source and the build sits in dist/. */
+function workerUrl(): URL {
+  const here = new URL("./kernel-worker.js", import.meta.url);
+  return import.meta.url.endsWith(".ts")
+    ? new URL(here.href.replace("/src/kernel/", "/dist/kernel/"))
+    : here;
+}
+
+class KernelThread {
+  readonly worker: Worker;
+  pending: Pending | undefined;
+  staging: Staging | undefined;
+  exited = false;
+
+  constructor(init: KernelThreadInit, onExit: (thread: KernelThread, why: string) => void) {
+    this.worker = new Worker(workerUrl(), { workerData: init });
+    this.worker.on("message", (reply: KernelThreadReply) => {
+      const p = this.pending;
+      if (!p || p.id !== reply.id) return;
+      this.pending = undefined;
+      p.resolve(reply);
+    });
+    this.worker.on("error", (err) => onExit(this, err.message));
+    this.worker.on("exit", (code) => onExit(this, `exit code ${code}`));
+  }
+}
+
+/** TileKernels whose Map products run on `threads` worker threads (reduce on the JS thread). */
+export class KernelThreads implements TileKernels {
+  readonly executionProvider: ExecutionProvider;
+  readonly reduceFanIn: number;
+  private readonly init: KernelThreadInit;
+  private threads: KernelThread[] = [];
+  private readonly idle: KernelThread[] = [];
+  private readonly waiters: { resolve: (t: KernelThread) => void; reject: (e: Error) => void }[] =
+    [];
+  private readonly inlineMaxTile: number;
+  private nextId = 1;
+  private disposed = false;
+
+  /**
+   * `runner` is the JS-thread runner: its resolved execution provider is what every thread uses
+   * (probed once, so all report the same), and it runs the reduces.
+   */
+  constructor(
+    private readonly runner: KernelRunner,
+    options: KernelThreadsOptions,
+  ) {
+    const threads = options.threads;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new AgentError(
+        AgentErrorCode.Config,
+        `kernel threads: must be an integer ≥ 1, got ${threads}`,
+      );
+    }
+    this.executionProvider = runner.executionProvider;
+    this.reduceFanIn = runner.reduceFanIn;
+    this.inlineMaxTile = options.inlineMaxTile ?? INLINE_MAX_TILE;
+    this.init = {
+      ep: runner.executionProvider,
+      intraOpThreads: runner.intraOpThreads,
+      gemmOp: runner.gemmOp,
+    };
+    for (let i = 0; i < threads; i++) this.spawn();
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  private spawn(): void {
+    const thread = new KernelThread(this.init, (t, why) => this.lost(t, why));
+    this.threads.push(thread);
+    this.release(thread);
+  }
+
+  /** A thread died (a native crash, or terminate): fail its kernel and put a new one in its place. */
+  private lost(thread: KernelThread, why: string): void {
+    if (thread.exited) return;
+    thread.exited = true;
+    this.threads = this.threads.filter((t) => t !== thread);
+    const i = this.idle.indexOf(thread);
+    if (i >= 0) this.idle.splice(i, 1);
+    thread.pending?.reject(
+      new AgentError(AgentErrorCode.Kernel, `kernel thread stopped during a kernel (${why})`),
+    );
+    thread.pending = undefined;
+    if (!this.disposed) this.spawn();
+  }
+
+  private acquire(): Promise<KernelThread> {
+    const t = this.idle.pop();
+    if (t) return Promise.resolve(t);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private release(thread: KernelThread): void {
+    if (thread.exited) return;
+    const next = this.waiters.shift();
+    if (next) next.resolve(thread);
+    else this.idle.push(thread);
+  }
+
+  async matmul(
+    a: Float32Array,
+    b: Float32Array,
+    tile: number,
+    out?: Float32Array,
+    timing?: KernelTiming,
+  ): Promise<Float32Array> {
+    const elems = tile * tile;
+    checkLength("A", a, elems);
+    checkLength("B", b, elems);
+    if (out) checkLength("output", out, elems);
+    if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
+    if (tile <= this.inlineMaxTile) return this.runner.matmul(a, b, tile, out);
+    const queuedAt = performance.now();
+    const thread = await this.acquire();
+    if (timing) timing.waitMs += performance.now() - queuedAt;
+    try {
+      const bytes = elems * 4;
+      const s = thread.staging;
+      const staging: Staging =
+        s && s.a.byteLength >= bytes
+          ? s
+          : { a: new ArrayBuffer(bytes), b: new ArrayBuffer(bytes), c: new ArrayBuffer(bytes) };
+      thread.staging = undefined; // moved to the thread until it answers
+      new Float32Array(staging.a, 0, elems).set(a);
+      new Float32Array(staging.b, 0, elems).set(b);
+      const id = this.nextId++;
+      const reply = await new Promise<KernelThreadReply>((resolve, reject) => {
+        if (thread.exited) {
+          reject(new AgentError(AgentErrorCode.Kernel, "kernel thread stopped before its kernel"));
+          return;
+        }
+        thread.pending = { id, resolve, reject };
+        const req: KernelThreadRequest = { id, tile, ...staging };
+        thread.worker.postMessage(req, [staging.a, staging.b, staging.c]);
+      });
+      thread.staging = { a: reply.a, b: reply.b, c: reply.c };
+      if (reply.error) {
+        const code = AGENT_CODES.has(reply.error.code ?? "")
+          ? (reply.error.code as AgentErrorCode)
+          : AgentErrorCode.Kernel;
+        throw new AgentError(code, reply.error.message);
+      }
+      const target = out ?? new Float32Array(elems);
+      target.set(new Float32Array(reply.c, 0, elems));
+      return target;
+    } finally {
+      this.release(thread);
+    }
+  }
+
+  sum(partials: readonly Float32Array[], tile: number, out?: Float32Array): Promise<Float32Array> {
+    return this.runner.sum(partials, tile, out);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const threads = this.threads;
+    this.threads = [];
+    this.idle.length = 0;
+    for (const w of this.waiters.splice(0)) {
+      w.reject(new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed"));
+    }
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+    await this.runner.dispose();
+  }
+}
