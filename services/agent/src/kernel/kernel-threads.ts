@@ -154,8 +154,11 @@ export class KernelThreads implements TileKernels {
     this.threads = this.threads.filter((t) => t !== thread);
     const i = this.idle.indexOf(thread);
     if (i >= 0) this.idle.splice(i, 1);
+    // Disposal stops threads on purpose (the agent is stopping; its items were released).
     thread.pending?.reject(
-      new AgentError(AgentErrorCode.Kernel, `kernel thread stopped during a kernel (${why})`),
+      this.disposed
+        ? new AgentError(AgentErrorCode.Draining, "agent stopping: kernel abandoned")
+        : new AgentError(AgentErrorCode.Kernel, `kernel thread stopped during a kernel (${why})`),
     );
     thread.pending = undefined;
     if (!this.disposed) this.spawn();
@@ -235,7 +238,7 @@ export class KernelThreads implements TileKernels {
     this.threads = [];
     this.idle.length = 0;
     for (const w of this.waiters.splice(0)) {
-      w.reject(new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed"));
+      w.reject(new AgentError(AgentErrorCode.Draining, "agent stopping: kernel abandoned"));
     }
     await Promise.all(threads.map((t) => t.worker.terminate()));
     await this.runner.dispose();
