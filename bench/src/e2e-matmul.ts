@@ -384,7 +384,7 @@ async function main(): Promise<void> {
       tiles: K,
       tasks: K ** 3 + K ** 2,
       agents: flags.agents,
-      agentKernelThreads: kernelThreads >= 0 ? kernelThreads : "default (= slots)",
+      agentKernelThreads: kernelThreads >= 0 ? kernelThreads : "agent default (1)",
       ...medianRun,
       verified: runs.every((r) => r.verified === true),
       staging: { seconds: round(staging.seconds), tiles: staging.tiles, bytes: staging.bytes },

@@ -119,6 +119,32 @@ describe("KernelThreads", () => {
     expect(Array.from(await k.matmul(a, b, t))).toEqual(Array.from(want));
   });
 
+  it("stops replacing threads that die before any kernel, and fails kernels with the reason", async () => {
+    const k = new KernelThreads(await KernelRunner.create({ ep: "cpu" }), {
+      threads: 1,
+      inlineMaxTile: 0,
+      workerUrl: new URL("./no-such-kernel-worker.js", import.meta.url),
+    });
+    open.push(k);
+    // Each call meets a thread that dies (the kernel fails), until the pool gives up on them.
+    const errors: AgentError[] = [];
+    for (let i = 0; i < 5 && k.size > 0; i++) {
+      const err = await k.matmul(tileOf(16, 3), tileOf(16, 5), 16).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AgentError);
+      errors.push(err as AgentError);
+    }
+    expect(errors.every((e) => e.code === AgentErrorCode.Kernel)).toBe(true);
+    expect(errors[0]?.message).toMatch(
+      /kernel thread stopped during a kernel \(.*no-such-kernel-worker/,
+    );
+    expect(k.size).toBe(0);
+    // Later calls fail at once, with the reason, instead of waiting for a thread.
+    await expect(k.matmul(tileOf(16, 3), tileOf(16, 5), 16)).rejects.toMatchObject({
+      code: AgentErrorCode.Kernel,
+      message: expect.stringMatching(/kernel threads keep stopping before any kernel ran/),
+    });
+  });
+
   it("rejects bad shapes before any thread sees them, and every call after dispose", async () => {
     const k = await threads(2);
     await expect(k.matmul(new Float32Array(10), new Float32Array(16), 4)).rejects.toMatchObject({

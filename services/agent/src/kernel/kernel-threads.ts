@@ -61,6 +61,9 @@ interface Pending {
 
 const AGENT_CODES = new Set<string>(Object.values(AgentErrorCode));
 
+/** Threads lost in a row without one answered kernel before the pool stops replacing them. */
+const MAX_FAILED_STARTS = 3;
+
 /** GEMMs on tiles up to this side run on the JS thread (256: 34 MFLOP, ~0.5 ms on one core). */
 export const INLINE_MAX_TILE = 256;
 
@@ -69,10 +72,12 @@ export interface KernelThreadsOptions {
   readonly threads: number;
   /** Largest tile side whose GEMM runs on the JS thread (default INLINE_MAX_TILE; 0: none). */
   readonly inlineMaxTile?: number;
+  /** The worker script (default: the built kernel-worker.js); a seam for tests. */
+  readonly workerUrl?: URL;
 }
 
 /** The compiled worker; under vitest this module is the .ts source and the build sits in dist/. */
-function workerUrl(): URL {
+function defaultWorkerUrl(): URL {
   const here = new URL("./kernel-worker.js", import.meta.url);
   return import.meta.url.endsWith(".ts")
     ? new URL(here.href.replace("/src/kernel/", "/dist/kernel/"))
@@ -84,13 +89,20 @@ class KernelThread {
   pending: Pending | undefined;
   staging: Staging | undefined;
   exited = false;
+  /** Answered at least one kernel (so a later loss is not a failed start). */
+  answered = false;
 
-  constructor(init: KernelThreadInit, onExit: (thread: KernelThread, why: string) => void) {
-    this.worker = new Worker(workerUrl(), { workerData: init });
+  constructor(
+    url: URL,
+    init: KernelThreadInit,
+    onExit: (thread: KernelThread, why: string) => void,
+  ) {
+    this.worker = new Worker(url, { workerData: init });
     this.worker.on("message", (reply: KernelThreadReply) => {
       const p = this.pending;
       if (!p || p.id !== reply.id) return;
       this.pending = undefined;
+      this.answered = true;
       p.resolve(reply);
     });
     this.worker.on("error", (err) => onExit(this, err.message));
@@ -108,8 +120,12 @@ export class KernelThreads implements TileKernels {
   private readonly waiters: { resolve: (t: KernelThread) => void; reject: (e: Error) => void }[] =
     [];
   private readonly inlineMaxTile: number;
+  private readonly workerUrl: URL;
   private nextId = 1;
   private disposed = false;
+  private failedStarts = 0;
+  /** Set when threads kept dying before answering anything: every kernel fails with it. */
+  private broken: string | undefined;
 
   /**
    * `runner` is the JS-thread runner: its resolved execution provider is what every thread uses
@@ -129,6 +145,7 @@ export class KernelThreads implements TileKernels {
     this.executionProvider = runner.executionProvider;
     this.reduceFanIn = runner.reduceFanIn;
     this.inlineMaxTile = options.inlineMaxTile ?? INLINE_MAX_TILE;
+    this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
     this.init = {
       ep: runner.executionProvider,
       intraOpThreads: runner.intraOpThreads,
@@ -142,7 +159,7 @@ export class KernelThreads implements TileKernels {
   }
 
   private spawn(): void {
-    const thread = new KernelThread(this.init, (t, why) => this.lost(t, why));
+    const thread = new KernelThread(this.workerUrl, this.init, (t, why) => this.lost(t, why));
     this.threads.push(thread);
     this.release(thread);
   }
@@ -161,12 +178,28 @@ export class KernelThreads implements TileKernels {
         : new AgentError(AgentErrorCode.Kernel, `kernel thread stopped during a kernel (${why})`),
     );
     thread.pending = undefined;
-    if (!this.disposed) this.spawn();
+    if (this.disposed) return;
+    this.failedStarts = thread.answered ? 0 : this.failedStarts + 1;
+    if (this.failedStarts < MAX_FAILED_STARTS) {
+      this.spawn();
+      return;
+    }
+    // A worker that cannot even start (missing build, runtime refusing threads) would otherwise
+    // be respawned forever; fail kernels with the reason instead.
+    this.broken = `kernel threads keep stopping before any kernel ran (last: ${why})`;
+    if (this.threads.length === 0) {
+      for (const w of this.waiters.splice(0)) {
+        w.reject(new AgentError(AgentErrorCode.Kernel, this.broken));
+      }
+    }
   }
 
   private acquire(): Promise<KernelThread> {
     const t = this.idle.pop();
     if (t) return Promise.resolve(t);
+    if (this.broken && this.threads.length === 0) {
+      return Promise.reject(new AgentError(AgentErrorCode.Kernel, this.broken));
+    }
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 

@@ -13,6 +13,8 @@ const runner = KernelRunner.create({
   intraOpThreads: init.intraOpThreads,
   gemmOp: init.gemmOp,
 });
+// A runner that cannot start fails each request (serve awaits it), not the thread.
+runner.catch(() => undefined);
 
 port.on("message", (req: KernelThreadRequest) => {
   void serve(req).then(
