@@ -13,7 +13,7 @@ import {
 import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
 import { AgentErrorCode } from "./errors.js";
 import type { InputTileCache } from "./input-cache.js";
-import type { TileKernels } from "./kernel/kernel-runner.js";
+import type { KernelTiming, TileKernels } from "./kernel/kernel-runner.js";
 import type { TileBufferLease, TileBufferPool } from "./tile-buffers.js";
 import { readOrGenerateInput, readTile, type TileStore, writeTile } from "./tile-store.js";
 
@@ -136,10 +136,12 @@ async function runMap(
   );
   // The product lands in the payload of the tile file that gets stored.
   const out = allocateTile(job.tile, job.tile, lease?.alloc);
-  const timing = { waitMs: 0 };
+  const timing: KernelTiming = { waitMs: 0 };
+  const before = phases.computeMs;
   await timed(phases, "computeMs", () => ctx.runner.matmul(a, b, job.tile, out.data, timing));
-  // Waiting for a free kernel thread is not compute: it shows in totalMs only.
-  phases.computeMs -= timing.waitMs;
+  // Compute is the kernel's own time: waiting for a kernel thread and copying tiles to and from
+  // it are overhead, visible in totalMs only.
+  phases.computeMs = before + (timing.kernelMs ?? phases.computeMs - before - timing.waitMs);
   return timed(phases, "writeMs", () =>
     writeResult(ctx, partialKey(item.jobId, i, j, k), out, job),
   );

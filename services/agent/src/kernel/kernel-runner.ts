@@ -72,6 +72,11 @@ async function runCudaProbe(): Promise<CudaProbe> {
 export interface KernelTiming {
   /** Time spent queueing for a free kernel thread (added to, never reset). */
   waitMs: number;
+  /**
+   * Set when the kernel ran on another thread: its run time there, without the queueing, the
+   * tile copies and the trip between threads that the call's own duration includes.
+   */
+  kernelMs?: number;
 }
 
 /**
@@ -83,8 +88,8 @@ export interface TileKernels {
   /** Partials one Reduce kernel call adds (the executor reads them a chunk this size at a time). */
   readonly reduceFanIn: number;
   /**
-   * A·B for row-major float32 [tile, tile] tiles, into `out` when given. Where kernels queue for
-   * a thread, the time spent queueing is added to `timing.waitMs` (it is not compute time).
+   * A·B for row-major float32 [tile, tile] tiles, into `out` when given. `timing` receives the
+   * time spent queueing for a thread and, off the JS thread, the kernel's own run time.
    */
   matmul(
     a: Float32Array,

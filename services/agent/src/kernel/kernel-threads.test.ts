@@ -2,7 +2,7 @@
 import type { Worker } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { AgentError, AgentErrorCode } from "../errors.js";
-import { KernelRunner } from "./kernel-runner.js";
+import { KernelRunner, type KernelTiming } from "./kernel-runner.js";
 import { KernelThreads } from "./kernel-threads.js";
 
 const tileOf = (t: number, seed: number) =>
@@ -83,7 +83,7 @@ describe("KernelThreads", () => {
     const k = await threads(1);
     const t = 256;
     const inputs = [3, 5, 7].map((s) => [tileOf(t, s), tileOf(t, s + 2)] as const);
-    const timings = inputs.map(() => ({ waitMs: 0 }));
+    const timings: KernelTiming[] = inputs.map(() => ({ waitMs: 0 }));
     const results = await Promise.all(
       inputs.map(([a, b], i) => k.matmul(a, b, t, undefined, timings[i])),
     );
@@ -100,6 +100,8 @@ describe("KernelThreads", () => {
     // One thread: the second and third waited for the ones before them.
     expect(timings[0]?.waitMs).toBeLessThan(timings[2]?.waitMs as number);
     expect(timings[2]?.waitMs).toBeGreaterThan(0);
+    // The kernel's own time on the thread is reported too (the executor's computeMs).
+    for (const t of timings) expect(t.kernelMs).toBeGreaterThan(0);
   });
 
   it("fails a kernel whose thread dies with a kernel error, and carries on with a new thread", async () => {

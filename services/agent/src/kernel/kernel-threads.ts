@@ -41,6 +41,8 @@ export interface KernelThreadRequest {
 /** The request's buffers come back (for reuse) with C filled in, or with an error. */
 export interface KernelThreadReply {
   readonly id: number;
+  /** The GEMM's run time on the thread. */
+  readonly kernelMs?: number;
   readonly a: ArrayBuffer;
   readonly b: ArrayBuffer;
   readonly c: ArrayBuffer;
@@ -253,6 +255,7 @@ export class KernelThreads implements TileKernels {
           : AgentErrorCode.Kernel;
         throw new AgentError(code, reply.error.message);
       }
+      if (timing && reply.kernelMs !== undefined) timing.kernelMs = reply.kernelMs;
       const target = out ?? new Float32Array(elems);
       target.set(new Float32Array(reply.c, 0, elems));
       return target;

@@ -39,6 +39,9 @@ port.on("message", (req: KernelThreadRequest) => {
 async function serve(req: KernelThreadRequest): Promise<KernelThreadReply> {
   const elems = req.tile * req.tile;
   const view = (buf: ArrayBuffer) => new Float32Array(buf, 0, elems);
-  await (await runner).matmul(view(req.a), view(req.b), req.tile, view(req.c));
-  return { id: req.id, a: req.a, b: req.b, c: req.c };
+  const kernels = await runner;
+  const started = performance.now();
+  await kernels.matmul(view(req.a), view(req.b), req.tile, view(req.c));
+  const kernelMs = performance.now() - started;
+  return { id: req.id, kernelMs, a: req.a, b: req.b, c: req.c };
 }
