@@ -9,6 +9,7 @@ import {
   type GemmOp,
   reduceInputNames,
 } from "./onnx-graphs.js";
+import { disableOrtTelemetryUnlessAllowed } from "./ort-telemetry.js";
 
 export type ExecutionProviderChoice = "auto" | "cuda" | "cpu";
 export type ExecutionProvider = "cpu" | "cuda";
@@ -54,6 +55,7 @@ export function probeCuda(): Promise<CudaProbe> {
 let cudaProbe: Promise<CudaProbe> | undefined;
 
 async function runCudaProbe(): Promise<CudaProbe> {
+  disableOrtTelemetryUnlessAllowed();
   try {
     const session = await ort.InferenceSession.create(buildMatMulModel(16), {
       executionProviders: ["cuda"],
@@ -148,6 +150,9 @@ export class KernelRunner implements TileKernels {
 
   /** Resolves the execution provider (probing CUDA unless `cpu`) and returns a ready runner. */
   static async create(opts: KernelRunnerOptions): Promise<KernelRunner> {
+    // Here, on the creating thread, before any kernel thread exists: a worker thread's
+    // process.env is its own copy, and ONNX Runtime reads the real environment.
+    disableOrtTelemetryUnlessAllowed();
     if (opts.ep === "cpu") return new KernelRunner("cpu", undefined, opts);
     const probe = await probeCuda();
     if (probe.ok) return new KernelRunner("cuda", undefined, opts);
@@ -168,6 +173,7 @@ export class KernelRunner implements TileKernels {
     if (!pending) {
       const model =
         kind === "map" ? buildMatMulModel(tile, this.gemmOp) : buildReduceModel(tile, fanIn);
+      disableOrtTelemetryUnlessAllowed();
       pending = ort.InferenceSession.create(model, this.sessionOptions()).catch((err: unknown) => {
         this.sessions.delete(key);
         throw new AgentError(
