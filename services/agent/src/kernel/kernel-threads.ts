@@ -9,8 +9,9 @@
 // threads: ORT refuses SharedArrayBuffer-backed tensors, and the caller's arrays (cached input
 // tiles, pooled output buffers) must stay where they are. Reduce stays on the JS thread: it is
 // a few memory-bound adds, and copying its K partials over would cost what running them does.
-// So do small GEMMs: below ~1 ms of kernel the trip to a thread and back costs more (measured
-// with `pnpm bench noop-tasks`, 64² tiles: +0.6–0.8 ms per task on a thread).
+// So do small GEMMs, where the trip costs a large part of the kernel (one thread, one caller, on
+// the 2-core box: 64² 45 → 136 µs per call, 256² 0.42 → 0.56 ms, 512² 2.7 → 3.3 ms; 1024² 26.1
+// → 27.2 ms and 2048² 209 → 215 ms, i.e. +3–4 % where the thread pays off).
 import { Worker } from "node:worker_threads";
 import { AgentError, AgentErrorCode } from "../errors.js";
 import {
@@ -66,7 +67,7 @@ const AGENT_CODES = new Set<string>(Object.values(AgentErrorCode));
 /** Threads lost in a row without one answered kernel before the pool stops replacing them. */
 const MAX_FAILED_STARTS = 3;
 
-/** GEMMs on tiles up to this side run on the JS thread (256: 34 MFLOP, ~0.5 ms on one core). */
+/** GEMMs on tiles up to this side run on the JS thread (256: ~0.4 ms of kernel on one core). */
 export const INLINE_MAX_TILE = 256;
 
 export interface KernelThreadsOptions {
