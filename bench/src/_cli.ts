@@ -5,6 +5,20 @@ export class FlagError extends Error {
   readonly code = "TESSERA_E_BENCH_FLAG";
 }
 
+/** One integer flag value in [min, max], or a FlagError naming the flag. */
+export function intIn(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new FlagError(`--${name}: "${text}" must be an integer in [${min}, ${max}]`);
+  }
+  return n;
+}
+
+/** A comma-separated list of integers in [min, max] (`--tiles 512,1024`). */
+export function intsIn(name: string, text: string, min: number, max: number): number[] {
+  return text.split(",").map((x) => intIn(name, x, min, max));
+}
+
 /** Runs a bench's main: exit 0, 2 for a FlagError (reason on stderr), 1 for anything else. */
 export function runBench(name: string, main: () => Promise<void>): void {
   main().then(

@@ -13,7 +13,7 @@ import {
 
 export { FlagError } from "./_cli.js";
 
-import { FlagError } from "./_cli.js";
+import { FlagError, intIn, intsIn } from "./_cli.js";
 
 /** `--name value` pairs; every name must be in `known`. */
 export function parseFlagPairs(
@@ -43,12 +43,7 @@ export function intFlag(
   max: number,
 ): number {
   const v = flags.get(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new FlagError(`--${name}: "${v}" must be an integer in [${min}, ${max}]`);
-  }
-  return n;
+  return v === undefined ? fallback : intIn(name, v, min, max);
 }
 
 export function intListFlag(
@@ -59,14 +54,7 @@ export function intListFlag(
   max: number,
 ): number[] {
   const v = flags.get(name);
-  if (v === undefined) return fallback;
-  return v.split(",").map((x) => {
-    const n = Number(x);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new FlagError(`--${name}: "${x}" must be an integer in [${min}, ${max}]`);
-    }
-    return n;
-  });
+  return v === undefined ? fallback : intsIn(name, v, min, max);
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

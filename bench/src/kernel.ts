@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { type ExecutionProviderChoice, type GemmOp, KernelRunner } from "@tessera/agent";
-import { FlagError } from "./_cli.js";
+import { FlagError, intsIn } from "./_cli.js";
 
 interface Flags {
   tiles: number[];
@@ -33,14 +33,6 @@ function parseFlags(argv: string[]): Flags {
     spin: false,
     baseline: true,
   };
-  const ints = (name: string, v: string, min: number, max: number) =>
-    v.split(",").map((x) => {
-      const n = Number(x);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        throw new FlagError(`--${name}: "${x}" must be an integer in [${min}, ${max}]`);
-      }
-      return n;
-    });
   const onOff = (name: string, v: string) => {
     if (v !== "on" && v !== "off") throw new FlagError(`--${name}: must be on or off, got "${v}"`);
     return v === "on";
@@ -51,16 +43,16 @@ function parseFlags(argv: string[]): Flags {
     if (value === undefined) throw new FlagError(`--${name}: missing value`);
     switch (name) {
       case "tiles":
-        flags.tiles = ints(name, value, 16, 8192);
+        flags.tiles = intsIn(name, value, 16, 8192);
         break;
       case "threads":
-        flags.threads = ints(name, value, 1, 256);
+        flags.threads = intsIn(name, value, 1, 256);
         break;
       case "reps":
-        [flags.reps] = ints(name, value, 1, 10_000) as [number];
+        [flags.reps] = intsIn(name, value, 1, 10_000) as [number];
         break;
       case "rounds":
-        [flags.rounds] = ints(name, value, 1, 100) as [number];
+        [flags.rounds] = intsIn(name, value, 1, 100) as [number];
         break;
       case "ep":
         if (value !== "auto" && value !== "cuda" && value !== "cpu") {

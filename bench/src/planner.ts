@@ -23,7 +23,7 @@ import {
   type SchedulerView,
   StorageBreaker,
 } from "@tessera/scheduler";
-import { FlagError, runBench } from "./_cli.js";
+import { FlagError, intIn, intsIn, runBench } from "./_cli.js";
 
 interface Flags {
   k: number;
@@ -34,20 +34,14 @@ interface Flags {
 
 function parseFlags(argv: string[]): Flags {
   const flags: Flags = { k: 64, done: [0, 10_000, 100_000, 250_000], live: 32, passes: 300 };
-  const int = (name: string, v: string, min: number, max: number) => {
-    const x = Number(v);
-    if (!Number.isSafeInteger(x) || x < min || x > max)
-      throw new FlagError(`--${name}: "${v}" must be an integer in [${min}, ${max}]`);
-    return x;
-  };
   for (let i = 0; i < argv.length; i += 2) {
     const name = argv[i]?.replace(/^--/, "") ?? "";
     const value = argv[i + 1];
     if (value === undefined) throw new FlagError(`--${name}: missing value`);
-    if (name === "k") flags.k = int(name, value, 2, 200);
-    else if (name === "done") flags.done = value.split(",").map((v) => int(name, v, 0, 8e6));
-    else if (name === "live") flags.live = int(name, value, 1, 10_000);
-    else if (name === "passes") flags.passes = int(name, value, 1, 100_000);
+    if (name === "k") flags.k = intIn(name, value, 2, 200);
+    else if (name === "done") flags.done = intsIn(name, value, 0, 8e6);
+    else if (name === "live") flags.live = intIn(name, value, 1, 10_000);
+    else if (name === "passes") flags.passes = intIn(name, value, 1, 100_000);
     else throw new FlagError(`unknown flag --${name}`);
   }
   const maps = flags.k ** 3;

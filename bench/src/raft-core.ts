@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Message, ProposalDroppedError, RawNode, type Ready, StateType } from "@tessera/raft";
 import { DurableLog } from "@tessera/raft-storage";
-import { FlagError } from "./_cli.js";
+import { FlagError, intsIn } from "./_cli.js";
 
 interface Flags {
   durationMs: number;
@@ -22,30 +22,22 @@ interface Flags {
 
 function parseFlags(argv: string[]): Flags {
   const flags: Flags = { durationMs: 3000, warmupMs: 500, proposers: [1, 64], sizes: [128, 4096] };
-  const ints = (name: string, v: string, min: number, max: number) =>
-    v.split(",").map((x) => {
-      const n = Number(x);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        throw new FlagError(`--${name}: "${x}" must be an integer in [${min}, ${max}]`);
-      }
-      return n;
-    });
   for (let i = 0; i < argv.length; i += 2) {
     const name = argv[i]?.replace(/^--/, "") ?? "";
     const value = argv[i + 1];
     if (value === undefined) throw new FlagError(`--${name}: missing value`);
     switch (name) {
       case "duration-ms":
-        flags.durationMs = ints(name, value, 100, 600_000)[0]!;
+        flags.durationMs = intsIn(name, value, 100, 600_000)[0]!;
         break;
       case "warmup-ms":
-        flags.warmupMs = ints(name, value, 0, 60_000)[0]!;
+        flags.warmupMs = intsIn(name, value, 0, 60_000)[0]!;
         break;
       case "proposers":
-        flags.proposers = ints(name, value, 1, 4096);
+        flags.proposers = intsIn(name, value, 1, 4096);
         break;
       case "sizes":
-        flags.sizes = ints(name, value, 8, 1024 * 1024);
+        flags.sizes = intsIn(name, value, 8, 1024 * 1024);
         break;
       default:
         throw new FlagError(`unknown flag --${name}`);
