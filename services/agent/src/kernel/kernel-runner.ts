@@ -173,7 +173,6 @@ export class KernelRunner implements TileKernels {
     if (!pending) {
       const model =
         kind === "map" ? buildMatMulModel(tile, this.gemmOp) : buildReduceModel(tile, fanIn);
-      disableOrtTelemetryUnlessAllowed();
       pending = ort.InferenceSession.create(model, this.sessionOptions()).catch((err: unknown) => {
         this.sessions.delete(key);
         throw new AgentError(

@@ -6,8 +6,8 @@
 // unless the operator decided: ORT_DISABLE_TELEMETRY set either way is left alone, and
 // TESSERA_ORT_TELEMETRY=1 keeps ONNX Runtime's own default. ONNX Runtime reads the variable when
 // it creates its environment, at the first session, so this runs when a KernelRunner is created
-// (on the agent's thread, before any kernel thread: a worker's process.env is a private copy)
-// and again before every session creation.
+// (every session comes from one; on the agent's thread, before any kernel thread: a worker's
+// process.env is a private copy) and before the CUDA probe, which can also be called alone.
 
 /** What to set, if anything: `ORT_DISABLE_TELEMETRY=1` unless the operator chose. Pure. */
 export function ortTelemetryOverride(
