@@ -1,11 +1,13 @@
 // `pnpm bench e2e-matmul [--n 8192] [--tile 1024|2048] [--agents 2] [--seed 1] [--reps 5] [--runs 1]
-//  [--kernel-threads N]`
+//  [--kernel-threads N] [--k-per-map D]`
 //
 // The whole system on one exact-mode matmul: a local cluster as real processes (the CLI's
 // DevCluster via @tessera/test-e2e: nats-server, 3 consensus peers, scheduler, storage-manager,
 // agents with their default slots and one ORT thread per kernel, fs storage), the job submitted
 // through the `tessera` CLI and waited for until verified. --kernel-threads sets the agents'
 // TESSERA_AGENT_KERNEL_THREADS (0: kernels on the agent's JS thread; absent: the agent's default).
+// --k-per-map D submits the job with kPerMap = D: each map sums D inner tiles before it stores
+// its partial (K³/D partials instead of K³; the output and its digest are the same).
 //
 // - Inputs are staged in storage (every A and B tile, encoded as the agents store them) before
 //   the clock starts; staging is reported separately.
@@ -16,7 +18,7 @@
 //   Efficiency = achieved ÷ (agents × peak). Also measured: the concurrent peak, `agents` such
 //   kernels in separate processes timed at the same moment (on a VM whose vCPUs share physical
 //   cores it is well below agents × peak), and efficiencyVsConcurrentPeak = achieved ÷ that.
-// - Durable-write floor: the job stores K³ partials and K² outputs (fsynced); the same fs store
+// - Durable-write floor: the job stores K³/D partials and K² outputs (fsynced); the same fs store
 //   timed on this disk with four writers per agent (tile-sized puts, before the first job) gives
 //   MiB/s, and bytes ÷ that = seconds of disk no schedule can avoid.
 // - Critical-path compute = the busiest agent's summed kernel time (computeMs in its completion
@@ -53,6 +55,8 @@ interface Flags {
   runs: number;
   /** Agents' kernel worker threads; -1 = the agent's default. */
   "kernel-threads": number;
+  /** Inner tiles per map (the job spec's kPerMap). */
+  "k-per-map": number;
 }
 
 function parseFlags(argv: readonly string[]): Flags {
@@ -64,13 +68,14 @@ function parseFlags(argv: readonly string[]): Flags {
     reps: 5,
     runs: 1,
     "kernel-threads": -1,
+    "k-per-map": 1,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     const v = Number(argv[i + 1]);
     if (!(name in f))
       throw new Error(
-        `unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs --kernel-threads`,
+        `unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs --kernel-threads --k-per-map`,
       );
     if (!Number.isInteger(v) || v < 0)
       throw new Error(`--${name}: ${argv[i + 1]} must be an integer`);
@@ -338,10 +343,16 @@ async function measureRun(
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const spec: MatmulJobSpec = { n: flags.n, tile: flags.tile, mode: "exact", seed: flags.seed };
-  validateJobSpec(spec);
+  const spec: MatmulJobSpec = validateJobSpec({
+    n: flags.n,
+    tile: flags.tile,
+    mode: "exact",
+    seed: flags.seed,
+    kPerMap: flags["k-per-map"],
+  });
   if (flags.runs < 1) throw new Error("--runs: must be ≥ 1");
   const K = spec.n / spec.tile;
+  const maps = K ** 3 / (spec.kPerMap ?? 1);
 
   const peak = await kernelPeak(spec.tile, flags.reps);
   const together = await concurrentKernelPeak(spec.tile, flags.reps, flags.agents);
@@ -360,14 +371,14 @@ async function main(): Promise<void> {
     process.stderr.write(`staged ${staging.tiles} input tiles in ${round(staging.seconds, 2)} s\n`);
     // Four writers per agent: more than its two slots ever write at once.
     const writeRate = await storeWriteRate(cluster.storageSpec, spec.tile, flags.agents * 4);
-    const durableBytes = (K ** 3 + K ** 2) * tileFileBytes(spec.tile, spec.tile);
+    const durableBytes = (maps + K ** 2) * tileFileBytes(spec.tile, spec.tile);
     const diskFloorSeconds = durableBytes / 2 ** 20 / writeRate.mibPerSecond;
     process.stderr.write(
       `durable puts of ${spec.tile}-tiles: ${round(writeRate.mibPerSecond, 1)} MiB/s; the job writes ${round(durableBytes / 2 ** 30, 2)} GiB: ≥ ${round(diskFloorSeconds, 2)} s of disk\n`,
     );
     const runs: Awaited<ReturnType<typeof measureRun>>[] = [];
     for (let r = 1; r <= flags.runs; r++) {
-      const jobId = `bench-e2e-${spec.n}-${spec.tile}${flags.runs > 1 ? `-r${r}` : ""}`;
+      const jobId = `bench-e2e-${spec.n}-${spec.tile}${spec.kPerMap ? `-d${spec.kPerMap}` : ""}${flags.runs > 1 ? `-r${r}` : ""}`;
       const run = await measureRun(cluster, spec, jobId, flags.agents, peak.gflops);
       process.stderr.write(
         `run ${r}: ${run.wallSeconds} s, ${run.gflops} GFLOP/s, per kind ${JSON.stringify(run.perKind)}\n`,
@@ -382,7 +393,8 @@ async function main(): Promise<void> {
       bench: "e2e-matmul",
       spec,
       tiles: K,
-      tasks: K ** 3 + K ** 2,
+      kPerMap: spec.kPerMap ?? 1,
+      tasks: maps + K ** 2,
       agents: flags.agents,
       agentKernelThreads: kernelThreads >= 0 ? kernelThreads : "agent default (1)",
       ...medianRun,

@@ -35,6 +35,25 @@ describe("argument validation", () => {
     bad({ n: "96", tile: "48" }, /--tile: 48 must be a power of two/);
     bad({ n: "64", tile: "64", mode: "fuzzy" }, /--mode: "fuzzy" must be exact or float/);
     bad({ n: "64", seed: "-1" }, /--seed/);
+    bad(
+      { n: "256", tile: "64", kPerMap: "3" },
+      /--k-per-map: 3 must divide the tiles per side n\/tile = 4/,
+    );
+    bad(
+      { n: "256", tile: "64", kPerMap: "8" },
+      /--k-per-map: "8" must be an integer between 1 and 4/,
+    );
+    bad({ n: "256", tile: "64", kPerMap: "0" }, /--k-per-map/);
+  });
+  it("passes --k-per-map into the spec only when it is not 1", () => {
+    expect(parseMatmulArgs({ n: "256", tile: "64", kPerMap: "2" })).toEqual({
+      n: 256,
+      tile: 64,
+      mode: "exact",
+      seed: 1,
+      kPerMap: 2,
+    });
+    expect(parseMatmulArgs({ n: "256", tile: "64", kPerMap: "1" })).not.toHaveProperty("kPerMap");
   });
   it("parses dev up flags", () => {
     expect(parseDevUpArgs({})).toEqual({
@@ -102,6 +121,10 @@ describe("job view → progress and the --json summary", () => {
     });
     const tb = 64 + 64 * 64 * 4;
     expect(bytesMoved(p)).toBe(64 * 3 * tb + 16 * 5 * tb);
+    // Maps of 2 inner tiles read 4 tiles each; reduces read K/2 = 2 partials.
+    const grouped = jobProgress({ ...view, spec: { ...view.spec, kPerMap: 2 } });
+    expect(grouped.kPerMap).toBe(2);
+    expect(bytesMoved({ ...grouped, mapsDone: 32 })).toBe(32 * 5 * tb + 16 * 3 * tb);
     expect(progressLine(p, 2)).toMatch(
       /^\[#{28}\] 80\/80 tasks {2}[\d.]+ GFLOP\/s {2}4\.5 MB moved {2}ETA 0\.0s {2}succeeded$/,
     );

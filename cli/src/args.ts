@@ -18,6 +18,8 @@ export interface MatmulArgs {
   readonly tile: number;
   readonly mode: "exact" | "float";
   readonly seed: number;
+  /** Present only when not 1 (the spec's canonical form). */
+  readonly kPerMap?: number;
 }
 
 const MAX_N = 2 ** 20;
@@ -28,6 +30,7 @@ export function parseMatmulArgs(o: {
   tile?: string;
   mode?: string;
   seed?: string;
+  kPerMap?: string;
 }): MatmulArgs {
   const n = intArg("--n", o.n, 1, MAX_N);
   const tile = intArg("--tile", o.tile ?? String(Math.min(1024, n)), 16, 8192);
@@ -40,7 +43,12 @@ export function parseMatmulArgs(o: {
     throw new CliError(`--mode: ${JSON.stringify(mode)} must be exact or float`, 2);
   }
   const seed = intArg("--seed", o.seed ?? "1", 0, 0xffff_ffff);
-  return { n, tile, mode, seed };
+  const K = n / tile;
+  const kPerMap = intArg("--k-per-map", o.kPerMap ?? "1", 1, K);
+  if (K % kPerMap !== 0) {
+    throw new CliError(`--k-per-map: ${kPerMap} must divide the tiles per side n/tile = ${K}`, 2);
+  }
+  return kPerMap === 1 ? { n, tile, mode, seed } : { n, tile, mode, seed, kPerMap };
 }
 
 export type StorageKind = "fs" | "s3" | "gcs";

@@ -181,6 +181,7 @@ export async function jobSubmit(
     tile?: string;
     mode?: string;
     seed?: string;
+    kPerMap?: string;
     jobId?: string;
     wait?: boolean;
     storage?: string;
@@ -362,7 +363,7 @@ export async function verify(
     );
   }
   const view = (await clientFor(opts).get(`/v1/jobs/${jobId}`)) as {
-    spec?: { n: number; tile: number; mode: "exact" | "float"; seed: number };
+    spec?: MatmulJobSpec;
     outputDigest?: string | null;
   };
   if (!view.spec) throw new CliError(`job ${jobId} has no spec in the manifest's answer`);

@@ -8,6 +8,8 @@ export interface JobProgress {
   readonly terminal: boolean;
   readonly n: number;
   readonly tile: number;
+  /** Inner tiles each map sums (the spec's kPerMap; 1 when absent). */
+  readonly kPerMap: number;
   readonly tasks: number;
   readonly done: number;
   readonly mapsDone: number;
@@ -36,7 +38,8 @@ export function jobProgress(view: unknown): JobProgress {
   const n = num(spec.n);
   const tile = num(spec.tile, 1);
   const K = tile > 0 ? n / tile : 0;
-  const maps = num(c.maps, K * K * K);
+  const kPerMap = num(spec.kPerMap, 1);
+  const maps = num(c.maps, (K * K * K) / kPerMap);
   const reduces = num(c.reduces, K * K);
   const mapsDone = num(c.mapsDone);
   const reducesDone = num(c.reducesDone);
@@ -55,6 +58,7 @@ export function jobProgress(view: unknown): JobProgress {
     terminal: TERMINAL.has(state),
     n,
     tile,
+    kPerMap,
     tasks: num(c.tasks, maps + reduces),
     done,
     mapsDone,
@@ -77,22 +81,28 @@ export function tileBytes(tile: number): number {
 }
 
 /**
- * Bytes the finished tasks consume and produce: a map reads A and B and writes a partial; a
- * reduce reads its K partials and writes one output tile. Nominal: an agent's input-tile cache
+ * Bytes the finished tasks consume and produce: a map reads kPerMap tiles each of A and B and
+ * writes a partial; a reduce reads its K / kPerMap partials and writes one output tile. Nominal: an agent's input-tile cache
  * serves repeated A/B reads from memory, so storage itself may see fewer input bytes.
  */
 export function bytesMoved(
-  p: Pick<JobProgress, "n" | "tile" | "mapsDone" | "reducesDone">,
+  p: Pick<JobProgress, "n" | "tile" | "mapsDone" | "reducesDone"> & { kPerMap?: number },
 ): number {
   if (p.tile <= 0) return 0;
-  const K = p.n / p.tile;
+  const d = p.kPerMap ?? 1;
+  const partials = p.n / p.tile / d;
   const tb = tileBytes(p.tile);
-  return p.mapsDone * 3 * tb + p.reducesDone * (K + 1) * tb;
+  return p.mapsDone * (2 * d + 1) * tb + p.reducesDone * (partials + 1) * tb;
 }
 
-/** FLOPs of the finished maps (2·t³ each; reduces' additions are negligible and not counted). */
-export function flopsDone(p: Pick<JobProgress, "tile" | "mapsDone">): number {
-  return p.mapsDone * 2 * p.tile ** 3;
+/**
+ * FLOPs of the finished maps (2·t³ per inner tile; the additions of partial sums are negligible
+ * and not counted).
+ */
+export function flopsDone(
+  p: Pick<JobProgress, "tile" | "mapsDone"> & { kPerMap?: number },
+): number {
+  return p.mapsDone * (p.kPerMap ?? 1) * 2 * p.tile ** 3;
 }
 
 export function formatBytes(b: number): string {

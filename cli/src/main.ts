@@ -87,6 +87,11 @@ function program(): Command {
       .option("--tile <t>", "tile size, a power of two dividing n (default min(1024, n))")
       .option("--mode <mode>", "exact | float", "exact")
       .option("--seed <s>", "input seed (uint32)", "1")
+      .option(
+        "--k-per-map <d>",
+        "inner tiles each map sums before writing its partial (a combiner; must divide n/tile)",
+        "1",
+      )
       .option("--job-id <id>", "job id (default: assigned by the manifest)")
       .option("--wait", "wait for the job to finish (progress bar on a terminal)")
       .option("--storage <spec>", "storage to verify from when the manifest has no verdict"),

@@ -48,12 +48,14 @@ export {
 } from "./reference-gemm.js";
 export {
   exactElementBound,
+  kPerMapOf,
   MAX_N,
   MAX_SEED,
   MAX_TILE,
   type MatmulJobSpec,
   type MatmulMode,
   MIN_TILE,
+  partialsPerReduce,
   tilesPerSide,
   validateJobSpec,
 } from "./spec.js";

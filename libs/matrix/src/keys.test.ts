@@ -36,6 +36,12 @@ describe("storage keys (contracts.md)", () => {
       "jobs/j/partials/2-1-2.tile",
       "jobs/j/partials/2-1-3.tile",
     ]);
+    // With 2 inner tiles per map, a reduce reads K/2 partials; inputs stay shared with kPerMap 1.
+    expect(partialKeysOfReduce("j", { ...spec, kPerMap: 2 }, 2, 1)).toEqual([
+      "jobs/j/partials/2-1-0.tile",
+      "jobs/j/partials/2-1-1.tile",
+    ]);
+    expect(inputKeyA({ ...spec, kPerMap: 2 }, 1, 2)).toBe(inputKeyA(spec, 1, 2));
   });
 
   it("rejects job ids that are not safe key segments", () => {

@@ -1,5 +1,5 @@
 import { MatrixError, MatrixErrorCode } from "./errors.js";
-import type { MatmulJobSpec } from "./spec.js";
+import { type MatmulJobSpec, partialsPerReduce } from "./spec.js";
 
 /**
  * Storage keys (contracts.md). Inputs depend only on the spec, never on the job id, so two jobs
@@ -58,7 +58,7 @@ export function outputKey(jobId: string, i: number, j: number): string {
   return `jobs/${jobId}/C/${i}-${j}.tile`;
 }
 
-/** The K partial keys reduce (i, j) reads, in summation order k = 0..K−1. */
+/** The K / kPerMap partial keys reduce (i, j) reads, in summation order k = 0, 1, …. */
 export function partialKeysOfReduce(
   jobId: string,
   spec: MatmulJobSpec,
@@ -66,8 +66,8 @@ export function partialKeysOfReduce(
   j: number,
 ): string[] {
   assertJobId(jobId);
-  const K = spec.n / spec.tile;
-  const keys = new Array<string>(K);
-  for (let k = 0; k < K; k++) keys[k] = `jobs/${jobId}/partials/${i}-${j}-${k}.tile`;
+  const G = partialsPerReduce(spec);
+  const keys = new Array<string>(G);
+  for (let k = 0; k < G; k++) keys[k] = `jobs/${jobId}/partials/${i}-${j}-${k}.tile`;
   return keys;
 }

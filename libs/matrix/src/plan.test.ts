@@ -4,6 +4,42 @@ import { thrown } from "./errors.test-helpers.js";
 import { JobPlan, planJob } from "./plan.js";
 import { mapTaskId, parseTaskId, reduceTaskId } from "./task-id.js";
 
+describe("JobPlan with kPerMap = 2 (each map sums two inner tiles)", () => {
+  const plan = planJob({ n: 64, tile: 16, mode: "exact", seed: 1, kPerMap: 2 });
+
+  it("has K²·K/2 maps, each reduce summing K/2 partials", () => {
+    expect(plan.tilesPerSide).toBe(4);
+    expect(plan.kPerMap).toBe(2);
+    expect(plan.partialsPerReduce).toBe(2);
+    expect(plan.mapCount).toBe(32);
+    expect(plan.reduceCount).toBe(16);
+  });
+
+  it("numbers maps by group, covers every inner tile of every output tile exactly once", () => {
+    const covered = new Map<string, number[]>();
+    let expected = 0;
+    for (const m of plan.maps()) {
+      expect(m.index).toBe(expected++);
+      expect(m.k).toBeLessThan(2);
+      expect(plan.taskById(m.taskId)).toEqual(m);
+      const cell = `${m.i}-${m.j}`;
+      covered.set(cell, [...(covered.get(cell) ?? []), ...plan.innerTilesOfMap(m)]);
+    }
+    expect(covered.size).toBe(16);
+    for (const ks of covered.values()) expect(ks).toEqual([0, 1, 2, 3]);
+    expect(plan.innerTilesOfMap({ kind: "map", i: 0, j: 0, k: 1 })).toEqual([2, 3]);
+    expect([...plan.mapsOfReduce(2, 3)].map((m) => m.taskId)).toEqual(["m-2-3-0", "m-2-3-1"]);
+  });
+
+  it("refuses a group index past K/kPerMap, naming the bound", () => {
+    const e = thrown(() => plan.taskById("m-0-0-2"));
+    expect(e).toBeInstanceOf(TaskIdError);
+    expect((e as Error).message).toContain("outside 0..1 (K = 4, 2 inner tiles per map)");
+    expect(() => plan.mapIndex(0, 0, 2)).toThrow("outside 0..1");
+    expect(parseTaskId("m-0-0-3", 4).kind).toBe("map"); // without kPerMap, k < K is fine
+  });
+});
+
 describe("JobPlan on a small job", () => {
   const plan = planJob({ n: 64, tile: 16, mode: "exact", seed: 1 });
 

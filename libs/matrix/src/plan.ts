@@ -1,6 +1,6 @@
 import { MatrixError, MatrixErrorCode } from "./errors.js";
 import type { MatmulJobSpec } from "./spec.js";
-import { validateJobSpec } from "./spec.js";
+import { kPerMapOf, validateJobSpec } from "./spec.js";
 import {
   type MapCoord,
   mapTaskId,
@@ -10,7 +10,10 @@ import {
 } from "./task-id.js";
 
 export interface MapTask extends MapCoord {
-  /** Ordinal in the plan's map order: ((i·K) + j)·K + k, so one reduce's maps are contiguous. */
+  /**
+   * Ordinal in the plan's map order: ((i·K) + j)·G + k with G = partialsPerReduce, so one
+   * reduce's maps are contiguous.
+   */
   readonly index: number;
   readonly taskId: string;
 }
@@ -30,7 +33,11 @@ export class JobPlan {
   readonly spec: MatmulJobSpec;
   /** Tiles per side, K = n / tile. */
   readonly tilesPerSide: number;
-  /** K³ map tasks. */
+  /** Inner tiles each map sums (the spec's kPerMap, default 1). */
+  readonly kPerMap: number;
+  /** Maps per reduce = partials one reduce sums, G = K / kPerMap. */
+  readonly partialsPerReduce: number;
+  /** K²·G map tasks (K³ with one inner tile per map). */
   readonly mapCount: number;
   /** K² reduce tasks (= output tiles). */
   readonly reduceCount: number;
@@ -39,7 +46,9 @@ export class JobPlan {
     this.spec = validateJobSpec(spec);
     const K = this.spec.n / this.spec.tile;
     this.tilesPerSide = K;
-    this.mapCount = K * K * K;
+    this.kPerMap = kPerMapOf(this.spec);
+    this.partialsPerReduce = K / this.kPerMap;
+    this.mapCount = K * K * this.partialsPerReduce;
     this.reduceCount = K * K;
   }
 
@@ -51,8 +60,9 @@ export class JobPlan {
   mapTask(index: number): MapTask {
     checkOrdinal("map", index, this.mapCount);
     const K = this.tilesPerSide;
-    const k = index % K;
-    const ij = (index - k) / K;
+    const G = this.partialsPerReduce;
+    const k = index % G;
+    const ij = (index - k) / G;
     const j = ij % K;
     const i = (ij - j) / K;
     return { kind: "map", index, i, j, k, taskId: mapTaskId(i, j, k) };
@@ -70,8 +80,8 @@ export class JobPlan {
   mapIndex(i: number, j: number, k: number): number {
     this.checkCoord("i", i);
     this.checkCoord("j", j);
-    this.checkCoord("k", k);
-    return (i * this.tilesPerSide + j) * this.tilesPerSide + k;
+    this.checkCoord("k", k, this.partialsPerReduce);
+    return (i * this.tilesPerSide + j) * this.partialsPerReduce + k;
   }
 
   reduceIndex(i: number, j: number): number {
@@ -90,7 +100,7 @@ export class JobPlan {
 
   /** Resolves a task id of this job (range-checked against K). */
   taskById(taskId: string): MapTask | ReduceTask {
-    const c = parseTaskId(taskId, this.tilesPerSide);
+    const c = parseTaskId(taskId, this.tilesPerSide, this.partialsPerReduce);
     return c.kind === "map" ? this.mapTaskAt(c.i, c.j, c.k) : this.reduceTaskAt(c.i, c.j);
   }
 
@@ -106,10 +116,16 @@ export class JobPlan {
     for (let index = Math.max(0, from); index < end; index++) yield this.reduceTask(index);
   }
 
-  /** The K maps whose partials reduce (i, j) sums, in summation order k = 0..K−1. */
+  /** The G maps whose partials reduce (i, j) sums, in summation order k = 0..G−1. */
   *mapsOfReduce(i: number, j: number): Generator<MapTask> {
     const first = this.mapIndex(i, j, 0);
-    for (let k = 0; k < this.tilesPerSide; k++) yield this.mapTask(first + k);
+    for (let k = 0; k < this.partialsPerReduce; k++) yield this.mapTask(first + k);
+  }
+
+  /** The inner tile indexes k' a map sums over, in order: k·kPerMap … k·kPerMap + kPerMap − 1. */
+  innerTilesOfMap(map: MapCoord): number[] {
+    this.checkCoord("k", map.k, this.partialsPerReduce);
+    return Array.from({ length: this.kPerMap }, (_, d) => map.k * this.kPerMap + d);
   }
 
   /** The reduce a map feeds: map (i, j, k) → reduce (i, j). */
@@ -117,11 +133,11 @@ export class JobPlan {
     return this.reduceTaskAt(map.i, map.j);
   }
 
-  private checkCoord(name: string, v: number): void {
-    if (!Number.isInteger(v) || v < 0 || v >= this.tilesPerSide) {
+  private checkCoord(name: string, v: number, bound = this.tilesPerSide): void {
+    if (!Number.isInteger(v) || v < 0 || v >= bound) {
       throw new MatrixError(
         MatrixErrorCode.TaskOutOfRange,
-        `tile coordinate ${name} = ${v} is outside 0..${this.tilesPerSide - 1}`,
+        `tile coordinate ${name} = ${v} is outside 0..${bound - 1}`,
       );
     }
   }

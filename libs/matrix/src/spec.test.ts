@@ -46,6 +46,20 @@ describe("validateJobSpec", () => {
     );
     expect(() => validateJobSpec({ ...good, n: 1000, tile: 16 })).toThrow("must divide n");
   });
+
+  it("keeps kPerMap when it divides n/tile, drops it when 1, refuses it otherwise", () => {
+    expect(validateJobSpec({ ...good, kPerMap: 2 })).toEqual({ ...good, kPerMap: 2 });
+    expect(validateJobSpec({ ...good, kPerMap: 4 })).toEqual({ ...good, kPerMap: 4 });
+    // 1 is the default: the canonical spec omits it, so old and new specs compare equal.
+    expect(validateJobSpec({ ...good, kPerMap: 1 })).toEqual(good);
+    expect(fieldOf({ ...good, kPerMap: 3 })).toBe("/kPerMap");
+    expect(fieldOf({ ...good, kPerMap: 8 })).toBe("/kPerMap");
+    expect(fieldOf({ ...good, kPerMap: 0 })).toBe("/kPerMap");
+    expect(fieldOf({ ...good, kPerMap: "2" })).toBe("/kPerMap");
+    expect(() => validateJobSpec({ ...good, kPerMap: 3 })).toThrow(
+      "job spec: /kPerMap: must divide the tiles per side n/tile (4)",
+    );
+  });
 });
 
 describe("exactElementBound", () => {

@@ -13,6 +13,14 @@ export interface MatmulJobSpec {
   readonly tile: number;
   readonly mode: MatmulMode;
   readonly seed: number;
+  /**
+   * Inner tiles one map sums before writing its partial (a combiner; default 1): map (i,j,g)
+   * writes Σ A(i,k)·B(k,j) over k = g·kPerMap … g·kPerMap + kPerMap − 1, so each reduce sums
+   * K / kPerMap partials instead of K. It must divide K. Fewer, larger durable partials: less
+   * storage traffic and fewer tasks, at a coarser unit of retry. Absent when 1 (the canonical
+   * form, so specs written before it existed read the same).
+   */
+  readonly kPerMap?: number;
 }
 
 export const MAX_N = 2 ** 20;
@@ -29,13 +37,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Checks an untrusted value and returns a normalized spec holding exactly the four fields
- * (extra fields are ignored so an envelope can carry more). Throws `JobSpecError` naming the
+ * Checks an untrusted value and returns a normalized spec holding exactly the four fields, plus
+ * `kPerMap` when it is not 1 (extra fields are ignored so an envelope can carry more). Throws `JobSpecError` naming the
  * first offending field, e.g. `job spec: /tile: must divide n (n = 100)`.
  */
 export function validateJobSpec(value: unknown): MatmulJobSpec {
   if (!isRecord(value)) throw new JobSpecError("/", "must be an object");
-  const { n, tile, mode, seed } = value;
+  const { n, tile, mode, seed, kPerMap } = value;
   if (typeof n !== "number" || !Number.isInteger(n)) {
     throw new JobSpecError("/n", "must be an integer");
   }
@@ -53,12 +61,30 @@ export function validateJobSpec(value: unknown): MatmulJobSpec {
   if (typeof seed !== "number" || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
     throw new JobSpecError("/seed", `must be an integer between 0 and ${MAX_SEED} (uint32)`);
   }
-  return { n, tile, mode, seed };
+  if (kPerMap === undefined || kPerMap === 1) return { n, tile, mode, seed };
+  const K = n / tile;
+  if (typeof kPerMap !== "number" || !Number.isInteger(kPerMap) || kPerMap < 1) {
+    throw new JobSpecError("/kPerMap", "must be a positive integer");
+  }
+  if (K % kPerMap !== 0) {
+    throw new JobSpecError("/kPerMap", `must divide the tiles per side n/tile (${K})`);
+  }
+  return { n, tile, mode, seed, kPerMap };
 }
 
 /** Number of tiles along one side (K = n / tile). Assumes a validated spec. */
 export function tilesPerSide(spec: MatmulJobSpec): number {
   return spec.n / spec.tile;
+}
+
+/** Inner tiles per map (1 unless the spec says otherwise). */
+export function kPerMapOf(spec: MatmulJobSpec): number {
+  return spec.kPerMap ?? 1;
+}
+
+/** Partials one reduce sums = maps per output tile: K / kPerMap. Assumes a validated spec. */
+export function partialsPerReduce(spec: MatmulJobSpec): number {
+  return spec.n / spec.tile / kPerMapOf(spec);
 }
 
 /**

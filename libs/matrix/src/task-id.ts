@@ -1,6 +1,9 @@
 import { TaskIdError } from "./errors.js";
 
-/** Map task (i, j, k): C_part(i,j,k) = A(i,k) · B(k,j). */
+/**
+ * Map task (i, j, k): C_part(i,j,k) = A(i,k) · B(k,j); with a spec's `kPerMap` = d > 1, `k` is
+ * the group: C_part(i,j,k) = Σ A(i,k')·B(k',j) over k' = k·d … k·d + d − 1.
+ */
 export interface MapCoord {
   readonly kind: "map";
   readonly i: number;
@@ -8,7 +11,7 @@ export interface MapCoord {
   readonly k: number;
 }
 
-/** Reduce task (i, j): C(i,j) = Σ_k C_part(i,j,k), summed in order k = 0..K−1. */
+/** Reduce task (i, j): C(i,j) = Σ_k C_part(i,j,k), summed in order k = 0..K/kPerMap − 1. */
 export interface ReduceCoord {
   readonly kind: "reduce";
   readonly i: number;
@@ -36,10 +39,14 @@ const MAP_ID = /^m-(0|[1-9]\d{0,8})-(0|[1-9]\d{0,8})-(0|[1-9]\d{0,8})$/;
 const REDUCE_ID = /^r-(0|[1-9]\d{0,8})-(0|[1-9]\d{0,8})$/;
 
 /**
- * Parses `m-i-j-k` / `r-i-j`. With `tilesPerSide` given, also checks every coordinate is < K.
- * Throws `TaskIdError` otherwise.
+ * Parses `m-i-j-k` / `r-i-j`. With `tilesPerSide` given, also checks i and j are < K and a map's
+ * k is < `partialsPerReduce` (K / kPerMap; K when not given). Throws `TaskIdError` otherwise.
  */
-export function parseTaskId(taskId: string, tilesPerSide?: number): TaskCoord {
+export function parseTaskId(
+  taskId: string,
+  tilesPerSide?: number,
+  partialsPerReduce = tilesPerSide,
+): TaskCoord {
   let coord: TaskCoord;
   const m = MAP_ID.exec(taskId);
   if (m) {
@@ -50,10 +57,18 @@ export function parseTaskId(taskId: string, tilesPerSide?: number): TaskCoord {
     coord = { kind: "reduce", i: Number(r[1]), j: Number(r[2]) };
   }
   if (tilesPerSide !== undefined) {
-    const max =
-      coord.kind === "map" ? Math.max(coord.i, coord.j, coord.k) : Math.max(coord.i, coord.j);
+    const max = Math.max(coord.i, coord.j);
     if (max >= tilesPerSide) {
       throw new TaskIdError(taskId, `coordinate ${max} is outside the grid (K = ${tilesPerSide})`);
+    }
+    const groups = partialsPerReduce ?? tilesPerSide;
+    if (coord.kind === "map" && coord.k >= groups) {
+      throw new TaskIdError(
+        taskId,
+        groups === tilesPerSide
+          ? `coordinate ${coord.k} is outside the grid (K = ${tilesPerSide})`
+          : `map group k = ${coord.k} is outside 0..${groups - 1} (K = ${tilesPerSide}, ${tilesPerSide / groups} inner tiles per map)`,
+      );
     }
   }
   return coord;

@@ -75,6 +75,21 @@ describe("work item validation", () => {
     expect(err.issues).toEqual([{ path: "/i", reason: "must be < n/tile (4), got 4" }]);
   });
 
+  it("bounds a map's k by the groups of kPerMap and refuses a kPerMap that does not divide n/tile", () => {
+    const grouped = { n: 256, tile: 64, mode: "exact" as const, seed: 7, kPerMap: 2 };
+    const ok = mapItem({ job: grouped, k: 1, taskId: "m-1-2-1", itemId: "job-1/m-1-2-1/1" });
+    expect(decodeWorkItem(encodeWorkItem(ok))).toEqual(ok);
+    expect(rejection(mapItem({ job: grouped })).issues).toEqual([
+      { path: "/k", reason: "must be < n/tile/kPerMap (2), got 3" },
+    ]);
+    expect(rejection(mapItem({ job: { ...grouped, kPerMap: 3 } })).message).toBe(
+      "work item: /job/kPerMap: must divide the tiles per side n/tile (4)",
+    );
+    expect(rejection(mapItem({ job: { ...grouped, kPerMap: 0 } })).message).toBe(
+      "work item: /job/kPerMap: must be a positive integer",
+    );
+  });
+
   it("requires k on map and forbids it on reduce", () => {
     const noK = mapItem();
     delete noK.k;

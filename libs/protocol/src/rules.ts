@@ -28,6 +28,10 @@ export function jobSpecIssues(spec: MatmulJobSpec, prefix = ""): ValidationIssue
   if (spec.n % spec.tile !== 0) {
     return [{ path: `${prefix}/tile`, reason: `must divide n (${spec.n})` }];
   }
+  const K = spec.n / spec.tile;
+  if (spec.kPerMap !== undefined && K % spec.kPerMap !== 0) {
+    return [{ path: `${prefix}/kPerMap`, reason: `must divide the tiles per side n/tile (${K})` }];
+  }
   return [];
 }
 
@@ -36,7 +40,7 @@ export function workItemIssues(item: WorkItemV1): ValidationIssue[] {
   if (specIssues.length > 0) return specIssues;
   const issues: ValidationIssue[] = [];
   const tiles = item.job.n / item.job.tile;
-  const inRange = (field: "i" | "j" | "k", value: number) => {
+  const inRange = (field: "i" | "j", value: number) => {
     if (value >= tiles) {
       issues.push({ path: `/${field}`, reason: `must be < n/tile (${tiles}), got ${value}` });
     }
@@ -44,8 +48,17 @@ export function workItemIssues(item: WorkItemV1): ValidationIssue[] {
   inRange("i", item.i);
   inRange("j", item.j);
   if (item.kind === "map") {
+    const groups = tiles / (item.job.kPerMap ?? 1);
     if (item.k === undefined) issues.push({ path: "/k", reason: "is required for a map item" });
-    else inRange("k", item.k);
+    else if (item.k >= groups) {
+      issues.push({
+        path: "/k",
+        reason:
+          groups === tiles
+            ? `must be < n/tile (${tiles}), got ${item.k}`
+            : `must be < n/tile/kPerMap (${groups}), got ${item.k}`,
+      });
+    }
   } else if (item.k !== undefined) {
     issues.push({ path: "/k", reason: "must be absent for a reduce item" });
   }

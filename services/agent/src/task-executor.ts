@@ -131,14 +131,22 @@ async function runMap(
     const read = async () => (await readOrGenerateInput(ctx.store, job, matrix, row, col)).data;
     return ctx.inputs ? ctx.inputs.get(inputKey(job, matrix, row, col), read) : read();
   };
-  const [a, b] = await timed(phases, "readMs", () =>
-    Promise.all([input("A", i, k), input("B", k, j)]),
+  // Map group k sums the inner tiles k·d … k·d + d − 1 (d = kPerMap, usually 1).
+  const d = job.kPerMap ?? 1;
+  const inner = Array.from({ length: d }, (_, x) => k * d + x);
+  const [as, bs] = await timed(phases, "readMs", () =>
+    Promise.all([
+      Promise.all(inner.map((kk) => input("A", i, kk))),
+      Promise.all(inner.map((kk) => input("B", kk, j))),
+    ]),
   );
-  // The product lands in the payload of the tile file that gets stored.
+  // The result lands in the payload of the tile file that gets stored.
   const out = allocateTile(job.tile, job.tile, lease?.alloc);
   const timing: KernelTiming = { waitMs: 0 };
   const before = phases.computeMs;
-  await timed(phases, "computeMs", () => ctx.runner.matmul(a, b, job.tile, out.data, timing));
+  await timed(phases, "computeMs", () =>
+    ctx.runner.matmulInner(as, bs, job.tile, out.data, timing),
+  );
   // Compute is the kernel's own time: waiting for a kernel thread and copying tiles to and from
   // it are overhead, visible in totalMs only.
   phases.computeMs = before + (timing.kernelMs ?? phases.computeMs - before - timing.waitMs);
@@ -148,7 +156,7 @@ async function runMap(
 }
 
 /**
- * Sums partials k = 0..K-1 in that order, reading them a chunk at a time so memory stays at
+ * Sums partials k = 0..K/kPerMap-1 in that order, reading them a chunk at a time so memory stays at
  * fan-in tiles whatever K is (each chunk's buffers go back to the pool once it is summed: the
  * running sum is a fresh array). Folding the running sum into the next chunk's chain keeps the
  * float32 order identical to one long chain ((p0+p1)+p2)+…

@@ -2,13 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MatmulJobSpec, outputKey, referenceOutputTile, tileFileBytes } from "@tessera/matrix";
-import { type WorkItemV1, workItemId } from "@tessera/protocol";
 import { createObjectStore, type ObjectStore } from "@tessera/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KernelRunner } from "./kernel/kernel-runner.js";
 import { executeWorkItem } from "./task-executor.js";
 import { TileBufferPool } from "./tile-buffers.js";
 import { readTile } from "./tile-store.js";
+import { workItemFor } from "./work-item.test-helpers.js";
 
 describe("TileBufferPool", () => {
   it("hands a released buffer to the next lease, never one still leased", () => {
@@ -68,23 +68,8 @@ describe("tasks on reused buffers", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const item = (kind: "map" | "reduce", i: number, j: number, k?: number): WorkItemV1 => {
-    const taskId = kind === "map" ? `m-${i}-${j}-${k}` : `r-${i}-${j}`;
-    return {
-      v: 1,
-      itemId: workItemId(jobId, taskId, 1),
-      jobId,
-      taskId,
-      attempt: 1,
-      kind,
-      job: spec,
-      i,
-      j,
-      ...(kind === "map" ? { k } : {}),
-      pool: "cpu",
-      issuedAt: Date.now(),
-    };
-  };
+  const item = (kind: "map" | "reduce", i: number, j: number, k?: number) =>
+    workItemFor(jobId, spec, kind, i, j, k);
 
   it("computes every output tile exactly while buffers from earlier tasks are reused", async () => {
     const buffers = new TileBufferPool(64 * tileFileBytes(spec.tile, spec.tile));

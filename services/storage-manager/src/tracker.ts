@@ -6,7 +6,14 @@
 // derives the work still owed (unchecked outputs of unfinished jobs, verification of jobs whose
 // reduces are all complete, partial clean-up of finished jobs) from state, never from memory of
 // what an earlier process did. Every action is idempotent, so repeating one after a restart is safe.
-import { type MatmulJobSpec, outputKey, parseTaskId, partialKey } from "@tessera/matrix";
+import {
+  type MatmulJobSpec,
+  outputKey,
+  parseTaskId,
+  partialKey,
+  partialsPerReduce,
+  tilesPerSide,
+} from "@tessera/matrix";
 
 export type OutputStatus = "unchecked" | "checking" | "ok" | "bad";
 export type TrackedJobState = "active" | "succeeded" | "failed" | "cancelled";
@@ -117,8 +124,13 @@ export function tileFileBytes(tile: number): number {
 }
 
 /** Deterministic key of a task's output: partial for a map, output tile for a reduce. */
-export function keyOfTask(jobId: string, taskId: string, tilesPerSide: number): string {
-  const c = parseTaskId(taskId, tilesPerSide);
+export function keyOfTask(
+  jobId: string,
+  taskId: string,
+  tilesPerSide: number,
+  partialsPerReduce = tilesPerSide,
+): string {
+  const c = parseTaskId(taskId, tilesPerSide, partialsPerReduce);
   return c.kind === "map" ? partialKey(jobId, c.i, c.j, c.k) : outputKey(jobId, c.i, c.j);
 }
 
@@ -274,14 +286,14 @@ export class JobTracker {
         const output = e.output as ReportedOutput | undefined;
         const attempt = num(e, "attempt");
         if (!taskId || !output || attempt === undefined) return;
-        const K = job.spec.n / job.spec.tile;
+        const K = tilesPerSide(job.spec);
         const kind = taskId.startsWith("m-") ? "map" : "reduce";
         job.outputs.set(taskId, {
           jobId,
           taskId,
           kind,
           attempt,
-          key: keyOfTask(jobId, taskId, K),
+          key: keyOfTask(jobId, taskId, K, partialsPerReduce(job.spec)),
           output: { uri: output.uri, checksum: output.checksum, bytes: output.bytes },
           status: "unchecked",
         });

@@ -27,6 +27,12 @@ describe("e2e: consensus and agent failures", () => {
     const r = await submitViaCli(cluster, small, "e2e-plain").result;
     expectVerified(r, small, smallDigest);
     expect(r.attempts).toBe(r.tasks);
+    // Maps that each sum two inner tiles (half the maps and partials): the same exact output.
+    const grouped = { ...small, kPerMap: 2 };
+    const g = await submitViaCli(cluster, grouped, "e2e-k-per-map").result;
+    expectVerified(g, grouped, smallDigest);
+    const events = await jobEvents(natsUrls(cluster), "e2e-k-per-map");
+    expect(ofType(events, "job.submitted")[0]?.event).toMatchObject({ spec: grouped, maps: 32 });
   });
 
   it("survives the consensus leader SIGKILLed twice during the job", async () => {

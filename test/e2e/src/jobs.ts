@@ -119,6 +119,7 @@ export function submitViaCli(
       spec.mode,
       "--seed",
       String(spec.seed),
+      ...(spec.kPerMap === undefined ? [] : ["--k-per-map", String(spec.kPerMap)]),
       "--job-id",
       jobId,
       "--wait",

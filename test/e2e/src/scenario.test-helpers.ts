@@ -42,7 +42,7 @@ export function expectVerified(r: SubmitResult, spec: MatmulJobSpec, digest: str
     status: "succeeded",
     verified: true,
     digest,
-    tasks: K * K * K + K * K,
+    tasks: (K * K * K) / (spec.kPerMap ?? 1) + K * K,
   });
 }
 

@@ -8,7 +8,8 @@ export const TILE_REASON = `must be a power of two between ${MIN_TILE} and ${MAX
 
 /**
  * A matrix multiplication job: C = A · B with A, B n×n, split into tile×tile blocks.
- * Cross-field rules (tile is a power of two, tile divides n) live in `rules.ts` because JSON
+ * Cross-field rules (tile is a power of two, tile divides n, kPerMap divides n/tile) live in
+ * `rules.ts` because JSON
  * Schema cannot express them.
  */
 export const MatmulJobSpec = Type.Object(
@@ -27,6 +28,14 @@ export const MatmulJobSpec = Type.Object(
       maximum: 0xffff_ffff,
       errorMessage: "must be an unsigned 32-bit integer",
     }),
+    /** Inner tiles each map sums before writing its partial (default 1; must divide n/tile). */
+    kPerMap: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_N / MIN_TILE,
+        errorMessage: "must be a positive integer",
+      }),
+    ),
   },
   { additionalProperties: false, $id: "MatmulJobSpec" },
 );

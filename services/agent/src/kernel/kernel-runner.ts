@@ -10,6 +10,7 @@ import {
   reduceInputNames,
 } from "./onnx-graphs.js";
 import { disableOrtTelemetryUnlessAllowed } from "./ort-telemetry.js";
+import { packSideBySide, packStacked } from "./pack-inner.js";
 
 export type ExecutionProviderChoice = "auto" | "cuda" | "cpu";
 export type ExecutionProvider = "cpu" | "cuda";
@@ -100,6 +101,18 @@ export interface TileKernels {
     out?: Float32Array,
     timing?: KernelTiming,
   ): Promise<Float32Array>;
+  /**
+   * Σ_x A_x·B_x over paired [tile, tile] tiles (a map of several inner tiles), computed as ONE
+   * GEMM over the inner dimension (pack-inner.ts), into `out` when given. With one pair it is
+   * `matmul`. Every implementation runs the same packed GEMM, so float results agree bit for bit.
+   */
+  matmulInner(
+    as: readonly Float32Array[],
+    bs: readonly Float32Array[],
+    tile: number,
+    out?: Float32Array,
+    timing?: KernelTiming,
+  ): Promise<Float32Array>;
   /** ((p0 + p1) + p2) + … in exactly this order, into `out` when given. */
   sum(partials: readonly Float32Array[], tile: number, out?: Float32Array): Promise<Float32Array>;
   dispose(): Promise<void>;
@@ -166,13 +179,19 @@ export class KernelRunner implements TileKernels {
     return new KernelRunner("cpu", probe.reason, opts);
   }
 
-  /** Creates (or returns the cached) session for a kernel shape; exposed so benches can time it. */
-  session(kind: SessionKind, tile: number, fanIn = 2): Promise<ort.InferenceSession> {
-    const key = kind === "map" ? `map/${this.gemmOp}/${tile}` : `reduce/${tile}/${fanIn}`;
+  /**
+   * Creates (or returns the cached) session for a kernel shape; exposed so benches can time it.
+   * `fanIn`: a reduce's inputs; `inner`: a map's inner dimension (tile, or d·tile for d pairs).
+   */
+  session(kind: SessionKind, tile: number, fanIn = 2, inner = tile): Promise<ort.InferenceSession> {
+    const key =
+      kind === "map"
+        ? `map/${this.gemmOp}/${tile}${inner === tile ? "" : `x${inner}`}`
+        : `reduce/${tile}/${fanIn}`;
     let pending = this.sessions.get(key);
     if (!pending) {
       const model =
-        kind === "map" ? buildMatMulModel(tile, this.gemmOp) : buildReduceModel(tile, fanIn);
+        kind === "map" ? buildMatMulModel(tile, this.gemmOp, inner) : buildReduceModel(tile, fanIn);
       pending = ort.InferenceSession.create(model, this.sessionOptions()).catch((err: unknown) => {
         this.sessions.delete(key);
         throw new AgentError(
@@ -222,25 +241,46 @@ export class KernelRunner implements TileKernels {
     return bound.run();
   }
 
+  async matmulInner(
+    as: readonly Float32Array[],
+    bs: readonly Float32Array[],
+    tile: number,
+    out?: Float32Array,
+  ): Promise<Float32Array> {
+    const d = checkPairs(as, bs, tile);
+    if (d === 1) return this.matmul(as[0] as Float32Array, bs[0] as Float32Array, tile, out);
+    const bound = await this.bindMatmul(
+      packSideBySide(as, tile),
+      packStacked(bs, tile),
+      tile,
+      out,
+      d * tile,
+    );
+    return bound.run();
+  }
+
   /**
    * Prepares one Map call: session looked up (or created) and the input/output tensors wrapped
    * around the caller's buffers. Separate from `run` so set-up cost can be measured and a caller
-   * that reuses buffers can run the same binding repeatedly.
+   * that reuses buffers can run the same binding repeatedly. A is [tile, inner], B [inner, tile].
    */
   async bindMatmul(
     a: Float32Array,
     b: Float32Array,
     tile: number,
     out?: Float32Array,
+    inner = tile,
   ): Promise<BoundKernel> {
     const elems = tile * tile;
-    checkLength("A", a, elems);
-    checkLength("B", b, elems);
+    checkLength("A", a, tile * inner);
+    checkLength("B", b, inner * tile);
     const target = out ?? new Float32Array(elems);
     checkLength("output", target, elems);
-    const session = await this.session("map", tile);
-    const dims = [tile, tile];
-    const feeds = { A: new ort.Tensor("float32", a, dims), B: new ort.Tensor("float32", b, dims) };
+    const session = await this.session("map", tile, 2, inner);
+    const feeds = {
+      A: new ort.Tensor("float32", a, [tile, inner]),
+      B: new ort.Tensor("float32", b, [inner, tile]),
+    };
     return this.bind(session, feeds, "C", target, tile);
   }
 
@@ -328,6 +368,23 @@ export class KernelRunner implements TileKernels {
       await session?.release();
     }
   }
+}
+
+/** Checks a map's operand pairs (same count, each [tile, tile]); returns how many pairs. */
+export function checkPairs(
+  as: readonly Float32Array[],
+  bs: readonly Float32Array[],
+  tile: number,
+): number {
+  if (as.length === 0 || as.length !== bs.length) {
+    throw new AgentError(
+      AgentErrorCode.TileShape,
+      `map: needs as many A tiles as B tiles, at least one (got ${as.length} and ${bs.length})`,
+    );
+  }
+  for (const [x, a] of as.entries()) checkLength(`A[${x}]`, a, tile * tile);
+  for (const [x, b] of bs.entries()) checkLength(`B[${x}]`, b, tile * tile);
+  return as.length;
 }
 
 export function checkLength(name: string, data: Float32Array, elems: number): void {

@@ -61,6 +61,45 @@ describe("KernelThreads", () => {
     }
   });
 
+  it("sums inner products (matmulInner) with the JS-thread runner's bits, and equal to A·B for one pair", async () => {
+    const reference = await KernelRunner.create({ ep: "cpu", intraOpThreads: 1 });
+    const k = await threads(1);
+    // Non-integer values: float rounding depends on the algorithm, so equality means the same GEMM.
+    const real = (t: number, seed: number) =>
+      Float32Array.from({ length: t * t }, (_, x) => Math.sin(x * seed) * 0.7);
+    try {
+      for (const d of [3, 1, 2]) {
+        const as = Array.from({ length: d }, (_, x) => real(32, x + 1));
+        const bs = Array.from({ length: d }, (_, x) => real(32, x + 11));
+        const want = await reference.matmulInner(as, bs, 32);
+        const out = new Float32Array(32 * 32).fill(Number.NaN);
+        await k.matmulInner(as, bs, 32, out);
+        expect(Array.from(out)).toEqual(Array.from(want));
+        if (d === 1) {
+          expect(Array.from(want)).toEqual(
+            Array.from(await reference.matmul(as[0] as Float32Array, bs[0] as Float32Array, 32)),
+          );
+        }
+      }
+      // Integers: exact, so the packed GEMM must equal the sum of the separate products.
+      const as = [tileOf(32, 3), tileOf(32, 5)];
+      const bs = [tileOf(32, 7), tileOf(32, 2)];
+      const p0 = await reference.matmul(as[0] as Float32Array, bs[0] as Float32Array, 32);
+      const p1 = await reference.matmul(as[1] as Float32Array, bs[1] as Float32Array, 32);
+      expect(Array.from(await k.matmulInner(as, bs, 32))).toEqual(
+        Array.from(p0, (x, i) => x + (p1[i] ?? 0)),
+      );
+      await expect(k.matmulInner(as, [tileOf(32, 1)], 32)).rejects.toThrow(
+        "map: needs as many A tiles as B tiles, at least one (got 2 and 1)",
+      );
+      await expect(k.matmulInner(as, [bs[0] as Float32Array, tileOf(16, 1)], 32)).rejects.toThrow(
+        "B[1]: expected 1024 float32 elements, got 256",
+      );
+    } finally {
+      await reference.dispose();
+    }
+  });
+
   it("leaves the event loop free while a kernel runs", async () => {
     const k = await threads(1);
     const t = 1024; // 2 GFLOP: tens of milliseconds on one core

@@ -16,12 +16,14 @@ import { Worker } from "node:worker_threads";
 import { AgentError, AgentErrorCode } from "../errors.js";
 import {
   checkLength,
+  checkPairs,
   type ExecutionProvider,
   type KernelRunner,
   type KernelTiming,
   type TileKernels,
 } from "./kernel-runner.js";
 import type { GemmOp } from "./onnx-graphs.js";
+import { packSideBySide, packStacked } from "./pack-inner.js";
 
 /** workerData of a kernel thread. */
 export interface KernelThreadInit {
@@ -30,10 +32,14 @@ export interface KernelThreadInit {
   readonly gemmOp: GemmOp;
 }
 
-/** One GEMM: C = A·B on tile × tile float32 tiles at the start of each buffer. */
+/**
+ * One GEMM: C = A·B with A [tile, inner], B [inner, tile] and C [tile, tile] float32 at the start
+ * of each buffer (inner = d·tile for a map summing d inner products, packed by pack-inner.ts).
+ */
 export interface KernelThreadRequest {
   readonly id: number;
   readonly tile: number;
+  readonly inner: number;
   readonly a: ArrayBuffer;
   readonly b: ArrayBuffer;
   readonly c: ArrayBuffer;
@@ -226,19 +232,49 @@ export class KernelThreads implements TileKernels {
     if (out) checkLength("output", out, elems);
     if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
     if (tile <= this.inlineMaxTile) return this.runner.matmul(a, b, tile, out);
+    return this.onThread([a], [b], tile, out, timing);
+  }
+
+  async matmulInner(
+    as: readonly Float32Array[],
+    bs: readonly Float32Array[],
+    tile: number,
+    out?: Float32Array,
+    timing?: KernelTiming,
+  ): Promise<Float32Array> {
+    checkPairs(as, bs, tile);
+    if (out) checkLength("output", out, tile * tile);
+    if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
+    if (tile <= this.inlineMaxTile) return this.runner.matmulInner(as, bs, tile, out);
+    return this.onThread(as, bs, tile, out, timing);
+  }
+
+  /** Packs the pairs into a thread's staging buffers, runs the GEMM there, copies C out. */
+  private async onThread(
+    as: readonly Float32Array[],
+    bs: readonly Float32Array[],
+    tile: number,
+    out: Float32Array | undefined,
+    timing: KernelTiming | undefined,
+  ): Promise<Float32Array> {
+    const elems = tile * tile;
+    const operandElems = elems * as.length;
     const queuedAt = performance.now();
     const thread = await this.acquire();
     if (timing) timing.waitMs += performance.now() - queuedAt;
     try {
-      const bytes = elems * 4;
       const s = thread.staging;
       const staging: Staging =
-        s && s.a.byteLength >= bytes
+        s && s.a.byteLength >= operandElems * 4 && s.c.byteLength >= elems * 4
           ? s
-          : { a: new ArrayBuffer(bytes), b: new ArrayBuffer(bytes), c: new ArrayBuffer(bytes) };
+          : {
+              a: new ArrayBuffer(operandElems * 4),
+              b: new ArrayBuffer(operandElems * 4),
+              c: new ArrayBuffer(elems * 4),
+            };
       thread.staging = undefined; // moved to the thread until it answers
-      new Float32Array(staging.a, 0, elems).set(a);
-      new Float32Array(staging.b, 0, elems).set(b);
+      packSideBySide(as, tile, new Float32Array(staging.a, 0, operandElems));
+      packStacked(bs, tile, new Float32Array(staging.b, 0, operandElems));
       const id = this.nextId++;
       const reply = await new Promise<KernelThreadReply>((resolve, reject) => {
         if (thread.exited) {
@@ -246,7 +282,7 @@ export class KernelThreads implements TileKernels {
           return;
         }
         thread.pending = { id, resolve, reject };
-        const req: KernelThreadRequest = { id, tile, ...staging };
+        const req: KernelThreadRequest = { id, tile, inner: tile * as.length, ...staging };
         thread.worker.postMessage(req, [staging.a, staging.b, staging.c]);
       });
       thread.staging = { a: reply.a, b: reply.b, c: reply.c };

@@ -37,11 +37,17 @@ port.on("message", (req: KernelThreadRequest) => {
 });
 
 async function serve(req: KernelThreadRequest): Promise<KernelThreadReply> {
-  const elems = req.tile * req.tile;
-  const view = (buf: ArrayBuffer) => new Float32Array(buf, 0, elems);
+  const operand = req.tile * req.inner;
   const kernels = await runner;
   const started = performance.now();
-  await kernels.matmul(view(req.a), view(req.b), req.tile, view(req.c));
+  const bound = await kernels.bindMatmul(
+    new Float32Array(req.a, 0, operand),
+    new Float32Array(req.b, 0, operand),
+    req.tile,
+    new Float32Array(req.c, 0, req.tile * req.tile),
+    req.inner,
+  );
+  await bound.run();
   const kernelMs = performance.now() - started;
   return { id: req.id, kernelMs, a: req.a, b: req.b, c: req.c };
 }

@@ -12,16 +12,20 @@ const IR_VERSION = 8;
 /** The GEMM op used for Map; both compute A·B, the bench compares them. */
 export type GemmOp = "MatMul" | "Gemm";
 
-function squareFloatInput(name: string, tile: number): OnnxTypes.IValueInfoProto {
+function floatInput(name: string, rows: number, cols: number): OnnxTypes.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
         elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: [{ dimValue: tile }, { dimValue: tile }] },
+        shape: { dim: [{ dimValue: rows }, { dimValue: cols }] },
       },
     },
   };
+}
+
+function squareFloatInput(name: string, tile: number): OnnxTypes.IValueInfoProto {
+  return floatInput(name, tile, tile);
 }
 
 function encodeModel(graph: OnnxTypes.IGraphProto): Uint8Array {
@@ -35,9 +39,16 @@ function encodeModel(graph: OnnxTypes.IGraphProto): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** Map kernel: C = A · B for float32 [tile, tile] operands. Inputs "A", "B"; output "C". */
-export function buildMatMulModel(tile: number, op: GemmOp = "MatMul"): Uint8Array {
+/**
+ * Map kernel: C = A · B with A float32 [tile, inner], B [inner, tile], C [tile, tile]; inputs "A",
+ * "B", output "C". inner = tile for one pair of tiles; inner = d·tile for a map that sums d inner
+ * products (its A tiles side by side, its B tiles stacked: see packInnerTiles).
+ */
+export function buildMatMulModel(tile: number, op: GemmOp = "MatMul", inner = tile): Uint8Array {
   assertTile(tile);
+  if (!Number.isInteger(inner) || inner < tile || inner % tile !== 0) {
+    throw new RangeError(`inner dimension: must be a multiple of the tile ${tile}, got ${inner}`);
+  }
   const node: OnnxTypes.INodeProto =
     op === "MatMul"
       ? { opType: "MatMul", input: ["A", "B"], output: ["C"], name: "map_matmul" }
@@ -50,9 +61,9 @@ export function buildMatMulModel(tile: number, op: GemmOp = "MatMul"): Uint8Arra
           attribute: [{ name: "alpha", type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 }],
         };
   return encodeModel({
-    name: `tessera_map_${op.toLowerCase()}_t${tile}`,
+    name: `tessera_map_${op.toLowerCase()}_t${tile}${inner === tile ? "" : `_k${inner}`}`,
     node: [node],
-    input: [squareFloatInput("A", tile), squareFloatInput("B", tile)],
+    input: [floatInput("A", tile, inner), floatInput("B", inner, tile)],
     output: [squareFloatInput("C", tile)],
   });
 }

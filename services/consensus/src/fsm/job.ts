@@ -41,7 +41,7 @@ export const DONE = 2;
 export const FAILED = 3;
 
 /** Snapshot format of a job record written by this code (see README "Snapshot format"). */
-export const JOB_FORMAT_VERSION = 2;
+export const JOB_FORMAT_VERSION = 3;
 
 /** uriPrefix value meaning "the full URI is in uriOverrides". */
 export const URI_OVERRIDE = 255;
@@ -132,7 +132,10 @@ export interface TaskRef {
 
 export class Job {
   readonly plan: JobPlan;
+  /** Tiles per side. */
   readonly K: number;
+  /** Partials per reduce (= maps per output tile): K / kPerMap. */
+  readonly G: number;
   readonly maps: number;
   readonly reduces: number;
   readonly total: number;
@@ -172,16 +175,21 @@ export class Job {
   mapHint = 0;
   reduceHint = 0;
 
+  /** The spec in canonical form (kPerMap only when it is not 1). */
+  readonly spec: MatmulJobSpec;
+
   constructor(
     readonly id: string,
-    readonly spec: MatmulJobSpec,
+    spec: MatmulJobSpec,
     readonly maxAttempts: number,
     readonly submitIndex: number,
     readonly submittedAt: number,
     tasks?: TaskArrays,
   ) {
     this.plan = planJob(spec);
+    this.spec = this.plan.spec;
     this.K = this.plan.tilesPerSide;
+    this.G = this.plan.partialsPerReduce;
     this.maps = this.plan.mapCount;
     this.reduces = this.plan.reduceCount;
     this.total = this.maps + this.reduces;
@@ -193,7 +201,7 @@ export class Job {
   resolve(taskId: string): TaskRef {
     let c: ReturnType<typeof parseTaskId>;
     try {
-      c = parseTaskId(taskId, this.K);
+      c = parseTaskId(taskId, this.K, this.G);
     } catch (e) {
       throw new ManifestRejection(
         "unknown-task",
@@ -218,12 +226,12 @@ export class Job {
 
   /** Reduce ordinal (0-based among reduces) fed by map ordinal m. */
   reduceOfMap(mapOrdinal: number): number {
-    return Math.floor(mapOrdinal / this.K);
+    return Math.floor(mapOrdinal / this.G);
   }
 
-  /** A reduce may start once all K of its partials are complete. */
+  /** A reduce may start once all G of its partials are complete. */
   reduceReady(reduceIndex: number): boolean {
-    return (this.partialsDone[reduceIndex] ?? 0) === this.K;
+    return (this.partialsDone[reduceIndex] ?? 0) === this.G;
   }
 
   /**
@@ -305,6 +313,7 @@ export class Job {
     w.u32(this.spec.tile);
     w.u8(this.spec.mode === "exact" ? 0 : 1);
     w.u32(this.spec.seed);
+    w.u32(this.plan.kPerMap);
     w.u8(JOB_STATES.indexOf(this.state));
     w.u8(this.maxAttempts);
     w.f64(this.submitIndex);
@@ -343,15 +352,22 @@ export class Job {
     }
   }
 
-  /** Reads a job record of snapshot format `version` (1 or 2). */
+  /** Reads a job record of snapshot format `version` (1, 2 or 3; v3 added kPerMap). */
   static read(r: Reader, version: number): Job {
     const id = r.str("job id");
     const n = r.u32("spec.n");
     const tile = r.u32("spec.tile");
     const modeCode = r.u8("spec.mode");
     const seed = r.u32("spec.seed");
+    const kPerMap = version >= 3 ? r.u32("spec.kPerMap") : 1;
     if (modeCode > 1) throw new FsmSnapshotError(`job ${id}: bad mode ${modeCode}`, r.pos);
-    const spec: MatmulJobSpec = { n, tile, mode: modeCode === 0 ? "exact" : "float", seed };
+    const spec: MatmulJobSpec = {
+      n,
+      tile,
+      mode: modeCode === 0 ? "exact" : "float",
+      seed,
+      ...(kPerMap === 1 ? {} : { kPerMap }),
+    };
     const state = JOB_STATES[r.u8("job state")];
     if (!state) throw new FsmSnapshotError(`job ${id}: bad state`, r.pos);
     const maxAttempts = r.u8("maxAttempts");

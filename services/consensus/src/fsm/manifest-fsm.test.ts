@@ -18,6 +18,8 @@ import { ManifestFsm } from "./manifest-fsm.js";
 const SMALL = { n: 32, tile: 16, mode: "exact", seed: 7 } as const;
 /** K = 4: 64 maps, 16 reduces. */
 const MEDIUM = { n: 64, tile: 16, mode: "exact", seed: 1 } as const;
+/** K = 4, two inner tiles per map: 32 maps (m-i-j-0, m-i-j-1), 16 reduces of 2 partials. */
+const GROUPED = { ...MEDIUM, kPerMap: 2 } as const;
 
 const names = (events: ManifestEvent[]) => events.map((e) => `${e.category}.${e.type}`);
 
@@ -341,6 +343,26 @@ describe("map → reduce dependencies and job completion", () => {
       outputDigest: expected,
       finishedAt: verified.entry.stampedAt,
     });
+  });
+
+  it("with kPerMap = 2: K/2 maps per output tile, a reduce ready after 2 partials, kPerMap kept in snapshots", () => {
+    const d = new Driver();
+    const job = d.submit(GROUPED, "g");
+    expect(d.fsm.getJob(job)?.counts).toMatchObject({ tasks: 48, maps: 32, reduces: 16 });
+    expect(d.fsm.getJob(job)?.spec).toEqual(GROUPED);
+    expect(d.start(job, "m-0-0-2", 1).reply).toMatchObject({ ok: false, code: "unknown-task" });
+    d.run(job, "m-0-0-0");
+    const notYet = d.start(job, "r-0-0", 1);
+    expect(notYet.reply.ok ? "" : notYet.reply.reason).toContain("1 of 2 partials");
+    expect(names(d.run(job, "m-0-0-1").events)).toEqual(["task.completed", "task.reduce-ready"]);
+    // The same id with the default spec is another job.
+    const other = d.send({ type: "submit-job", jobId: "g", spec: MEDIUM });
+    expect(other.reply).toMatchObject({ ok: false, code: "job-exists" });
+    const b = new ManifestFsm();
+    b.restore(d.fsm.snapshot());
+    expect(b.getJob(job)?.spec).toEqual(GROUPED);
+    expect(b.digest()).toBe(d.fsm.digest());
+    expect(b.getTask(job, "r-0-0")?.runnable).toBe(true);
   });
 
   it("runs a whole job through runnableTasks like a scheduler would", () => {
@@ -769,9 +791,9 @@ describe("determinism and snapshots", () => {
     const badMagic = good.slice();
     badMagic[0] = 0;
     expect(() => b.restore(badMagic)).toThrow(/bad magic/);
-    const v3 = good.slice();
-    v3[4] = 3;
-    expect(() => b.restore(v3)).toThrow(/unsupported version 3 \(supported: 1\.\.2\)/);
+    const v4 = good.slice();
+    v4[4] = 4;
+    expect(() => b.restore(v4)).toThrow(/unsupported version 4 \(supported: 1\.\.3\)/);
     expect(b.digest()).toBe(digest);
   });
 });

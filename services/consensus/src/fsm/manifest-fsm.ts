@@ -234,7 +234,13 @@ function nodeField(nodeId: string | null): { nodeId?: string } {
 }
 
 function sameSpec(a: MatmulJobSpec, b: MatmulJobSpec): boolean {
-  return a.n === b.n && a.tile === b.tile && a.mode === b.mode && a.seed === b.seed;
+  return (
+    a.n === b.n &&
+    a.tile === b.tile &&
+    a.mode === b.mode &&
+    a.seed === b.seed &&
+    (a.kPerMap ?? 1) === (b.kPerMap ?? 1)
+  );
 }
 
 export class ManifestFsm implements StateMachine {
@@ -430,11 +436,12 @@ export class ManifestFsm implements StateMachine {
       );
     }
     const K = c.spec.n / c.spec.tile;
-    const tasks = K * K * K + K * K;
+    const kPerMap = c.spec.kPerMap ?? 1;
+    const tasks = (K * K * K) / kPerMap + K * K;
     if (tasks > this.limits.maxTasksPerJob) {
       reject(
         "job-too-large",
-        `spec n=${c.spec.n} tile=${c.spec.tile} gives ${tasks} tasks (K=${K}); the limit is ${this.limits.maxTasksPerJob} per job`,
+        `spec n=${c.spec.n} tile=${c.spec.tile} kPerMap=${kPerMap} gives ${tasks} tasks (K=${K}); the limit is ${this.limits.maxTasksPerJob} per job`,
       );
     }
     if (this.totalTasks + tasks > this.limits.maxTotalTasks) {
@@ -451,7 +458,7 @@ export class ManifestFsm implements StateMachine {
       category: "job",
       type: "submitted",
       jobId,
-      spec: { n: c.spec.n, tile: c.spec.tile, mode: c.spec.mode, seed: c.spec.seed },
+      spec: job.spec,
       maps: job.maps,
       reduces: job.reduces,
       maxAttempts,
@@ -616,7 +623,7 @@ export class ManifestFsm implements StateMachine {
     if (t.kind === "reduce" && !job.reduceReady(t.ordinal - job.maps)) {
       reject(
         "not-runnable",
-        `reduce ${job.id}/${t.taskId} has ${job.partialsDone[t.ordinal - job.maps]} of ${job.K} partials complete`,
+        `reduce ${job.id}/${t.taskId} has ${job.partialsDone[t.ordinal - job.maps]} of ${job.G} partials complete`,
       );
     }
     if (t.kind === "map" && !job.mapNeeded(t.ordinal)) {

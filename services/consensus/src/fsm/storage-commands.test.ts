@@ -640,7 +640,7 @@ describe("snapshots with storage state", () => {
     expect(d.reset("a", "m-0-0-0", "bad", 1).reply).toMatchObject({ ok: true });
     expect(d.complete("a", "m-0-0-1", 1).reply.ok).toBe(true);
     const next = fsm.snapshot();
-    expect(new DataView(next.buffer, next.byteOffset).getUint16(4, true)).toBe(2);
+    expect(new DataView(next.buffer, next.byteOffset).getUint16(4, true)).toBe(3);
     const again = new ManifestFsm();
     again.restore(next);
     expect(again.digest()).toBe(fsm.digest());

@@ -15,14 +15,14 @@ export class ViewBuilder {
     return this;
   }
 
-  submit(jobId: string, n = 128, tile = 64, maxAttempts = 4, at = 0): this {
+  submit(jobId: string, n = 128, tile = 64, maxAttempts = 4, at = 0, kPerMap = 1): this {
     const T = n / tile;
     return this.apply(at, {
       category: "job",
       type: "submitted",
       jobId,
-      spec: { n, tile, mode: "exact", seed: 1 },
-      maps: T * T * T,
+      spec: { n, tile, mode: "exact", seed: 1, ...(kPerMap === 1 ? {} : { kPerMap }) },
+      maps: (T * T * T) / kPerMap,
       reduces: T * T,
       maxAttempts,
     });
@@ -99,8 +99,8 @@ export class ViewBuilder {
 
   /** Starts and completes every map of row (i,j). */
   completeRow(jobId: string, i: number, j: number, at: number): this {
-    const T = this.view.jobs.get(jobId)?.tiles ?? 0;
-    for (let k = 0; k < T; k++)
+    const G = this.view.jobs.get(jobId)?.partials ?? 0;
+    for (let k = 0; k < G; k++)
       this.start(jobId, `m-${i}-${j}-${k}`, 1, at).complete(jobId, `m-${i}-${j}-${k}`, 1, at + 10);
     return this;
   }

@@ -369,7 +369,7 @@ function inputLocation(
   if (cfg.placement.policy !== "locality") return undefined;
   if (r.kind === "map") return cfg.dataLocation;
   const places: (InputLocation | undefined)[] = [];
-  for (let k = 0; k < job.tiles; k++) {
+  for (let k = 0; k < job.partials; k++) {
     const done = job.tasks.get(mapTaskId(r.i, r.j, k))?.completed;
     const node = done ? view.nodes.get(done.nodeId) : undefined;
     places.push(node ? { cloud: node.labels.cloud, region: node.labels.region } : undefined);
@@ -389,8 +389,8 @@ export function partialsToReset(job: JobView, reduceTaskId: string, reason: stri
   const j = Number(m[2]);
   const named = [...reason.matchAll(/partials\/(\d+)-(\d+)-(\d+)\.tile/g)]
     .map((x) => ({ i: Number(x[1]), j: Number(x[2]), k: Number(x[3]) }))
-    .filter((p) => p.i === i && p.j === j && p.k < job.tiles)
+    .filter((p) => p.i === i && p.j === j && p.k < job.partials)
     .map((p) => mapTaskId(p.i, p.j, p.k));
   if (named.length > 0) return [...new Set(named)];
-  return Array.from({ length: job.tiles }, (_, k) => mapTaskId(i, j, k));
+  return Array.from({ length: job.partials }, (_, k) => mapTaskId(i, j, k));
 }

@@ -32,6 +32,17 @@ describe("runnable tasks", () => {
     expect(list).not.toContain("m-0-1-0");
   });
 
+  it("with kPerMap = 2 offers K/2 maps per output tile and a reduce once those completed", () => {
+    const b = new ViewBuilder().submit("j1", 256, 64, 4, 0, 2);
+    expect(ids(b).slice(0, 5)).toEqual(["m-0-0-0", "m-0-0-1", "m-0-1-0", "m-0-1-1", "m-0-2-0"]);
+    expect(ids(b)).toHaveLength(32);
+    expect(ids(b).some((id) => id.endsWith("-2") && id.startsWith("m-"))).toBe(false);
+    b.completeRow("j1", 0, 1, 0);
+    const list = ids(b);
+    expect(list[0]).toBe("r-0-1");
+    expect(list).toHaveLength(31);
+  });
+
   it("never offers live, completed, permanently failed or in-flight tasks", () => {
     const b = new ViewBuilder().submit("j1", 128, 64);
     b.start("j1", "m-0-0-0", 1, 0);

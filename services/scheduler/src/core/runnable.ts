@@ -105,17 +105,18 @@ export function* runnableTasks(
     const at = taskRunnableAt(job, t, retry);
     if (at !== undefined && at <= now) retries.push(t);
   }
-  retries.sort((a, b) => mapOrdinal(T, a.i, a.j, a.k ?? 0) - mapOrdinal(T, b.i, b.j, b.k ?? 0));
+  retries.sort((a, b) => mapOrdinal(job, a.i, a.j, a.k ?? 0) - mapOrdinal(job, b.i, b.j, b.k ?? 0));
   for (const t of retries) yield toRunnable(job, t, "retry");
   // 3. fresh maps, row by row, from the first map never started.
-  const total = T * T * T;
+  const G = job.partials;
+  const total = T * T * G;
   for (let o = job.freshCursor; o < total; o++) {
-    const k = o % T;
-    const row = (o - k) / T;
+    const k = o % G;
+    const row = (o - k) / G;
     const i = Math.floor(row / T);
     const j = row % T;
     if (k === 0 && reduceReady(job, i, j)) {
-      o += T - 1; // the whole row is done
+      o += G - 1; // the whole row is done
       continue;
     }
     const id = mapTaskId(i, j, k);

@@ -21,7 +21,7 @@ function indexesByScan(job: JobView): { unsettled: string[]; freshCursor: number
     .sort();
   let freshCursor = 0;
   while (freshCursor < job.tiles ** 3) {
-    const t = job.tasks.get(mapIdAt(job.tiles, freshCursor));
+    const t = job.tasks.get(mapIdAt(job, freshCursor));
     if (!t || (t.lastAttempt === 0 && !t.completed && t.failedReason === undefined)) break;
     freshCursor++;
   }
@@ -195,7 +195,7 @@ describe("view reducer", () => {
       at += 5;
       const roll = rand(10);
       if (roll < 2 && job.freshCursor < T ** 3) {
-        b.start("j1", mapIdAt(T, job.freshCursor), 1, at);
+        b.start("j1", mapIdAt(job, job.freshCursor), 1, at);
       } else if (roll < 8) {
         const t = pick([...job.unsettled]);
         if (!t) continue;
@@ -237,7 +237,7 @@ describe("view reducer", () => {
         for (let row = 0; row < T * T; row++)
           if (reduceReady(job, Math.floor(row / T), row % T))
             ready.push(reduceTaskId(Math.floor(row / T), row % T));
-        const id = pick(ready) ?? mapIdAt(T, rand(T ** 3));
+        const id = pick(ready) ?? mapIdAt(job, rand(T ** 3));
         const t = job.tasks.get(id);
         if (!t || (t.lastAttempt === 0 && !t.completed)) b.start("j1", id, 1, at);
       }

@@ -61,6 +61,8 @@ export interface JobView {
   readonly spec: MatmulJobSpec;
   /** Tiles per side (n / tile). */
   readonly tiles: number;
+  /** Maps per output tile = partials per reduce: tiles / kPerMap (the spec's; 1 by default). */
+  readonly partials: number;
   readonly maxAttempts: number;
   /** Log index of the submit: jobs are served oldest first. */
   readonly submitIndex: number;
@@ -139,6 +141,7 @@ export function newJob(
     jobId,
     spec,
     tiles,
+    partials: tiles / (spec.kPerMap ?? 1),
     maxAttempts,
     submitIndex,
     state,
@@ -160,7 +163,7 @@ export function touchTask(job: JobView, taskId: string): TaskView | undefined {
   const parsed = parseTaskId(taskId);
   if (!parsed) return undefined;
   const { i, j, k } = parsed;
-  if (i >= job.tiles || j >= job.tiles || (k !== undefined && k >= job.tiles)) return undefined;
+  if (i >= job.tiles || j >= job.tiles || (k !== undefined && k >= job.partials)) return undefined;
   const t: TaskView = {
     taskId,
     kind: parsed.kind,
@@ -185,16 +188,18 @@ export function isFinished(state: JobState): boolean {
   return state === "cancelled" || state === "failed" || state === "succeeded";
 }
 
+type MapGrid = Pick<JobView, "tiles" | "partials">;
+
 /** Position of map (i,j,k) in the row-first order maps are started in. */
-export function mapOrdinal(tiles: number, i: number, j: number, k: number): number {
-  return (i * tiles + j) * tiles + k;
+export function mapOrdinal(job: MapGrid, i: number, j: number, k: number): number {
+  return (i * job.tiles + j) * job.partials + k;
 }
 
 /** The map at a row-first ordinal. */
-export function mapIdAt(tiles: number, ordinal: number): string {
-  const k = ordinal % tiles;
-  const row = (ordinal - k) / tiles;
-  return mapTaskId(Math.floor(row / tiles), row % tiles, k);
+export function mapIdAt(job: MapGrid, ordinal: number): string {
+  const k = ordinal % job.partials;
+  const row = (ordinal - k) / job.partials;
+  return mapTaskId(Math.floor(row / job.tiles), row % job.tiles, k);
 }
 
 /** A task that will never be offered as a fresh map again (started, done or failed for good). */
@@ -213,14 +218,14 @@ export function indexTask(job: JobView, t: TaskView): void {
   if (unsettled) job.unsettled.add(t);
   else job.unsettled.delete(t);
   if (t.kind !== "map") return;
-  const total = job.tiles ** 3;
-  while (job.freshCursor < total && leftFresh(job.tasks.get(mapIdAt(job.tiles, job.freshCursor))))
+  const total = job.tiles ** 2 * job.partials;
+  while (job.freshCursor < total && leftFresh(job.tasks.get(mapIdAt(job, job.freshCursor))))
     job.freshCursor++;
 }
 
 /** Reduce (i,j) may run: every partial (i,j,k) is complete. */
 export function reduceReady(job: JobView, i: number, j: number): boolean {
-  return (job.rowMapsDone[i * job.tiles + j] ?? 0) >= job.tiles;
+  return (job.rowMapsDone[i * job.tiles + j] ?? 0) >= job.partials;
 }
 
 /** What applying one batch meant for the view. */
