@@ -74,6 +74,12 @@ describe("verifyJob", () => {
         true,
       );
     }
+    // Maps of two inner tiles (kPerMap 2): longer dot products, one-term reduces; still within.
+    const grouped = { ...float, kPerMap: 2 };
+    const groupedC = computeJob(grouped);
+    expect((await verifyJob(grouped, (i, j) => groupedC[i]![j]!, { verifySeed: 9 })).verified).toBe(
+      true,
+    );
   });
 
   it("exact mode: a single element changed by ±1 anywhere fails, and names the tile", async () => {

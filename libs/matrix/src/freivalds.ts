@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { streamKey, streamWord } from "./counter-hash.js";
 import { MatrixError, MatrixErrorCode } from "./errors.js";
 import { generateTileA, generateTileB } from "./generate.js";
-import { exactElementBound, type MatmulJobSpec, validateJobSpec } from "./spec.js";
+import { exactElementBound, kPerMapOf, type MatmulJobSpec, validateJobSpec } from "./spec.js";
 
 /**
  * Freivalds verification of C = A·B, tile by tile, without ever holding A, B or C whole.
@@ -27,9 +27,10 @@ import { exactElementBound, type MatmulJobSpec, validateJobSpec } from "./spec.j
  *     probability ≤ 1/(2R) per round (at most one value of r_q solves it); `rounds` independent
  *     vectors (default 2) make that ≤ (2R)^−rounds.
  *
- * FLOAT MODE — tolerance from rounding-error analysis. Each element of C is a tile GEMM of t
- * products (any order) followed by a K-term reduce, both in float32, so
- *   |C_pq − (AB)_pq| ≤ γ₃₂(t + K − 1) · (|A||B|)_pq,   γ(k) = k·u/(1 − k·u), u = 2^−24
+ * FLOAT MODE — tolerance from rounding-error analysis. Each element of C is a map GEMM of
+ * L = kPerMap·t products (any order; L = t by default) followed by a G = K/kPerMap-term reduce,
+ * both in float32, so
+ *   |C_pq − (AB)_pq| ≤ γ₃₂(L + G − 1) · (|A||B|)_pq,   γ(k) = k·u/(1 − k·u), u = 2^−24
  * (Higham, Accuracy and Stability of Numerical Algorithms, §3.1 — holds for every summation
  * order, and for FMA). Row p of the check therefore passes when
  *   |(C·r)_p − (A·(B·r))_p| ≤ c·γ₃₂(t + K − 1)·(|A|(|B||r|))_p + γ₆₄(2t + K)·((|A|(|B||r|))_p + (|C||r|)_p)
@@ -100,7 +101,7 @@ interface Settings {
   readonly rounds: number;
   readonly verifySeed: number;
   readonly inputs: InputTileSource;
-  /** float: c·γ₃₂(t+K−1) */
+  /** float: c·γ₃₂(L+G−1), L = kPerMap·t products per map, G = K/kPerMap partials */
   readonly relTol32: number;
   /** float: γ₆₄(2t+K) */
   readonly relTol64: number;
@@ -134,6 +135,7 @@ function settingsOf(specIn: MatmulJobSpec, options: FreivaldsOptions): Settings 
   }
   const t = spec.tile;
   const K = spec.n / t;
+  const d = kPerMapOf(spec);
   const m = exactElementBound(spec.n);
   const exact = spec.mode === "exact";
   return {
@@ -147,7 +149,7 @@ function settingsOf(specIn: MatmulJobSpec, options: FreivaldsOptions): Settings 
       tileA: (i, k) => generateTileA(spec, i, k),
       tileB: (k, j) => generateTileB(spec, k, j),
     },
-    relTol32: factor * gamma(t + K - 1, U32),
+    relTol32: factor * gamma(d * t + K / d - 1, U32),
     relTol64: gamma(2 * t + K, U64),
     m,
     cBound: spec.n * m * m,

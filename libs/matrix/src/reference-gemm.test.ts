@@ -35,6 +35,9 @@ describe("reference GEMM", () => {
     for (let i = 0; i < K; i++) {
       for (let j = 0; j < K; j++) {
         const tile = referenceOutputTile(spec, i, j);
+        // Maps of 2 or 4 inner tiles group the same sums differently: still exact.
+        const grouped2 = referenceOutputTile({ ...spec, kPerMap: 2 }, i, j);
+        const grouped4 = referenceOutputTile({ ...spec, kPerMap: 4 }, i, j);
         // Same tile reduced in reverse k order, float32 throughout.
         const reversed = new Float32Array(32 * 32);
         for (let k = K - 1; k >= 0; k--) {
@@ -46,6 +49,8 @@ describe("reference GEMM", () => {
             const want = full[(i * 32 + r) * 128 + j * 32 + c]!;
             expect(tile[r * 32 + c]).toBe(want);
             expect(reversed[r * 32 + c]).toBe(want);
+            expect(grouped2[r * 32 + c]).toBe(want);
+            expect(grouped4[r * 32 + c]).toBe(want);
           }
         }
       }

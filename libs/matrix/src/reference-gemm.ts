@@ -1,6 +1,6 @@
 import { MatrixError, MatrixErrorCode } from "./errors.js";
 import { generateMatrix, generateTileA, generateTileB } from "./generate.js";
-import type { MatmulJobSpec } from "./spec.js";
+import { kPerMapOf, type MatmulJobSpec } from "./spec.js";
 
 /**
  * Straightforward GEMMs used as ground truth by tests and small checks. Deliberately plain
@@ -66,19 +66,23 @@ export function referenceProduct(spec: MatmulJobSpec): Float64Array {
 }
 
 /**
- * Output tile C(i, j) computed the way the job does it: Map partials P_k = A(i,k)·B(k,j) in
- * float32, then Reduce C = Σ_k P_k in float32 in order k = 0..K−1.
+ * Output tile C(i, j) computed the way the job structures it: Map partials
+ * P_g = Σ A(i,k)·B(k,j) over the spec's kPerMap inner tiles of group g, in float32, then Reduce
+ * C = Σ_g P_g in float32 in order g = 0, 1, … (exact mode: bit for bit what agents store).
  */
 export function referenceOutputTile(spec: MatmulJobSpec, i: number, j: number): Float32Array {
   const t = spec.tile;
   const K = spec.n / t;
+  const d = kPerMapOf(spec);
   const c = new Float32Array(t * t);
   const a = new Float32Array(t * t);
   const b = new Float32Array(t * t);
   const partial = new Float32Array(t * t);
-  for (let k = 0; k < K; k++) {
+  for (let g = 0; g < K / d; g++) {
     partial.fill(0);
-    tileGemm(generateTileA(spec, i, k, a), generateTileB(spec, k, j, b), t, partial);
+    for (let k = g * d; k < (g + 1) * d; k++) {
+      tileGemm(generateTileA(spec, i, k, a), generateTileB(spec, k, j, b), t, partial);
+    }
     for (let e = 0; e < c.length; e++) c[e] = c[e]! + partial[e]!;
   }
   return c;
