@@ -59,6 +59,13 @@ describe("validateJobSpec", () => {
     expect(() => validateJobSpec({ ...good, kPerMap: 3 })).toThrow(
       "job spec: /kPerMap: must divide the tiles per side n/tile (4)",
     );
+    // At tile 2048 a packed map operand holds at most 16 inner tiles (2^26 float32 elements).
+    expect(
+      validateJobSpec({ n: 65536, tile: 2048, mode: "exact", seed: 1, kPerMap: 16 }).kPerMap,
+    ).toBe(16);
+    expect(() =>
+      validateJobSpec({ n: 65536, tile: 2048, mode: "exact", seed: 1, kPerMap: 32 }),
+    ).toThrow("/kPerMap: kPerMap·tile² = 134217728 exceeds 67108864");
   });
 });
 

@@ -27,6 +27,11 @@ export const MAX_N = 2 ** 20;
 export const MIN_TILE = 16;
 export const MAX_TILE = 8192;
 export const MAX_SEED = 0xffff_ffff;
+/**
+ * Largest packed map operand, kPerMap·tile² float32 elements (256 MiB): an agent holds two such
+ * operands per running map, so a spec asking for more is refused at submit, not by an OOM.
+ */
+export const MAX_MAP_OPERAND_ELEMENTS = 2 ** 26;
 
 function isPowerOfTwo(x: number): boolean {
   return x > 0 && (x & (x - 1)) === 0;
@@ -68,6 +73,12 @@ export function validateJobSpec(value: unknown): MatmulJobSpec {
   }
   if (K % kPerMap !== 0) {
     throw new JobSpecError("/kPerMap", `must divide the tiles per side n/tile (${K})`);
+  }
+  if (kPerMap * tile * tile > MAX_MAP_OPERAND_ELEMENTS) {
+    throw new JobSpecError(
+      "/kPerMap",
+      `kPerMap·tile² = ${kPerMap * tile * tile} exceeds ${MAX_MAP_OPERAND_ELEMENTS} (a map's packed operand would pass 256 MiB)`,
+    );
   }
   return { n, tile, mode, seed, kPerMap };
 }

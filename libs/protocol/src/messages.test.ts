@@ -88,6 +88,10 @@ describe("work item validation", () => {
     expect(rejection(mapItem({ job: { ...grouped, kPerMap: 0 } })).message).toBe(
       "work item: /job/kPerMap: must be a positive integer",
     );
+    const huge = { n: 65536, tile: 4096, mode: "exact" as const, seed: 7, kPerMap: 8 };
+    expect(rejection(mapItem({ job: huge })).message).toBe(
+      "work item: /job/kPerMap: kPerMap·tile² must be ≤ 67108864 (a map's packed operand ≤ 256 MiB)",
+    );
   });
 
   it("requires k on map and forbids it on reduce", () => {

@@ -1,7 +1,7 @@
 import type { ValidationIssue } from "./errors.js";
 import type { CommandEnvelopeV1 } from "./schemas/command.js";
 import type { CompletionV1 } from "./schemas/completion.js";
-import { type MatmulJobSpec, TILE_REASON } from "./schemas/job-spec.js";
+import { MAX_MAP_OPERAND_ELEMENTS, type MatmulJobSpec, TILE_REASON } from "./schemas/job-spec.js";
 import type { WorkItemV1 } from "./schemas/work-item.js";
 
 /*
@@ -31,6 +31,14 @@ export function jobSpecIssues(spec: MatmulJobSpec, prefix = ""): ValidationIssue
   const K = spec.n / spec.tile;
   if (spec.kPerMap !== undefined && K % spec.kPerMap !== 0) {
     return [{ path: `${prefix}/kPerMap`, reason: `must divide the tiles per side n/tile (${K})` }];
+  }
+  if (spec.kPerMap !== undefined && spec.kPerMap * spec.tile ** 2 > MAX_MAP_OPERAND_ELEMENTS) {
+    return [
+      {
+        path: `${prefix}/kPerMap`,
+        reason: `kPerMap·tile² must be ≤ ${MAX_MAP_OPERAND_ELEMENTS} (a map's packed operand ≤ 256 MiB)`,
+      },
+    ];
   }
   return [];
 }

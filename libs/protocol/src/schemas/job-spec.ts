@@ -4,6 +4,9 @@ export const MAX_N = 2 ** 20;
 export const MIN_TILE = 16;
 export const MAX_TILE = 8192;
 
+/** Largest kPerMap·tile²: a map's packed operand (float32) stays ≤ 256 MiB. */
+export const MAX_MAP_OPERAND_ELEMENTS = 2 ** 26;
+
 export const TILE_REASON = `must be a power of two between ${MIN_TILE} and ${MAX_TILE}`;
 
 /**
