@@ -1,14 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type MatmulJobSpec, outputKey, referenceOutputTile, tileFileBytes } from "@tessera/matrix";
-import { createObjectStore, type ObjectStore } from "@tessera/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KernelRunner } from "./kernel/kernel-runner.js";
-import { executeWorkItem } from "./task-executor.js";
+import { type MatmulJobSpec, tileFileBytes } from "@tessera/matrix";
+import { describe, expect, it } from "vitest";
+import { expectOutputsExact, runJob, useExecutorFixture } from "./executor.test-helpers.js";
 import { TileBufferPool } from "./tile-buffers.js";
-import { readTile } from "./tile-store.js";
-import { workItemFor } from "./work-item.test-helpers.js";
 
 describe("TileBufferPool", () => {
   it("hands a released buffer to the next lease, never one still leased", () => {
@@ -49,49 +42,22 @@ describe("TileBufferPool", () => {
 });
 
 describe("tasks on reused buffers", () => {
+  // K = 3: with the fixture's fan-in 2 a reduce sums in two chunks, handing the first back.
   const spec: MatmulJobSpec = { n: 96, tile: 32, mode: "exact", seed: 11 };
   const K = spec.n / spec.tile;
-  const jobId = "job-pool";
-  let root: string;
-  let store: ObjectStore;
-  let runner: KernelRunner;
-
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), "tessera-tile-buffers-"));
-    store = createObjectStore({ backend: "fs", root });
-    // Fan-in 2: a reduce of K = 3 partials sums in two chunks, handing the first back in between.
-    runner = await KernelRunner.create({ ep: "cpu", reduceFanIn: 2 });
-  });
-  afterAll(async () => {
-    await runner.dispose();
-    await store.close();
-    await rm(root, { recursive: true, force: true });
-  });
-
-  const item = (kind: "map" | "reduce", i: number, j: number, k?: number) =>
-    workItemFor(jobId, spec, kind, i, j, k);
+  const fx = useExecutorFixture();
 
   it("computes every output tile exactly while buffers from earlier tasks are reused", async () => {
     const buffers = new TileBufferPool(64 * tileFileBytes(spec.tile, spec.tile));
-    const ctx = { store, runner, buffers, nodeId: "agent-test" };
-    for (let i = 0; i < K; i++) {
-      for (let j = 0; j < K; j++) {
-        for (let k = 0; k < K; k++) {
-          const done = await executeWorkItem(item("map", i, j, k), ctx);
-          expect(done.completion.status).toBe("ok");
-        }
-        const reduced = await executeWorkItem(item("reduce", i, j), ctx);
-        expect(reduced.completion.error).toBeUndefined();
-      }
-    }
+    await runJob("job-pool", spec, {
+      store: fx.store,
+      runner: fx.runner,
+      buffers,
+      nodeId: "agent-test",
+    });
     // Partials were read into (and outputs written from) buffers that earlier tasks had used,
     // holding those tasks' values: every stored tile must still be the exact product.
     expect(buffers.snapshot().reused).toBeGreaterThan(K * K * K);
-    for (let i = 0; i < K; i++) {
-      for (let j = 0; j < K; j++) {
-        const stored = await readTile(store, outputKey(jobId, i, j), spec.tile);
-        expect(Array.from(stored)).toEqual(Array.from(referenceOutputTile(spec, i, j)));
-      }
-    }
+    await expectOutputsExact(fx.store, "job-pool", spec);
   });
 });
