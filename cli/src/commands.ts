@@ -229,10 +229,20 @@ export async function jobList(opts: Common): Promise<unknown> {
   const body = (await clientFor(opts).get("/v1/jobs")) as { jobs?: unknown[] };
   const jobs = (body.jobs ?? []).map((j) => {
     const p = jobProgress(j);
-    return { jobId: p.jobId, state: p.state, n: p.n, tile: p.tile, done: p.done, tasks: p.tasks };
+    return {
+      jobId: p.jobId,
+      state: p.state,
+      n: p.n,
+      tile: p.tile,
+      kPerMap: p.kPerMap,
+      done: p.done,
+      tasks: p.tasks,
+    };
   });
-  for (const j of jobs)
-    say(opts, `${j.jobId}\t${j.state}\tn=${j.n} tile=${j.tile}\t${j.done}/${j.tasks}`);
+  for (const j of jobs) {
+    const grouping = j.kPerMap === 1 ? "" : ` k-per-map=${j.kPerMap}`;
+    say(opts, `${j.jobId}\t${j.state}\tn=${j.n} tile=${j.tile}${grouping}\t${j.done}/${j.tasks}`);
+  }
   return { jobs };
 }
 

@@ -131,6 +131,24 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     ]);
     const c = JSON.parse(cluster.stdout) as { leader: number; peers: { role: string }[] };
     expect(c.peers.filter((p) => p.role === "leader")).toHaveLength(1);
+
+    const list = await run(process.execPath, [
+      MAIN,
+      "job",
+      "list",
+      "--json",
+      "--server",
+      info!.http,
+    ]);
+    expect((JSON.parse(list.stdout) as { jobs: unknown[] }).jobs).toContainEqual({
+      jobId: s.jobId,
+      state: "succeeded",
+      n: 256,
+      tile: 64,
+      kPerMap: 1,
+      done: 80,
+      tasks: 80,
+    });
   });
 
   it("tessera logs finds every service's lines about the job in the centralized logs", async () => {
