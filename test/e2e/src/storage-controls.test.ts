@@ -36,40 +36,45 @@ describe("e2e: corrupt storage and operator controls", () => {
   useClusterPerTest();
   const digest = referenceDigest(spec);
 
-  it("detects a partial corrupted on disk mid-job and recomputes it", async () => {
-    const cluster = await PACED();
-    const jobId = "e2e-corrupt";
-    const run = submitViaCli(cluster, spec, jobId);
-    await whenDone(cluster, jobId, 8);
-    // Hold placements so the corruption lands before the partial's reduce reads it.
-    await jobControl(cluster, jobId, "pause");
-    const paused = await waitJob(
-      cluster,
-      jobId,
-      "paused with no live attempt",
-      (v) => v.state === "paused" && v.counts.liveAttempts === 0,
-    );
-    expect(paused.counts.reducesDone).toBeLessThan(paused.counts.reduces);
-    // A partial whose reduce has not produced its output yet.
-    const victim = storedTiles(cluster.storageRoot, jobId, "partials").find((f) => {
-      const [i, j] = (f.split("/").pop() ?? "").split("-");
-      return !existsSync(join(cluster.storageRoot, "jobs", jobId, "C", `${i}-${j}.tile`));
-    });
-    if (!victim) throw new Error("no stored partial with a pending reduce");
-    flipByte(victim);
-    const name = (victim.split("/").pop() ?? "").replace(/\.tile$/, "");
-    const mapTask = `m-${name}`;
-    await jobControl(cluster, jobId, "resume");
+  // kPerMap 2: the corrupt partial is a sum of two inner products, and its map is a group.
+  it.each([1, 2])(
+    "detects a partial corrupted on disk mid-job and recomputes it (kPerMap %i)",
+    async (kPerMap) => {
+      const cluster = await PACED();
+      const jobSpec = kPerMap === 1 ? spec : { ...spec, kPerMap };
+      const jobId = `e2e-corrupt-${kPerMap}`;
+      const run = submitViaCli(cluster, jobSpec, jobId);
+      await whenDone(cluster, jobId, 8);
+      // Hold placements so the corruption lands before the partial's reduce reads it.
+      await jobControl(cluster, jobId, "pause");
+      const paused = await waitJob(
+        cluster,
+        jobId,
+        "paused with no live attempt",
+        (v) => v.state === "paused" && v.counts.liveAttempts === 0,
+      );
+      expect(paused.counts.reducesDone).toBeLessThan(paused.counts.reduces);
+      // A partial whose reduce has not produced its output yet.
+      const victim = storedTiles(cluster.storageRoot, jobId, "partials").find((f) => {
+        const [i, j] = (f.split("/").pop() ?? "").split("-");
+        return !existsSync(join(cluster.storageRoot, "jobs", jobId, "C", `${i}-${j}.tile`));
+      });
+      if (!victim) throw new Error("no stored partial with a pending reduce");
+      flipByte(victim);
+      const name = (victim.split("/").pop() ?? "").replace(/\.tile$/, "");
+      const mapTask = `m-${name}`;
+      await jobControl(cluster, jobId, "resume");
 
-    const r = await run.result;
-    expectVerified(r, spec, digest);
-    const view = await getJob(cluster, jobId);
-    expect(view?.counts.resets ?? 0).toBeGreaterThan(0);
-    const events = await jobEvents(natsUrls(cluster), jobId);
-    // The corrupt partial was reset and its map ran again.
-    expect(ofType(events, "task.reset").map((e) => e.taskId)).toContain(mapTask);
-    expect(ofType(events, "task.completed").filter((e) => e.taskId === mapTask).length).toBe(2);
-  });
+      const r = await run.result;
+      expectVerified(r, jobSpec, digest);
+      const view = await getJob(cluster, jobId);
+      expect(view?.counts.resets ?? 0).toBeGreaterThan(0);
+      const events = await jobEvents(natsUrls(cluster), jobId);
+      // The corrupt partial was reset and its map ran again.
+      expect(ofType(events, "task.reset").map((e) => e.taskId)).toContain(mapTask);
+      expect(ofType(events, "task.completed").filter((e) => e.taskId === mapTask).length).toBe(2);
+    },
+  );
 
   it("pauses and resumes mid-job, then cancels another job mid-job (partials cleaned)", async () => {
     const cluster = await PACED();
