@@ -273,6 +273,8 @@ function accumulateProduct(
   for (let p = 0; p < t; p++) {
     const zb = p * W;
     const ab = p * t;
+    // Two specialised loops on purpose: one loop choosing |a| per element (a loop-invariant
+    // branch V8 does not hoist) made this function 1.3-1.7x slower in exact mode.
     if (withAbs) {
       // (sum, |·|) column pairs, two pairs per pass over the row when there are two.
       let w = 0;

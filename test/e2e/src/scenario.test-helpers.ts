@@ -4,7 +4,7 @@
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { afterEach, expect } from "vitest";
 import { E2eCluster, type E2eClusterOptions } from "./cluster.js";
-import { type JobEvent, type JobViewLite, type SubmitResult, waitJob } from "./jobs.js";
+import { type JobEvent, type JobViewLite, jobControl, type SubmitResult, waitJob } from "./jobs.js";
 
 let current: E2eCluster | undefined;
 const cleanups: (() => Promise<void>)[] = [];
@@ -59,6 +59,17 @@ export function whenDone(
     `at least ${done} tasks done`,
     (v) => v.counts.done >= done,
     timeoutMs,
+  );
+}
+
+/** Pauses the job and waits until it is paused with no attempt left running. */
+export async function pauseUntilIdle(cluster: E2eCluster, jobId: string): Promise<JobViewLite> {
+  await jobControl(cluster, jobId, "pause");
+  return waitJob(
+    cluster,
+    jobId,
+    "paused with no live attempt",
+    (v) => v.state === "paused" && v.counts.liveAttempts === 0,
   );
 }
 

@@ -16,6 +16,7 @@ import {
 import {
   expectVerified,
   ofType,
+  pauseUntilIdle,
   startCluster,
   useClusterPerTest,
   whenDone,
@@ -46,13 +47,7 @@ describe("e2e: corrupt storage and operator controls", () => {
       const run = submitViaCli(cluster, jobSpec, jobId);
       await whenDone(cluster, jobId, 8);
       // Hold placements so the corruption lands before the partial's reduce reads it.
-      await jobControl(cluster, jobId, "pause");
-      const paused = await waitJob(
-        cluster,
-        jobId,
-        "paused with no live attempt",
-        (v) => v.state === "paused" && v.counts.liveAttempts === 0,
-      );
+      const paused = await pauseUntilIdle(cluster, jobId);
       expect(paused.counts.reducesDone).toBeLessThan(paused.counts.reduces);
       // A partial whose reduce has not produced its output yet.
       const victim = storedTiles(cluster.storageRoot, jobId, "partials").find((f) => {
@@ -83,13 +78,7 @@ describe("e2e: corrupt storage and operator controls", () => {
     const jobId = "e2e-pause";
     const run = submitViaCli(cluster, spec, jobId);
     await whenDone(cluster, jobId, 10);
-    await jobControl(cluster, jobId, "pause");
-    const paused = await waitJob(
-      cluster,
-      jobId,
-      "paused with no live attempt",
-      (v) => v.state === "paused" && v.counts.liveAttempts === 0,
-    );
+    const paused = await pauseUntilIdle(cluster, jobId);
     // Paused means no new placements: nothing starts while we look away for a while.
     await sleep(2_000);
     const still = await getJob(cluster, jobId);
