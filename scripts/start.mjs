@@ -4,11 +4,11 @@
 // storage-manager, 2 agents), submits a verified exact-mode matrix multiplication (N = 4096,
 // tile 1024), shows the progress bar, prints the summary (verified + digest) and shuts the
 // cluster down. Exit 0 only when the job succeeded AND its result verified.
-//   node scripts/start.mjs [--n N] [--tile T] [--seed S] [--k-per-map D] [--agents A] [--peers P] [--data DIR]
+//   node scripts/start.mjs [--n N] [--tile T] [--seed S] [--k-per-map auto|D] [--agents A] [--peers P] [--data DIR]
 import { parseArgs } from "node:util";
 
 const USAGE =
-  "usage: node scripts/start.mjs [--n 4096] [--tile 1024] [--seed 1] [--k-per-map 1] [--agents 2] [--peers 3] [--data DIR]";
+  "usage: node scripts/start.mjs [--n 4096] [--tile 1024] [--seed 1] [--k-per-map auto] [--agents 2] [--peers 3] [--data DIR]";
 
 function fail(message, code = 1) {
   process.stderr.write(`npm start: ${message}\n`);
@@ -22,7 +22,7 @@ try {
       n: { type: "string", default: "4096" },
       tile: { type: "string", default: "1024" },
       seed: { type: "string", default: "1" },
-      "k-per-map": { type: "string", default: "1" },
+      "k-per-map": { type: "string", default: "auto" },
       agents: { type: "string", default: "2" },
       peers: { type: "string", default: "3" },
       data: { type: "string" },

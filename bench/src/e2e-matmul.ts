@@ -1,5 +1,5 @@
 // `pnpm bench e2e-matmul [--n 8192] [--tile 1024|2048] [--agents 2] [--seed 1] [--reps 5] [--runs 1]
-//  [--kernel-threads N] [--k-per-map D]`
+//  [--kernel-threads N] [--k-per-map auto|D]`
 //
 // The whole system on one exact-mode matmul: a local cluster as real processes (the CLI's
 // DevCluster via @tessera/test-e2e: nats-server, 3 consensus peers, scheduler, storage-manager,
@@ -7,7 +7,8 @@
 // through the `tessera` CLI and waited for until verified. --kernel-threads sets the agents'
 // TESSERA_AGENT_KERNEL_THREADS (0: kernels on the agent's JS thread; absent: the agent's default).
 // --k-per-map D submits the job with kPerMap = D: each map sums D inner tiles before it stores
-// its partial (K³/D partials instead of K³; the output and its digest are the same).
+// its partial (K³/D partials instead of K³; the output and its digest are the same). The default,
+// auto, is what `tessera job submit` picks when not told (libs/matrix autoKPerMap).
 //
 // - Inputs are staged in storage (every A and B tile, encoded as the agents store them) before
 //   the clock starts; staging is reported separately.
@@ -34,6 +35,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { KernelRunner } from "@tessera/agent";
 import {
+  autoKPerMap,
   encodeTile,
   generateTile,
   inputKey,
@@ -55,9 +57,12 @@ interface Flags {
   runs: number;
   /** Agents' kernel worker threads; -1 = the agent's default. */
   "kernel-threads": number;
-  /** Inner tiles per map (the job spec's kPerMap). */
+  /** Inner tiles per map (the job spec's kPerMap); AUTO = autoKPerMap(n, tile). */
   "k-per-map": number;
 }
+
+/** `--k-per-map auto` (the default). */
+const AUTO = -1;
 
 function parseFlags(argv: readonly string[]): Flags {
   const f: Flags = {
@@ -68,17 +73,19 @@ function parseFlags(argv: readonly string[]): Flags {
     reps: 5,
     runs: 1,
     "kernel-threads": -1,
-    "k-per-map": 1,
+    "k-per-map": AUTO,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
-    const v = Number(argv[i + 1]);
+    const v = name === "k-per-map" && argv[i + 1] === "auto" ? AUTO : Number(argv[i + 1]);
     if (!(name in f))
       throw new Error(
         `unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs --kernel-threads --k-per-map`,
       );
-    if (!Number.isInteger(v) || v < 0)
-      throw new Error(`--${name}: ${argv[i + 1]} must be an integer`);
+    if (!Number.isInteger(v) || (v < 0 && v !== AUTO))
+      throw new Error(
+        `--${name}: ${argv[i + 1]} must be an integer${name === "k-per-map" ? " or auto" : ""}`,
+      );
     (f as unknown as Record<string, number>)[name] = v;
   }
   return f;
@@ -348,7 +355,7 @@ async function main(): Promise<void> {
     tile: flags.tile,
     mode: "exact",
     seed: flags.seed,
-    kPerMap: flags["k-per-map"],
+    kPerMap: flags["k-per-map"] === AUTO ? autoKPerMap(flags.n, flags.tile) : flags["k-per-map"],
   });
   if (flags.runs < 1) throw new Error("--runs: must be ≥ 1");
   const K = spec.n / spec.tile;

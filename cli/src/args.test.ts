@@ -5,13 +5,27 @@ import { bytesMoved, jobProgress, progressLine, submitSummary } from "./job-view
 
 describe("argument validation", () => {
   it("parses matmul flags with defaults", () => {
+    // kPerMap defaults to auto: the largest divisor of n/tile with kPerMap·tile² ≤ 2^24.
     expect(parseMatmulArgs({ n: "256", tile: "64" })).toEqual({
       n: 256,
       tile: 64,
       mode: "exact",
       seed: 1,
+      kPerMap: 4,
     });
-    expect(parseMatmulArgs({ n: "4096" })).toEqual({ n: 4096, tile: 1024, mode: "exact", seed: 1 });
+    expect(parseMatmulArgs({ n: "4096" })).toEqual({
+      n: 4096,
+      tile: 1024,
+      mode: "exact",
+      seed: 1,
+      kPerMap: 4,
+    });
+    expect(parseMatmulArgs({ n: "8192", tile: "2048", kPerMap: "auto" })).toMatchObject({
+      kPerMap: 4,
+    });
+    // One tile already fills the bound: auto is 1, which the canonical spec leaves out.
+    expect(parseMatmulArgs({ n: "8192", tile: "4096" })).not.toHaveProperty("kPerMap");
+    expect(parseMatmulArgs({ n: "1024" })).not.toHaveProperty("kPerMap");
     expect(parseMatmulArgs({ n: "64", mode: "float", seed: "9" })).toMatchObject({
       tile: 64,
       mode: "float",

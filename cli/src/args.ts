@@ -1,4 +1,5 @@
 // Argument validation for `tessera` (pure; every message names the flag and the reason, exit 2).
+import { autoKPerMap } from "@tessera/matrix";
 import { CliError } from "./client.js";
 
 export function intArg(flag: string, value: string | undefined, min: number, max: number): number {
@@ -44,7 +45,12 @@ export function parseMatmulArgs(o: {
   }
   const seed = intArg("--seed", o.seed ?? "1", 0, 0xffff_ffff);
   const K = n / tile;
-  const kPerMap = intArg("--k-per-map", o.kPerMap ?? "1", 1, K);
+  // "auto" (the default): the largest grouping whose packed operand stays ≤ 64 MiB (measured
+  // fastest; libs/matrix autoKPerMap). A number asks for exactly that grouping.
+  const kPerMap =
+    (o.kPerMap ?? "auto") === "auto"
+      ? autoKPerMap(n, tile)
+      : intArg("--k-per-map", o.kPerMap, 1, K);
   if (K % kPerMap !== 0) {
     throw new CliError(`--k-per-map: ${kPerMap} must divide the tiles per side n/tile = ${K}`, 2);
   }

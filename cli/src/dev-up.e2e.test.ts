@@ -101,7 +101,8 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
         "wallSeconds",
       ].sort(),
     );
-    expect(s).toMatchObject({ status: "succeeded", verified: true, tasks: 80 });
+    // No --k-per-map: auto groups all 4 inner tiles per map (4·64² ≤ 2^24), so 16 maps + 16 reduces.
+    expect(s).toMatchObject({ status: "succeeded", verified: true, tasks: 32 });
     expect(s.digest).toMatch(/^[0-9a-f]{64}$/);
     jobId = String(s.jobId);
 
@@ -145,9 +146,9 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       state: "succeeded",
       n: 256,
       tile: 64,
-      kPerMap: 1,
-      done: 80,
-      tasks: 80,
+      kPerMap: 4,
+      done: 32,
+      tasks: 32,
     });
   });
 

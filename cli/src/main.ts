@@ -89,8 +89,8 @@ function program(): Command {
       .option("--seed <s>", "input seed (uint32)", "1")
       .option(
         "--k-per-map <d>",
-        "inner tiles each map sums before writing its partial (a combiner; must divide n/tile)",
-        "1",
+        "inner tiles each map sums before writing its partial (a combiner; must divide n/tile); auto: the largest with kPerMap·tile² ≤ 2^24",
+        "auto",
       )
       .option("--job-id <id>", "job id (default: assigned by the manifest)")
       .option("--wait", "wait for the job to finish (progress bar on a terminal)")

@@ -47,6 +47,8 @@ export {
   tileGemm,
 } from "./reference-gemm.js";
 export {
+  AUTO_MAP_OPERAND_ELEMENTS,
+  autoKPerMap,
   exactElementBound,
   kPerMapOf,
   MAX_N,

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { JobSpecError, MatrixErrorCode } from "./errors.js";
-import { exactElementBound, validateJobSpec } from "./spec.js";
+import {
+  AUTO_MAP_OPERAND_ELEMENTS,
+  autoKPerMap,
+  exactElementBound,
+  validateJobSpec,
+} from "./spec.js";
 
 function fieldOf(value: unknown): string {
   try {
@@ -81,5 +86,34 @@ describe("exactElementBound", () => {
     }
     expect(exactElementBound(131072)).toBe(11);
     expect(exactElementBound(2 ** 20)).toBe(3);
+  });
+});
+
+describe("autoKPerMap", () => {
+  it("picks the largest divisor of n/tile whose packed operand stays within 2^24 elements", () => {
+    expect(autoKPerMap(8192, 1024)).toBe(8); // 8·2^20 = 2^23
+    expect(autoKPerMap(8192, 2048)).toBe(4); // 4·2^22 = 2^24
+    expect(autoKPerMap(16384, 1024)).toBe(16); // 16·2^20 = 2^24
+    expect(autoKPerMap(32768, 1024)).toBe(16); // 32 would pass the bound
+    expect(autoKPerMap(8192, 4096)).toBe(1); // one tile is already 2^24
+    expect(autoKPerMap(1024, 1024)).toBe(1);
+    expect(autoKPerMap(256, 64)).toBe(4);
+    // Divisors only: K = 12 at tile 1024 allows ≤ 16, and 12 divides itself; K = 24 → 12.
+    expect(autoKPerMap(12 * 1024, 1024)).toBe(12);
+    expect(autoKPerMap(24 * 1024, 1024)).toBe(12);
+  });
+
+  it("always yields a spec validateJobSpec accepts", () => {
+    for (const [n, tile] of [
+      [8192, 1024],
+      [8192, 2048],
+      [6144, 2048],
+      [4096, 4096],
+      [1 << 20, 8192],
+    ] as const) {
+      const d = autoKPerMap(n, tile);
+      expect(d * tile * tile).toBeLessThanOrEqual(Math.max(AUTO_MAP_OPERAND_ELEMENTS, tile * tile));
+      expect(validateJobSpec({ n, tile, mode: "exact", seed: 1, kPerMap: d }).n).toBe(n);
+    }
   });
 });

@@ -99,6 +99,29 @@ export function partialsPerReduce(spec: MatmulJobSpec): number {
 }
 
 /**
+ * Packed map operand size `autoKPerMap` stays within: 2^24 float32 elements (64 MiB). Measured on
+ * the 2-core box (test/e2e/README.md, `pnpm bench e2e-matmul --n 8192 --k-per-map D`): tile 2048
+ * was fastest at D = 4 (2^24) and tile 1024 ran the same at D = 4 and 8 (2^22, 2^23), each well
+ * ahead of D = 1; an agent running two such maps holds 256 MiB of packed operands.
+ */
+export const AUTO_MAP_OPERAND_ELEMENTS = 2 ** 24;
+
+/**
+ * The kPerMap clients choose when the user does not: the largest divisor d of K = n / tile with
+ * d·tile² ≤ AUTO_MAP_OPERAND_ELEMENTS (1 when even one tile is larger). Fewer, larger maps pay the
+ * per-task costs (a durable partial write with fsync, two commits) once per d inner products; the
+ * K² output tiles still give the parallelism. Assumes n and tile passed validation.
+ */
+export function autoKPerMap(n: number, tile: number): number {
+  const K = n / tile;
+  let best = 1;
+  for (let d = 1; d <= K; d++) {
+    if (K % d === 0 && d * tile * tile <= AUTO_MAP_OPERAND_ELEMENTS) best = d;
+  }
+  return best;
+}
+
+/**
  * Largest magnitude m of an exact-mode input element: m = floor(sqrt((2^24 − 1) / n)).
  * Every element of C (and every partial sum of any order) is a sum of at most n products
  * each bounded by m², so |·| ≤ n·m² ≤ 2^24 − 1 and is an integer float32 represents exactly.

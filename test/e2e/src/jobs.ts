@@ -119,7 +119,9 @@ export function submitViaCli(
       spec.mode,
       "--seed",
       String(spec.seed),
-      ...(spec.kPerMap === undefined ? [] : ["--k-per-map", String(spec.kPerMap)]),
+      // Always explicit: the CLI's default (auto) would regroup a spec that leaves it out.
+      "--k-per-map",
+      String(spec.kPerMap ?? 1),
       "--job-id",
       jobId,
       "--wait",
