@@ -1,4 +1,10 @@
-import { type MatmulJobSpec, partialKey, tileFileBytes } from "@tessera/matrix";
+import {
+  encodeTile,
+  type MatmulJobSpec,
+  outputKey,
+  partialKey,
+  tileFileBytes,
+} from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
 import {
   expectOutputsExact,
@@ -36,6 +42,44 @@ describe("maps that sum several inner tiles (kPerMap)", () => {
     const p2 = await readTile(fx.store, partialKey("kpm-one", 1, 2, 2), base.tile);
     const p3 = await readTile(fx.store, partialKey("kpm-one", 1, 2, 3), base.tile);
     expect(Array.from(grouped)).toEqual(Array.from(p2, (x, idx) => x + (p3[idx] ?? 0)));
+  });
+
+  it("a reduce of one partial (kPerMap = K) stores the partial's bytes as they are, no Sum kernel", async () => {
+    const spec = { ...base, kPerMap: 4 };
+    const sums: number[] = [];
+    const runner = Object.create(fx.runner, {
+      sum: {
+        value: (...args: Parameters<KernelRunner["sum"]>) => (sums.push(1), fx.runner.sum(...args)),
+      },
+    }) as KernelRunner;
+    const ctx = { store: fx.store, runner, nodeId: "agent-test" };
+    await executeWorkItem(workItemFor("kpm-sole", spec, "map", 2, 1, 0), ctx);
+    const reduce = await executeWorkItem(workItemFor("kpm-sole", spec, "reduce", 2, 1), ctx);
+    expect(reduce.completion.status).toBe("ok");
+    expect(sums).toEqual([]);
+    const partial = await fx.store.head(partialKey("kpm-sole", 2, 1, 0));
+    expect(reduce.completion.output).toMatchObject({
+      key: outputKey("kpm-sole", 2, 1),
+      checksum: partial?.checksum,
+      bytes: partial?.bytes,
+    });
+    expect(await fx.store.get(outputKey("kpm-sole", 2, 1))).toEqual(
+      await fx.store.get(partialKey("kpm-sole", 2, 1, 0)),
+    );
+  });
+
+  it("a reduce of one partial refuses a partial that is not a tile of the job's shape", async () => {
+    const spec = { ...base, kPerMap: 4 };
+    const ctx = { store: fx.store, runner: fx.runner, nodeId: "agent-test" };
+    // A well-stored object (the store's CRC holds) whose tile is 16×16, not 32×32: misfiled.
+    await fx.store.put(
+      partialKey("kpm-misfiled", 0, 0, 0),
+      encodeTile(new Float32Array(256), { rows: 16, cols: 16, mode: "exact" }),
+    );
+    const reduce = await executeWorkItem(workItemFor("kpm-misfiled", spec, "reduce", 0, 0), ctx);
+    expect(reduce.completion.status).toBe("failed");
+    expect(reduce.completion.error?.code).toBe("TESSERA_E_TILE_SHAPE");
+    expect(await fx.store.head(outputKey("kpm-misfiled", 0, 0))).toBeNull();
   });
 
   it("runs the packed product on a kernel thread with the same result", async () => {

@@ -3,6 +3,7 @@
 // work loop decides what to do with the message based on the returned outcome.
 import {
   allocateTile,
+  decodeTile,
   inputKey,
   outputKey,
   partialKey,
@@ -169,6 +170,7 @@ async function runReduce(
 ) {
   const { job } = item;
   const keys = partialKeysOfReduce(item.jobId, job, item.i, item.j);
+  if (keys.length === 1) return storeSolePartial(item, ctx, phases, keys[0] as string, lease);
   const fanIn = ctx.runner.reduceFanIn;
   const out = allocateTile(job.tile, job.tile, lease?.alloc);
   let acc: Float32Array | undefined;
@@ -192,6 +194,31 @@ async function runReduce(
   }
   return timed(phases, "writeMs", () =>
     writeResult(ctx, outputKey(item.jobId, item.i, item.j), out, job),
+  );
+}
+
+/**
+ * A reduce over a single partial (kPerMap = K, what `--k-per-map auto` picks at 8192/2048) is
+ * the identity: the output tile is the partial, header and values, bit for bit (one operand
+ * summed with nothing). Its bytes are checked like any partial's — the store's CRC on read, then
+ * the tile's own header, payload CRC and shape — and stored under the output key as they are,
+ * saving the pass through the Sum kernel and the re-encoding.
+ */
+async function storeSolePartial(
+  item: WorkItemV1,
+  ctx: ExecutionContext,
+  phases: Phases,
+  key: string,
+  lease: TileBufferLease | undefined,
+) {
+  const { job } = item;
+  const bytes = await timed(phases, "readMs", async () => {
+    const stored = await ctx.store.get(key, { into: lease?.alloc });
+    decodeTile(stored, { rows: job.tile, cols: job.tile });
+    return stored;
+  });
+  return timed(phases, "writeMs", () =>
+    writeTile(ctx.store, outputKey(item.jobId, item.i, item.j), bytes),
   );
 }
 
