@@ -90,7 +90,7 @@ try {
   const jobId = reply?.result?.jobId;
   if (typeof jobId !== "string") throw new Error("the cluster accepted the job but named no jobId");
   status(
-    `submitted ${jobId}: C = A·B, n=${spec.n}, tile=${spec.tile}, exact mode, seed ${spec.seed}`,
+    `submitted ${jobId}: C = A·B, n=${spec.n}, tile=${spec.tile}, exact mode, seed ${spec.seed}, ${spec.kPerMap ?? 1} inner tiles per map`,
   );
   const summary = await waitForJob(client, jobId, started, {
     bar: process.stderr.isTTY === true,

@@ -199,11 +199,15 @@ export async function jobSubmit(
   };
   const id = reply.result?.jobId;
   if (typeof id !== "string") throw new CliError("the server accepted the job but named no jobId");
+  // The grouping is shown because `auto` chose it: the user may not have named one.
+  const grouping = ` k-per-map=${spec.kPerMap ?? 1}`;
+  say(
+    opts,
+    `submitted ${id} (n=${spec.n} tile=${spec.tile} ${spec.mode} seed=${spec.seed}${grouping})`,
+  );
   if (!opts.wait) {
-    say(opts, `submitted ${id} (n=${spec.n} tile=${spec.tile} ${spec.mode} seed=${spec.seed})`);
     return { jobId: id, status: reply.result?.state ?? "queued", index: reply.index ?? null, spec };
   }
-  say(opts, `submitted ${id} (n=${spec.n} tile=${spec.tile} ${spec.mode} seed=${spec.seed})`);
   const summary = await waitForJob(client, id, started, {
     bar: process.stderr.isTTY === true,
     storage: opts.storage,
