@@ -38,7 +38,9 @@ describe("e2e: corrupt storage and operator controls", () => {
   const digest = referenceDigest(spec);
 
   // kPerMap 2: the corrupt partial is a sum of two inner products, and its map is a group.
-  it.each([1, 2])(
+  // kPerMap 4 = K (what `--k-per-map auto` picks here): its reduce stores the partial's bytes as
+  // the output, so the check on that path must catch the corruption too.
+  it.each([1, 2, 4])(
     "detects a partial corrupted on disk mid-job and recomputes it (kPerMap %i)",
     async (kPerMap) => {
       const cluster = await PACED();
