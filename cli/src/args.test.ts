@@ -55,9 +55,13 @@ describe("argument validation", () => {
     );
     bad(
       { n: "256", tile: "64", kPerMap: "8" },
-      /--k-per-map: "8" must be an integer between 1 and 4/,
+      /--k-per-map: "8" must be auto or an integer between 1 and 4/,
     );
     bad({ n: "256", tile: "64", kPerMap: "0" }, /--k-per-map/);
+    bad(
+      { n: "256", tile: "64", kPerMap: "Auto" },
+      /--k-per-map: "Auto" must be auto or an integer/,
+    );
   });
   it("passes --k-per-map into the spec only when it is not 1", () => {
     expect(parseMatmulArgs({ n: "256", tile: "64", kPerMap: "2" })).toEqual({

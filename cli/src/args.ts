@@ -2,12 +2,20 @@
 import { autoKPerMap } from "@tessera/matrix";
 import { CliError } from "./client.js";
 
-export function intArg(flag: string, value: string | undefined, min: number, max: number): number {
+/** `orElse` names what the flag accepts besides a number (e.g. "auto"), for the message. */
+export function intArg(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+  orElse?: string,
+): number {
   if (value === undefined) throw new CliError(`${flag}: is required`, 2);
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const either = orElse === undefined ? "" : `${orElse} or `;
     throw new CliError(
-      `${flag}: ${JSON.stringify(value)} must be an integer between ${min} and ${max}`,
+      `${flag}: ${JSON.stringify(value)} must be ${either}an integer between ${min} and ${max}`,
       2,
     );
   }
@@ -50,7 +58,7 @@ export function parseMatmulArgs(o: {
   const kPerMap =
     (o.kPerMap ?? "auto") === "auto"
       ? autoKPerMap(n, tile)
-      : intArg("--k-per-map", o.kPerMap, 1, K);
+      : intArg("--k-per-map", o.kPerMap, 1, K, "auto");
   if (K % kPerMap !== 0) {
     throw new CliError(`--k-per-map: ${kPerMap} must divide the tiles per side n/tile = ${K}`, 2);
   }
