@@ -14,8 +14,10 @@
 //   the clock starts; staging is reported separately.
 // - Wall = submit → every reduce committed (job.computed, leader-stamped), and submit → verified.
 // - GFLOP/s = 2n³ / wall-to-computed.
-// - Peak = the agent's own KernelRunner (cpu, 1 intra-op thread) on one tile GEMM, measured in
-//   this run before the cluster starts (best of --reps rounds of median-of-5).
+// - Peak = the agent's own KernelRunner (cpu, 1 intra-op thread) on the job's map kernel — one
+//   [tile × kPerMap·tile]·[kPerMap·tile × tile] GEMM, a tile GEMM when kPerMap is 1 (the packed
+//   one runs faster per FLOP) — measured in this run before the cluster starts (best of --reps
+//   rounds of median-of-5); kernelPeakMsPerTile is the time of one such call.
 //   Efficiency = achieved ÷ (agents × peak). Also measured: the concurrent peak, `agents` such
 //   kernels in separate processes timed at the same moment (on a VM whose vCPUs share physical
 //   cores it is well below agents × peak), and efficiencyVsConcurrentPeak = achieved ÷ that.
@@ -98,20 +100,22 @@ const median = (xs: readonly number[]) => {
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 /**
- * Single-thread GFLOP/s of the Map kernel for one tile size (the agent's KernelRunner).
- * `beforeTiming` runs after the session is built and warmed up, before the clock starts.
+ * Single-thread GFLOP/s of the job's Map kernel (the agent's KernelRunner): [tile × inner] ·
+ * [inner × tile] with inner = kPerMap·tile, the packed GEMM a grouped map runs (a plain tile GEMM
+ * when kPerMap is 1). `beforeTiming` runs after the session is built and warmed up.
  */
 async function kernelPeak(
   tile: number,
+  inner: number,
   reps: number,
   beforeTiming?: () => Promise<void>,
 ): Promise<{ gflops: number; ms: number }> {
   const runner = await KernelRunner.create({ ep: "cpu", intraOpThreads: 1 });
   try {
-    const elems = tile * tile;
+    const elems = tile * inner;
     const a = Float32Array.from({ length: elems }, (_, x) => (x % 7) - 3);
     const b = Float32Array.from({ length: elems }, (_, x) => (x % 5) - 2);
-    const bound = await runner.bindMatmul(a, b, tile);
+    const bound = await runner.bindMatmul(a, b, tile, undefined, inner);
     await bound.run();
     await beforeTiming?.();
     const rounds: number[] = [];
@@ -125,13 +129,13 @@ async function kernelPeak(
       rounds.push(median(times));
     }
     const ms = Math.min(...rounds);
-    return { gflops: (2 * tile ** 3) / (ms * 1e6), ms };
+    return { gflops: (2 * tile * tile * inner) / (ms * 1e6), ms };
   } finally {
     await runner.dispose();
   }
 }
 
-/** Set in the children of concurrentKernelPeak: "tile,reps". */
+/** Set in the children of concurrentKernelPeak: "tile,inner,reps". */
 const PEAK_WORKER_ENV = "TESSERA_BENCH_E2E_PEAK_WORKER";
 
 /**
@@ -142,12 +146,13 @@ const PEAK_WORKER_ENV = "TESSERA_BENCH_E2E_PEAK_WORKER";
  */
 async function concurrentKernelPeak(
   tile: number,
+  inner: number,
   reps: number,
   agents: number,
 ): Promise<{ gflops: number; msPerTile: number[] }> {
   const children = Array.from({ length: agents }, () =>
     spawn(process.execPath, [fileURLToPath(import.meta.url)], {
-      env: { ...process.env, [PEAK_WORKER_ENV]: `${tile},${reps}` },
+      env: { ...process.env, [PEAK_WORKER_ENV]: `${tile},${inner},${reps}` },
       stdio: ["pipe", "pipe", "inherit"],
     }),
   );
@@ -169,7 +174,7 @@ async function concurrentKernelPeak(
     for (const c of children) c.stdin.write("go\n");
     const ms = (await Promise.all(results)).map((l) => (JSON.parse(l) as { ms: number }).ms);
     return {
-      gflops: ms.reduce((sum, m) => sum + (2 * tile ** 3) / (m * 1e6), 0),
+      gflops: ms.reduce((sum, m) => sum + (2 * tile * tile * inner) / (m * 1e6), 0),
       msPerTile: ms.map((m) => round(m, 2)),
     };
   } finally {
@@ -179,10 +184,10 @@ async function concurrentKernelPeak(
 
 /** Child side of concurrentKernelPeak: warm up, say "ready", wait for "go", time, print. */
 async function peakWorker(arg: string): Promise<void> {
-  const [tile, reps] = arg.split(",").map(Number) as [number, number];
+  const [tile, inner, reps] = arg.split(",").map(Number) as [number, number, number];
   const stdin = createInterface({ input: process.stdin });
   const go = new Promise<void>((resolve) => stdin.once("line", () => resolve()));
-  const peak = await kernelPeak(tile, reps, async () => {
+  const peak = await kernelPeak(tile, inner, reps, async () => {
     process.stdout.write("ready\n");
     await go;
   });
@@ -361,11 +366,12 @@ async function main(): Promise<void> {
   const K = spec.n / spec.tile;
   const maps = K ** 3 / (spec.kPerMap ?? 1);
 
-  const peak = await kernelPeak(spec.tile, flags.reps);
-  const together = await concurrentKernelPeak(spec.tile, flags.reps, flags.agents);
+  const inner = spec.tile * (spec.kPerMap ?? 1);
+  const peak = await kernelPeak(spec.tile, inner, flags.reps);
+  const together = await concurrentKernelPeak(spec.tile, inner, flags.reps, flags.agents);
   process.stderr.write(
-    `kernel peak (1 thread, tile ${spec.tile}): ${round(peak.gflops, 2)} GFLOP/s alone, ` +
-      `${round(together.gflops, 2)} GFLOP/s for ${flags.agents} at once (ms/tile ${together.msPerTile.join(", ")})\n`,
+    `map kernel peak (1 thread, ${spec.tile}×${inner}·${inner}×${spec.tile}): ${round(peak.gflops, 2)} GFLOP/s alone, ` +
+      `${round(together.gflops, 2)} GFLOP/s for ${flags.agents} at once (ms/call ${together.msPerTile.join(", ")})\n`,
   );
 
   const kernelThreads = flags["kernel-threads"];
@@ -409,6 +415,7 @@ async function main(): Promise<void> {
       staging: { seconds: round(staging.seconds), tiles: staging.tiles, bytes: staging.bytes },
       kernelPeakGflopsPerThread: round(peak.gflops, 2),
       kernelPeakMsPerTile: round(peak.ms, 2),
+      kernelPeakShape: [spec.tile, inner, spec.tile],
       durableWrite: {
         bytesPerJob: durableBytes,
         storeMiBPerSecond: round(writeRate.mibPerSecond, 1),
@@ -425,7 +432,8 @@ async function main(): Promise<void> {
       definitions: {
         wallSeconds: "submit → every reduce committed (leader-stamped job.computed); median run",
         gflops: "2n³ / wallSeconds",
-        efficiency: "gflops ÷ (agents × single-thread KernelRunner peak for this tile)",
+        efficiency:
+          "gflops ÷ (agents × single-thread KernelRunner peak of the job's map kernel: tile × kPerMap·tile · kPerMap·tile × tile)",
         concurrentKernelPeakGflops:
           "agents single-thread kernels timed at the same moment in separate processes, summed: the most this machine gives them side by side",
         efficiencyVsConcurrentPeak: "gflops ÷ concurrentKernelPeakGflops",
