@@ -27,11 +27,13 @@ const spec: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 3 };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Every agent's tile writes wait this long (slow-storage.ts), so the 80-task job lasts seconds
- * and a control sent after N tasks lands mid-job however fast the machine runs them (unpaced,
- * a fast run finished the job before the pause was committed).
+ * Every agent's tile writes wait `writeDelayMs` (slow-storage.ts), so the job lasts seconds and
+ * a control sent after N tasks lands mid-job however fast the machine runs them: unpaced, a fast
+ * run finished the job before the pause was committed. The `tessera job pause` that follows is a
+ * CLI process (start, connect, commit: about a second on a busy 2-core box), so the tasks left
+ * must keep 2 agents × 2 slots busy for several seconds at the given delay.
  */
-const PACED = () => startCluster({ env: slowAgentEnv(100) });
+const PACED = (writeDelayMs: number) => startCluster({ env: slowAgentEnv(writeDelayMs) });
 
 describe("e2e: corrupt storage and operator controls", () => {
   useClusterPerTest();
@@ -43,7 +45,8 @@ describe("e2e: corrupt storage and operator controls", () => {
   it.each([1, 2, 4])(
     "detects a partial corrupted on disk mid-job and recomputes it (kPerMap %i)",
     async (kPerMap) => {
-      const cluster = await PACED();
+      // 80, 48, 32 tasks: 72, 40, 24 left after the first 8, i.e. 5–7 s at this pace.
+      const cluster = await PACED(300 * kPerMap);
       const jobSpec = kPerMap === 1 ? spec : { ...spec, kPerMap };
       const jobId = `e2e-corrupt-${kPerMap}`;
       const run = submitViaCli(cluster, jobSpec, jobId);
@@ -74,7 +77,7 @@ describe("e2e: corrupt storage and operator controls", () => {
   );
 
   it("pauses and resumes mid-job, then cancels another job mid-job (partials cleaned)", async () => {
-    const cluster = await PACED();
+    const cluster = await PACED(250);
 
     // Pause / resume.
     const jobId = "e2e-pause";
