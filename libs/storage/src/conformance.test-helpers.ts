@@ -264,6 +264,62 @@ export function describeConformance(
       expect(Buffer.from(await store.get(k("exp/c"))).equals(data)).toBe(true);
     });
 
+    it("copy stores the source's bytes under a new key, and the copy outlives the source", async () => {
+      const data = payload(300_001, 51);
+      const src = await store.put(k("cp/src"), data);
+      const copied = await store.copy(k("cp/src"), k("cp/dst"), { expectedChecksum: src.checksum });
+      expect(copied).toEqual({
+        key: k("cp/dst"),
+        uri: store.uri(k("cp/dst")),
+        checksum: src.checksum,
+        bytes: data.length,
+        created: true,
+      });
+      expect(await store.head(k("cp/dst"))).toMatchObject({
+        checksum: src.checksum,
+        bytes: data.length,
+      });
+      // Deleting the source (a job's partials are cleaned up) leaves the copy whole.
+      await store.delete(k("cp/src"));
+      expect(Buffer.from(await store.get(k("cp/dst"))).equals(data)).toBe(true);
+    });
+
+    it("copy is put-if-absent: same bytes succeed unwritten, other bytes conflict", async () => {
+      const data = payload(4096, 52);
+      await store.put(k("cpi/src"), data);
+      await store.put(k("cpi/same"), Buffer.from(data));
+      await store.put(k("cpi/other"), payload(4096, 53));
+      const same = await store.copy(k("cpi/src"), k("cpi/same"));
+      expect(same).toMatchObject({ checksum: crc32cHex(data), created: false });
+      const again = await store.copy(k("cpi/src"), k("cpi/dst"));
+      expect(await store.copy(k("cpi/src"), k("cpi/dst"))).toEqual({ ...again, created: false });
+      const err = await store.copy(k("cpi/src"), k("cpi/other")).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConflictError);
+      expect(err).toMatchObject({ key: k("cpi/other"), attemptedChecksum: crc32cHex(data) });
+      expect(Buffer.from(await store.get(k("cpi/other"))).equals(payload(4096, 53))).toBe(true);
+    });
+
+    it("copy of a missing source, or of other bytes than expected, stores nothing", async () => {
+      const missing = await store.copy(k("cpm/none"), k("cpm/dst")).catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(ObjectNotFoundError);
+      expect(missing).toMatchObject({ key: k("cpm/none") });
+      const data = payload(1000, 54);
+      await store.put(k("cpm/src"), data);
+      const wrong = crc32cHex(payload(1000, 55));
+      const err = await store
+        .copy(k("cpm/src"), k("cpm/dst"), { expectedChecksum: wrong })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ChecksumMismatchError);
+      expect(err).toMatchObject({ key: k("cpm/src"), expected: wrong, actual: crc32cHex(data) });
+      expect(await store.head(k("cpm/dst"))).toBeNull();
+      const bad = await store.copy(k("../x"), k("cpm/dst")).catch((e: unknown) => e);
+      expect(bad).toBeInstanceOf(InvalidKeyError);
+      const badOpt = await store
+        .copy(k("cpm/src"), k("cpm/dst"), { expectedChecksum: "XYZ" })
+        .catch((e: unknown) => e);
+      expect((badOpt as Error).message).toContain("expectedChecksum");
+    });
+
     it("rejects invalid keys with InvalidKeyError naming the key, before any I/O", async () => {
       const bad = [
         "",

@@ -41,6 +41,15 @@ export interface PutOptions {
   readonly contentType?: string;
 }
 
+export interface CopyOptions {
+  /**
+   * The CRC32C the caller holds for the source (8 lowercase hex), e.g. of the bytes it just read
+   * and verified. The source's recorded checksum must equal it, or the copy fails with
+   * ChecksumMismatchError and stores nothing: the copy is of what the caller checked.
+   */
+  readonly expectedChecksum?: string;
+}
+
 export interface GetOptions {
   /**
    * Supplies the buffer the object is read into (exactly `bytes` long), so a caller that reuses
@@ -75,6 +84,15 @@ export interface ObjectStore {
     data: Readable | AsyncIterable<Uint8Array>,
     options?: PutOptions,
   ): Promise<PutResult>;
+  /**
+   * Stores the object at `fromKey` under `toKey` without moving its bytes through this process
+   * (fs: a hard link, S3: CopyObject, GCS: rewrite; fs without hard links: read and put). Like
+   * put it never replaces another object: `toKey` holding the same bytes succeeds with
+   * `created: false`, other bytes are a ConflictError; a missing source is ObjectNotFoundError.
+   * The source's bytes are not re-read here: a caller that must know they are sound reads them
+   * first (get verifies) and passes their checksum as `expectedChecksum`.
+   */
+  copy(fromKey: string, toKey: string, options?: CopyOptions): Promise<PutResult>;
   /** The whole object, verified before it is returned. */
   get(key: string, options?: GetOptions): Promise<Uint8Array>;
   /**

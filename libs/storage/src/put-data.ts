@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
-import { InvalidArgumentError } from "./errors.js";
-import type { PutData } from "./object-store.js";
+import { ChecksumMismatchError, InvalidArgumentError, ObjectNotFoundError } from "./errors.js";
+import type { ObjectInfo, PutData } from "./object-store.js";
 
 /** Narrows put's data argument, rejecting anything that is neither bytes nor a byte stream. */
 export function classifyPutData(
@@ -37,4 +37,26 @@ export function assertExpectedChecksum(value: string | undefined): void {
       "must be 8 lowercase hex digits (crc32c)",
     );
   }
+}
+
+/**
+ * The source of a copy as the backend found it: absent is ObjectNotFoundError, and a recorded
+ * checksum other than the one the caller holds is ChecksumMismatchError (nothing is copied).
+ */
+export function checkCopySource(
+  fromKey: string,
+  fromUri: string,
+  source: ObjectInfo | null,
+  expectedChecksum: string | undefined,
+): ObjectInfo {
+  if (!source) throw new ObjectNotFoundError(fromKey, fromUri);
+  if (expectedChecksum !== undefined && source.checksum !== expectedChecksum) {
+    throw new ChecksumMismatchError(
+      fromKey,
+      expectedChecksum,
+      source.checksum,
+      "copy source does not hold the bytes the caller checked",
+    );
+  }
+  return source;
 }

@@ -84,7 +84,10 @@ export function createAgentMetrics(
     },
     heartbeatSent: () => heartbeats.inc(),
     meter(store, backend) {
-      const timed = async <T>(op: "get" | "put" | "delete", fn: () => Promise<T>): Promise<T> => {
+      const timed = async <T>(
+        op: "get" | "put" | "copy" | "delete",
+        fn: () => Promise<T>,
+      ): Promise<T> => {
         const end = opSeconds.startTimer({ backend, op });
         try {
           return await fn();
@@ -107,6 +110,8 @@ export function createAgentMetrics(
           if (stored.created !== false) bytes.inc({ backend, op: "write" }, data.byteLength);
           return stored;
         },
+        // A copy moves no bytes through the agent: it counts as an operation, not as bytes.
+        copy: (fromKey, toKey, options) => timed("copy", () => store.copy(fromKey, toKey, options)),
         delete: (key) => timed("delete", () => store.delete(key)),
       };
     },

@@ -44,7 +44,7 @@ describe("maps that sum several inner tiles (kPerMap)", () => {
     expect(Array.from(grouped)).toEqual(Array.from(p2, (x, idx) => x + (p3[idx] ?? 0)));
   });
 
-  it("a reduce of one partial (kPerMap = K) stores the partial's bytes as they are, no Sum kernel", async () => {
+  it("a reduce of one partial (kPerMap = K) stores the partial's bytes as they are, no Sum kernel, no rewrite", async () => {
     const spec = { ...base, kPerMap: 4 };
     const sums: number[] = [];
     const runner = Object.create(fx.runner, {
@@ -52,11 +52,31 @@ describe("maps that sum several inner tiles (kPerMap)", () => {
         value: (...args: Parameters<KernelRunner["sum"]>) => (sums.push(1), fx.runner.sum(...args)),
       },
     }) as KernelRunner;
-    const ctx = { store: fx.store, runner, nodeId: "agent-test" };
+    // The output is the store's copy of the partial: no put of the tile's bytes by the agent.
+    const writes: string[] = [];
+    const store = Object.create(fx.store, {
+      put: {
+        value: (k: string, d: Uint8Array) => {
+          writes.push(`put ${k}`);
+          return fx.store.put(k, d);
+        },
+      },
+      copy: {
+        value: (...a: Parameters<typeof fx.store.copy>) => {
+          writes.push(`copy ${a[0]} -> ${a[1]}`);
+          return fx.store.copy(...a);
+        },
+      },
+    }) as typeof fx.store;
+    const ctx = { store, runner, nodeId: "agent-test" };
     await executeWorkItem(workItemFor("kpm-sole", spec, "map", 2, 1, 0), ctx);
+    writes.length = 0;
     const reduce = await executeWorkItem(workItemFor("kpm-sole", spec, "reduce", 2, 1), ctx);
     expect(reduce.completion.status).toBe("ok");
     expect(sums).toEqual([]);
+    expect(writes).toEqual([
+      `copy ${partialKey("kpm-sole", 2, 1, 0)} -> ${outputKey("kpm-sole", 2, 1)}`,
+    ]);
     const partial = await fx.store.head(partialKey("kpm-sole", 2, 1, 0));
     expect(reduce.completion.output).toMatchObject({
       key: outputKey("kpm-sole", 2, 1),

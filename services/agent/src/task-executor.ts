@@ -3,6 +3,7 @@
 // work loop decides what to do with the message based on the returned outcome.
 import {
   allocateTile,
+  crc32cHex,
   decodeTile,
   inputKey,
   outputKey,
@@ -16,7 +17,13 @@ import { AgentErrorCode } from "./errors.js";
 import type { InputTileCache } from "./input-cache.js";
 import type { KernelTiming, TileKernels } from "./kernel/kernel-runner.js";
 import type { TileBufferLease, TileBufferPool } from "./tile-buffers.js";
-import { readOrGenerateInput, readTile, type TileStore, writeTile } from "./tile-store.js";
+import {
+  copyTile,
+  readOrGenerateInput,
+  readTile,
+  type TileStore,
+  writeTile,
+} from "./tile-store.js";
 
 export interface ExecutionContext {
   store: TileStore;
@@ -201,8 +208,9 @@ async function runReduce(
  * A reduce over a single partial (kPerMap = K, what `--k-per-map auto` picks at 8192/2048) is
  * the identity: the output tile is the partial, header and values, bit for bit (one operand
  * summed with nothing). Its bytes are checked like any partial's — the store's CRC on read, then
- * the tile's own header, payload CRC and shape — and stored under the output key as they are,
- * saving the pass through the Sum kernel and the re-encoding.
+ * the tile's own header, payload CRC and shape — and the store copies that object to the output
+ * key (fs: a hard link; S3, GCS: a server-side copy) with the checksum just verified, so neither
+ * the Sum kernel nor a second write of the tile's bytes is needed.
  */
 async function storeSolePartial(
   item: WorkItemV1,
@@ -212,13 +220,13 @@ async function storeSolePartial(
   lease: TileBufferLease | undefined,
 ) {
   const { job } = item;
-  const bytes = await timed(phases, "readMs", async () => {
+  const checksum = await timed(phases, "readMs", async () => {
     const stored = await ctx.store.get(key, { into: lease?.alloc });
     decodeTile(stored, { rows: job.tile, cols: job.tile });
-    return stored;
+    return crc32cHex(stored);
   });
   return timed(phases, "writeMs", () =>
-    writeTile(ctx.store, outputKey(item.jobId, item.i, item.j), bytes),
+    copyTile(ctx.store, key, outputKey(item.jobId, item.i, item.j), checksum),
   );
 }
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { encodeTile, generateTile, type MatmulJobSpec } from "@tessera/matrix";
 import { createObjectStore, type ObjectStore } from "@tessera/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readTile, writeTile } from "./tile-store.js";
+import { copyTile, readTile, writeTile } from "./tile-store.js";
 
 const spec: MatmulJobSpec = { n: 64, tile: 32, mode: "exact", seed: 3 };
 const key = "jobs/j/partials/0-0-0.tile";
@@ -23,18 +23,24 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/**
+ * Flips one payload byte in place: the fs store's trailer (recorded CRC) stays as it was, so a
+ * plain idempotent put or copy would see "same checksum, already there" and write nothing.
+ */
+async function flipPayloadByte(k: string): Promise<void> {
+  const fh = await open(join(root, k), "r+");
+  const b = Buffer.alloc(1);
+  await fh.read(b, 0, 1, 100);
+  b[0] = (b[0] ?? 0) ^ 0xff;
+  await fh.write(b, 0, 1, 100);
+  await fh.close();
+}
+
 describe("writeTile", () => {
   it("repairs a stored copy whose payload was corrupted but whose recorded checksum is intact", async () => {
     const data = generateTile(spec, "A", 0, 0);
     await writeTile(store, key, encoded(data));
-    // Flip one payload byte in place: the fs store's trailer (recorded CRC) stays as it was, so
-    // a plain idempotent put would see "same checksum, already there" and write nothing.
-    const fh = await open(join(root, key), "r+");
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, 100);
-    b[0] = (b[0] ?? 0) ^ 0xff;
-    await fh.write(b, 0, 1, 100);
-    await fh.close();
+    await flipPayloadByte(key);
     await expect(readTile(store, key, spec.tile)).rejects.toMatchObject({
       code: "TESSERA_E_STORAGE_CHECKSUM",
     });
@@ -49,5 +55,35 @@ describe("writeTile", () => {
     const again = await writeTile(store, key, encoded(data));
     expect(again.checksum).toBe(first.checksum);
     expect(again.created).toBe(false);
+  });
+});
+
+describe("copyTile", () => {
+  const out = "jobs/j/C/0-0.tile";
+
+  it("stores the verified source under the output key; the output outlives the source", async () => {
+    const data = generateTile(spec, "A", 0, 1);
+    const src = await writeTile(store, key, encoded(data));
+    const copied = await copyTile(store, key, out, src.checksum);
+    expect(copied).toMatchObject({ key: out, checksum: src.checksum, created: true });
+    await store.delete(key);
+    expect(Array.from(await readTile(store, out, spec.tile))).toEqual(Array.from(data));
+  });
+
+  it("repairs an existing output whose payload was corrupted under an intact checksum", async () => {
+    const data = generateTile(spec, "B", 1, 0);
+    const src = await writeTile(store, key, encoded(data));
+    await writeTile(store, out, encoded(data));
+    await flipPayloadByte(out);
+    await copyTile(store, key, out, src.checksum);
+    expect(Array.from(await readTile(store, out, spec.tile))).toEqual(Array.from(data));
+  });
+
+  it("refuses a source that no longer holds the bytes the caller verified", async () => {
+    const src = await writeTile(store, key, encoded(generateTile(spec, "A", 1, 1)));
+    await expect(
+      copyTile(store, key, out, src.checksum === "00000000" ? "00000001" : "00000000"),
+    ).rejects.toMatchObject({ code: "TESSERA_E_STORAGE_CHECKSUM" });
+    expect(await store.head(out)).toBeNull();
   });
 });

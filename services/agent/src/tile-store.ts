@@ -27,6 +27,15 @@ export interface TileStore {
   get(key: string, options?: { into?: (bytes: number) => Uint8Array }): Promise<Uint8Array>;
   /** Idempotent put: same key + same bytes succeeds without rewriting. */
   put(key: string, data: Uint8Array): Promise<StoredObject>;
+  /**
+   * The object at `fromKey` stored under `toKey` without moving its bytes through the agent
+   * where the backend can; idempotent like put. `expectedChecksum`: what the caller verified.
+   */
+  copy(
+    fromKey: string,
+    toKey: string,
+    options?: { expectedChecksum?: string },
+  ): Promise<StoredObject>;
   delete(key: string): Promise<void>;
 }
 
@@ -103,20 +112,39 @@ export async function readOrGenerateInput(
  * case when a task is recomputed because its output failed a read), so the existing bytes are
  * read back with verification, and a copy that fails is deleted and written again.
  */
-export async function writeTile(
+export function writeTile(store: TileStore, key: string, bytes: Uint8Array): Promise<StoredObject> {
+  return storeChecked(store, key, () => store.put(key, bytes));
+}
+
+/**
+ * Stores the object at `fromKey` (whose bytes the caller read and verified: `checksum`) under
+ * `toKey` too, through the backend's copy; an existing copy is checked like writeTile's.
+ */
+export function copyTile(
+  store: TileStore,
+  fromKey: string,
+  toKey: string,
+  checksum: string,
+): Promise<StoredObject> {
+  return storeChecked(store, toKey, () =>
+    store.copy(fromKey, toKey, { expectedChecksum: checksum }),
+  );
+}
+
+async function storeChecked(
   store: TileStore,
   key: string,
-  bytes: Uint8Array,
+  write: () => Promise<StoredObject>,
 ): Promise<StoredObject> {
-  const stored = await store.put(key, bytes);
+  const stored = await write();
   if (stored.created !== false) return stored;
   try {
     await store.get(key);
     return stored;
   } catch (err) {
-    if (isNotFound(err)) return store.put(key, bytes);
+    if (isNotFound(err)) return write();
     if (!isCorrupt(err)) throw err;
     await store.delete(key);
-    return store.put(key, bytes);
+    return write();
   }
 }

@@ -64,6 +64,43 @@ describe("fs backend durability", () => {
     expect(await tempFilesUnder(root)).toEqual([]);
   });
 
+  it("copy links the object file into place and fsyncs the new directory: no bytes written", async () => {
+    const store = new FsObjectStore({ root });
+    const data = payload(1 << 20, 3);
+    const src = await store.put("jobs/j1/partials/0-0-0.tile", data);
+    const log: string[] = [];
+    const spied = new FsObjectStore({ root, io: spyIo(log) });
+    const res = await spied.copy("jobs/j1/partials/0-0-0.tile", "jobs/j1/C/0-0.tile", {
+      expectedChecksum: src.checksum,
+    });
+    const from = join(root, "jobs/j1/partials/0-0-0.tile");
+    const final = join(root, "jobs/j1/C/0-0.tile");
+    expect(res).toMatchObject({ checksum: src.checksum, bytes: data.length, created: true });
+    expect(log.filter((l) => l.startsWith("fsyncFile "))).toEqual([]);
+    const link = log.indexOf(`link ${from} -> ${final}`);
+    expect(link).toBeGreaterThanOrEqual(0);
+    expect(log.lastIndexOf(`fsyncDir ${dirname(final)}`)).toBeGreaterThan(link);
+    // The new directory itself was made durable in its parent before the link.
+    expect(log.indexOf(`fsyncDir ${join(root, "jobs/j1")}`)).toBeLessThan(link);
+  });
+
+  it("copy without hard links (EXDEV, EPERM…) reads the source and puts its bytes", async () => {
+    const store = new FsObjectStore({ root });
+    const data = payload(1 << 16, 4);
+    await store.put("a/src", data);
+    const log: string[] = [];
+    const noLinks: FsIo = {
+      ...spyIo(log),
+      link: async () => {
+        throw Object.assign(new Error("EXDEV: cross-device link not permitted"), { code: "EXDEV" });
+      },
+    };
+    const res = await new FsObjectStore({ root, io: noLinks }).copy("a/src", "b/dst");
+    expect(res).toMatchObject({ bytes: data.length, created: true });
+    expect(log.some((l) => l.startsWith("rename "))).toBe(true);
+    expect(Buffer.from(await store.get("b/dst")).equals(data)).toBe(true);
+  });
+
   it("get reads into the caller's buffer when asked, and refuses one of the wrong size", async () => {
     const store = new FsObjectStore({ root });
     const data = payload(1 << 16);

@@ -16,6 +16,7 @@ import {
 } from "../errors.js";
 import { assertValidKey, assertValidPrefix } from "../keys.js";
 import type {
+  CopyOptions,
   GetOptions,
   ListEntry,
   ObjectInfo,
@@ -24,7 +25,12 @@ import type {
   PutOptions,
   PutResult,
 } from "../object-store.js";
-import { assertExpectedChecksum, byteChunks, classifyPutData } from "../put-data.js";
+import {
+  assertExpectedChecksum,
+  byteChunks,
+  checkCopySource,
+  classifyPutData,
+} from "../put-data.js";
 import { verifyBytes, verifyingStream } from "../verify-stream.js";
 import { type FsIo, nodeFsIo } from "./fs-io.js";
 import { decodeTrailer, encodeTrailer, TRAILER_BYTES, type Trailer } from "./trailer.js";
@@ -264,6 +270,66 @@ export class FsObjectStore implements ObjectStore {
       bytes: written.bytes,
       created: true,
     };
+  }
+
+  /**
+   * A hard link: the object file (payload and trailer, fsynced when it was written) gets a
+   * second name, so nothing is read or written but the directory entry, made durable like a
+   * put's. Objects are never modified in place, so sharing the inode shares only immutable
+   * bytes; deleting either key leaves the other whole. Without hard links: read, then put.
+   */
+  async copy(fromKey: string, toKey: string, options: CopyOptions = {}): Promise<PutResult> {
+    assertValidKey(fromKey);
+    assertValidKey(toKey);
+    assertExpectedChecksum(options.expectedChecksum);
+    const fromPath = this.pathOf(fromKey);
+    const path = this.pathOf(toKey);
+    try {
+      const trailer = await this.readTrailerIfExists(fromKey, fromPath);
+      const source = checkCopySource(
+        fromKey,
+        this.uri(fromKey),
+        trailer && { key: fromKey, uri: this.uri(fromKey), ...trailer },
+        options.expectedChecksum,
+      );
+      if (!this.linkSupported) return await this.copyThrough(fromKey, toKey, source.checksum);
+      const dir = dirname(path);
+      if (!this.knownDirs.has(dir)) await this.mkdirDurable(dir);
+      try {
+        await this.io.link(fromPath, path);
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === "EEXIST") {
+          const existing = await this.readTrailerIfExists(toKey, path);
+          if (existing) return this.resolveExisting(toKey, existing, source.checksum, source.bytes);
+          throw err;
+        }
+        if (code !== undefined && NO_LINK.has(code)) {
+          this.linkSupported = false;
+          return await this.copyThrough(fromKey, toKey, source.checksum);
+        }
+        if (code !== "ENOENT") throw err;
+        // The source went away since its trailer was read, or the target directory did.
+        if (!mayExist(fromPath)) throw new ObjectNotFoundError(fromKey, this.uri(fromKey));
+        this.knownDirs.clear();
+        await this.mkdirDurable(dir);
+        await this.io.link(fromPath, path);
+      }
+      await this.io.fsyncDir(dir);
+      return {
+        key: toKey,
+        uri: pathToFileURL(path).href,
+        checksum: source.checksum,
+        bytes: source.bytes,
+        created: true,
+      };
+    } catch (err) {
+      throw this.mapError(err, "copy", toKey);
+    }
+  }
+
+  private async copyThrough(fromKey: string, toKey: string, checksum: string) {
+    return this.put(toKey, await this.get(fromKey), { expectedChecksum: checksum });
   }
 
   private resolveExisting(

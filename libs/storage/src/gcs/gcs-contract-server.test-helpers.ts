@@ -1,6 +1,6 @@
 /**
  * A minimal in-test HTTP server speaking the few GCS JSON API calls GcsObjectStore makes
- * (multipart upload, object get/metadata/patch/delete, list). It exists only for the
+ * (multipart upload, object get/metadata/patch/delete, rewrite, list). It exists only for the
  * "gcs contract (no Docker engine)" suite: it checks our request mapping where no real
  * fake-gcs-server can run. It validates the upload's crc32c like GCS does (400 on mismatch)
  * and honours ifGenerationMatch=0 (412 when the object exists).
@@ -34,6 +34,8 @@ export interface GcsContractServer {
   readonly objects: Map<string, StoredObject>;
   stop(): Promise<void>;
 }
+
+const PRECONDITION_FAILED = "At least one of the pre-conditions you specified did not hold.";
 
 function b64crc(data: Buffer): string {
   const b = Buffer.alloc(4);
@@ -108,7 +110,10 @@ export async function startGcsContractServer(bucket = "tessera-test"): Promise<G
     const upload = path.match(/^\/upload\/storage\/v1\/b\/([^/]+)\/o$/);
     const object = path.match(/^\/(?:download\/)?storage\/v1\/b\/([^/]+)\/o\/(.+)$/);
     const list = path.match(/^\/storage\/v1\/b\/([^/]+)\/o$/);
-    const b = (upload ?? object ?? list)?.[1];
+    const rewrite = path.match(
+      /^\/storage\/v1\/b\/([^/]+)\/o\/(.+)\/rewriteTo\/b\/([^/]+)\/o\/(.+)$/,
+    );
+    const b = (upload ?? rewrite ?? object ?? list)?.[1];
     if (b !== undefined && decodeURIComponent(b) !== bucket)
       return sendError(res, 404, "no such bucket");
 
@@ -126,11 +131,7 @@ export async function startGcsContractServer(bucket = "tessera-test"): Promise<G
         return sendError(res, 400, "Provided CRC32C doesn't match calculated CRC32C");
       }
       if (q.get("ifGenerationMatch") === "0" && objects.has(name)) {
-        return sendError(
-          res,
-          412,
-          "At least one of the pre-conditions you specified did not hold.",
-        );
+        return sendError(res, 412, PRECONDITION_FAILED);
       }
       const o: StoredObject = {
         data,
@@ -142,6 +143,37 @@ export async function startGcsContractServer(bucket = "tessera-test"): Promise<G
       };
       objects.set(name, o);
       return sendJson(res, 200, resource(bucket, name, o));
+    }
+
+    if (rewrite && method === "POST") {
+      // One call copies everything (no rewriteToken); the source generation is honoured and
+      // the destination keeps the source's metadata, as GCS does when none is given.
+      requests.push({ method, path, query: q });
+      if (decodeURIComponent(rewrite[3] ?? "") !== bucket)
+        return sendError(res, 404, "no such bucket");
+      const from = objects.get(decodeURIComponent(rewrite[2] ?? ""));
+      const to = decodeURIComponent(rewrite[4] ?? "");
+      const gen = q.get("sourceGeneration");
+      if (!from || (gen !== null && gen !== String(from.generation)))
+        return sendError(res, 404, "No such object");
+      if (q.get("ifGenerationMatch") === "0" && objects.has(to)) {
+        return sendError(res, 412, PRECONDITION_FAILED);
+      }
+      const o: StoredObject = {
+        ...from,
+        data: Buffer.from(from.data),
+        metadata: { ...from.metadata },
+        generation: ++generation,
+        metageneration: 1,
+      };
+      objects.set(to, o);
+      return sendJson(res, 200, {
+        kind: "storage#rewriteResponse",
+        totalBytesRewritten: String(o.data.length),
+        objectSize: String(o.data.length),
+        done: true,
+        resource: resource(bucket, to, o),
+      });
     }
 
     if (object) {

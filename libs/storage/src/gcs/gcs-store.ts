@@ -18,6 +18,7 @@ import {
 } from "../errors.js";
 import { assertValidKey, assertValidPrefix } from "../keys.js";
 import type {
+  CopyOptions,
   ListEntry,
   ListOptions,
   ObjectInfo,
@@ -26,7 +27,12 @@ import type {
   PutOptions,
   PutResult,
 } from "../object-store.js";
-import { assertExpectedChecksum, byteChunks, classifyPutData } from "../put-data.js";
+import {
+  assertExpectedChecksum,
+  byteChunks,
+  checkCopySource,
+  classifyPutData,
+} from "../put-data.js";
 import { verifyBytes, verifyingStream } from "../verify-stream.js";
 
 /** Our own checksum in the object's custom metadata (`metadata.crc32c`, 8 hex). */
@@ -169,6 +175,52 @@ export class GcsObjectStore implements ObjectStore {
       return { key, uri: this.uri(key), checksum: acc.hex, bytes: acc.bytes, created: true };
     } catch (err) {
       throw this.mapError(err, "put", key);
+    }
+  }
+
+  /**
+   * Server-side rewrite of the source generation that was checked; the destination takes the
+   * source's metadata (our checksum included) and `ifGenerationMatch: 0` keeps it put-if-absent.
+   */
+  async copy(fromKey: string, toKey: string, options: CopyOptions = {}): Promise<PutResult> {
+    assertValidKey(fromKey);
+    assertValidKey(toKey);
+    assertExpectedChecksum(options.expectedChecksum);
+    try {
+      let meta: GcsMetadata | null;
+      try {
+        meta = await this.metadata(fromKey);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        meta = null;
+      }
+      const { checksum, bytes } = checkCopySource(
+        fromKey,
+        this.uri(fromKey),
+        meta && {
+          key: fromKey,
+          uri: this.uri(fromKey),
+          bytes: Number(meta.size ?? 0),
+          checksum: this.expectedChecksum(fromKey, meta),
+        },
+        options.expectedChecksum,
+      );
+      const existing = await this.head(toKey);
+      if (existing) return this.resolveExisting(toKey, existing, checksum, bytes);
+      try {
+        await this.file(fromKey, meta?.generation ?? undefined).copy(this.file(toKey), {
+          preconditionOpts: { ifGenerationMatch: 0 },
+        });
+      } catch (err) {
+        if (isNotFound(err)) throw new ObjectNotFoundError(fromKey, this.uri(fromKey));
+        if (!isPreconditionFailed(err)) throw err;
+        const winner = await this.head(toKey);
+        if (!winner) throw err;
+        return this.resolveExisting(toKey, winner, checksum, bytes);
+      }
+      return { key: toKey, uri: this.uri(toKey), checksum, bytes, created: true };
+    } catch (err) {
+      throw this.mapError(err, "copy", toKey);
     }
   }
 

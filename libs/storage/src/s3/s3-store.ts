@@ -22,6 +22,7 @@ import {
 } from "../errors.js";
 import { assertValidKey, assertValidPrefix } from "../keys.js";
 import type {
+  CopyOptions,
   ListEntry,
   ListOptions,
   ObjectInfo,
@@ -30,7 +31,12 @@ import type {
   PutOptions,
   PutResult,
 } from "../object-store.js";
-import { assertExpectedChecksum, byteChunks, classifyPutData } from "../put-data.js";
+import {
+  assertExpectedChecksum,
+  byteChunks,
+  checkCopySource,
+  classifyPutData,
+} from "../put-data.js";
 import { verifyBytes, verifyingStream } from "../verify-stream.js";
 
 /** Our own checksum, in user metadata (`x-amz-meta-crc32c`): verified on every read by us. */
@@ -222,7 +228,7 @@ export class S3ObjectStore implements ObjectStore {
       return { key, uri: this.uri(key), checksum: expected, bytes: acc.bytes, created: true };
     }
     try {
-      return await this.promoteStaged(key, target, acc.hex, acc.bytes, options);
+      return await this.copyWithChecksum(key, target, acc.hex, acc.bytes, options);
     } finally {
       await this.client
         .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: target }))
@@ -234,9 +240,40 @@ export class S3ObjectStore implements ObjectStore {
     return `${this.prefix}${STAGING_SEGMENT}/${randomUUID()}`;
   }
 
-  private async promoteStaged(
+  /**
+   * Server-side CopyObject: the bytes stay in the bucket, and the checksum metadata (the
+   * source's) goes with them. Put-if-absent like put.
+   */
+  async copy(fromKey: string, toKey: string, options: CopyOptions = {}): Promise<PutResult> {
+    assertValidKey(fromKey);
+    assertValidKey(toKey);
+    assertExpectedChecksum(options.expectedChecksum);
+    try {
+      const source = checkCopySource(
+        fromKey,
+        this.uri(fromKey),
+        await this.head(fromKey),
+        options.expectedChecksum,
+      );
+      return await this.copyWithChecksum(
+        toKey,
+        this.objectKey(fromKey),
+        source.checksum,
+        source.bytes,
+        {},
+      );
+    } catch (err) {
+      // A 404 here is the source, deleted since its head.
+      throw isNotFound(err)
+        ? new ObjectNotFoundError(fromKey, this.uri(fromKey))
+        : this.mapError(err, "copy", toKey);
+    }
+  }
+
+  /** CopyObject of bucket object `source` to `key`, recording `checksum` as ours. */
+  private async copyWithChecksum(
     key: string,
-    staged: string,
+    source: string,
     checksum: string,
     bytes: number,
     options: PutOptions,
@@ -248,7 +285,7 @@ export class S3ObjectStore implements ObjectStore {
         new CopyObjectCommand({
           Bucket: this.bucket,
           Key: this.objectKey(key),
-          CopySource: `${this.bucket}/${staged.split("/").map(encodeURIComponent).join("/")}`,
+          CopySource: `${this.bucket}/${source.split("/").map(encodeURIComponent).join("/")}`,
           MetadataDirective: "REPLACE",
           ContentType: options.contentType ?? "application/octet-stream",
           Metadata: { [S3_CHECKSUM_METADATA]: checksum },
