@@ -318,8 +318,9 @@ async function measureRun(
 
   // A speculative attempt that lost still reports: its kernel ran (often past job.computed),
   // but it is not on the job's critical path. The first ok completion of a task won.
-  const ok = firstCompletions(watcher.completions.filter((c) => c.status === "ok"));
-  const speculativeLosers = watcher.completions.filter((c) => c.status === "ok").length - ok.length;
+  const allOk = watcher.completions.filter((c) => c.status === "ok");
+  const ok = firstCompletions(allOk);
+  const speculativeLosers = allOk.length - ok.length;
   const perAgent = sumTimings(ok, (c) => c.nodeId);
   const perKind = sumTimings(ok, (c) => c.kind);
   const criticalComputeS = Math.max(0, ...[...perAgent.values()].map((a) => a.compute)) / 1000;
