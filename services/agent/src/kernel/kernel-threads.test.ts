@@ -1,4 +1,5 @@
 // KernelThreads runs the built worker (dist/kernel/kernel-worker.js): `npm test` builds first.
+import { constants, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
 import type { Worker } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { AgentError, AgentErrorCode } from "../errors.js";
@@ -98,6 +99,36 @@ describe("KernelThreads", () => {
     } finally {
       await reference.dispose();
     }
+  });
+
+  it("moves no operand memory per kernel, so large maps start no full garbage collection", async () => {
+    // V8 starts a mark-compact when an isolate gains more than 64 MiB of external memory since
+    // its last one; operands handed over by transfer re-entered the agent's isolate after every
+    // kernel (here 80 MiB), i.e. one full collection of the agent's heap per map.
+    const k = await threads(1);
+    const t = 512;
+    const d = 40; // A [512, 20480] and B [20480, 512]: 40 MiB each
+    const as = Array.from({ length: d }, (_, x) => tileOf(t, x + 2));
+    const bs = Array.from({ length: d }, (_, x) => tileOf(t, x + 5));
+    const out = new Float32Array(t * t);
+    await k.matmulInner(as, bs, t, out); // staging buffers made and sent
+    const first = Array.from(out.subarray(0, 64));
+    let majors = 0;
+    const gc = new PerformanceObserver((list) => {
+      // Node puts the GC kind in `detail`, which its typings leave out.
+      for (const e of list.getEntries() as (PerformanceEntry & { detail?: { kind?: number } })[]) {
+        if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+      }
+    });
+    gc.observe({ entryTypes: ["gc"] });
+    try {
+      for (let i = 0; i < 5; i++) await k.matmulInner(as, bs, t, out);
+      await new Promise((r) => setTimeout(r, 50)); // a collection started late still reports
+    } finally {
+      gc.disconnect();
+    }
+    expect(Array.from(out.subarray(0, 64))).toEqual(first);
+    expect(majors).toBeLessThanOrEqual(1);
   });
 
   it("leaves the event loop free while a kernel runs", async () => {

@@ -5,11 +5,17 @@
 // heartbeats and acks wait too. Here each thread owns a session cache and runs one GEMM at a time;
 // the agent's thread only copies tiles in and out.
 //
-// Tiles travel as copies in reusable staging buffers moved (transferred, not copied) between the
-// threads: ORT refuses SharedArrayBuffer-backed tensors, and the caller's arrays (cached input
-// tiles, pooled output buffers) must stay where they are. Reduce stays on the JS thread: it is
-// a few memory-bound adds, and copying its K partials over would cost what running them does.
-// So do small GEMMs, where the trip costs a large part of the kernel (one thread, one caller, on
+// Tiles travel through staging buffers shared with the thread (SharedArrayBuffer), created once
+// per thread and grown when a larger job comes. They used to be ArrayBuffers transferred to the
+// thread and back: cheap per trip, but each transfer counts the buffers' bytes again as new
+// external memory of the receiving isolate, and a trip of more than V8's 64 MiB soft limit
+// (1024-tiles with 8 inner products: 68 MiB; 2048 with 4: 144 MiB) started a full mark-compact in
+// both isolates after every kernel — about a tenth of the 2-core box's CPU during a job (`perf`).
+// ORT refuses SharedArrayBuffer-backed tensors, so the thread keeps its own ArrayBuffers for the
+// GEMM and copies the operands in and the product out; the caller's arrays (cached input tiles,
+// pooled output buffers) stay where they are. Reduce stays on the JS thread: it is a few
+// memory-bound adds, and copying its K partials over would cost what running them does. So do
+// small GEMMs, where the trip costs a large part of the kernel (one thread, one caller, on
 // the 2-core box: 64² 45 → 136 µs per call, 256² 0.42 → 0.56 ms, 512² 2.7 → 3.3 ms; 1024² 26.1
 // → 27.2 ms and 2048² 209 → 215 ms, i.e. +3–4 % where the thread pays off).
 import { Worker } from "node:worker_threads";
@@ -32,34 +38,32 @@ export interface KernelThreadInit {
   readonly gemmOp: GemmOp;
 }
 
+/** A thread's shared staging buffers: the packed operands in, the product out. */
+export interface KernelStaging {
+  readonly a: SharedArrayBuffer;
+  readonly b: SharedArrayBuffer;
+  readonly c: SharedArrayBuffer;
+}
+
 /**
  * One GEMM: C = A·B with A [tile, inner], B [inner, tile] and C [tile, tile] float32 at the start
- * of each buffer (inner = d·tile for a map summing d inner products, packed by pack-inner.ts).
+ * of each staging buffer (inner = d·tile for a map summing d inner products, packed by
+ * pack-inner.ts). `staging` comes only when the thread's buffers change (first use, growth); the
+ * thread keeps the last one it was sent.
  */
 export interface KernelThreadRequest {
   readonly id: number;
   readonly tile: number;
   readonly inner: number;
-  readonly a: ArrayBuffer;
-  readonly b: ArrayBuffer;
-  readonly c: ArrayBuffer;
+  readonly staging?: KernelStaging;
 }
 
-/** The request's buffers come back (for reuse) with C filled in, or with an error. */
+/** C is in the staging buffer, or the GEMM failed. */
 export interface KernelThreadReply {
   readonly id: number;
-  /** The GEMM's run time on the thread. */
+  /** The GEMM's run time on the thread (the copies in and out not included). */
   readonly kernelMs?: number;
-  readonly a: ArrayBuffer;
-  readonly b: ArrayBuffer;
-  readonly c: ArrayBuffer;
   readonly error?: { readonly message: string; readonly code: string | undefined };
-}
-
-interface Staging {
-  a: ArrayBuffer;
-  b: ArrayBuffer;
-  c: ArrayBuffer;
 }
 
 interface Pending {
@@ -96,7 +100,8 @@ function defaultWorkerUrl(): URL {
 class KernelThread {
   readonly worker: Worker;
   pending: Pending | undefined;
-  staging: Staging | undefined;
+  /** The staging buffers this thread holds (sent to it once). */
+  staging: KernelStaging | undefined;
   exited = false;
   /** Answered at least one kernel (so a later loss is not a failed start). */
   answered = false;
@@ -263,16 +268,16 @@ export class KernelThreads implements TileKernels {
     const thread = await this.acquire();
     if (timing) timing.waitMs += performance.now() - queuedAt;
     try {
-      const s = thread.staging;
-      const staging: Staging =
-        s && s.a.byteLength >= operandElems * 4 && s.c.byteLength >= elems * 4
-          ? s
+      const held = thread.staging;
+      const fresh =
+        held && held.a.byteLength >= operandElems * 4 && held.c.byteLength >= elems * 4
+          ? undefined
           : {
-              a: new ArrayBuffer(operandElems * 4),
-              b: new ArrayBuffer(operandElems * 4),
-              c: new ArrayBuffer(elems * 4),
+              a: new SharedArrayBuffer(operandElems * 4),
+              b: new SharedArrayBuffer(operandElems * 4),
+              c: new SharedArrayBuffer(elems * 4),
             };
-      thread.staging = undefined; // moved to the thread until it answers
+      const staging = fresh ?? (held as KernelStaging);
       packSideBySide(as, tile, new Float32Array(staging.a, 0, operandElems));
       packStacked(bs, tile, new Float32Array(staging.b, 0, operandElems));
       const id = this.nextId++;
@@ -282,10 +287,12 @@ export class KernelThreads implements TileKernels {
           return;
         }
         thread.pending = { id, resolve, reject };
-        const req: KernelThreadRequest = { id, tile, inner: tile * as.length, ...staging };
-        thread.worker.postMessage(req, [staging.a, staging.b, staging.c]);
+        const inner = tile * as.length;
+        const req: KernelThreadRequest = fresh ? { id, tile, inner, staging } : { id, tile, inner };
+        thread.worker.postMessage(req);
+        // Held from the send on: the thread uses these from now, even if this kernel fails.
+        thread.staging = staging;
       });
-      thread.staging = { a: reply.a, b: reply.b, c: reply.c };
       if (reply.error) {
         const code = AGENT_CODES.has(reply.error.code ?? "")
           ? (reply.error.code as AgentErrorCode)
@@ -294,7 +301,7 @@ export class KernelThreads implements TileKernels {
       }
       if (timing && reply.kernelMs !== undefined) timing.kernelMs = reply.kernelMs;
       const target = out ?? new Float32Array(elems);
-      target.set(new Float32Array(reply.c, 0, elems));
+      target.set(new Float32Array(staging.c, 0, elems));
       return target;
     } finally {
       this.release(thread);

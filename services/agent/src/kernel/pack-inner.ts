@@ -7,7 +7,7 @@
 export function packSideBySide(
   tiles: readonly Float32Array[],
   tile: number,
-  into = new Float32Array(tile * tile * tiles.length),
+  into: Float32Array = new Float32Array(tile * tile * tiles.length),
 ): Float32Array {
   const width = tile * tiles.length;
   tiles.forEach((t, x) => {
@@ -22,7 +22,7 @@ export function packSideBySide(
 export function packStacked(
   tiles: readonly Float32Array[],
   tile: number,
-  into = new Float32Array(tile * tile * tiles.length),
+  into: Float32Array = new Float32Array(tile * tile * tiles.length),
 ): Float32Array {
   tiles.forEach((t, x) => {
     into.set(t, x * tile * tile);
