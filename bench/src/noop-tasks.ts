@@ -1,4 +1,5 @@
-// `pnpm bench noop-tasks [--tasks 10000] [--chain 1000] [--agents 2]`
+// `pnpm bench noop-tasks [--tasks 10000] [--chain 1000] [--agents 2] [--tile 64] [--slots N]
+//                        [--prefetch N]`
 //
 // Control-plane throughput and latency with (nearly) empty tasks, through the whole path on a
 // local cluster of real processes (@tessera/test-e2e: nats-server, 3 consensus peers, scheduler,
@@ -40,19 +41,28 @@ interface Flags {
   agents: number;
   /** Tile side of the "empty" tasks (16 = MIN_TILE is the emptiest). */
   tile: number;
+  /**
+   * Agents' --slots and the scheduler's --prefetch (undefined: the services' defaults). With
+   * empty tasks the attempts in flight (agents × (slots + prefetch)) bound the throughput, not CPU.
+   */
+  slots?: number;
+  prefetch?: number;
 }
 
 function parseFlags(argv: readonly string[]): Flags {
   const f: Flags = { tasks: 10_000, chain: 1_000, agents: 2, tile: 64 };
+  const known = ["tasks", "chain", "agents", "tile", "slots", "prefetch"];
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     const v = Number(argv[i + 1]);
-    if (!(name in f))
-      throw new Error(`unknown flag --${name}; flags: --tasks --chain --agents --tile`);
+    if (!known.includes(name))
+      throw new Error(`unknown flag --${name}; flags: ${known.map((k) => `--${k}`).join(" ")}`);
     if (!Number.isInteger(v) || v < 0)
       throw new Error(`--${name}: ${argv[i + 1]} must be an integer ≥ 0`);
     (f as unknown as Record<string, number>)[name] = v;
   }
+  if (f.slots === 0)
+    throw new Error("--slots: 0 must be at least 1 (work items an agent runs at once)");
   return f;
 }
 
@@ -198,7 +208,10 @@ async function main(): Promise<void> {
   const tile = flags.tile;
   let K = 1;
   while (K ** 3 + K ** 2 < flags.tasks) K++;
-  const cluster = await E2eCluster.start({ agents: flags.agents });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (flags.slots !== undefined) env.TESSERA_AGENT_SLOTS = String(flags.slots);
+  if (flags.prefetch !== undefined) env.TESSERA_PREFETCH = String(flags.prefetch);
+  const cluster = await E2eCluster.start({ agents: flags.agents, env });
   const servers = natsUrls(cluster);
   const log = await EventLog.start(servers);
   try {
@@ -330,6 +343,8 @@ async function main(): Promise<void> {
       jobState,
       measured: `matmul tasks on ${tile}×${tile} tiles (no empty task kind exists) through the whole path: attempt-start commit → work item → agent (tile reads + one tile write with fsync) → completion → attempt-complete commit; agents send no separate claim`,
       agents: flags.agents,
+      agentSlots: env.TESSERA_AGENT_SLOTS ?? "agent default (2)",
+      schedulerPrefetch: env.TESSERA_PREFETCH ?? "scheduler default (1)",
       throughput: {
         tasks,
         maps: K ** 3,
