@@ -16,7 +16,7 @@
 // pooled output buffers) stay where they are. Reduce stays on the JS thread: it is a few
 // memory-bound adds, and copying its K partials over would cost what running them does. So do
 // small GEMMs, where the trip costs a large part of the kernel (one thread, one caller, on
-// the 2-core box: 64² 45 → 136 µs per call, 256² 0.42 → 0.56 ms, 512² 2.7 → 3.3 ms; 1024² 26.1
+// the 2-core box, measured with the transferring version: 64² 45 → 136 µs per call, 256² 0.42 → 0.56 ms, 512² 2.7 → 3.3 ms; 1024² 26.1
 // → 27.2 ms and 2048² 209 → 215 ms, i.e. +3–4 % where the thread pays off).
 import { Worker } from "node:worker_threads";
 import { AgentError, AgentErrorCode } from "../errors.js";
