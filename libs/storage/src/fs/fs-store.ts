@@ -263,13 +263,7 @@ export class FsObjectStore implements ObjectStore {
       await this.io.rename(tmp, path);
     }
     await this.io.fsyncDir(dir);
-    return {
-      key,
-      uri: pathToFileURL(path).href,
-      checksum: written.checksum,
-      bytes: written.bytes,
-      created: true,
-    };
+    return created(key, path, written);
   }
 
   /**
@@ -316,13 +310,7 @@ export class FsObjectStore implements ObjectStore {
         await this.io.link(fromPath, path);
       }
       await this.io.fsyncDir(dir);
-      return {
-        key: toKey,
-        uri: pathToFileURL(path).href,
-        checksum: source.checksum,
-        bytes: source.bytes,
-        created: true,
-      };
+      return created(toKey, path, source);
     } catch (err) {
       throw this.mapError(err, "copy", toKey);
     }
@@ -626,4 +614,19 @@ function checkedInto(into: (bytes: number) => Uint8Array, bytes: number): Uint8A
     throw new RangeError(`get into: the buffer holds ${buf.byteLength} bytes, the object ${bytes}`);
   }
   return buf;
+}
+
+/** The result of a put or copy that made `key` at `path` (a new, durable directory entry). */
+function created(
+  key: string,
+  path: string,
+  object: { readonly checksum: string; readonly bytes: number },
+): PutResult {
+  return {
+    key,
+    uri: pathToFileURL(path).href,
+    checksum: object.checksum,
+    bytes: object.bytes,
+    created: true,
+  };
 }
