@@ -35,6 +35,7 @@
 //   shared dataset would.
 // Last stdout line: one JSON object.
 import { spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { KernelRunner } from "@tessera/agent";
@@ -50,6 +51,7 @@ import {
 import type { CompletionV1 } from "@tessera/protocol";
 import { createObjectStore } from "@tessera/storage";
 import { CompletionWatcher, E2eCluster, getJob, natsUrls, submitViaCli } from "@tessera/test-e2e";
+import { cpuSince } from "./_cpu.js";
 
 interface Flags {
   n: number;
@@ -294,6 +296,24 @@ function sumTimings(
 }
 
 /** One job's figures: what the JSON reports at top level (for the median run) and per run. */
+/**
+ * CPU seconds (user + system, /proc) each service process used over a run, their total, and the
+ * share of the machine that is (kernel threads included: the agents' figures hold them).
+ */
+function cpuUsed(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  windowSeconds: number,
+) {
+  const { byService, total } = cpuSince(before, after);
+  return {
+    ...Object.fromEntries([...byService].map(([name, s]) => [name, round(s, 2)])),
+    total: round(total, 2),
+    windowSeconds: round(windowSeconds, 2),
+    machineShare: round(total / (windowSeconds * availableParallelism()), 3),
+  };
+}
+
 async function measureRun(
   cluster: E2eCluster,
   spec: MatmulJobSpec,
@@ -303,8 +323,10 @@ async function measureRun(
 ) {
   const flop = 2 * spec.n ** 3;
   const watcher = await CompletionWatcher.start(natsUrls(cluster), jobId);
+  const cpuBefore = cluster.cpuSeconds();
   const wallStart = Date.now();
   const summary = await submitViaCli(cluster, spec, jobId, 3_600_000).result;
+  const cpu = cpuUsed(cpuBefore, cluster.cpuSeconds(), (Date.now() - wallStart) / 1000);
   const view = await getJob(cluster, jobId);
   await watcher.stop();
   if (!view) throw new Error(`job ${jobId} vanished`);
@@ -344,6 +366,7 @@ async function measureRun(
     overheadBeyondAgentBusySeconds: round(computedS - criticalBusyS),
     completionsSeen: ok.length,
     speculativeLosers,
+    cpuSeconds: cpu,
     perAgent: Object.fromEntries(
       [...perAgent.entries()].map(([id, a]) => [
         id,
@@ -445,6 +468,7 @@ async function main(): Promise<void> {
       runs: runs.length,
       wallSecondsPerRun: walls,
       gflopsPerRun: runs.map((r) => r.gflops),
+      cpuSecondsPerRun: runs.map((r) => r.cpuSeconds.total),
       digestsAgree: runs.every((r) => r.digest === medianRun.digest),
       definitions: {
         wallSeconds: "submit → every reduce committed (leader-stamped job.computed); median run",
@@ -460,6 +484,8 @@ async function main(): Promise<void> {
           "busiest agent's summed kernel computeMs (each task's first ok completion; speculativeLosers counts the others)",
         controlPlaneOverheadSeconds: "wallSeconds − criticalPathComputeSeconds (includes tile I/O)",
         verified: "every run verified",
+        cpuSeconds:
+          "CPU (user + system, /proc) of each service process from submit until the CLI returned (verified), agents' kernel threads included, nats-server and the CLI not; machineShare = total ÷ (window × cores); empty where /proc is not",
         runs: "run 1 meets cold agents (sessions built, input caches empty); later runs reuse both",
       },
       reference: {

@@ -34,6 +34,7 @@ import type { MatmulJobSpec } from "@tessera/matrix";
 import { connect } from "@tessera/messaging";
 import { decodeManifestEventBatch, decodeWorkItem, WORK_STREAM } from "@tessera/protocol";
 import { CompletionWatcher, E2eCluster, jobEvents, natsUrls, waitJob } from "@tessera/test-e2e";
+import { cpuSince } from "./_cpu.js";
 
 interface Flags {
   tasks: number;
@@ -187,13 +188,10 @@ function cpuPerTask(
   tasks: number,
   windowStart: number,
 ) {
-  const msPerTask: Record<string, number> = {};
-  let total = 0;
-  for (const [name, s] of after) {
-    const used = s - (before.get(name) ?? s);
-    total += used;
-    msPerTask[name] = Math.round((used / tasks) * 1e5) / 100;
-  }
+  const { byService, total } = cpuSince(before, after);
+  const msPerTask = Object.fromEntries(
+    [...byService].map(([name, used]) => [name, Math.round((used / tasks) * 1e5) / 100]),
+  );
   const windowSeconds = (performance.now() - windowStart) / 1000;
   return {
     msPerTask: { ...msPerTask, total: Math.round((total / tasks) * 1e5) / 100 },
