@@ -355,6 +355,7 @@ async function measureRun(
     digest: summary.digest,
     wallSeconds: round(computedS),
     wallToVerifiedSeconds: round(verifiedS),
+    verifySeconds: round(verifiedS - computedS),
     cliWallSeconds: round((Date.now() - wallStart) / 1000),
     gflops: round(achieved, 2),
     bytesMoved: summary.bytesMoved,
@@ -469,6 +470,7 @@ async function main(): Promise<void> {
       wallSecondsPerRun: walls,
       gflopsPerRun: runs.map((r) => r.gflops),
       cpuSecondsPerRun: runs.map((r) => r.cpuSeconds.total),
+      verifySecondsPerRun: runs.map((r) => r.verifySeconds),
       digestsAgree: runs.every((r) => r.digest === medianRun.digest),
       definitions: {
         wallSeconds: "submit → every reduce committed (leader-stamped job.computed); median run",
@@ -484,6 +486,8 @@ async function main(): Promise<void> {
           "busiest agent's summed kernel computeMs (each task's first ok completion; speculativeLosers counts the others)",
         controlPlaneOverheadSeconds: "wallSeconds − criticalPathComputeSeconds (includes tile I/O)",
         verified: "every run verified",
+        verifySeconds:
+          "job.computed → job verified (leader-stamped): the storage-manager's Freivalds check of every output tile plus the digest",
         cpuSeconds:
           "CPU (user + system, /proc) of each service process from submit until the CLI returned (verified), agents' kernel threads included, nats-server and the CLI not; machineShare = total ÷ (window × cores); empty where /proc is not",
         runs: "run 1 meets cold agents (sessions built, input caches empty); later runs reuse both",
