@@ -135,10 +135,8 @@ async function runMap(
 ) {
   const { job, i, j } = item;
   const k = item.k as number; // validated: required for map items
-  const into = ctx.runner.inputTileAllocator?.(job.tile);
   const input = (matrix: "A" | "B", row: number, col: number) => {
-    const read = async () =>
-      (await readOrGenerateInput(ctx.store, job, matrix, row, col, into)).data;
+    const read = async () => (await readOrGenerateInput(ctx.store, job, matrix, row, col)).data;
     return ctx.inputs ? ctx.inputs.get(inputKey(job, matrix, row, col), read) : read();
   };
   // Map group k sums the inner tiles k·d … k·d + d − 1 (d = kPerMap, usually 1).

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { encodeTile, generateTile, type MatmulJobSpec } from "@tessera/matrix";
 import { createObjectStore, type ObjectStore } from "@tessera/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { copyTile, readOrGenerateInput, readTile, writeTile } from "./tile-store.js";
+import { copyTile, readTile, writeTile } from "./tile-store.js";
 
 const spec: MatmulJobSpec = { n: 64, tile: 32, mode: "exact", seed: 3 };
 const key = "jobs/j/partials/0-0-0.tile";
@@ -85,29 +85,5 @@ describe("copyTile", () => {
       copyTile(store, key, out, src.checksum === "00000000" ? "00000001" : "00000000"),
     ).rejects.toMatchObject({ code: "TESSERA_E_STORAGE_CHECKSUM" });
     expect(await store.head(out)).toBeNull();
-  });
-});
-
-describe("readOrGenerateInput", () => {
-  it("puts the tile in the caller's memory whether it generates it or reads it back", async () => {
-    const given: Uint8Array[] = [];
-    const into = (bytes: number) => {
-      const b = new Uint8Array(new SharedArrayBuffer(bytes));
-      given.push(b);
-      return b;
-    };
-    const want = Array.from(generateTile(spec, "A", 1, 0));
-    const made = await readOrGenerateInput(store, spec, "A", 1, 0, into);
-    expect(made.generated).toBe(true);
-    const read = await readOrGenerateInput(store, spec, "A", 1, 0, into);
-    expect(read.generated).toBe(false);
-    for (const [i, got] of [made, read].entries()) {
-      expect(Array.from(got.data)).toEqual(want);
-      expect(got.data.buffer).toBe(given[i]?.buffer);
-    }
-    // Without `into`, ordinary memory, the same values.
-    const plain = await readOrGenerateInput(store, spec, "A", 1, 0);
-    expect(plain.data.buffer).toBeInstanceOf(ArrayBuffer);
-    expect(Array.from(plain.data)).toEqual(want);
   });
 });

@@ -85,7 +85,6 @@ export interface InputRead {
  * stored: its content is a pure function of its key, so racing agents write identical bytes and
  * the idempotent put lets every one of them succeed. A present tile is verified on read (a
  * corrupt one fails here; it is never regenerated over, because its bytes may be evidence).
- * `into` supplies the memory the tile should end up in (a backend may read elsewhere).
  */
 export async function readOrGenerateInput(
   store: TileStore,
@@ -93,23 +92,15 @@ export async function readOrGenerateInput(
   matrix: InputMatrix,
   row: number,
   col: number,
-  into?: (bytes: number) => Uint8Array,
 ): Promise<InputRead> {
   const key = inputKey(spec, matrix, row, col);
   try {
-    return { data: await readTile(store, key, spec.tile, into), generated: false };
+    return { data: await readTile(store, key, spec.tile), generated: false };
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  const generated = generateTile(spec, matrix, row, col);
-  await store.put(
-    key,
-    encodeTile(generated, { rows: spec.tile, cols: spec.tile, mode: spec.mode }),
-  );
-  if (!into) return { data: generated, generated: true };
-  const bytes = into(generated.byteLength);
-  const data = new Float32Array(bytes.buffer, bytes.byteOffset, generated.length);
-  data.set(generated);
+  const data = generateTile(spec, matrix, row, col);
+  await store.put(key, encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode }));
   return { data, generated: true };
 }
 

@@ -115,11 +115,6 @@ export interface TileKernels {
   ): Promise<Float32Array>;
   /** ((p0 + p1) + p2) + … in exactly this order, into `out` when given. */
   sum(partials: readonly Float32Array[], tile: number, out?: Float32Array): Promise<Float32Array>;
-  /**
-   * Where a map's input tiles of this size are best read into (memory the kernels take without a
-   * copy on the JS thread); undefined: ordinary buffers.
-   */
-  inputTileAllocator?(tile: number): ((bytes: number) => Uint8Array) | undefined;
   dispose(): Promise<void>;
 }
 

@@ -101,54 +101,6 @@ describe("KernelThreads", () => {
     }
   });
 
-  it("packs input tiles held in shared memory on the thread, with the JS-thread runner's bits", async () => {
-    const reference = await KernelRunner.create({ ep: "cpu", intraOpThreads: 1 });
-    const k = await threads(1);
-    const into = k.inputTileAllocator(32);
-    expect(into).toBeDefined();
-    const shared = (t: Float32Array) => {
-      const bytes = (into as (n: number) => Uint8Array)(t.byteLength);
-      expect(bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
-      const view = new Float32Array(bytes.buffer, bytes.byteOffset, t.length);
-      view.set(t);
-      return view;
-    };
-    const real = (t: number, seed: number) =>
-      Float32Array.from({ length: t * t }, (_, x) => Math.cos(x * seed) * 0.3);
-    try {
-      // Shared tiles, then a mix (one ordinary tile: packed on the JS thread instead), then a
-      // larger shared map after a smaller one, each equal to the reference bit for bit.
-      for (const [d, t, mixed] of [
-        [3, 32, false],
-        [2, 32, true],
-        [4, 64, false],
-      ] as const) {
-        const as = Array.from({ length: d }, (_, x) => real(t, x + 1));
-        const bs = Array.from({ length: d }, (_, x) => real(t, x + 7));
-        const want = await reference.matmulInner(as, bs, t);
-        const sas = as.map(shared);
-        const sbs = bs.map((b, x) => (mixed && x === 1 ? b : shared(b)));
-        const out = new Float32Array(t * t).fill(Number.NaN);
-        await k.matmulInner(sas, sbs, t, out);
-        expect(Array.from(out)).toEqual(Array.from(want));
-        // All shared: nothing was packed into staging buffers on the JS thread.
-        const { staging } = (k as unknown as { threads: { staging?: { a: SharedArrayBuffer } }[] })
-          .threads[0] ?? { staging: undefined };
-        if (d === 3) expect(staging?.a.byteLength).toBe(0);
-        if (mixed) expect(staging?.a.byteLength).toBe(d * t * t * 4);
-        // The caller's tiles are read, never changed.
-        expect(Array.from(sas[0] as Float32Array)).toEqual(Array.from(as[0] as Float32Array));
-      }
-    } finally {
-      await reference.dispose();
-    }
-    // Tiles small enough for the JS thread's ORT, which takes no shared memory: ordinary buffers.
-    const inline = new KernelThreads(await KernelRunner.create({ ep: "cpu" }), { threads: 1 });
-    open.push(inline);
-    expect(inline.inputTileAllocator(256)).toBeUndefined();
-    expect(inline.inputTileAllocator(512)).toBeDefined();
-  });
-
   it("moves no operand memory per kernel, so large maps start no full garbage collection", async () => {
     // V8 starts a mark-compact when an isolate gains more than 64 MiB of external memory since
     // its last one; operands handed over by transfer re-entered the agent's isolate after every

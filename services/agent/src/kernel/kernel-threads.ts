@@ -13,10 +13,12 @@
 // both isolates after every kernel — about a tenth of the 2-core box's CPU during a job (`perf`).
 // ORT refuses SharedArrayBuffer-backed tensors, so the thread keeps its own ArrayBuffers for the
 // GEMM and copies the operands in and the product out; the caller's arrays (cached input tiles,
-// pooled output buffers) stay where they are. Input tiles the agent read into shared memory
-// (`inputTileAllocator`) go to the thread as they are, and the thread packs them straight into its
-// own buffers: one pass over the operands per map instead of two (the JS thread packing into
-// staging, the thread copying out of it), and none of it on the JS thread. Reduce stays on the JS thread: it is a few
+// pooled output buffers) stay where they are. Input tiles are deliberately not kept in shared
+// memory and posted to the thread per map (which would spare the JS thread its packing pass, ~5 %
+// of a map's CPU): the thread's isolate holds every SharedArrayBuffer it is sent until its own next
+// garbage collection, which their bytes do not prompt — 300 distinct 16 MiB buffers posted to an
+// idle thread left 3.1 GiB resident — so tiles the input cache evicted would outlive its memory
+// budget. Reduce stays on the JS thread: it is a few
 // memory-bound adds, and copying its K partials over would cost what running them does. So do
 // small GEMMs, where the trip costs a large part of the kernel (one thread, one caller, on
 // the 2-core box, measured with the transferring version: 64² 45 → 136 µs per call, 256² 0.42 → 0.56 ms, 512² 2.7 → 3.3 ms; 1024² 26.1
@@ -48,25 +50,16 @@ export interface KernelStaging {
   readonly c: SharedArrayBuffer;
 }
 
-/** A float32 tile in shared memory, as posted to a thread (a view does not survive the trip). */
-export interface SharedTile {
-  readonly buffer: SharedArrayBuffer;
-  readonly byteOffset: number;
-  readonly length: number;
-}
-
 /**
- * One GEMM: C = A·B with A [tile, inner], B [inner, tile] and C [tile, tile] float32 (inner = d·tile
- * for a map summing d inner products, packed by pack-inner.ts). The operands are either `tiles`
- * (the d A and d B tiles in shared memory, which the thread packs) or already packed at the start
- * of the staging buffers; C comes back at the start of `staging.c`. `staging` comes only when the
- * thread's buffers change (first use, growth); the thread keeps the last one it was sent.
+ * One GEMM: C = A·B with A [tile, inner], B [inner, tile] and C [tile, tile] float32 at the start
+ * of each staging buffer (inner = d·tile for a map summing d inner products, packed by
+ * pack-inner.ts). `staging` comes only when the thread's buffers change (first use, growth); the
+ * thread keeps the last one it was sent.
  */
 export interface KernelThreadRequest {
   readonly id: number;
   readonly tile: number;
   readonly inner: number;
-  readonly tiles?: { readonly a: readonly SharedTile[]; readonly b: readonly SharedTile[] };
   readonly staging?: KernelStaging;
 }
 
@@ -184,11 +177,6 @@ export class KernelThreads implements TileKernels {
     return this.threads.length;
   }
 
-  /** Maps of these tiles run on a thread, which packs input tiles in shared memory itself. */
-  inputTileAllocator(tile: number): ((bytes: number) => Uint8Array) | undefined {
-    return tile > this.inlineMaxTile ? allocateShared : undefined;
-  }
-
   private spawn(): void {
     const thread = new KernelThread(this.workerUrl, this.init, (t, why) => this.lost(t, why));
     this.threads.push(thread);
@@ -280,27 +268,23 @@ export class KernelThreads implements TileKernels {
     timing: KernelTiming | undefined,
   ): Promise<Float32Array> {
     const elems = tile * tile;
-    const tiles = sharedTiles(as, bs);
-    // Staged operands only when the tiles are not all in shared memory (the thread packs those).
-    const stagedBytes = tiles ? 0 : elems * as.length * 4;
+    const operandElems = elems * as.length;
     const queuedAt = performance.now();
     const thread = await this.acquire();
     if (timing) timing.waitMs += performance.now() - queuedAt;
     try {
       const held = thread.staging;
       const fresh =
-        held && held.a.byteLength >= stagedBytes && held.c.byteLength >= elems * 4
+        held && held.a.byteLength >= operandElems * 4 && held.c.byteLength >= elems * 4
           ? undefined
           : {
-              a: new SharedArrayBuffer(stagedBytes),
-              b: new SharedArrayBuffer(stagedBytes),
+              a: new SharedArrayBuffer(operandElems * 4),
+              b: new SharedArrayBuffer(operandElems * 4),
               c: new SharedArrayBuffer(elems * 4),
             };
       const staging = fresh ?? (held as KernelStaging);
-      if (!tiles) {
-        packSideBySide(as, tile, new Float32Array(staging.a, 0, stagedBytes / 4));
-        packStacked(bs, tile, new Float32Array(staging.b, 0, stagedBytes / 4));
-      }
+      packSideBySide(as, tile, new Float32Array(staging.a, 0, operandElems));
+      packStacked(bs, tile, new Float32Array(staging.b, 0, operandElems));
       const id = this.nextId++;
       const reply = await new Promise<KernelThreadReply>((resolve, reject) => {
         if (thread.exited) {
@@ -309,13 +293,7 @@ export class KernelThreads implements TileKernels {
         }
         thread.pending = { id, resolve, reject };
         const inner = tile * as.length;
-        const req: KernelThreadRequest = {
-          id,
-          tile,
-          inner,
-          ...(tiles ? { tiles } : {}),
-          ...(fresh ? { staging } : {}),
-        };
+        const req: KernelThreadRequest = fresh ? { id, tile, inner, staging } : { id, tile, inner };
         thread.worker.postMessage(req);
         // Held from the send on: the thread uses these from now, even if this kernel fails.
         thread.staging = staging;
@@ -350,27 +328,4 @@ export class KernelThreads implements TileKernels {
     await Promise.all(threads.map((t) => t.worker.terminate()));
     await this.runner.dispose();
   }
-}
-
-function allocateShared(bytes: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(bytes));
-}
-
-/** The pairs as shared tiles when every one of them lives in shared memory. */
-function sharedTiles(
-  as: readonly Float32Array[],
-  bs: readonly Float32Array[],
-): KernelThreadRequest["tiles"] {
-  const a: SharedTile[] = [];
-  const b: SharedTile[] = [];
-  for (const [from, into] of [
-    [as, a],
-    [bs, b],
-  ] as const) {
-    for (const t of from) {
-      if (!(t.buffer instanceof SharedArrayBuffer)) return undefined;
-      into.push({ buffer: t.buffer, byteOffset: t.byteOffset, length: t.length });
-    }
-  }
-  return { a, b };
 }

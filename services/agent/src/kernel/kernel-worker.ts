@@ -2,11 +2,10 @@
 // (GEMM) requests. onnxruntime-node runs a session synchronously on the thread that calls it, so
 // here it blocks only this thread, never the agent's event loop.
 //
-// The operands arrive as input tiles in shared memory, which this thread packs, or packed in
-// shared staging buffers (see kernel-threads.ts for why not transferred ones). ORT takes no
-// SharedArrayBuffer-backed tensor, so either way they are copied into this thread's own buffers,
-// which live here for the thread's life: allocated once (grown for a larger job), they are never
-// new external memory to this isolate, so no kernel starts a garbage collection.
+// The operands arrive in shared staging buffers (see kernel-threads.ts for why not transferred
+// ones). ORT takes no SharedArrayBuffer-backed tensor, so they are copied into this thread's own
+// buffers, which live here for the thread's life: allocated once (grown for a larger job), they
+// are never new external memory to this isolate, so no kernel starts a garbage collection.
 import { parentPort, workerData } from "node:worker_threads";
 import { KernelRunner } from "./kernel-runner.js";
 import type {
@@ -14,9 +13,7 @@ import type {
   KernelThreadInit,
   KernelThreadReply,
   KernelThreadRequest,
-  SharedTile,
 } from "./kernel-threads.js";
-import { packSideBySide, packStacked } from "./pack-inner.js";
 
 const port = parentPort;
 if (!port) throw new Error("kernel-worker.js must run as a worker thread");
@@ -30,7 +27,7 @@ const runner = KernelRunner.create({
 runner.catch(() => undefined);
 
 let staging: KernelStaging | undefined;
-/** This thread's GEMM buffers (ArrayBuffers ORT accepts), grown to the largest kernel so far. */
+/** This thread's GEMM buffers (ArrayBuffers ORT accepts), sized like the staging buffers. */
 let own: { a: Float32Array; b: Float32Array; c: Float32Array } | undefined;
 
 port.on("message", (req: KernelThreadRequest) => {
@@ -51,28 +48,22 @@ port.on("message", (req: KernelThreadRequest) => {
 });
 
 async function serve(req: KernelThreadRequest): Promise<KernelThreadReply> {
-  if (req.staging) staging = req.staging;
-  if (!staging) throw new Error("kernel request before any staging buffers");
-  const operand = req.tile * req.inner;
-  const elems = req.tile * req.tile;
-  if (!own || own.a.length < operand || own.c.length < elems) {
-    const operandLength = Math.max(operand, own?.a.length ?? 0);
+  if (req.staging) {
+    staging = req.staging;
     own = {
-      a: new Float32Array(operandLength),
-      b: new Float32Array(operandLength),
-      c: new Float32Array(Math.max(elems, own?.c.length ?? 0)),
+      a: new Float32Array(staging.a.byteLength / 4),
+      b: new Float32Array(staging.b.byteLength / 4),
+      c: new Float32Array(staging.c.byteLength / 4),
     };
   }
+  if (!staging || !own) throw new Error("kernel request before any staging buffers");
+  const operand = req.tile * req.inner;
+  const elems = req.tile * req.tile;
   const a = own.a.subarray(0, operand);
   const b = own.b.subarray(0, operand);
   const c = own.c.subarray(0, elems);
-  if (req.tiles) {
-    packSideBySide(req.tiles.a.map(view), req.tile, a);
-    packStacked(req.tiles.b.map(view), req.tile, b);
-  } else {
-    a.set(new Float32Array(staging.a, 0, operand));
-    b.set(new Float32Array(staging.b, 0, operand));
-  }
+  a.set(new Float32Array(staging.a, 0, operand));
+  b.set(new Float32Array(staging.b, 0, operand));
   const kernels = await runner;
   const started = performance.now();
   const bound = await kernels.bindMatmul(a, b, req.tile, c, req.inner);
@@ -80,8 +71,4 @@ async function serve(req: KernelThreadRequest): Promise<KernelThreadReply> {
   const kernelMs = performance.now() - started;
   new Float32Array(staging.c, 0, elems).set(c);
   return { id: req.id, kernelMs };
-}
-
-function view(t: SharedTile): Float32Array {
-  return new Float32Array(t.buffer, t.byteOffset, t.length);
 }
