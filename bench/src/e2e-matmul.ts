@@ -33,6 +33,8 @@
 //   because this shared 2-core box swings ±15 % from run to run. Run 1 meets cold agents (ORT
 //   sessions built on first use, empty input-tile caches); later runs reuse both, as jobs over a
 //   shared dataset would.
+// - Per run, cpuSeconds: every service process's CPU (/proc) from submit until the CLI returned,
+//   and verifySeconds: job.computed → verified (the storage-manager's Freivalds check).
 // Last stdout line: one JSON object.
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -295,7 +297,6 @@ function sumTimings(
   return groups;
 }
 
-/** One job's figures: what the JSON reports at top level (for the median run) and per run. */
 /**
  * CPU seconds (user + system, /proc) each service process used over a run, their total, and the
  * share of the machine that is (kernel threads included: the agents' figures hold them).
@@ -314,6 +315,7 @@ function cpuUsed(
   };
 }
 
+/** One job's figures: what the JSON reports at top level (for the median run) and per run. */
 async function measureRun(
   cluster: E2eCluster,
   spec: MatmulJobSpec,

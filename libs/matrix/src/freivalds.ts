@@ -147,10 +147,7 @@ function settingsOf(specIn: MatmulJobSpec, options: FreivaldsOptions): Settings 
     exact,
     rounds,
     verifySeed,
-    inputs: options.inputs ?? {
-      tileA: (i, k) => generateTileA(spec, i, k),
-      tileB: (k, j) => generateTileB(spec, k, j),
-    },
+    inputs: options.inputs ?? regeneratedInputs(spec),
     // Regenerated tiles are in range by construction (the generator's own tests pin that).
     checkInputs: options.inputs !== undefined,
     relTol32: factor * gamma(d * t + K / d - 1, U32),
@@ -158,6 +155,20 @@ function settingsOf(specIn: MatmulJobSpec, options: FreivaldsOptions): Settings 
     m,
     cBound: spec.n * m * m,
     width: exact ? 1 : 2,
+  };
+}
+
+/**
+ * Inputs regenerated from the spec, each kind into one buffer reused for every tile: a fresh
+ * multi-MiB array per tile costs about as much in page faults as generating it. Safe because
+ * checkColumnChunk is done with each tile before it asks for the next of its kind.
+ */
+function regeneratedInputs(spec: MatmulJobSpec): InputTileSource {
+  let a: Float32Array | undefined;
+  let b: Float32Array | undefined;
+  return {
+    tileA: (i, k) => generateTileA(spec, i, k, (a ??= new Float32Array(spec.tile * spec.tile))),
+    tileB: (k, j) => generateTileB(spec, k, j, (b ??= new Float32Array(spec.tile * spec.tile))),
   };
 }
 

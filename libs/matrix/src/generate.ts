@@ -1,5 +1,6 @@
 import { GOLDEN, lowbias32, streamKey, triple32 } from "./counter-hash.js";
 import { MatrixError, MatrixErrorCode } from "./errors.js";
+import { ROW_CAPACITY, type SimdRows, simdRows } from "./generate-simd.js";
 import type { InputMatrix } from "./keys.js";
 import { exactElementBound, type MatmulJobSpec } from "./spec.js";
 
@@ -37,7 +38,9 @@ function checkTileCoords(spec: MatmulJobSpec, tileRow: number, tileCol: number):
 
 /**
  * Generates tile (tileRow, tileCol) of input `matrix` (A: (i, k); B: (k, j)) as a row-major
- * tile×tile Float32Array. Pass `out` to reuse a buffer (must hold tile² elements).
+ * tile×tile Float32Array. Pass `out` to reuse a buffer (must hold tile² elements). Rows are made
+ * by the WebAssembly SIMD generator where the runtime has one (generate-simd.ts), else by the
+ * JavaScript loop: the same values either way.
  */
 export function generateTile(
   spec: MatmulJobSpec,
@@ -45,6 +48,28 @@ export function generateTile(
   tileRow: number,
   tileCol: number,
   out?: Float32Array,
+): Float32Array {
+  return fillTile(spec, matrix, tileRow, tileCol, out, simdRows());
+}
+
+/** generateTile with the JavaScript loop only: the reference the SIMD rows are checked against. */
+export function generateTileScalar(
+  spec: MatmulJobSpec,
+  matrix: InputMatrix,
+  tileRow: number,
+  tileCol: number,
+  out?: Float32Array,
+): Float32Array {
+  return fillTile(spec, matrix, tileRow, tileCol, out, undefined);
+}
+
+function fillTile(
+  spec: MatmulJobSpec,
+  matrix: InputMatrix,
+  tileRow: number,
+  tileCol: number,
+  out: Float32Array | undefined,
+  simd: SimdRows | undefined,
 ): Float32Array {
   checkTileCoords(spec, tileRow, tileCol);
   const t = spec.tile;
@@ -60,25 +85,26 @@ export function generateTile(
   const seed = spec.seed >>> 0;
   const row0 = tileRow * t;
   const col0 = tileCol * t;
-  if (spec.mode === "exact") {
-    const m = exactElementBound(spec.n);
-    const span = 2 * m + 1;
-    // floor(h · span / 2^32) maps a uint32 onto 0..span−1 with bias < span/2^32 (tiny), and the
-    // product stays below 2^53 so the float64 multiply is exact.
-    const scale = span * TWO_POW_M32;
-    for (let r = 0; r < t; r++) {
-      const { k0, k1 } = streamKey(DOMAIN_INPUT_V1, seed, matrixId, row0 + r);
-      const base = r * t;
+  const exact = spec.mode === "exact";
+  const m = exactElementBound(spec.n);
+  // exact: floor(h · span / 2^32) maps a uint32 onto 0..span−1 with bias < span/2^32 (tiny), and
+  // the product stays below 2^53 so the float64 multiply is exact.
+  const scale = (2 * m + 1) * TWO_POW_M32;
+  const rows = simd && t % 4 === 0 && t <= ROW_CAPACITY ? simd : undefined;
+  for (let r = 0; r < t; r++) {
+    const { k0, k1 } = streamKey(DOMAIN_INPUT_V1, seed, matrixId, row0 + r);
+    const base = r * t;
+    if (rows) {
+      if (exact) rows.exact(t, col0, k0, k1, scale, m);
+      else rows.float(t, col0, k0, k1);
+      dst.set(rows.row.subarray(0, t), base);
+    } else if (exact) {
       for (let c = 0; c < t; c++) {
         const x = (Math.imul(col0 + c, GOLDEN) + k0) | 0;
         const h = triple32(lowbias32(x) ^ k1);
         dst[base + c] = Math.floor(h * scale) - m;
       }
-    }
-  } else {
-    for (let r = 0; r < t; r++) {
-      const { k0, k1 } = streamKey(DOMAIN_INPUT_V1, seed, matrixId, row0 + r);
-      const base = r * t;
+    } else {
       for (let c = 0; c < t; c++) {
         const x = (Math.imul(col0 + c, GOLDEN) + k0) | 0;
         const h = triple32(lowbias32(x) ^ k1);
