@@ -164,11 +164,11 @@ function settingsOf(specIn: MatmulJobSpec, options: FreivaldsOptions): Settings 
  * checkColumnChunk is done with each tile before it asks for the next of its kind.
  */
 function regeneratedInputs(spec: MatmulJobSpec): InputTileSource {
-  let a: Float32Array | undefined;
-  let b: Float32Array | undefined;
+  const a = new Float32Array(spec.tile * spec.tile);
+  const b = new Float32Array(spec.tile * spec.tile);
   return {
-    tileA: (i, k) => generateTileA(spec, i, k, (a ??= new Float32Array(spec.tile * spec.tile))),
-    tileB: (k, j) => generateTileB(spec, k, j, (b ??= new Float32Array(spec.tile * spec.tile))),
+    tileA: (i, k) => generateTileA(spec, i, k, a),
+    tileB: (k, j) => generateTileB(spec, k, j, b),
   };
 }
 
