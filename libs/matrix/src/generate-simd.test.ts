@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { compileWat } from "../scripts/build-wasm.mjs";
-import { generateTile, generateTileScalar } from "./generate.js";
+import { generateTile, generateTileWith } from "./generate.js";
 import { simdRows } from "./generate-simd.js";
 import { GENERATE_SIMD_WASM_BASE64 } from "./generate-simd-bytes.js";
 import type { MatmulJobSpec } from "./spec.js";
@@ -33,7 +33,7 @@ describe("SIMD input generation", () => {
         ["B", K - 1, 1],
         ["A", 1, K - 1],
       ] as const) {
-        const want = generateTileScalar(spec, matrix, row, col);
+        const want = generateTileWith(undefined, spec, matrix, row, col);
         const got = generateTile(spec, matrix, row, col);
         const label = `${spec.mode} n=${spec.n} t=${spec.tile} seed=${spec.seed} ${matrix}(${row},${col})`;
         // Compare the bits (Object.is would also tell −0 from 0; a byte compare does that too).

@@ -49,27 +49,16 @@ export function generateTile(
   tileCol: number,
   out?: Float32Array,
 ): Float32Array {
-  return fillTile(spec, matrix, tileRow, tileCol, out, simdRows());
+  return generateTileWith(simdRows(), spec, matrix, tileRow, tileCol, out);
 }
 
-/** generateTile with the JavaScript loop only: the reference the SIMD rows are checked against. */
-export function generateTileScalar(
-  spec: MatmulJobSpec,
-  matrix: InputMatrix,
-  tileRow: number,
-  tileCol: number,
-  out?: Float32Array,
-): Float32Array {
-  return fillTile(spec, matrix, tileRow, tileCol, out, undefined);
-}
-
-function fillTile(
-  spec: MatmulJobSpec,
-  matrix: InputMatrix,
-  tileRow: number,
-  tileCol: number,
-  out: Float32Array | undefined,
+/**
+ * generateTile with the given row generator; `undefined` runs the JavaScript loop (the reference
+ * the SIMD rows are tested against).
+ */
+export function generateTileWith(
   simd: SimdRows | undefined,
+  ...[spec, matrix, tileRow, tileCol, out]: Parameters<typeof generateTile>
 ): Float32Array {
   checkTileCoords(spec, tileRow, tileCol);
   const t = spec.tile;
