@@ -25,8 +25,10 @@ export {
   generateTile,
   generateTileA,
   generateTileB,
+  generateTileWith,
   MAX_DENSE_N,
 } from "./generate.js";
+export { type SimdRows, simdRows } from "./generate-simd.js";
 export {
   assertJobId,
   datasetId,
