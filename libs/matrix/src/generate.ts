@@ -80,13 +80,14 @@ export function generateTileWith(
   // the product stays below 2^53 so the float64 multiply is exact.
   const scale = (2 * m + 1) * TWO_POW_M32;
   const rows = simd && t % 4 === 0 && t <= ROW_CAPACITY ? simd : undefined;
+  const rowValues = rows?.row.subarray(0, t);
   for (let r = 0; r < t; r++) {
     const { k0, k1 } = streamKey(DOMAIN_INPUT_V1, seed, matrixId, row0 + r);
     const base = r * t;
-    if (rows) {
+    if (rows && rowValues) {
       if (exact) rows.exact(t, col0, k0, k1, scale, m);
       else rows.float(t, col0, k0, k1);
-      dst.set(rows.row.subarray(0, t), base);
+      dst.set(rowValues, base);
     } else if (exact) {
       for (let c = 0; c < t; c++) {
         const x = (Math.imul(col0 + c, GOLDEN) + k0) | 0;
