@@ -1,18 +1,11 @@
 // `pnpm bench generate [--n 8192] [--tile 1024] [--rounds 5]`
 //
 // Input-tile generation (libs/matrix generateTile) through the WebAssembly SIMD rows vs the
-// JavaScript loop, interleaved round by round in one process, and what it costs a job's
-// Freivalds verification (verifyJob over every output tile of an n² exact job; C is all zeros,
-// so every tile fails, but the work is the same as for a correct job). Per round: the 2·K² input
-// tiles of the job generated afresh (allocation included, as the agents do) and into one reused
-// buffer (as verification does). Last stdout line: one JSON object.
-import {
-  generateTileWith,
-  type MatmulJobSpec,
-  simdRows,
-  validateJobSpec,
-  verifyJob,
-} from "@tessera/matrix";
+// JavaScript loop, interleaved round by round in one process. Per round: the 2·K² input tiles of
+// the job generated afresh (allocation included, as the agents do) and into one reused buffer
+// (as verification does; `pnpm bench verify` times the verification itself). Last stdout line:
+// one JSON object.
+import { generateTileWith, type MatmulJobSpec, simdRows, validateJobSpec } from "@tessera/matrix";
 import { FlagError, intIn, runBench } from "./_cli.js";
 
 const FLAG_RANGES: Record<string, [number, number]> = {
@@ -70,13 +63,6 @@ async function main(): Promise<void> {
       reused[path].push(allTiles(path, into));
     }
   }
-  const zeros = new Float32Array(spec.tile * spec.tile);
-  const verify: number[] = [];
-  for (let r = 0; r < Math.min(3, rounds); r++) {
-    const started = performance.now();
-    await verifyJob(spec, () => zeros, { verifySeed: r + 1 });
-    verify.push((performance.now() - started) / 1000);
-  }
   const ms = (xs: number[]) => (xs.length ? round3(median(xs)) : null);
   console.log(
     JSON.stringify({
@@ -87,7 +73,6 @@ async function main(): Promise<void> {
         simd: { fresh: ms(fresh.simd), reused: ms(reused.simd) },
         scalar: { fresh: ms(fresh.scalar), reused: ms(reused.scalar) },
       },
-      verifyJobSeconds: verify.map(round3),
       rounds: {
         fresh: { simd: fresh.simd.map(round3), scalar: fresh.scalar.map(round3) },
         reused: { simd: reused.simd.map(round3), scalar: reused.scalar.map(round3) },
@@ -95,7 +80,6 @@ async function main(): Promise<void> {
       definitions: {
         fresh: "ms per input tile, a new Float32Array each (its page faults included)",
         reused: "ms per input tile into one reused buffer",
-        verifyJobSeconds: "verifyJob over all K² output tiles (generateTile's default path)",
       },
     }),
   );

@@ -161,8 +161,12 @@ describe("verifyJob", () => {
     const bad = exactC[3]![0]!.slice();
     bad[255] = bad[255]! - 1;
     const get = (i: number, j: number) => (i === 3 && j === 0 ? bad : exactC[i]![j]!);
-    const small = await verifyJob(exact, get, { maxScratchBytes: 1, verifySeed: 5 });
-    const large = await verifyJob(exact, get, { verifySeed: 5 });
+    const small = await verifyJob(exact, get, {
+      maxScratchBytes: 1,
+      verifySeed: 5,
+      check: "tiles",
+    });
+    const large = await verifyJob(exact, get, { verifySeed: 5, check: "tiles" });
     expect(small.failures).toEqual(large.failures);
     expect(small.failures.map((f) => [f.i, f.j])).toEqual([[3, 0]]);
     expect(small.tilesChecked).toBe(16);
@@ -221,6 +225,115 @@ describe("verifyJob", () => {
   });
 });
 
+describe("verifyJob's row-block check (exact mode's default)", () => {
+  it("reads each output and input tile once when the job is right", async () => {
+    const reads = { A: 0, B: 0, C: 0 };
+    const inputs = {
+      tileA: (i: number, k: number) => {
+        reads.A++;
+        return generateTileA(exact, i, k);
+      },
+      tileB: (k: number, j: number) => {
+        reads.B++;
+        return generateTileB(exact, k, j);
+      },
+    };
+    const result = await verifyJob(
+      exact,
+      (i, j) => {
+        reads.C++;
+        return exactC[i]![j]!;
+      },
+      { inputs, verifySeed: 2 },
+    );
+    expect(result).toMatchObject({ verified: true, failures: [], tilesChecked: 16 });
+    expect(reads).toEqual({ A: 16, B: 16, C: 16 });
+  });
+
+  it("names the same wrong tiles as the tile check, for one or several wrong elements", async () => {
+    const next = rng(31);
+    for (let trial = 0; trial < 30; trial++) {
+      const bad = exactC.map((row) => row.map((c) => c));
+      const wrong = 1 + Math.floor(next() * 4);
+      for (let w = 0; w < wrong; w++) {
+        const i = Math.floor(next() * 4);
+        const j = Math.floor(next() * 4);
+        const tile = bad[i]![j]!.slice();
+        const e = Math.floor(next() * 256);
+        tile[e] = tile[e]! + (next() < 0.5 ? 1 + Math.floor(next() * 1000) : -1);
+        bad[i]![j] = tile;
+      }
+      const get = (i: number, j: number) => bad[i]![j]!;
+      const rows = await verifyJob(exact, get, { verifySeed: trial, rounds: 1 });
+      const tiles = await verifyJob(exact, get, { verifySeed: trial, rounds: 1, check: "tiles" });
+      expect(rows.verified).toBe(false);
+      expect(rows.failures).toEqual(tiles.failures);
+      expect(rows.tilesChecked).toBe(16);
+    }
+  });
+
+  it("catches a +1 at every position of the whole output, whatever the seed", async () => {
+    // Certainty again: the row vector has no zero entries and the arithmetic is exact.
+    for (let pos = 0; pos < 64 * 64; pos += 7) {
+      const i = Math.floor(pos / 64 / 16);
+      const j = Math.floor((pos % 64) / 16);
+      const e = (((pos / 64) % 16) | 0) * 16 + (pos % 16);
+      const bad = exactC[i]![j]!.slice();
+      bad[e] = bad[e]! + 1;
+      const result = await verifyJob(
+        exact,
+        (ti, tj) => (ti === i && tj === j ? bad : exactC[ti]![tj]!),
+        {
+          rounds: 1,
+          verifySeed: Math.imul(pos, 2654435761) >>> 0,
+        },
+      );
+      expect(result.failures.map((f) => [f.i, f.j])).toEqual([[i, j]]);
+    }
+  });
+
+  it("fails every tile of a row block it cannot pin down rather than pass it", async () => {
+    // Inputs that change between the row pass and the tile pass stand in for the rare tile-check
+    // vector that misses an error the row check saw.
+    let calls = 0;
+    const inputs = {
+      tileA: (i: number, k: number) => generateTileA(exact, i, k),
+      tileB: (k: number, j: number) =>
+        calls++ < 16 && k === 0 && j === 0
+          ? generateTileB(exact, 1, 1)
+          : generateTileB(exact, k, j),
+    };
+    const result = await verifyJob(exact, (i, j) => exactC[i]![j]!, { inputs, verifySeed: 4 });
+    expect(result.verified).toBe(false);
+    expect(result.failures.length).toBe(16);
+    expect(result.failures[0]!.reason).toContain("failed the whole-row check");
+    expect(result.failures[0]!.reason).toContain("no single tile could be named");
+  });
+
+  it("reports unreadable and out-of-range tiles of a row block by tile", async () => {
+    const outOfRange = exactC[2]![1]!.slice();
+    outOfRange[5] = 0.5;
+    const result = await verifyJob(exact, (i, j) => {
+      if (i === 0 && j === 3) throw new Error("gone");
+      return i === 2 && j === 1 ? outOfRange : exactC[i]![j]!;
+    });
+    expect(result.failures).toEqual([
+      { i: 0, j: 3, reason: "output tile could not be read: gone" },
+      { i: 2, j: 1, reason: `element (0,5) = 0.5 is not an integer within ±16711744` },
+    ]);
+    expect(result.tilesChecked).toBe(16);
+  });
+
+  it("refuses float mode and unknown check names", async () => {
+    await expect(
+      verifyJob(float, (i, j) => floatC[i]![j]!, { check: "rows" }),
+    ).rejects.toMatchObject({ code: MatrixErrorCode.ArgumentInvalid });
+    await expect(
+      verifyJob(exact, (i, j) => exactC[i]![j]!, { check: "columns" as "rows" }),
+    ).rejects.toMatchObject({ code: MatrixErrorCode.ArgumentInvalid });
+  });
+});
+
 describe("verifyJob at the exact-mode bound", () => {
   it("verifies a job whose sums come close to 2^24 and catches ±1 there", async () => {
     const spec: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 4 }; // m = 255
@@ -232,5 +345,10 @@ describe("verifyJob at the exact-mode bound", () => {
       rounds: 1,
     });
     expect(result.failures.map((f) => [f.i, f.j])).toEqual([[2, 3]]);
+    const tiles = await verifyJob(spec, (i, j) => (i === 2 && j === 3 ? bad : C[i]![j]!), {
+      rounds: 1,
+      check: "tiles",
+    });
+    expect(tiles.failures.map((f) => [f.i, f.j])).toEqual([[2, 3]]);
   });
 });

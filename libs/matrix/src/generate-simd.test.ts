@@ -12,7 +12,7 @@ describe("SIMD input generation", () => {
   });
 
   it("embeds exactly the module generate-simd.wat compiles to", async () => {
-    const compiled = (await compileWat()) as Buffer;
+    const compiled = (await compileWat("generate-simd")) as Buffer;
     expect(GENERATE_SIMD_WASM_BASE64).toBe(compiled.toString("base64"));
   });
 

@@ -3,6 +3,7 @@
 // same values (generate-simd.test.ts compares them). Input generation is most of a job's Freivalds
 // verification and all of an agent's work for an input tile nobody stored.
 import { GENERATE_SIMD_WASM_BASE64 } from "./generate-simd-bytes.js";
+import { instantiateWasm } from "./wasm-instance.js";
 
 /** Fills the first `t` float32 values of `row` (t a multiple of 4, at most ROW_CAPACITY). */
 export interface SimdRows {
@@ -20,12 +21,6 @@ interface Exports {
 /** The module's one 64 KiB page holds a row of up to this many float32 values. */
 export const ROW_CAPACITY = 16_384;
 
-/** The part of the WebAssembly JS API used here (this project's TypeScript libs do not declare it). */
-interface WebAssemblyApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object) => { readonly exports: unknown };
-}
-
 let cached: SimdRows | null | undefined;
 
 /**
@@ -38,18 +33,12 @@ export function simdRows(): SimdRows | undefined {
 }
 
 function instantiate(): SimdRows | null {
-  const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-  if (!wasm) return null;
-  try {
-    const module = new wasm.Module(Buffer.from(GENERATE_SIMD_WASM_BASE64, "base64"));
-    const x = new wasm.Instance(module).exports as Exports;
-    return {
-      row: new Float32Array(x.memory.buffer, 0, ROW_CAPACITY),
-      // k0, k1 are uint32 stream keys; WebAssembly's i32 parameters take their bit patterns.
-      exact: (t, col0, k0, k1, scale, m) => x.rowExact(t, col0, k0 | 0, k1 | 0, scale, m),
-      float: (t, col0, k0, k1) => x.rowFloat(t, col0, k0 | 0, k1 | 0),
-    };
-  } catch {
-    return null;
-  }
+  const x = instantiateWasm<Exports>(GENERATE_SIMD_WASM_BASE64);
+  if (!x) return null;
+  return {
+    row: new Float32Array(x.memory.buffer, 0, ROW_CAPACITY),
+    // k0, k1 are uint32 stream keys; WebAssembly's i32 parameters take their bit patterns.
+    exact: (t, col0, k0, k1, scale, m) => x.rowExact(t, col0, k0 | 0, k1 | 0, scale, m),
+    float: (t, col0, k0, k1) => x.rowFloat(t, col0, k0 | 0, k1 | 0),
+  };
 }

@@ -1,0 +1,153 @@
+// The row-block Freivalds check of exact mode: each block of t rows of C is checked as a whole,
+// (C·r)_i = Σ_j C_ij·r_j against A_i·(B·r) for one n-long vector r per round. It costs a third
+// of the tile-by-tile check's arithmetic (B·r is shared by every row block and A_i·(B·r) is one
+// vector per round instead of one per output column block) but cannot say which tile of a
+// failing row block is wrong: verifyJob re-checks those row blocks tile by tile. The maths and
+// the exactness argument are in freivalds.ts.
+import {
+  checkInputTile,
+  type OutputTileSource,
+  outputTileDefect,
+  randomSlice,
+  type Settings,
+  unreadableReason,
+} from "./freivalds-settings.js";
+import { freivaldsSimd } from "./freivalds-simd.js";
+
+/** A row block the whole-row check failed, and the first reason it saw. */
+export interface FailedRowBlock {
+  readonly i: number;
+  readonly reason: string;
+}
+
+/**
+ * Checks every row block of C. Calls `onTile(i, j, undefined)` for each tile of a row block that
+ * passes and returns the row blocks that did not (wrong sums, or a tile that is unreadable or out
+ * of range), for the caller to locate tile by tile. Exact mode only.
+ */
+export async function checkRowBlocks(
+  s: Settings,
+  getTile: OutputTileSource,
+  onTile: (i: number, j: number, reason: undefined) => void,
+): Promise<FailedRowBlock[]> {
+  const { t, K, rounds } = s;
+  const n = K * t;
+  const simd = rounds === 2 && t % 4 === 0 ? freivaldsSimd() : undefined;
+  const dots = (tile: Float32Array, v: Float64Array, out: Float64Array) =>
+    simd ? simd.dots2(tile, t, v, out) : accumulateRowDots(tile, t, v, out, rounds);
+  // Sums run over n terms here, not t: R·n ≤ 2^29 keeps every one below 2^53 (freivalds.ts).
+  const R = Math.floor(2 ** 29 / n);
+  // r_j for all rounds, interleaved: r[j][q·rounds + ρ].
+  const r: Float64Array[] = [];
+  for (let j = 0; j < K; j++) {
+    const rj = new Float64Array(t * rounds);
+    for (let rho = 0; rho < rounds; rho++) {
+      const slice = randomSlice(s, rho, j, R);
+      for (let q = 0; q < t; q++) rj[q * rounds + rho] = slice[q]!;
+    }
+    r.push(rj);
+  }
+
+  // Y = B·r (n × rounds): each B tile is read once for the whole job.
+  const Y = new Float64Array(n * rounds);
+  for (let k = 0; k < K; k++) {
+    const yk = Y.subarray(k * t * rounds, (k + 1) * t * rounds);
+    for (let j = 0; j < K; j++) {
+      const b = await s.inputs.tileB(k, j);
+      if (s.checkInputs) checkInputTile(s, "B", k, j, b);
+      dots(b, r[j]!, yk);
+    }
+  }
+
+  const failed: FailedRowBlock[] = [];
+  const Z = new Float64Array(t * rounds);
+  const CR = new Float64Array(t * rounds);
+  for (let i = 0; i < K; i++) {
+    Z.fill(0);
+    for (let k = 0; k < K; k++) {
+      const a = await s.inputs.tileA(i, k);
+      if (s.checkInputs) checkInputTile(s, "A", i, k, a);
+      dots(a, Y.subarray(k * t * rounds, (k + 1) * t * rounds), Z);
+    }
+    CR.fill(0);
+    let reason: string | undefined;
+    for (let j = 0; j < K && reason === undefined; j++) {
+      try {
+        const c = await getTile(i, j);
+        reason = outputTileDefect(s, c);
+        if (reason === undefined) dots(c, r[j]!, CR);
+        else reason = `tile (${i},${j}): ${reason}`;
+      } catch (err) {
+        reason = `tile (${i},${j}): ${unreadableReason(err)}`;
+      }
+    }
+    reason ??= firstMismatch(Z, CR, rounds);
+    if (reason === undefined) {
+      for (let j = 0; j < K; j++) onTile(i, j, undefined);
+    } else {
+      failed.push({ i, reason });
+    }
+  }
+  return failed;
+}
+
+/** Why C·r and A·(B·r) differ for a row block, or undefined when they are equal. */
+function firstMismatch(Z: Float64Array, CR: Float64Array, rounds: number): string | undefined {
+  for (let e = 0; e < Z.length; e++) {
+    if (Z[e] !== CR[e]) {
+      const p = Math.floor(e / rounds);
+      return `round ${e % rounds}: row ${p}: C·r = ${CR[e]} but A·(B·r) = ${Z[e]} (exact mode, whole-row check)`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The JavaScript loop (freivalds-simd.ts runs the default two rounds faster):
+ * out[p·ρ + ρi] += Σ_q tile[p·t + q] · v[q·ρ + ρi] for every row p of a t×t tile: the tile's rows
+ * against `rounds` interleaved vectors. Each dot product is summed in a register; exact mode's
+ * integers stay exact in any order.
+ */
+export function accumulateRowDots(
+  tile: Float32Array,
+  t: number,
+  v: Float64Array,
+  out: Float64Array,
+  rounds: number,
+): void {
+  for (let p = 0; p < t; p++) {
+    const base = p * t;
+    const o = p * rounds;
+    let rho = 0;
+    if (rounds === 2 && (t & 1) === 0) {
+      // The default two rounds: each element read once, and four independent sums (even and odd
+      // q) so the adds are not one long dependency chain. Exact integers: any order is exact.
+      let s0 = 0;
+      let s1 = 0;
+      let e0 = 0;
+      let e1 = 0;
+      for (let q = 0; q < t; q += 2) {
+        const x = tile[base + q]!;
+        const y = tile[base + q + 1]!;
+        s0 += x * v[2 * q]!;
+        s1 += x * v[2 * q + 1]!;
+        e0 += y * v[2 * q + 2]!;
+        e1 += y * v[2 * q + 3]!;
+      }
+      out[o] = out[o]! + (s0 + e0);
+      out[o + 1] = out[o + 1]! + (s1 + e1);
+      continue;
+    }
+    for (; rho < rounds; rho++) {
+      let sum = 0;
+      let odd = 0;
+      let q = 0;
+      for (let w = rho; q + 1 < t; q += 2, w += 2 * rounds) {
+        sum += tile[base + q]! * v[w]!;
+        odd += tile[base + q + 1]! * v[w + rounds]!;
+      }
+      if (q < t) sum += tile[base + q]! * v[q * rounds + rho]!;
+      out[o + rho] = out[o + rho]! + (sum + odd);
+    }
+  }
+}

@@ -1,0 +1,69 @@
+;; Freivalds' row-block check (freivalds-rows.ts) with WebAssembly SIMD: a block of tile rows
+;; against two interleaved float64 vectors (the default two rounds), and the exact-mode range
+;; check of output elements. Every product and sum is of integers below 2^53 in exact mode, so
+;; the lane order changes nothing: the results are the JavaScript loop's, bit for bit. The caller
+;; lays out the exported memory and keeps every length a multiple of 4.
+(module
+  (memory (export "memory") 1)
+
+  ;; For rows p in [0, rows) of the row-major float32 block at $x (row length $t):
+  ;;   out[2p] = Σ_q x[p,q]·v[2q],  out[2p+1] = Σ_q x[p,q]·v[2q+1]   (float64 at $v and $out)
+  (func (export "dots2") (param $x i32) (param $t i32) (param $rows i32) (param $v i32) (param $out i32)
+    (local $p i32) (local $q i32) (local $row i32) (local $vq i32)
+    (local $xs v128) (local $lo v128) (local $hi v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (block $rowsDone
+      (loop $nextRow
+        (br_if $rowsDone (i32.ge_u (local.get $p) (local.get $rows)))
+        (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (local.get $p) (local.get $t)) (i32.const 2))))
+        (local.set $a0 (v128.const i64x2 0 0))
+        (local.set $a1 (v128.const i64x2 0 0))
+        (local.set $a2 (v128.const i64x2 0 0))
+        (local.set $a3 (v128.const i64x2 0 0))
+        (local.set $q (i32.const 0))
+        (local.set $vq (local.get $v))
+        (block $colsDone
+          (loop $nextCols
+            (br_if $colsDone (i32.ge_u (local.get $q) (local.get $t)))
+            (local.set $xs (v128.load (i32.add (local.get $row) (i32.shl (local.get $q) (i32.const 2)))))
+            (local.set $lo (f64x2.promote_low_f32x4 (local.get $xs)))
+            (local.set $hi (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xs) (local.get $xs))))
+            ;; element q+e times (v[2(q+e)], v[2(q+e)+1]), four independent sums
+            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 (local.get $lo) (local.get $lo))
+              (v128.load (local.get $vq)))))
+            (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $lo) (local.get $lo))
+              (v128.load offset=16 (local.get $vq)))))
+            (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 (local.get $hi) (local.get $hi))
+              (v128.load offset=32 (local.get $vq)))))
+            (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hi) (local.get $hi))
+              (v128.load offset=48 (local.get $vq)))))
+            (local.set $q (i32.add (local.get $q) (i32.const 4)))
+            (local.set $vq (i32.add (local.get $vq) (i32.const 64)))
+            (br $nextCols)))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $p) (i32.const 4)))
+          (f64x2.add (f64x2.add (local.get $a0) (local.get $a1)) (f64x2.add (local.get $a2) (local.get $a3))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $nextRow))))
+
+  ;; The first group of four float32 values in [$x, $x + 4·$count) holding one that is not an
+  ;; integer within ±$bound (NaN and ±∞ included), as an element index; −1 when there is none.
+  (func (export "firstOutOfRange") (param $x i32) (param $count i32) (param $bound f32) (result i32)
+    (local $e i32) (local $xs v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $e) (local.get $count)))
+        (local.set $xs (v128.load (i32.add (local.get $x) (i32.shl (local.get $e) (i32.const 2)))))
+        (if (i32.eqz (i32x4.all_true
+              (v128.and
+                (f32x4.eq (f32x4.trunc (local.get $xs)) (local.get $xs))
+                (f32x4.le (f32x4.abs (local.get $xs)) (f32x4.splat (local.get $bound))))))
+          (then (return (local.get $e))))
+        (local.set $e (i32.add (local.get $e) (i32.const 4)))
+        (br $next)))
+    (i32.const -1))
+)

@@ -1,0 +1,214 @@
+// The tile-by-tile Freivalds check: C_ij·r_j against Σ_k A_ik·(B_kj·r_j), one vector slice per
+// output column block, so a failure names its tile. See freivalds.ts for the maths.
+import {
+  checkInputTile,
+  type OutputTileSource,
+  outputTileDefect,
+  randomSlice,
+  type Settings,
+  unreadableReason,
+} from "./freivalds-settings.js";
+
+/**
+ * Check of a block of output columns [j0, j1) for every row i in `rows`.
+ * Y_k (t × W, W = J·rounds·width) holds B_kj·r and, in float mode, |B_kj|·|r| interleaved.
+ */
+export async function checkColumnChunk(
+  s: Settings,
+  rows: readonly number[],
+  j0: number,
+  j1: number,
+  getTile: OutputTileSource,
+  onTile: (i: number, j: number, reason: string | undefined) => void,
+): Promise<void> {
+  const { t, K, rounds, width } = s;
+  const J = j1 - j0;
+  const W = J * rounds * width;
+  // Exact: R·t ≤ 2^29, so every sum of t products stays < 2^53 (see freivalds.ts).
+  const R = Math.floor(2 ** 29 / t);
+  const rs: Float64Array[] = []; // index (jj·rounds + ρ)
+  for (let jj = 0; jj < J; jj++) {
+    for (let rho = 0; rho < rounds; rho++) rs.push(randomSlice(s, rho, j0 + jj, R));
+  }
+
+  const Y: Float64Array[] = [];
+  for (let k = 0; k < K; k++) {
+    const yk = new Float64Array(t * W);
+    for (let jj = 0; jj < J; jj++) {
+      const b = await s.inputs.tileB(k, j0 + jj);
+      if (s.checkInputs) checkInputTile(s, "B", k, j0 + jj, b);
+      for (let rho = 0; rho < rounds; rho++) {
+        const r = rs[jj * rounds + rho]!;
+        const col = (jj * rounds + rho) * width;
+        for (let l = 0; l < t; l++) {
+          const bl = l * t;
+          let sum = 0;
+          if (width === 1) {
+            for (let q = 0; q < t; q++) sum += b[bl + q]! * r[q]!;
+            yk[l * W + col] = sum;
+            continue;
+          }
+          let abs = 0;
+          for (let q = 0; q < t; q++) {
+            const bv = b[bl + q]!;
+            const rv = r[q]!;
+            sum += bv * rv;
+            abs += Math.abs(bv * rv);
+          }
+          yk[l * W + col] = sum;
+          yk[l * W + col + 1] = abs;
+        }
+      }
+    }
+    Y.push(yk);
+  }
+
+  const Z = new Float64Array(t * W);
+  for (const i of rows) {
+    Z.fill(0);
+    for (let k = 0; k < K; k++) {
+      const a = await s.inputs.tileA(i, k);
+      if (s.checkInputs) checkInputTile(s, "A", i, k, a);
+      accumulateProduct(a, Y[k]!, Z, t, W, width === 2);
+    }
+    for (let jj = 0; jj < J; jj++) {
+      const j = j0 + jj;
+      let reason: string | undefined;
+      try {
+        const c = await getTile(i, j);
+        reason = compareTile(s, c, Z, W, jj, rs);
+      } catch (err) {
+        reason = unreadableReason(err);
+      }
+      onTile(i, j, reason);
+    }
+  }
+}
+
+/**
+ * Z += A·Y (and |A|·Y_abs on the odd columns when `withAbs`). Each Z element is one dot product
+ * over l kept in a register (row p of A against column w of Y), not W loads and stores of Z per
+ * element of A. Float64 order differs from a row-update loop; exact mode stays exact (integers
+ * < 2^53) and float mode's tolerance covers any order of this check's own sums.
+ */
+function accumulateProduct(
+  a: Float32Array,
+  Y: Float64Array,
+  Z: Float64Array,
+  t: number,
+  W: number,
+  withAbs: boolean,
+): void {
+  for (let p = 0; p < t; p++) {
+    const zb = p * W;
+    const ab = p * t;
+    // Two specialised loops on purpose: one loop choosing |a| per element (a loop-invariant
+    // branch V8 does not hoist) made this function 1.3-1.7x slower in exact mode.
+    if (withAbs) {
+      // (sum, |·|) column pairs, two pairs per pass over the row when there are two.
+      let w = 0;
+      for (; w + 4 <= W; w += 4) {
+        let s0 = 0;
+        let a0 = 0;
+        let s1 = 0;
+        let a1 = 0;
+        for (let l = 0, y = w; l < t; l++, y += W) {
+          const av = a[ab + l]!;
+          const aa = Math.abs(av);
+          s0 += av * Y[y]!;
+          a0 += aa * Y[y + 1]!;
+          s1 += av * Y[y + 2]!;
+          a1 += aa * Y[y + 3]!;
+        }
+        Z[zb + w] = Z[zb + w]! + s0;
+        Z[zb + w + 1] = Z[zb + w + 1]! + a0;
+        Z[zb + w + 2] = Z[zb + w + 2]! + s1;
+        Z[zb + w + 3] = Z[zb + w + 3]! + a1;
+      }
+      for (; w < W; w += 2) {
+        let sum = 0;
+        let abs = 0;
+        for (let l = 0, y = w; l < t; l++, y += W) {
+          const av = a[ab + l]!;
+          sum += av * Y[y]!;
+          abs += Math.abs(av) * Y[y + 1]!;
+        }
+        Z[zb + w] = Z[zb + w]! + sum;
+        Z[zb + w + 1] = Z[zb + w + 1]! + abs;
+      }
+    } else {
+      // Four columns per pass over the row: four loads of A's row fewer per element of Z.
+      let w = 0;
+      for (; w + 4 <= W; w += 4) {
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let l = 0, y = w; l < t; l++, y += W) {
+          const av = a[ab + l]!;
+          s0 += av * Y[y]!;
+          s1 += av * Y[y + 1]!;
+          s2 += av * Y[y + 2]!;
+          s3 += av * Y[y + 3]!;
+        }
+        Z[zb + w] = Z[zb + w]! + s0;
+        Z[zb + w + 1] = Z[zb + w + 1]! + s1;
+        Z[zb + w + 2] = Z[zb + w + 2]! + s2;
+        Z[zb + w + 3] = Z[zb + w + 3]! + s3;
+      }
+      for (; w < W; w++) {
+        let sum = 0;
+        for (let l = 0, y = w; l < t; l++, y += W) sum += a[ab + l]! * Y[y]!;
+        Z[zb + w] = Z[zb + w]! + sum;
+      }
+    }
+  }
+}
+
+/** Returns why tile jj of the chunk fails, or undefined when every round passes. */
+function compareTile(
+  s: Settings,
+  c: Float32Array,
+  Z: Float64Array,
+  W: number,
+  jj: number,
+  rs: readonly Float64Array[],
+): string | undefined {
+  const { t, rounds, width } = s;
+  const defect = outputTileDefect(s, c);
+  if (defect !== undefined) return defect;
+  for (let rho = 0; rho < rounds; rho++) {
+    const r = rs[jj * rounds + rho]!;
+    const col = (jj * rounds + rho) * width;
+    for (let p = 0; p < t; p++) {
+      const cb = p * t;
+      let cr = 0;
+      let cabs = 0;
+      for (let q = 0; q < t; q++) {
+        const prod = c[cb + q]! * r[q]!;
+        cr += prod;
+        cabs += Math.abs(prod);
+      }
+      const expected = Z[p * W + col]!;
+      if (s.exact) {
+        if (cr !== expected) {
+          return `round ${rho}: row ${p}: C·r = ${cr} but A·(B·r) = ${expected} (exact mode)`;
+        }
+      } else {
+        const bound = Z[p * W + col + 1]!;
+        const tol = s.relTol32 * bound + s.relTol64 * (bound + cabs);
+        const diff = Math.abs(cr - expected);
+        if (!(diff <= tol)) {
+          return `round ${rho}: row ${p}: |C·r − A·(B·r)| = ${diff} exceeds tolerance ${tol}`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Chunk width J so the K·t·W float64 scratch fits `maxScratchBytes` (at least one column). */
+export function chunkColumns(s: Settings, maxScratchBytes: number): number {
+  const perColumn = s.K * s.t * s.rounds * s.width * 8 + s.t * s.rounds * s.width * 8;
+  return Math.max(1, Math.min(s.K, Math.floor(maxScratchBytes / perColumn)));
+}
