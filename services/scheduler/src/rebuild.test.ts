@@ -52,6 +52,7 @@ function plannerFacts(job: JobView) {
     mapsDone: job.mapsDone,
     reducesDone: job.reducesDone,
     rowMapsDone: [...job.rowMapsDone],
+    reduced: [...job.reduced],
     freshCursor: job.freshCursor,
     unsettled: [...job.unsettled].map((t) => t.taskId).sort(),
     tasks: [...job.tasks.values()]

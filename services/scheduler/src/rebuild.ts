@@ -10,6 +10,7 @@
 // started is implicit: pending); a 262,144-map job with every map done is ~263 reads of 1,000.
 
 import {
+  completeTask,
   emptyView,
   indexTask,
   isFinished,
@@ -113,19 +114,12 @@ export function applyTaskRead(
   }
   const done = mt.state === "done";
   if (done && !t.completed) {
-    t.completed = {
+    completeTask(job, t, {
       attempt: mt.outputAttempt ?? mt.lastAttempt,
       nodeId: "",
       at: now,
       durationMs: 0,
-    };
-    if (t.kind === "map") {
-      job.mapsDone++;
-      const row = t.i * job.tiles + t.j;
-      job.rowMapsDone[row] = (job.rowMapsDone[row] ?? 0) + 1;
-    } else {
-      job.reducesDone++;
-    }
+    });
   } else if (!done && t.completed) {
     resetTask(job, t);
   }

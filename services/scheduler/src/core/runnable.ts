@@ -78,7 +78,7 @@ export function* runnableTasks(
   // 1. reduces whose rows are complete.
   for (let i = 0; i < T; i++) {
     for (let j = 0; j < T; j++) {
-      if (!reduceReady(job, i, j)) continue;
+      if (job.reduced[i * T + j] || !reduceReady(job, i, j)) continue;
       const id = reduceTaskId(i, j);
       if (skip.has(id)) continue;
       const t = job.tasks.get(id);

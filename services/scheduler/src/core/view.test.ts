@@ -11,7 +11,11 @@ import {
 } from "./view.js";
 
 /** The planning indexes recomputed the slow way, from every task of the job. */
-function indexesByScan(job: JobView): { unsettled: string[]; freshCursor: number } {
+function indexesByScan(job: JobView): {
+  unsettled: string[];
+  freshCursor: number;
+  reduced: number[];
+} {
   const unsettled = [...job.tasks.values()]
     .filter(
       (t: TaskView) =>
@@ -25,7 +29,10 @@ function indexesByScan(job: JobView): { unsettled: string[]; freshCursor: number
     if (!t || (t.lastAttempt === 0 && !t.completed && t.failedReason === undefined)) break;
     freshCursor++;
   }
-  return { unsettled, freshCursor };
+  const reduced = Array.from({ length: job.tiles ** 2 }, (_, row) =>
+    job.tasks.get(reduceTaskId(Math.floor(row / job.tiles), row % job.tiles))?.completed ? 1 : 0,
+  );
+  return { unsettled, freshCursor, reduced };
 }
 
 describe("view reducer", () => {
@@ -244,6 +251,7 @@ describe("view reducer", () => {
       const scan = indexesByScan(job);
       expect([...job.unsettled].map((x) => x.taskId).sort()).toEqual(scan.unsettled);
       expect(job.freshCursor).toBe(scan.freshCursor);
+      expect([...job.reduced]).toEqual(scan.reduced);
     }
     // The walk got somewhere: rows finished, the cursor moved, and tasks are still in flight.
     expect(job.reducesDone).toBeGreaterThan(0);

@@ -77,6 +77,11 @@ export interface JobView {
   freshCursor: number;
   /** Completed maps per (i,j), row-major i*tiles+j. */
   readonly rowMapsDone: Uint32Array;
+  /**
+   * 1 where the (i,j) reduce is complete, row-major: the planner passes finished rows without
+   * building their task ids (most rows, late in a job, and it looks at every row each plan).
+   */
+  readonly reduced: Uint8Array;
   /** Reduces the manifest announced as runnable (task.reduce-ready), or derived from rowMapsDone. */
   mapsDone: number;
   reducesDone: number;
@@ -149,6 +154,7 @@ export function newJob(
     unsettled: new Set(),
     freshCursor: 0,
     rowMapsDone: new Uint32Array(tiles * tiles),
+    reduced: new Uint8Array(tiles * tiles),
     mapsDone: 0,
     reducesDone: 0,
     failedReason: undefined,
@@ -369,21 +375,14 @@ function applyTaskEvent(
       const live = task.live.get(ev.attempt);
       if (task.completed) return undefined; // idempotent repeat
       const startedAt = live?.startedAt ?? at;
-      task.completed = {
+      completeTask(job, task, {
         attempt: ev.attempt,
         nodeId: ev.nodeId,
         at,
         durationMs: Math.max(0, at - startedAt),
-      };
+      });
       task.live.delete(ev.attempt);
       task.failures = 0;
-      if (task.kind === "map") {
-        job.mapsDone++;
-        const row = task.i * job.tiles + task.j;
-        job.rowMapsDone[row] = (job.rowMapsDone[row] ?? 0) + 1;
-      } else {
-        job.reducesDone++;
-      }
       obs.push({
         type: "task-completed",
         at,
@@ -465,16 +464,35 @@ function noteFailure(
   if (node) node.lastFailureAt = at;
 }
 
+/** Marks a task complete and counts it (maps per row, reduces per row, job totals). */
+export function completeTask(
+  job: JobView,
+  task: TaskView,
+  completed: NonNullable<TaskView["completed"]>,
+): void {
+  if (task.completed) return;
+  task.completed = completed;
+  const row = task.i * job.tiles + task.j;
+  if (task.kind === "map") {
+    job.mapsDone++;
+    job.rowMapsDone[row] = (job.rowMapsDone[row] ?? 0) + 1;
+  } else {
+    job.reducesDone++;
+    job.reduced[row] = 1;
+  }
+}
+
 /** A completed task goes back to runnable (its output was found corrupt). */
 export function resetTask(job: JobView, task: TaskView): void {
   if (!task.completed) return;
   task.completed = undefined;
+  const row = task.i * job.tiles + task.j;
   if (task.kind === "map") {
     job.mapsDone--;
-    const row = task.i * job.tiles + task.j;
     job.rowMapsDone[row] = Math.max(0, (job.rowMapsDone[row] ?? 0) - 1);
   } else {
     job.reducesDone--;
+    job.reduced[row] = 0;
   }
   indexTask(job, task);
 }
