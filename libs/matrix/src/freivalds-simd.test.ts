@@ -4,6 +4,7 @@ import { compileWat } from "../scripts/build-wasm.mjs";
 import { accumulateRowDots } from "./freivalds-rows.js";
 import { freivaldsSimd } from "./freivalds-simd.js";
 import { FREIVALDS_SIMD_WASM_BASE64 } from "./freivalds-simd-bytes.js";
+import { accumulateProduct } from "./freivalds-tiles.js";
 
 /** Deterministic integers in [−range, range] (mulberry32). */
 function integers(length: number, range: number, seed: number): number[] {
@@ -45,6 +46,31 @@ describe("Freivalds SIMD kernels", () => {
       const got = start.slice();
       simd!.dots2(tile, t, v, got);
       expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `t = ${t}`).toBe(true);
+    }
+  });
+
+  it("product adds the JavaScript loop's sums bit for bit: float data, any width, with |A|", () => {
+    // Float values with full mantissas: rounding happens, so only the same order per column
+    // gives the same bits. W covers padding (not a multiple of 8) and several passes per row.
+    for (const [t, W] of [
+      [16, 1],
+      [16, 2],
+      [64, 6],
+      [64, 8],
+      [256, 34],
+      [1024, 16],
+    ] as const) {
+      const a = Float32Array.from(integers(t * t, 2 ** 20, t), (v) => v / 2 ** 19);
+      const Y = Float64Array.from(integers(t * W, 2 ** 30, W), (v) => v / 3);
+      for (const withAbs of W % 2 === 0 ? [false, true] : [false]) {
+        const start = Float64Array.from(integers(t * W, 1000, 7), (v) => v / 7);
+        const want = start.slice();
+        accumulateProduct(a, Y, want, t, W, withAbs);
+        const got = start.slice();
+        simd!.product(a, t, Y, W, got, withAbs);
+        const label = `t = ${t}, W = ${W}, withAbs = ${withAbs}`;
+        expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), label).toBe(true);
+      }
     }
   });
 

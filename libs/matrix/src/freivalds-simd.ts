@@ -1,8 +1,8 @@
-// Freivalds' exact-mode arithmetic through a small WebAssembly SIMD module (freivalds-simd.wat):
-// the row-block check's tile-rows-against-two-vectors products and the output range check, each
-// several times the JavaScript loop's speed and bit for bit its results (exact integers; the
-// tests compare both). Tiles are copied into the module's memory a block of rows at a time, so
-// it stays about a MiB whatever the tile size.
+// Freivalds' arithmetic through a small WebAssembly SIMD module (freivalds-simd.wat): the
+// row-block check's tile-rows-against-two-vectors products, the tile check's A·Y product and the
+// exact-mode output range check, each several times the JavaScript loop's speed and bit for bit
+// its results (the tests compare both). Tiles are copied into the module's memory a block of rows
+// at a time, so it stays a few MiB whatever the tile size.
 import { FREIVALDS_SIMD_WASM_BASE64 } from "./freivalds-simd-bytes.js";
 import { instantiateWasm, type WasmMemory } from "./wasm-instance.js";
 
@@ -10,6 +10,7 @@ interface Exports {
   readonly memory: WasmMemory;
   dots2(x: number, t: number, rows: number, v: number, out: number): void;
   firstOutOfRange(x: number, count: number, bound: number): number;
+  product(a: number, t: number, rows: number, y: number, w: number, out: number, abs: number): void;
 }
 
 export interface FreivaldsSimd {
@@ -20,6 +21,18 @@ export interface FreivaldsSimd {
   dots2(tile: Float32Array, t: number, v: Float64Array, out: Float64Array): void;
   /** Whether every value is an integer within ±bound (bound a float32 value; length % 4 = 0). */
   inRange(values: Float32Array, bound: number): boolean;
+  /**
+   * Z[p·W + c] += Σ_l a'[p·t + l]·Y[l·W + c] for a t×t tile a and t×W Y, each sum over l in
+   * order; a' = a, or |a| in odd columns when `withAbs` (float mode's (sum, |·|) column pairs).
+   */
+  product(
+    a: Float32Array,
+    t: number,
+    Y: Float64Array,
+    W: number,
+    Z: Float64Array,
+    withAbs: boolean,
+  ): void;
 }
 
 /** Bytes of a tile copied into the module per call. */
@@ -59,6 +72,33 @@ function kernels(x: Exports): FreivaldsSimd {
         x.dots2(0, t, rows, vAt, sumsAt);
         const o = 2 * p0;
         for (let e = 0; e < 2 * rows; e++) out[o + e] = out[o + e]! + sums[e]!;
+      }
+    },
+    product(a, t, Y, W, Z, withAbs) {
+      // Y's rows padded to a multiple of 8 columns (zeros): the module works 8 columns a pass.
+      const Wp = Math.ceil(W / 8) * 8;
+      const rowsPerBlock = Math.max(1, Math.min(t, Math.floor(blockElements / t)));
+      const aAt = t * Wp * 8;
+      const outAt = aAt + rowsPerBlock * t * 4;
+      const buffer = reserve(outAt + rowsPerBlock * Wp * 8);
+      const y = new Float64Array(buffer, 0, t * Wp);
+      if (Wp === W) {
+        y.set(Y.subarray(0, t * W));
+      } else {
+        y.fill(0);
+        for (let l = 0; l < t; l++) y.set(Y.subarray(l * W, (l + 1) * W), l * Wp);
+      }
+      const block = new Float32Array(buffer, aAt, rowsPerBlock * t);
+      const sums = new Float64Array(buffer, outAt, rowsPerBlock * Wp);
+      for (let p0 = 0; p0 < t; p0 += rowsPerBlock) {
+        const rows = Math.min(rowsPerBlock, t - p0);
+        block.set(a.subarray(p0 * t, (p0 + rows) * t));
+        x.product(aAt, t, rows, 0, Wp, outAt, withAbs ? 1 : 0);
+        for (let p = 0; p < rows; p++) {
+          const z = (p0 + p) * W;
+          const o = p * Wp;
+          for (let c = 0; c < W; c++) Z[z + c] = Z[z + c]! + sums[o + c]!;
+        }
       }
     },
     inRange(values, bound) {

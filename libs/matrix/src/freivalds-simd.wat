@@ -1,8 +1,9 @@
-;; Freivalds' row-block check (freivalds-rows.ts) with WebAssembly SIMD: a block of tile rows
-;; against two interleaved float64 vectors (the default two rounds), and the exact-mode range
-;; check of output elements. Every product and sum is of integers below 2^53 in exact mode, so
-;; the lane order changes nothing: the results are the JavaScript loop's, bit for bit. The caller
-;; lays out the exported memory and keeps every length a multiple of 4.
+;; Freivalds' arithmetic (freivalds-rows.ts, freivalds-tiles.ts) with WebAssembly SIMD: a block
+;; of tile rows against two interleaved float64 vectors (the row-block check's default two
+;; rounds), a block of A's rows times the tile check's Y (float mode's |A| columns included), and
+;; the exact-mode range check of output elements. dots2 sums integers below 2^53 (exact in any
+;; order); product keeps the JavaScript loop's order per column (lanes run across columns), so
+;; both give the loops' results bit for bit. The caller lays out the exported memory.
 (module
   (memory (export "memory") 1)
 
@@ -66,4 +67,54 @@
         (local.set $e (i32.add (local.get $e) (i32.const 4)))
         (br $next)))
     (i32.const -1))
+;; For rows p in [0, rows) of the float32 block at $a (row length $t) and the $t × $w float64
+  ;; matrix at $y ($w a multiple of 8, row-major): out[p·w + c] = Σ_l a'[p,l]·y[l·w + c], l in
+  ;; order, where a' = a, or |a| in odd columns when $abs (float mode's (sum, |·|) column pairs).
+  (func (export "product") (param $a i32) (param $t i32) (param $rows i32) (param $y i32) (param $w i32)
+        (param $out i32) (param $abs i32)
+    (local $p i32) (local $c i32) (local $l i32) (local $row i32) (local $yc i32) (local $stride i32)
+    (local $mask v128) (local $x v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $mask (select (result v128)
+      (v128.const i64x2 -1 0x7fffffffffffffff)
+      (v128.const i64x2 -1 -1)
+      (local.get $abs)))
+    (local.set $stride (i32.shl (local.get $w) (i32.const 3)))
+    (block $rowsDone
+      (loop $nextRow
+        (br_if $rowsDone (i32.ge_u (local.get $p) (local.get $rows)))
+        (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $p) (local.get $t)) (i32.const 2))))
+        (local.set $c (i32.const 0))
+        (block $colsDone
+          (loop $nextCols
+            (br_if $colsDone (i32.ge_u (local.get $c) (local.get $w)))
+            (local.set $a0 (v128.const i64x2 0 0))
+            (local.set $a1 (v128.const i64x2 0 0))
+            (local.set $a2 (v128.const i64x2 0 0))
+            (local.set $a3 (v128.const i64x2 0 0))
+            (local.set $yc (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 3))))
+            (local.set $l (i32.const 0))
+            (block $lDone
+              (loop $nextL
+                (br_if $lDone (i32.ge_u (local.get $l) (local.get $t)))
+                (local.set $x (v128.and (local.get $mask)
+                  (f64x2.splat (f64.promote_f32
+                    (f32.load (i32.add (local.get $row) (i32.shl (local.get $l) (i32.const 2))))))))
+                (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $x) (v128.load (local.get $yc)))))
+                (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $x) (v128.load offset=16 (local.get $yc)))))
+                (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $x) (v128.load offset=32 (local.get $yc)))))
+                (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $x) (v128.load offset=48 (local.get $yc)))))
+                (local.set $yc (i32.add (local.get $yc) (local.get $stride)))
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (br $nextL)))
+            (local.set $yc (i32.add (local.get $out)
+              (i32.shl (i32.add (i32.mul (local.get $p) (local.get $w)) (local.get $c)) (i32.const 3))))
+            (v128.store (local.get $yc) (local.get $a0))
+            (v128.store offset=16 (local.get $yc) (local.get $a1))
+            (v128.store offset=32 (local.get $yc) (local.get $a2))
+            (v128.store offset=48 (local.get $yc) (local.get $a3))
+            (local.set $c (i32.add (local.get $c) (i32.const 8)))
+            (br $nextCols)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $nextRow))))
 )
