@@ -388,10 +388,13 @@ export async function verify(
     view.outputDigest ?? null,
     rounds,
   );
-  say(
-    opts,
-    `${jobId}: verified ${report.verified}  (${report.tilesChecked} tiles, ${report.rounds} rounds, ${report.seconds}s)`,
-  );
+  const how = [`${report.tilesChecked} tiles`, `${report.check ?? "no"} check`];
+  how.push(`${report.rounds} rounds`);
+  if (report.missProbabilityBound !== null) {
+    how.push(`a wrong output passes with p ≤ ${report.missProbabilityBound.toExponential(1)}`);
+  }
+  how.push(`${report.seconds}s`);
+  say(opts, `${jobId}: verified ${report.verified}  (${how.join(", ")})`);
   say(opts, `  digest   ${report.digest}`);
   if (report.manifestDigest)
     say(

@@ -116,11 +116,15 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       "--storage",
       `fs:${join(data, "storage")}`,
     ]);
-    expect(JSON.parse(verify.stdout)).toMatchObject({
+    const v = JSON.parse(verify.stdout) as Record<string, unknown>;
+    expect(v).toMatchObject({
       verified: true,
       digest: s.digest,
       digestMatches: true,
+      check: "rows",
     });
+    // Exact mode reports how unlikely a wrong output is to pass: (2·floor(2^29/n))^−rounds.
+    expect(v.missProbabilityBound).toBeLessThan(2 ** -30);
 
     const cluster = await run(process.execPath, [
       MAIN,

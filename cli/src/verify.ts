@@ -15,6 +15,10 @@ export interface VerifyReport {
   readonly failures: readonly { i: number; j: number; reason: string }[];
   readonly rounds: number;
   readonly verifySeed: number;
+  /** Freivalds check that ran: "rows" (exact mode) or "tiles"; null when tiles were missing. */
+  readonly check: "rows" | "tiles" | null;
+  /** Exact mode: the most a wrong output passes with (libs/matrix VerifyJobResult); else null. */
+  readonly missProbabilityBound: number | null;
   readonly seconds: number;
   readonly storage: string;
 }
@@ -49,6 +53,8 @@ export async function verifyJobInStorage(
         failures: missing,
         rounds,
         verifySeed: 0,
+        check: null,
+        missProbabilityBound: null,
         seconds: 0,
         storage,
       };
@@ -65,6 +71,8 @@ export async function verifyJobInStorage(
       failures: v.result.failures,
       rounds: v.result.rounds,
       verifySeed: v.result.verifySeed,
+      check: v.result.check,
+      missProbabilityBound: v.result.missProbabilityBound,
       seconds: Number(v.seconds.toFixed(3)),
       storage,
     };

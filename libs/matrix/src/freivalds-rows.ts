@@ -6,6 +6,7 @@
 // the exactness argument are in freivalds.ts.
 import {
   checkInputTile,
+  exactVectorRange,
   type OutputTileSource,
   outputTileDefect,
   randomSlice,
@@ -35,8 +36,8 @@ export async function checkRowBlocks(
   const simd = rounds === 2 && t % 4 === 0 ? freivaldsSimd() : undefined;
   const dots = (tile: Float32Array, v: Float64Array, out: Float64Array) =>
     simd ? simd.dots2(tile, t, v, out) : accumulateRowDots(tile, t, v, out, rounds);
-  // Sums run over n terms here, not t: R·n ≤ 2^29 keeps every one below 2^53 (freivalds.ts).
-  const R = Math.floor(2 ** 29 / n);
+  const R = exactVectorRange(n); // sums run over n terms here, not t
+
   // r_j for all rounds, interleaved: r[j][q·rounds + ρ].
   const r: Float64Array[] = [];
   for (let j = 0; j < K; j++) {

@@ -54,6 +54,14 @@ export interface VerifyJobResult {
   readonly tilesChecked: number;
   readonly rounds: number;
   readonly verifySeed: number;
+  /** Which check decided the tiles that passed. */
+  readonly check: "rows" | "tiles";
+  /**
+   * Exact mode: the most a wrong output can pass with, (2R)^−rounds (several wrong elements of
+   * one row cancelling in every round; one wrong element is always caught). Null in float mode,
+   * whose guarantee is a per-element threshold instead (see freivalds.ts).
+   */
+  readonly missProbabilityBound: number | null;
 }
 
 export interface VerifyTileResult {
@@ -143,6 +151,14 @@ function regeneratedInputs(spec: MatmulJobSpec): InputTileSource {
     tileA: (i, k) => generateTileA(spec, i, k, a),
     tileB: (k, j) => generateTileB(spec, k, j, b),
   };
+}
+
+/**
+ * Exact mode's largest |r| entry for sums of `terms` products: R·terms ≤ 2^29 keeps every sum
+ * of the check below (2^24 − 1)·2^29 < 2^53, so float64 computes it exactly (freivalds.ts).
+ */
+export function exactVectorRange(terms: number): number {
+  return Math.floor(2 ** 29 / terms);
 }
 
 /**

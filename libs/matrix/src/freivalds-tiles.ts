@@ -2,6 +2,7 @@
 // output column block, so a failure names its tile. See freivalds.ts for the maths.
 import {
   checkInputTile,
+  exactVectorRange,
   type OutputTileSource,
   outputTileDefect,
   randomSlice,
@@ -25,8 +26,7 @@ export async function checkColumnChunk(
   const { t, K, rounds, width } = s;
   const J = j1 - j0;
   const W = J * rounds * width;
-  // Exact: R·t ≤ 2^29, so every sum of t products stays < 2^53 (see freivalds.ts).
-  const R = Math.floor(2 ** 29 / t);
+  const R = exactVectorRange(t);
   const rs: Float64Array[] = []; // index (jj·rounds + ρ)
   for (let jj = 0; jj < J; jj++) {
     for (let rho = 0; rho < rounds; rho++) rs.push(randomSlice(s, rho, j0 + jj, R));

@@ -39,7 +39,13 @@ describe("verifyJob", () => {
       tilesChecked: 16,
       rounds: 2,
       verifySeed: 1,
+      check: "rows",
+      // R = floor(2^29 / n) = 2^23 for the row check at n = 64: (2R)^−2
+      missProbabilityBound: 2 ** -48,
     });
+    const tiles = await verifyJob(exact, (i, j) => exactC[i]![j]!, { check: "tiles", rounds: 3 });
+    // R = floor(2^29 / t) = 2^25 at t = 16: (2R)^−3
+    expect(tiles).toMatchObject({ verified: true, check: "tiles", missProbabilityBound: 2 ** -78 });
     const random = await verifyJob(exact, async (i, j) => exactC[i]![j]!);
     expect(random.verified).toBe(true);
     expect(Number.isInteger(random.verifySeed)).toBe(true);
@@ -67,9 +73,11 @@ describe("verifyJob", () => {
       }),
     );
     for (const seed of [1, 2, 3, 4, 5]) {
-      expect(
-        (await verifyJob(float, (i, j) => floatC[i]![j]!, { verifySeed: seed })).verified,
-      ).toBe(true);
+      expect(await verifyJob(float, (i, j) => floatC[i]![j]!, { verifySeed: seed })).toMatchObject({
+        verified: true,
+        check: "tiles",
+        missProbabilityBound: null,
+      });
       expect((await verifyJob(float, (i, j) => alt[i]![j]!, { verifySeed: seed })).verified).toBe(
         true,
       );

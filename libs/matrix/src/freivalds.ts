@@ -1,6 +1,7 @@
 import { MatrixError, MatrixErrorCode } from "./errors.js";
 import { checkRowBlocks } from "./freivalds-rows.js";
 import {
+  exactVectorRange,
   type FreivaldsOptions,
   type OutputTileSource,
   settingsOf,
@@ -169,11 +170,14 @@ export async function verifyJob(
     }
   }
   failures.sort((x, y) => x.i - y.i || x.j - y.j);
+  const R = exactVectorRange(check === "rows" ? s.K * s.t : s.t);
   return {
     verified: failures.length === 0 && tilesChecked === s.K * s.K,
     failures,
     tilesChecked,
     rounds: s.rounds,
     verifySeed: s.verifySeed,
+    check,
+    missProbabilityBound: s.exact ? (2 * R) ** -s.rounds : null,
   };
 }

@@ -428,6 +428,8 @@ export class StorageManager {
           failures: v.result.failures.length,
           rounds: v.result.rounds,
           verifySeed: v.result.verifySeed,
+          check: v.result.check,
+          missProbabilityBound: v.result.missProbabilityBound,
           seconds: Number(v.seconds.toFixed(3)),
         },
         "job verification finished",
