@@ -19,6 +19,11 @@ import { freivaldsSimd } from "./freivalds-simd.js";
 export interface FailedRowBlock {
   readonly i: number;
   readonly reason: string;
+  /**
+   * True when the sums differ (the row block is wrong); false when a tile could not be read or
+   * failed the range check, so the sums were never compared and the tile check decides alone.
+   */
+  readonly sumsDiffer: boolean;
 }
 
 /**
@@ -82,11 +87,15 @@ export async function checkRowBlocks(
         reason = `tile (${i},${j}): ${unreadableReason(err)}`;
       }
     }
-    reason ??= firstMismatch(Z, CR, rounds);
-    if (reason === undefined) {
+    if (reason !== undefined) {
+      failed.push({ i, reason, sumsDiffer: false });
+      continue;
+    }
+    const mismatch = firstMismatch(Z, CR, rounds);
+    if (mismatch === undefined) {
       for (let j = 0; j < K; j++) onTile(i, j, undefined);
     } else {
-      failed.push({ i, reason });
+      failed.push({ i, reason: mismatch, sumsDiffer: true });
     }
   }
   return failed;

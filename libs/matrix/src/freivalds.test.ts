@@ -332,6 +332,19 @@ describe("verifyJob's row-block check (exact mode's default)", () => {
     expect(result.tilesChecked).toBe(16);
   });
 
+  it("lets the tile check decide a row block whose tile could not be read the first time", async () => {
+    let failedOnce = false;
+    const result = await verifyJob(exact, (i, j) => {
+      if (i === 1 && j === 2 && !failedOnce) {
+        failedOnce = true;
+        throw new Error("storage hiccup");
+      }
+      return exactC[i]![j]!;
+    });
+    expect(failedOnce).toBe(true);
+    expect(result).toMatchObject({ verified: true, failures: [], tilesChecked: 16 });
+  });
+
   it("refuses float mode and unknown check names", async () => {
     await expect(
       verifyJob(float, (i, j) => floatC[i]![j]!, { check: "rows" }),

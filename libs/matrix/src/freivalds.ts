@@ -144,7 +144,7 @@ export async function verifyJob(
   const rowReasons = new Map<number, string>();
   if (check === "rows") {
     const failed = await checkRowBlocks(s, getTile, onTile);
-    for (const f of failed) rowReasons.set(f.i, f.reason);
+    for (const f of failed) if (f.sumsDiffer) rowReasons.set(f.i, f.reason);
     rows = failed.map((f) => f.i);
   }
   if (rows.length > 0) {
@@ -156,8 +156,9 @@ export async function verifyJob(
         onTile(i, j, reason);
       });
     }
-    // A row block the row check failed is wrong somewhere even if the tile check's vectors
-    // missed it: fail all its tiles rather than pass a wrong output.
+    // A row block whose sums differed is wrong somewhere even if the tile check's vectors
+    // missed it: fail all its tiles rather than pass a wrong output. (A row block failed for an
+    // unreadable or out-of-range tile was never summed: the tile check re-reads and decides.)
     for (const [i, reason] of rowReasons) {
       if (found.has(i)) continue;
       for (let j = 0; j < s.K; j++) {
