@@ -69,6 +69,8 @@ export async function checkRowBlocks(
   const Z = new Float64Array(t * rounds);
   const CR = new Float64Array(t * rounds);
   for (let i = 0; i < K; i++) {
+    // Output tiles are read one ahead, so storage reads overlap the arithmetic.
+    let next = settle(getTile, i, 0);
     Z.fill(0);
     for (let k = 0; k < K; k++) {
       const a = await s.inputs.tileA(i, k);
@@ -78,14 +80,15 @@ export async function checkRowBlocks(
     CR.fill(0);
     let reason: string | undefined;
     for (let j = 0; j < K && reason === undefined; j++) {
-      try {
-        const c = await getTile(i, j);
-        reason = outputTileDefect(s, c);
-        if (reason === undefined) dots(c, r[j]!, CR);
-        else reason = `tile (${i},${j}): ${reason}`;
-      } catch (err) {
-        reason = `tile (${i},${j}): ${unreadableReason(err)}`;
+      const read = await next;
+      if (j + 1 < K) next = settle(getTile, i, j + 1);
+      if ("error" in read) {
+        reason = `tile (${i},${j}): ${unreadableReason(read.error)}`;
+        continue;
       }
+      reason = outputTileDefect(s, read.tile);
+      if (reason === undefined) dots(read.tile, r[j]!, CR);
+      else reason = `tile (${i},${j}): ${reason}`;
     }
     if (reason !== undefined) {
       failed.push({ i, reason, sumsDiffer: false });
@@ -99,6 +102,19 @@ export async function checkRowBlocks(
     }
   }
   return failed;
+}
+
+/** getTile(i, j) as a promise that never rejects (a read ahead may be left unawaited). */
+async function settle(
+  getTile: OutputTileSource,
+  i: number,
+  j: number,
+): Promise<{ tile: Float32Array } | { error: unknown }> {
+  try {
+    return { tile: await getTile(i, j) };
+  } catch (error) {
+    return { error };
+  }
 }
 
 /** Why C·r and A·(B·r) differ for a row block, or undefined when they are equal. */
