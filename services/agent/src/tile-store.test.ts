@@ -1,10 +1,10 @@
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeTile, generateTile, type MatmulJobSpec } from "@tessera/matrix";
+import { encodeTile, generateTile, inputKey, type MatmulJobSpec } from "@tessera/matrix";
 import { createObjectStore, type ObjectStore } from "@tessera/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { copyTile, readTile, writeTile } from "./tile-store.js";
+import { copyTile, readOrGenerateInput, readTile, writeTile } from "./tile-store.js";
 
 const spec: MatmulJobSpec = { n: 64, tile: 32, mode: "exact", seed: 3 };
 const key = "jobs/j/partials/0-0-0.tile";
@@ -35,6 +35,29 @@ async function flipPayloadByte(k: string): Promise<void> {
   await fh.write(b, 0, 1, 100);
   await fh.close();
 }
+
+describe("readOrGenerateInput", () => {
+  it("generates and stores an absent input once, then reads the stored one", async () => {
+    const want = generateTile(spec, "B", 1, 0);
+    const first = await readOrGenerateInput(store, spec, "B", 1, 0);
+    expect(first.generated).toBe(true);
+    expect(first.data).toEqual(want);
+    // What was stored is the encoded tile, byte for byte, and it reads back as the same values.
+    expect(Buffer.from(await store.get(inputKey(spec, "B", 1, 0)))).toEqual(
+      Buffer.from(encoded(want)),
+    );
+    const second = await readOrGenerateInput(store, spec, "B", 1, 0);
+    expect(second).toEqual({ data: want, generated: false });
+  });
+
+  it("refuses a corrupt stored input instead of generating over it", async () => {
+    await readOrGenerateInput(store, spec, "A", 0, 1);
+    await flipPayloadByte(inputKey(spec, "A", 0, 1));
+    await expect(readOrGenerateInput(store, spec, "A", 0, 1)).rejects.toMatchObject({
+      code: "TESSERA_E_STORAGE_CHECKSUM",
+    });
+  });
+});
 
 describe("writeTile", () => {
   it("repairs a stored copy whose payload was corrupted but whose recorded checksum is intact", async () => {

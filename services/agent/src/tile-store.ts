@@ -1,12 +1,13 @@
 // Reads and writes tiles through object storage. The agent depends only on this narrow slice
 // of @tessera/storage's ObjectStore (structurally), so any backend fits and tests can count calls.
 import {
+  allocateTile,
   decodeTile,
-  encodeTile,
   generateTile,
   type InputMatrix,
   inputKey,
   type MatmulJobSpec,
+  sealTile,
 } from "@tessera/matrix";
 
 export interface StoredObject {
@@ -99,9 +100,11 @@ export async function readOrGenerateInput(
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  const data = generateTile(spec, matrix, row, col);
-  await store.put(key, encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode }));
-  return { data, generated: true };
+  // Generated straight into the file's payload: no second 4 MiB buffer to fault in and copy.
+  const tile = allocateTile(spec.tile, spec.tile);
+  generateTile(spec, matrix, row, col, tile.data);
+  await store.put(key, sealTile(tile, { rows: spec.tile, cols: spec.tile, mode: spec.mode }));
+  return { data: tile.data, generated: true };
 }
 
 /**
