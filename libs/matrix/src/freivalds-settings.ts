@@ -7,7 +7,7 @@ import { freivaldsSimd } from "./freivalds-simd.js";
 import { generateTileA, generateTileB } from "./generate.js";
 import { exactElementBound, kPerMapOf, type MatmulJobSpec, validateJobSpec } from "./spec.js";
 
-export const DOMAIN_VERIFY_V1 = 0x54535631; // "TSV1"
+const DOMAIN_VERIFY_V1 = 0x54535631; // "TSV1"
 const TWO_POW_M53 = 2 ** -53;
 const U32 = 2 ** -24;
 const U64 = 2 ** -53;
@@ -23,7 +23,7 @@ export interface InputTileSource {
 }
 
 export interface FreivaldsOptions {
-  /** Independent random vectors per tile (default 2). */
+  /** Independent random vectors (rounds) per check, per tile or per row block (default 2). */
   readonly rounds?: number;
   /** Seed of the random vectors (uint32). Default: fresh from the OS, reported in the result. */
   readonly verifySeed?: number;
