@@ -4,7 +4,7 @@ import { compileWat } from "../scripts/build-wasm.mjs";
 import { accumulateRowDots } from "./freivalds-rows.js";
 import { freivaldsSimd } from "./freivalds-simd.js";
 import { FREIVALDS_SIMD_WASM_BASE64 } from "./freivalds-simd-bytes.js";
-import { accumulateProduct } from "./freivalds-tiles.js";
+import { accumulateProduct, computeRowSums } from "./freivalds-tiles.js";
 
 /** Deterministic integers in [−range, range] (mulberry32). */
 function integers(length: number, range: number, seed: number): number[] {
@@ -71,6 +71,25 @@ describe("Freivalds SIMD kernels", () => {
         const label = `t = ${t}, W = ${W}, withAbs = ${withAbs}`;
         expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), label).toBe(true);
       }
+    }
+  });
+
+  it("sums2 gives the JavaScript loop's row sums and absolute sums bit for bit", () => {
+    for (const t of [16, 64, 1024]) {
+      const tile = Float32Array.from(integers(t * t, 2 ** 20, t + 3), (v) => v / 2 ** 19);
+      const rs = [0, 1].map((rho) =>
+        Float64Array.from(integers(t, 2 ** 30, t + rho), (v) => (v / 2 ** 30) * 1.5),
+      );
+      const want = new Float64Array(4 * t);
+      computeRowSums(tile, t, rs, 0, 2, want);
+      const v = new Float64Array(2 * t);
+      for (let q = 0; q < t; q++) {
+        v[2 * q] = rs[0]![q]!;
+        v[2 * q + 1] = rs[1]![q]!;
+      }
+      const got = new Float64Array(4 * t).fill(Number.NaN);
+      simd!.sums2(tile, t, v, got);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `t = ${t}`).toBe(true);
     }
   });
 

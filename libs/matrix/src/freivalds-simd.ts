@@ -11,6 +11,7 @@ interface Exports {
   dots2(x: number, t: number, rows: number, v: number, out: number): void;
   firstOutOfRange(x: number, count: number, bound: number): number;
   product(a: number, t: number, rows: number, y: number, w: number, out: number, abs: number): void;
+  sums2(x: number, t: number, rows: number, v: number, out: number): void;
 }
 
 export interface FreivaldsSimd {
@@ -19,6 +20,12 @@ export interface FreivaldsSimd {
    * (t a multiple of 4, v of length 2t): the default two rounds of the row-block check.
    */
   dots2(tile: Float32Array, t: number, v: Float64Array, out: Float64Array): void;
+  /**
+   * out[4p..4p+3] = (Σ_q x·v[2q], Σ_q |x·v[2q]|, Σ_q x·v[2q+1], Σ_q |x·v[2q+1]|), x = tile[p·t + q],
+   * for every row p of a t×t tile, each summed over q in order: the tile check's two rounds of
+   * row sums (with their absolute values) in one pass.
+   */
+  sums2(tile: Float32Array, t: number, v: Float64Array, out: Float64Array): void;
   /** Whether every value is an integer within ±bound (bound a float32 value; length % 4 = 0). */
   inRange(values: Float32Array, bound: number): boolean;
   /**
@@ -72,6 +79,21 @@ function kernels(x: Exports): FreivaldsSimd {
         x.dots2(0, t, rows, vAt, sumsAt);
         const o = 2 * p0;
         for (let e = 0; e < 2 * rows; e++) out[o + e] = out[o + e]! + sums[e]!;
+      }
+    },
+    sums2(tile, t, v, out) {
+      const rowsPerBlock = Math.max(1, Math.min(t, Math.floor(blockElements / t)));
+      const vAt = rowsPerBlock * t * 4;
+      const sumsAt = vAt + t * 16;
+      const buffer = reserve(sumsAt + rowsPerBlock * 32);
+      new Float64Array(buffer, vAt, 2 * t).set(v.subarray(0, 2 * t));
+      const block = new Float32Array(buffer, 0, rowsPerBlock * t);
+      const sums = new Float64Array(buffer, sumsAt, 4 * rowsPerBlock);
+      for (let p0 = 0; p0 < t; p0 += rowsPerBlock) {
+        const rows = Math.min(rowsPerBlock, t - p0);
+        block.set(tile.subarray(p0 * t, (p0 + rows) * t));
+        x.sums2(0, t, rows, vAt, sumsAt);
+        out.set(sums.subarray(0, 4 * rows), 4 * p0);
       }
     },
     product(a, t, Y, W, Z, withAbs) {

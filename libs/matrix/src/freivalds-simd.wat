@@ -117,4 +117,38 @@
             (br $nextCols)))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $nextRow))))
+
+  ;; For rows p in [0, rows) of the float32 block at $x (row length $t) and two interleaved float64
+  ;; vectors at $v (v[2q], v[2q+1]): out[4p..4p+3] = (Σ x·v0, Σ |x·v0|, Σ x·v1, Σ |x·v1|), each
+  ;; summed over q in order (one accumulator per lane), as the tile check's per-round loops do.
+  (func (export "sums2") (param $x i32) (param $t i32) (param $rows i32) (param $v i32) (param $out i32)
+    (local $p i32) (local $q i32) (local $row i32) (local $vq i32)
+    (local $prod v128) (local $sum v128) (local $abs v128)
+    (block $rowsDone
+      (loop $nextRow
+        (br_if $rowsDone (i32.ge_u (local.get $p) (local.get $rows)))
+        (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (local.get $p) (local.get $t)) (i32.const 2))))
+        (local.set $sum (v128.const i64x2 0 0))
+        (local.set $abs (v128.const i64x2 0 0))
+        (local.set $q (i32.const 0))
+        (local.set $vq (local.get $v))
+        (block $colsDone
+          (loop $nextCol
+            (br_if $colsDone (i32.ge_u (local.get $q) (local.get $t)))
+            (local.set $prod (f64x2.mul
+              (f64x2.splat (f64.promote_f32
+                (f32.load (i32.add (local.get $row) (i32.shl (local.get $q) (i32.const 2))))))
+              (v128.load (local.get $vq))))
+            (local.set $sum (f64x2.add (local.get $sum) (local.get $prod)))
+            (local.set $abs (f64x2.add (local.get $abs) (f64x2.abs (local.get $prod))))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))
+            (local.set $vq (i32.add (local.get $vq) (i32.const 16)))
+            (br $nextCol)))
+        (local.set $vq (i32.add (local.get $out) (i32.shl (local.get $p) (i32.const 5))))
+        (v128.store (local.get $vq)
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $sum) (local.get $abs)))
+        (v128.store offset=16 (local.get $vq)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $sum) (local.get $abs)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $nextRow))))
 )

@@ -9,7 +9,7 @@ import {
   type Settings,
   unreadableReason,
 } from "./freivalds-settings.js";
-import { freivaldsSimd } from "./freivalds-simd.js";
+import { type FreivaldsSimd, freivaldsSimd } from "./freivalds-simd.js";
 
 /**
  * Check of a block of output columns [j0, j1) for every row i in `rows`.
@@ -32,32 +32,20 @@ export async function checkColumnChunk(
     for (let rho = 0; rho < rounds; rho++) rs.push(randomSlice(s, rho, j0 + jj, R));
   }
 
+  const simd = freivaldsSimd();
+  const sums = rowSummer(s, rs, J, simd);
   const Y: Float64Array[] = [];
   for (let k = 0; k < K; k++) {
     const yk = new Float64Array(t * W);
     for (let jj = 0; jj < J; jj++) {
       const b = await s.inputs.tileB(k, j0 + jj);
       if (s.checkInputs) checkInputTile(s, "B", k, j0 + jj, b);
-      for (let rho = 0; rho < rounds; rho++) {
-        const r = rs[jj * rounds + rho]!;
-        const col = (jj * rounds + rho) * width;
-        for (let l = 0; l < t; l++) {
-          const bl = l * t;
-          let sum = 0;
-          if (width === 1) {
-            for (let q = 0; q < t; q++) sum += b[bl + q]! * r[q]!;
-            yk[l * W + col] = sum;
-            continue;
-          }
-          let abs = 0;
-          for (let q = 0; q < t; q++) {
-            const bv = b[bl + q]!;
-            const rv = r[q]!;
-            sum += bv * rv;
-            abs += Math.abs(bv * rv);
-          }
-          yk[l * W + col] = sum;
-          yk[l * W + col + 1] = abs;
+      const bs = sums(b, jj);
+      for (let l = 0; l < t; l++) {
+        for (let rho = 0; rho < rounds; rho++) {
+          const at = l * W + (jj * rounds + rho) * width;
+          yk[at] = bs[(l * rounds + rho) * 2]!;
+          if (width === 2) yk[at + 1] = bs[(l * rounds + rho) * 2 + 1]!;
         }
       }
     }
@@ -65,7 +53,6 @@ export async function checkColumnChunk(
   }
 
   const Z = new Float64Array(t * W);
-  const simd = freivaldsSimd();
   for (const i of rows) {
     Z.fill(0);
     for (let k = 0; k < K; k++) {
@@ -79,7 +66,7 @@ export async function checkColumnChunk(
       let reason: string | undefined;
       try {
         const c = await getTile(i, j);
-        reason = compareTile(s, c, Z, W, jj, rs);
+        reason = compareTile(s, c, Z, W, jj, sums);
       } catch (err) {
         reason = unreadableReason(err);
       }
@@ -176,29 +163,23 @@ function compareTile(
   Z: Float64Array,
   W: number,
   jj: number,
-  rs: readonly Float64Array[],
+  sums: RowSummer,
 ): string | undefined {
   const { t, rounds, width } = s;
   const defect = outputTileDefect(s, c);
   if (defect !== undefined) return defect;
+  const cs = sums(c, jj);
   for (let rho = 0; rho < rounds; rho++) {
-    const r = rs[jj * rounds + rho]!;
     const col = (jj * rounds + rho) * width;
     for (let p = 0; p < t; p++) {
-      const cb = p * t;
-      let cr = 0;
-      let cabs = 0;
-      for (let q = 0; q < t; q++) {
-        const prod = c[cb + q]! * r[q]!;
-        cr += prod;
-        cabs += Math.abs(prod);
-      }
+      const cr = cs[(p * rounds + rho) * 2]!;
       const expected = Z[p * W + col]!;
       if (s.exact) {
         if (cr !== expected) {
           return `round ${rho}: row ${p}: C·r = ${cr} but A·(B·r) = ${expected} (exact mode)`;
         }
       } else {
+        const cabs = cs[(p * rounds + rho) * 2 + 1]!;
         const bound = Z[p * W + col + 1]!;
         const tol = s.relTol32 * bound + s.relTol64 * (bound + cabs);
         const diff = Math.abs(cr - expected);
@@ -209,6 +190,68 @@ function compareTile(
     }
   }
   return undefined;
+}
+
+/**
+ * Row sums of a tile against output column block jj's random slices, for every round:
+ * out[(p·rounds + ρ)·2] = Σ_q x_pq·r_q and out[… + 1] = Σ_q |x_pq·r_q|, each summed over q in
+ * order. The returned array is reused by the next call.
+ */
+type RowSummer = (tile: Float32Array, jj: number) => Float64Array;
+
+function rowSummer(
+  s: Settings,
+  rs: readonly Float64Array[],
+  J: number,
+  simd: FreivaldsSimd | undefined,
+): RowSummer {
+  const { t, rounds } = s;
+  const out = new Float64Array(t * rounds * 2);
+  if (simd && rounds === 2) {
+    // Both rounds in one pass: their slices interleaved, r0[q], r1[q].
+    const pairs = Array.from({ length: J }, (_, jj) => {
+      const v = new Float64Array(2 * t);
+      for (let q = 0; q < t; q++) {
+        v[2 * q] = rs[2 * jj]![q]!;
+        v[2 * q + 1] = rs[2 * jj + 1]![q]!;
+      }
+      return v;
+    });
+    return (tile, jj) => {
+      simd.sums2(tile, t, pairs[jj]!, out);
+      return out;
+    };
+  }
+  return (tile, jj) => {
+    computeRowSums(tile, t, rs, jj, rounds, out);
+    return out;
+  };
+}
+
+/** The JavaScript loop behind RowSummer (freivalds-simd.ts runs two rounds at once). */
+export function computeRowSums(
+  tile: Float32Array,
+  t: number,
+  rs: readonly Float64Array[],
+  jj: number,
+  rounds: number,
+  out: Float64Array,
+): void {
+  for (let rho = 0; rho < rounds; rho++) {
+    const r = rs[jj * rounds + rho]!;
+    for (let p = 0; p < t; p++) {
+      const base = p * t;
+      let sum = 0;
+      let abs = 0;
+      for (let q = 0; q < t; q++) {
+        const prod = tile[base + q]! * r[q]!;
+        sum += prod;
+        abs += Math.abs(prod);
+      }
+      out[(p * rounds + rho) * 2] = sum;
+      out[(p * rounds + rho) * 2 + 1] = abs;
+    }
+  }
 }
 
 /** Chunk width J so the K·t·W float64 scratch fits `maxScratchBytes` (at least one column). */
