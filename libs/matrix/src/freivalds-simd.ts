@@ -64,37 +64,44 @@ function kernels(x: Exports): FreivaldsSimd {
     return x.memory.buffer; // a grown memory has a new buffer: views are made after this
   };
   const blockElements = BLOCK_BYTES / 4;
+  /**
+   * Runs `kernel` (rows of the tile at address 0 against two interleaved vectors, `perRow`
+   * float64 results per row) over the tile a block of rows at a time; `take` gets each block's
+   * results before the next block overwrites them.
+   */
+  const againstTwoVectors = (
+    tile: Float32Array,
+    t: number,
+    v: Float64Array,
+    perRow: number,
+    kernel: (x: number, t: number, rows: number, v: number, out: number) => void,
+    take: (sums: Float64Array, p0: number, rows: number) => void,
+  ): void => {
+    const rowsPerBlock = Math.max(1, Math.min(t, Math.floor(blockElements / t)));
+    const vAt = rowsPerBlock * t * 4; // 16-byte aligned: t is a multiple of 4
+    const sumsAt = vAt + t * 16;
+    const buffer = reserve(sumsAt + rowsPerBlock * perRow * 8);
+    new Float64Array(buffer, vAt, 2 * t).set(v.subarray(0, 2 * t));
+    const block = new Float32Array(buffer, 0, rowsPerBlock * t);
+    const sums = new Float64Array(buffer, sumsAt, perRow * rowsPerBlock);
+    for (let p0 = 0; p0 < t; p0 += rowsPerBlock) {
+      const rows = Math.min(rowsPerBlock, t - p0);
+      block.set(tile.subarray(p0 * t, (p0 + rows) * t));
+      kernel(0, t, rows, vAt, sumsAt);
+      take(sums, p0, rows);
+    }
+  };
   return {
     dots2(tile, t, v, out) {
-      const rowsPerBlock = Math.max(1, Math.min(t, Math.floor(blockElements / t)));
-      const vAt = rowsPerBlock * t * 4; // 16-byte aligned: t is a multiple of 4
-      const sumsAt = vAt + t * 16;
-      const buffer = reserve(sumsAt + rowsPerBlock * 16);
-      new Float64Array(buffer, vAt, 2 * t).set(v.subarray(0, 2 * t));
-      const block = new Float32Array(buffer, 0, rowsPerBlock * t);
-      const sums = new Float64Array(buffer, sumsAt, 2 * rowsPerBlock);
-      for (let p0 = 0; p0 < t; p0 += rowsPerBlock) {
-        const rows = Math.min(rowsPerBlock, t - p0);
-        block.set(tile.subarray(p0 * t, (p0 + rows) * t));
-        x.dots2(0, t, rows, vAt, sumsAt);
+      againstTwoVectors(tile, t, v, 2, x.dots2, (sums, p0, rows) => {
         const o = 2 * p0;
         for (let e = 0; e < 2 * rows; e++) out[o + e] = out[o + e]! + sums[e]!;
-      }
+      });
     },
     sums2(tile, t, v, out) {
-      const rowsPerBlock = Math.max(1, Math.min(t, Math.floor(blockElements / t)));
-      const vAt = rowsPerBlock * t * 4;
-      const sumsAt = vAt + t * 16;
-      const buffer = reserve(sumsAt + rowsPerBlock * 32);
-      new Float64Array(buffer, vAt, 2 * t).set(v.subarray(0, 2 * t));
-      const block = new Float32Array(buffer, 0, rowsPerBlock * t);
-      const sums = new Float64Array(buffer, sumsAt, 4 * rowsPerBlock);
-      for (let p0 = 0; p0 < t; p0 += rowsPerBlock) {
-        const rows = Math.min(rowsPerBlock, t - p0);
-        block.set(tile.subarray(p0 * t, (p0 + rows) * t));
-        x.sums2(0, t, rows, vAt, sumsAt);
+      againstTwoVectors(tile, t, v, 4, x.sums2, (sums, p0, rows) => {
         out.set(sums.subarray(0, 4 * rows), 4 * p0);
-      }
+      });
     },
     product(a, t, Y, W, Z, withAbs) {
       // Y's rows padded to a multiple of 8 columns (zeros): the module works 8 columns a pass.
