@@ -10,6 +10,7 @@ import {
   type OutputTileSource,
   outputTileDefect,
   randomSlice,
+  readOutputTile,
   type Settings,
   unreadableReason,
 } from "./freivalds-settings.js";
@@ -70,7 +71,7 @@ export async function checkRowBlocks(
   const CR = new Float64Array(t * rounds);
   for (let i = 0; i < K; i++) {
     // Output tiles are read one ahead, so storage reads overlap the arithmetic.
-    let next = settle(getTile, i, 0);
+    let next = readOutputTile(getTile, i, 0);
     Z.fill(0);
     for (let k = 0; k < K; k++) {
       const a = await s.inputs.tileA(i, k);
@@ -81,7 +82,7 @@ export async function checkRowBlocks(
     let reason: string | undefined;
     for (let j = 0; j < K && reason === undefined; j++) {
       const read = await next;
-      if (j + 1 < K) next = settle(getTile, i, j + 1);
+      if (j + 1 < K) next = readOutputTile(getTile, i, j + 1);
       if ("error" in read) {
         reason = `tile (${i},${j}): ${unreadableReason(read.error)}`;
         continue;
@@ -102,19 +103,6 @@ export async function checkRowBlocks(
     }
   }
   return failed;
-}
-
-/** getTile(i, j) as a promise that never rejects (a read ahead may be left unawaited). */
-async function settle(
-  getTile: OutputTileSource,
-  i: number,
-  j: number,
-): Promise<{ tile: Float32Array } | { error: unknown }> {
-  try {
-    return { tile: await getTile(i, j) };
-  } catch (error) {
-    return { error };
-  }
 }
 
 /** Why C·r and A·(B·r) differ for a row block, or undefined when they are equal. */

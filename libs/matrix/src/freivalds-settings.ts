@@ -234,6 +234,19 @@ export function outputTileDefect(s: Settings, c: Float32Array): string | undefin
   return undefined;
 }
 
+/** getTile(i, j) as a promise that never rejects (a read ahead may be left unawaited). */
+export async function readOutputTile(
+  getTile: OutputTileSource,
+  i: number,
+  j: number,
+): Promise<{ tile: Float32Array } | { error: unknown }> {
+  try {
+    return { tile: await getTile(i, j) };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /** verifyJob reports an output tile it could not read with this reason prefix. */
 export function unreadableReason(err: unknown): string {
   return `output tile could not be read: ${err instanceof Error ? err.message : String(err)}`;

@@ -6,6 +6,7 @@ import {
   type OutputTileSource,
   outputTileDefect,
   randomSlice,
+  readOutputTile,
   type Settings,
   unreadableReason,
 } from "./freivalds-settings.js";
@@ -54,6 +55,8 @@ export async function checkColumnChunk(
 
   const Z = new Float64Array(t * W);
   for (const i of rows) {
+    // Output tiles are read one ahead, so storage reads overlap the arithmetic.
+    let next = readOutputTile(getTile, i, j0);
     Z.fill(0);
     for (let k = 0; k < K; k++) {
       const a = await s.inputs.tileA(i, k);
@@ -62,15 +65,11 @@ export async function checkColumnChunk(
       else accumulateProduct(a, Y[k]!, Z, t, W, width === 2);
     }
     for (let jj = 0; jj < J; jj++) {
-      const j = j0 + jj;
-      let reason: string | undefined;
-      try {
-        const c = await getTile(i, j);
-        reason = compareTile(s, c, Z, W, jj, sums);
-      } catch (err) {
-        reason = unreadableReason(err);
-      }
-      onTile(i, j, reason);
+      const read = await next;
+      if (jj + 1 < J) next = readOutputTile(getTile, i, j0 + jj + 1);
+      const reason =
+        "error" in read ? unreadableReason(read.error) : compareTile(s, read.tile, Z, W, jj, sums);
+      onTile(i, j0 + jj, reason);
     }
   }
 }
