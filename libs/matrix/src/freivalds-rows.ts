@@ -7,6 +7,7 @@
 import {
   checkInputTile,
   exactVectorRange,
+  interleave,
   type OutputTileSource,
   outputTileDefect,
   randomSlice,
@@ -45,15 +46,9 @@ export async function checkRowBlocks(
   const R = exactVectorRange(n); // sums run over n terms here, not t
 
   // r_j for all rounds, interleaved: r[j][q·rounds + ρ].
-  const r: Float64Array[] = [];
-  for (let j = 0; j < K; j++) {
-    const rj = new Float64Array(t * rounds);
-    for (let rho = 0; rho < rounds; rho++) {
-      const slice = randomSlice(s, rho, j, R);
-      for (let q = 0; q < t; q++) rj[q * rounds + rho] = slice[q]!;
-    }
-    r.push(rj);
-  }
+  const r = Array.from({ length: K }, (_, j) =>
+    interleave(Array.from({ length: rounds }, (_, rho) => randomSlice(s, rho, j, R))),
+  );
 
   // Y = B·r (n × rounds): each B tile is read once for the whole job.
   const Y = new Float64Array(n * rounds);
@@ -119,8 +114,7 @@ function firstMismatch(Z: Float64Array, CR: Float64Array, rounds: number): strin
 /**
  * The JavaScript loop (freivalds-simd.ts runs the default two rounds faster):
  * out[p·ρ + ρi] += Σ_q tile[p·t + q] · v[q·ρ + ρi] for every row p of a t×t tile: the tile's rows
- * against `rounds` interleaved vectors. Each dot product is summed in a register; exact mode's
- * integers stay exact in any order.
+ * against `rounds` interleaved vectors. Exact mode's integers stay exact in any order.
  */
 export function accumulateRowDots(
   tile: Float32Array,
@@ -131,37 +125,10 @@ export function accumulateRowDots(
 ): void {
   for (let p = 0; p < t; p++) {
     const base = p * t;
-    const o = p * rounds;
-    let rho = 0;
-    if (rounds === 2 && (t & 1) === 0) {
-      // The default two rounds: each element read once, and four independent sums (even and odd
-      // q) so the adds are not one long dependency chain. Exact integers: any order is exact.
-      let s0 = 0;
-      let s1 = 0;
-      let e0 = 0;
-      let e1 = 0;
-      for (let q = 0; q < t; q += 2) {
-        const x = tile[base + q]!;
-        const y = tile[base + q + 1]!;
-        s0 += x * v[2 * q]!;
-        s1 += x * v[2 * q + 1]!;
-        e0 += y * v[2 * q + 2]!;
-        e1 += y * v[2 * q + 3]!;
-      }
-      out[o] = out[o]! + (s0 + e0);
-      out[o + 1] = out[o + 1]! + (s1 + e1);
-      continue;
-    }
-    for (; rho < rounds; rho++) {
+    for (let rho = 0; rho < rounds; rho++) {
       let sum = 0;
-      let odd = 0;
-      let q = 0;
-      for (let w = rho; q + 1 < t; q += 2, w += 2 * rounds) {
-        sum += tile[base + q]! * v[w]!;
-        odd += tile[base + q + 1]! * v[w + rounds]!;
-      }
-      if (q < t) sum += tile[base + q]! * v[q * rounds + rho]!;
-      out[o + rho] = out[o + rho]! + (sum + odd);
+      for (let q = 0, w = rho; q < t; q++, w += rounds) sum += tile[base + q]! * v[w]!;
+      out[p * rounds + rho] = out[p * rounds + rho]! + sum;
     }
   }
 }

@@ -184,6 +184,17 @@ export function randomSlice(s: Settings, round: number, j: number, R: number): F
   return r;
 }
 
+/** Equal-length vectors interleaved: out[q·count + v] = vectors[v][q]. */
+export function interleave(vectors: readonly Float64Array[]): Float64Array {
+  const count = vectors.length;
+  const length = vectors[0]?.length ?? 0;
+  const out = new Float64Array(length * count);
+  vectors.forEach((vec, v) => {
+    for (let q = 0; q < length; q++) out[q * count + v] = vec[q]!;
+  });
+  return out;
+}
+
 /**
  * Supplied inputs must have the right size, and in exact mode be integers within ±m: the
  * exactness argument (everything < 2^53) rests on that bound, so a bad input is an error, not

@@ -3,6 +3,7 @@
 import {
   checkInputTile,
   exactVectorRange,
+  interleave,
   type OutputTileSource,
   outputTileDefect,
   randomSlice,
@@ -76,10 +77,9 @@ export async function checkColumnChunk(
 
 /**
  * The JavaScript loop (freivalds-simd.ts runs it faster, in the same order):
- * Z += A·Y (and |A|·Y_abs on the odd columns when `withAbs`). Each Z element is one dot product
- * over l kept in a register (row p of A against column w of Y), not W loads and stores of Z per
- * element of A. Float64 order differs from a row-update loop; exact mode stays exact (integers
- * < 2^53) and float mode's tolerance covers any order of this check's own sums.
+ * Z += A·Y (and |A|·Y_abs on the odd columns when `withAbs`), each Z element one dot product
+ * over l in order (row p of A against column w of Y). Exact mode stays exact (integers < 2^53)
+ * and float mode's tolerance covers any order of this check's own sums.
  */
 export function accumulateProduct(
   a: Float32Array,
@@ -92,65 +92,15 @@ export function accumulateProduct(
   for (let p = 0; p < t; p++) {
     const zb = p * W;
     const ab = p * t;
-    // Two specialised loops on purpose: one loop choosing |a| per element (a loop-invariant
-    // branch V8 does not hoist) made this function 1.3-1.7x slower in exact mode.
-    if (withAbs) {
-      // (sum, |·|) column pairs, two pairs per pass over the row when there are two.
-      let w = 0;
-      for (; w + 4 <= W; w += 4) {
-        let s0 = 0;
-        let a0 = 0;
-        let s1 = 0;
-        let a1 = 0;
-        for (let l = 0, y = w; l < t; l++, y += W) {
-          const av = a[ab + l]!;
-          const aa = Math.abs(av);
-          s0 += av * Y[y]!;
-          a0 += aa * Y[y + 1]!;
-          s1 += av * Y[y + 2]!;
-          a1 += aa * Y[y + 3]!;
-        }
-        Z[zb + w] = Z[zb + w]! + s0;
-        Z[zb + w + 1] = Z[zb + w + 1]! + a0;
-        Z[zb + w + 2] = Z[zb + w + 2]! + s1;
-        Z[zb + w + 3] = Z[zb + w + 3]! + a1;
+    for (let w = 0; w < W; w++) {
+      // Float mode's odd columns are the |·| half of (sum, |·|) pairs: |A| multiplies them.
+      const abs = withAbs && (w & 1) === 1;
+      let sum = 0;
+      for (let l = 0, y = w; l < t; l++, y += W) {
+        const av = a[ab + l]!;
+        sum += (abs ? Math.abs(av) : av) * Y[y]!;
       }
-      for (; w < W; w += 2) {
-        let sum = 0;
-        let abs = 0;
-        for (let l = 0, y = w; l < t; l++, y += W) {
-          const av = a[ab + l]!;
-          sum += av * Y[y]!;
-          abs += Math.abs(av) * Y[y + 1]!;
-        }
-        Z[zb + w] = Z[zb + w]! + sum;
-        Z[zb + w + 1] = Z[zb + w + 1]! + abs;
-      }
-    } else {
-      // Four columns per pass over the row: four loads of A's row fewer per element of Z.
-      let w = 0;
-      for (; w + 4 <= W; w += 4) {
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        for (let l = 0, y = w; l < t; l++, y += W) {
-          const av = a[ab + l]!;
-          s0 += av * Y[y]!;
-          s1 += av * Y[y + 1]!;
-          s2 += av * Y[y + 2]!;
-          s3 += av * Y[y + 3]!;
-        }
-        Z[zb + w] = Z[zb + w]! + s0;
-        Z[zb + w + 1] = Z[zb + w + 1]! + s1;
-        Z[zb + w + 2] = Z[zb + w + 2]! + s2;
-        Z[zb + w + 3] = Z[zb + w + 3]! + s3;
-      }
-      for (; w < W; w++) {
-        let sum = 0;
-        for (let l = 0, y = w; l < t; l++, y += W) sum += a[ab + l]! * Y[y]!;
-        Z[zb + w] = Z[zb + w]! + sum;
-      }
+      Z[zb + w] = Z[zb + w]! + sum;
     }
   }
 }
@@ -208,14 +158,7 @@ function rowSummer(
   const out = new Float64Array(t * rounds * 2);
   if (simd && rounds === 2) {
     // Both rounds in one pass: their slices interleaved, r0[q], r1[q].
-    const pairs = Array.from({ length: J }, (_, jj) => {
-      const v = new Float64Array(2 * t);
-      for (let q = 0; q < t; q++) {
-        v[2 * q] = rs[2 * jj]![q]!;
-        v[2 * q + 1] = rs[2 * jj + 1]![q]!;
-      }
-      return v;
-    });
+    const pairs = Array.from({ length: J }, (_, jj) => interleave(rs.slice(2 * jj, 2 * jj + 2)));
     return (tile, jj) => {
       simd.sums2(tile, t, pairs[jj]!, out);
       return out;
