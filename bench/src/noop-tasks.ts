@@ -342,7 +342,7 @@ async function main(): Promise<void> {
       measured: `matmul tasks on ${tile}×${tile} tiles (no empty task kind exists) through the whole path: attempt-start commit → work item → agent (tile reads + one tile write with fsync) → completion → attempt-complete commit; agents send no separate claim`,
       agents: flags.agents,
       agentSlots: env.TESSERA_AGENT_SLOTS ?? "agent default (2)",
-      schedulerPrefetch: env.TESSERA_PREFETCH ?? "scheduler default (1)",
+      schedulerPrefetch: env.TESSERA_PREFETCH ?? "scheduler default (auto)",
       throughput: {
         tasks,
         maps: K ** 3,

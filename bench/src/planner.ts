@@ -131,6 +131,7 @@ runBench("planner", async () => {
     retry: DEFAULT_RETRY,
     deadlines: DEFAULT_DEADLINES,
     placement: { policy: "least-loaded", pools: [], cooldownMs: 10_000 },
+    prefetch: { fixed: 0 },
     dataLocation: undefined,
     maxStartsPerPass: 64,
   };

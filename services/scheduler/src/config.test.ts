@@ -37,6 +37,20 @@ describe("scheduler config", () => {
     expect(c.instanceId).toBe("scheduler-1");
   });
 
+  it("prefetch is auto (window 50 ms) unless a number is given; the window needs auto", () => {
+    const peers = ["--consensus", "http://127.0.0.1:8001"];
+    expect(parse(peers).prefetch).toEqual({ windowMs: 50 });
+    expect(parse([...peers, "--prefetch-window-ms", "200"]).prefetch).toEqual({ windowMs: 200 });
+    expect(parse([...peers, "--prefetch", "0"]).prefetch).toEqual({ fixed: 0 });
+    expect(parse(peers, { TESSERA_PREFETCH: "3" }).prefetch).toEqual({ fixed: 3 });
+    expect(() => parse([...peers, "--prefetch", "many"])).toThrow(
+      /--prefetch: "many" must be auto or an integer 0..1024/,
+    );
+    expect(() => parse([...peers, "--prefetch", "2", "--prefetch-window-ms", "10"])).toThrow(
+      /--prefetch-window-ms: applies only with --prefetch auto/,
+    );
+  });
+
   it("reads the environment when a flag is absent", () => {
     const c = parse([], { TESSERA_CONSENSUS: "127.0.0.1:7001", TESSERA_PLACEMENT: "least-loaded" });
     expect(c.placement).toBe("least-loaded");

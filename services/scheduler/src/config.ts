@@ -6,6 +6,7 @@ import type { BreakerPolicy } from "./core/breaker.js";
 import type { DeadlinePolicy } from "./core/deadlines.js";
 import type { InputLocation, PlacementPolicyName } from "./core/placement.js";
 import { PLACEMENT_POLICIES } from "./core/placement.js";
+import type { PrefetchPolicy } from "./core/prefetch.js";
 import type { RetryPolicy } from "./core/retry.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 
@@ -24,7 +25,7 @@ export interface SchedulerConfig {
   dataLocation: InputLocation | undefined;
   cooldownMs: number;
   /** Attempts per node beyond its slots, queued ahead (hides the control-plane round trip). */
-  prefetch: number;
+  prefetch: PrefetchPolicy;
   retry: RetryPolicy;
   deadlines: DeadlinePolicy;
   breaker: BreakerPolicy;
@@ -52,6 +53,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "data-location": "TESSERA_DATA_LOCATION",
   "cooldown-ms": "TESSERA_NODE_COOLDOWN_MS",
   prefetch: "TESSERA_PREFETCH",
+  "prefetch-window-ms": "TESSERA_PREFETCH_WINDOW_MS",
   "retry-base-ms": "TESSERA_RETRY_BASE_MS",
   "retry-max-ms": "TESSERA_RETRY_MAX_MS",
   "deadline-factor": "TESSERA_DEADLINE_FACTOR",
@@ -229,6 +231,14 @@ export function parseSchedulerConfig(
     );
   }
   const breakerCooldown = int("breaker-cooldown-ms", 5_000, 1, 3_600_000);
+  let prefetch: PrefetchPolicy = { windowMs: int("prefetch-window-ms", 50, 1, 60_000) };
+  if ((raw("prefetch") ?? "auto") !== "auto") {
+    if (raw("prefetch-window-ms") !== undefined)
+      fail("prefetch-window-ms", "applies only with --prefetch auto");
+    if (!/^\d+$/.test(raw("prefetch") ?? ""))
+      fail("prefetch", `${JSON.stringify(raw("prefetch"))} must be auto or an integer 0..1024`);
+    prefetch = { fixed: int("prefetch", 1, 0, 1024) };
+  }
 
   return {
     consensus,
@@ -239,7 +249,7 @@ export function parseSchedulerConfig(
     placement,
     dataLocation,
     cooldownMs: int("cooldown-ms", 30_000, 0, 86_400_000),
-    prefetch: int("prefetch", 1, 0, 1024),
+    prefetch,
     retry: { baseMs: retryBase, maxMs: retryMax, factor: 2 },
     deadlines: {
       minSamples: int("min-samples", 3, 1, 100_000),
@@ -276,8 +286,10 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --placement POLICY       least-loaded | capacity-weighted | locality (default capacity-weighted)
   --data-location C/R      cloud/region holding the input datasets (locality for maps)
   --cooldown-ms MS         avoid a node this long after it failed (default 30000)
-  --prefetch N             attempts queued per node beyond its slots (default 1; 0 = none);
-                           across clouds ≈ slots × 2 × peer RTT ÷ task time hides commit latency
+  --prefetch N|auto        attempts queued per node beyond its slots (0 = none); auto (default)
+                           keeps ceil(slots × window ÷ agents' p75 run time) queued, 1..4
+  --prefetch-window-ms MS  the control-plane round trip auto's queue covers (default 50);
+                           across clouds ≈ 2 × peer RTT
  retries, deadlines, speculation
   --retry-base-ms MS       backoff after the first failure, doubling (default 500)
   --retry-max-ms MS        backoff cap (default 30000)

@@ -52,6 +52,7 @@ import {
   plan,
   taskKey,
 } from "./core/planner.js";
+import { describePrefetch } from "./core/prefetch.js";
 import { applyBatch, emptyView, type Observation, type SchedulerView } from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 import { ConsensusManifest, type ManifestPort, type ReplyJson } from "./manifest.js";
@@ -80,7 +81,9 @@ export interface SchedulerDeps {
 
 export class Scheduler {
   private view: SchedulerView = emptyView();
+  /** Commit-to-commit attempt durations (deadlines, stragglers) and agents' run times (prefetch). */
   private readonly durations = new DurationStats();
+  private readonly runTimes = new DurationStats();
   private readonly breaker: StorageBreaker;
   private readonly plannerConfig: PlannerConfig;
   /** Tasks ("job/task") with a proposal in flight. */
@@ -133,8 +136,8 @@ export class Scheduler {
         policy: config.placement,
         pools: config.pools,
         cooldownMs: config.cooldownMs,
-        prefetch: config.prefetch,
       },
+      prefetch: config.prefetch,
       dataLocation: config.dataLocation,
       maxStartsPerPass: config.maxStartsPerPass,
     };
@@ -193,6 +196,7 @@ export class Scheduler {
         {
           http: s.httpAddress,
           placement: config.placement,
+          prefetch: describePrefetch(config.prefetch),
           pools: config.pools,
           index: s.view.index,
         },
@@ -452,6 +456,7 @@ export class Scheduler {
       if (o.type === "task-completed" && o.jobId && o.taskId && o.kind) {
         const done = this.view.jobs.get(o.jobId)?.tasks.get(o.taskId)?.completed;
         if (done) this.durations.add(o.jobId, o.kind, done.durationMs);
+        if (o.runMs !== undefined) this.runTimes.add(o.jobId, o.kind, o.runMs);
         this.breaker.recordSuccess(now, key);
       } else if (o.type === "attempt-failed") {
         const before = this.breaker.opens;
@@ -523,6 +528,7 @@ export class Scheduler {
         placedOn: this.placedOn,
         silentNodes: this.silentNodes(now),
         durations: this.durations,
+        runTimes: this.runTimes,
         breaker: this.breaker,
       });
       this.metrics.planSeconds.observe((performance.now() - t0) / 1000);

@@ -102,6 +102,8 @@ export const TaskCompletedEvent = event("task", "completed", {
   kind: TaskKind,
   nodeId: SubjectToken,
   output: AttemptOutput,
+  /** How long the agent ran the attempt (reads, kernel, write), when it reported timings. */
+  runMs: Type.Optional(Millis),
 });
 /** Every partial of reduce `taskId` is complete: the reduce is runnable. */
 export const TaskReduceReadyEvent = event("task", "reduce-ready", {

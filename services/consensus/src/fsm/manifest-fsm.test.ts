@@ -592,6 +592,24 @@ describe("nodes", () => {
 });
 
 describe("outputs", () => {
+  it("carries the agent's run time into the completed event when the completion has timings", () => {
+    const d = new Driver();
+    const job = d.submit(SMALL);
+    d.start(job, "m-0-0-0", 1);
+    const timed = d.send({
+      type: "attempt-complete",
+      jobId: job,
+      taskId: "m-0-0-0",
+      attempt: 1,
+      nodeId: "agent-1",
+      output: { uri: uriOf(job, "m-0-0-0"), checksum: checksumOf(job, "m-0-0-0"), bytes: 1024 },
+      timings: { readMs: 1, computeMs: 2.5, writeMs: 1, totalMs: 4.5 },
+    });
+    expect(timed.events[0]).toMatchObject({ type: "completed", runMs: 4.5 });
+    d.start(job, "m-0-0-1", 1);
+    expect(d.complete(job, "m-0-0-1", 1).events[0]).not.toHaveProperty("runMs");
+  });
+
   it("keeps a URI that does not end with the task key, and interns storage prefixes", () => {
     const d = new Driver();
     const job = d.submit(SMALL);

@@ -770,6 +770,7 @@ export class ManifestFsm implements StateMachine {
       kind: t.kind,
       nodeId: c.nodeId,
       output: { uri: c.output.uri, checksum: c.output.checksum, bytes: c.output.bytes },
+      ...(c.timings ? { runMs: c.timings.totalMs } : {}),
     });
     for (const l of losers) this.emitReleased(job, t, l, "lost-race");
 

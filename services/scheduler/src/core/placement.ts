@@ -48,10 +48,11 @@ export interface PlacementOptions {
   /** How long a node that just failed is avoided (ms). */
   readonly cooldownMs: number;
   /**
-   * Attempts a node may hold beyond its slots (default 0): queued in the work stream so an agent
-   * finishing one item finds the next without waiting for a control-plane round trip.
+   * Attempts a node may hold beyond its slots (default 0), or a function of its slots
+   * (core/prefetch.ts): queued in the work stream so an agent finishing one item finds the next
+   * without waiting for a control-plane round trip.
    */
-  readonly prefetch?: number;
+  readonly prefetch?: number | ((slots: number) => number);
 }
 
 export type PlacementResult =
@@ -87,7 +88,8 @@ export function eligibleNodes(
     };
   }
   const prefetch = options.prefetch ?? 0;
-  const free = usable.filter((n) => n.inFlight < n.slots + prefetch && !avoid.has(n.nodeId));
+  const queued = typeof prefetch === "number" ? () => prefetch : prefetch;
+  const free = usable.filter((n) => n.inFlight < n.slots + queued(n.slots) && !avoid.has(n.nodeId));
   if (free.length === 0)
     return { nodes: [], cooling: false, reason: "every eligible node's slots are busy" };
   const warm = free.filter((n) => !inCooldown(n, now, options.cooldownMs));

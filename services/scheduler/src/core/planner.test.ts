@@ -21,6 +21,7 @@ const cfg: PlannerConfig = {
     minSpeculationMs: 10,
   },
   placement: { policy: "least-loaded", pools: [], cooldownMs: 5_000 },
+  prefetch: { fixed: 0 },
   dataLocation: undefined,
   maxStartsPerPass: 100,
 };
@@ -51,6 +52,29 @@ describe("planner", () => {
       s.every((d) => d.type === "start" && d.attempt === 1 && !d.speculative && d.pool === "cpu"),
     ).toBe(true);
     expect(p.blocked).toBe("every eligible node's slots are busy");
+  });
+
+  it("queues more attempts per node for short tasks than for long ones (prefetch auto)", () => {
+    const auto: PlannerConfig = { ...cfg, prefetch: { windowMs: 50 } };
+    const startsWith = (runMs: number | undefined) => {
+      const runTimes = new DurationStats();
+      if (runMs !== undefined) for (let i = 0; i < 3; i++) runTimes.add("j1", "map", runMs);
+      // Commit-to-commit durations (round trip and queue included) do not set the allowance.
+      const durations = new DurationStats();
+      for (let i = 0; i < 3; i++) durations.add("j1", "map", 5_000);
+      const b = new ViewBuilder().submit("j1", 128, 16).node("n1", 2);
+      return starts(plan(b.view, auto, inputs(0, { durations, runTimes })).decisions).length;
+    };
+    expect(startsWith(undefined)).toBe(2 + 1); // nothing learned yet: one queued
+    expect(startsWith(400)).toBe(2 + 1); // ceil(2 × 50 / 400) = 1
+    expect(startsWith(40)).toBe(2 + 3); // ceil(2 × 50 / 40) = 3
+    expect(startsWith(1)).toBe(2 + 4); // capped
+    // a fixed number is just that, whatever the durations
+    const runTimes = new DurationStats();
+    for (let i = 0; i < 3; i++) runTimes.add("j1", "map", 1);
+    const b = new ViewBuilder().submit("j1", 128, 16).node("n1", 2);
+    const fixed = { ...cfg, prefetch: { fixed: 2 } };
+    expect(starts(plan(b.view, fixed, inputs(0, { runTimes })).decisions).length).toBe(4);
   });
 
   it("counts live attempts (manifest node or heartbeat runner) as load", () => {

@@ -26,6 +26,7 @@ import {
   type PlacementOptions,
   placeTask,
 } from "./placement.js";
+import { type PrefetchPolicy, prefetchFor } from "./prefetch.js";
 import { exhaustedReason, type RetryPolicy } from "./retry.js";
 import { type RunnableTask, runnableTasks } from "./runnable.js";
 import { isFinished, type JobView, mapTaskId, type SchedulerView, type TaskView } from "./view.js";
@@ -33,7 +34,9 @@ import { isFinished, type JobView, mapTaskId, type SchedulerView, type TaskView 
 export interface PlannerConfig {
   readonly retry: RetryPolicy;
   readonly deadlines: DeadlinePolicy;
-  readonly placement: PlacementOptions;
+  /** Placement policy, pools, cooldown; queued attempts per node come from `prefetch`. */
+  readonly placement: Omit<PlacementOptions, "prefetch">;
+  readonly prefetch: PrefetchPolicy;
   /** Where input datasets live (locality for maps); undefined: no preference. */
   readonly dataLocation: InputLocation | undefined;
   /** Most attempt-starts per pass (bounds one burst of proposals). */
@@ -55,6 +58,8 @@ export interface PlannerInputs {
   /** Nodes whose heartbeats stopped (the manifest may not have failed them yet). */
   readonly silentNodes?: ReadonlySet<string>;
   readonly durations: DurationStats;
+  /** Agents' reported run times per job and kind (queued-attempt allowance); absent: none. */
+  readonly runTimes?: DurationStats;
   readonly breaker: StorageBreaker;
 }
 
@@ -150,6 +155,12 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     map: inputs.durations.learned(jobId, "map", cfg.deadlines),
     reduce: inputs.durations.learned(jobId, "reduce", cfg.deadlines),
   });
+  // Placement for one job's tasks of a kind: the queue allowance follows how long agents took.
+  const placementFor = (jobId?: string, kind?: "map" | "reduce"): PlacementOptions => {
+    const runMs =
+      jobId && kind ? inputs.runTimes?.learned(jobId, kind, cfg.deadlines).p75 : undefined;
+    return { ...cfg.placement, prefetch: (slots) => prefetchFor(cfg.prefetch, slots, runMs) };
+  };
 
   // 1. Sweep live attempts: expiries, exhaustion, load.
   for (const job of jobs) {
@@ -240,7 +251,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
   };
 
   for (let u = 0; u < unassigned; u++) {
-    const p = placeTask(nodes, now, cfg.placement);
+    const p = placeTask(nodes, now, placementFor());
     if (!p.ok) break;
     reserve(p.nodeId);
   }
@@ -270,7 +281,12 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
         blocked = `start limit per pass (${cfg.maxStartsPerPass}) reached`;
         break outer;
       }
-      const placed = placeTask(nodes, now, cfg.placement, inputLocation(view, job, r, cfg));
+      const placed = placeTask(
+        nodes,
+        now,
+        placementFor(job.jobId, r.kind),
+        inputLocation(view, job, r, cfg),
+      );
       if (!placed.ok) {
         blocked = placed.reason;
         break outer;
@@ -326,7 +342,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
           const placed = placeTask(
             nodes,
             now,
-            cfg.placement,
+            placementFor(job.jobId, t.kind),
             undefined,
             runner === undefined ? undefined : new Set([runner]),
           );

@@ -4,6 +4,7 @@ import {
   applyBatch,
   type JobView,
   mapIdAt,
+  type Observation,
   parseTaskId,
   reduceReady,
   reduceTaskId,
@@ -52,6 +53,35 @@ describe("view reducer", () => {
     expect(reduceReady(job, 0, 0)).toBe(true);
     expect(reduceReady(job, 0, 1)).toBe(false);
     expect(job.mapsDone).toBe(2);
+  });
+
+  it("observes a completion with the agent's run time when the event carries it", () => {
+    const b = new ViewBuilder().submit("j1").start("j1", "m-0-0-0", 1, 10);
+    const observations: Observation[] = [];
+    const completed = {
+      category: "task",
+      type: "completed",
+      jobId: "j1",
+      taskId: "m-0-0-0",
+      attempt: 1,
+      kind: "map",
+      nodeId: "n1",
+      output: { uri: "fs:///x/j1/m-0-0-0", checksum: "00000000", bytes: 1 },
+      runMs: 7.5,
+    } as const;
+    applyBatch(b.view, { v: 1, index: 3, term: 1, at: 40, events: [completed] }, observations);
+    expect(observations).toEqual([
+      {
+        type: "task-completed",
+        at: 40,
+        jobId: "j1",
+        taskId: "m-0-0-0",
+        attempt: 1,
+        nodeId: "n1",
+        kind: "map",
+        runMs: 7.5,
+      },
+    ]);
   });
 
   it("ignores a re-published (older) batch and flags an attempt gap as inconsistent", () => {

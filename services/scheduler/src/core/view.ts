@@ -252,6 +252,8 @@ export interface Observation {
   readonly nodeId?: string;
   readonly reason?: string;
   readonly kind?: TaskKind;
+  /** task-completed: the agent's own run time (excludes queueing and the control plane). */
+  readonly runMs?: number;
 }
 
 /**
@@ -391,6 +393,7 @@ function applyTaskEvent(
         attempt: ev.attempt,
         nodeId: ev.nodeId,
         kind: task.kind,
+        ...(ev.runMs !== undefined ? { runMs: ev.runMs } : {}),
       });
       return undefined;
     }

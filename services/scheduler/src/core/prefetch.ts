@@ -1,0 +1,37 @@
+// How many attempts a node may hold queued beyond its slots.
+//
+// A queued attempt lets an agent that finishes one item start the next at once, instead of
+// waiting for the control-plane round trip that places it (completion commit → event → plan →
+// attempt-start commit → publish → pull: 10–20 ms on one host, more across clouds). By Little's
+// law a slot stays busy through a window W without that round trip when W ÷ task time attempts
+// wait for it, so "auto" holds ceil(slots × W ÷ task time) per node, between 1 and
+// MAX_AUTO_PREFETCH. Task time is the p75 of the agents' own run times for the job's tasks of
+// that kind (reads, kernel, write: the completion's timings), not commit to commit, which would
+// count the round trip and the queue itself. Matmul tiles of hundreds of ms keep one queued,
+// empty tasks of a few ms several. Until siblings have completed it holds one.
+
+export type PrefetchPolicy =
+  /** A fixed number of queued attempts per node (0 = never more than its slots). */
+  | { readonly fixed: number }
+  /** Learned from the job: enough queued work to cover `windowMs` per slot. */
+  | { readonly windowMs: number };
+
+/** Deeper queues bought nothing on empty tasks (noop-tasks: 4 and 8 alike) but dispatch latency. */
+export const MAX_AUTO_PREFETCH = 4;
+
+/** Queued attempts allowed beyond `slots` for a task kind whose p75 duration is `taskMs`. */
+export function prefetchFor(
+  policy: PrefetchPolicy,
+  slots: number,
+  taskMs: number | undefined,
+): number {
+  if ("fixed" in policy) return policy.fixed;
+  if (taskMs === undefined) return 1;
+  const wanted = Math.ceil((slots * policy.windowMs) / Math.max(1, taskMs));
+  return Math.min(MAX_AUTO_PREFETCH, Math.max(1, wanted));
+}
+
+/** "auto" or "auto, window 50 ms" / "4" for logs and help. */
+export function describePrefetch(policy: PrefetchPolicy): string {
+  return "fixed" in policy ? String(policy.fixed) : `auto (window ${policy.windowMs} ms)`;
+}
