@@ -2,6 +2,7 @@
 // bytes) the way the Raft host would, and decodes replies and events for assertions.
 import { formatCrc32c, outputKey, parseTaskId, partialKey } from "@tessera/matrix";
 import {
+  type AttemptCompleteCommand,
   type ManifestCommand,
   type ManifestEvent,
   type ManifestReply,
@@ -165,7 +166,13 @@ export class Driver {
     });
   }
 
-  complete(jobId: string, taskId: string, attempt: number, nodeId = "agent-1") {
+  complete(
+    jobId: string,
+    taskId: string,
+    attempt: number,
+    nodeId = "agent-1",
+    timings?: AttemptCompleteCommand["timings"],
+  ) {
     return this.send({
       type: "attempt-complete",
       jobId,
@@ -173,6 +180,7 @@ export class Driver {
       attempt,
       nodeId,
       output: { uri: uriOf(jobId, taskId), checksum: checksumOf(jobId, taskId), bytes: 1024 },
+      ...(timings ? { timings } : {}),
     });
   }
 

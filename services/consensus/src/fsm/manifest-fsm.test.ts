@@ -596,14 +596,11 @@ describe("outputs", () => {
     const d = new Driver();
     const job = d.submit(SMALL);
     d.start(job, "m-0-0-0", 1);
-    const timed = d.send({
-      type: "attempt-complete",
-      jobId: job,
-      taskId: "m-0-0-0",
-      attempt: 1,
-      nodeId: "agent-1",
-      output: { uri: uriOf(job, "m-0-0-0"), checksum: checksumOf(job, "m-0-0-0"), bytes: 1024 },
-      timings: { readMs: 1, computeMs: 2.5, writeMs: 1, totalMs: 4.5 },
+    const timed = d.complete(job, "m-0-0-0", 1, "agent-1", {
+      readMs: 1,
+      computeMs: 2.5,
+      writeMs: 1,
+      totalMs: 4.5,
     });
     expect(timed.events[0]).toMatchObject({ type: "completed", runMs: 4.5 });
     d.start(job, "m-0-0-1", 1);
