@@ -438,6 +438,13 @@ export class Scheduler {
       ) {
         this.placedOn.delete(attemptKey(ev.jobId, ev.taskId, ev.attempt));
       }
+      if (
+        ev.category === "job" &&
+        (ev.type === "succeeded" || ev.type === "failed" || ev.type === "cancelled")
+      ) {
+        this.durations.dropJob(ev.jobId);
+        this.runTimes.dropJob(ev.jobId);
+      }
       if (ev.category === "task" && ev.type === "started") {
         // Committed: publish even if our proposal's reply got lost (timeout, leader change).
         const pending = this.awaitingPublish.get(attemptKey(ev.jobId, ev.taskId, ev.attempt));

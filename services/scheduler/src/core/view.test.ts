@@ -84,6 +84,37 @@ describe("view reducer", () => {
     ]);
   });
 
+  it("forgets a finished job's tasks, keeps its shell, and ignores its attempts released with it", () => {
+    const b = new ViewBuilder().submit("j1").submit("j2");
+    b.start("j1", "m-0-0-0", 1, 10).complete("j1", "m-0-0-0", 1, 20).start("j1", "m-0-0-1", 1, 30);
+    b.start("j2", "m-0-0-0", 1, 10);
+    const j1 = b.view.jobs.get("j1")!;
+    const released = {
+      category: "task",
+      type: "attempt-released",
+      jobId: "j1",
+      taskId: "m-0-0-1",
+      attempt: 1,
+      reason: "job-cancelled",
+    } as const;
+    b.apply(40, { category: "job", type: "cancelled", jobId: "j1", released: 1 }, released);
+    expect(j1.state).toBe("cancelled");
+    expect(j1.tasks.size).toBe(0);
+    expect(j1.unsettled.size).toBe(0);
+    expect(j1.mapsDone).toBe(1);
+    // The other job is untouched.
+    expect(b.view.jobs.get("j2")?.tasks.get("m-0-0-0")?.live.size).toBe(1);
+    b.apply(50, {
+      category: "job",
+      type: "failed",
+      jobId: "j2",
+      reason: "verification failed",
+      released: 0,
+    });
+    expect(b.view.jobs.get("j2")?.tasks.size).toBe(0);
+    expect(b.view.jobs.get("j2")?.failedReason).toBe("verification failed");
+  });
+
   it("ignores a re-published (older) batch and flags an attempt gap as inconsistent", () => {
     const b = new ViewBuilder().submit("j1").start("j1", "m-0-0-0", 1, 10);
     const stale = applyBatch(b.view, {

@@ -313,22 +313,26 @@ function applyEvent(
         return undefined;
       case "cancelled":
         job.state = "cancelled";
-        releaseAll(job);
+        forgetTasks(job);
         return undefined;
       case "computed":
         job.state = "verifying";
         return undefined;
       case "succeeded":
         job.state = "succeeded";
+        forgetTasks(job);
         return undefined;
       case "failed":
         job.state = "failed";
         job.failedReason = ev.taskId ? `${ev.taskId}: ${ev.reason}` : ev.reason;
-        releaseAll(job);
+        forgetTasks(job);
         return undefined;
     }
     return undefined;
   }
+  // A finished job never changes again (the manifest rejects every command on it); events of its
+  // attempts released with it, later in the same batch, have nothing left to update.
+  if (isFinished(job.state)) return undefined;
   // task events
   const task = touchTask(job, ev.taskId);
   if (!task) return `task ${ev.taskId} is not a task of job ${job.jobId}`;
@@ -498,6 +502,15 @@ export function resetTask(job: JobView, task: TaskView): void {
     job.reduced[row] = 0;
   }
   indexTask(job, task);
+}
+
+/**
+ * A finished job keeps its shell (state, counts, failure reason) and drops its tasks, as a
+ * rebuild reads it: a scheduler that runs for weeks must not hold every task it ever planned.
+ */
+function forgetTasks(job: JobView) {
+  job.tasks.clear();
+  job.unsettled.clear();
 }
 
 function releaseAll(job: JobView) {
