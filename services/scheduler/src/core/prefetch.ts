@@ -16,10 +16,10 @@ export type PrefetchPolicy =
   /** Learned from the job: enough queued work to cover `windowMs` per slot. */
   | { readonly windowMs: number };
 
-/** Deeper queues bought nothing on empty tasks (noop-tasks: 4 and 8 alike) but dispatch latency. */
+/** A cap of 8 was no faster than 4 on empty tasks (noop-tasks), only slower to dispatch. */
 export const MAX_AUTO_PREFETCH = 4;
 
-/** Queued attempts allowed beyond `slots` for a task kind whose p75 duration is `taskMs`. */
+/** Queued attempts allowed beyond `slots` for tasks whose agents' p75 run time is `taskMs`. */
 export function prefetchFor(
   policy: PrefetchPolicy,
   slots: number,
@@ -31,7 +31,7 @@ export function prefetchFor(
   return Math.min(MAX_AUTO_PREFETCH, Math.max(1, wanted));
 }
 
-/** "auto" or "auto, window 50 ms" / "4" for logs and help. */
+/** `auto (window 50 ms)` or `4`, for logs. */
 export function describePrefetch(policy: PrefetchPolicy): string {
   return "fixed" in policy ? String(policy.fixed) : `auto (window ${policy.windowMs} ms)`;
 }
