@@ -5,8 +5,8 @@
 // failing row block is wrong: verifyJob re-checks those row blocks tile by tile. The maths and
 // the exactness argument are in freivalds.ts.
 import {
-  checkInputTile,
   exactVectorRange,
+  inputTile,
   interleave,
   type OutputTileSource,
   outputTileDefect,
@@ -55,9 +55,7 @@ export async function checkRowBlocks(
   for (let k = 0; k < K; k++) {
     const yk = Y.subarray(k * t * rounds, (k + 1) * t * rounds);
     for (let j = 0; j < K; j++) {
-      const b = await s.inputs.tileB(k, j);
-      if (s.checkInputs) checkInputTile(s, "B", k, j, b);
-      dots(b, r[j]!, yk);
+      dots(await inputTile(s, "B", k, j), r[j]!, yk);
     }
   }
 
@@ -69,9 +67,7 @@ export async function checkRowBlocks(
     let next = readOutputTile(getTile, i, 0);
     Z.fill(0);
     for (let k = 0; k < K; k++) {
-      const a = await s.inputs.tileA(i, k);
-      if (s.checkInputs) checkInputTile(s, "A", i, k, a);
-      dots(a, Y.subarray(k * t * rounds, (k + 1) * t * rounds), Z);
+      dots(await inputTile(s, "A", i, k), Y.subarray(k * t * rounds, (k + 1) * t * rounds), Z);
     }
     CR.fill(0);
     let reason: string | undefined;

@@ -195,14 +195,26 @@ export function interleave(vectors: readonly Float64Array[]): Float64Array {
   return out;
 }
 
+/** Input tile A(r,c) or B(r,c), checked (checkInputTile) when the caller supplied the inputs. */
+export async function inputTile(
+  s: Settings,
+  name: "A" | "B",
+  r: number,
+  c: number,
+): Promise<Float32Array> {
+  const tile = await (name === "A" ? s.inputs.tileA(r, c) : s.inputs.tileB(r, c));
+  if (s.checkInputs) checkInputTile(s, name, r, c, tile);
+  return tile;
+}
+
 /**
  * Supplied inputs must have the right size, and in exact mode be integers within ±m: the
  * exactness argument (everything < 2^53) rests on that bound, so a bad input is an error, not
  * a verdict on C.
  */
-export function checkInputTile(
+function checkInputTile(
   s: Settings,
-  name: string,
+  name: "A" | "B",
   r: number,
   c: number,
   tile: Float32Array,

@@ -1,8 +1,8 @@
 // The tile-by-tile Freivalds check: C_ij·r_j against Σ_k A_ik·(B_kj·r_j), one vector slice per
 // output column block, so a failure names its tile. See freivalds.ts for the maths.
 import {
-  checkInputTile,
   exactVectorRange,
+  inputTile,
   interleave,
   type OutputTileSource,
   outputTileDefect,
@@ -40,9 +40,7 @@ export async function checkColumnChunk(
   for (let k = 0; k < K; k++) {
     const yk = new Float64Array(t * W);
     for (let jj = 0; jj < J; jj++) {
-      const b = await s.inputs.tileB(k, j0 + jj);
-      if (s.checkInputs) checkInputTile(s, "B", k, j0 + jj, b);
-      const bs = sums(b, jj);
+      const bs = sums(await inputTile(s, "B", k, j0 + jj), jj);
       for (let l = 0; l < t; l++) {
         for (let rho = 0; rho < rounds; rho++) {
           const at = l * W + (jj * rounds + rho) * width;
@@ -60,8 +58,7 @@ export async function checkColumnChunk(
     let next = readOutputTile(getTile, i, j0);
     Z.fill(0);
     for (let k = 0; k < K; k++) {
-      const a = await s.inputs.tileA(i, k);
-      if (s.checkInputs) checkInputTile(s, "A", i, k, a);
+      const a = await inputTile(s, "A", i, k);
       if (simd) simd.product(a, t, Y[k]!, W, Z, width === 2);
       else accumulateProduct(a, Y[k]!, Z, t, W, width === 2);
     }

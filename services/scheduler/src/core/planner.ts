@@ -155,12 +155,16 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     map: inputs.durations.learned(jobId, "map", cfg.deadlines),
     reduce: inputs.durations.learned(jobId, "reduce", cfg.deadlines),
   });
-  // Placement for one job's tasks of a kind: the queue allowance follows how long agents took.
-  const placementFor = (jobId?: string, kind?: "map" | "reduce"): PlacementOptions => {
-    const runMs =
-      jobId && kind ? inputs.runTimes?.learned(jobId, kind, cfg.deadlines).p75 : undefined;
-    return { ...cfg.placement, prefetch: (slots) => prefetchFor(cfg.prefetch, slots, runMs) };
-  };
+  // Placement for a job's tasks of a kind (built once per job and pass): the queue allowance
+  // follows how long agents took to run its siblings.
+  const placementWith = (runMs: number | undefined): PlacementOptions => ({
+    ...cfg.placement,
+    prefetch: (slots) => prefetchFor(cfg.prefetch, slots, runMs),
+  });
+  const placementsFor = (jobId: string): Record<"map" | "reduce", PlacementOptions> => ({
+    map: placementWith(inputs.runTimes?.learned(jobId, "map", cfg.deadlines).p75),
+    reduce: placementWith(inputs.runTimes?.learned(jobId, "reduce", cfg.deadlines).p75),
+  });
 
   // 1. Sweep live attempts: expiries, exhaustion, load.
   for (const job of jobs) {
@@ -251,7 +255,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
   };
 
   for (let u = 0; u < unassigned; u++) {
-    const p = placeTask(nodes, now, placementFor());
+    const p = placeTask(nodes, now, placementWith(undefined));
     if (!p.ok) break;
     reserve(p.nodeId);
   }
@@ -276,17 +280,13 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     wake(inputs.breaker.reopensAt());
   }
   outer: for (const job of breakerState === "open" ? [] : runnableJobs) {
+    const placements = placementsFor(job.jobId);
     for (const r of runnableTasks(job, now, cfg.retry, skipFor(job))) {
       if (starts >= cfg.maxStartsPerPass) {
         blocked = `start limit per pass (${cfg.maxStartsPerPass}) reached`;
         break outer;
       }
-      const placed = placeTask(
-        nodes,
-        now,
-        placementFor(job.jobId, r.kind),
-        inputLocation(view, job, r, cfg),
-      );
+      const placed = placeTask(nodes, now, placements[r.kind], inputLocation(view, job, r, cfg));
       if (!placed.ok) {
         blocked = placed.reason;
         break outer;
@@ -327,6 +327,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     if (inputs.breaker.state(now) === "closed" && cfg.deadlines.speculationFactor > 0) {
       spec: for (const job of runnableJobs) {
         const learned = learnedFor(job.jobId);
+        const placements = placementsFor(job.jobId);
         for (const t of job.unsettled) {
           if (t.live.size !== 1 || starts >= cfg.maxStartsPerPass) continue;
           const key = taskKey(job.jobId, t.taskId);
@@ -342,7 +343,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
           const placed = placeTask(
             nodes,
             now,
-            placementFor(job.jobId, t.kind),
+            placements[t.kind],
             undefined,
             runner === undefined ? undefined : new Set([runner]),
           );
