@@ -1,6 +1,9 @@
 /**
  * `pnpm bench storage [--reps N] [--dir PATH] [--quick]`
  *
+ * Also the cost of one small fs object (a 64×64 exact tile, what noop-tasks moves): CPU and
+ * wall time per durable put, per get and per head, where the fixed per-call costs dominate.
+ *
  * Durable write and read throughput of @tessera/storage (checksums on) for the fs backend and
  * for S3 against s3rver, at 4 MiB and 64 MiB objects, beside `dd` moving the same bytes in the
  * same run (`dd bs=4M conv=fsync` per object for writes, `dd of=/dev/null` for reads), plus
@@ -177,6 +180,38 @@ async function sizeBench(
   };
 }
 
+/** A 64×64 tile in exact mode (float32) plus its header: what each noop-tasks task writes. */
+const SMALL_OBJECT_BYTES = 64 * 64 * 4 + 64;
+
+async function perOp(count: number, op: (i: number) => Promise<unknown>) {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) await op(i);
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
+  const us = (x: number) => Math.round((x / count) * 10) / 10;
+  return {
+    cpuUs: us(cpu.user + cpu.system),
+    userUs: us(cpu.user),
+    systemUs: us(cpu.system),
+    wallUs: us(wallUs),
+  };
+}
+
+/**
+ * Small objects one after another through the fs store: process CPU (event loop and libuv
+ * threads) and wall time per call. A warm-up round is not counted.
+ */
+async function smallObjectBench(store: ObjectStore) {
+  const count = quick ? 500 : 2000;
+  const data = payload(SMALL_OBJECT_BYTES, 5);
+  for (let i = 0; i < 100; i++) await store.put(`bench/small-warm/o${i}`, data);
+  const put = await perOp(count, (i) => store.put(`bench/small/o${i}`, data));
+  const get = await perOp(count, (i) => store.get(`bench/small/o${i}`));
+  const head = await perOp(count, (i) => store.head(`bench/small/o${i}`));
+  return { bytes: SMALL_OBJECT_BYTES, count, put, get, head };
+}
+
 async function main() {
   const dir = await mkdtemp(join(baseDir, "tessera-bench-storage-"));
   const s3 = await startS3rver({ bucket: "tessera-bench" });
@@ -191,6 +226,8 @@ async function main() {
   });
   try {
     const crc = crcBench();
+    const smallObjects = await smallObjectBench(fsStore);
+    console.error(`fs small objects (${smallObjects.bytes} B): ${JSON.stringify(smallObjects)}`);
     const results = [];
     for (const { sizeMiB, count } of plan) {
       const row = await sizeBench(dir, fsStore, s3Store, sizeMiB, count);
@@ -213,6 +250,7 @@ async function main() {
           "dd write = dd bs=4M conv=fsync per object, seconds as dd reports them (spawn excluded); writeGBpsIncludingSpawn includes it",
           "reads are from the page cache for both fs and dd (caches cannot be dropped here); fs read includes crc32c verification",
           "s3rver is a child process on the same 2-core machine and does not fsync; its numbers measure the S3 code path, not S3",
+          "smallObjects: fs put/get/head of one small object at a time, process CPU (user + system, libuv threads included) and wall microseconds per call",
         ],
         crc32c: {
           gbpsOneCore: round(crc.gbps),
@@ -220,6 +258,7 @@ async function main() {
           target: 5,
           met: crc.gbps >= 5,
         },
+        smallObjects,
         results,
         targets: { fsWriteVsDd: 0.9, met: fsTargetMet },
       }),

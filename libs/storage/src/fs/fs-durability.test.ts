@@ -1,12 +1,13 @@
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { payload } from "../conformance.test-helpers.js";
-import { ConflictError, UnverifiableObjectError } from "../errors.js";
+import { ChecksumMismatchError, ConflictError, UnverifiableObjectError } from "../errors.js";
+import { SYNC_IO_MAX_BYTES } from "./fd-io.js";
 import { type FsIo, nodeFsIo } from "./fs-io.js";
 import { FsObjectStore } from "./fs-store.js";
 
@@ -42,27 +43,35 @@ describe("fs backend durability", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it("fsyncs the temp file before linking it into place, then fsyncs the directory", async () => {
-    const log: string[] = [];
-    const store = new FsObjectStore({ root, io: spyIo(log) });
-    await store.put("jobs/j1/C/0-0.tile", payload(1 << 20));
-    const final = join(root, "jobs/j1/C/0-0.tile");
-    const fsyncFile = log.findIndex((l) => l.startsWith("fsyncFile "));
-    const link = log.findIndex((l) => l.startsWith("link ") && l.endsWith(`-> ${final}`));
-    const fsyncDir = log.lastIndexOf(`fsyncDir ${dirname(final)}`);
-    expect(fsyncFile).toBeGreaterThanOrEqual(0);
-    expect(link).toBeGreaterThan(fsyncFile);
-    expect(fsyncDir).toBeGreaterThan(link);
-    // The file fsynced is the one linked: a temp file beside the target.
-    const tmp = log[fsyncFile]?.slice("fsyncFile ".length) ?? "";
-    expect(log[link]).toBe(`link ${tmp} -> ${final}`);
-    expect(dirname(tmp)).toBe(dirname(final));
-    // New directories are made durable too: each created dir's parent is fsynced.
-    for (const d of [join(root, "jobs"), join(root, "jobs/j1"), join(root, "jobs/j1/C")]) {
-      expect(log, d).toContain(`fsyncDir ${dirname(d)}`);
-    }
-    expect(await tempFilesUnder(root)).toEqual([]);
-  });
+  // Small objects are written with synchronous calls, large ones in the thread pool (fd-io.ts):
+  // both must keep the same order.
+  it.each([
+    ["small", SYNC_IO_MAX_BYTES],
+    ["large", SYNC_IO_MAX_BYTES + 1],
+  ])(
+    "%s object: fsyncs the temp file before linking it into place, then fsyncs the directory",
+    async (_, bytes) => {
+      const log: string[] = [];
+      const store = new FsObjectStore({ root, io: spyIo(log) });
+      await store.put("jobs/j1/C/0-0.tile", payload(bytes));
+      const final = join(root, "jobs/j1/C/0-0.tile");
+      const fsyncFile = log.findIndex((l) => l.startsWith("fsyncFile "));
+      const link = log.findIndex((l) => l.startsWith("link ") && l.endsWith(`-> ${final}`));
+      const fsyncDir = log.lastIndexOf(`fsyncDir ${dirname(final)}`);
+      expect(fsyncFile).toBeGreaterThanOrEqual(0);
+      expect(link).toBeGreaterThan(fsyncFile);
+      expect(fsyncDir).toBeGreaterThan(link);
+      // The file fsynced is the one linked: a temp file beside the target.
+      const tmp = log[fsyncFile]?.slice("fsyncFile ".length) ?? "";
+      expect(log[link]).toBe(`link ${tmp} -> ${final}`);
+      expect(dirname(tmp)).toBe(dirname(final));
+      // New directories are made durable too: each created dir's parent is fsynced.
+      for (const d of [join(root, "jobs"), join(root, "jobs/j1"), join(root, "jobs/j1/C")]) {
+        expect(log, d).toContain(`fsyncDir ${dirname(d)}`);
+      }
+      expect(await tempFilesUnder(root)).toEqual([]);
+    },
+  );
 
   it("copy links the object file into place and fsyncs the new directory: no bytes written", async () => {
     const store = new FsObjectStore({ root });
@@ -218,6 +227,22 @@ describe("fs backend durability", () => {
     const live = join(root, "crash", `.tessera-tmp-${process.pid}-abc`);
     await writeFile(live, "x");
     expect(await store.sweepTempFiles()).toEqual([]);
+  });
+
+  it("reads verify every byte on both sides of the synchronous-read limit", async () => {
+    const store = new FsObjectStore({ root });
+    for (const bytes of [SYNC_IO_MAX_BYTES, SYNC_IO_MAX_BYTES + 1]) {
+      const key = `sizes/${bytes}`;
+      const data = payload(bytes, 3);
+      await store.put(key, data);
+      expect(Buffer.from(await store.get(key)).equals(data), `${bytes}`).toBe(true);
+      // Flip the last payload byte: the trailer still claims the old checksum.
+      const path = join(root, key);
+      const onDisk = await readFile(path);
+      onDisk[bytes - 1] = (onDisk[bytes - 1] ?? 0) ^ 0x80;
+      await writeFile(path, onDisk);
+      await expect(store.get(key), `${bytes}`).rejects.toBeInstanceOf(ChecksumMismatchError);
+    }
   });
 
   it("a file without a checksum trailer is refused, not returned", async () => {

@@ -1,4 +1,5 @@
-import { type FileHandle, link, open, rename, unlink } from "node:fs/promises";
+import { closeSync, linkSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { fsyncFd } from "./fd-io.js";
 
 /**
  * The few file-system calls that decide durability and atomicity, behind one seam so a test
@@ -6,7 +7,7 @@ import { type FileHandle, link, open, rename, unlink } from "node:fs/promises";
  */
 export interface FsIo {
   /** fsync(2) on an open file: its data and size reach stable storage. */
-  fsyncFile(handle: FileHandle, path: string): Promise<void>;
+  fsyncFile(fd: number, path: string): Promise<void>;
   /** fsync(2) on a directory: entries created, renamed or removed in it become durable. */
   fsyncDir(path: string): Promise<void>;
   /** link(2): creates `newPath` only if absent (EEXIST otherwise) — atomic first-writer-wins. */
@@ -15,17 +16,28 @@ export interface FsIo {
   unlink(path: string): Promise<void>;
 }
 
+/**
+ * link, rename, unlink and open are metadata updates in memory (the journal makes them durable
+ * at the directory's fsync), so they run synchronously: a thread-pool round trip would cost more
+ * CPU than the call (fd-io.ts). The fsyncs wait for the device and stay in the pool.
+ */
 export const nodeFsIo: FsIo = {
-  fsyncFile: (handle) => handle.sync(),
+  fsyncFile: (fd) => fsyncFd(fd),
   async fsyncDir(path) {
-    const dir = await open(path, "r");
+    const fd = openSync(path, "r");
     try {
-      await dir.sync();
+      await fsyncFd(fd);
     } finally {
-      await dir.close();
+      closeSync(fd);
     }
   },
-  link: (a, b) => link(a, b),
-  rename: (a, b) => rename(a, b),
-  unlink: (p) => unlink(p),
+  async link(a, b) {
+    linkSync(a, b);
+  },
+  async rename(a, b) {
+    renameSync(a, b);
+  },
+  async unlink(p) {
+    unlinkSync(p);
+  },
 };

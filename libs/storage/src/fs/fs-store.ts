@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type Dirent, statSync } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, readdir } from "node:fs/promises";
+import { closeSync, createReadStream, type Dirent, fstatSync, openSync, statSync } from "node:fs";
+import { lstat, mkdir, readdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline, type Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
@@ -32,6 +32,13 @@ import {
   classifyPutData,
 } from "../put-data.js";
 import { verifyBytes, verifyingStream } from "../verify-stream.js";
+import {
+  readFully,
+  readFullySync,
+  SYNC_IO_MAX_BYTES,
+  writevFully,
+  writevFullySync,
+} from "./fd-io.js";
 import { type FsIo, nodeFsIo } from "./fs-io.js";
 import { decodeTrailer, encodeTrailer, TRAILER_BYTES, type Trailer } from "./trailer.js";
 
@@ -129,7 +136,7 @@ export class FsObjectStore implements ObjectStore {
         // a thread-pool round trip and a thrown ENOENT, which cost more than the small puts
         // of a busy agent can afford.
         if (mayExist(path)) {
-          const existing = await this.readTrailerIfExists(key, path);
+          const existing = this.readTrailerIfExists(key, path);
           if (existing)
             return this.resolveExisting(key, existing, checksum, input.bytes.byteLength);
         }
@@ -174,7 +181,10 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  /** Writes payload + trailer to a fresh temp file and fsyncs it. */
+  /**
+   * Writes payload + trailer to a fresh temp file and fsyncs it. Opening and closing are
+   * metadata calls made synchronously, as are the writes of a small object (fd-io.ts).
+   */
   private async writeTemp(
     tmp: string,
     input: ReturnType<typeof classifyPutData>,
@@ -182,14 +192,16 @@ export class FsObjectStore implements ObjectStore {
     expectedChecksum: string | undefined,
     bytesChecksum: string | undefined,
   ): Promise<Trailer> {
-    const handle = await open(tmp, "wx", 0o644);
+    const fd = openSync(tmp, "wx", 0o644);
     try {
       let trailer: Trailer;
       if (input.kind === "bytes") {
         const checksum = bytesChecksum ?? crc32cHex(input.bytes);
         trailer = { checksum, bytes: input.bytes.byteLength };
         // One writev for payload + trailer: for a 64 MiB tile that is a single syscall.
-        await writevAll(handle, [input.bytes, encodeTrailer(trailer.checksum, trailer.bytes)]);
+        const chunks = [input.bytes, encodeTrailer(trailer.checksum, trailer.bytes)];
+        if (trailer.bytes <= SYNC_IO_MAX_BYTES) writevFullySync(fd, chunks);
+        else await writevFully(fd, chunks);
       } else {
         const acc = new Crc32cAccumulator();
         let batch: Uint8Array[] = [];
@@ -199,7 +211,7 @@ export class FsObjectStore implements ObjectStore {
           batch.push(chunk);
           batchBytes += chunk.byteLength;
           if (batchBytes >= WRITE_BATCH_BYTES) {
-            await writevAll(handle, batch);
+            await writevFully(fd, batch);
             batch = [];
             batchBytes = 0;
           }
@@ -214,12 +226,12 @@ export class FsObjectStore implements ObjectStore {
           );
         }
         batch.push(encodeTrailer(trailer.checksum, trailer.bytes));
-        await writevAll(handle, batch);
+        await writevFully(fd, batch);
       }
-      await this.io.fsyncFile(handle, tmp);
+      await this.io.fsyncFile(fd, tmp);
       return trailer;
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 
@@ -237,7 +249,7 @@ export class FsObjectStore implements ObjectStore {
       } catch (err) {
         const code = errnoCode(err);
         if (code === "EEXIST") {
-          const existing = await this.readTrailerIfExists(key, path);
+          const existing = this.readTrailerIfExists(key, path);
           if (existing) {
             await this.io.unlink(tmp);
             return this.resolveExisting(key, existing, written.checksum, written.bytes);
@@ -255,7 +267,7 @@ export class FsObjectStore implements ObjectStore {
     } else {
       // No hard links: check, then rename. Two racing writers of DIFFERENT content can both
       // pass the check and the later rename wins; same-content races are harmless.
-      const existing = await this.readTrailerIfExists(key, path);
+      const existing = this.readTrailerIfExists(key, path);
       if (existing) {
         await this.io.unlink(tmp);
         return this.resolveExisting(key, existing, written.checksum, written.bytes);
@@ -279,7 +291,7 @@ export class FsObjectStore implements ObjectStore {
     const fromPath = this.pathOf(fromKey);
     const path = this.pathOf(toKey);
     try {
-      const trailer = await this.readTrailerIfExists(fromKey, fromPath);
+      const trailer = this.readTrailerIfExists(fromKey, fromPath);
       const source = checkCopySource(
         fromKey,
         this.uri(fromKey),
@@ -294,7 +306,7 @@ export class FsObjectStore implements ObjectStore {
       } catch (err) {
         const code = errnoCode(err);
         if (code === "EEXIST") {
-          const existing = await this.readTrailerIfExists(toKey, path);
+          const existing = this.readTrailerIfExists(toKey, path);
           if (existing) return this.resolveExisting(toKey, existing, source.checksum, source.bytes);
           throw err;
         }
@@ -351,9 +363,10 @@ export class FsObjectStore implements ObjectStore {
     for (const d of chain) this.knownDirs.add(d);
   }
 
-  private async openExisting(path: string): Promise<FileHandle | null> {
+  /** A read-only descriptor, or null when nothing is there (open is a metadata call: sync). */
+  private openExisting(path: string): number | null {
     try {
-      return await open(path, "r");
+      return openSync(path, "r");
     } catch (err) {
       const code = errnoCode(err);
       if (code === "ENOENT" || code === "ENOTDIR") return null;
@@ -361,13 +374,16 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  /** Reads the trailer through an open handle; the handle pins the inode we verify. */
-  private async readTrailer(key: string, handle: FileHandle): Promise<Trailer> {
-    const { size } = await handle.stat();
+  /**
+   * Reads the trailer through an open descriptor, which pins the inode we verify. Sixteen bytes
+   * at the end of a file written moments ago: a synchronous read (fd-io.ts).
+   */
+  private readTrailer(key: string, fd: number): Trailer {
+    const { size } = fstatSync(fd);
     if (size < TRAILER_BYTES)
       throw new UnverifiableObjectError(key, "file is shorter than the checksum trailer");
     const buf = Buffer.alloc(TRAILER_BYTES);
-    await readFully(handle, buf, size - TRAILER_BYTES);
+    readFullySync(fd, buf, size - TRAILER_BYTES);
     const trailer = decodeTrailer(buf);
     if ("problem" in trailer) throw new UnverifiableObjectError(key, trailer.problem);
     if (trailer.bytes !== size - TRAILER_BYTES) {
@@ -381,13 +397,13 @@ export class FsObjectStore implements ObjectStore {
     return trailer;
   }
 
-  private async readTrailerIfExists(key: string, path: string): Promise<Trailer | null> {
-    const handle = await this.openExisting(path);
-    if (!handle) return null;
+  private readTrailerIfExists(key: string, path: string): Trailer | null {
+    const fd = this.openExisting(path);
+    if (fd === null) return null;
     try {
-      return await this.readTrailer(key, handle);
+      return this.readTrailer(key, fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 
@@ -395,18 +411,19 @@ export class FsObjectStore implements ObjectStore {
     assertValidKey(key);
     const path = this.pathOf(key);
     try {
-      const handle = await this.openExisting(path);
-      if (!handle) throw new ObjectNotFoundError(key, this.uri(key));
+      const fd = this.openExisting(path);
+      if (fd === null) throw new ObjectNotFoundError(key, this.uri(key));
       try {
-        const trailer = await this.readTrailer(key, handle);
+        const trailer = this.readTrailer(key, fd);
         const data = options.into
           ? checkedInto(options.into, trailer.bytes)
           : Buffer.allocUnsafe(trailer.bytes);
-        await readFully(handle, data, 0);
+        if (trailer.bytes <= SYNC_IO_MAX_BYTES) readFullySync(fd, data, 0);
+        else await readFully(fd, data, 0);
         verifyBytes(key, data, crc32cHex(data), trailer.checksum, trailer.bytes);
         return data;
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
     } catch (err) {
       throw this.mapError(err, "get", key);
@@ -417,22 +434,23 @@ export class FsObjectStore implements ObjectStore {
     assertValidKey(key);
     const path = this.pathOf(key);
     try {
-      const handle = await this.openExisting(path);
-      if (!handle) throw new ObjectNotFoundError(key, this.uri(key));
+      const fd = this.openExisting(path);
+      if (fd === null) throw new ObjectNotFoundError(key, this.uri(key));
       let trailer: Trailer;
       try {
-        trailer = await this.readTrailer(key, handle);
+        trailer = this.readTrailer(key, fd);
       } catch (err) {
-        await handle.close();
+        closeSync(fd);
         throw err;
       }
       const verify = verifyingStream(key, trailer.checksum, trailer.bytes);
       if (trailer.bytes === 0) {
-        await handle.close();
+        closeSync(fd);
         verify.end();
         return verify;
       }
-      const source = handle.createReadStream({
+      const source = createReadStream("", {
+        fd,
         start: 0,
         end: trailer.bytes - 1,
         highWaterMark: 1 << 20,
@@ -448,7 +466,7 @@ export class FsObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | null> {
     assertValidKey(key);
     try {
-      const trailer = await this.readTrailerIfExists(key, this.pathOf(key));
+      const trailer = this.readTrailerIfExists(key, this.pathOf(key));
       return trailer
         ? { key, uri: this.uri(key), bytes: trailer.bytes, checksum: trailer.checksum }
         : null;
@@ -578,33 +596,6 @@ function isAlive(pid: number): boolean {
 
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-async function writevAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
-  let pending = chunks.filter((c) => c.byteLength > 0);
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    let n = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const c of pending) {
-      if (n >= c.byteLength) {
-        n -= c.byteLength;
-      } else {
-        rest.push(n > 0 ? c.subarray(n) : c);
-        n = 0;
-      }
-    }
-    pending = rest;
-  }
-}
-
-async function readFully(handle: FileHandle, buf: Uint8Array, position: number): Promise<void> {
-  let off = 0;
-  while (off < buf.byteLength) {
-    const { bytesRead } = await handle.read(buf, off, buf.byteLength - off, position + off);
-    if (bytesRead === 0) throw new Error(`unexpected end of file at ${position + off}`);
-    off += bytesRead;
-  }
 }
 
 /** The caller's buffer for a get, held to the contract (exact length) so a read cannot overrun. */
