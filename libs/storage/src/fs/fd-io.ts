@@ -1,4 +1,4 @@
-import { fsync, read, readSync, writev, writevSync } from "node:fs";
+import { fsync, open, read, readSync, writev, writevSync } from "node:fs";
 
 /**
  * Objects up to this size are read and written with synchronous calls on the event loop; larger
@@ -8,13 +8,22 @@ import { fsync, read, readSync, writev, writevSync } from "node:fs";
  * put made of nine pool calls cost 0.73 ms of CPU, the same calls made synchronously (fsyncs
  * still in the pool) 0.34 ms. Above this size a copy could hold the event loop for milliseconds,
  * and writes may be throttled by the kernel's dirty-page limits. fsync always goes to the pool:
- * it waits for the device.
+ * it waits for the device. So does creating a file: on ext4 a create waits for the journal
+ * while another process's fsync commits it (measured with two writers fsyncing: open(O_CREAT)
+ * p50 0.33 ms, p99 1 ms, up to 6 ms; 0.04 ms alone), where link and unlink stay near 0.01 ms.
  */
 export const SYNC_IO_MAX_BYTES = 256 * 1024;
 
 /** fsync(2) on a file descriptor, in the thread pool. */
 export function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/** open(2) in the thread pool, for calls that may wait (a create: see above). */
+export function openFd(path: string, flags: string, mode: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
 }
 
 /** Remaining chunks after `n` bytes of them were written (a short writev). */

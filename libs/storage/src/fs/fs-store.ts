@@ -33,6 +33,7 @@ import {
 } from "../put-data.js";
 import { verifyBytes, verifyingStream } from "../verify-stream.js";
 import {
+  openFd,
   readFully,
   readFullySync,
   SYNC_IO_MAX_BYTES,
@@ -182,8 +183,9 @@ export class FsObjectStore implements ObjectStore {
   }
 
   /**
-   * Writes payload + trailer to a fresh temp file and fsyncs it. Opening and closing are
-   * metadata calls made synchronously, as are the writes of a small object (fd-io.ts).
+   * Writes payload + trailer to a fresh temp file and fsyncs it. The create and the fsync go to
+   * the thread pool (they may wait for the journal or the device); the writes of a small object
+   * and the close are synchronous (fd-io.ts).
    */
   private async writeTemp(
     tmp: string,
@@ -192,7 +194,7 @@ export class FsObjectStore implements ObjectStore {
     expectedChecksum: string | undefined,
     bytesChecksum: string | undefined,
   ): Promise<Trailer> {
-    const fd = openSync(tmp, "wx", 0o644);
+    const fd = await openFd(tmp, "wx", 0o644);
     try {
       let trailer: Trailer;
       if (input.kind === "bytes") {
