@@ -95,6 +95,12 @@ export class FsObjectStore implements ObjectStore {
   private linkSupported = true;
   /** Directories this store made or found (saves a mkdir per put; see writeTempIn). */
   private readonly knownDirs = new Set<string>();
+  /**
+   * Temp names: pid (sweepTempFiles keeps those of live writers), a random tag per store (a
+   * reused pid cannot meet an old writer's leftovers) and a counter (no random draw per put).
+   */
+  private readonly tempStem = `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}-`;
+  private tempCount = 0;
 
   constructor(options: FsStoreOptions) {
     this.root = resolve(options.root);
@@ -143,7 +149,7 @@ export class FsObjectStore implements ObjectStore {
         }
       }
       const dir = dirname(path);
-      const tmp = join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
+      const tmp = join(dir, `${this.tempStem}${++this.tempCount}`);
       try {
         const written = await this.writeTempIn(dir, tmp, input, key, options, checksum);
         return await this.publish(key, tmp, path, written);
