@@ -186,6 +186,28 @@ describe("JobTracker", () => {
     expect(t.nextActions(0).map((a) => a.type)).toEqual(["verify-job"]);
   });
 
+  it("a reduce that checked ok stops counting once a reset or a newer attempt replaces it", () => {
+    const t = new JobTracker(opts);
+    const checkAll = () => {
+      for (const a of t.nextActions(0))
+        if (a.type === "check-output") t.outputChecked(a.record, { ok: true });
+    };
+    t.apply(batch(submitted(), ...reduces.map((r) => completed(r))));
+    checkAll();
+    expect(t.readyToVerify(t.job("job-1")!)).toBe(true);
+    t.apply(batch({ category: "task", type: "reset", jobId: "job-1", taskId: "r-0-0" }));
+    expect(t.readyToVerify(t.job("job-1")!)).toBe(false);
+    t.apply(batch(completed("r-0-0", 2)));
+    expect(t.readyToVerify(t.job("job-1")!)).toBe(false); // not checked yet
+    checkAll();
+    expect(t.readyToVerify(t.job("job-1")!)).toBe(true);
+    // A newer attempt's output without a reset in between (a speculative twin) counts afresh.
+    t.apply(batch(completed("r-1-1", 2, "0000000c")));
+    expect(t.readyToVerify(t.job("job-1")!)).toBe(false);
+    checkAll();
+    expect(t.nextActions(0).map((a) => a.type)).toEqual(["verify-job"]);
+  });
+
   it("does not reset a bad partial whose reduce already completed", () => {
     const t = new JobTracker(opts);
     t.apply(batch(submitted(), completed("r-0-0"), completed("m-0-0-1")));

@@ -234,6 +234,13 @@ function num(e: LooseEvent, field: string): number | undefined {
 
 export class JobTracker {
   private readonly jobs = new Map<string, TrackedJob>();
+  /**
+   * The current outputs waiting for a check, in report order, and per job the reduces whose
+   * output checked ok. nextActions runs after every event batch: scanning every output of every
+   * active job there made a job of n tasks cost O(n²).
+   */
+  private readonly unchecked = new Set<OutputRecord>();
+  private readonly okReduces = new Map<string, number>();
   /** Highest event index applied (batches at or below it are repeats). */
   private lastIndex = 0;
 
@@ -288,7 +295,8 @@ export class JobTracker {
         if (!taskId || !output || attempt === undefined) return;
         const K = tilesPerSide(job.spec);
         const kind = taskId.startsWith("m-") ? "map" : "reduce";
-        job.outputs.set(taskId, {
+        this.forgetOutput(job, taskId);
+        const record: OutputRecord = {
           jobId,
           taskId,
           kind,
@@ -296,7 +304,9 @@ export class JobTracker {
           key: keyOfTask(jobId, taskId, K, partialsPerReduce(job.spec)),
           output: { uri: output.uri, checksum: output.checksum, bytes: output.bytes },
           status: "unchecked",
-        });
+        };
+        job.outputs.set(taskId, record);
+        this.unchecked.add(record);
         // A reduce completing after a reset (or a verification that found it unreadable) makes
         // the job verifiable again.
         if (kind === "reduce" && job.verify !== "done" && job.verify !== "running") {
@@ -306,7 +316,7 @@ export class JobTracker {
       }
       case "task.reset": {
         const taskId = str(e, "taskId");
-        if (taskId) job.outputs.delete(taskId);
+        if (taskId) this.forgetOutput(job, taskId);
         if (job.verify === "proposed") job.verify = "idle";
         return;
       }
@@ -336,13 +346,28 @@ export class JobTracker {
   /** True when every reduce of an active job has an output that checked ok. */
   readyToVerify(job: TrackedJob): boolean {
     if (job.state !== "active" || job.verify !== "idle") return false;
-    let ok = 0;
-    for (const r of job.outputs.values()) {
-      if (r.kind !== "reduce") continue;
-      if (r.status !== "ok") return false;
-      ok++;
+    return job.reduces > 0 && (this.okReduces.get(job.jobId) ?? 0) === job.reduces;
+  }
+
+  /** Every status change of a current output goes through here, to keep the indexes right. */
+  private setStatus(record: OutputRecord, status: OutputStatus): void {
+    if (record.kind === "reduce" && (record.status === "ok") !== (status === "ok")) {
+      const n = (this.okReduces.get(record.jobId) ?? 0) + (status === "ok" ? 1 : -1);
+      this.okReduces.set(record.jobId, n);
     }
-    return ok === job.reduces && job.reduces > 0;
+    if (status === "unchecked") this.unchecked.add(record);
+    else this.unchecked.delete(record);
+    record.status = status;
+  }
+
+  /** Drops a task's current output (reset, or replaced by a newer attempt's). */
+  private forgetOutput(job: TrackedJob, taskId: string): void {
+    const old = job.outputs.get(taskId);
+    if (!old) return;
+    // Marked bad: out of both indexes. Only an in-flight check still holds it, and
+    // outputChecked ignores that (no longer current).
+    this.setStatus(old, "bad");
+    job.outputs.delete(taskId);
   }
 
   /**
@@ -352,13 +377,17 @@ export class JobTracker {
    */
   nextActions(now: number): Action[] {
     const actions: Action[] = [];
+    for (const record of this.unchecked) {
+      const job = this.jobs.get(record.jobId);
+      if (job?.state === "active") {
+        this.setStatus(record, "checking");
+        actions.push({ type: "check-output", spec: job.spec, record });
+      } else {
+        this.unchecked.delete(record); // the job is over: nothing to check any more
+      }
+    }
     for (const job of this.jobs.values()) {
       if (job.state === "active") {
-        for (const record of job.outputs.values()) {
-          if (record.status !== "unchecked") continue;
-          record.status = "checking";
-          actions.push({ type: "check-output", spec: job.spec, record });
-        }
         if (this.readyToVerify(job)) {
           job.verify = "running";
           const checksums = new Map<string, string>();
@@ -390,12 +419,12 @@ export class JobTracker {
     // A newer attempt replaced it, or the job is gone: this result is about nothing live.
     if (!job || current !== record) return undefined;
     if (result.ok) {
-      record.status = "ok";
+      this.setStatus(record, "ok");
       return job.state === "active"
         ? { type: "output-verified", jobId: record.jobId, taskId: record.taskId }
         : undefined;
     }
-    record.status = "bad";
+    this.setStatus(record, "bad");
     record.reason = result.reason;
     if (job.state !== "active") return undefined;
     if (record.kind === "map") {
@@ -431,7 +460,7 @@ export class JobTracker {
       job.resets++;
       const r = job.outputs.get(p.taskId);
       if (r) {
-        r.status = "bad";
+        this.setStatus(r, "bad");
         r.reason = p.reason;
       }
     }
@@ -451,6 +480,7 @@ export class JobTracker {
 
   /** An output check that could not run (storage unreachable): check it again later. */
   checkAbandoned(record: OutputRecord): void {
-    if (record.status === "checking") record.status = "unchecked";
+    const current = this.jobs.get(record.jobId)?.outputs.get(record.taskId) === record;
+    if (current && record.status === "checking") this.setStatus(record, "unchecked");
   }
 }

@@ -383,8 +383,8 @@ export class FsObjectStore implements ObjectStore {
   }
 
   /**
-   * Reads the trailer through an open descriptor, which pins the inode we verify. Sixteen bytes
-   * at the end of a file written moments ago: a synchronous read (fd-io.ts).
+   * Reads the trailer through an open descriptor, which pins the inode we verify. Sixteen bytes:
+   * a synchronous read, like every small one (fd-io.ts).
    */
   private readTrailer(key: string, fd: number): Trailer {
     const { size } = fstatSync(fd);
