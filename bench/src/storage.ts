@@ -1,14 +1,13 @@
 /**
  * `pnpm bench storage [--reps N] [--dir PATH] [--quick]`
  *
- * Also the cost of one small fs object (a 64×64 exact tile, what noop-tasks moves): CPU and
- * wall time per durable put, per get and per head, where the fixed per-call costs dominate.
- *
  * Durable write and read throughput of @tessera/storage (checksums on) for the fs backend and
  * for S3 against s3rver, at 4 MiB and 64 MiB objects, beside `dd` moving the same bytes in the
  * same run (`dd bs=4M conv=fsync` per object for writes, `dd of=/dev/null` for reads), plus
  * CRC32C GB/s on one core. Medians over repetitions. Reads come from the page cache for both
- * (we cannot drop caches here), so they measure the read path, not the disk.
+ * (we cannot drop caches here), so they measure the read path, not the disk. Also the cost of
+ * one small fs object (a 64×64 exact tile, what noop-tasks moves): CPU and wall time per
+ * durable put, per get and per head, where the fixed per-call costs dominate.
  * Prints one JSON object as the last stdout line.
  */
 import { spawnSync } from "node:child_process";

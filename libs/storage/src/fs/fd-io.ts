@@ -4,13 +4,13 @@ import { fsync, open, read, readSync, writev, writevSync } from "node:fs";
  * Objects up to this size are read and written with synchronous calls on the event loop; larger
  * ones go through libuv's thread pool. For a small object the calls themselves take
  * microseconds (page-cache copies and metadata updates, no wait for the device), while each
- * thread-pool round trip costs tens of microseconds of CPU in thread wake-ups: a durable 16 KiB
- * put made of nine pool calls cost 0.73 ms of CPU, the same calls made synchronously (fsyncs
- * still in the pool) 0.34 ms. Above this size a copy could hold the event loop for milliseconds,
- * and writes may be throttled by the kernel's dirty-page limits. fsync always goes to the pool:
- * it waits for the device. So does creating a file: on ext4 a create waits for the journal
- * while another process's fsync commits it (measured with two writers fsyncing: open(O_CREAT)
- * p50 0.33 ms, p99 1 ms, up to 6 ms; 0.04 ms alone), where link and unlink stay near 0.01 ms.
+ * thread-pool round trip costs tens of microseconds of CPU in thread wake-ups (a microbenchmark:
+ * a durable 16 KiB put made of nine pool calls cost 0.73 ms of CPU, with all but its two fsyncs
+ * made synchronously 0.34 ms). Above this size a copy could hold the event loop for
+ * milliseconds, and writes may be throttled by the kernel's dirty-page limits. fsync always goes
+ * to the pool: it waits for the device. So does creating a file: on ext4 a create waits for the
+ * journal while another process's fsync commits it (measured with two writers fsyncing:
+ * open(O_CREAT) p50 0.33 ms, p99 1 ms, up to 6 ms; 0.04 ms alone). Link: see fs-io.ts.
  */
 export const SYNC_IO_MAX_BYTES = 256 * 1024;
 
