@@ -3,6 +3,27 @@
 import type { ManifestEvent, ManifestEventBatchV1 } from "@tessera/protocol";
 import { applyBatch, emptyView, type SchedulerView } from "./view.js";
 
+/** A task.completed event as the FSM emits it (`runMs`: the agent's own run time, if given). */
+export function completedEvent(
+  jobId: string,
+  taskId: string,
+  attempt: number,
+  nodeId = "n1",
+  runMs?: number,
+): ManifestEvent {
+  return {
+    category: "task",
+    type: "completed",
+    jobId,
+    taskId,
+    attempt,
+    kind: taskId.startsWith("m") ? "map" : "reduce",
+    nodeId,
+    output: { uri: `fs:///x/${jobId}/${taskId}`, checksum: "00000000", bytes: 1 },
+    ...(runMs !== undefined ? { runMs } : {}),
+  };
+}
+
 export class ViewBuilder {
   readonly view: SchedulerView = emptyView();
   private index = 0;
@@ -64,16 +85,7 @@ export class ViewBuilder {
   }
 
   complete(jobId: string, taskId: string, attempt: number, at: number, nodeId = "n1"): this {
-    return this.apply(at, {
-      category: "task",
-      type: "completed",
-      jobId,
-      taskId,
-      attempt,
-      kind: taskId.startsWith("m") ? "map" : "reduce",
-      nodeId,
-      output: { uri: `fs:///x/${jobId}/${taskId}`, checksum: "00000000", bytes: 1 },
-    });
+    return this.apply(at, completedEvent(jobId, taskId, attempt, nodeId));
   }
 
   fail(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ViewBuilder } from "./fixtures.test-helpers.js";
+import { completedEvent, ViewBuilder } from "./fixtures.test-helpers.js";
 import {
   applyBatch,
   type JobView,
@@ -58,17 +58,7 @@ describe("view reducer", () => {
   it("observes a completion with the agent's run time when the event carries it", () => {
     const b = new ViewBuilder().submit("j1").start("j1", "m-0-0-0", 1, 10);
     const observations: Observation[] = [];
-    const completed = {
-      category: "task",
-      type: "completed",
-      jobId: "j1",
-      taskId: "m-0-0-0",
-      attempt: 1,
-      kind: "map",
-      nodeId: "n1",
-      output: { uri: "fs:///x/j1/m-0-0-0", checksum: "00000000", bytes: 1 },
-      runMs: 7.5,
-    } as const;
+    const completed = completedEvent("j1", "m-0-0-0", 1, "n1", 7.5);
     applyBatch(b.view, { v: 1, index: 3, term: 1, at: 40, events: [completed] }, observations);
     expect(observations).toEqual([
       {
