@@ -5,6 +5,7 @@ import type { MatmulJobSpec } from "@tessera/matrix";
 import { afterEach, expect } from "vitest";
 import { E2eCluster, type E2eClusterOptions } from "./cluster.js";
 import { type JobEvent, type JobViewLite, jobControl, type SubmitResult, waitJob } from "./jobs.js";
+import { storedTiles } from "./storage.js";
 
 let current: E2eCluster | undefined;
 const cleanups: (() => Promise<void>)[] = [];
@@ -75,4 +76,25 @@ export async function pauseUntilIdle(cluster: E2eCluster, jobId: string): Promis
 
 export function ofType(events: readonly JobEvent[], type: string): JobEvent[] {
   return events.filter((e) => `${e.category}.${e.type}` === type);
+}
+
+/**
+ * Waits until a finished or cancelled job's partials are gone: none left on disk and the
+ * storage-manager reporting none stored (after a cancel, a released attempt may still be
+ * finishing its write on an agent, so one look is not enough).
+ */
+export async function waitPartialsGone(cluster: E2eCluster, jobId: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const onDisk = storedTiles(cluster.storageRoot, jobId, "partials").length;
+    const res = await fetch(`${cluster.storageManagerHttp}/v1/jobs/${jobId}/outputs`).catch(
+      () => undefined,
+    );
+    last = res?.ok ? await res.json() : res?.status;
+    const reported = (last as { partialsStored?: number } | undefined)?.partialsStored;
+    if (onDisk === 0 && reported === 0) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`partials of ${jobId} not cleaned; storage-manager says ${JSON.stringify(last)}`);
 }

@@ -19,6 +19,7 @@ import {
   pauseUntilIdle,
   startCluster,
   useClusterPerTest,
+  waitPartialsGone,
   whenDone,
 } from "./scenario.test-helpers.js";
 import { flipByte, slowAgentEnv, storedTiles } from "./storage.js";
@@ -107,22 +108,7 @@ describe("e2e: corrupt storage and operator controls", () => {
     expect(cancelled.verified).not.toBe(true);
     const view = await waitJob(cluster, cancelId, "cancelled", (v) => v.state === "cancelled");
     expect(view.counts.liveAttempts).toBe(0);
-    // Partials cleaned by the storage-manager (an attempt released by the cancel may still be
-    // finishing its write on an agent, so wait for the directory to stay empty).
-    await waitPartialsGone(cluster.storageManagerHttp, cluster.storageRoot, cancelId);
+    // Partials cleaned by the storage-manager.
+    await waitPartialsGone(cluster, cancelId);
   });
 });
-
-async function waitPartialsGone(smHttp: string, root: string, jobId: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    const onDisk = storedTiles(root, jobId, "partials").length;
-    const res = await fetch(`${smHttp}/v1/jobs/${jobId}/outputs`).catch(() => undefined);
-    last = res?.ok ? await res.json() : res?.status;
-    const reported = (last as { partialsStored?: number } | undefined)?.partialsStored;
-    if (onDisk === 0 && reported === 0) return;
-    await sleep(250);
-  }
-  throw new Error(`partials of ${jobId} not cleaned; storage-manager says ${JSON.stringify(last)}`);
-}

@@ -1,6 +1,7 @@
-// A straggling agent (speculative duplicates finish the job) and one member of a 3-node NATS
-// JetStream cluster SIGKILLed mid-job: both end succeeded, verified, with the reference digest.
-import { startNatsCluster } from "@tessera/harness";
+// A straggling agent (speculative duplicates finish the job), one member of a 3-node NATS
+// JetStream cluster SIGKILLed mid-job, and the only nats-server SIGKILLed mid-job and started
+// again: each ends succeeded, verified, with the reference digest.
+import { startNatsCluster, startNatsServer } from "@tessera/harness";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
 import { jobEvents, natsUrls, referenceDigest, submitViaCli } from "./jobs.js";
@@ -16,7 +17,7 @@ import { slowAgentEnv } from "./storage.js";
 
 const spec: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 5 };
 
-describe("e2e: stragglers and a NATS cluster member loss", () => {
+describe("e2e: stragglers and NATS failures", () => {
   useClusterPerTest();
   const digest = referenceDigest(spec);
 
@@ -69,6 +70,27 @@ describe("e2e: stragglers and a NATS cluster member loss", () => {
       natsUrls(cluster).filter((u) => u !== victim.url),
       jobId,
     );
+    expect(ofType(events, "job.succeeded")).toHaveLength(1);
+  });
+
+  it("survives the only nats-server SIGKILLed mid-job and started again", async () => {
+    // A whole-bus outage: every service loses NATS at once (commands, events, work items,
+    // heartbeats) and must reconnect to the same server and store dir, with no job state lost.
+    const server = await startNatsServer({ mode: "process" });
+    onCleanup(() => server.stop());
+    const cluster = await startCluster({ nats: [server.url], env: slowAgentEnv(50) });
+    const jobId = "e2e-nats-restart";
+    const run = submitViaCli(cluster, spec, jobId);
+    const before = await whenDone(cluster, jobId, 16);
+    expect(before.state).toBe("running");
+    await server.kill();
+    // Long enough for every client to notice (pings, failed publishes), short of any deadline.
+    await new Promise((r) => setTimeout(r, 2_000));
+    await server.restart();
+
+    const r = await run.result;
+    expectVerified(r, spec, digest);
+    const events = await jobEvents(natsUrls(cluster), jobId);
     expect(ofType(events, "job.succeeded")).toHaveLength(1);
   });
 });
