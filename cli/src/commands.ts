@@ -285,15 +285,62 @@ export async function nodeList(opts: Common): Promise<unknown> {
       drained?: boolean;
       liveAttempts?: number;
       executionProvider?: string;
+      capacity?: { slots?: number };
     }[];
   };
   for (const n of body.nodes ?? []) {
+    const slots = n.capacity?.slots;
+    // A live node offering no slots is a warm standby (or an agent shutting down).
+    const offers =
+      slots === undefined ? "" : slots === 0 && n.state === "active" ? "standby" : `slots ${slots}`;
     say(
       opts,
-      `${n.nodeId}\t${n.state ?? "?"}${n.drained ? " (drained)" : ""}\t${n.executionProvider ?? ""}\tlive ${n.liveAttempts ?? 0}`,
+      `${n.nodeId}\t${n.state ?? "?"}${n.drained ? " (drained)" : ""}\t${n.executionProvider ?? ""}\t${offers}\tlive ${n.liveAttempts ?? 0}`,
     );
   }
   return body;
+}
+
+/**
+ * Asks one agent over NATS (`tessera.ctl.agent.<id>`) to leave warm standby and pull work; the
+ * scheduler does the same on its own when an active node of the pool fails.
+ */
+export async function nodePromote(id: string, opts: Common & { nats?: string }): Promise<unknown> {
+  const nodeId = nodeIdArg(id);
+  const { connect } = await import("@tessera/messaging");
+  const { agentControlSubject, decodeAgentControlReply, encodeAgentControlRequest } = await import(
+    "@tessera/protocol"
+  );
+  const servers = resolveNats(opts.nats);
+  const nc = await connect({ servers, name: "tessera-cli-promote", connectTimeoutMs: 5_000 }).catch(
+    (err: unknown) => {
+      throw new CliError(`--nats: ${(err as Error).message}`);
+    },
+  );
+  try {
+    const msg = await nc
+      .request(
+        agentControlSubject(nodeId),
+        encodeAgentControlRequest({ v: 1, op: "promote", by: "cli" }),
+        { timeout: 5_000 },
+      )
+      .catch((err: unknown) => {
+        throw new CliError(
+          `no agent ${nodeId} answered on ${servers.join(",")} (${(err as Error).message}); is it running and connected to this NATS?`,
+        );
+      });
+    const reply = decodeAgentControlReply(msg.data);
+    if (reply.error) throw new CliError(`${nodeId} refused: ${reply.error}`);
+    say(
+      opts,
+      reply.changed
+        ? `${nodeId}: promoted (now ${reply.state})`
+        : `${nodeId}: nothing to do (it is ${reply.state})`,
+    );
+    return reply;
+  } finally {
+    await nc.close();
+  }
 }
 
 export async function nodeDrain(id: string, opts: Common & { undo?: boolean }): Promise<unknown> {

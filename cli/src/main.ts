@@ -14,6 +14,7 @@ import {
   logs,
   nodeDrain,
   nodeList,
+  nodePromote,
   stop,
   verify,
 } from "./commands.js";
@@ -113,6 +114,16 @@ function program(): Command {
       .option("--undo", "make the node available again")
       .description("stop placing work on a node"),
   ).action(run(nodeDrain));
+  common(
+    node
+      .command("promote")
+      .argument("<id>")
+      .option(
+        "--nats <url>",
+        "NATS the agent is connected to (default: $TESSERA_NATS_URL or the dev cluster's)",
+      )
+      .description("ask a warm-standby agent to start pulling work (over NATS)"),
+  ).action(run(nodePromote));
 
   const cluster = p.command("cluster").description("consensus cluster");
   common(cluster.command("status").description("leader, term, peers")).action(run(clusterStatus));

@@ -15,14 +15,22 @@ export interface ConnectOptions {
   reconnectTimeWaitMs?: number;
   /** Random extra wait per attempt (default 250 ms) so a fleet does not reconnect in lockstep. */
   reconnectJitterMs?: number;
-  /** How long the first connect may take (default 10 s), retrying while servers start. */
+  /**
+   * How long the first connect may take, retrying while servers start (default 10 s; 0 = until
+   * one answers). After that it fails with TESSERA_E_MESSAGING_CONNECT naming the servers.
+   */
   connectTimeoutMs?: number;
 }
 
+/** One attempt at most this long: a black-holed address must not eat the whole budget. */
+const ATTEMPT_TIMEOUT_MS = 5_000;
+
 /**
  * Connect with reconnect-forever semantics: once connected, a connection never gives up
- * (maxReconnectAttempts = -1); outages are logged, not fatal. The first connect retries
- * until `connectTimeoutMs` so a service may start before its NATS cluster.
+ * (maxReconnectAttempts = -1); outages are logged, not fatal. The FIRST connect is retried here,
+ * one attempt after another until `connectTimeoutMs`, so a service may start before its NATS
+ * cluster and a wrong URL still ends in an error instead of a silent wait (nats.js's own
+ * `waitOnFirstConnect` retries forever and cannot be cancelled).
  */
 export async function connect(options: ConnectOptions): Promise<NatsConnection> {
   const servers = typeof options.servers === "string" ? [options.servers] : [...options.servers];
@@ -32,27 +40,34 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
       "connect: servers must name at least one URL",
     );
   }
-  let nc: NatsConnection;
-  try {
-    nc = await natsConnect({
-      servers,
-      name: options.name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
-      reconnectJitter: options.reconnectJitterMs ?? 250,
-      waitOnFirstConnect: true,
-      timeout: options.connectTimeoutMs ?? 10_000,
-      // nats.js otherwise builds an Error (a stack capture) for every request and JetStream
-      // publish up front, in case it fails: measurable CPU in the consensus leader and the
-      // scheduler. Our errors carry their context (subject, ids) where we wrap them.
-      noAsyncTraces: true,
-    });
-  } catch (err) {
-    throw new MessagingError(
-      "TESSERA_E_MESSAGING_CONNECT",
-      `cannot connect to NATS at ${servers.join(",")}: ${(err as Error).message}`,
-      { cause: err },
-    );
+  const budgetMs = options.connectTimeoutMs ?? 10_000;
+  const deadline = budgetMs === 0 ? Number.POSITIVE_INFINITY : Date.now() + budgetMs;
+  const waitMs = options.reconnectTimeWaitMs ?? 250;
+  let nc: NatsConnection | undefined;
+  for (let attempt = 1; nc === undefined; attempt++) {
+    try {
+      nc = await natsConnect({
+        servers,
+        name: options.name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: waitMs,
+        reconnectJitter: options.reconnectJitterMs ?? 250,
+        timeout: Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())),
+        // nats.js otherwise builds an Error (a stack capture) for every request and JetStream
+        // publish up front, in case it fails: measurable CPU in the consensus leader and the
+        // scheduler. Our errors carry their context (subject, ids) where we wrap them.
+        noAsyncTraces: true,
+      });
+    } catch (err) {
+      if (Date.now() + waitMs >= deadline) {
+        throw new MessagingError(
+          "TESSERA_E_MESSAGING_CONNECT",
+          `cannot connect to NATS at ${servers.join(",")}: ${(err as Error).message} (${attempt} attempt${attempt === 1 ? "" : "s"} in ${budgetMs} ms)`,
+          { cause: err },
+        );
+      }
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
   }
   if (options.logger) void logStatus(nc, options.logger);
   return nc;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  agentControlSubject,
   agentDurableName,
   completionMsgId,
   heartbeatSubject,
@@ -15,6 +16,7 @@ describe("catalogue", () => {
     expect(workSubject("gpu", "map")).toBe("tessera.work.gpu.map");
     expect(workPoolFilter("gpu")).toBe("tessera.work.gpu.>");
     expect(heartbeatSubject("agent-1")).toBe("tessera.hb.agent-1");
+    expect(agentControlSubject("agent-1")).toBe("tessera.ctl.agent.agent-1");
     expect(logSubject("agent", "info")).toBe("tessera.log.agent.info");
     expect(agentDurableName("cpu")).toBe("agents-cpu");
     expect(completionMsgId("j/m-0-0-0/1")).toBe("complete:j/m-0-0-0/1");

@@ -118,6 +118,11 @@ export function heartbeatSubject(nodeId: string): string {
   return `tessera.hb.${assertSubjectToken("nodeId", nodeId)}`;
 }
 
+/** `tessera.ctl.agent.<nodeId>` (core NATS request/reply): control requests to one agent. */
+export function agentControlSubject(nodeId: string): string {
+  return `tessera.ctl.agent.${assertSubjectToken("nodeId", nodeId)}`;
+}
+
 /** `tessera.log.<service>.<level>` */
 export function logSubject(service: string, level: LogLevelName | string): string {
   return `tessera.log.${assertSubjectToken("service", service)}.${assertSubjectToken("level", level)}`;

@@ -4,6 +4,7 @@
  */
 
 export {
+  agentControlSubject,
   agentDurableName,
   assertSubjectToken,
   CMD_STREAM,
@@ -34,14 +35,20 @@ export {
   type ValidationIssue,
 } from "./errors.js";
 export {
+  agentControlReplyCodec,
+  agentControlRequestCodec,
   commandEnvelopeCodec,
   completionCodec,
+  decodeAgentControlReply,
+  decodeAgentControlRequest,
   decodeCommandEnvelope,
   decodeCompletion,
   decodeHeartbeat,
   decodeManifestEventBatch,
   decodeManifestReply,
   decodeWorkItem,
+  encodeAgentControlReply,
+  encodeAgentControlRequest,
   encodeCommandEnvelope,
   encodeCompletion,
   encodeHeartbeat,
@@ -57,6 +64,12 @@ export {
 } from "./messages.js";
 export { PROTO_DIR } from "./proto-dir.js";
 export { expectedTaskId, isPowerOfTwo, workItemId } from "./rules.js";
+export {
+  AgentControlReply,
+  AgentControlReplyV1,
+  AgentControlRequest,
+  AgentControlRequestV1,
+} from "./schemas/agent-control.js";
 export {
   AttemptClaimCommand,
   AttemptCompleteCommand,

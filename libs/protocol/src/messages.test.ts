@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
   type CompletionV1,
+  decodeAgentControlReply,
+  decodeAgentControlRequest,
   decodeCompletion,
   decodeHeartbeat,
   decodeWorkItem,
+  encodeAgentControlReply,
+  encodeAgentControlRequest,
   encodeCompletion,
   encodeWorkItem,
   type HeartbeatV1,
@@ -222,5 +226,26 @@ describe("job spec", () => {
     expect(() => parseJobSpec({ n: 1024, tile: 256, mode: "float", seed: -1 })).toThrow(
       "job spec: /seed: must be an unsigned 32-bit integer",
     );
+  });
+});
+
+describe("agent control messages", () => {
+  it("round-trips a promote request and its reply", () => {
+    const req = { v: 1 as const, op: "promote" as const, by: "cli" };
+    expect(decodeAgentControlRequest(encodeAgentControlRequest(req))).toEqual(req);
+    const reply = { v: 1 as const, nodeId: "agent-3", state: "active" as const, changed: true };
+    expect(decodeAgentControlReply(encodeAgentControlReply(reply))).toEqual(reply);
+  });
+
+  it("names the field of a bad request", () => {
+    expect(() => decodeAgentControlRequest(bytes({ v: 1, op: "reboot" }))).toThrow(
+      'agent control request: /op: must be "promote"',
+    );
+    expect(() => decodeAgentControlRequest(bytes({ v: 2, op: "promote" }))).toThrow(
+      "agent control request",
+    );
+    expect(() =>
+      decodeAgentControlReply(bytes({ v: 1, nodeId: "a", state: "asleep", changed: false })),
+    ).toThrow('agent control reply: /state: must be "active", "standby" or "draining"');
   });
 });

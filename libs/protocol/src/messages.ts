@@ -2,6 +2,12 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { ValidationIssue } from "./errors.js";
 import { commandEnvelopeIssues, completionIssues, jobSpecIssues, workItemIssues } from "./rules.js";
 import {
+  AgentControlReply,
+  AgentControlReplyV1,
+  AgentControlRequest,
+  AgentControlRequestV1,
+} from "./schemas/agent-control.js";
+import {
   CommandEnvelope,
   type CommandEnvelopeV1,
   CommandEnvelopeV1Shape,
@@ -58,6 +64,20 @@ export const heartbeatCodec: MessageCodec<Heartbeat> = defineVersionedCodec<Hear
   new Map([[1, { schema: HeartbeatV1 }]]),
 );
 
+export const agentControlRequestCodec: MessageCodec<AgentControlRequest> =
+  defineVersionedCodec<AgentControlRequest>(
+    "agent control request",
+    AgentControlRequest,
+    new Map([[1, { schema: AgentControlRequestV1 }]]),
+  );
+
+export const agentControlReplyCodec: MessageCodec<AgentControlReply> =
+  defineVersionedCodec<AgentControlReply>(
+    "agent control reply",
+    AgentControlReply,
+    new Map([[1, { schema: AgentControlReplyV1 }]]),
+  );
+
 /** Bytes from the wire → validated work item (throws ProtocolError). */
 export const decodeWorkItem = (bytes: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): WorkItem =>
   workItemCodec.decode(bytes, maxBytes);
@@ -74,6 +94,15 @@ export const decodeHeartbeat = (
   maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
 ): Heartbeat => heartbeatCodec.decode(bytes, maxBytes);
 export const encodeHeartbeat = (hb: Heartbeat): Uint8Array => heartbeatCodec.encode(hb);
+
+export const decodeAgentControlRequest = (bytes: Uint8Array): AgentControlRequest =>
+  agentControlRequestCodec.decode(bytes, DEFAULT_MAX_MESSAGE_BYTES);
+export const encodeAgentControlRequest = (r: AgentControlRequest): Uint8Array =>
+  agentControlRequestCodec.encode(r);
+export const decodeAgentControlReply = (bytes: Uint8Array): AgentControlReply =>
+  agentControlReplyCodec.decode(bytes, DEFAULT_MAX_MESSAGE_BYTES);
+export const encodeAgentControlReply = (r: AgentControlReply): Uint8Array =>
+  agentControlReplyCodec.encode(r);
 
 /** Validate a job spec from an untrusted source (CLI, HTTP); throws ProtocolValidationError. */
 export const parseJobSpec = (value: unknown): MatmulJobSpec => jobSpecCodec.parse(value);

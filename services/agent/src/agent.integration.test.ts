@@ -21,10 +21,13 @@ import {
   verifyJob,
 } from "@tessera/matrix";
 import {
+  agentControlSubject,
   CMD_STREAM,
   type CompletionV1,
+  decodeAgentControlReply,
   decodeCompletion,
   decodeHeartbeat,
+  encodeAgentControlRequest,
   encodeWorkItem,
   type HeartbeatV1,
   SUBJECTS,
@@ -47,7 +50,7 @@ const completions: CompletionV1[] = [];
 const heartbeats: HeartbeatV1[] = [];
 const buses: AgentBus[] = [];
 
-function startAgent(nodeId: string, pool: string, storageDir: string) {
+function startAgent(nodeId: string, pool: string, storageDir: string, extra: string[] = []) {
   const output: string[] = [];
   const proc = spawn(
     process.execPath,
@@ -57,6 +60,7 @@ function startAgent(nodeId: string, pool: string, storageDir: string) {
       ...["--storage", `fs:${storageDir}`, "--ep", "cpu", "--slots", "1"],
       ...["--ack-wait-ms", String(ACK_WAIT_MS), "--replicas", "3", "--heartbeat-ms", "50"],
       ...["--cloud", "test", "--region", "r1", "--zone", "r1-a"],
+      ...extra,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -169,7 +173,7 @@ beforeAll(async () => {
   await cluster.waitForMetaLeader();
   nc = await connect({ servers: [...cluster.urls] });
   // Provision as an operator would, R3 with a short ack wait so redelivery is quick.
-  for (const pool of ["drain", "chaos", "corrupt"]) {
+  for (const pool of ["drain", "chaos", "corrupt", "standby"]) {
     const bus = await AgentBus.connect({
       servers: [...cluster.urls],
       name: `provision-${pool}`,
@@ -333,6 +337,45 @@ describe("agents on a 3-node JetStream cluster", () => {
     expect(Buffer.from(disturbed).equals(Buffer.from(undisturbed))).toBe(true);
     survivor.proc.kill("SIGTERM");
     await store.close();
+  });
+
+  it("a warm standby offers no slots and pulls nothing until a promote request, then runs work", async () => {
+    const storeDir = join(workDir, "standby");
+    const agent = startAgent("standby-1", "standby", storeDir, ["--standby"]);
+    const standbyBeat = await waitUntil("a standby heartbeat", () =>
+      heartbeats.find((h) => h.nodeId === "standby-1" && h.state === "standby"),
+    );
+    expect(standbyBeat.capacity.slots, "a standby offers no capacity").toBe(0);
+    const job: MatmulJobSpec = { n: 128, tile: 64, mode: "exact", seed: 5 };
+    await publishWork(workItem("standby-job", job, "standby", 0, 0, 0));
+    // Several heartbeats' worth of time: a standby must leave the item in the stream.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(completionsOf("standby-job")).toEqual([]);
+
+    const ask = async (body: Uint8Array) =>
+      decodeAgentControlReply((await nc.request(agentControlSubject("standby-1"), body)).data);
+    expect(await ask(encodeAgentControlRequest({ v: 1, op: "promote", by: "test" }))).toEqual({
+      v: 1,
+      nodeId: "standby-1",
+      state: "active",
+      changed: true,
+    });
+    const done = await waitUntil("the item run after promotion", () =>
+      completionsOf("standby-job").find((c) => c.status === "ok"),
+    );
+    expect(done.nodeId).toBe("standby-1");
+    const activeBeat = await waitUntil("an active heartbeat", activeHeartbeat("standby-1"));
+    expect(activeBeat.capacity.slots).toBe(1);
+    // Promoting again changes nothing; a request that does not decode is answered, not fatal.
+    expect(await ask(encodeAgentControlRequest({ v: 1, op: "promote" }))).toMatchObject({
+      state: "active",
+      changed: false,
+    });
+    const bad = await ask(new TextEncoder().encode('{"v":1,"op":"reboot"}'));
+    expect(bad).toMatchObject({ state: "active", changed: false });
+    expect(bad.error).toContain('/op: must be "promote"');
+    expect(agent.output.join("")).toContain('"by":"test"');
+    agent.proc.kill("SIGTERM");
   });
 
   it("a corrupted stored tile is detected on read: failed completion with the checksum code, no output", async () => {

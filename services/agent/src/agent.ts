@@ -140,6 +140,15 @@ export class Agent {
         metrics,
       );
       agent = new Agent(config, runner, store, inputs, bus, loop, heartbeater, http, logger);
+      const self = agent;
+      bus.serveControl(
+        config.nodeId,
+        (req) => {
+          const changed = self.promote(req.by ?? "a control request");
+          return { state: self.currentState, changed };
+        },
+        () => self.currentState,
+      );
       heartbeater.start();
       loop.start();
       logger.info(
@@ -164,13 +173,22 @@ export class Agent {
     }
   }
 
-  /** Standby → active (SIGUSR2 in main). */
-  promote(): void {
-    if (this.state !== "standby") return;
+  get currentState(): AgentState {
+    return this.state;
+  }
+
+  /**
+   * Standby → active (SIGUSR2 in main, or a `promote` control request naming `by`). Returns
+   * whether it changed anything: an active or draining agent stays as it is.
+   */
+  promote(by = "SIGUSR2"): boolean {
+    if (this.state !== "standby") return false;
     this.state = "active";
     this.loop.resume();
+    // At once, not a second later: the beat carries the slots the scheduler may now fill.
     this.heartbeater.beat();
-    this.logger.info("promoted from standby to active");
+    this.logger.info({ by }, "promoted from standby to active");
+    return true;
   }
 
   /**

@@ -31,7 +31,7 @@ export interface AgentConfig {
   maxDeliver: number;
   /** JetStream replicas used when this agent has to provision the work stream/consumer. */
   replicas: number;
-  /** Warm standby: heartbeats and loaded kernels, but pulls no work until promoted. */
+  /** Warm standby: up and heartbeating (offering 0 slots), pulls no work until promoted. */
   standby: boolean;
   /** How long SIGTERM waits for running work before releasing it (nak). */
   drainGraceMs: number;
@@ -217,6 +217,6 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --drain-grace-ms MS    SIGTERM: time to finish running work before releasing it (default 10000)
   --heartbeat-ms MS      heartbeat period (default 1000)
   --http HOST:PORT       /healthz /readyz /metrics (default 127.0.0.1:0)   env TESSERA_AGENT_HTTP
-  --standby              warm standby: heartbeat, load kernels, pull nothing until SIGUSR2
+  --standby              warm standby: heartbeat (0 slots), pull nothing until promoted
   --ship-logs            also publish log lines to TESSERA_LOGS            env TESSERA_SHIP_LOGS=1
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)`;

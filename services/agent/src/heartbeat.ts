@@ -15,16 +15,22 @@ export interface HeartbeatSource {
   running(): RunningTask[];
 }
 
+/**
+ * One beat. `capacity.slots` is what the node OFFERS: its slots while active, 0 while it is a
+ * warm standby or draining, so the manifest (and every scheduler's admission) counts only
+ * capacity that pulls work. A standby announces its real slots the moment it is promoted.
+ */
 export function buildHeartbeat(source: HeartbeatSource, seq: number, sentAt: number): HeartbeatV1 {
+  const state = source.state();
   return {
     v: 1,
     nodeId: source.nodeId,
     seq,
     sentAt,
     labels: source.labels,
-    capacity: source.capacity,
+    capacity: state === "active" ? source.capacity : { ...source.capacity, slots: 0 },
     executionProvider: source.executionProvider,
-    state: source.state(),
+    state,
     running: source.running(),
   };
 }

@@ -17,9 +17,14 @@ import {
 } from "@tessera/messaging";
 import type { Logger } from "@tessera/observability";
 import {
+  type AgentControlReplyV1,
+  type AgentControlRequest,
+  agentControlSubject,
   agentDurableName,
   CMD_STREAM,
   completionMsgId,
+  decodeAgentControlRequest,
+  encodeAgentControlReply,
   encodeCompletion,
   encodeHeartbeat,
   type HeartbeatV1,
@@ -99,6 +104,31 @@ export class AgentBus {
 
   publishHeartbeat(hb: HeartbeatV1): void {
     this.nc.publish(heartbeatSubject(hb.nodeId), encodeHeartbeat(hb));
+  }
+
+  /**
+   * Answers control requests on `tessera.ctl.agent.<nodeId>` (core NATS request/reply). A request
+   * that does not decode is answered with the reason, never thrown: the asker gets an answer
+   * either way, and the agent keeps running.
+   */
+  serveControl(
+    nodeId: string,
+    handle: (req: AgentControlRequest) => Omit<AgentControlReplyV1, "v" | "nodeId">,
+    current: () => AgentControlReplyV1["state"],
+  ): void {
+    this.nc.subscribe(agentControlSubject(nodeId), {
+      callback: (err, msg) => {
+        if (err) return;
+        let reply: AgentControlReplyV1;
+        try {
+          reply = { v: 1, nodeId, ...handle(decodeAgentControlRequest(msg.data)) };
+        } catch (e) {
+          const error = (e instanceof Error ? e.message : String(e)).slice(0, 1000) || "refused";
+          reply = { v: 1, nodeId, state: current(), changed: false, error };
+        }
+        msg.respond(encodeAgentControlReply(reply));
+      },
+    });
   }
 
   /** Flushes pending publishes (the final heartbeat) and closes after draining subscriptions. */

@@ -51,6 +51,16 @@ describe("scheduler config", () => {
     );
   });
 
+  it("promotes standbys unless --promote-standby off", () => {
+    const peers = ["--consensus", "http://127.0.0.1:8001"];
+    expect(parse(peers).promoteStandby).toBe(true);
+    expect(parse([...peers, "--promote-standby", "off"]).promoteStandby).toBe(false);
+    expect(parse(peers, { TESSERA_PROMOTE_STANDBY: "off" }).promoteStandby).toBe(false);
+    expect(() => parse([...peers, "--promote-standby", "maybe"])).toThrow(
+      /--promote-standby: "maybe" must be on or off/,
+    );
+  });
+
   it("reads the environment when a flag is absent", () => {
     const c = parse([], { TESSERA_CONSENSUS: "127.0.0.1:7001", TESSERA_PLACEMENT: "least-loaded" });
     expect(c.placement).toBe("least-loaded");

@@ -36,6 +36,8 @@ export interface SchedulerConfig {
   heartbeatSilenceMs: number;
   /** Safety-net re-plan period (events and timers drive it otherwise). */
   tickMs: number;
+  /** Promote a warm-standby agent of the pool when an active node fails. */
+  promoteStandby: boolean;
   /** JetStream replicas when this process has to provision the streams. */
   replicas: number;
   /** Also publish log lines to TESSERA_LOGS (`tessera logs` searches them). */
@@ -68,6 +70,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "propose-concurrency": "TESSERA_PROPOSE_CONCURRENCY",
   "heartbeat-silence-ms": "TESSERA_HEARTBEAT_SILENCE_MS",
   "tick-ms": "TESSERA_SCHEDULER_TICK_MS",
+  "promote-standby": "TESSERA_PROMOTE_STANDBY",
   replicas: "TESSERA_REPLICAS",
   "log-level": "TESSERA_LOG_LEVEL",
 };
@@ -240,6 +243,10 @@ export function parseSchedulerConfig(
     prefetch = { fixed: int("prefetch", 1, 0, 1024) };
   }
 
+  const promoteStandby = raw("promote-standby") ?? "on";
+  if (promoteStandby !== "on" && promoteStandby !== "off")
+    fail("promote-standby", `${JSON.stringify(promoteStandby)} must be on or off`);
+
   return {
     consensus,
     natsUrl,
@@ -269,6 +276,7 @@ export function parseSchedulerConfig(
     proposeConcurrency: int("propose-concurrency", 16, 1, 1024),
     heartbeatSilenceMs: int("heartbeat-silence-ms", 0, 0, 3_600_000),
     tickMs: int("tick-ms", 1_000, 10, 60_000),
+    promoteStandby: promoteStandby === "on",
     replicas: int("replicas", 1, 1, 5),
     shipLogs: bool("ship-logs"),
     logLevel,
@@ -306,6 +314,8 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --max-starts N           attempt-starts per planning pass (default 256)
   --propose-concurrency N  proposals in flight (default 16)
   --heartbeat-silence-ms MS treat a node silent this long as lost (default 0: the manifest decides)
+  --promote-standby on|off when an active node fails, promote a warm-standby agent of its pool
+                           (nearest first; default on)
   --tick-ms MS             re-plan period besides events and timers (default 1000)
   --replicas N             JetStream replicas if streams must be provisioned (default 1)
   --ship-logs              also publish log lines to TESSERA_LOGS             env TESSERA_SHIP_LOGS=1

@@ -20,6 +20,7 @@ export class SchedulerMetrics {
   readonly breakerOpens: Counter;
   readonly planSeconds: Histogram;
   readonly blocked: Gauge;
+  readonly standbyPromotions: Counter;
 
   constructor(instanceId: string) {
     this.registry = createMetricsRegistry({
@@ -86,6 +87,11 @@ export class SchedulerMetrics {
       name: "scheduler_blocked",
       help: "1 for the reason the last planning pass stopped placing (e.g. slots busy, breaker open, paused)",
       labelNames: ["reason"],
+    });
+    this.standbyPromotions = r.counter<"outcome">({
+      name: "scheduler_standby_promotions_total",
+      help: "Warm-standby promotions asked for after a node failed: promoted, already-active, none-answered, no-standby",
+      labelNames: ["outcome"],
     });
   }
 }

@@ -26,9 +26,12 @@ import {
 } from "@tessera/messaging";
 import { type Logger, withContext } from "@tessera/observability";
 import {
+  agentControlSubject,
+  decodeAgentControlReply,
   decodeHeartbeat,
   decodeManifestEventBatch,
   EVENTS_STREAM,
+  encodeAgentControlRequest,
   encodeWorkItem,
   type ManifestCommand,
   SUBJECTS,
@@ -53,6 +56,7 @@ import {
   taskKey,
 } from "./core/planner.js";
 import { describePrefetch } from "./core/prefetch.js";
+import { type StandbyNode, standbyCandidates } from "./core/standby.js";
 import { applyBatch, emptyView, type Observation, type SchedulerView } from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 import { ConsensusManifest, type ManifestPort, type ReplyJson } from "./manifest.js";
@@ -79,6 +83,12 @@ export interface SchedulerDeps {
   manifest?: ManifestPort;
 }
 
+/** A node failure older than this (read from a backlog) does not trigger a promotion. */
+const STANDBY_REACT_WITHIN_MS = 30_000;
+/** A standby heard from longer ago than this is not asked (heartbeats come every second). */
+const STANDBY_SILENCE_MS = 5_000;
+const STANDBY_REQUEST_TIMEOUT_MS = 2_000;
+
 export class Scheduler {
   private view: SchedulerView = emptyView();
   /** Commit-to-commit attempt durations (deadlines, stragglers) and agents' run times (prefetch). */
@@ -98,6 +108,8 @@ export class Scheduler {
   private readonly lastSeen = new Map<string, number>();
   /** Node each attempt we started was placed on (load hint until a heartbeat names the runner). */
   private readonly placedOn = new Map<string, string>();
+  /** Agents whose last heartbeat said "standby" (promotion candidates). */
+  private readonly standbys = new Map<string, StandbyNode>();
   private hbSub: Subscription | undefined;
   private eventsStop: (() => Promise<void>) | undefined;
   private lastSeq = 0;
@@ -151,27 +163,20 @@ export class Scheduler {
   ): Promise<Scheduler> {
     let nc: NatsConnection;
     logger.info({ nats: config.natsUrl }, "connecting to NATS");
-    let timer: NodeJS.Timeout | undefined;
     try {
-      // The messaging client retries a first connect indefinitely; a scheduler that cannot
-      // reach NATS should say so and exit instead of hanging silently.
-      nc = await Promise.race([
-        connect({ servers: config.natsUrl, name: `scheduler:${config.instanceId}`, logger }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${NATS_CONNECT_TIMEOUT_MS / 1000} s`)),
-            NATS_CONNECT_TIMEOUT_MS,
-          );
-        }),
-      ]);
+      // A scheduler that cannot reach NATS says so and exits instead of waiting silently.
+      nc = await connect({
+        servers: config.natsUrl,
+        name: `scheduler:${config.instanceId}`,
+        logger,
+        connectTimeoutMs: NATS_CONNECT_TIMEOUT_MS,
+      });
     } catch (err) {
       throw new SchedulerError(
         SchedulerErrorCode.Messaging,
-        `cannot connect to NATS at ${config.natsUrl.join(",")}: ${(err as Error).message} (check --nats)`,
+        `${(err as Error).message} (check --nats)`,
         { cause: err },
       );
-    } finally {
-      clearTimeout(timer);
     }
     try {
       const jsm = await jetstreamManager(nc);
@@ -264,7 +269,13 @@ export class Scheduler {
         if (err) return;
         try {
           const hb = decodeHeartbeat(msg.data);
-          this.lastSeen.set(hb.nodeId, Date.now());
+          const now = Date.now();
+          this.lastSeen.set(hb.nodeId, now);
+          if (hb.state === "standby") {
+            this.standbys.set(hb.nodeId, { nodeId: hb.nodeId, ...hb.labels, seenAt: now });
+          } else {
+            this.standbys.delete(hb.nodeId);
+          }
           for (const key of this.runningByNode.get(hb.nodeId) ?? []) this.runningOn.delete(key);
           const keys = hb.running.map((r) => attemptKey(r.jobId, r.taskId, r.attempt));
           for (const key of keys) this.runningOn.set(key, hb.nodeId);
@@ -477,9 +488,58 @@ export class Scheduler {
         }
         if (o.kind === "reduce" && o.jobId && o.taskId && o.reason)
           this.resetPartials(o.jobId, o.taskId, o.reason);
+      } else if (o.type === "node-failed" && o.nodeId && this.config.promoteStandby) {
+        // Only a failure that just happened: one read from a backlog needs no stand-in now.
+        if (now - o.at <= STANDBY_REACT_WITHIN_MS) void this.promoteStandbyFor(o.nodeId);
       }
     }
     this.metrics.breakerState.set({ closed: 0, "half-open": 1, open: 2 }[this.breaker.state(now)]);
+  }
+
+  /**
+   * An active node failed: ask its pool's warm standbys, nearest first, to promote themselves
+   * until one answers that it is active. Its next heartbeat offers its slots, the manifest
+   * records them, and placement fills them like any node's.
+   */
+  private async promoteStandbyFor(failedId: string): Promise<void> {
+    const node = this.view.nodes.get(failedId);
+    if (!node || node.capacity.slots <= 0) return;
+    const candidates = standbyCandidates(
+      { nodeId: failedId, ...node.labels, slots: node.capacity.slots },
+      this.standbys.values(),
+      Date.now(),
+      STANDBY_SILENCE_MS,
+    );
+    const log = this.log.child({ replacing: failedId, pool: node.labels.pool });
+    if (candidates.length === 0) {
+      this.metrics.standbyPromotions.inc({ outcome: "no-standby" });
+      log.debug("node failed; no warm standby in its pool");
+      return;
+    }
+    const request = encodeAgentControlRequest({
+      v: 1,
+      op: "promote",
+      by: `scheduler:${this.config.instanceId}`,
+    });
+    for (const nodeId of candidates) {
+      try {
+        const msg = await this.nc.request(agentControlSubject(nodeId), request, {
+          timeout: STANDBY_REQUEST_TIMEOUT_MS,
+        });
+        const reply = decodeAgentControlReply(msg.data);
+        if (reply.state !== "active") continue; // draining, or it refused: ask the next one
+        this.standbys.delete(nodeId);
+        this.metrics.standbyPromotions.inc({
+          outcome: reply.changed ? "promoted" : "already-active",
+        });
+        log.info({ nodeId, changed: reply.changed }, "warm standby promoted");
+        return;
+      } catch (err) {
+        log.warn({ err, nodeId }, "warm standby did not answer a promote request");
+      }
+    }
+    this.metrics.standbyPromotions.inc({ outcome: "none-answered" });
+    log.warn({ candidates }, "node failed and no warm standby could be promoted");
   }
 
   /** A reduce read a corrupt partial: send the partial(s) back to runnable (task-reset). */

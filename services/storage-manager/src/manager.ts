@@ -137,11 +137,9 @@ export class StorageManager {
       });
     } catch (err) {
       await store.close();
-      throw new StorageManagerError(
-        StorageManagerErrorCode.Start,
-        `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`,
-        { cause: err },
-      );
+      throw new StorageManagerError(StorageManagerErrorCode.Start, (err as Error).message, {
+        cause: err,
+      });
     }
     const jsm = await jetstreamManager(nc);
     await provisionStreams(jsm, {

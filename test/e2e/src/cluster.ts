@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DevCluster, type DevClusterInfo } from "@tessera/cli";
 import { connect, jetstreamManager, provisionStreams } from "@tessera/messaging";
 
@@ -119,6 +119,13 @@ async function httpJson(url: string, timeoutMs = 2_000): Promise<unknown> {
 function flagValue(argv: readonly string[], flag: string): string | undefined {
   const i = argv.indexOf(flag);
   return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** `argv` with `flag`'s value replaced (the flag must be there). */
+function withFlagValue(argv: readonly string[], flag: string, value: string): string[] {
+  const i = argv.indexOf(flag);
+  if (i < 0 || i + 1 >= argv.length) throw new E2eError(`no ${flag} in ${argv.join(" ")}`);
+  return [...argv.slice(0, i + 1), value, ...argv.slice(i + 2)];
 }
 
 export class E2eCluster {
@@ -366,6 +373,30 @@ export class E2eCluster {
         60_000,
       );
     }
+  }
+
+  /**
+   * Starts one more agent: agent-1's command line with its own node id, an ephemeral HTTP port
+   * and `extraArgs` (e.g. `["--standby"]`); resolves once the manifest lists it, like restart().
+   */
+  async addAgent(name: string, extraArgs: readonly string[] = []): Promise<void> {
+    if (this.procs.has(name)) throw new E2eError(`a process named ${name} exists already`);
+    const template = this.proc("agent-1");
+    const argv = withFlagValue(
+      withFlagValue(template.argv, "--node-id", name),
+      "--http",
+      "127.0.0.1:0",
+    );
+    this.procs.set(name, {
+      name,
+      kind: "agent",
+      argv: [...argv, ...extraArgs],
+      log: join(dirname(template.log), `${name}.log`),
+      pid: 0,
+      child: undefined,
+      exited: true,
+    });
+    await this.restart(name);
   }
 
   /** Waits until the manifest lists the agent as alive (joined / rejoined). */

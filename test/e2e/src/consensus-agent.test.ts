@@ -1,9 +1,11 @@
-// The consensus leader SIGKILLed twice during a job, and an agent SIGKILLed mid-task: each run
-// ends succeeded, verified, with the digest of an undisturbed run (the reference GEMM's digest,
-// which the first scenario shows an undisturbed cluster run produces).
+// The consensus leader SIGKILLed twice during a job, an agent SIGKILLed mid-task, and an agent
+// SIGKILLed with a warm standby waiting: each run ends succeeded, verified, with the digest of an
+// undisturbed run (the reference GEMM's digest, which the first scenario shows an undisturbed
+// cluster run produces).
+import { readFileSync } from "node:fs";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
-import { getJob, jobEvents, natsUrls, referenceDigest, submitViaCli } from "./jobs.js";
+import { getJob, jobEvents, natsUrls, referenceDigest, runCli, submitViaCli } from "./jobs.js";
 import {
   expectVerified,
   ofType,
@@ -88,5 +90,37 @@ describe("e2e: consensus and agent failures", () => {
     const events = await jobEvents(natsUrls(cluster), jobId);
     const completed = ofType(events, "task.completed").filter((e) => e.taskId === taskId);
     expect(completed.map((e) => e.nodeId)).toEqual(["agent-2"]);
+  });
+
+  it("replaces an agent SIGKILLed mid-job with a warm standby the scheduler promotes", async () => {
+    const cluster = await startCluster({ env: slowAgentEnv(50) });
+    await cluster.addAgent("agent-3", ["--standby"]);
+    const jobId = "e2e-standby";
+    const run = submitViaCli(cluster, longer, jobId);
+    const K = longer.n / longer.tile;
+    await whenDone(cluster, jobId, Math.floor((K * K * K + K * K) * 0.15));
+    const standbyLog = readFileSync(cluster.logOf("agent-3"), "utf8");
+    expect(standbyLog, "a standby pulls nothing").not.toContain('"msg":"work item completed"');
+    await cluster.kill("agent-1");
+
+    // The manifest fails agent-1 (heartbeats stop), the scheduler asks agent-3 to promote itself.
+    await cluster.waitLog(
+      "agent-3",
+      /"by":"scheduler:[^"]+".*"msg":"promoted from standby to active"/,
+    );
+    const r = await run.result;
+    expectVerified(r, longer, longerDigest);
+    const events = await jobEvents(natsUrls(cluster), jobId);
+    const byNode = (id: string) =>
+      ofType(events, "task.completed").filter((e) => e.nodeId === id).length;
+    expect(byNode("agent-3"), "tasks the promoted standby completed").toBeGreaterThan(0);
+    expect(ofType(events, "job.succeeded")).toHaveLength(1);
+    // The operator's way to the same agent: `tessera node promote` finds it active already.
+    const promote = runCli(cluster, ["node", "promote", "agent-3", "--nats", cluster.info.nats]);
+    expect(await promote.result).toMatchObject({
+      nodeId: "agent-3",
+      state: "active",
+      changed: false,
+    });
   });
 });

@@ -8,6 +8,8 @@ import {
   type PlannerInputs,
   partialsToReset,
   plan,
+  RESCUE_AFTER_MS,
+  RESCUE_WINDOW_MS,
 } from "./planner.js";
 
 const cfg: PlannerConfig = {
@@ -211,6 +213,42 @@ describe("planner", () => {
     const b = new ViewBuilder().submit("j1").node("n1", 4);
     const p = plan(b.view, cfg, inputs(200, { breaker }));
     expect(starts(p.decisions).length).toBe(1);
+  });
+
+  it("rescues, once, attempts no heartbeat places after a node failed (the dead agent may hold them)", () => {
+    const b = new ViewBuilder().submit("j1").node("n1", 2).node("n2", 2);
+    // Three live attempts started before n1 fails at 1_000: one n2's heartbeat lists, one n1's
+    // last heartbeat listed (expired instead), one nobody lists (pulled by n1 after its beat?).
+    b.start("j1", "m-0-0-0", 1, 100).start("j1", "m-0-0-1", 1, 100).start("j1", "m-0-1-0", 1, 100);
+    b.apply(1_000, { category: "node", type: "failed", nodeId: "n1", reason: "hb", expired: 0 });
+    const runningOn = new Map([
+      ["j1/m-0-0-0/1", "n2"],
+      ["j1/m-0-0-1/1", "n1"],
+    ]);
+    const at = (now: number) => plan(b.view, cfg, inputs(now, { runningOn }));
+    // Until every live agent has beaten since the failure: wait, and wake up then.
+    const early = at(1_000 + RESCUE_AFTER_MS - 1);
+    expect(starts(early.decisions).filter((d) => d.type === "start" && d.speculative)).toEqual([]);
+    expect(early.wakeAt).toBeLessThanOrEqual(1_000 + RESCUE_AFTER_MS);
+    const p = at(1_000 + RESCUE_AFTER_MS);
+    expect(p.decisions.filter((d) => d.type === "expire").map((d) => d.taskId)).toEqual([
+      "m-0-0-1",
+    ]);
+    const rescued = starts(p.decisions).filter((d) => d.type === "start" && d.why === "rescue");
+    expect(rescued).toMatchObject([
+      { taskId: "m-0-1-0", attempt: 2, speculative: true, nodeId: "n2" },
+    ]);
+    // Once the twin is live nothing more; an attempt started after the failure is never rescued.
+    b.start("j1", "m-0-1-0", 2, 1_000 + RESCUE_AFTER_MS, { speculative: true });
+    b.start("j1", "m-0-1-1", 1, 1_500);
+    const later = at(1_000 + RESCUE_AFTER_MS + 10);
+    expect(later.decisions.filter((d) => d.type === "start" && d.why === "rescue")).toEqual([]);
+    // Long after the failure the window is closed: deadlines and redelivery take over.
+    const b2 = new ViewBuilder().submit("j1").node("n1", 2).node("n2", 2);
+    b2.start("j1", "m-0-0-0", 1, 100);
+    b2.apply(1_000, { category: "node", type: "failed", nodeId: "n1", reason: "hb", expired: 0 });
+    const old = plan(b2.view, cfg, inputs(1_000 + RESCUE_WINDOW_MS + 1));
+    expect(old.decisions.filter((d) => d.type === "start" && d.why === "rescue")).toEqual([]);
   });
 
   it("speculates a straggler on another node once it runs past 1.5 × p75 of completed siblings", () => {

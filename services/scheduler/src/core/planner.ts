@@ -6,6 +6,8 @@
 //   reset     a completed partial that a reduce found corrupt (TESSERA_E_STORAGE_CHECKSUM)
 //   start     new attempts for runnable tasks, placed on nodes with free slots
 //   speculate a duplicate attempt for a straggler, on another node, with spare slots only
+//   rescue    right after a node failed, a duplicate for an attempt no heartbeat places anywhere
+//            (the dead agent may have pulled it after its last beat), ahead of fresh work
 //
 // Controls: emergency stop → nothing at all; a paused or finished job → no starts; a drained
 // or failed node → no placement there; the storage breaker open → no starts (one probe when
@@ -77,7 +79,7 @@ export type Decision =
       readonly pool: string;
       readonly speculative: boolean;
       readonly deadlineAt: number;
-      readonly why: RunnableTask["why"] | "straggler";
+      readonly why: RunnableTask["why"] | "straggler" | "rescue";
     }
   | {
       readonly type: "expire";
@@ -110,6 +112,15 @@ export interface Plan {
   /** Earliest future time the plan may change without a new event (backoff, deadline). */
   readonly wakeAt: number | undefined;
 }
+
+/**
+ * How long after a node failed its possibly-held attempts are looked for: every live agent has
+ * heartbeated (every second) since, so an attempt started before the failure that no heartbeat
+ * lists is on the dead node, or still queued in the work stream.
+ */
+export const RESCUE_AFTER_MS = 2_000;
+/** Failures older than this no longer trigger rescues (deadlines and redelivery take over). */
+export const RESCUE_WINDOW_MS = 60_000;
 
 export const taskKey = (jobId: string, taskId: string) => `${jobId}/${taskId}`;
 export const attemptKey = (jobId: string, taskId: string, attempt: number) =>
@@ -279,6 +290,80 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     blocked = "storage circuit breaker open";
     wake(inputs.breaker.reopensAt());
   }
+  /** The task's one live, non-speculative attempt, if it may get a twin in this pass. */
+  const twinCandidate = (job: JobView, t: TaskView) => {
+    if (t.live.size !== 1 || starts >= cfg.maxStartsPerPass) return undefined;
+    const key = taskKey(job.jobId, t.taskId);
+    if (inputs.inflight.has(key) || decided.has(key)) return undefined;
+    const a = [...t.live.values()][0];
+    return a && !a.speculative ? a : undefined;
+  };
+
+  /** A speculative duplicate of a task's one live attempt (a straggler's, or a rescue). */
+  const startTwin = (
+    job: JobView,
+    t: TaskView,
+    placed: { readonly nodeId: string; readonly pool: string },
+    why: "straggler" | "rescue",
+  ) => {
+    decisions.push({
+      type: "start",
+      jobId: job.jobId,
+      taskId: t.taskId,
+      kind: t.kind,
+      i: t.i,
+      j: t.j,
+      k: t.k,
+      attempt: t.lastAttempt + 1,
+      nodeId: placed.nodeId,
+      pool: placed.pool,
+      speculative: true,
+      deadlineAt: now + learnedFor(job.jobId)[t.kind].deadlineMs,
+      why,
+    });
+    decided.add(taskKey(job.jobId, t.taskId));
+    reserve(placed.nodeId);
+    starts++;
+  };
+
+  // 2a. Rescue. An agent that died may have pulled attempts after its last heartbeat: nothing in
+  // the manifest or the heartbeats ties them to it, so the expiry above cannot see them, and
+  // otherwise only a deadline, speculation (spare slots only, so near the end of a job) or the
+  // work stream's redelivery (ack wait) would end them. Once every live agent has beaten since
+  // the failure, a live attempt started before it that no heartbeat lists gets a speculative
+  // twin now, ahead of fresh work; if the original was merely queued, the first completion
+  // wins and the other is released. Each such task is rescued once (it then has two attempts).
+  const lastNodeFailure = [...view.nodes.values()].reduce(
+    (m, n) => (n.state === "failed" && (n.lastFailureAt ?? -1) > m ? (n.lastFailureAt ?? -1) : m),
+    -1,
+  );
+  if (
+    breakerState !== "open" &&
+    lastNodeFailure >= 0 &&
+    now - lastNodeFailure <= RESCUE_WINDOW_MS
+  ) {
+    if (now - lastNodeFailure < RESCUE_AFTER_MS) wake(lastNodeFailure + RESCUE_AFTER_MS);
+    else {
+      rescue: for (const job of runnableJobs) {
+        const placements = placementsFor(job.jobId);
+        for (const t of job.unsettled) {
+          const a = twinCandidate(job, t);
+          if (!a || a.startedAt >= lastNodeFailure) continue;
+          if (nodeOf(job.jobId, t, a.attempt, inputs) !== undefined) continue;
+          // Not gated by free slots: the attempt it stands in for is counted as load on the live
+          // nodes (its runner is unknown), so waiting for a slot would wait on a phantom.
+          const placed = placeTask(
+            nodes.map((n) => ({ ...n, inFlight: 0 })),
+            now,
+            placements[t.kind],
+          );
+          if (!placed.ok) break rescue;
+          startTwin(job, t, placed, "rescue");
+        }
+      }
+    }
+  }
+
   outer: for (const job of breakerState === "open" ? [] : runnableJobs) {
     const placements = placementsFor(job.jobId);
     for (const r of runnableTasks(job, now, cfg.retry, skipFor(job))) {
@@ -329,11 +414,8 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
         const learned = learnedFor(job.jobId);
         const placements = placementsFor(job.jobId);
         for (const t of job.unsettled) {
-          if (t.live.size !== 1 || starts >= cfg.maxStartsPerPass) continue;
-          const key = taskKey(job.jobId, t.taskId);
-          if (inputs.inflight.has(key) || decided.has(key)) continue;
-          const a = [...t.live.values()][0];
-          if (!a || a.speculative) continue;
+          const a = twinCandidate(job, t);
+          if (!a) continue;
           const l = learned[t.kind];
           if (!isStraggler(a, l, now)) {
             if (l.speculateAfterMs !== undefined) wake(a.startedAt + l.speculateAfterMs + 1);
@@ -348,23 +430,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
             runner === undefined ? undefined : new Set([runner]),
           );
           if (!placed.ok) break spec;
-          decisions.push({
-            type: "start",
-            jobId: job.jobId,
-            taskId: t.taskId,
-            kind: t.kind,
-            i: t.i,
-            j: t.j,
-            k: t.k,
-            attempt: t.lastAttempt + 1,
-            nodeId: placed.nodeId,
-            pool: placed.pool,
-            speculative: true,
-            deadlineAt: now + l.deadlineMs,
-            why: "straggler",
-          });
-          reserve(placed.nodeId);
-          starts++;
+          startTwin(job, t, placed, "straggler");
         }
       }
     }
