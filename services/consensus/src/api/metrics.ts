@@ -18,6 +18,7 @@ export class ConsensusMetrics {
   readonly proposals: Counter<"source" | "outcome">;
   readonly eventsPublished: Counter<"outcome">;
   readonly commandsTerminated: Counter<string>;
+  readonly consumerResets: Counter<string>;
 
   constructor(nodeId: number, registry?: MetricsRegistry) {
     this.registry =
@@ -37,6 +38,10 @@ export class ConsensusMetrics {
     this.commandsTerminated = r.counter({
       name: "tessera_consensus_commands_terminated_total",
       help: "JetStream commands terminated as invalid (never retried)",
+    });
+    this.consumerResets = r.counter({
+      name: "tessera_consensus_command_consumer_resets_total",
+      help: "Times a new leader re-created the command consumer to get a dead leader's un-acked commands back at once",
     });
   }
 

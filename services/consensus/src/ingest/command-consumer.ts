@@ -26,7 +26,8 @@ import type { IncomingCommand } from "./completion-command.js";
 export interface CommandConsumerOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
-  proposer: Proposer;
+  /** Only its batch door: everything this consumer proposes goes through one call per round. */
+  proposer: Pick<Proposer, "proposeBatch">;
   metrics: ConsensusMetrics;
   logger: Logger;
   /** Durable consumer name (default "consensus"). */
@@ -124,19 +125,26 @@ export class CommandConsumer {
     while (!signal.aborted) {
       try {
         await this.provision();
-        const consumer = await this.o.js.consumers.get(CMD_STREAM.name, this.durable);
+        let consumer = await this.o.js.consumers.get(CMD_STREAM.name, this.durable);
         const info = await consumer.info(true);
         if (info.num_ack_pending > 0) {
-          // A previous leader died holding these. Wait for their ack wait to lapse so they are
-          // redelivered BEFORE newer commands: the manifest's session table runs a late lower
-          // seq only while it is above the client's floor (it keeps 256 replies per client), so
-          // publication order is the safe order.
+          // A previous leader died holding these. They must be applied BEFORE newer commands:
+          // the manifest's session table runs a late lower seq only while it is above the
+          // client's floor (it keeps 256 replies per client), so publication order is the safe
+          // order. Waiting for their ack wait to lapse would stall every command for that long
+          // (5 s by default: the job-level RTO of a leader loss). TESSERA_CMD is a work-queue
+          // stream, which keeps every message until it is acked, so a re-created consumer
+          // delivers them again at once, in stream order, ahead of everything newer. Whatever
+          // the old holder still acks after this is redelivered and deduplicated by the
+          // session table, as any redelivery is.
           this.log.info(
-            { pending: info.num_ack_pending, waitMs: this.ackWaitMs },
-            "waiting for a previous leader's in-flight commands to be redelivered",
+            { pending: info.num_ack_pending },
+            "a previous leader left commands un-acked; re-creating the consumer so they come back now, in order",
           );
-          await sleep(this.ackWaitMs + 250, signal);
-          if (signal.aborted) break;
+          await this.o.jsm.consumers.delete(CMD_STREAM.name, this.durable);
+          await this.provision();
+          consumer = await this.o.js.consumers.get(CMD_STREAM.name, this.durable);
+          this.o.metrics.consumerResets.inc();
         }
         const messages = await consumer.consume({
           max_messages: this.batchSize * 2,

@@ -1,28 +1,32 @@
-// `pnpm bench agent-failover [--strategies undisturbed,none,cold,warm] [--n 3072] [--tile 256]
-//                            [--kill-at 0.25]`
+// `pnpm bench failover [--strategies undisturbed,none,cold,warm,leader] [--n 3072] [--tile 256]
+//                      [--kill-at 0.25]`
 //
-// Recovery time (RTO) after an agent dies mid-job, per failover strategy, on a whole local
+// Recovery time (RTO) when a process dies mid-job, per failover strategy, on a whole local
 // cluster of real processes (E2eCluster: nats-server, 3 consensus peers, scheduler,
 // storage-manager, 2 CPU agents). Each strategy gets a fresh cluster and the same exact-mode job;
-// once `--kill-at` of its tasks are done, agent-1 is SIGKILLed.
+// once `--kill-at` of its tasks are done, something is SIGKILLed.
 //   undisturbed  no kill: the job's wall time for comparison
-//   none         the surviving agent finishes alone
-//   cold         a new agent process is started as soon as the manifest marks agent-1 failed (what an
-//                orchestrator replacing a lost node does): process start, ONNX Runtime, NATS, join
-//   warm         a third agent runs from the start with --standby (heartbeats, kernels loaded,
-//                0 slots offered); the scheduler promotes it when agent-1 is marked failed
-// Per strategy (ms from the kill): detectedMs (manifest marks the node failed: heartbeats stop,
+//   none         agent-1 is killed; the surviving agent finishes alone
+//   cold         agent-1 is killed; a new agent process is started as soon as the manifest marks
+//                it failed (what an orchestrator replacing a lost node does): process start, ONNX
+//                Runtime, NATS, join
+//   warm         agent-1 is killed; a third agent runs from the start with --standby (up, 0 slots
+//                offered) and the scheduler promotes it when agent-1 is marked failed
+//   leader       the consensus leader is killed (and left dead: two peers of three go on)
+// Agent strategies (ms from the kill): detectedMs (manifest marks the node failed: heartbeats stop,
 // φ-accrual detector), replacementReadyMs (cold: the new agent's "agent started"; warm: its
 // "promoted" log line), rtoMs (the replacement's first task completion committed: capacity is
 // back), rescuedMs (the last task agent-1 held completes elsewhere: a speculative attempt, or the
-// scheduler expiring what its last heartbeat listed once the node is failed), and the job's wall
-// time. For warm, what the standby cost while it waited: CPU seconds and RSS.
+// scheduler expiring what its last heartbeat listed once the node is failed). For warm, what the
+// standby cost while it waited: CPU seconds and RSS. Leader: electedMs (a surviving peer reports
+// itself leader), stallMs (the longest time around the kill in which no task event was proposed:
+// the control plane's outage as the job sees it). Every strategy: the job's wall time.
 // Last stdout line: one JSON object.
 import { readFileSync } from "node:fs";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { E2eCluster, jobEvents, natsUrls, submitViaCli, waitJob } from "@tessera/test-e2e";
 
-const STRATEGIES = ["undisturbed", "none", "cold", "warm"] as const;
+const STRATEGIES = ["undisturbed", "none", "cold", "warm", "leader"] as const;
 type Strategy = (typeof STRATEGIES)[number];
 
 interface Flags {
@@ -127,7 +131,13 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
         };
       }
       killedAt = Date.now();
-      await cluster.kill("agent-1");
+      if (strategy === "leader") {
+        const old = await cluster.killLeader();
+        const next = await cluster.leaderId();
+        Object.assign(out, { killedPeer: old, newLeader: next, electedMs: Date.now() - killedAt });
+      } else {
+        await cluster.kill("agent-1");
+      }
       if (strategy === "cold") {
         // An orchestrator reacting to the lost node: a new agent once the manifest says so.
         while ((await failedAt(cluster, "agent-1")) === undefined)
@@ -145,7 +155,17 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
       attempts: r.attempts,
       wallSeconds: Math.round(wallSeconds * 100) / 100,
     });
-    if (killedAt !== undefined) {
+    if (killedAt !== undefined && strategy === "leader") {
+      const t0 = killedAt;
+      const stamps = (await jobEvents(natsUrls(cluster), jobId))
+        .filter((e) => e.category === "task" && e.at >= t0 - 2_000)
+        .map((e) => e.at)
+        .sort((a, b) => a - b);
+      let stallMs = 0;
+      for (let i = 1; i < stamps.length; i++)
+        stallMs = Math.max(stallMs, (stamps[i] ?? 0) - (stamps[i - 1] ?? 0));
+      out.stallMs = stallMs;
+    } else if (killedAt !== undefined) {
       const t0 = killedAt;
       const events = await jobEvents(natsUrls(cluster), jobId);
       const completed = events.filter((e) => e.category === "task" && e.type === "completed");
@@ -186,6 +206,9 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
               ),
         rtoMs: strategy === "none" ? null : since(firstBy(replacement), t0),
         rescuedTasks: rescued.size,
+        electedMs: "kill → a surviving peer reports itself leader (leader strategy)",
+        stallMs:
+          "the longest gap between task events proposed around the kill (leader strategy): the job's control-plane outage",
         rescuedMs: rescued.size === 0 ? null : since(rescuedDone, t0),
         speculativeAfterKill: startedAfterKill.filter((e) => e.speculative === true).length,
         expiredAfterKill: expiredAfterKill.map((e) => e.reason ?? ""),
@@ -209,16 +232,19 @@ async function main(): Promise<void> {
   }
   console.log(
     JSON.stringify({
-      bench: "agent-failover",
+      bench: "failover",
       spec,
       agents: 2,
       killAt: flags.killAt,
-      killed: "agent-1 (SIGKILL)",
+      killed: "agent-1 (none, cold, warm) or the consensus leader (leader), SIGKILL",
       definitions: {
         detectedMs: "kill → the manifest marks the node failed (leader-stamped)",
         replacementReadyMs:
           "kill → cold: the new agent's 'agent started'; warm: its 'promoted' line",
         rtoMs: "kill → the replacement's first task completion committed (capacity restored)",
+        electedMs: "kill → a surviving peer reports itself leader (leader strategy)",
+        stallMs:
+          "the longest gap between task events proposed around the kill (leader strategy): the job's control-plane outage",
         rescuedMs:
           "kill → the last task that agent-1 held (rescued by a speculative attempt, or expired once the node failed) completes elsewhere",
       },
