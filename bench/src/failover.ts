@@ -1,4 +1,4 @@
-// `pnpm bench failover [--strategies undisturbed,none,cold,warm,leader] [--n 3072] [--tile 256]
+// `pnpm bench failover [--strategies undisturbed,none,cold,warm,leader,scheduler] [--n 3072] [--tile 256]
 //                      [--kill-at 0.25]`
 //
 // Recovery time (RTO) when a process dies mid-job, per failover strategy, on a whole local
@@ -13,20 +13,23 @@
 //   warm         agent-1 is killed; a third agent runs from the start with --standby (up, 0 slots
 //                offered) and the scheduler promotes it when agent-1 is marked failed
 //   leader       the consensus leader is killed (and left dead: two peers of three go on)
+//   scheduler    the scheduler is killed and started again at once (as a supervisor restarts
+//                a crashed process): it rebuilds its view from the manifest
 // Agent strategies (ms from the kill): detectedMs (manifest marks the node failed: heartbeats stop,
 // φ-accrual detector), replacementReadyMs (cold: the new agent's "agent started"; warm: its
 // "promoted" log line), rtoMs (the replacement's first task completion committed: capacity is
 // back), rescuedMs (the last task agent-1 held completes elsewhere: a speculative attempt, or the
 // scheduler expiring what its last heartbeat listed once the node is failed). For warm, what the
 // standby cost while it waited: CPU seconds and RSS. Leader: electedMs (a surviving peer reports
-// itself leader), stallMs (the longest time around the kill in which no task event was proposed:
-// the control plane's outage as the job sees it). Every strategy: the job's wall time.
+// itself leader). Leader and scheduler: stallMs (the longest time around the kill in which no
+// task event was proposed: the control plane's outage as the job sees it); scheduler: readyMs
+// (the restarted one answers /readyz). Every strategy: the job's wall time.
 // Last stdout line: one JSON object.
 import { readFileSync } from "node:fs";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { E2eCluster, jobEvents, natsUrls, submitViaCli, waitJob } from "@tessera/test-e2e";
 
-const STRATEGIES = ["undisturbed", "none", "cold", "warm", "leader"] as const;
+const STRATEGIES = ["undisturbed", "none", "cold", "warm", "leader", "scheduler"] as const;
 type Strategy = (typeof STRATEGIES)[number];
 
 interface Flags {
@@ -135,6 +138,10 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
         const old = await cluster.killLeader();
         const next = await cluster.leaderId();
         Object.assign(out, { killedPeer: old, newLeader: next, electedMs: Date.now() - killedAt });
+      } else if (strategy === "scheduler") {
+        await cluster.kill("scheduler");
+        await cluster.restart("scheduler");
+        out.readyMs = Date.now() - killedAt;
       } else {
         await cluster.kill("agent-1");
       }
@@ -155,7 +162,7 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
       attempts: r.attempts,
       wallSeconds: Math.round(wallSeconds * 100) / 100,
     });
-    if (killedAt !== undefined && strategy === "leader") {
+    if (killedAt !== undefined && (strategy === "leader" || strategy === "scheduler")) {
       const t0 = killedAt;
       const stamps = (await jobEvents(natsUrls(cluster), jobId))
         .filter((e) => e.category === "task" && e.at >= t0 - 2_000)
@@ -207,8 +214,9 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
         rtoMs: strategy === "none" ? null : since(firstBy(replacement), t0),
         rescuedTasks: rescued.size,
         electedMs: "kill → a surviving peer reports itself leader (leader strategy)",
+        readyMs: "kill → the restarted scheduler answers /readyz (scheduler strategy)",
         stallMs:
-          "the longest gap between task events proposed around the kill (leader strategy): the job's control-plane outage",
+          "the longest gap between task events proposed around the kill (leader, scheduler): the job's control-plane outage",
         rescuedMs: rescued.size === 0 ? null : since(rescuedDone, t0),
         speculativeAfterKill: startedAfterKill.filter((e) => e.speculative === true).length,
         expiredAfterKill: expiredAfterKill.map((e) => e.reason ?? ""),
@@ -236,15 +244,17 @@ async function main(): Promise<void> {
       spec,
       agents: 2,
       killAt: flags.killAt,
-      killed: "agent-1 (none, cold, warm) or the consensus leader (leader), SIGKILL",
+      killed:
+        "agent-1 (none, cold, warm), the consensus leader (leader) or the scheduler (scheduler), SIGKILL",
       definitions: {
         detectedMs: "kill → the manifest marks the node failed (leader-stamped)",
         replacementReadyMs:
           "kill → cold: the new agent's 'agent started'; warm: its 'promoted' line",
         rtoMs: "kill → the replacement's first task completion committed (capacity restored)",
         electedMs: "kill → a surviving peer reports itself leader (leader strategy)",
+        readyMs: "kill → the restarted scheduler answers /readyz (scheduler strategy)",
         stallMs:
-          "the longest gap between task events proposed around the kill (leader strategy): the job's control-plane outage",
+          "the longest gap between task events proposed around the kill (leader, scheduler): the job's control-plane outage",
         rescuedMs:
           "kill → the last task that agent-1 held (rescued by a speculative attempt, or expired once the node failed) completes elsewhere",
       },
