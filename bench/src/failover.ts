@@ -1,4 +1,5 @@
-// `pnpm bench failover [--strategies undisturbed,none,cold,warm,leader,scheduler] [--n 3072] [--tile 256]
+// `pnpm bench failover [--strategies undisturbed,none,cold,warm,leader,scheduler,nats] [--n 3072]
+//                      [--tile 256]
 //                      [--kill-at 0.25]`
 //
 // Recovery time (RTO) when a process dies mid-job, per failover strategy, on a whole local
@@ -15,21 +16,26 @@
 //   leader       the consensus leader is killed (and left dead: two peers of three go on)
 //   scheduler    the scheduler is killed and started again at once (as a supervisor restarts
 //                a crashed process): it rebuilds its view from the manifest
+//   nats         the only nats-server (started by the harness for this strategy) is killed and
+//                started again 2 s later on the same port and store: a whole-bus outage
 // Agent strategies (ms from the kill): detectedMs (manifest marks the node failed: heartbeats stop,
 // φ-accrual detector), replacementReadyMs (cold: the new agent's "agent started"; warm: its
 // "promoted" log line), rtoMs (the replacement's first task completion committed: capacity is
 // back), rescuedMs (the last task agent-1 held completes elsewhere: a speculative attempt, or the
 // scheduler expiring what its last heartbeat listed once the node is failed). For warm, what the
 // standby cost while it waited: CPU seconds and RSS. Leader: electedMs (a surviving peer reports
-// itself leader). Leader and scheduler: stallMs (the longest time around the kill in which no
-// task event was proposed: the control plane's outage as the job sees it); scheduler: readyMs
+// itself leader). Leader, scheduler and nats: stallMs (the longest time around the kill in which
+// no task event was proposed: the control plane's outage as the job sees it); scheduler: readyMs
 // (the restarted one answers /readyz). Every strategy: the job's wall time.
 // Last stdout line: one JSON object.
 import { readFileSync } from "node:fs";
+import { startNatsServer } from "@tessera/harness";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { E2eCluster, jobEvents, natsUrls, submitViaCli, waitJob } from "@tessera/test-e2e";
 
-const STRATEGIES = ["undisturbed", "none", "cold", "warm", "leader", "scheduler"] as const;
+const STRATEGIES = ["undisturbed", "none", "cold", "warm", "leader", "scheduler", "nats"] as const;
+/** How long the nats strategy keeps the bus down. */
+const NATS_OUTAGE_MS = 2_000;
 type Strategy = (typeof STRATEGIES)[number];
 
 interface Flags {
@@ -108,7 +114,9 @@ async function failedAt(cluster: E2eCluster, nodeId: string): Promise<number | u
 const since = (t: number | undefined, t0: number) => (t === undefined ? null : Math.round(t - t0));
 
 async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: number) {
-  const cluster = await E2eCluster.start();
+  // The nats strategy needs a nats-server it can kill and restart: the harness's, not dev up's.
+  const bus = strategy === "nats" ? await startNatsServer({ mode: "process" }) : undefined;
+  const cluster = await E2eCluster.start(bus ? { nats: [bus.url] } : {});
   try {
     const replacement = "agent-3";
     if (strategy === "warm") await cluster.addAgent(replacement, ["--standby"]);
@@ -138,6 +146,11 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
         const old = await cluster.killLeader();
         const next = await cluster.leaderId();
         Object.assign(out, { killedPeer: old, newLeader: next, electedMs: Date.now() - killedAt });
+      } else if (strategy === "nats" && bus) {
+        await bus.kill();
+        await new Promise((r) => setTimeout(r, NATS_OUTAGE_MS));
+        await bus.restart();
+        out.outageMs = Date.now() - killedAt;
       } else if (strategy === "scheduler") {
         await cluster.kill("scheduler");
         await cluster.restart("scheduler");
@@ -162,7 +175,7 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
       attempts: r.attempts,
       wallSeconds: Math.round(wallSeconds * 100) / 100,
     });
-    if (killedAt !== undefined && (strategy === "leader" || strategy === "scheduler")) {
+    if (killedAt !== undefined && ["leader", "scheduler", "nats"].includes(strategy)) {
       const t0 = killedAt;
       const stamps = (await jobEvents(natsUrls(cluster), jobId))
         .filter((e) => e.category === "task" && e.at >= t0 - 2_000)
@@ -215,8 +228,9 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
         rescuedTasks: rescued.size,
         electedMs: "kill → a surviving peer reports itself leader (leader strategy)",
         readyMs: "kill → the restarted scheduler answers /readyz (scheduler strategy)",
+        outageMs: "kill → the nats-server accepts clients again (nats strategy)",
         stallMs:
-          "the longest gap between task events proposed around the kill (leader, scheduler): the job's control-plane outage",
+          "the longest gap between task events proposed around the kill (leader, scheduler, nats): the job's control-plane outage",
         rescuedMs: rescued.size === 0 ? null : since(rescuedDone, t0),
         speculativeAfterKill: startedAfterKill.filter((e) => e.speculative === true).length,
         expiredAfterKill: expiredAfterKill.map((e) => e.reason ?? ""),
@@ -226,6 +240,7 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
     return out;
   } finally {
     await cluster.stop();
+    await bus?.stop();
   }
 }
 
@@ -245,7 +260,7 @@ async function main(): Promise<void> {
       agents: 2,
       killAt: flags.killAt,
       killed:
-        "agent-1 (none, cold, warm), the consensus leader (leader) or the scheduler (scheduler), SIGKILL",
+        "agent-1 (none, cold, warm), the consensus leader (leader), the scheduler (scheduler) or the nats-server (nats), SIGKILL",
       definitions: {
         detectedMs: "kill → the manifest marks the node failed (leader-stamped)",
         replacementReadyMs:
@@ -253,8 +268,9 @@ async function main(): Promise<void> {
         rtoMs: "kill → the replacement's first task completion committed (capacity restored)",
         electedMs: "kill → a surviving peer reports itself leader (leader strategy)",
         readyMs: "kill → the restarted scheduler answers /readyz (scheduler strategy)",
+        outageMs: "kill → the nats-server accepts clients again (nats strategy)",
         stallMs:
-          "the longest gap between task events proposed around the kill (leader, scheduler): the job's control-plane outage",
+          "the longest gap between task events proposed around the kill (leader, scheduler, nats): the job's control-plane outage",
         rescuedMs:
           "kill → the last task that agent-1 held (rescued by a speculative attempt, or expired once the node failed) completes elsewhere",
       },

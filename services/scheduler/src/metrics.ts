@@ -50,7 +50,7 @@ export class SchedulerMetrics {
     });
     this.rebuilds = r.counter<"reason">({
       name: "scheduler_rebuilds_total",
-      help: "View rebuilds from the manifest by reason (start, gap, inconsistent, stalled)",
+      help: "View rebuilds from the manifest by reason (start, gap, inconsistent, stalled, reconnect)",
       labelNames: ["reason"],
     });
     this.rebuildSeconds = r.histogram({

@@ -67,7 +67,7 @@ type StartDecision = Extract<Decision, { type: "start" }>;
 
 const NATS_CONNECT_TIMEOUT_MS = 20_000;
 /** How often the follow of TESSERA_EVENTS is checked for a stall (two checks to declare one). */
-const FOLLOW_CHECK_MS = 5_000;
+const FOLLOW_CHECK_MS = 1_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Rejections that mean "your view of this task is behind": re-read it. */
 const STALE_CODES = new Set([
@@ -194,6 +194,7 @@ export class Scheduler {
       const s = new Scheduler(config, logger, nc, jetstream(nc), jsm, manifest, undefined);
       await s.startHttp();
       s.subscribeHeartbeats();
+      s.resyncOnReconnect();
       await s.resync("start");
       s.tickTimer = setInterval(() => s.schedulePlan(), config.tickMs);
       s.followTimer = setInterval(() => void s.checkFollow(), FOLLOW_CHECK_MS);
@@ -301,7 +302,23 @@ export class Scheduler {
    * Rebuilds the view from the manifest and (re)starts the event consumer right after the
    * stream position noted before the reads (see rebuild.ts for why that is gap-free).
    */
-  private resync(reason: "start" | "gap" | "inconsistent" | "stalled"): Promise<void> {
+  /**
+   * A NATS reconnect (the server restarted, or the client moved to another cluster member) may
+   * have broken the events consumer without an error; the watchdog would find out only once
+   * events pile up behind it. Rebuilding at once costs a manifest read; waiting costs the job's
+   * progress (a 2 s NATS outage stalled placement for 6 s more before this).
+   */
+  private resyncOnReconnect(): void {
+    void (async () => {
+      for await (const st of this.nc.status()) {
+        if (st.type === "reconnect" && !this.stopping) void this.resync("reconnect");
+      }
+    })().catch(() => undefined);
+  }
+
+  private resync(
+    reason: "start" | "gap" | "inconsistent" | "stalled" | "reconnect",
+  ): Promise<void> {
     if (this.resyncing) return this.resyncing;
     this.resyncing = (async () => {
       this.ready = false;

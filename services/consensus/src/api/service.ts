@@ -214,6 +214,10 @@ export async function startConsensusService(
       toCommand: commandBytesFor,
     });
     publisher = new EventPublisher({ js, jsm, ring, metrics, logger });
+    // After a NATS outage the event pipeline restarts at once instead of timing out first.
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === "reconnect") publisher?.reconnected();
+    })().catch(() => undefined);
     const period = config.heartbeatIntervalMs;
     heartbeats = new HeartbeatMonitor({
       nc,

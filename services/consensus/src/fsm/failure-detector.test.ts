@@ -101,6 +101,18 @@ describe("phi-accrual failure detector", () => {
     expect(fd.watched()).toEqual(["b"]);
   });
 
+  it("resume: the observer's own outage is not the nodes' silence, and leaves their history as it was", () => {
+    const fd = new FailureDetector();
+    const last = feed(fd, "a", 20);
+    const before = detectionDelay(fd, "a", last);
+    // The observer was cut off for 5 s: without resume, "a" would be suspected at once.
+    expect(fd.suspects(last + 5_000).map((s) => s.nodeId)).toEqual(["a"]);
+    fd.resume(last + 5_000);
+    expect(fd.suspects(last + 5_000)).toEqual([]);
+    // Silence counts from the resume, with the same sensitivity as before the outage.
+    expect(detectionDelay(fd, "a", last + 5_000)).toBe(before);
+  });
+
   it("rejects nonsensical options", () => {
     expect(() => new FailureDetector({ threshold: 0 })).toThrow(FsmOptionsError);
     expect(() => new FailureDetector({ windowSize: 2.5 })).toThrow(/windowSize/);

@@ -161,6 +161,15 @@ export class FailureDetector {
     h.last = at;
   }
 
+  /**
+   * The observer itself could not hear anyone until `now` (its own link was down): every watched
+   * node's silence restarts at `now`. No interval is recorded, so the outage neither counts as
+   * silence nor widens the nodes' interval distributions.
+   */
+  resume(now: number): void {
+    for (const h of this.nodes.values()) h.last = Math.max(h.last, now);
+  }
+
   /** Forgets a node (reported failed, or removed); its next heartbeat starts a fresh history. */
   remove(nodeId: string): void {
     this.nodes.delete(nodeId);

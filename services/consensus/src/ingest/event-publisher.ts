@@ -40,6 +40,8 @@ export class EventPublisher {
   private streamSeq = 0;
   private resyncing = false;
   private failed = false;
+  /** Bumped on a NATS reconnect: publishes of an older epoch no longer count (see reconnected). */
+  private epoch = 0;
   private readonly live: EventBatchRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly window: number;
@@ -73,6 +75,22 @@ export class EventPublisher {
         void this.resync();
       }
     }, 1_000);
+  }
+
+  /**
+   * Call when the NATS link is back after an outage. Publishes in flight across it may never be
+   * answered (a restarted server forgot them), and waiting for their timeout (5 s) held every
+   * event, so the scheduler and the storage-manager learned nothing for that long. They are
+   * abandoned and the stream's end is read again now. One that still lands is caught like any
+   * other: refused behind the expected last sequence, or dropped as a duplicate by its msg id.
+   */
+  reconnected(): void {
+    if (!this.running) return;
+    this.epoch++;
+    this.inFlight = 0;
+    this.failed = false;
+    for (const w of this.idleWaiters.splice(0)) w();
+    if (!this.resyncing) void this.resync();
   }
 
   /** Finds where TESSERA_EVENTS ends and queues the ring from the next index on. */
@@ -153,6 +171,7 @@ export class EventPublisher {
     ) {
       const r = this.queue.shift() as EventBatchRecord;
       const after = this.streamSeq++;
+      const epoch = this.epoch;
       this.inFlight++;
       publishWithDedup(this.o.js, r.subject, r.body, String(r.index), {
         attempts: 1,
@@ -161,6 +180,7 @@ export class EventPublisher {
         .then(
           (ack) => {
             this.o.metrics.eventsPublished.inc({ outcome: ack.duplicate ? "duplicate" : "stored" });
+            if (epoch !== this.epoch) return;
             if (!ack.duplicate && ack.seq !== after + 1) {
               // Cannot happen with the expectation honoured; if it does, re-read the stream.
               this.failed = true;
@@ -172,6 +192,7 @@ export class EventPublisher {
           },
           (err: unknown) => {
             this.o.metrics.eventsPublished.inc({ outcome: "error" });
+            if (epoch !== this.epoch) return;
             const first = !this.failed;
             this.failed = true;
             // The batch stays in every peer's ring: the resync (or the next leader) publishes it.
@@ -189,6 +210,7 @@ export class EventPublisher {
           },
         )
         .finally(() => {
+          if (epoch !== this.epoch) return;
           this.inFlight--;
           if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
           this.pump();

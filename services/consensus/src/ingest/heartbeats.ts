@@ -16,6 +16,8 @@ export interface HeartbeatDetector {
   suspects(now: number): readonly { nodeId: string; reason: string }[];
   /** Forget a node (failed and reported, or removed). */
   remove(nodeId: string): void;
+  /** The monitor heard nobody until `now` (its own NATS link was down): silences restart. */
+  resume(now: number): void;
 }
 
 export interface HeartbeatMonitorOptions {
@@ -48,6 +50,9 @@ export class HeartbeatMonitor {
   private acked = 0;
   private readonly done = new Set<number>();
   private readonly log: Logger;
+  /** Since when this peer's own NATS link is down (undefined while connected). */
+  private busDownSince: number | undefined;
+  private watchingBus = false;
   invalid = 0;
 
   constructor(private readonly o: HeartbeatMonitorOptions) {
@@ -84,6 +89,7 @@ export class HeartbeatMonitor {
       },
     });
     this.timer = setInterval(() => this.check(Date.now()), this.o.checkIntervalMs ?? 100);
+    this.watchBus();
     this.log.info("heartbeat monitor started");
   }
 
@@ -115,7 +121,34 @@ export class HeartbeatMonitor {
     );
   }
 
+  /**
+   * Heartbeats travel over this peer's own NATS connection: while it is down every agent goes
+   * silent at once, and that says nothing about the agents. Suspicion pauses for the outage and
+   * every silence restarts when the link is back (a NATS restart otherwise failed every agent
+   * and threw away their running attempts).
+   */
+  private watchBus(): void {
+    if (this.watchingBus) return;
+    this.watchingBus = true;
+    void (async () => {
+      for await (const s of this.o.nc.status()) {
+        if (s.type === "disconnect") {
+          this.busDownSince ??= Date.now();
+        } else if (s.type === "reconnect" && this.busDownSince !== undefined) {
+          const now = Date.now();
+          this.log.info(
+            { outageMs: now - this.busDownSince },
+            "NATS link back: agent silences restart now",
+          );
+          this.busDownSince = undefined;
+          this.o.detector.resume(now);
+        }
+      }
+    })().catch((err: unknown) => this.log.warn({ err }, "NATS status watch ended"));
+  }
+
   private check(now: number): void {
+    if (this.busDownSince !== undefined) return;
     for (const { nodeId, reason } of this.o.detector.suspects(now)) {
       if (this.failed.has(nodeId)) continue;
       this.failed.add(nodeId);
