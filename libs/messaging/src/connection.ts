@@ -73,6 +73,37 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
   return nc;
 }
 
+/** Callbacks waiting for a connection's next reconnect; one status watch per connection. */
+const reconnectWaiters = new WeakMap<NatsConnection, Set<() => void>>();
+
+/**
+ * Calls `cb` once, at `nc`'s next reconnect (a restarted server, or a move to another cluster
+ * member); returns a function that cancels it. Requests sent before the outage may never be
+ * answered after it: this lets a caller stop waiting for them.
+ */
+export function onNextReconnect(nc: NatsConnection, cb: () => void): () => void {
+  let waiters = reconnectWaiters.get(nc);
+  if (!waiters) {
+    const created = new Set<() => void>();
+    reconnectWaiters.set(nc, created);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type !== "reconnect") continue;
+        const due = [...created];
+        created.clear();
+        for (const f of due) f();
+      }
+    })().catch(() => undefined);
+    waiters = created;
+  }
+  const set = waiters;
+  const once = () => cb();
+  set.add(once);
+  return () => {
+    set.delete(once);
+  };
+}
+
 async function logStatus(nc: NatsConnection, logger: Logger): Promise<void> {
   const log = logger.child({ component: "nats" });
   log.info({ server: nc.getServer() }, "nats connected");

@@ -1,4 +1,5 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { type NatsConnection, onNextReconnect } from "./connection.js";
 import { MessagingError } from "./errors.js";
 
 export interface PublishResult {
@@ -19,6 +20,19 @@ export interface PublishOptions {
    * every later one fails too (JetStream error 10071) instead of landing ahead of it.
    */
   expectLastSequence?: number;
+  /**
+   * The connection `js` publishes through: when it reconnects while an attempt waits for its
+   * PubAck, the attempt is retried at once instead of waiting out its timeout (the server that
+   * got it may have restarted and will never answer; a copy that did land is dropped by msgId).
+   */
+  retryOnReconnect?: NatsConnection;
+}
+
+class ReconnectedError extends Error {
+  constructor() {
+    super("the connection was re-established while waiting for the PubAck");
+    this.name = "ReconnectedError";
+  }
 }
 
 /** JetStream's "wrong last sequence" API error: an expectLastSequence publish was refused. */
@@ -46,18 +60,35 @@ export async function publishWithDedup(
   const attempts = options.attempts ?? 5;
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    let cancel: (() => void) | undefined;
     try {
-      const ack = await js.publish(subject, payload, {
+      const pending = js.publish(subject, payload, {
         msgID: msgId,
         timeout: options.timeoutMs ?? 5_000,
         ...(options.expectLastSequence === undefined
           ? {}
           : { expect: { lastSequence: options.expectLastSequence } }),
       });
+      const nc = options.retryOnReconnect;
+      let ack: Awaited<typeof pending>;
+      if (nc) {
+        pending.catch(() => undefined); // an abandoned attempt's late failure is nobody's news
+        ack = await Promise.race([
+          pending,
+          new Promise<never>((_, reject) => {
+            cancel = onNextReconnect(nc, () => reject(new ReconnectedError()));
+          }),
+        ]);
+      } else {
+        ack = await pending;
+      }
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       lastError = err;
-      if (attempt < attempts) await sleep(Math.min(2_000, 100 * 2 ** (attempt - 1)));
+      if (attempt < attempts && !(err instanceof ReconnectedError))
+        await sleep(Math.min(2_000, 100 * 2 ** (attempt - 1)));
+    } finally {
+      cancel?.();
     }
   }
   throw new MessagingError(

@@ -99,6 +99,7 @@ export class AgentBus {
       SUBJECTS.taskComplete,
       encodeCompletion(c),
       completionMsgId(c.itemId),
+      { retryOnReconnect: this.nc },
     );
   }
 

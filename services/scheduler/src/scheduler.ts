@@ -804,6 +804,7 @@ export class Scheduler {
         workSubject(d.pool, d.kind),
         encodeWorkItem(item),
         workItemMsgId(itemId),
+        { retryOnReconnect: this.nc },
       );
       this.metrics.published.inc({ kind: d.kind, duplicate: String(r.duplicate) });
       this.log.debug({ itemId, seq: r.seq, duplicate: r.duplicate }, "work item published");
