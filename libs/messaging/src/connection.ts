@@ -73,35 +73,41 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
   return nc;
 }
 
-/** Callbacks waiting for a connection's next reconnect; one status watch per connection. */
-const reconnectWaiters = new WeakMap<NatsConnection, Set<() => void>>();
+/** Reconnect listeners per connection; one status watch per connection serves them all. */
+const reconnectListeners = new WeakMap<NatsConnection, Set<() => void>>();
 
 /**
- * Calls `cb` once, at `nc`'s next reconnect (a restarted server, or a move to another cluster
- * member); returns a function that cancels it. Requests sent before the outage may never be
- * answered after it: this lets a caller stop waiting for them.
+ * Calls `cb` at every reconnect of `nc` (a restarted server, or a move to another cluster
+ * member) until the returned function cancels it. Consumers and requests from before the outage
+ * may be gone without an error: this is where their owners start again.
  */
-export function onNextReconnect(nc: NatsConnection, cb: () => void): () => void {
-  let waiters = reconnectWaiters.get(nc);
-  if (!waiters) {
+export function onReconnect(nc: NatsConnection, cb: () => void): () => void {
+  let listeners = reconnectListeners.get(nc);
+  if (!listeners) {
     const created = new Set<() => void>();
-    reconnectWaiters.set(nc, created);
+    reconnectListeners.set(nc, created);
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type !== "reconnect") continue;
-        const due = [...created];
-        created.clear();
-        for (const f of due) f();
+        if (s.type === "reconnect") for (const f of [...created]) f();
       }
     })().catch(() => undefined);
-    waiters = created;
+    listeners = created;
   }
-  const set = waiters;
-  const once = () => cb();
-  set.add(once);
+  const set = listeners;
+  const listener = () => cb();
+  set.add(listener);
   return () => {
-    set.delete(once);
+    set.delete(listener);
   };
+}
+
+/** `onReconnect`, once: e.g. stop waiting for a reply the restarted server will never send. */
+export function onNextReconnect(nc: NatsConnection, cb: () => void): () => void {
+  const cancel = onReconnect(nc, () => {
+    cancel();
+    cb();
+  });
+  return cancel;
 }
 
 async function logStatus(nc: NatsConnection, logger: Logger): Promise<void> {

@@ -14,6 +14,7 @@ export {
   closeGracefully,
   connect,
   type NatsConnection,
+  onReconnect,
 } from "./connection.js";
 export {
   type ConsumeOptions,

@@ -21,6 +21,7 @@ import {
   connect,
   jetstream,
   jetstreamManager,
+  onReconnect,
   provisionStreams,
   publishWithDedup,
 } from "@tessera/messaging";
@@ -309,11 +310,9 @@ export class Scheduler {
    * progress (a 2 s NATS outage stalled placement for 6 s more before this).
    */
   private resyncOnReconnect(): void {
-    void (async () => {
-      for await (const st of this.nc.status()) {
-        if (st.type === "reconnect" && !this.stopping) void this.resync("reconnect");
-      }
-    })().catch(() => undefined);
+    onReconnect(this.nc, () => {
+      if (!this.stopping) void this.resync("reconnect");
+    });
   }
 
   private resync(

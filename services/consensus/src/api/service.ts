@@ -8,6 +8,7 @@ import {
   jetstream,
   jetstreamManager,
   type NatsConnection,
+  onReconnect,
   provisionStreams,
 } from "@tessera/messaging";
 import type { Logger, LogShipper } from "@tessera/observability";
@@ -215,9 +216,7 @@ export async function startConsensusService(
     });
     publisher = new EventPublisher({ js, jsm, ring, metrics, logger });
     // After a NATS outage the event pipeline restarts at once instead of timing out first.
-    void (async () => {
-      for await (const s of nc.status()) if (s.type === "reconnect") publisher?.reconnected();
-    })().catch(() => undefined);
+    onReconnect(nc, () => publisher?.reconnected());
     const period = config.heartbeatIntervalMs;
     heartbeats = new HeartbeatMonitor({
       nc,
