@@ -14,6 +14,7 @@ import {
   workPoolFilter,
 } from "@tessera/protocol";
 import { MessagingError } from "./errors.js";
+import { withTransientRetry } from "./transient.js";
 
 export interface DurableConsumerOptions {
   stream: string;
@@ -68,7 +69,7 @@ export async function ensureDurableConsumer(
   const desired = durableConsumerConfig(o);
   let current: ConsumerInfo | undefined;
   try {
-    current = await jsm.consumers.info(o.stream, o.durable);
+    current = await withTransientRetry(() => jsm.consumers.info(o.stream, o.durable));
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === CONSUMER_NOT_FOUND)) {
       throw new MessagingError(

@@ -9,6 +9,7 @@ import {
 import { nanos } from "@nats-io/nats-core";
 import { STREAMS, type StreamSpec } from "@tessera/protocol";
 import { MessagingError } from "./errors.js";
+import { withTransientRetry } from "./transient.js";
 
 /** The JetStream stream config a catalogue entry stands for (pure). */
 export function streamConfigFor(
@@ -100,7 +101,7 @@ export async function provisionStreams(
     const desired = streamConfigFor(spec, options.replicas);
     let current: StreamConfig | undefined;
     try {
-      current = (await jsm.streams.info(spec.name)).config;
+      current = (await withTransientRetry(() => jsm.streams.info(spec.name))).config;
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === STREAM_NOT_FOUND)) {
         throw new MessagingError(

@@ -4,7 +4,7 @@
 import { type NatsServer, startNatsServer } from "@tessera/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "./connection.js";
-import { jetstream, jetstreamManager } from "./index.js";
+import { ensureDurableConsumer, jetstream, jetstreamManager, provisionStreams } from "./index.js";
 import { publishWithDedup } from "./publish.js";
 
 let server: NatsServer;
@@ -52,5 +52,21 @@ describe("publishWithDedup with retryOnReconnect", () => {
     await Promise.all(writers);
     const info = await (await jetstreamManager(nc)).streams.info("RECONNECT_TEST");
     expect(info.state.messages).toBe(published.size);
+  }, 30_000);
+});
+
+describe("provisioning at start-up", () => {
+  it("waits out a JetStream that does not answer yet instead of failing the start", async () => {
+    const jsm = await jetstreamManager(nc);
+    await server.kill();
+    // Requests time out while the server is away: transient, so provisioning keeps trying.
+    const provisioning = (async () => {
+      await provisionStreams(jsm, { replicas: 1 });
+      return ensureDurableConsumer(jsm, { stream: "RECONNECT_TEST", durable: "late-start" });
+    })();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await server.restart();
+    const info = await provisioning;
+    expect(info.name).toBe("late-start");
   }, 30_000);
 });
