@@ -120,6 +120,13 @@ export class Progress {
    * the follower's hint, refined by findConflictByTerm). Returns false when the rejection is
    * stale (answers an append we are no longer waiting for).
    */
+  /** The follower lost its log beyond `have` (wiped storage): probe again from there. */
+  forgetMatch(have: number): void {
+    this.match = Math.max(0, have);
+    this.resetState(ProgressState.Probe);
+    this.next = this.match + 1;
+  }
+
   maybeDecrTo(rejected: number, matchHint: number): boolean {
     if (this.state === ProgressState.Replicate) {
       if (rejected <= this.match) return false;

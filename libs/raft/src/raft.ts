@@ -677,6 +677,16 @@ export class Raft {
       let nextProbeIdx = m.rejectHint;
       if (m.logTerm > 0)
         nextProbeIdx = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm).index;
+      if (m.rejectHint < pr.match) {
+        // The follower no longer holds entries it acknowledged to us in this term. Replies on a
+        // link arrive in order, so this is not a reordered old rejection: its storage was lost
+        // (a wiped data dir rejoining). Forget its match and probe from what it has; otherwise
+        // every append would be refused as stale and, while the log still reaches back that far
+        // (no snapshot to send instead), it would never catch up. Our commit index stays put.
+        pr.forgetMatch(m.rejectHint);
+        this.sendAppend(m.from);
+        return;
+      }
       if (pr.maybeDecrTo(m.index, nextProbeIdx)) {
         if (pr.state === ProgressState.Replicate) pr.becomeProbe();
         this.sendAppend(m.from);

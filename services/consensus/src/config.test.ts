@@ -41,6 +41,7 @@ describe("parseConsensusConfig", () => {
       "--fault-delay-ms=30",
       "--fault-jitter-ms=5",
       "--tick-ms=10",
+      "--snapshot-keep=0",
     ]);
     expect(c.httpListen).toBe("0.0.0.0:9001");
     expect(c.self.http).toBe("http://127.0.0.1:9001");
@@ -48,6 +49,7 @@ describe("parseConsensusConfig", () => {
     expect(c.natsServers).toEqual(["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]);
     expect(c.faults.default).toEqual({ delayMs: 30, jitterMs: 5, lossRate: 0 });
     expect(c.raft.tickMs).toBe(10);
+    expect(c.raft.snapshotKeep).toBe(0);
   });
 
   it("reads a JSON config file; flags win", () => {

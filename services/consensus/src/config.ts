@@ -32,6 +32,8 @@ export interface RaftTuning {
   readonly heartbeatTicks?: number | undefined;
   /** Applied entries between FSM snapshots (undefined: the peer's default). */
   readonly snapshotEntries?: number | undefined;
+  /** Entries kept in the log behind a snapshot, for slow followers (undefined: default). */
+  readonly snapshotKeep?: number | undefined;
 }
 
 export interface ConsensusConfig {
@@ -92,6 +94,7 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
   --election-ticks N     election timeout in ticks (default: peer default)
   --heartbeat-ticks N    heartbeat interval in ticks (default: peer default)
   --snapshot-entries N   applied entries between snapshots (default: peer default)
+  --snapshot-keep N      log entries kept behind a snapshot for lagging followers (default 2000)
   --fault-delay-ms MS    injected one-way delay on every outgoing peer link (default 0)
   --fault-jitter-ms MS   injected jitter (default 0)
   --fault-loss P         injected loss probability 0..1 (default 0)
@@ -121,6 +124,7 @@ const STRING_FLAGS = [
   "election-ticks",
   "heartbeat-ticks",
   "snapshot-entries",
+  "snapshot-keep",
   "fault-delay-ms",
   "fault-jitter-ms",
   "fault-loss",
@@ -275,6 +279,7 @@ export function parseConsensusConfig(
     electionTicks: optInt("election-ticks", "/raft/electionTicks", 2, 10_000),
     heartbeatTicks: optInt("heartbeat-ticks", "/raft/heartbeatTicks", 1, 10_000),
     snapshotEntries: optInt("snapshot-entries", "/raft/snapshotEntries", 1, 1_000_000_000),
+    snapshotKeep: optInt("snapshot-keep", "/raft/snapshotKeep", 0, 1_000_000_000),
   };
   if (
     raft.electionTicks !== undefined &&

@@ -18,6 +18,18 @@ export interface CommittedCommand {
   readonly data: Uint8Array;
 }
 
+/**
+ * One committed entry that packs several commands (the leader batched them: see
+ * peer/entry-frame.ts). They are applied in order, as if each were its own entry, except that
+ * they share the entry's index, term and stamp, and their events form the index's one batch.
+ */
+export interface CommittedBatch {
+  readonly index: number;
+  readonly term: number;
+  readonly stampedAt: number;
+  readonly commands: readonly Uint8Array[];
+}
+
 /** What applying one entry produced. */
 export interface ApplyOutcome {
   /**
@@ -39,9 +51,17 @@ export interface ManifestEventOut {
   readonly body: unknown;
 }
 
+/** What applying a batch entry produced: one reply per command, in order; the index's events. */
+export interface BatchApplyOutcome {
+  readonly replies: readonly Uint8Array[];
+  readonly events: readonly ManifestEventOut[];
+}
+
 export interface StateMachine {
   /** Applies one committed entry. Never throws for bad input; see ApplyOutcome.reply. */
   apply(cmd: CommittedCommand): ApplyOutcome;
+  /** Applies a batch entry's commands in order (same rules as apply, per command). */
+  applyBatch(entry: CommittedBatch): BatchApplyOutcome;
   /** Serialises the whole state as of the last applied index (compact: see fsm/README). */
   snapshot(): Uint8Array;
   /** Replaces the whole state from snapshot bytes (after InstallSnapshot or on restart). */

@@ -83,9 +83,14 @@ describe("wiped peer (real processes)", () => {
       await sleep(500);
     }
 
+    // Quiet while the victim is wiped and restarted: the leader packs concurrent commands into
+    // one entry, so unthrottled writers would otherwise fill the manifest's job limit (10,000)
+    // long before the restart is done, and every later submit would be refused.
+    await rig.drainWriters();
     const logBefore = (await victim.logTail(Number.MAX_SAFE_INTEGER)).length;
     await victim.wipe();
     await cluster.restart(victim.id);
+    for (let i = 0; i < 12; i++) rig.addWriter("grpc", 0);
     await waitForProgress(ledger, ["grpc"], 50, 60_000, "after the wiped peer returned");
     await rig.drainWriters();
     const views = await waitConverged(cluster);

@@ -91,6 +91,7 @@ export async function startConsensusService(
     ...(config.raft.snapshotEntries !== undefined
       ? { snapshotEvery: config.raft.snapshotEntries }
       : {}),
+    ...(config.raft.snapshotKeep !== undefined ? { snapshotKeep: config.raft.snapshotKeep } : {}),
   };
   const peer = await RaftPeer.start({
     id: config.id,

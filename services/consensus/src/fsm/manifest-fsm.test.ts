@@ -850,3 +850,43 @@ describe("a job of 1,000,000+ tasks", () => {
     expect(b.digest()).toBe(d.fsm.digest());
   });
 });
+
+describe("batch entries (the leader packs queued commands into one log index)", () => {
+  const batch = () => ({
+    index: 5,
+    term: 1,
+    stampedAt: T0,
+    commands: [
+      envelopeBytes({ type: "submit-job", spec: SMALL }, "c1", 1),
+      envelopeBytes({ type: "submit-job", spec: SMALL }, "c1", 2),
+      envelopeBytes({ type: "submit-job", spec: SMALL }, "c1", 1),
+      Buffer.from("not json"),
+    ],
+  });
+  const parse = (b: Uint8Array) => JSON.parse(Buffer.from(b).toString("utf8"));
+
+  it("applies each command in order with its own reply, one event batch per index, unique job ids", () => {
+    const fsm = new ManifestFsm();
+    const out = fsm.applyBatch(batch());
+    const replies = out.replies.map(parse);
+    expect(replies[0]).toMatchObject({ ok: true, result: { jobId: "job-5" } });
+    expect(replies[1]).toMatchObject({ ok: true, result: { jobId: "job-5-1" } });
+    // The same (clientId, seq) twice in one entry runs once, as it would across entries.
+    expect(replies[2]).toEqual({ ...replies[0], duplicate: true });
+    expect(replies[3]).toMatchObject({ ok: false, code: "schema-error" });
+    expect(names(out.events.map((e) => e.body as ManifestEvent))).toEqual([
+      "job.submitted",
+      "job.submitted",
+    ]);
+    expect(fsm.appliedIndex).toBe(5);
+    expect(fsm.listJobs().map((j) => j.jobId)).toEqual(["job-5", "job-5-1"]);
+    // Deterministic: a replica applying the same entry ends in the same state.
+    const replica = new ManifestFsm();
+    replica.applyBatch(batch());
+    expect(replica.digest()).toBe(fsm.digest());
+    // Re-delivered at or below the applied index: refused for every command, nothing applied.
+    const again = fsm.applyBatch(batch());
+    expect(again.replies.map((r) => parse(r).code)).toEqual(Array(4).fill("internal-error"));
+    expect(fsm.listJobs()).toHaveLength(2);
+  });
+});

@@ -31,6 +31,8 @@ import {
 } from "@tessera/protocol";
 import type {
   ApplyOutcome,
+  BatchApplyOutcome,
+  CommittedBatch,
   CommittedCommand,
   ManifestEventOut,
   StateMachine,
@@ -297,61 +299,72 @@ export class ManifestFsm implements StateMachine {
   // Apply
 
   apply(cmd: CommittedCommand): ApplyOutcome {
-    if (cmd.index <= this.applied) {
-      // Re-delivery of an already applied entry (e.g. after restoring a newer snapshot): no-op.
-      return {
-        reply: this.encodeReply({
-          ok: false,
-          code: "internal-error",
-          reason: `entry ${cmd.index} is at or below the applied index ${this.applied}; ignored`,
-        }),
-        events: [],
-      };
-    }
-    this.applied = cmd.index;
-    this.appliedTerm = cmd.term;
-    if (Number.isFinite(cmd.stampedAt) && cmd.stampedAt > this.now) this.now = cmd.stampedAt;
-    this.events = [];
+    const out = this.applyBatch({
+      index: cmd.index,
+      term: cmd.term,
+      stampedAt: cmd.stampedAt,
+      commands: [cmd.data],
+    });
+    return { reply: out.replies[0] as Uint8Array, events: out.events };
+  }
 
-    if (cmd.data.byteLength > this.limits.maxCommandBytes) {
-      return this.outcome({
+  applyBatch(entry: CommittedBatch): BatchApplyOutcome {
+    if (entry.index <= this.applied) {
+      // Re-delivery of an already applied entry (e.g. after restoring a newer snapshot): no-op.
+      const reply = this.encodeReply({
+        ok: false,
+        code: "internal-error",
+        reason: `entry ${entry.index} is at or below the applied index ${this.applied}; ignored`,
+      });
+      return { replies: entry.commands.map(() => reply), events: [] };
+    }
+    this.applied = entry.index;
+    this.appliedTerm = entry.term;
+    if (Number.isFinite(entry.stampedAt) && entry.stampedAt > this.now) this.now = entry.stampedAt;
+    this.events = [];
+    const replies = entry.commands.map((data, position) =>
+      this.applyCommand(data, entry.index, position),
+    );
+    return { replies, events: this.events };
+  }
+
+  /** One command of the entry at `index`; `position` is its place in a batch entry (else 0). */
+  private applyCommand(data: Uint8Array, index: number, position: number): Uint8Array {
+    if (data.byteLength > this.limits.maxCommandBytes) {
+      return this.encodeReply({
         ok: false,
         code: "oversized",
-        reason: `command of ${cmd.data.byteLength} bytes exceeds the limit of ${this.limits.maxCommandBytes} bytes`,
+        reason: `command of ${data.byteLength} bytes exceeds the limit of ${this.limits.maxCommandBytes} bytes`,
       });
     }
     let env: CommandEnvelope;
     try {
       const checked = commandEnvelopeCodec.check(
-        decodeJson(commandEnvelopeCodec.what, cmd.data, this.limits.maxCommandBytes),
+        decodeJson(commandEnvelopeCodec.what, data, this.limits.maxCommandBytes),
       );
       if (!checked.ok) throw checked.error;
       env = checked.value;
     } catch (e) {
       const reason = e instanceof ProtocolError ? e.message : `undecodable command: ${String(e)}`;
-      return this.outcome({ ok: false, code: "schema-error", reason });
+      return this.encodeReply({ ok: false, code: "schema-error", reason });
     }
 
     const session = this.sessions.check(env.clientId, env.seq, env.ackedSeq ?? 0, this.now);
     if (session.kind === "duplicate") {
       const first = JSON.parse(decoder.decode(session.reply)) as ManifestReply;
-      return { reply: this.encodeReply({ ...first, duplicate: true }), events: [] };
+      return this.encodeReply({ ...first, duplicate: true });
     }
     if (session.kind === "stale") {
-      return this.outcome({
+      return this.encodeReply({
         ok: false,
         code: "stale-seq",
         reason: `seq ${env.seq} of client ${JSON.stringify(env.clientId)} is at or below the session floor ${session.floor}; its reply is no longer kept and it will not run again`,
       });
     }
-    const reply = this.execute(env.cmd, cmd.index);
+    const reply = this.execute(env.cmd, index, position);
     const bytes = this.encodeReply(reply);
     this.sessions.record(env.clientId, env.seq, bytes);
-    return { reply: bytes, events: this.events };
-  }
-
-  private outcome(reply: ManifestReply): ApplyOutcome {
-    return { reply: this.encodeReply(reply), events: this.events };
+    return bytes;
   }
 
   private encodeReply(reply: ManifestReply): Uint8Array {
@@ -359,9 +372,9 @@ export class ManifestFsm implements StateMachine {
     return Buffer.from(JSON.stringify(reply), "utf8");
   }
 
-  private execute(cmd: ManifestCommand, index: number): ManifestReply {
+  private execute(cmd: ManifestCommand, index: number, position: number): ManifestReply {
     try {
-      const result = this.dispatch(cmd, index);
+      const result = this.dispatch(cmd, index, position);
       return result === undefined ? { ok: true } : { ok: true, result };
     } catch (e) {
       if (e instanceof ManifestRejection) return { ok: false, code: e.code, reason: e.reason };
@@ -375,10 +388,10 @@ export class ManifestFsm implements StateMachine {
     }
   }
 
-  private dispatch(cmd: ManifestCommand, index: number): Result | undefined {
+  private dispatch(cmd: ManifestCommand, index: number, position: number): Result | undefined {
     switch (cmd.type) {
       case "submit-job":
-        return this.submitJob(cmd, index);
+        return this.submitJob(cmd, index, position);
       case "job-control":
         return this.jobControl(cmd);
       case "emergency-stop":
@@ -419,8 +432,10 @@ export class ManifestFsm implements StateMachine {
   // ---------------------------------------------------------------------------------------------
   // Jobs and controls
 
-  private submitJob(c: SubmitJobCommand, index: number): Result {
-    const jobId = c.jobId ?? `job-${index}`;
+  private submitJob(c: SubmitJobCommand, index: number, position: number): Result {
+    // A submit without an id is named after its log index (and its place in a batch entry, so
+    // two submits packed into one entry get different ids).
+    const jobId = c.jobId ?? (position === 0 ? `job-${index}` : `job-${index}-${position}`);
     const existing = this.jobs.get(jobId);
     if (existing) {
       // A client retrying a submit without its session (new clientId) gets the same job back.

@@ -2,7 +2,14 @@
 // (with the entry's term and stamped time). Wrapping the state
 // machine rather than listening to the peer means replay after a restart fills the ring too,
 // and the batch carries exactly the entry's term/stampedAt on every peer.
-import type { ApplyOutcome, CommittedCommand, StateMachine } from "../state-machine.js";
+import type {
+  ApplyOutcome,
+  BatchApplyOutcome,
+  CommittedBatch,
+  CommittedCommand,
+  ManifestEventOut,
+  StateMachine,
+} from "../state-machine.js";
 import { type EventRing, eventBatchRecord } from "./event-ring.js";
 
 export class RecordingStateMachine implements StateMachine {
@@ -13,10 +20,20 @@ export class RecordingStateMachine implements StateMachine {
 
   apply(cmd: CommittedCommand): ApplyOutcome {
     const out = this.inner.apply(cmd);
-    if (out.events.length > 0) {
-      this.ring.push(eventBatchRecord(cmd.index, cmd.term, cmd.stampedAt, out.events));
-    }
+    this.record(cmd, out.events);
     return out;
+  }
+
+  applyBatch(entry: CommittedBatch): BatchApplyOutcome {
+    const out = this.inner.applyBatch(entry);
+    this.record(entry, out.events);
+    return out;
+  }
+
+  private record(entry: CommittedBatch | CommittedCommand, events: readonly ManifestEventOut[]) {
+    if (events.length > 0) {
+      this.ring.push(eventBatchRecord(entry.index, entry.term, entry.stampedAt, events));
+    }
   }
 
   snapshot(): Uint8Array {

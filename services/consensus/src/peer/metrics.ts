@@ -22,6 +22,7 @@ export interface RaftMetrics {
   readonly transportDropped: Counter;
   readonly logFsyncs: Counter;
   readonly readyEntries: Histogram;
+  readonly entryCommands: Histogram;
 }
 
 export const RAFT_METRIC_NAMES = {
@@ -37,6 +38,7 @@ export const RAFT_METRIC_NAMES = {
   transportDropped: "tessera_raft_transport_dropped_total",
   logFsyncs: "tessera_raft_log_fsyncs_total",
   readyEntries: "tessera_raft_ready_entries",
+  entryCommands: "tessera_raft_entry_commands",
 } as const;
 
 export function createRaftMetrics(r: MetricsRegistry): RaftMetrics {
@@ -88,6 +90,11 @@ export function createRaftMetrics(r: MetricsRegistry): RaftMetrics {
       name: RAFT_METRIC_NAMES.readyEntries,
       help: "Log entries appended per Raft Ready that appended any (the batching factor)",
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024],
+    }),
+    entryCommands: r.histogram({
+      name: RAFT_METRIC_NAMES.entryCommands,
+      help: "Leader: commands packed into each entry it proposed (those queued behind an append)",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     }),
   };
 }

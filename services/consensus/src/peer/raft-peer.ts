@@ -23,6 +23,7 @@ import { DurableLog } from "@tessera/raft-storage";
 import type { ManifestEventOut, StateMachine } from "../state-machine.js";
 import type { FaultsConfig, LinkFaults } from "../transport/faults.js";
 import { type DropReason, type LinkStats, PeerTransport } from "../transport/peer-transport.js";
+import { decodeEntry, encodeEntry, packRuns } from "./entry-frame.js";
 import {
   NotLeaderError,
   PeerArgumentError,
@@ -113,11 +114,23 @@ export interface RaftPeerStats {
   readonly links: readonly LinkStats[];
 }
 
-interface PendingProposal {
-  readonly term: number;
+/** A command waiting to be packed into an entry (proposals queue while an append is in flight). */
+interface QueuedCommand {
+  readonly data: Uint8Array;
   readonly startedAt: number;
   readonly resolve: (r: ProposeResult) => void;
   readonly reject: (e: Error) => void;
+}
+
+/** An entry this leader appended, with the callers of the commands packed into it, in order. */
+interface PendingProposal {
+  readonly term: number;
+  readonly startedAt: number;
+  readonly waiters: readonly Pick<QueuedCommand, "resolve" | "reject">[];
+}
+
+function rejectPending(p: PendingProposal, err: Error): void {
+  for (const w of p.waiters) w.reject(err);
 }
 
 interface PendingRead {
@@ -181,6 +194,7 @@ export class RaftPeer implements RaftPeerApi {
   private lastSnapshot: RaftPeerStats["lastSnapshot"];
 
   private readonly pending = new Map<number, PendingProposal>();
+  private queued: QueuedCommand[] = [];
   private readonly reads = new Map<number, PendingRead>();
   private nextReadId = 1;
   private readonly leaderListeners = new Set<LeaderListener>();
@@ -398,9 +412,12 @@ export class RaftPeer implements RaftPeerApi {
   }
 
   /**
-   * Proposes commands in one Raft batch (one fsync, one append message per follower) and
-   * returns one promise per command, each settled independently once that entry is applied
-   * here (so ingestion can ack exactly the messages whose commands applied).
+   * Proposes commands and returns one promise per command, each settled independently once its
+   * entry is applied here (so ingestion can ack exactly the messages whose commands applied).
+   * Commands queue until the host loop takes its next Ready: everything that arrived while the
+   * previous append was being fsynced goes into one entry (up to MAX_COMMANDS_PER_ENTRY /
+   * MAX_BYTES_PER_ENTRY), so under load one log record, one append and one event batch carry
+   * many commands; an idle leader still proposes a lone command at once.
    */
   proposeEach(data: readonly Uint8Array[]): Promise<ProposeResult>[] {
     const fail = (e: Error) => data.map(() => Promise.reject(e));
@@ -419,34 +436,70 @@ export class RaftPeer implements RaftPeerApi {
         new ProposalRejectedError(`leadership transfer to ${st.leadTransferee} in progress`),
       );
     }
-    const now = Date.now();
     const startedAt = performance.now();
-    let index = st.lastIndex;
-    const out: Promise<ProposeResult>[] = [];
-    for (let i = 0; i < data.length; i++) {
-      const cmd = data[i]!;
-      const entry = new Uint8Array(8 + cmd.length);
-      new DataView(entry.buffer).setFloat64(0, now, true);
-      entry.set(cmd, 8);
-      try {
-        this.raw.propose(entry);
-      } catch (e) {
-        if (!(e instanceof ProposalDroppedError)) throw e;
-        this.metrics?.proposals.inc({ outcome: "rejected" }, data.length - i);
-        const err = new ProposalRejectedError(e.reason);
-        for (let j = i; j < data.length; j++) out.push(Promise.reject(err));
-        break;
-      }
-      index++;
-      out.push(this.track(index, st.term, startedAt));
-    }
+    const out = data.map(
+      (d) =>
+        new Promise<ProposeResult>((resolve, reject) => {
+          this.queued.push({ data: d, startedAt, resolve, reject });
+        }),
+    );
     this.kick();
     return out;
   }
 
+  /** Packs the queued commands into entries and hands them to the core (see proposeEach). */
+  private flushQueued(): void {
+    if (this.queued.length === 0) return;
+    const queued = this.queued;
+    this.queued = [];
+    const st = this.raw.status();
+    let refusal: Error | undefined;
+    if (st.state !== StateType.Leader) refusal = this.notLeader(st.lead);
+    else if (st.leadTransferee !== 0) {
+      refusal = new ProposalRejectedError(
+        `leadership transfer to ${st.leadTransferee} in progress`,
+      );
+    }
+    const now = Date.now();
+    let index = st.lastIndex;
+    const runs = packRuns(queued);
+    for (const [i, run] of runs.entries()) {
+      if (!refusal) {
+        try {
+          this.raw.propose(
+            encodeEntry(
+              now,
+              run.map((q) => q.data),
+            ),
+          );
+        } catch (e) {
+          if (!(e instanceof ProposalDroppedError)) {
+            // A bug in the core: the peer stops (fatal). Runs already proposed are pending and
+            // are failed with it; the rest must not be left waiting either.
+            for (const q of runs.slice(i).flat()) q.reject(e as Error);
+            throw e;
+          }
+          refusal = new ProposalRejectedError(e.reason);
+        }
+      }
+      if (refusal) {
+        this.metrics?.proposals.inc({ outcome: "rejected" }, run.length);
+        for (const q of run) q.reject(refusal);
+        continue;
+      }
+      index++;
+      this.metrics?.entryCommands.observe(run.length);
+      this.pending.set(index, {
+        term: st.term,
+        startedAt: (run[0] as QueuedCommand).startedAt,
+        waiters: run,
+      });
+    }
+  }
+
   private track(index: number, term: number, startedAt: number): Promise<ProposeResult> {
     return new Promise<ProposeResult>((resolve, reject) => {
-      this.pending.set(index, { term, startedAt, resolve, reject });
+      this.pending.set(index, { term, startedAt, waiters: [{ resolve, reject }] });
     });
   }
 
@@ -612,13 +665,16 @@ export class RaftPeer implements RaftPeerApi {
     this.log.info({ term: this.term, index: this.applied, reason }, "raft peer stopped");
   }
 
-  private failAll(err: (index: number, p: PendingProposal) => Error): void {
+  private failAll(err: (index: number, term: number) => Error): void {
     for (const [index, p] of this.pending) {
-      p.reject(err(index, p));
-      this.metrics?.proposals.inc({ outcome: "lost" });
+      rejectPending(p, err(index, p.term));
+      this.metrics?.proposals.inc({ outcome: "lost" }, p.waiters.length);
     }
     this.pending.clear();
-    for (const r of this.reads.values()) r.reject(err(0, { term: 0 } as PendingProposal));
+    const queued = this.queued;
+    this.queued = [];
+    for (const q of queued) q.reject(err(0, 0));
+    for (const r of this.reads.values()) r.reject(err(0, 0));
     this.reads.clear();
   }
 
@@ -697,7 +753,7 @@ export class RaftPeer implements RaftPeerApi {
     this.loop = this.drain().then(
       () => {
         this.running = false;
-        if (!this.stopped && this.raw.hasReady()) this.kick();
+        if (!this.stopped && (this.queued.length > 0 || this.raw.hasReady())) this.kick();
       },
       (e: unknown) => {
         this.running = false;
@@ -707,7 +763,10 @@ export class RaftPeer implements RaftPeerApi {
   }
 
   private async drain(): Promise<void> {
-    while (!this.stopped && this.raw.hasReady()) {
+    for (;;) {
+      if (this.stopped) return;
+      this.flushQueued();
+      if (!this.raw.hasReady()) return;
       const rd: Ready = this.raw.ready();
       // 0. A steady leader's appends go out first: its fsync overlaps the followers' (safe
       //    because this loop takes the next Ready only after this write; see splitLeaderMessages).
@@ -755,44 +814,52 @@ export class RaftPeer implements RaftPeerApi {
   private applyEntries(entries: readonly Entry[]): void {
     for (const e of entries) {
       if (e.index <= this.applied) continue;
-      let reply: Uint8Array = EMPTY;
+      let replies: readonly Uint8Array[] = [];
       if (e.type === EntryType.ConfChange) {
         this.applyConfChange(e);
-      } else if (e.data.length >= 8) {
-        const stampedAt = new DataView(e.data.buffer, e.data.byteOffset, 8).getFloat64(0, true);
-        const outcome = this.fsm.apply({
-          index: e.index,
-          term: e.term,
-          stampedAt,
-          data: e.data.subarray(8),
-        });
-        reply = outcome.reply;
-        this.applied = e.index;
-        for (const l of this.appliedListeners) {
-          try {
-            l(e.index, outcome.events);
-          } catch (err) {
-            this.log.error({ err, index: e.index }, "onApplied listener threw");
-          }
-        }
       } else if (e.data.length > 0) {
-        // Not written by this host (every proposal has the 8-byte stamp): skip it everywhere.
-        this.log.error(
-          { index: e.index, term: e.term, bytes: e.data.length },
-          "entry without time stamp skipped",
-        );
+        const entry = decodeEntry(e.data);
+        if (entry) {
+          const at = { index: e.index, term: e.term, stampedAt: entry.stampedAt };
+          let events: readonly ManifestEventOut[];
+          if (entry.batched) {
+            const outcome = this.fsm.applyBatch({ ...at, commands: entry.commands });
+            replies = outcome.replies;
+            events = outcome.events;
+          } else {
+            const outcome = this.fsm.apply({ ...at, data: entry.commands[0] as Uint8Array });
+            replies = [outcome.reply];
+            events = outcome.events;
+          }
+          this.applied = e.index;
+          for (const l of this.appliedListeners) {
+            try {
+              l(e.index, events);
+            } catch (err) {
+              this.log.error({ err, index: e.index }, "onApplied listener threw");
+            }
+          }
+        } else {
+          // Not written by this host (every proposal has the 8-byte stamp): skip it everywhere.
+          this.log.error(
+            { index: e.index, term: e.term, bytes: e.data.length },
+            "entry without time stamp or with a broken batch frame skipped",
+          );
+        }
       }
       this.applied = e.index;
       const p = this.pending.get(e.index);
       if (p) {
         this.pending.delete(e.index);
         if (p.term === e.term) {
-          p.resolve({ index: e.index, term: e.term, reply });
-          this.metrics?.proposals.inc({ outcome: "applied" });
+          p.waiters.forEach((w, i) => {
+            w.resolve({ index: e.index, term: e.term, reply: replies[i] ?? EMPTY });
+          });
+          this.metrics?.proposals.inc({ outcome: "applied" }, p.waiters.length);
           this.metrics?.commitLatency.observe((performance.now() - p.startedAt) / 1000);
         } else {
-          p.reject(new ProposalLostError(e.index, p.term, `index taken by term ${e.term}`));
-          this.metrics?.proposals.inc({ outcome: "lost" });
+          rejectPending(p, new ProposalLostError(e.index, p.term, `index taken by term ${e.term}`));
+          this.metrics?.proposals.inc({ outcome: "lost" }, p.waiters.length);
         }
       }
     }
@@ -862,7 +929,10 @@ export class RaftPeer implements RaftPeerApi {
     for (const [i, p] of this.pending) {
       if (i > index) continue;
       this.pending.delete(i);
-      p.reject(new ProposalLostError(i, p.term, "superseded by a snapshot from the leader"));
+      rejectPending(
+        p,
+        new ProposalLostError(i, p.term, "superseded by a snapshot from the leader"),
+      );
     }
   }
 
@@ -881,8 +951,8 @@ export class RaftPeer implements RaftPeerApi {
       this.log.info({ term: this.term, index: this.applied, leader: ss.lead }, "lost leadership");
       // Appended entries may still commit under the next leader: the outcome is unknown.
       for (const [index, p] of this.pending) {
-        p.reject(new ProposalLostError(index, p.term, "leadership lost"));
-        this.metrics?.proposals.inc({ outcome: "lost" });
+        rejectPending(p, new ProposalLostError(index, p.term, "leadership lost"));
+        this.metrics?.proposals.inc({ outcome: "lost" }, p.waiters.length);
       }
       this.pending.clear();
       for (const r of this.reads.values()) r.reject(this.notLeader(ss.lead));
@@ -916,18 +986,30 @@ export class RaftPeer implements RaftPeerApi {
 
   private expireWaiting(): void {
     const now = performance.now();
+    // Commands still queued this long mean the host loop is stuck (a write that does not return):
+    // they never reached the log, so refusing them is safe and lets callers retry elsewhere.
+    const stale = this.queued.filter((q) => now - q.startedAt >= this.timing.proposalTimeoutMs);
+    if (stale.length > 0) {
+      this.queued = this.queued.filter((q) => now - q.startedAt < this.timing.proposalTimeoutMs);
+      const err = new ProposalRejectedError(
+        `not appended within ${this.timing.proposalTimeoutMs} ms (the log is not taking writes)`,
+      );
+      for (const q of stale) q.reject(err);
+      this.metrics?.proposals.inc({ outcome: "rejected" }, stale.length);
+    }
     // Map order is proposal order, so the oldest are first.
     for (const [index, p] of this.pending) {
       if (now - p.startedAt < this.timing.proposalTimeoutMs) break;
       this.pending.delete(index);
-      p.reject(
+      rejectPending(
+        p,
         new ProposalLostError(
           index,
           p.term,
           `not applied within ${this.timing.proposalTimeoutMs} ms`,
         ),
       );
-      this.metrics?.proposals.inc({ outcome: "lost" });
+      this.metrics?.proposals.inc({ outcome: "lost" }, p.waiters.length);
     }
     for (const [id, r] of this.reads) {
       if (now - r.startedAt < this.timing.readTimeoutMs) break;

@@ -6,7 +6,13 @@ import * as grpc from "@grpc/grpc-js";
 import { freePorts, waitFor } from "@tessera/harness";
 import { createLogger, type Logger } from "@tessera/observability";
 import type { NodeId } from "@tessera/raft";
-import type { ApplyOutcome, CommittedCommand, StateMachine } from "../state-machine.js";
+import type {
+  ApplyOutcome,
+  BatchApplyOutcome,
+  CommittedBatch,
+  CommittedCommand,
+  StateMachine,
+} from "../state-machine.js";
 import type { FaultsConfig } from "../transport/faults.js";
 import { RAFT_GRPC_OPTIONS } from "../transport/raft-service.js";
 import { RaftPeer } from "./raft-peer.js";
@@ -30,6 +36,11 @@ export class TestStateMachine implements StateMachine {
       reply: Buffer.from(JSON.stringify({ ok: true, n: this.commands.length })),
       events: [{ category: "test", body: { text } }],
     };
+  }
+
+  applyBatch(entry: CommittedBatch): BatchApplyOutcome {
+    const outs = entry.commands.map((data) => this.apply({ ...entry, data }));
+    return { replies: outs.map((o) => o.reply), events: outs.flatMap((o) => o.events) };
   }
 
   snapshot(): Uint8Array {
