@@ -147,7 +147,7 @@ export class StorageManager {
       streams: [CMD_STREAM, EVENTS_STREAM],
     });
     const js = jetstream(nc);
-    const proposer = new CommandProposer(js, config.nodeId, log, options.knownCommandTypes);
+    const proposer = new CommandProposer(js, config.nodeId, log, options.knownCommandTypes, nc);
     const server = createServer();
     const manager = new StorageManager(config, log, nc, store, proposer, server);
     server.on("request", (req, res) => {
