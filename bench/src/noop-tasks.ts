@@ -18,7 +18,8 @@
 //   tasks ÷ (last completion commit − first attempt-start commit).
 // - cpu: each service process's CPU (user + system, /proc) over the throughput job, in ms per
 //   task, and servicesBusyFraction = their CPU ÷ (window × cores): below 1, the path waits (I/O,
-//   round trips), above it, the cores are the limit.
+//   round trips), above it, the cores are the limit. natsServerMsPerTask and
+//   totalWithNatsMsPerTask add the nats-server the cluster started (the bus's share of the work).
 // - dispatch latency per task: attempt-start commit (leader-stamped event time) → the agent
 //   starting it (its completion's completedAt − totalMs; same host clock); p50/p99.
 // - task latency: attempt-start commit → attempt-complete commit; p50/p99.
@@ -185,19 +186,25 @@ function computedView(cluster: E2eCluster, jobId: string) {
 function cpuPerTask(
   before: ReadonlyMap<string, number>,
   after: ReadonlyMap<string, number>,
+  natsUsed: number | undefined,
   tasks: number,
   windowStart: number,
 ) {
   const { byService, total } = cpuSince(before, after);
-  const msPerTask = Object.fromEntries(
-    [...byService].map(([name, used]) => [name, Math.round((used / tasks) * 1e5) / 100]),
-  );
+  const perTask = (s: number) => Math.round((s / tasks) * 1e5) / 100;
+  const msPerTask = Object.fromEntries([...byService].map(([name, used]) => [name, perTask(used)]));
   const windowSeconds = (performance.now() - windowStart) / 1000;
   return {
-    msPerTask: { ...msPerTask, total: Math.round((total / tasks) * 1e5) / 100 },
+    msPerTask: { ...msPerTask, total: perTask(total) },
     servicesBusyFraction:
       Math.round((total / (windowSeconds * availableParallelism())) * 1000) / 1000,
-    note: "service processes only (nats-server and this bench not counted); Linux /proc; empty elsewhere",
+    ...(natsUsed === undefined
+      ? {}
+      : {
+          natsServerMsPerTask: perTask(natsUsed),
+          totalWithNatsMsPerTask: perTask(total + natsUsed),
+        }),
+    note: "msPerTask: service processes only (this bench not counted); natsServerMsPerTask: the nats-server the cluster started; Linux /proc; empty elsewhere",
   };
 }
 
@@ -218,11 +225,19 @@ async function main(): Promise<void> {
     const spec: MatmulJobSpec = { n: tile * K, tile, mode: "exact", seed: 1 };
     const watcher = await CompletionWatcher.start(servers, jobId);
     const cpuBefore = cluster.cpuSeconds();
+    const natsBefore = cluster.natsCpuSeconds();
     const windowStart = performance.now();
     await submit(cluster, jobId, spec);
     await log.computed(jobId, 3_600_000);
     await new Promise((r) => setTimeout(r, 500)); // let the last completion reports arrive
-    const cpu = cpuPerTask(cpuBefore, cluster.cpuSeconds(), K ** 3 + K ** 2, windowStart);
+    const natsAfter = cluster.natsCpuSeconds();
+    const cpu = cpuPerTask(
+      cpuBefore,
+      cluster.cpuSeconds(),
+      natsBefore === undefined || natsAfter === undefined ? undefined : natsAfter - natsBefore,
+      K ** 3 + K ** 2,
+      windowStart,
+    );
     await watcher.stop();
     // Statistics from the durable stream (the live subscription only drives the waits).
     const stored = await jobEvents(servers, jobId);

@@ -40,6 +40,8 @@ export function defaultDataDir(): string {
 
 export interface DevClusterInfo {
   nats: string;
+  /** pid of the nats-server this cluster started (absent with `--nats URL`). */
+  natsPid?: number;
   http: string;
   peers: { id: number; pid: number; grpc: string; http: string }[];
   /** `http`: the agent's /healthz /readyz /metrics. */
@@ -310,6 +312,7 @@ export class DevCluster {
 
     // NATS.
     let natsUrl = o.nats;
+    let natsPid: number | undefined;
     if (natsUrl === undefined) {
       const port = await freePort();
       natsUrl = `nats://127.0.0.1:${port}`;
@@ -326,6 +329,7 @@ export class DevCluster {
         "tessera-dev",
       ]);
       await this.waitFor("nats-server", () => tcpReachable("127.0.0.1", port), deadline, [nats]);
+      natsPid = nats.proc.pid;
     }
 
     // Consensus peers.
@@ -450,6 +454,7 @@ export class DevCluster {
 
     this.info = {
       nats: natsUrl,
+      ...(natsPid !== undefined ? { natsPid } : {}),
       http: httpUrls[0]!,
       peers: peerPorts.map((p, i) => ({
         id: p.id,

@@ -55,8 +55,18 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     });
     info = JSON.parse(line) as DevClusterInfo;
     expect(Object.keys(info).sort()).toEqual(
-      ["agents", "dataDir", "http", "nats", "peers", "scheduler", "storageManager"].sort(),
+      [
+        "agents",
+        "dataDir",
+        "http",
+        "nats",
+        "natsPid",
+        "peers",
+        "scheduler",
+        "storageManager",
+      ].sort(),
     );
+    expect(alive(info.natsPid!)).toBe(true);
     expect(info.peers).toHaveLength(3);
     expect(info.agents.map((a) => a.id)).toEqual(["agent-1", "agent-2"]);
     for (const p of [...info.peers, ...info.agents, info.scheduler, info.storageManager]) {
@@ -196,5 +206,6 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     for (const p of [...info!.peers, ...info!.agents, info!.scheduler, info!.storageManager]) {
       expect(alive(p.pid)).toBe(false);
     }
+    expect(alive(info!.natsPid!)).toBe(false);
   });
 });

@@ -271,6 +271,14 @@ export class E2eCluster {
     return out;
   }
 
+  /**
+   * CPU seconds (user + system) of the nats-server the cluster started itself; undefined when it
+   * uses external NATS (`nats` option) or where /proc is not.
+   */
+  natsCpuSeconds(): number | undefined {
+    return this.info.natsPid === undefined ? undefined : processCpuSeconds(this.info.natsPid);
+  }
+
   pid(name: string): number {
     return this.proc(name).pid;
   }

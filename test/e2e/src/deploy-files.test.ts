@@ -58,6 +58,7 @@ describe("deployment files", () => {
       [
         "agent-1",
         "agent-2",
+        "agent-standby",
         "consensus-1",
         "consensus-2",
         "consensus-3",
@@ -72,6 +73,16 @@ describe("deployment files", () => {
       expect(t.service.healthcheck?.test?.join(" "), t.name).toContain(`:${port}/readyz`);
       expect(t.args, t.name).toContain("--ship-logs");
     }
+  });
+
+  it("the standby agent (profile standby) is the same agent, started with --standby", () => {
+    const standby = tessera.find((t) => t.name === "agent-standby");
+    const config = parseAgentConfig(standby!.args, {}, { nodeId: "x" });
+    expect(config.standby).toBe(true);
+    expect(config.nodeId).toBe("agent-standby");
+    expect((compose.services["agent-standby"] as { profiles?: string[] }).profiles).toEqual([
+      "standby",
+    ]);
   });
 
   it("a bad flag in a compose command would be caught by the same parsers", () => {
