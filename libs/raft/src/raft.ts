@@ -677,12 +677,13 @@ export class Raft {
       let nextProbeIdx = m.rejectHint;
       if (m.logTerm > 0)
         nextProbeIdx = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm).index;
-      if (m.rejectHint < pr.match) {
+      if (m.rejectHint < pr.match && pr.state !== ProgressState.Snapshot) {
         // The follower no longer holds entries it acknowledged to us in this term. Replies on a
         // link arrive in order, so this is not a reordered old rejection: its storage was lost
         // (a wiped data dir rejoining). Forget its match and probe from what it has; otherwise
         // every append would be refused as stale and, while the log still reaches back that far
-        // (no snapshot to send instead), it would never catch up. Our commit index stays put.
+        // (no snapshot to send instead), it would never catch up. Our commit index stays put. A
+        // snapshot transfer in progress has its own restart path (the follower reports offsets).
         pr.forgetMatch(m.rejectHint);
         this.sendAppend(m.from);
         return;
