@@ -1,7 +1,7 @@
 /** Flow control and batching of log replication (etcd's Progress/Inflights; dissertation §10.2). */
 import { describe, expect, it } from "vitest";
 import { ProposalDroppedError } from "./errors.js";
-import { MessageType } from "./message.js";
+import { MessageType, newMessage } from "./message.js";
 import { enc, TestNetwork } from "./test-network.test-helpers.js";
 
 describe("flow control and batching", () => {
@@ -133,5 +133,58 @@ describe("flow control and batching", () => {
     expect(net.raw(2).status().commit).toBe(9); // 3 configuration entries, the no-op, r0-r4
     net.tickAll(30);
     expect(net.appliedData(2)).toEqual(["r0", "r1", "r2", "r3", "r4"]);
+  });
+});
+
+describe("a follower that lost its log (wiped storage)", () => {
+  it("a rejection hint below the acknowledged match makes the leader probe from the hint", () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.campaign(1);
+    for (let i = 0; i < 5; i++) net.raw(1).propose(enc(`w${i}`));
+    net.settle();
+    const leader = net.raw(1);
+    const match = leader.status().progress?.get(3)?.match ?? 0;
+    expect(match).toBe(leader.status().lastIndex);
+    const committed = leader.status().commit;
+    // Follower 3 answers an append at its old match with "I have nothing": its log is gone.
+    const before = net.sent.length;
+    leader.step(
+      newMessage(MessageType.AppResp, {
+        from: 3,
+        to: 1,
+        term: leader.status().term,
+        index: match,
+        reject: true,
+        rejectHint: 0,
+      }),
+    );
+    net.handleReady(1);
+    const pr = leader.status().progress?.get(3);
+    expect(pr?.match).toBe(0);
+    expect(pr?.state).toBe("probe");
+    // The next append to it starts from the beginning of the log; nothing committed moves back.
+    const app = net.sent.slice(before).find((m) => m.type === MessageType.App && m.to === 3);
+    expect(app?.index).toBe(0);
+    expect(leader.status().commit).toBe(committed);
+  });
+
+  it("an ordinary stale rejection (hint at or above the match) is still ignored", () => {
+    const net = new TestNetwork([1, 2, 3]);
+    net.campaign(1);
+    for (let i = 0; i < 3; i++) net.raw(1).propose(enc(`s${i}`));
+    net.settle();
+    const leader = net.raw(1);
+    const match = leader.status().progress?.get(3)?.match ?? 0;
+    leader.step(
+      newMessage(MessageType.AppResp, {
+        from: 3,
+        to: 1,
+        term: leader.status().term,
+        index: match - 1,
+        reject: true,
+        rejectHint: match,
+      }),
+    );
+    expect(leader.status().progress?.get(3)).toMatchObject({ match, state: "replicate" });
   });
 });
