@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { ProposalDroppedError } from "./errors.js";
 import { MessageType, newMessage } from "./message.js";
+import type { RawNode } from "./raw-node.js";
 import { enc, TestNetwork } from "./test-network.test-helpers.js";
 
 describe("flow control and batching", () => {
@@ -137,6 +138,19 @@ describe("flow control and batching", () => {
 });
 
 describe("a follower that lost its log (wiped storage)", () => {
+  /** Follower 3 refuses the leader's append at `index`, saying its log matches up to `hint`. */
+  const rejectAppend = (leader: RawNode, index: number, hint: number) =>
+    leader.step(
+      newMessage(MessageType.AppResp, {
+        from: 3,
+        to: 1,
+        term: leader.status().term,
+        index,
+        reject: true,
+        rejectHint: hint,
+      }),
+    );
+
   it("a rejection hint below the acknowledged match makes the leader probe from the hint", () => {
     const net = new TestNetwork([1, 2, 3]);
     net.campaign(1);
@@ -148,16 +162,7 @@ describe("a follower that lost its log (wiped storage)", () => {
     const committed = leader.status().commit;
     // Follower 3 answers an append at its old match with "I have nothing": its log is gone.
     const before = net.sent.length;
-    leader.step(
-      newMessage(MessageType.AppResp, {
-        from: 3,
-        to: 1,
-        term: leader.status().term,
-        index: match,
-        reject: true,
-        rejectHint: 0,
-      }),
-    );
+    rejectAppend(leader, match, 0);
     net.handleReady(1);
     const pr = leader.status().progress?.get(3);
     expect(pr?.match).toBe(0);
@@ -175,16 +180,7 @@ describe("a follower that lost its log (wiped storage)", () => {
     net.settle();
     const leader = net.raw(1);
     const match = leader.status().progress?.get(3)?.match ?? 0;
-    leader.step(
-      newMessage(MessageType.AppResp, {
-        from: 3,
-        to: 1,
-        term: leader.status().term,
-        index: match - 1,
-        reject: true,
-        rejectHint: match,
-      }),
-    );
+    rejectAppend(leader, match - 1, match);
     expect(leader.status().progress?.get(3)).toMatchObject({ match, state: "replicate" });
   });
 });

@@ -30,7 +30,7 @@ import {
 } from "./placement.js";
 import { type PrefetchPolicy, prefetchFor } from "./prefetch.js";
 import { exhaustedReason, type RetryPolicy } from "./retry.js";
-import { type RunnableTask, runnableTasks } from "./runnable.js";
+import { nextAttempt, type RunnableTask, runnableTasks } from "./runnable.js";
 import { isFinished, type JobView, mapTaskId, type SchedulerView, type TaskView } from "./view.js";
 
 export interface PlannerConfig {
@@ -308,13 +308,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
   ) => {
     decisions.push({
       type: "start",
-      jobId: job.jobId,
-      taskId: t.taskId,
-      kind: t.kind,
-      i: t.i,
-      j: t.j,
-      k: t.k,
-      attempt: t.lastAttempt + 1,
+      ...nextAttempt(job, t),
       nodeId: placed.nodeId,
       pool: placed.pool,
       speculative: true,

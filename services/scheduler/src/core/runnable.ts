@@ -50,7 +50,8 @@ export function taskRunnableAt(
   return retryDueAt(task.failures, task.lastFailureAt ?? 0, retry);
 }
 
-function toRunnable(job: JobView, t: TaskView, why: RunnableTask["why"]): RunnableTask {
+/** The task and the attempt number its next attempt-start must carry (fencing: last + 1). */
+export function nextAttempt(job: JobView, t: TaskView): Omit<RunnableTask, "why"> {
   return {
     jobId: job.jobId,
     taskId: t.taskId,
@@ -59,8 +60,11 @@ function toRunnable(job: JobView, t: TaskView, why: RunnableTask["why"]): Runnab
     j: t.j,
     k: t.k,
     attempt: t.lastAttempt + 1,
-    why,
   };
+}
+
+function toRunnable(job: JobView, t: TaskView, why: RunnableTask["why"]): RunnableTask {
+  return { ...nextAttempt(job, t), why };
 }
 
 /**
