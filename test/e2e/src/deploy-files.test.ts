@@ -121,3 +121,81 @@ describe("deployment files", () => {
     }
   });
 });
+
+// No helm binary here (the chart README says what was rendered and when), so these read the
+// templates as text: what they can catch without rendering is a value that does not exist and a
+// flag a service would refuse at start (both fail silently or crash-loop only on a cluster).
+describe("helm chart (templates read as text)", () => {
+  const chart = join(ROOT, "helm/tessera");
+  const values = readYaml("helm/tessera/values.yaml") as Record<string, unknown>;
+  const templates = readdirSync(join(chart, "templates"))
+    .filter((f) => f.endsWith(".yaml") || f.endsWith(".tpl"))
+    .map((f) => ({ file: f, text: readFileSync(join(chart, "templates", f), "utf8") }));
+
+  const parsers: Record<string, (args: string[]) => unknown> = {
+    agent: (a) => parseAgentConfig(a, {}, { nodeId: "x" }),
+    consensus: (a) => parseConsensusConfig(a, { env: {} }),
+    scheduler: (a) => parseSchedulerConfig(a, {}, { instanceId: "x" }),
+    "storage-manager": (a) => parseStorageManagerConfig(a, {}),
+  };
+
+  /** The flags a template passes to `node services/<service>/dist/main.js`, literal ones only. */
+  function chartFlags(): { service: string; flag: string; file: string }[] {
+    const out: { service: string; flag: string; file: string }[] = [];
+    for (const { file, text } of templates) {
+      for (const m of text.matchAll(/services\/([a-z-]+)\/dist\/main\.js/g)) {
+        // The command line runs from there to the container's next field (env, ports...).
+        const rest = text.slice(m.index);
+        const end = rest.search(/\n\s+(env|envFrom|ports):/);
+        const cmd = end < 0 ? rest : rest.slice(0, end);
+        for (const f of cmd.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)) {
+          out.push({ service: m[1] ?? "", flag: f[0], file });
+        }
+      }
+    }
+    return out;
+  }
+
+  it("every .Values path a template reads is declared in values.yaml", () => {
+    const missing: string[] = [];
+    for (const { file, text } of templates) {
+      for (const m of text.matchAll(/\bValues\.([A-Za-z_][\w.]*)/g)) {
+        let node: unknown = values;
+        for (const key of (m[1] ?? "").replace(/\.$/, "").split(".")) {
+          if (typeof node !== "object" || node === null || !(key in node)) {
+            missing.push(`${file}: .Values.${m[1]}`);
+            break;
+          }
+          node = (node as Record<string, unknown>)[key];
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("every Tessera container's flags are known to that service's parser", () => {
+    const flags = chartFlags();
+    // All four services are started by the chart, the agents also as warm standbys.
+    expect(new Set(flags.map((f) => f.service))).toEqual(new Set(Object.keys(parsers)));
+    expect(flags).toContainEqual({ service: "agent", flag: "--standby", file: "agents.yaml" });
+    for (const { service, flag, file } of flags) {
+      const parse = parsers[service];
+      expect(parse, `${file}: ${service}`).toBeDefined();
+      // A flag alone: a known one fails on its missing value or another required flag, an
+      // unknown one on its name.
+      expect(() => parse?.([flag]), `${file}: ${service} ${flag}`).not.toThrow(/Unknown option/);
+    }
+  });
+
+  it("the same check refuses a flag no parser knows", () => {
+    expect(() => parsers.agent?.(["--slot"])).toThrow(/Unknown option '--slot'/);
+  });
+
+  it("warm-standby agents are a second Deployment, off by default", () => {
+    const agents = templates.find((t) => t.file === "agents.yaml")?.text ?? "";
+    expect((values.agents as { standby: { replicas: number } }).standby.replicas).toBe(0);
+    expect(agents).toMatch(/if gt \(int \.Values\.agents\.standby\.replicas\) 0/);
+    // A component label of their own keeps the two Deployments' selectors apart.
+    expect(agents).toContain('"component" "agent-standby"');
+  });
+});
