@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { intArg, jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs } from "./args.js";
 import { CliError, ClusterClient, parseServers } from "./client.js";
 import { DevCluster, type DevClusterInfo, defaultDataDir, readDevState } from "./dev-cluster.js";
+import { jobStorage } from "./job-storage.js";
 import { jobProgress, progressLine, type SubmitSummary, submitSummary } from "./job-view.js";
 
 // Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
@@ -160,11 +161,11 @@ export async function waitForJob(
     return submitSummary(p, wall, true, p.outputDigest);
   }
   // No verdict in the manifest: verify here, from storage.
-  const storage = o.storage ?? readDevState()?.storage;
+  const storage = await jobStorage(client, jobId, o.storage);
   if (!storage) return submitSummary(p, wall, null, p.outputDigest, "no verdict: pass --storage");
   const spec = (view as { spec?: MatmulJobSpec }).spec;
   if (!spec) return submitSummary(p, wall, null, p.outputDigest, "the job view has no spec");
-  const report = await verifyJobInStorage(jobId, spec, storage, p.outputDigest);
+  const report = await verifyJobInStorage(jobId, spec, storage.spec, p.outputDigest);
   return submitSummary(
     p,
     wall,
@@ -416,22 +417,23 @@ export async function verify(
 ): Promise<unknown> {
   const jobId = jobIdArg(id);
   const rounds = intArg("--rounds", opts.rounds ?? "2", 1, 64);
-  const storage = opts.storage ?? process.env.TESSERA_STORAGE ?? readDevState()?.storage;
-  if (!storage) {
-    throw new CliError(
-      `--storage: no storage known (no dev cluster in ${defaultDataDir()}); pass --storage fs:<dir>`,
-      2,
-    );
-  }
-  const view = (await clientFor(opts).get(`/v1/jobs/${jobId}`)) as {
+  const client = clientFor(opts);
+  const view = (await client.get(`/v1/jobs/${jobId}`)) as {
     spec?: MatmulJobSpec;
     outputDigest?: string | null;
   };
   if (!view.spec) throw new CliError(`job ${jobId} has no spec in the manifest's answer`);
+  const storage = await jobStorage(client, jobId, opts.storage);
+  if (!storage) {
+    throw new CliError(
+      `--storage: no storage known (job ${jobId} has no output tile in the manifest, TESSERA_STORAGE is unset, no dev cluster in ${defaultDataDir()}); pass --storage fs:<dir>`,
+      2,
+    );
+  }
   const report = await verifyJobInStorage(
     jobId,
     view.spec,
-    storage,
+    storage.spec,
     view.outputDigest ?? null,
     rounds,
   );
@@ -442,6 +444,7 @@ export async function verify(
   }
   how.push(`${report.seconds}s`);
   say(opts, `${jobId}: verified ${report.verified}  (${how.join(", ")})`);
+  say(opts, `  storage  ${storage.spec} (from ${storage.from})`);
   say(opts, `  digest   ${report.digest}`);
   if (report.manifestDigest)
     say(
@@ -450,7 +453,7 @@ export async function verify(
     );
   for (const f of report.failures.slice(0, 5)) say(opts, `  C(${f.i},${f.j}): ${f.reason}`);
   if (!report.verified) process.exitCode = 1;
-  return report;
+  return { ...report, storageFrom: storage.from };
 }
 
 export async function stop(

@@ -510,12 +510,10 @@ async function stopChild(c: Managed, graceMs: number): Promise<void> {
 }
 
 /**
- * Stream replicas for every service that provisions JetStream: on a NATS cluster (several URLs)
- * streams must be replicated (up to 3), or one service would provision them down to 1 replica.
- */
-/**
- * What every service gets with `--nats`: stream replicas to match the NATS cluster, and its
- * logs shipped to TESSERA_LOGS (so `tessera logs` finds every process's lines).
+ * What every service gets with `--nats`: stream replicas to match the NATS cluster (on a NATS
+ * cluster, several URLs, streams must be replicated, up to 3, or one service would provision
+ * them down to 1 replica), and its logs shipped to TESSERA_LOGS (so `tessera logs` finds every
+ * process's lines).
  */
 function natsFlags(natsUrl: string): string[] {
   const servers = natsUrl.split(",").filter((u) => u.trim() !== "").length;

@@ -116,22 +116,22 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect(s.digest).toMatch(/^[0-9a-f]{64}$/);
     jobId = String(s.jobId);
 
-    const verify = await run(process.execPath, [
-      MAIN,
-      "verify",
-      String(s.jobId),
-      "--json",
-      "--server",
-      info!.http,
-      "--storage",
-      `fs:${join(data, "storage")}`,
-    ]);
+    // No --storage, no TESSERA_STORAGE, and the cluster is not in the default data directory:
+    // verify finds the storage where the manifest says the job wrote its outputs.
+    const { TESSERA_STORAGE: _, ...env } = process.env;
+    const verify = await run(
+      process.execPath,
+      [MAIN, "verify", String(s.jobId), "--json", "--server", info!.http],
+      { env },
+    );
     const v = JSON.parse(verify.stdout) as Record<string, unknown>;
     expect(v).toMatchObject({
       verified: true,
       digest: s.digest,
       digestMatches: true,
       check: "rows",
+      storage: `fs:${join(data, "storage")}`,
+      storageFrom: "manifest",
     });
     // Exact mode reports how unlikely a wrong output is to pass: (2·floor(2^29/n))^−rounds.
     expect(v.missProbabilityBound).toBeLessThan(2 ** -30);

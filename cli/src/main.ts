@@ -133,7 +133,10 @@ function program(): Command {
       .command("verify")
       .argument("<job>")
       .description("Freivalds verification of a job's output tiles plus the checksum digest")
-      .option("--storage <spec>", "fs:<dir> | s3:<bucket> | gcs:<bucket> (default: dev cluster's)")
+      .option(
+        "--storage <spec>",
+        "fs:<dir> | s3:<bucket> | gcs:<bucket> (default: $TESSERA_STORAGE, where the manifest says the job's outputs are, the dev cluster's)",
+      )
       .option("--rounds <n>", "Freivalds rounds", "2"),
   ).action(run(verify));
 

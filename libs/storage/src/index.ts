@@ -36,4 +36,4 @@ export type {
   PutResult,
 } from "./object-store.js";
 export { S3ObjectStore, type S3StoreOptions } from "./s3/s3-store.js";
-export { STORAGE_SPEC_PATTERN, storageConfigFromSpec } from "./spec.js";
+export { STORAGE_SPEC_PATTERN, storageConfigFromSpec, storageSpecOfObjectUri } from "./spec.js";

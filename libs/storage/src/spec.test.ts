@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { StorageConfigError } from "./errors.js";
-import { STORAGE_SPEC_PATTERN, storageConfigFromSpec } from "./spec.js";
+import { createObjectStore } from "./factory.js";
+import { STORAGE_SPEC_PATTERN, storageConfigFromSpec, storageSpecOfObjectUri } from "./spec.js";
 
 describe("--storage spec", () => {
   it("maps each scheme to its backend config, endpoints from the environment", () => {
@@ -29,5 +30,33 @@ describe("--storage spec", () => {
     expect(() => storageConfigFromSpec("fs:", {})).toThrow(/--storage: "fs:" must be fs:<dir>/);
     expect(STORAGE_SPEC_PATTERN.test("s3:Bad_Bucket")).toBe(false);
     expect(STORAGE_SPEC_PATTERN.test("fs:/d")).toBe(true);
+  });
+
+  it("finds the spec again from an object's URI, as each store writes it", async () => {
+    const key = "jobs/job-1/C/0-0.tile";
+    const env = { TESSERA_S3_ENDPOINT: "http://127.0.0.1:9", TESSERA_GCS_ENDPOINT: "http://g" };
+    for (const spec of [
+      "fs:/var/lib/tessera data",
+      "fs:/",
+      "s3:bucket",
+      "s3:bucket/run-1/a",
+      "gcs:b.example",
+      "gcs:bkt/p",
+    ]) {
+      const store = createObjectStore(storageConfigFromSpec(spec, env));
+      try {
+        expect(storageSpecOfObjectUri(store.uri(key), key), spec).toBe(spec);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  it("has no spec for a URI that is not the key's, or of another scheme", () => {
+    const key = "jobs/j/C/0-0.tile";
+    expect(storageSpecOfObjectUri(`s3://b/jobs/j/C/0-1.tile`, key)).toBeUndefined();
+    expect(storageSpecOfObjectUri(`https://b/${key}`, key)).toBeUndefined();
+    expect(storageSpecOfObjectUri(`s3://Bad_Bucket/${key}`, key)).toBeUndefined();
+    expect(storageSpecOfObjectUri(`s3://b/${key}`, "")).toBeUndefined();
   });
 });

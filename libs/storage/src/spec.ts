@@ -1,6 +1,7 @@
 // `--storage fs:<dir> | s3:<bucket>[/<prefix>] | gcs:<bucket>[/<prefix>]` → a storage config object
 // for createObjectStore (which validates it). One grammar for every service's flag. Endpoints and
 // credentials come from the environment (never from flags, which show up in `ps`).
+import { fileURLToPath } from "node:url";
 import { StorageConfigError } from "./errors.js";
 
 /** A syntactically valid `--storage` value (checked by config loaders before start-up). */
@@ -39,4 +40,33 @@ export function storageConfigFromSpec(
     "--storage",
     `${JSON.stringify(spec)} must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]`,
   );
+}
+
+/**
+ * The `--storage` spec of the store that holds an object, from the object's URI (as a store's
+ * `uri(key)` writes it: `file://`, `s3://`, `gs://`) and its key. Undefined when the URI does not
+ * end with the key or has another scheme. Lets a client reach the storage a job's outputs were
+ * written to from the manifest alone (endpoints and credentials still come from the environment).
+ */
+export function storageSpecOfObjectUri(uri: string, key: string): string | undefined {
+  if (key === "" || !uri.endsWith(key)) return undefined;
+  const base = uri.slice(0, uri.length - key.length);
+  if (base.startsWith("file://")) {
+    let root: string;
+    try {
+      root = fileURLToPath(base);
+    } catch {
+      return undefined;
+    }
+    return `fs:${root.length > 1 ? root.replace(/\/+$/, "") : root}`;
+  }
+  for (const [scheme, name] of [
+    ["s3://", "s3"],
+    ["gs://", "gcs"],
+  ] as const) {
+    if (!base.startsWith(scheme)) continue;
+    const spec = `${name}:${base.slice(scheme.length).replace(/\/+$/, "")}`;
+    return STORAGE_SPEC_PATTERN.test(spec) ? spec : undefined;
+  }
+  return undefined;
 }

@@ -206,6 +206,17 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     await onEveryPeer("http-job");
     const missing = await getJson(`${l.http}/v1/jobs/nope`);
     expect(missing.status).toBe(404);
+    // One task, by id: a reduce nobody started yet; an unknown task is a 404 naming it.
+    const task = await getJson(`${l.http}/v1/jobs/http-job/tasks/r-0-1`);
+    expect(task.status).toBe(200);
+    expect(task.body).toMatchObject({ taskId: "r-0-1", kind: "reduce", i: 0, j: 1 });
+    expect(task.body).toMatchObject({ state: "pending", lastAttempt: 0, output: null });
+    const noTask = await getJson(`${l.http}/v1/jobs/http-job/tasks/r-99-0`);
+    expect(noTask.status).toBe(404);
+    expect((noTask.body as { error: { message: string } }).error.message).toBe(
+      'task "r-99-0" of job "http-job" does not exist',
+    );
+    expect((await getJson(`${l.http}/v1/jobs/nope/tasks/r-0-0`)).status).toBe(404);
     // Every peer's /metrics shows the manifest it holds: one job, its K³ maps + K² reduces.
     const K = SPEC.n / SPEC.tile;
     for (const p of peers.filter((x) => x.proc)) {

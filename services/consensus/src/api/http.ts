@@ -210,6 +210,29 @@ export async function createHttpServer(
     }
   });
 
+  // One task: its state, live attempts and output (uri, checksum): what a client needs to reach
+  // a job's outputs in storage without being told where they are (`tessera verify`).
+  app.get<{ Params: { id: string; taskId: string } }>(
+    "/v1/jobs/:id/tasks/:taskId",
+    async (req, reply) => {
+      try {
+        await readBarrier(ctx, consistencyOf(req));
+        const { id, taskId } = req.params;
+        const task = runQuery(ctx.readModel, { type: "task", jobId: id, taskId });
+        if (task === null) {
+          const what = ctx.readModel.job(id) ? `task ${JSON.stringify(taskId)} of job` : "job";
+          throw new ServiceError(
+            ServiceErrorCode.NotFound,
+            `${what} ${JSON.stringify(id)} does not exist`,
+          );
+        }
+        return reply.send(task);
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    },
+  );
+
   for (const action of ["pause", "resume", "cancel"] as const) {
     app.post<{ Params: { id: string } }>(`/v1/jobs/:id/${action}`, async (req, reply) => {
       if (!leaderOnly(req, reply)) return reply;
