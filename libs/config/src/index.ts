@@ -2,4 +2,11 @@
 export { envVarName, toSnake } from "./env-names.js";
 export { ConfigError, type ConfigIssue, type ConfigSource } from "./errors.js";
 export { type LoadConfigOptions, loadConfig } from "./load-config.js";
+export {
+  type FlagTable,
+  LOG_LEVELS,
+  type LogLevel,
+  readServiceFlags,
+  type ServiceFlags,
+} from "./service-flags.js";
 export { switchSetting } from "./switch.js";

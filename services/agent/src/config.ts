@@ -1,7 +1,7 @@
 // Agent configuration: command-line flags over environment variables over defaults, every
 // field validated with a message naming the flag and the reason. Pure: no I/O.
-import { parseArgs } from "node:util";
-import { switchSetting } from "@tessera/config";
+import { type LogLevel, readServiceFlags, type ServiceFlags } from "@tessera/config";
+import { STORAGE_SPEC_PATTERN } from "@tessera/storage";
 import { AgentError, AgentErrorCode } from "./errors.js";
 import type { ExecutionProviderChoice } from "./kernel/kernel-runner.js";
 
@@ -40,7 +40,7 @@ export interface AgentConfig {
   shipLogs: boolean;
   /** Where /healthz, /readyz and /metrics listen (port 0 = any free port). */
   http: { host: string; port: number };
-  logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+  logLevel: LogLevel;
 }
 
 /** Flag name → environment variable consulted when the flag is absent. */
@@ -60,23 +60,27 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   "ack-wait-ms": "TESSERA_ACK_WAIT_MS",
   "max-deliver": "TESSERA_MAX_DELIVER",
   replicas: "TESSERA_REPLICAS",
-  standby: "TESSERA_STANDBY",
   "drain-grace-ms": "TESSERA_DRAIN_GRACE_MS",
   "heartbeat-ms": "TESSERA_HEARTBEAT_MS",
   http: "TESSERA_AGENT_HTTP",
-  "ship-logs": "TESSERA_SHIP_LOGS",
   "log-level": "TESSERA_LOG_LEVEL",
 };
 
-const BOOLEAN_FLAGS = new Set(["standby", "ship-logs"]);
-const STRING_FLAGS = Object.keys(AGENT_ENV).filter((f) => !BOOLEAN_FLAGS.has(f));
-const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** Switches (no value) and the environment variable each falls back to. */
+const AGENT_SWITCHES: Readonly<Record<string, string>> = {
+  standby: "TESSERA_STANDBY",
+  "ship-logs": "TESSERA_SHIP_LOGS",
+};
 
-function configError(flag: string, reason: string): AgentError {
-  return new AgentError(AgentErrorCode.Config, `--${flag}: ${reason}`);
-}
+const TOKEN = {
+  pattern: /^[A-Za-z0-9_-]{1,64}$/,
+  what: "must be 1..64 characters of [A-Za-z0-9_-]",
+};
+const LABEL = {
+  pattern: /^[A-Za-z0-9._-]{1,64}$/,
+  what: "must be 1..64 characters of [A-Za-z0-9._-]",
+};
+const EP_CHOICES: readonly string[] = ["auto", "cuda", "cpu"];
 
 /**
  * Parses argv (without node and script) and env into a validated AgentConfig.
@@ -87,114 +91,47 @@ export function parseAgentConfig(
   env: Readonly<Record<string, string | undefined>>,
   defaults: { nodeId: string },
 ): AgentConfig {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: "string" as const }])),
-        standby: { type: "boolean" },
-        "ship-logs": { type: "boolean" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new AgentError(AgentErrorCode.Config, `flags: ${(err as Error).message}`);
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  const raw = (flag: string): string | undefined => {
-    const v = values[flag];
-    if (typeof v === "string") return v;
-    const envName = AGENT_ENV[flag];
-    const e = envName ? env[envName] : undefined;
-    return e === undefined || e === "" ? undefined : e;
-  };
-  const str = (flag: string, fallback: string | undefined, pattern?: RegExp, what?: string) => {
-    const v = raw(flag) ?? fallback;
-    if (v === undefined) throw configError(flag, `is required (or set ${AGENT_ENV[flag]})`);
-    if (pattern && !pattern.test(v)) throw configError(flag, `${JSON.stringify(v)} ${what}`);
-    return v;
-  };
-  const int = (flag: string, fallback: number, min: number, max: number) => {
-    const v = raw(flag);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw configError(flag, `${JSON.stringify(v)} must be an integer between ${min} and ${max}`);
-    }
-    return n;
-  };
-
-  const natsUrl = str("nats", "nats://127.0.0.1:4222");
-  for (const url of natsUrl.split(",")) {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$/.test(url) && !/^[^\s/:]+:\d+$/.test(url)) {
-      throw configError(
-        "nats",
-        `${JSON.stringify(url)} must look like nats://host:port (comma-separated for several)`,
-      );
-    }
-  }
-  const ep = str("ep", "auto");
-  if (ep !== "auto" && ep !== "cuda" && ep !== "cpu") {
-    throw configError("ep", `${JSON.stringify(ep)} must be auto, cuda or cpu`);
-  }
-  const storage = str("storage", undefined);
-  if (
-    !/^(fs:.+|s3:[a-z0-9][a-z0-9.-]{1,62}(\/.*)?|gcs:[a-z0-9][a-z0-9._-]{1,221}(\/.*)?)$/.test(
-      storage,
-    )
-  ) {
-    throw configError(
-      "storage",
-      `${JSON.stringify(storage)} must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]`,
-    );
-  }
-  const logLevel = str("log-level", "info");
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw configError(
-      "log-level",
-      `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`,
-    );
-  }
-  const bool = (flag: string) =>
-    switchSetting(
-      values[flag],
-      AGENT_ENV[flag] ?? "",
-      env,
-      (reason) => new AgentError(AgentErrorCode.Config, reason),
-    );
-  const ackWaitMs = int("ack-wait-ms", 30_000, 1_000, 3_600_000);
-  const httpListen = str("http", "127.0.0.1:0");
+  const f: ServiceFlags = readServiceFlags(
+    argv,
+    env,
+    { values: AGENT_ENV, switches: AGENT_SWITCHES },
+    (message) => new AgentError(AgentErrorCode.Config, message),
+  );
+  const ep = f.str("ep", "auto");
+  if (!EP_CHOICES.includes(ep)) f.fail("ep", `${JSON.stringify(ep)} must be auto, cuda or cpu`);
+  const storage = f.str("storage", undefined, {
+    pattern: STORAGE_SPEC_PATTERN,
+    what: "must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]",
+  });
+  const httpListen = f.str("http", "127.0.0.1:0");
   const httpMatch = /^(.+):(\d{1,5})$/.exec(httpListen);
   const httpPort = Number(httpMatch?.[2]);
   if (!httpMatch || httpPort > 65_535) {
-    throw configError("http", `${JSON.stringify(httpListen)} must be HOST:PORT (port 0..65535)`);
+    f.fail("http", `${JSON.stringify(httpListen)} must be HOST:PORT (port 0..65535)`);
   }
 
   return {
-    natsUrl,
-    nodeId: str("node-id", defaults.nodeId, TOKEN, "must be 1..64 characters of [A-Za-z0-9_-]"),
-    pool: str("pool", "cpu", TOKEN, "must be 1..64 characters of [A-Za-z0-9_-]"),
-    cloud: str("cloud", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
-    region: str("region", "local", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
-    zone: str("zone", "local-a", LABEL, "must be 1..64 characters of [A-Za-z0-9._-]"),
-    slots: int("slots", 2, 1, 256),
-    kernelThreads: int("kernel-threads", 1, 0, 256),
-    ep,
-    threads: int("threads", 1, 1, 256),
-    tileCacheMb: int("tile-cache-mb", 1024, 0, 1_048_576),
+    natsUrl: f.natsUrls().join(","),
+    nodeId: f.str("node-id", defaults.nodeId, TOKEN),
+    pool: f.str("pool", "cpu", TOKEN),
+    cloud: f.str("cloud", "local", LABEL),
+    region: f.str("region", "local", LABEL),
+    zone: f.str("zone", "local-a", LABEL),
+    slots: f.int("slots", 2, 1, 256),
+    kernelThreads: f.int("kernel-threads", 1, 0, 256),
+    ep: ep as ExecutionProviderChoice,
+    threads: f.int("threads", 1, 1, 256),
+    tileCacheMb: f.int("tile-cache-mb", 1024, 0, 1_048_576),
     storage,
-    ackWaitMs,
-    maxDeliver: int("max-deliver", 20, 1, 1000),
-    replicas: int("replicas", 1, 1, 5),
-    standby: bool("standby"),
-    shipLogs: bool("ship-logs"),
-    drainGraceMs: int("drain-grace-ms", 10_000, 0, 600_000),
-    heartbeatIntervalMs: int("heartbeat-ms", 1_000, 50, 60_000),
+    ackWaitMs: f.int("ack-wait-ms", 30_000, 1_000, 3_600_000),
+    maxDeliver: f.int("max-deliver", 20, 1, 1000),
+    replicas: f.int("replicas", 1, 1, 5),
+    standby: f.on("standby"),
+    shipLogs: f.on("ship-logs"),
+    drainGraceMs: f.int("drain-grace-ms", 10_000, 0, 600_000),
+    heartbeatIntervalMs: f.int("heartbeat-ms", 1_000, 50, 60_000),
     http: { host: httpMatch[1] as string, port: httpPort },
-    logLevel: logLevel as AgentConfig["logLevel"],
+    logLevel: f.logLevel(),
   };
 }
 

@@ -3,6 +3,7 @@
 // I/O is reading the file named by --config, through the injected `readFile`.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { LOG_LEVELS, type LogLevel } from "@tessera/config";
 import { ServiceError, ServiceErrorCode } from "./api/errors.js";
 
 /** Per-link network fault injection (applied by the peer transport to outgoing messages). */
@@ -23,7 +24,7 @@ export interface PeerConfig {
   readonly http: string;
 }
 
-export type LogLevelName = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+export type LogLevelName = LogLevel;
 
 export interface RaftTuning {
   /** Milliseconds per Raft tick (undefined: the peer's default). */
@@ -104,7 +105,6 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
   --shutdown-grace-ms MS SIGTERM grace (default 5000)
   --heartbeat-ms MS      agents' heartbeat period; failure detection scales with it (default 1000)`;
 
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
 const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s/]+$/;
 

@@ -1,7 +1,6 @@
 // Scheduler configuration: flags over environment variables over defaults, each validated with
 // a message naming the flag. Pure: no I/O.
-import { parseArgs } from "node:util";
-import { switchSetting } from "@tessera/config";
+import { type LogLevel, readServiceFlags, type ServiceFlags } from "@tessera/config";
 import type { BreakerPolicy } from "./core/breaker.js";
 import type { DeadlinePolicy } from "./core/deadlines.js";
 import type { InputLocation, PlacementPolicyName } from "./core/placement.js";
@@ -10,7 +9,7 @@ import type { PrefetchPolicy } from "./core/prefetch.js";
 import type { RetryPolicy } from "./core/retry.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 
-export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+export type { LogLevel };
 
 export interface SchedulerConfig {
   /** Consensus peers: `http://host:port` (gRPC addresses discovered from /v1/cluster) or gRPC `host:port`. */
@@ -81,68 +80,21 @@ const BOOLEAN_ENV: Readonly<Record<string, string>> = {
 };
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-const LOG_LEVELS: readonly LogLevel[] = [
-  "trace",
-  "debug",
-  "info",
-  "warn",
-  "error",
-  "fatal",
-  "silent",
-];
-
-function fail(flag: string, reason: string): never {
-  throw new SchedulerError(SchedulerErrorCode.Config, `--${flag}: ${reason}`);
-}
 
 export function parseSchedulerConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   defaults: { instanceId: string },
 ): SchedulerConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        ...Object.fromEntries(
-          Object.keys(SCHEDULER_ENV).map((f) => [f, { type: "string" as const }]),
-        ),
-        ...Object.fromEntries(
-          Object.keys(BOOLEAN_ENV).map((f) => [f, { type: "boolean" as const }]),
-        ),
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values as Record<string, string | boolean | undefined>;
-  } catch (err) {
-    throw new SchedulerError(SchedulerErrorCode.Config, `flags: ${(err as Error).message}`);
-  }
-  const raw = (flag: string): string | undefined => {
-    const v = values[flag];
-    if (typeof v === "string") return v;
-    const e = env[SCHEDULER_ENV[flag] ?? ""];
-    return e === undefined || e === "" ? undefined : e;
-  };
-  const int = (flag: string, fallback: number, min: number, max: number): number => {
-    const v = raw(flag);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-      fail(flag, `${JSON.stringify(v)} must be an integer between ${min} and ${max}`);
-    }
-    return n;
-  };
-  const num = (flag: string, fallback: number, min: number, max: number): number => {
-    const v = raw(flag);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n < min || n > max) {
-      fail(flag, `${JSON.stringify(v)} must be a number between ${min} and ${max}`);
-    }
-    return n;
-  };
+  const f: ServiceFlags = readServiceFlags(
+    argv,
+    env,
+    { values: SCHEDULER_ENV, switches: BOOLEAN_ENV },
+    (message) => new SchedulerError(SchedulerErrorCode.Config, message),
+  );
+  const { raw, int, num } = f;
+  // Annotated (as f is): a never-returning call narrows only through explicitly typed names.
+  const fail: ServiceFlags["fail"] = f.fail;
 
   const consensusRaw = raw("consensus");
   if (consensusRaw === undefined) {
@@ -165,15 +117,7 @@ export function parseSchedulerConfig(
   }
   if (consensus.length === 0) fail("consensus", "must name at least one peer");
 
-  const natsUrl = (raw("nats") ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim());
-  for (const u of natsUrl) {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$/.test(u) && !/^[^\s/:]+:\d+$/.test(u)) {
-      fail(
-        "nats",
-        `${JSON.stringify(u)} must look like nats://host:port (comma-separated for several)`,
-      );
-    }
-  }
+  const natsUrl = f.natsUrls();
   const pools = (raw("pool") ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -209,16 +153,7 @@ export function parseSchedulerConfig(
       );
     dataLocation = { cloud: m[1] as string, region: m[2] as string };
   }
-  const bool = (flag: string) =>
-    switchSetting(
-      values[flag],
-      BOOLEAN_ENV[flag] ?? "",
-      env,
-      (reason) => new SchedulerError(SchedulerErrorCode.Config, reason),
-    );
-  const logLevel = (raw("log-level") ?? "info") as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel))
-    fail("log-level", `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`);
+  const logLevel = f.logLevel();
 
   const retryBase = int("retry-base-ms", 500, 0, 3_600_000);
   const retryMax = int("retry-max-ms", 30_000, 0, 3_600_000);
@@ -278,7 +213,7 @@ export function parseSchedulerConfig(
     tickMs: int("tick-ms", 1_000, 10, 60_000),
     promoteStandby: promoteStandby === "on",
     replicas: int("replicas", 1, 1, 5),
-    shipLogs: bool("ship-logs"),
+    shipLogs: f.on("ship-logs"),
     logLevel,
   };
 }

@@ -1,12 +1,11 @@
 // Storage-manager configuration: flags over environment variables over defaults, every field
 // validated with a message naming the flag and the reason. Pure: no I/O.
-import { parseArgs } from "node:util";
-import { switchSetting } from "@tessera/config";
+import { type LogLevel, readServiceFlags, type ServiceFlags } from "@tessera/config";
 import { STORAGE_SPEC_PATTERN } from "@tessera/storage";
 import { StorageManagerError, StorageManagerErrorCode } from "./errors.js";
 
 export type CheckMode = "full" | "head";
-export type LogLevelSetting = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+export type LogLevelSetting = LogLevel;
 
 export interface StorageManagerConfig {
   natsUrl: string;
@@ -48,131 +47,60 @@ export const STORAGE_MANAGER_ENV: Readonly<Record<string, string>> = {
   "check-mode": "TESSERA_CHECK_MODE",
   "check-concurrency": "TESSERA_CHECK_CONCURRENCY",
   "verify-rounds": "TESSERA_VERIFY_ROUNDS",
-  "keep-partials": "TESSERA_KEEP_PARTIALS",
   "partials-grace-ms": "TESSERA_PARTIALS_GRACE_MS",
   "max-resets-per-job": "TESSERA_MAX_RESETS_PER_JOB",
   replicas: "TESSERA_REPLICAS",
   "log-level": "TESSERA_LOG_LEVEL",
-  "ship-logs": "TESSERA_SHIP_LOGS",
 };
 
-const BOOLEAN_FLAGS = new Set(["keep-partials", "ship-logs"]);
-const STRING_FLAGS = Object.keys(STORAGE_MANAGER_ENV).filter((f) => !BOOLEAN_FLAGS.has(f));
-const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-
-function configError(flag: string, reason: string): StorageManagerError {
-  return new StorageManagerError(StorageManagerErrorCode.Config, `--${flag}: ${reason}`);
-}
+/** Switches (no value) and the environment variable each falls back to. */
+const STORAGE_MANAGER_SWITCHES: Readonly<Record<string, string>> = {
+  "keep-partials": "TESSERA_KEEP_PARTIALS",
+  "ship-logs": "TESSERA_SHIP_LOGS",
+};
 
 /** Parses argv (without node and script) and env into a validated config. */
 export function parseStorageManagerConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): StorageManagerConfig {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: "string" as const }])),
-        ...Object.fromEntries([...BOOLEAN_FLAGS].map((f) => [f, { type: "boolean" as const }])),
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new StorageManagerError(
-      StorageManagerErrorCode.Config,
-      `flags: ${(err as Error).message}`,
-    );
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  const raw = (flag: string): string | undefined => {
-    const v = values[flag];
-    if (typeof v === "string") return v;
-    const envName = STORAGE_MANAGER_ENV[flag];
-    const e = envName ? env[envName] : undefined;
-    return e === undefined || e === "" ? undefined : e;
-  };
-  const str = (flag: string, fallback: string | undefined): string => {
-    const v = raw(flag) ?? fallback;
-    if (v === undefined) {
-      throw configError(flag, `is required (or set ${STORAGE_MANAGER_ENV[flag]})`);
-    }
-    return v;
-  };
-  const int = (flag: string, fallback: number, min: number, max: number): number => {
-    const v = raw(flag);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw configError(flag, `${JSON.stringify(v)} must be an integer between ${min} and ${max}`);
-    }
-    return n;
-  };
-
-  const natsUrl = str("nats", "nats://127.0.0.1:4222");
-  for (const url of natsUrl.split(",")) {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$/.test(url) && !/^[^\s/:]+:\d+$/.test(url)) {
-      throw configError(
-        "nats",
-        `${JSON.stringify(url)} must look like nats://host:port (comma-separated for several)`,
-      );
-    }
-  }
-  const storage = str("storage", undefined);
-  if (!STORAGE_SPEC_PATTERN.test(storage)) {
-    throw configError(
-      "storage",
-      `${JSON.stringify(storage)} must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]`,
-    );
-  }
-  const http = str("http", "127.0.0.1:9400");
+  const f: ServiceFlags = readServiceFlags(
+    argv,
+    env,
+    { values: STORAGE_MANAGER_ENV, switches: STORAGE_MANAGER_SWITCHES },
+    (message) => new StorageManagerError(StorageManagerErrorCode.Config, message),
+  );
+  const natsUrl = f.natsUrls().join(",");
+  const storage = f.str("storage", undefined, {
+    pattern: STORAGE_SPEC_PATTERN,
+    what: "must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]",
+  });
+  const http = f.str("http", "127.0.0.1:9400");
   const m = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(http);
   if (!m || Number(m[2]) > 65535) {
-    throw configError("http", `${JSON.stringify(http)} must be host:port (port 0..65535)`);
+    f.fail("http", `${JSON.stringify(http)} must be host:port (port 0..65535)`);
   }
-  const nodeId = str("node-id", "storage-manager");
-  if (!TOKEN.test(nodeId)) {
-    throw configError(
-      "node-id",
-      `${JSON.stringify(nodeId)} must be 1..64 characters of [A-Za-z0-9_-]`,
-    );
-  }
-  const checkMode = str("check-mode", "head");
+  const checkMode = f.str("check-mode", "head");
   if (checkMode !== "full" && checkMode !== "head") {
-    throw configError("check-mode", `${JSON.stringify(checkMode)} must be full or head`);
+    f.fail("check-mode", `${JSON.stringify(checkMode)} must be full or head`);
   }
-  const logLevel = str("log-level", "info");
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw configError(
-      "log-level",
-      `${JSON.stringify(logLevel)} must be one of ${LOG_LEVELS.join(", ")}`,
-    );
-  }
-  const bool = (flag: string) =>
-    switchSetting(
-      values[flag],
-      STORAGE_MANAGER_ENV[flag] ?? "",
-      env,
-      (reason) => new StorageManagerError(StorageManagerErrorCode.Config, reason),
-    );
   return {
     natsUrl,
     storage,
     http,
-    nodeId,
-    checkMode,
-    checkConcurrency: int("check-concurrency", 4, 1, 256),
-    verifyRounds: int("verify-rounds", 2, 1, 64),
-    keepPartials: bool("keep-partials"),
-    partialsGraceMs: int("partials-grace-ms", 0, 0, 7 * 24 * 3_600_000),
-    maxResetsPerJob: int("max-resets-per-job", 3, 0, 1000),
-    replicas: int("replicas", 1, 1, 5),
-    shipLogs: bool("ship-logs"),
-    logLevel: logLevel as LogLevelSetting,
+    nodeId: f.str("node-id", "storage-manager", {
+      pattern: /^[A-Za-z0-9_-]{1,64}$/,
+      what: "must be 1..64 characters of [A-Za-z0-9_-]",
+    }),
+    checkMode: checkMode as StorageManagerConfig["checkMode"],
+    checkConcurrency: f.int("check-concurrency", 4, 1, 256),
+    verifyRounds: f.int("verify-rounds", 2, 1, 64),
+    keepPartials: f.on("keep-partials"),
+    partialsGraceMs: f.int("partials-grace-ms", 0, 0, 7 * 24 * 3_600_000),
+    maxResetsPerJob: f.int("max-resets-per-job", 3, 0, 1000),
+    replicas: f.int("replicas", 1, 1, 5),
+    shipLogs: f.on("ship-logs"),
+    logLevel: f.logLevel(),
   };
 }
 
