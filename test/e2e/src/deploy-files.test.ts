@@ -129,7 +129,7 @@ describe("helm chart (templates read as text)", () => {
   const chart = join(ROOT, "helm/tessera");
   const values = readYaml("helm/tessera/values.yaml") as Record<string, unknown>;
   const templates = readdirSync(join(chart, "templates"))
-    .filter((f) => f.endsWith(".yaml") || f.endsWith(".tpl"))
+    .filter((f) => /\.(yaml|tpl|txt)$/.test(f))
     .map((f) => ({ file: f, text: readFileSync(join(chart, "templates", f), "utf8") }));
 
   const parsers: Record<string, (args: string[]) => unknown> = {
