@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs } from "./args.js";
+import { jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs, taskIdArg } from "./args.js";
 import { CliError, parseServers } from "./client.js";
 import { bytesMoved, jobProgress, progressLine, submitSummary } from "./job-view.js";
 
@@ -99,6 +99,11 @@ describe("argument validation", () => {
   it("validates ids and servers", () => {
     expect(jobIdArg("job-7")).toBe("job-7");
     expect(() => jobIdArg("a/b")).toThrow(/JOB/);
+    expect(taskIdArg("m-0-1-2")).toBe("m-0-1-2");
+    expect(taskIdArg("r-3-4")).toBe("r-3-4");
+    expect(() => taskIdArg("r-3")).toThrow(
+      '--task: "r-3" must be m-<i>-<j>-<k> (a map) or r-<i>-<j>',
+    );
     expect(() => nodeIdArg("a.b")).toThrow(/NODE/);
     expect(parseServers("127.0.0.1:8001, http://h:1/")).toEqual([
       "http://127.0.0.1:8001",

@@ -1,5 +1,5 @@
 // Argument validation for `tessera` (pure; every message names the flag and the reason, exit 2).
-import { autoKPerMap } from "@tessera/matrix";
+import { autoKPerMap, parseTaskId } from "@tessera/matrix";
 import { CliError } from "./client.js";
 
 /** `orElse` names what the flag accepts besides a number (e.g. "auto"), for the message. */
@@ -103,6 +103,19 @@ export function parseDevUpArgs(o: {
 
 const JOB_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `--task`: a map `m-<i>-<j>-<k>` or a reduce `r-<i>-<j>` (range checks are the server's). */
+export function taskIdArg(value: string): string {
+  try {
+    parseTaskId(value);
+  } catch {
+    throw new CliError(
+      `--task: ${JSON.stringify(value)} must be m-<i>-<j>-<k> (a map) or r-<i>-<j> (a reduce)`,
+      2,
+    );
+  }
+  return value;
+}
 
 export function jobIdArg(value: string): string {
   if (!JOB_ID.test(value)) {

@@ -3,7 +3,7 @@
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { runUntilSignal } from "@tessera/observability";
 import type { Command } from "commander";
-import { intArg, jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs } from "./args.js";
+import { intArg, jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs, taskIdArg } from "./args.js";
 import { CliError, ClusterClient, parseServers } from "./client.js";
 import { DevCluster, type DevClusterInfo, defaultDataDir, readDevState } from "./dev-cluster.js";
 import { jobStorage } from "./job-storage.js";
@@ -251,7 +251,8 @@ export async function jobList(opts: Common): Promise<unknown> {
   return { jobs };
 }
 
-export async function jobStatus(id: string, opts: Common): Promise<unknown> {
+export async function jobStatus(id: string, opts: Common & { task?: string }): Promise<unknown> {
+  if (opts.task !== undefined) return taskStatus(jobIdArg(id), taskIdArg(opts.task), opts);
   const view = await clientFor(opts).get(`/v1/jobs/${jobIdArg(id)}`);
   const p = jobProgress(view);
   say(
@@ -261,6 +262,47 @@ export async function jobStatus(id: string, opts: Common): Promise<unknown> {
   if (p.outputDigest) say(opts, `  digest ${p.outputDigest}`);
   if (p.failure) say(opts, `  failure ${p.failure}`);
   return view;
+}
+
+interface TaskStatusView {
+  taskId: string;
+  state: string;
+  lastAttempt: number;
+  retries: number;
+  failures: number;
+  resets: number;
+  live: { attempt: number; nodeId: string | null; startedAt: number; speculative: boolean }[];
+  output: {
+    uri: string;
+    checksum: string;
+    bytes: number;
+    attempt: number;
+    verified: boolean;
+  } | null;
+}
+
+/** One task: state, attempts, where its live attempts run, its output (`job status --task`). */
+async function taskStatus(jobId: string, taskId: string, opts: Common): Promise<unknown> {
+  const t = (await clientFor(opts).get(`/v1/jobs/${jobId}/tasks/${taskId}`)) as TaskStatusView;
+  say(
+    opts,
+    `${jobId} ${t.taskId}: ${t.state}  attempts ${t.lastAttempt} (retries ${t.retries}, failures ${t.failures}, resets ${t.resets})`,
+  );
+  for (const a of t.live) {
+    const age = ((Date.now() - a.startedAt) / 1000).toFixed(1);
+    say(
+      opts,
+      `  attempt ${a.attempt}${a.speculative ? " (speculative)" : ""} on ${a.nodeId ?? "(unplaced)"}, running ${age}s`,
+    );
+  }
+  if (t.output) {
+    const o = t.output;
+    say(
+      opts,
+      `  output ${o.uri}  crc32c ${o.checksum}  ${o.bytes} bytes  attempt ${o.attempt}${o.verified ? "  verified" : ""}`,
+    );
+  }
+  return t;
 }
 
 export async function jobControl(

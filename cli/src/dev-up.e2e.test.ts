@@ -136,6 +136,23 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     // Exact mode reports how unlikely a wrong output is to pass: (2·floor(2^29/n))^−rounds.
     expect(v.missProbabilityBound).toBeLessThan(2 ** -30);
 
+    // One task of it: done, its output verified and stored under its deterministic key.
+    const task = await run(process.execPath, [
+      MAIN,
+      "job",
+      "status",
+      String(s.jobId),
+      "--task",
+      "r-0-1",
+      "--json",
+      "--server",
+      info!.http,
+    ]);
+    const t = JSON.parse(task.stdout) as { state: string; output: Record<string, unknown> };
+    expect(t).toMatchObject({ taskId: "r-0-1", kind: "reduce", state: "done", live: [] });
+    expect(t.output).toMatchObject({ verified: true, bytes: expect.any(Number) });
+    expect(String(t.output.uri)).toMatch(new RegExp(`/jobs/${String(s.jobId)}/C/0-1\\.tile$`));
+
     const cluster = await run(process.execPath, [
       MAIN,
       "cluster",

@@ -98,7 +98,13 @@ function program(): Command {
       .option("--storage <spec>", "storage to verify from when the manifest has no verdict"),
   ).action(run(jobSubmit));
   common(job.command("list").description("list jobs")).action(run(jobList));
-  common(job.command("status").argument("<id>").description("show a job")).action(run(jobStatus));
+  common(
+    job
+      .command("status")
+      .argument("<id>")
+      .description("show a job")
+      .option("--task <id>", "show one task instead: m-<i>-<j>-<k> or r-<i>-<j>"),
+  ).action(run(jobStatus));
   for (const action of ["pause", "resume", "cancel"] as const) {
     common(job.command(action).argument("<id>").description(`${action} a job`)).action(
       run((id: string, opts: Common, cmd: Command) => jobControl(action, id, opts, cmd)),
