@@ -251,8 +251,15 @@ export async function jobList(opts: Common): Promise<unknown> {
   return { jobs };
 }
 
-export async function jobStatus(id: string, opts: Common & { task?: string }): Promise<unknown> {
+export async function jobStatus(
+  id: string,
+  opts: Common & { task?: string; live?: boolean },
+): Promise<unknown> {
+  if (opts.task !== undefined && opts.live) {
+    throw new CliError("--task and --live: give one of them", 2);
+  }
   if (opts.task !== undefined) return taskStatus(jobIdArg(id), taskIdArg(opts.task), opts);
+  if (opts.live) return liveAttempts(jobIdArg(id), opts);
   const view = await clientFor(opts).get(`/v1/jobs/${jobIdArg(id)}`);
   const p = jobProgress(view);
   say(
@@ -264,6 +271,33 @@ export async function jobStatus(id: string, opts: Common & { task?: string }): P
   return view;
 }
 
+interface LiveAttemptLine {
+  taskId: string;
+  attempt: number;
+  nodeId: string | null;
+  startedAt: number;
+  speculative: boolean;
+}
+
+function attemptLine(a: LiveAttemptLine, withTask: boolean): string {
+  const age = ((Date.now() - a.startedAt) / 1000).toFixed(1);
+  const what = `${withTask ? `${a.taskId} ` : ""}attempt ${a.attempt}`;
+  // Attempts go to a pool's shared consumer: the manifest binds the node at claim or completion.
+  const node = a.nodeId ? `on ${a.nodeId}` : "node not bound yet";
+  return `  ${what}${a.speculative ? " (speculative)" : ""}, ${node}, running ${age}s`;
+}
+
+/** A job's live attempts, longest-running first (`job status --live`): what runs now, how long. */
+async function liveAttempts(jobId: string, opts: Common): Promise<unknown> {
+  const body = (await clientFor(opts).get(`/v1/jobs/${jobId}/attempts`)) as {
+    attempts: LiveAttemptLine[];
+  };
+  const attempts = [...body.attempts].sort((a, b) => a.startedAt - b.startedAt);
+  say(opts, `${jobId}: ${attempts.length} live attempt${attempts.length === 1 ? "" : "s"}`);
+  for (const a of attempts) say(opts, attemptLine(a, true));
+  return { ...body, jobId, attempts };
+}
+
 interface TaskStatusView {
   taskId: string;
   state: string;
@@ -271,7 +305,7 @@ interface TaskStatusView {
   retries: number;
   failures: number;
   resets: number;
-  live: { attempt: number; nodeId: string | null; startedAt: number; speculative: boolean }[];
+  live: LiveAttemptLine[];
   output: {
     uri: string;
     checksum: string;
@@ -288,13 +322,7 @@ async function taskStatus(jobId: string, taskId: string, opts: Common): Promise<
     opts,
     `${jobId} ${t.taskId}: ${t.state}  attempts ${t.lastAttempt} (retries ${t.retries}, failures ${t.failures}, resets ${t.resets})`,
   );
-  for (const a of t.live) {
-    const age = ((Date.now() - a.startedAt) / 1000).toFixed(1);
-    say(
-      opts,
-      `  attempt ${a.attempt}${a.speculative ? " (speculative)" : ""} on ${a.nodeId ?? "(unplaced)"}, running ${age}s`,
-    );
-  }
+  for (const a of t.live) say(opts, attemptLine(a, false));
   if (t.output) {
     const o = t.output;
     say(

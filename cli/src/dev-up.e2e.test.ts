@@ -152,6 +152,18 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect(t).toMatchObject({ taskId: "r-0-1", kind: "reduce", state: "done", live: [] });
     expect(t.output).toMatchObject({ verified: true, bytes: expect.any(Number) });
     expect(String(t.output.uri)).toMatch(new RegExp(`/jobs/${String(s.jobId)}/C/0-1\\.tile$`));
+    // The job is done: no live attempts left.
+    const live = await run(process.execPath, [
+      MAIN,
+      "job",
+      "status",
+      String(s.jobId),
+      "--live",
+      "--json",
+      "--server",
+      info!.http,
+    ]);
+    expect(JSON.parse(live.stdout)).toMatchObject({ jobId: s.jobId, attempts: [] });
 
     const cluster = await run(process.execPath, [
       MAIN,

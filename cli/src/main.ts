@@ -103,7 +103,11 @@ function program(): Command {
       .command("status")
       .argument("<id>")
       .description("show a job")
-      .option("--task <id>", "show one task instead: m-<i>-<j>-<k> or r-<i>-<j>"),
+      .option("--task <id>", "show one task instead: m-<i>-<j>-<k> or r-<i>-<j>")
+      .option(
+        "--live",
+        "list the job's live attempts instead: task, attempt, running time, node once bound",
+      ),
   ).action(run(jobStatus));
   for (const action of ["pause", "resume", "cancel"] as const) {
     common(job.command(action).argument("<id>").description(`${action} a job`)).action(

@@ -217,6 +217,23 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
       'task "r-99-0" of job "http-job" does not exist',
     );
     expect((await getJson(`${l.http}/v1/jobs/nope/tasks/r-0-0`)).status).toBe(404);
+    // Live attempts: none yet; after an attempt-start, that one (not yet bound to a node).
+    expect((await getJson(`${l.http}/v1/jobs/http-job/attempts`)).body).toMatchObject({
+      attempts: [],
+    });
+    const started = await post(`${l.http}/v1/commands`, {
+      v: 1,
+      clientId: "http-attempts",
+      seq: 1,
+      cmd: { type: "attempt-start", jobId: "http-job", taskId: "m-0-1-0", attempt: 1 },
+    });
+    expect(started.body).toMatchObject({ ok: true });
+    const live = await getJson(`${l.http}/v1/jobs/http-job/attempts`);
+    expect(live.status).toBe(200);
+    expect((live.body as { attempts: unknown[] }).attempts).toEqual([
+      expect.objectContaining({ taskId: "m-0-1-0", attempt: 1, nodeId: null, speculative: false }),
+    ]);
+    expect((await getJson(`${l.http}/v1/jobs/nope/attempts`)).status).toBe(404);
     // Every peer's /metrics shows the manifest it holds: one job, its K³ maps + K² reduces.
     const K = SPEC.n / SPEC.tile;
     for (const p of peers.filter((x) => x.proc)) {

@@ -233,6 +233,24 @@ export async function createHttpServer(
     },
   );
 
+  // A job's live attempts: which tasks run now, since when, which are speculative, and their node
+  // once one is bound (attempts go to a pool's shared consumer: claim or completion binds it).
+  app.get<{ Params: { id: string } }>("/v1/jobs/:id/attempts", async (req, reply) => {
+    try {
+      await readBarrier(ctx, consistencyOf(req));
+      const attempts = ctx.readModel.attempts(req.params.id);
+      if (attempts === undefined) {
+        throw new ServiceError(
+          ServiceErrorCode.NotFound,
+          `job ${JSON.stringify(req.params.id)} does not exist`,
+        );
+      }
+      return reply.send({ appliedIndex: ctx.readModel.appliedIndex, attempts });
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
   for (const action of ["pause", "resume", "cancel"] as const) {
     app.post<{ Params: { id: string } }>(`/v1/jobs/:id/${action}`, async (req, reply) => {
       if (!leaderOnly(req, reply)) return reply;

@@ -10,6 +10,8 @@ export interface ManifestReadModel {
   task(jobId: string, taskId: string): unknown;
   /** A page of a job's touched tasks from an ordinal, or undefined for an unknown job. */
   tasks(jobId: string, from: number, limit: number): unknown;
+  /** A job's live attempts (where its running tasks run), or undefined for an unknown job. */
+  attempts(jobId: string): unknown[] | undefined;
   /** Counts of jobs, tasks, nodes, sessions. */
   stats(): unknown;
   /** Every job's summary, in id order. */

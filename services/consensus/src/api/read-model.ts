@@ -9,6 +9,7 @@ export function fsmReadModel(fsm: ManifestFsm): ManifestReadModel {
     job: (jobId) => fsm.getJob(jobId),
     task: (jobId, taskId) => fsm.getTask(jobId, taskId),
     tasks: (jobId, from, limit) => fsm.listTasks(jobId, from, limit),
+    attempts: (jobId) => (fsm.getJob(jobId) ? [...fsm.liveAttempts(jobId)] : undefined),
     jobs: () => fsm.listJobs(),
     nodes: () => fsm.listNodes(),
     stats: () => fsm.stats(),
