@@ -67,6 +67,10 @@ class HttpSession {
   }
 }
 
+function noSuchJob(jobId: string): ServiceError {
+  return new ServiceError(ServiceErrorCode.NotFound, `job ${JSON.stringify(jobId)} does not exist`);
+}
+
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof ServiceError && err.code === ServiceErrorCode.NotLeader && err.leader?.http) {
     // Writes and linearizable reads alike: the same request on the leader will be served.
@@ -198,12 +202,7 @@ export async function createHttpServer(
     try {
       await readBarrier(ctx, consistencyOf(req));
       const job = ctx.readModel.job(req.params.id);
-      if (job === undefined || job === null) {
-        throw new ServiceError(
-          ServiceErrorCode.NotFound,
-          `job ${JSON.stringify(req.params.id)} does not exist`,
-        );
-      }
+      if (job === undefined || job === null) throw noSuchJob(req.params.id);
       return reply.send(job);
     } catch (err) {
       return sendError(reply, err);
@@ -218,12 +217,12 @@ export async function createHttpServer(
       try {
         await readBarrier(ctx, consistencyOf(req));
         const { id, taskId } = req.params;
-        const task = runQuery(ctx.readModel, { type: "task", jobId: id, taskId });
-        if (task === null) {
-          const what = ctx.readModel.job(id) ? `task ${JSON.stringify(taskId)} of job` : "job";
+        const task = ctx.readModel.task(id, taskId);
+        if (task === undefined) {
+          if (!ctx.readModel.job(id)) throw noSuchJob(id);
           throw new ServiceError(
             ServiceErrorCode.NotFound,
-            `${what} ${JSON.stringify(id)} does not exist`,
+            `task ${JSON.stringify(taskId)} of job ${JSON.stringify(id)} does not exist`,
           );
         }
         return reply.send(task);
@@ -239,12 +238,7 @@ export async function createHttpServer(
     try {
       await readBarrier(ctx, consistencyOf(req));
       const attempts = ctx.readModel.attempts(req.params.id);
-      if (attempts === undefined) {
-        throw new ServiceError(
-          ServiceErrorCode.NotFound,
-          `job ${JSON.stringify(req.params.id)} does not exist`,
-        );
-      }
+      if (attempts === undefined) throw noSuchJob(req.params.id);
       return reply.send({ appliedIndex: ctx.readModel.appliedIndex, attempts });
     } catch (err) {
       return sendError(reply, err);
