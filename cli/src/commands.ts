@@ -103,6 +103,11 @@ function printDevClusterInfo(info: DevClusterInfo, json: boolean): void {
       `  scheduler       pid ${info.scheduler.pid}  ${info.scheduler.http}`,
       `  storage-manager pid ${info.storageManager.pid}  ${info.storageManager.http}`,
       ...info.agents.map((a) => `  ${a.id.padEnd(15)} pid ${a.pid}  ${a.http}`),
+      ...(info.s3
+        ? [
+            `  s3 (local)      pid ${info.s3.pid}  ${info.s3.endpoint}  bucket ${info.s3.bucket}  (s3rver, no fsync: for development)`,
+          ]
+        : []),
       "Try: pnpm tessera job submit matmul --n 1024 --tile 256 --wait   (Ctrl-C stops the cluster)",
       "",
     ].join("\n"),
@@ -165,7 +170,7 @@ export async function waitForJob(
   if (!storage) return submitSummary(p, wall, null, p.outputDigest, "no verdict: pass --storage");
   const spec = (view as { spec?: MatmulJobSpec }).spec;
   if (!spec) return submitSummary(p, wall, null, p.outputDigest, "the job view has no spec");
-  const report = await verifyJobInStorage(jobId, spec, storage.spec, p.outputDigest);
+  const report = await verifyJobInStorage(jobId, spec, storage, p.outputDigest);
   return submitSummary(
     p,
     wall,
@@ -503,7 +508,7 @@ export async function verify(
   const report = await verifyJobInStorage(
     jobId,
     view.spec,
-    storage.spec,
+    storage,
     view.outputDigest ?? null,
     rounds,
   );

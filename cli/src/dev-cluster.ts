@@ -1,5 +1,6 @@
 // A local Tessera cluster as child processes: nats-server (from the PATH, unless given a URL),
-// consensus peers, the scheduler, the storage-manager and agents. Used by `tessera dev up` and by
+// consensus peers, the scheduler, the storage-manager and agents (and, with `--storage s3` and no
+// S3 configured, a local S3 endpoint: local-s3.ts). Used by `tessera dev up` and by
 // `npm start` (scripts/start.mjs). Every process logs to <data>/logs/<name>.log; the cluster's
 // endpoints are written to <data>/tessera-dev.json so other `tessera` commands find it.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -16,6 +17,7 @@ import { createRequire } from "node:module";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { DevUpArgs } from "./args.js";
 import { CliError } from "./client.js";
 
@@ -49,6 +51,33 @@ export interface DevClusterInfo {
   scheduler: { pid: number; http: string };
   storageManager: { pid: number; http: string };
   dataDir: string;
+  /** The local S3 endpoint this cluster started (`--storage s3` with no S3 configured). */
+  s3?: LocalS3Info;
+}
+
+export interface LocalS3Info {
+  endpoint: string;
+  bucket: string;
+  pid: number;
+  /** Where its objects are (a directory per bucket). */
+  directory: string;
+}
+
+/** The one account s3rver checks request signatures against (local-s3.ts). */
+const LOCAL_S3_ACCOUNT = { id: "S3RVER", secret: "S3RVER", region: "us-east-1" } as const;
+
+/**
+ * The environment a client needs to reach a dev cluster's local S3: its endpoint and account.
+ * Empty when the cluster has none.
+ */
+export function localS3Env(s3: LocalS3Info | undefined): Record<string, string> {
+  if (!s3) return {};
+  return {
+    TESSERA_S3_ENDPOINT: s3.endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_S3_ACCOUNT.id,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_ACCOUNT.secret,
+    AWS_REGION: LOCAL_S3_ACCOUNT.region,
+  };
 }
 
 /** What <data>/tessera-dev.json holds: the info line plus what other commands need. */
@@ -202,6 +231,8 @@ export class DevCluster {
   private stopping: Promise<void> | undefined;
   info: DevClusterInfo | undefined;
   storageSpec = "";
+  /** What every service process gets (the caller's env, plus a local S3's when one runs). */
+  private serviceEnv: NodeJS.ProcessEnv = {};
 
   private constructor(
     private readonly o: DevClusterOptions,
@@ -232,6 +263,32 @@ export class DevCluster {
     return cluster;
   }
 
+  /** Starts local-s3.ts on a free port under <data>/s3 and points every service at it. */
+  private async startLocalS3(bucket: string, deadline: number): Promise<LocalS3Info> {
+    const port = await freePort();
+    const directory = join(this.dataDir, "s3");
+    this.status(`starting a local S3 endpoint (s3rver) on 127.0.0.1:${port}`);
+    const server = this.spawnService("s3", process.execPath, [
+      "--openssl-legacy-provider",
+      fileURLToPath(new URL("./local-s3.js", import.meta.url)),
+      "--dir",
+      directory,
+      "--bucket",
+      bucket,
+      "--port",
+      String(port),
+    ]);
+    await this.waitFor("the local S3", () => tcpReachable("127.0.0.1", port), deadline, [server]);
+    const s3: LocalS3Info = {
+      endpoint: `http://127.0.0.1:${port}`,
+      bucket,
+      pid: server.proc.pid ?? 0,
+      directory,
+    };
+    this.serviceEnv = { ...this.serviceEnv, ...localS3Env(s3) };
+    return s3;
+  }
+
   private status(line: string): void {
     this.o.onStatus?.(line);
   }
@@ -241,7 +298,7 @@ export class DevCluster {
     const fd = openSync(log, "a");
     const proc = spawn(command, args, {
       stdio: ["ignore", fd, fd],
-      env: { ...TILE_BUFFER_MALLOC_ENV, ...(this.o.env ?? process.env) },
+      env: { ...TILE_BUFFER_MALLOC_ENV, ...this.serviceEnv },
     });
     closeSync(fd);
     const m: Managed = { name, proc, log, exited: false, code: null };
@@ -288,18 +345,18 @@ export class DevCluster {
     const o = this.o;
     const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
     const env = o.env ?? process.env;
+    this.serviceEnv = env;
+    let s3: LocalS3Info | undefined;
 
     // Storage every service shares.
     if (o.storage === "fs") {
       this.storageSpec = `fs:${join(this.dataDir, "storage")}`;
     } else if (o.storage === "s3") {
-      if (!env.TESSERA_S3_ENDPOINT && !env.AWS_REGION) {
-        throw new CliError(
-          "--storage s3 needs TESSERA_S3_ENDPOINT (MinIO/S3 URL) or AWS_REGION, plus AWS credentials, in the environment",
-          2,
-        );
-      }
-      this.storageSpec = `s3:${env.TESSERA_S3_BUCKET ?? "tessera-dev"}`;
+      const bucket = env.TESSERA_S3_BUCKET ?? "tessera-dev";
+      // No S3 configured: run one here, so `--storage s3` works without MinIO or an account.
+      if (!env.TESSERA_S3_ENDPOINT && !env.AWS_REGION)
+        s3 = await this.startLocalS3(bucket, deadline);
+      this.storageSpec = `s3:${bucket}`;
     } else {
       if (!env.TESSERA_GCS_ENDPOINT && !env.GOOGLE_APPLICATION_CREDENTIALS) {
         throw new CliError(
@@ -470,6 +527,7 @@ export class DevCluster {
       scheduler: { pid: scheduler.proc.pid ?? 0, http: `http://127.0.0.1:${schedPort}` },
       storageManager: { pid: sm.proc.pid ?? 0, http: smHttp },
       dataDir: this.dataDir,
+      ...(s3 ? { s3 } : {}),
     };
     const state: DevState = {
       ...this.info,
@@ -483,7 +541,7 @@ export class DevCluster {
   /** SIGTERM to everything (agents first, NATS last), SIGKILL what is still up after a grace. */
   stop(graceMs = 15_000): Promise<void> {
     this.stopping ??= (async () => {
-      const order = ["agent-", "scheduler", "storage-manager", "peer-", "nats"];
+      const order = ["agent-", "scheduler", "storage-manager", "peer-", "s3", "nats"];
       for (const prefix of order) {
         const group = this.children.filter((c) => c.name.startsWith(prefix) && !c.exited);
         await Promise.all(group.map((c) => stopChild(c, graceMs)));

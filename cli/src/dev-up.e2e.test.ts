@@ -1,14 +1,15 @@
 // The real thing: `tessera dev up --json` (nats-server, 3 consensus peers, scheduler,
 // storage-manager, 2 agents as processes), then `tessera job submit matmul --n 256 --tile 64
-// --wait --json` against it, then SIGTERM and every process it started is gone.
+// --wait --json` against it, then SIGTERM and every process it started is gone. Then the same job
+// on `--storage s3` with no S3 configured (dev up's own local S3 endpoint).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import type { DevClusterInfo } from "./dev-cluster.js";
+import { type DevClusterInfo, localS3Env } from "./dev-cluster.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const run = promisify(execFile);
@@ -22,6 +23,39 @@ function alive(pid: number): boolean {
   }
 }
 
+/** `tessera dev up --json --agent-ep cpu ARGS`: the process and its info line. */
+async function devUp(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ dev: ChildProcess; info: DevClusterInfo }> {
+  const dev = spawn(process.execPath, [MAIN, "dev", "up", "--json", "--agent-ep", "cpu", ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env,
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    dev.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    dev.once("exit", (code) => reject(new Error(`dev up exited with ${code}`)));
+  });
+  return { dev, info: JSON.parse(line) as DevClusterInfo };
+}
+
+async function stopDevUp(dev: ChildProcess | undefined): Promise<void> {
+  if (dev && dev.exitCode === null) {
+    dev.kill("SIGTERM");
+    await new Promise((r) => dev.once("exit", r));
+  }
+}
+
+const submitArgs = ["job", "submit", "matmul", "--n", "256", "--tile", "64", "--wait", "--json"];
+
+/** The digest of the fs run below: the S3 run of the same spec must store the same bytes. */
+let fsDigest: string | undefined;
+
 describe("tessera dev up + job submit --wait (real processes)", () => {
   const data = mkdtempSync(join(tmpdir(), "tessera-cli-e2e-"));
   let dev: ChildProcess | undefined;
@@ -29,31 +63,12 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
   let jobId: string | undefined;
 
   afterAll(async () => {
-    if (dev && dev.exitCode === null) {
-      dev.kill("SIGTERM");
-      await new Promise((r) => dev?.once("exit", r));
-    }
+    await stopDevUp(dev);
     rmSync(data, { recursive: true, force: true });
   });
 
   it("prints one JSON line naming every endpoint and pid", async () => {
-    dev = spawn(
-      process.execPath,
-      [MAIN, "dev", "up", "--json", "--data", data, "--agent-ep", "cpu"],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = "";
-      dev!.stdout!.on("data", (d: Buffer) => {
-        buf += d.toString();
-        const nl = buf.indexOf("\n");
-        if (nl >= 0) resolve(buf.slice(0, nl));
-      });
-      dev!.once("exit", (code) => reject(new Error(`dev up exited with ${code}`)));
-    });
-    info = JSON.parse(line) as DevClusterInfo;
+    ({ dev, info } = await devUp(["--data", data]));
     expect(Object.keys(info).sort()).toEqual(
       [
         "agents",
@@ -77,24 +92,9 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
   });
 
   it("runs a verified job and prints the summary object", async () => {
-    const { stdout } = await run(
-      process.execPath,
-      [
-        MAIN,
-        "job",
-        "submit",
-        "matmul",
-        "--n",
-        "256",
-        "--tile",
-        "64",
-        "--wait",
-        "--json",
-        "--server",
-        info!.http,
-      ],
-      { timeout: 300_000 },
-    );
+    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs, "--server", info!.http], {
+      timeout: 300_000,
+    });
     const lines = stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
     const s = JSON.parse(lines[0]!) as Record<string, unknown>;
@@ -115,6 +115,7 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect(s).toMatchObject({ status: "succeeded", verified: true, tasks: 32 });
     expect(s.digest).toMatch(/^[0-9a-f]{64}$/);
     jobId = String(s.jobId);
+    fsDigest = String(s.digest);
 
     // No --storage, no TESSERA_STORAGE, and the cluster is not in the default data directory:
     // verify finds the storage where the manifest says the job wrote its outputs.
@@ -236,5 +237,58 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       expect(alive(p.pid)).toBe(false);
     }
     expect(alive(info!.natsPid!)).toBe(false);
+  });
+});
+
+// The S3 code path of every service in one job: with `--storage s3` and no S3 configured, dev up
+// runs a local S3 endpoint (s3rver) and points the agents and the storage-manager at it.
+describe("tessera dev up --storage s3 with no S3 configured (a local s3rver)", () => {
+  const data = mkdtempSync(join(tmpdir(), "tessera-cli-e2e-s3-"));
+  let dev: ChildProcess | undefined;
+  let info: DevClusterInfo | undefined;
+  const { TESSERA_STORAGE: _s, TESSERA_S3_ENDPOINT: _e, AWS_REGION: _r, ...env } = process.env;
+
+  afterAll(async () => {
+    await stopDevUp(dev);
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("runs a verified job whose outputs are S3 objects, byte for byte the fs run's", async () => {
+    ({ dev, info } = await devUp(
+      ["--data", data, "--storage", "s3", "--peers", "1", "--agents", "1"],
+      env,
+    ));
+    const s3 = info.s3!;
+    expect(s3).toMatchObject({ bucket: "tessera-dev", directory: join(data, "s3") });
+    expect(alive(s3.pid)).toBe(true);
+
+    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs, "--server", info.http], {
+      timeout: 300_000,
+      env,
+    });
+    const s = JSON.parse(stdout.trim()) as { jobId: string; digest: string };
+    expect(s).toMatchObject({ status: "succeeded", verified: true, tasks: 32 });
+    if (fsDigest) expect(s.digest).toBe(fsDigest);
+    // s3rver keeps each object as a file: the outputs are there, under the job's keys.
+    const outputs = readdirSync(join(s3.directory, "tessera-dev", "jobs", s.jobId, "C"));
+    expect(outputs.filter((f) => f.endsWith("._S3rver_object"))).toHaveLength(16);
+
+    // Read back over the S3 protocol from the manifest's URIs (s3://tessera-dev/...), with the
+    // endpoint and account the info line names.
+    const verify = await run(
+      process.execPath,
+      [MAIN, "verify", s.jobId, "--json", "--server", info.http],
+      { env: { ...env, ...localS3Env(s3) } },
+    );
+    expect(JSON.parse(verify.stdout)).toMatchObject({
+      verified: true,
+      digest: s.digest,
+      storage: "s3:tessera-dev",
+      storageFrom: "manifest",
+    });
+
+    dev!.kill("SIGTERM");
+    expect(await new Promise((r) => dev!.once("exit", r))).toBe(0);
+    expect(alive(s3.pid)).toBe(false);
   });
 });

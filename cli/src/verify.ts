@@ -4,6 +4,7 @@ import { type MatmulJobSpec, outputKey, reduceTaskId } from "@tessera/matrix";
 import { createObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import { verifyJobOutputs } from "@tessera/storage-manager";
 import { CliError } from "./client.js";
+import type { JobStorage } from "./job-storage.js";
 
 export interface VerifyReport {
   readonly jobId: string;
@@ -26,11 +27,11 @@ export interface VerifyReport {
 export async function verifyJobInStorage(
   jobId: string,
   spec: MatmulJobSpec,
-  storage: string,
+  storage: Pick<JobStorage, "spec" | "env">,
   manifestDigest: string | null,
   rounds = 2,
 ): Promise<VerifyReport> {
-  const store = createObjectStore(storageConfigFromSpec(storage, process.env));
+  const store = createObjectStore(storageConfigFromSpec(storage.spec, storage.env));
   try {
     const K = spec.n / spec.tile;
     const checksums = new Map<string, string>();
@@ -56,7 +57,7 @@ export async function verifyJobInStorage(
         check: null,
         missProbabilityBound: null,
         seconds: 0,
-        storage,
+        storage: storage.spec,
       };
     }
     const v = await verifyJobOutputs(store, jobId, spec, checksums, rounds);
@@ -74,7 +75,7 @@ export async function verifyJobInStorage(
       check: v.result.check,
       missProbabilityBound: v.result.missProbabilityBound,
       seconds: Number(v.seconds.toFixed(3)),
-      storage,
+      storage: storage.spec,
     };
   } catch (err) {
     if (err instanceof CliError) throw err;

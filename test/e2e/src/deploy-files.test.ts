@@ -2,6 +2,7 @@
 // service in docker-compose.yml has a command line its own config parser accepts, Prometheus
 // scrapes each one on the port it listens on, and the Grafana provisioning names the datasource
 // the dashboards use. A renamed flag or a moved port fails here, not at `docker compose up`.
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -121,6 +122,57 @@ describe("deployment files", () => {
     }
   });
 });
+
+// Compose's own schema check (`config` needs no Docker engine): a misspelt key, a depends_on
+// naming no service, a bad healthcheck or profile fail here. `.ci/run` installs docker-compose
+// when neither `docker compose` nor `docker-compose` is present, so in CI this never skips.
+const composeCli = ((): string[] | undefined => {
+  for (const cmd of [["docker", "compose"], ["docker-compose"]]) {
+    const r = spawnSync(cmd[0] ?? "", [...cmd.slice(1), "version"], { encoding: "utf8" });
+    if (r.status === 0) return cmd;
+  }
+  return undefined;
+})();
+
+/** `config -q` on the given Compose text, resolved against the repo root; null when valid. */
+function composeConfigError(text: string, profiles: string[] = []): string | null {
+  const [cmd = "", ...pre] = composeCli ?? [];
+  const r = spawnSync(
+    cmd,
+    [
+      ...pre,
+      "--project-directory",
+      ROOT,
+      "-f",
+      "-",
+      ...profiles.flatMap((p) => ["--profile", p]),
+      "config",
+      "-q",
+    ],
+    { input: text, encoding: "utf8", timeout: 60_000 },
+  );
+  return r.status === 0 ? null : `${r.stderr}${r.error?.message ?? ""}`.trim();
+}
+
+describe.skipIf(composeCli === undefined && !process.env.CI)(
+  "docker-compose.yml (compose config)",
+  () => {
+    const text = readFileSync(join(ROOT, "docker-compose.yml"), "utf8");
+
+    it("is a valid Compose file, with and without the standby profile", () => {
+      expect(composeCli, "docker compose or docker-compose on the PATH").toBeDefined();
+      expect(composeConfigError(text)).toBeNull();
+      expect(composeConfigError(text, ["standby"])).toBeNull();
+    });
+
+    it("the same check refuses a misspelt key and a dependency on no service", () => {
+      expect(composeConfigError(text.replace(/\brestart:/g, "restartt:"))).toMatch(/restartt/);
+      expect(
+        composeConfigError(text.replace(/^( {6})nats-1:\n( {8}condition)/m, "$1nats-9:\n$2")),
+      ).toMatch(/nats-9/);
+    });
+  },
+);
 
 // No helm binary here (the chart README says what was rendered and when), so these read the
 // templates as text: what they can catch without rendering is a value that does not exist and a
