@@ -3,7 +3,7 @@
 // S3 configured, a local S3 endpoint: local-s3.ts). Used by `tessera dev up` and by
 // `npm start` (scripts/start.mjs). Every process logs to <data>/logs/<name>.log; the cluster's
 // endpoints are written to <data>/tessera-dev.json so other `tessera` commands find it.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -217,6 +217,25 @@ function tail(file: string, lines = 15): string {
   }
 }
 
+let deathGuard: string[] | undefined;
+
+/**
+ * The prefix that makes a child get SIGTERM when `dev up` itself dies without stopping it
+ * (SIGKILL, the OOM killer): util-linux's `setpriv --pdeathsig TERM --`, which sets the
+ * parent-death signal and execs the command (same pid). Without it (not Linux, no util-linux)
+ * the children of a killed `dev up` keep running. Each child then stops as on `tessera stop`,
+ * only all at once instead of agents first.
+ */
+function parentDeathGuard(): string[] {
+  if (deathGuard === undefined) {
+    const usable =
+      process.platform === "linux" &&
+      spawnSync("setpriv", ["--pdeathsig", "TERM", "--", "true"], { stdio: "ignore" }).status === 0;
+    deathGuard = usable ? ["setpriv", "--pdeathsig", "TERM", "--"] : [];
+  }
+  return deathGuard;
+}
+
 /** Reads <data>/tessera-dev.json, or undefined. */
 export function readDevState(dataDir = defaultDataDir()): DevState | undefined {
   try {
@@ -296,7 +315,8 @@ export class DevCluster {
   private spawnService(name: string, command: string, args: string[]): Managed {
     const log = join(this.dataDir, "logs", `${name}.log`);
     const fd = openSync(log, "a");
-    const proc = spawn(command, args, {
+    const [file = command, ...argv] = [...parentDeathGuard(), command, ...args];
+    const proc = spawn(file, argv, {
       stdio: ["ignore", fd, fd],
       env: { ...TILE_BUFFER_MALLOC_ENV, ...this.serviceEnv },
     });
