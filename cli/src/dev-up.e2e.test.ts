@@ -274,6 +274,20 @@ describe("tessera dev up --storage s3 with no S3 configured (a local s3rver)", (
     const outputs = readdirSync(join(s3.directory, "tessera-dev", "jobs", s.jobId, "C"));
     expect(outputs.filter((f) => f.endsWith("._S3rver_object"))).toHaveLength(16);
 
+    // With no S3 configured in its environment (a --data cluster's state is not where the CLI
+    // looks), verify says what to set instead of only the SDK's "could not load credentials".
+    const unconfigured = await run(
+      process.execPath,
+      [MAIN, "verify", s.jobId, "--server", info.http],
+      {
+        env: { ...env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" },
+      },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect(unconfigured).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("set TESSERA_S3_ENDPOINT"),
+    });
+
     // Read back over the S3 protocol from the manifest's URIs (s3://tessera-dev/...), with the
     // endpoint and account the info line names.
     const verify = await run(

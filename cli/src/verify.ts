@@ -79,8 +79,15 @@ export async function verifyJobInStorage(
     };
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`verify ${jobId}: ${(err as Error).message}`);
+    throw new CliError(`verify ${jobId}: ${(err as Error).message}${s3Hint(storage)}`);
   } finally {
     await store.close();
   }
+}
+
+/** For an S3 store opened with no S3 configured: where the endpoint and account come from. */
+function s3Hint(storage: Pick<JobStorage, "spec" | "env">): string {
+  if (!storage.spec.startsWith("s3:") || storage.env.TESSERA_S3_ENDPOINT || storage.env.AWS_REGION)
+    return "";
+  return " (no S3 is configured here: set TESSERA_S3_ENDPOINT and AWS credentials, e.g. those of a dev cluster's local S3, named in `tessera dev up --json` as s3.endpoint, account S3RVER/S3RVER, AWS_REGION=us-east-1)";
 }
