@@ -1,11 +1,19 @@
 // The actions behind each `tessera` command. Each returns the object `--json` prints (or
 // undefined when it printed itself) and throws CliError on failure.
+import { resolve as resolvePath } from "node:path";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { runUntilSignal } from "@tessera/observability";
 import type { Command } from "commander";
 import { intArg, jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs, taskIdArg } from "./args.js";
 import { CliError, ClusterClient, parseServers } from "./client.js";
-import { DevCluster, type DevClusterInfo, defaultDataDir, readDevState } from "./dev-cluster.js";
+import {
+  DevCluster,
+  type DevClusterInfo,
+  defaultDataDir,
+  devClusterEnv,
+  pidAlive,
+  readDevState,
+} from "./dev-cluster.js";
 import { jobStorage } from "./job-storage.js";
 import { jobProgress, progressLine, type SubmitSummary, submitSummary } from "./job-view.js";
 
@@ -86,6 +94,29 @@ export async function devUp(
   });
   if (code !== 0) throw new CliError("the dev cluster did not stop cleanly (see its logs)");
   return undefined;
+}
+
+/** `tessera dev env [--data DIR]`: `export` lines (or, with --json, the variables) for a shell. */
+export async function devEnv(opts: Common & { data?: string }): Promise<unknown> {
+  const dir = resolvePath(opts.data ?? defaultDataDir());
+  const state = readDevState(dir);
+  if (!state) {
+    throw new CliError(
+      `no dev cluster in ${dir} (no tessera-dev.json); start one with \`tessera dev up${opts.data ? " --data DIR" : ""}\``,
+    );
+  }
+  if (!pidAlive(state.pid)) {
+    throw new CliError(`the dev cluster in ${dir} (pid ${state.pid}) is not running`);
+  }
+  const vars = devClusterEnv(state);
+  for (const [name, value] of Object.entries(vars))
+    say(opts, `export ${name}=${shellQuote(value)}`);
+  return vars;
+}
+
+/** A POSIX shell single-quoted word. */
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 function printDevClusterInfo(info: DevClusterInfo, json: boolean): void {

@@ -80,6 +80,19 @@ export function localS3Env(s3: LocalS3Info | undefined): Record<string, string> 
   };
 }
 
+/**
+ * The variables that point every `tessera` command (and any S3 client) at this dev cluster:
+ * what `tessera dev env` prints for a shell to export.
+ */
+export function devClusterEnv(state: DevState): Record<string, string> {
+  return {
+    TESSERA_SERVER: state.peers.map((p) => p.http).join(","),
+    TESSERA_NATS_URL: state.nats,
+    TESSERA_STORAGE: state.storage,
+    ...localS3Env(state.s3),
+  };
+}
+
 /** What <data>/tessera-dev.json holds: the info line plus what other commands need. */
 export interface DevState extends DevClusterInfo {
   /** pid of the `tessera dev up` process. */
@@ -200,7 +213,7 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

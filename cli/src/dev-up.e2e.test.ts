@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { type DevClusterInfo, localS3Env } from "./dev-cluster.js";
+import type { DevClusterInfo } from "./dev-cluster.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const run = promisify(execFile);
@@ -288,19 +288,38 @@ describe("tessera dev up --storage s3 with no S3 configured (a local s3rver)", (
       stderr: expect.stringContaining("set TESSERA_S3_ENDPOINT"),
     });
 
-    // Read back over the S3 protocol from the manifest's URIs (s3://tessera-dev/...), with the
-    // endpoint and account the info line names.
-    const verify = await run(
-      process.execPath,
-      [MAIN, "verify", s.jobId, "--json", "--server", info.http],
-      { env: { ...env, ...localS3Env(s3) } },
-    );
-    expect(JSON.parse(verify.stdout)).toMatchObject({
-      verified: true,
-      digest: s.digest,
-      storage: "s3:tessera-dev",
-      storageFrom: "manifest",
+    // `tessera dev env` names the cluster, its storage and its local S3 for a shell to export.
+    const devEnv = async (...flags: string[]) =>
+      (await run(process.execPath, [MAIN, "dev", "env", "--data", data, ...flags], { env })).stdout;
+    const exported = JSON.parse(await devEnv("--json")) as Record<string, string>;
+    expect(exported).toEqual({
+      TESSERA_SERVER: info.peers.map((p) => p.http).join(","),
+      TESSERA_NATS_URL: info.nats,
+      TESSERA_STORAGE: "s3:tessera-dev",
+      TESSERA_S3_ENDPOINT: s3.endpoint,
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER",
+      AWS_REGION: "us-east-1",
     });
+    expect(await devEnv()).toContain(`export TESSERA_S3_ENDPOINT='${s3.endpoint}'\n`);
+
+    // With those exported, no flag is needed: the storage read back over the S3 protocol, from
+    // TESSERA_STORAGE, or (without it) from the manifest's URIs (s3://tessera-dev/...).
+    const { TESSERA_STORAGE: storage, ...withoutStorage } = exported;
+    for (const [vars, from] of [
+      [exported, "TESSERA_STORAGE"],
+      [withoutStorage, "manifest"],
+    ] as const) {
+      const verify = await run(process.execPath, [MAIN, "verify", s.jobId, "--json"], {
+        env: { ...env, ...vars },
+      });
+      expect(JSON.parse(verify.stdout)).toMatchObject({
+        verified: true,
+        digest: s.digest,
+        storage,
+        storageFrom: from,
+      });
+    }
   });
 
   // Linux: every child runs under `setpriv --pdeathsig TERM`, so none outlives a dev up that
@@ -320,6 +339,11 @@ describe("tessera dev up --storage s3 with no S3 configured (a local s3rver)", (
       const deadline = Date.now() + 30_000;
       while (pids.some(alive) && Date.now() < deadline) await sleep(200);
       expect(pids.filter(alive)).toEqual([]);
+      // Its state file is left behind; `dev env` does not hand out a dead cluster's addresses.
+      const stale = await run(process.execPath, [MAIN, "dev", "env", "--data", data]).catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(stale).toMatchObject({ code: 1, stderr: expect.stringContaining("is not running") });
     },
   );
 });

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from "commander";
 import { CliError } from "./client.js";
 import {
   clusterStatus,
+  devEnv,
   devUp,
   jobControl,
   jobList,
@@ -77,6 +78,14 @@ function program(): Command {
           .default("auto"),
       ),
   ).action(run(devUp));
+  common(
+    dev
+      .command("env")
+      .description(
+        'print `export` lines that point tessera (and S3 clients) at a running dev cluster: eval "$(tessera dev env)"',
+      )
+      .option("--data <dir>", "its data directory (default: <tmp>/tessera-dev)"),
+  ).action(run(devEnv));
 
   const job = p.command("job").description("submit and control jobs");
   common(
