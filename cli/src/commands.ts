@@ -563,7 +563,7 @@ export async function verify(
 }
 
 export async function stop(
-  opts: Common & { emergency?: boolean; release?: boolean },
+  opts: Common & { emergency?: boolean; release?: boolean; data?: string },
 ): Promise<unknown> {
   if (opts.emergency) {
     const body = await clientFor(opts).command({ type: "emergency-stop", engaged: !opts.release });
@@ -576,10 +576,11 @@ export async function stop(
     return { emergencyStop: !opts.release, reply: body };
   }
   if (opts.release) throw new CliError("--release only makes sense with --emergency", 2);
-  const state = readDevState();
+  const dir = resolvePath(opts.data ?? defaultDataDir());
+  const state = readDevState(dir);
   if (!state) {
     throw new CliError(
-      `no dev cluster is running (no ${defaultDataDir()}/tessera-dev.json); use --emergency for the manifest's emergency stop`,
+      `no dev cluster is running (no ${dir}/tessera-dev.json); use --emergency for the manifest's emergency stop`,
     );
   }
   try {

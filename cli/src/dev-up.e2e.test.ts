@@ -230,10 +230,11 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining("--level") });
   });
 
-  it("stops everything it started on SIGTERM", async () => {
-    dev!.kill("SIGTERM");
-    const code = await new Promise<number | null>((r) => dev!.once("exit", (c) => r(c)));
-    expect(code).toBe(0);
+  it("tessera stop --data DIR stops everything it started (SIGTERM to dev up)", async () => {
+    const exited = new Promise<number | null>((r) => dev!.once("exit", (c) => r(c)));
+    const stopped = await run(process.execPath, [MAIN, "stop", "--data", data, "--json"]);
+    expect(JSON.parse(stopped.stdout)).toEqual({ stopped: true, pid: dev!.pid });
+    expect(await exited).toBe(0);
     for (const p of [...info!.peers, ...info!.agents, info!.scheduler, info!.storageManager]) {
       expect(alive(p.pid)).toBe(false);
     }

@@ -188,7 +188,8 @@ function program(): Command {
       .command("stop")
       .description("emergency stop (--emergency), or stop the running dev cluster")
       .option("--emergency", "engage the manifest's emergency stop: no new attempts anywhere")
-      .option("--release", "with --emergency: disengage it"),
+      .option("--release", "with --emergency: disengage it")
+      .option("--data <dir>", "the dev cluster's data directory (default: <tmp>/tessera-dev)"),
   ).action(run(stop));
   return p;
 }
