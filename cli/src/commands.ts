@@ -96,10 +96,15 @@ export async function devUp(
   return undefined;
 }
 
+/** The dev cluster state of `--data DIR` (default: the default data directory). */
+function devStateOf(data: string | undefined) {
+  const dir = resolvePath(data ?? defaultDataDir());
+  return { dir, state: readDevState(dir) };
+}
+
 /** `tessera dev env [--data DIR]`: `export` lines (or, with --json, the variables) for a shell. */
 export async function devEnv(opts: Common & { data?: string }): Promise<unknown> {
-  const dir = resolvePath(opts.data ?? defaultDataDir());
-  const state = readDevState(dir);
+  const { dir, state } = devStateOf(opts.data);
   if (!state) {
     throw new CliError(
       `no dev cluster in ${dir} (no tessera-dev.json); start one with \`tessera dev up${opts.data ? " --data DIR" : ""}\``,
@@ -576,8 +581,7 @@ export async function stop(
     return { emergencyStop: !opts.release, reply: body };
   }
   if (opts.release) throw new CliError("--release only makes sense with --emergency", 2);
-  const dir = resolvePath(opts.data ?? defaultDataDir());
-  const state = readDevState(dir);
+  const { dir, state } = devStateOf(opts.data);
   if (!state) {
     throw new CliError(
       `no dev cluster is running (no ${dir}/tessera-dev.json); use --emergency for the manifest's emergency stop`,

@@ -165,6 +165,18 @@ export async function createHttpServer(
   const consistencyOf = (req: FastifyRequest) =>
     parseConsistency((req.query as Record<string, unknown>)?.consistency, "?consistency");
 
+  /** A read route: the request's `?consistency` barrier, then `read`; errors as HTTP errors. */
+  const readRoute =
+    <P = unknown>(read: (params: P) => unknown) =>
+    async (req: FastifyRequest<{ Params: P }>, reply: FastifyReply) => {
+      try {
+        await readBarrier(ctx, consistencyOf(req));
+        return reply.send(read(req.params as P));
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    };
+
   // ---- manifest ----
   app.post("/v1/jobs", async (req, reply) => {
     if (!leaderOnly(req, reply)) return reply;
@@ -186,64 +198,48 @@ export async function createHttpServer(
     }
   });
 
-  app.get("/v1/jobs", async (req, reply) => {
-    try {
-      await readBarrier(ctx, consistencyOf(req));
-      return reply.send({
-        appliedIndex: ctx.readModel.appliedIndex,
-        jobs: runQuery(ctx.readModel, { type: "jobs" }),
-      });
-    } catch (err) {
-      return sendError(reply, err);
-    }
-  });
+  app.get(
+    "/v1/jobs",
+    readRoute(() => ({
+      appliedIndex: ctx.readModel.appliedIndex,
+      jobs: runQuery(ctx.readModel, { type: "jobs" }),
+    })),
+  );
 
-  app.get<{ Params: { id: string } }>("/v1/jobs/:id", async (req, reply) => {
-    try {
-      await readBarrier(ctx, consistencyOf(req));
-      const job = ctx.readModel.job(req.params.id);
-      if (job === undefined || job === null) throw noSuchJob(req.params.id);
-      return reply.send(job);
-    } catch (err) {
-      return sendError(reply, err);
-    }
-  });
+  app.get<{ Params: { id: string } }>(
+    "/v1/jobs/:id",
+    readRoute<{ id: string }>(({ id }) => {
+      const job = ctx.readModel.job(id);
+      if (job === undefined || job === null) throw noSuchJob(id);
+      return job;
+    }),
+  );
 
   // One task: its state, live attempts and output (uri, checksum): what a client needs to reach
   // a job's outputs in storage without being told where they are (`tessera verify`).
   app.get<{ Params: { id: string; taskId: string } }>(
     "/v1/jobs/:id/tasks/:taskId",
-    async (req, reply) => {
-      try {
-        await readBarrier(ctx, consistencyOf(req));
-        const { id, taskId } = req.params;
-        const task = ctx.readModel.task(id, taskId);
-        if (task === undefined) {
-          if (!ctx.readModel.job(id)) throw noSuchJob(id);
-          throw new ServiceError(
-            ServiceErrorCode.NotFound,
-            `task ${JSON.stringify(taskId)} of job ${JSON.stringify(id)} does not exist`,
-          );
-        }
-        return reply.send(task);
-      } catch (err) {
-        return sendError(reply, err);
-      }
-    },
+    readRoute<{ id: string; taskId: string }>(({ id, taskId }) => {
+      const task = ctx.readModel.task(id, taskId);
+      if (task !== undefined) return task;
+      if (!ctx.readModel.job(id)) throw noSuchJob(id);
+      throw new ServiceError(
+        ServiceErrorCode.NotFound,
+        `task ${JSON.stringify(taskId)} of job ${JSON.stringify(id)} does not exist`,
+      );
+    }),
   );
 
   // A job's live attempts: which tasks run now, since when, which are speculative, and their node
   // once one is bound (attempts go to a pool's shared consumer: claim or completion binds it).
-  app.get<{ Params: { id: string } }>("/v1/jobs/:id/attempts", async (req, reply) => {
-    try {
-      await readBarrier(ctx, consistencyOf(req));
-      const attempts = ctx.readModel.attempts(req.params.id);
-      if (attempts === undefined) throw noSuchJob(req.params.id);
-      return reply.send({ appliedIndex: ctx.readModel.appliedIndex, attempts });
-    } catch (err) {
-      return sendError(reply, err);
-    }
-  });
+  app.get<{ Params: { id: string } }>(
+    "/v1/jobs/:id/attempts",
+    readRoute<{ id: string }>(({ id }) => {
+      const attempts = ctx.readModel.attempts(id);
+      if (attempts === undefined) throw noSuchJob(id);
+      return { appliedIndex: ctx.readModel.appliedIndex, attempts };
+    }),
+  );
 
   for (const action of ["pause", "resume", "cancel"] as const) {
     app.post<{ Params: { id: string } }>(`/v1/jobs/:id/${action}`, async (req, reply) => {
@@ -268,17 +264,13 @@ export async function createHttpServer(
     }
   });
 
-  app.get("/v1/nodes", async (req, reply) => {
-    try {
-      await readBarrier(ctx, consistencyOf(req));
-      return reply.send({
-        appliedIndex: ctx.readModel.appliedIndex,
-        nodes: runQuery(ctx.readModel, { type: "nodes" }),
-      });
-    } catch (err) {
-      return sendError(reply, err);
-    }
-  });
+  app.get(
+    "/v1/nodes",
+    readRoute(() => ({
+      appliedIndex: ctx.readModel.appliedIndex,
+      nodes: runQuery(ctx.readModel, { type: "nodes" }),
+    })),
+  );
 
   app.get("/v1/cluster", async (req, reply) => {
     const s = ctx.peer.status();
