@@ -2,7 +2,14 @@
 // `tessera.log.<service>.<level>` (stream TESSERA_LOGS, searched by `tessera logs`) over a NATS
 // connection of their own, so draining or reconnecting the service's main connection never
 // delays or drops its last lines: what a shutdown logs still goes out until the very end.
-import { createLogger, type Logger, type LogLevel, LogShipper } from "@tessera/observability";
+import {
+  createLogger,
+  type Logger,
+  type LogLevel,
+  LogShipper,
+  type RunServiceOptions,
+  runUntilSignal,
+} from "@tessera/observability";
 import { closeGracefully, connect, type NatsConnection } from "./connection.js";
 
 export interface ServiceLoggingOptions {
@@ -45,5 +52,28 @@ export class ServiceLogging {
   async stop(): Promise<void> {
     this.shipper?.detach();
     if (this.nc) await closeGracefully(this.nc);
+  }
+
+  /**
+   * runUntilSignal with shipping around the service: it starts before the service and stops
+   * after it, so start-up and shutdown lines reach TESSERA_LOGS too.
+   */
+  runUntilSignal<S>(
+    opts: Omit<RunServiceOptions<S>, "logger" | "start"> & {
+      readonly start: (logger: Logger) => Promise<S>;
+    },
+  ): Promise<number> {
+    return runUntilSignal({
+      ...opts,
+      logger: this.logger,
+      start: async () => {
+        await this.start();
+        return opts.start(this.logger);
+      },
+      stop: async (service) => {
+        await opts.stop(service);
+        await this.stop();
+      },
+    });
   }
 }

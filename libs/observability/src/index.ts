@@ -1,7 +1,13 @@
 /** @tessera/observability: pino JSON logs (optionally shipped to NATS) and prom-client metrics,
  * and the signal-to-clean-stop lifecycle every process shares. */
 export { MetricNameError } from "./errors.js";
-export { type LifecycleLog, type RunServiceOptions, runUntilSignal } from "./lifecycle.js";
+export {
+  type LifecycleLog,
+  type RunServiceOptions,
+  runUntilSignal,
+  type ServiceMainOptions,
+  serviceMain,
+} from "./lifecycle.js";
 export { type LogPublisher, LogShipper } from "./log-shipper.js";
 export {
   createLogger,

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger, runUntilSignal } from "./index.js";
+import { createLogger, runUntilSignal, serviceMain } from "./index.js";
 
 const quiet = createLogger({
   service: "test",
@@ -111,5 +111,64 @@ describe("runUntilSignal", () => {
     await tick();
     emit(sig, "SIGTERM");
     expect(await code).toBe(1);
+  });
+});
+
+describe("serviceMain", () => {
+  function harness(argv: string[], run: (port: number) => Promise<number>) {
+    const seen = {
+      out: [] as string[],
+      err: [] as string[],
+      exits: [] as number[],
+      ran: [] as number[],
+    };
+    const done = serviceMain({
+      name: "tessera-test",
+      usage: "usage: tessera-test --port N",
+      parse: (a) => {
+        const i = a.indexOf("--port");
+        const port = Number(a[i + 1]);
+        if (i < 0 || !Number.isInteger(port)) throw new Error("--port: must be an integer");
+        return port;
+      },
+      run: (port) => {
+        seen.ran.push(port);
+        return run(port);
+      },
+      argv,
+      out: (line) => seen.out.push(line),
+      err: (...parts) => seen.err.push(parts.map(String).join(" ")),
+      exit: (code) => seen.exits.push(code),
+    });
+    return { seen, done };
+  }
+
+  it("--help prints the usage and exits 0 without parsing or running", async () => {
+    const { seen, done } = harness(["--port", "x", "-h"], async () => 0);
+    await done;
+    expect(seen).toEqual({ out: ["usage: tessera-test --port N"], err: [], exits: [0], ran: [] });
+  });
+
+  it("a bad flag exits 2 with the parser's reason and the usage; the service never runs", async () => {
+    const { seen, done } = harness(["--port", "x"], async () => 0);
+    await done;
+    expect(seen.exits).toEqual([2]);
+    expect(seen.ran).toEqual([]);
+    expect(seen.err[0]).toContain("tessera-test: --port: must be an integer");
+    expect(seen.err[0]).toContain("usage: tessera-test --port N");
+  });
+
+  it("exits with the code run resolves to, and 1 (reported as fatal) when run rejects", async () => {
+    const ok = harness(["--port", "7"], async () => 3);
+    await ok.done;
+    expect(ok.seen.ran).toEqual([7]);
+    expect(ok.seen.exits).toEqual([3]);
+    const failed = harness(["--port", "7"], async () => {
+      throw new Error("bind: address in use");
+    });
+    await failed.done;
+    expect(failed.seen.exits).toEqual([1]);
+    expect(failed.seen.err[0]).toContain("tessera-test: fatal:");
+    expect(failed.seen.err[0]).toContain("bind: address in use");
   });
 });

@@ -102,3 +102,49 @@ export function runUntilSignal<S>(opts: RunServiceOptions<S>): Promise<number> {
     );
   });
 }
+
+export interface ServiceMainOptions<C> {
+  /** The executable's name, prefixed to every message ("tessera-agent: ..."). */
+  readonly name: string;
+  /** Printed for --help / -h, and after a flag error. */
+  readonly usage: string;
+  /** Flags and environment to config; throws (with a message naming the flag) on bad input. */
+  readonly parse: (argv: readonly string[]) => C;
+  /** Runs the service (usually through runUntilSignal); resolves to the exit code. */
+  readonly run: (config: C) => Promise<number>;
+  /** For tests: defaults are this process's argv, console and process.exit. */
+  readonly argv?: readonly string[];
+  readonly out?: (line: string) => void;
+  readonly err?: (...parts: unknown[]) => void;
+  readonly exit?: (code: number) => void;
+}
+
+/**
+ * The entry point every service binary shares: --help prints the usage (exit 0), a bad flag
+ * prints its reason and the usage (exit 2), a start-up or run failure is reported as fatal
+ * (exit 1), otherwise the process exits with what `run` resolved to.
+ */
+export function serviceMain<C>(opts: ServiceMainOptions<C>): Promise<void> {
+  const argv = opts.argv ?? process.argv.slice(2);
+  const out = opts.out ?? ((line: string) => console.log(line));
+  const err = opts.err ?? ((...parts: unknown[]) => console.error(...parts));
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const main = async (): Promise<number> => {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      out(opts.usage);
+      return 0;
+    }
+    let config: C;
+    try {
+      config = opts.parse(argv);
+    } catch (e) {
+      err(`${opts.name}: ${(e as Error).message}\n\n${opts.usage}`);
+      return 2;
+    }
+    return opts.run(config);
+  };
+  return main().then(exit, (e: unknown) => {
+    err(`${opts.name}: fatal:`, e);
+    exit(1);
+  });
+}
