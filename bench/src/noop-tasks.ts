@@ -26,9 +26,12 @@
 // - chain: --chain jobs of one map + one reduce (n = tile) run one after another; a hop is
 //   the reduce's dependency on the map: map completion commit → reduce completion commit
 //   (reduce-ready, scheduler attempt-start commit, work item, agent run, completion commit).
-//   hopStagesMs splits a hop: schedule (map commit → reduce attempt-start commit), deliver (→ the
-//   agent starts it; deliverCommit: → the scheduler publishes the item, deliverQueue: → the agent
-//   starts it), run (agent: reads, kernel, durable write), report (→ completion commit).
+//   hopStagesMs splits a hop: schedule (map commit → reduce attempt-start commit; scheduleCommit:
+//   → the map's completion event reaches this bench over NATS, i.e. its Raft commit, apply and
+//   event publish; scheduleReact: → the scheduler's attempt-start reaches the leader), deliver
+//   (→ the agent starts it; deliverCommit: → the scheduler publishes the item, deliverQueue: → the
+//   agent starts it), run (agent: reads, kernel, durable write), report (→ completion commit).
+//   "Commit" times are the leader's stamps, taken when it proposes the entry (the commit follows).
 // Last stdout line: one JSON object.
 import { availableParallelism } from "node:os";
 import type { MatmulJobSpec } from "@tessera/matrix";
@@ -77,7 +80,10 @@ const mean = (xs: readonly number[]) =>
   xs.length === 0 ? null : Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100;
 
 interface Seen {
+  /** The leader's stamp of the entry (taken when it proposed it). */
   at: number;
+  /** When this bench's subscription received the event (same host clock). */
+  seenAt: number;
   type: string;
   jobId: string;
   taskId?: string;
@@ -97,6 +103,7 @@ class EventLog {
     nc.subscribe("tessera.evt.>", {
       callback: (err, msg) => {
         if (err) return;
+        const seenAt = Date.now();
         const batch = decodeManifestEventBatch(msg.data);
         if (seen.has(batch.index)) return; // a new leader re-publishing
         seen.add(batch.index);
@@ -106,6 +113,7 @@ class EventLog {
           const type = `${e.category}.${e.type}`;
           log.events.push({
             at: batch.at,
+            seenAt,
             type,
             jobId: f.jobId,
             ...(f.taskId ? { taskId: f.taskId } : {}),
@@ -310,6 +318,8 @@ async function main(): Promise<void> {
     // reads, kernel, durable write) → reduce completion commit (report + ingestion + commit).
     const stages = {
       schedule: [] as number[],
+      scheduleCommit: [] as number[],
+      scheduleReact: [] as number[],
       deliver: [] as number[],
       deliverCommit: [] as number[],
       deliverQueue: [] as number[],
@@ -337,6 +347,13 @@ async function main(): Promise<void> {
       if (!redStart || !report) continue;
       const agentStart = report.completedAt - report.timings.totalMs;
       stages.schedule.push(redStart.at - map.at);
+      const mapSeen = log
+        .of(id, "task.completed")
+        .find((e) => e.taskId === map.taskId && e.attempt === map.attempt);
+      if (mapSeen) {
+        stages.scheduleCommit.push(mapSeen.seenAt - map.at);
+        stages.scheduleReact.push(redStart.at - mapSeen.seenAt);
+      }
       stages.deliver.push(agentStart - redStart.at);
       const issued = issuedAt.get(`${id}/${red.taskId}/${red.attempt}`);
       if (issued !== undefined) {
@@ -400,7 +417,7 @@ async function main(): Promise<void> {
         },
         wallSeconds: Math.round(chainSeconds * 1000) / 1000,
         definition:
-          "one 1-map + 1-reduce job after another; hop = map completion commit → reduce completion commit (leader-stamped)",
+          "one 1-map + 1-reduce job after another; hop = map completion commit → reduce completion commit (the leader's stamps, taken as it proposes each entry)",
       },
       reference: {
         dask: { tasksPerSecond: [640, 660], msPerDependentHop: 6.6, source: "issue 5" },
