@@ -1,5 +1,5 @@
 // `pnpm bench noop-tasks [--tasks 10000] [--chain 1000] [--agents 2] [--tile 64] [--slots N]
-//                        [--prefetch N]`
+//                        [--prefetch N] [--peers 3]`
 //
 // Control-plane throughput and latency with (nearly) empty tasks, through the whole path on a
 // local cluster of real processes (@tessera/test-e2e: nats-server, 3 consensus peers, scheduler,
@@ -52,11 +52,16 @@ interface Flags {
    */
   slots?: number;
   prefetch?: number;
+  /**
+   * Consensus peers (default 3). `--peers 1` is a what-if, not a deployment: no replication, so
+   * the difference to 3 is what replicating each command costs on this path.
+   */
+  peers: number;
 }
 
 function parseFlags(argv: readonly string[]): Flags {
-  const f: Flags = { tasks: 10_000, chain: 1_000, agents: 2, tile: 64 };
-  const known = ["tasks", "chain", "agents", "tile", "slots", "prefetch"];
+  const f: Flags = { tasks: 10_000, chain: 1_000, agents: 2, tile: 64, peers: 3 };
+  const known = ["tasks", "chain", "agents", "tile", "slots", "prefetch", "peers"];
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     const v = Number(argv[i + 1]);
@@ -68,6 +73,7 @@ function parseFlags(argv: readonly string[]): Flags {
   }
   if (f.slots === 0)
     throw new Error("--slots: 0 must be at least 1 (work items an agent runs at once)");
+  if (f.peers === 0) throw new Error("--peers: 0 must be at least 1 (consensus peers)");
   return f;
 }
 
@@ -224,7 +230,7 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (flags.slots !== undefined) env.TESSERA_AGENT_SLOTS = String(flags.slots);
   if (flags.prefetch !== undefined) env.TESSERA_PREFETCH = String(flags.prefetch);
-  const cluster = await E2eCluster.start({ agents: flags.agents, env });
+  const cluster = await E2eCluster.start({ agents: flags.agents, peers: flags.peers, env });
   const servers = natsUrls(cluster);
   const log = await EventLog.start(servers);
   try {
@@ -373,6 +379,7 @@ async function main(): Promise<void> {
       jobState,
       measured: `matmul tasks on ${tile}×${tile} tiles (no empty task kind exists) through the whole path: attempt-start commit → work item → agent (tile reads + one tile write with fsync) → completion → attempt-complete commit; agents send no separate claim`,
       agents: flags.agents,
+      peers: flags.peers,
       agentSlots: env.TESSERA_AGENT_SLOTS ?? "agent default (2)",
       schedulerPrefetch: env.TESSERA_PREFETCH ?? "scheduler default (auto)",
       throughput: {
