@@ -161,6 +161,20 @@ export interface WaitOptions {
   /** Without a bar: called with a progress line every `logEveryMs` (default 5 s). */
   readonly log?: (line: string) => void;
   readonly logEveryMs?: number;
+  /**
+   * Time the job by the manifest's submittedAt → finishedAt (the leader's clock) instead of from
+   * `started` to the moment it ends here: for a job submitted earlier or by someone else.
+   */
+  readonly manifestTimes?: boolean;
+}
+
+/** A job view's submittedAt / finishedAt (ms since the epoch), when it has them. */
+function jobTimes(view: unknown): { submittedAt?: number; finishedAt?: number } {
+  const v = (view ?? {}) as { submittedAt?: unknown; finishedAt?: unknown };
+  return {
+    ...(typeof v.submittedAt === "number" ? { submittedAt: v.submittedAt } : {}),
+    ...(typeof v.finishedAt === "number" ? { finishedAt: v.finishedAt } : {}),
+  };
 }
 
 /** Polls the job until it is terminal, drawing the progress bar; returns the summary. */
@@ -172,10 +186,11 @@ export async function waitForJob(
 ): Promise<SubmitSummary> {
   let view = await client.get(`/v1/jobs/${jobId}`);
   let p = jobProgress(view);
+  const from = (o.manifestTimes ? jobTimes(view).submittedAt : undefined) ?? started;
   let lastLen = 0;
   const draw = (final: boolean) => {
     if (!o.bar) return;
-    const line = progressLine(p, (Date.now() - started) / 1000);
+    const line = progressLine(p, (Date.now() - from) / 1000);
     process.stderr.write(`\r${line}${" ".repeat(Math.max(0, lastLen - line.length))}`);
     lastLen = line.length;
     if (final) process.stderr.write("\n");
@@ -185,14 +200,15 @@ export async function waitForJob(
     draw(false);
     if (!o.bar && o.log && Date.now() - lastLog >= (o.logEveryMs ?? 5_000)) {
       lastLog = Date.now();
-      o.log(progressLine(p, (Date.now() - started) / 1000));
+      o.log(progressLine(p, (Date.now() - from) / 1000));
     }
     await sleep(o.pollMs ?? 250);
     view = await client.get(`/v1/jobs/${jobId}`);
     p = jobProgress(view);
   }
   draw(true);
-  const wall = (Date.now() - started) / 1000;
+  const end = (o.manifestTimes ? jobTimes(view).finishedAt : undefined) ?? Date.now();
+  const wall = (end - from) / 1000;
   if (p.state !== "succeeded") {
     return submitSummary(p, wall, false, p.outputDigest, p.failure ?? `job ${p.state}`);
   }
@@ -250,10 +266,17 @@ export async function jobSubmit(
   if (!opts.wait) {
     return { jobId: id, status: reply.result?.state ?? "queued", index: reply.index ?? null, spec };
   }
-  const summary = await waitForJob(client, id, started, {
-    bar: process.stderr.isTTY === true,
-    storage: opts.storage,
-  });
+  return reportSummary(
+    await waitForJob(client, id, started, {
+      bar: process.stderr.isTTY === true,
+      storage: opts.storage,
+    }),
+    opts,
+  );
+}
+
+/** Prints a waited-for job's summary (unless --json); exit 1 unless it succeeded verified. */
+function reportSummary(summary: SubmitSummary, opts: Common): SubmitSummary {
   if (!opts.json) {
     process.stdout.write(
       [
@@ -294,10 +317,24 @@ export async function jobList(opts: Common): Promise<unknown> {
 
 export async function jobStatus(
   id: string,
-  opts: Common & { task?: string; live?: boolean },
+  opts: Common & { task?: string; live?: boolean; wait?: boolean; storage?: string },
 ): Promise<unknown> {
   if (opts.task !== undefined && opts.live) {
     throw new CliError("--task and --live: give one of them", 2);
+  }
+  if (opts.wait) {
+    if (opts.task !== undefined || opts.live) {
+      throw new CliError("--wait: waits for the whole job; not with --task or --live", 2);
+    }
+    // Attach to a job submitted earlier or elsewhere: the same bar and summary as submit --wait.
+    return reportSummary(
+      await waitForJob(clientFor(opts), jobIdArg(id), Date.now(), {
+        bar: process.stderr.isTTY === true,
+        storage: opts.storage,
+        manifestTimes: true,
+      }),
+      opts,
+    );
   }
   if (opts.task !== undefined) return taskStatus(jobIdArg(id), taskIdArg(opts.task), opts);
   if (opts.live) return liveAttempts(jobIdArg(id), opts);

@@ -197,6 +197,50 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     });
   });
 
+  it("job status --wait attaches to a job submitted without --wait", async () => {
+    const server = ["--server", info!.http];
+    const submitted = await run(process.execPath, [
+      MAIN,
+      ...submitArgs.filter((a) => a !== "--wait"),
+      ...server,
+    ]);
+    const { jobId: id } = JSON.parse(submitted.stdout) as { jobId: string };
+    const waited = await run(
+      process.execPath,
+      [MAIN, "job", "status", id, "--wait", "--json", ...server],
+      { timeout: 300_000 },
+    );
+    const lines = waited.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const s = JSON.parse(lines[0]!) as Record<string, unknown>;
+    // The same summary object as submit --wait, for the same spec the same digest.
+    expect(s).toMatchObject({ jobId: id, status: "succeeded", verified: true, tasks: 32 });
+    expect(s.digest).toBe(fsDigest);
+    // Timed by the manifest (submitted → finished), so asking again later gives the same figure.
+    expect(s.wallSeconds).toBeGreaterThan(0);
+    const again = await run(process.execPath, [
+      MAIN,
+      "job",
+      "status",
+      id,
+      "--wait",
+      "--json",
+      ...server,
+    ]);
+    expect(JSON.parse(again.stdout)).toEqual(s);
+
+    const missing = await run(process.execPath, [
+      MAIN,
+      "job",
+      "status",
+      "no-such-job",
+      "--wait",
+      ...server,
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect(missing).toMatchObject({ code: 1 });
+    expect((missing as { stderr: string }).stderr).toContain("no-such-job");
+  });
+
   it("tessera logs finds every service's lines about the job in the centralized logs", async () => {
     const search = async (...flags: string[]) => {
       const { stdout } = await run(process.execPath, [

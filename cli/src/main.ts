@@ -116,6 +116,14 @@ function program(): Command {
       .option(
         "--live",
         "list the job's live attempts instead: task, attempt, running time, node once bound",
+      )
+      .option(
+        "--wait",
+        "wait until the job finishes (progress bar on a terminal), then print the same summary as job submit --wait; exit 1 unless it succeeded verified",
+      )
+      .option(
+        "--storage <spec>",
+        "with --wait: storage to verify from when the manifest has no verdict",
       ),
   ).action(run(jobStatus));
   for (const action of ["pause", "resume", "cancel"] as const) {
