@@ -1,9 +1,30 @@
+import { MAX_TASK_ATTEMPTS } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
-import { jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs, taskIdArg } from "./args.js";
+import {
+  jobIdArg,
+  MAX_ATTEMPTS_FLAG,
+  maxAttemptsArg,
+  nodeIdArg,
+  parseDevUpArgs,
+  parseMatmulArgs,
+  taskIdArg,
+} from "./args.js";
 import { CliError, parseServers } from "./client.js";
 import { bytesMoved, jobProgress, progressLine, submitSummary } from "./job-view.js";
 
 describe("argument validation", () => {
+  it("--max-attempts: absent leaves the manifest's default; out of 1..255 names the flag", () => {
+    expect(MAX_ATTEMPTS_FLAG).toBe(MAX_TASK_ATTEMPTS);
+    expect(maxAttemptsArg(undefined)).toBeUndefined();
+    expect(maxAttemptsArg("2")).toBe(2);
+    for (const bad of ["0", "256", "-1", "2.5", "two"]) {
+      expect(() => maxAttemptsArg(bad)).toThrow(CliError);
+      expect(() => maxAttemptsArg(bad)).toThrow(
+        /^--max-attempts: .* must be an integer between 1 and 255$/,
+      );
+    }
+  });
+
   it("parses matmul flags with defaults", () => {
     // kPerMap defaults to auto: the largest divisor of n/tile with kPerMap·tile² ≤ 2^24.
     expect(parseMatmulArgs({ n: "256", tile: "64" })).toEqual({

@@ -22,6 +22,17 @@ export function intArg(
   return n;
 }
 
+/**
+ * Attempts per task a job may use (the manifest's MAX_TASK_ATTEMPTS; not imported, so that the
+ * CLI does not load the protocol's schemas to parse its flags; args.test.ts checks they agree).
+ */
+export const MAX_ATTEMPTS_FLAG = 255;
+
+/** `--max-attempts`: undefined when absent (the manifest's default applies). */
+export function maxAttemptsArg(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : intArg("--max-attempts", value, 1, MAX_ATTEMPTS_FLAG);
+}
+
 export interface MatmulArgs {
   readonly n: number;
   readonly tile: number;

@@ -4,7 +4,15 @@ import { resolve as resolvePath } from "node:path";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { runUntilSignal } from "@tessera/observability";
 import type { Command } from "commander";
-import { intArg, jobIdArg, nodeIdArg, parseDevUpArgs, parseMatmulArgs, taskIdArg } from "./args.js";
+import {
+  intArg,
+  jobIdArg,
+  maxAttemptsArg,
+  nodeIdArg,
+  parseDevUpArgs,
+  parseMatmulArgs,
+  taskIdArg,
+} from "./args.js";
 import { CliError, ClusterClient, parseServers } from "./client.js";
 import {
   DevCluster,
@@ -241,6 +249,7 @@ export async function jobSubmit(
     seed?: string;
     kPerMap?: string;
     jobId?: string;
+    maxAttempts?: string;
     wait?: boolean;
     storage?: string;
   },
@@ -249,9 +258,14 @@ export async function jobSubmit(
     throw new CliError(`job kind ${JSON.stringify(kind)}: only matmul exists`, 2);
   const spec = parseMatmulArgs(opts);
   const jobId = opts.jobId === undefined ? undefined : jobIdArg(opts.jobId);
+  const maxAttempts = maxAttemptsArg(opts.maxAttempts);
   const client = clientFor(opts);
   const started = Date.now();
-  const reply = (await client.post("/v1/jobs", { ...(jobId ? { jobId } : {}), spec })) as {
+  const reply = (await client.post("/v1/jobs", {
+    ...(jobId ? { jobId } : {}),
+    spec,
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
+  })) as {
     result?: { jobId?: string; state?: string };
     index?: number;
   };

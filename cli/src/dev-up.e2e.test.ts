@@ -202,6 +202,8 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     const submitted = await run(process.execPath, [
       MAIN,
       ...submitArgs.filter((a) => a !== "--wait"),
+      "--max-attempts",
+      "2",
       ...server,
     ]);
     const { jobId: id } = JSON.parse(submitted.stdout) as { jobId: string };
@@ -228,6 +230,9 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       ...server,
     ]);
     expect(JSON.parse(again.stdout)).toEqual(s);
+    // --max-attempts reached the manifest with the job.
+    const view = await run(process.execPath, [MAIN, "job", "status", id, "--json", ...server]);
+    expect(JSON.parse(view.stdout)).toMatchObject({ jobId: id, maxAttempts: 2 });
 
     const missing = await run(process.execPath, [
       MAIN,

@@ -103,6 +103,10 @@ function program(): Command {
         "auto",
       )
       .option("--job-id <id>", "job id (default: assigned by the manifest)")
+      .option(
+        "--max-attempts <k>",
+        "attempts each task may use (retried with backoff) before the job fails, 1..255 (default 4)",
+      )
       .option("--wait", "wait for the job to finish (progress bar on a terminal)")
       .option("--storage <spec>", "storage to verify from when the manifest has no verdict"),
   ).action(run(jobSubmit));
