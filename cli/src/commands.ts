@@ -363,6 +363,44 @@ export async function jobStatus(
   return view;
 }
 
+/** Where the job's time went and what bounded it: manifest times + the agents' shipped timings. */
+export async function jobProfile(id: string, opts: Common & { nats?: string }): Promise<unknown> {
+  const jobId = jobIdArg(id);
+  const { COMPLETED_MSG, formatProfile, itemTimingOf, profileJob } = await import(
+    "./job-profile.js"
+  );
+  const { searchLogs } = await import("./logs.js");
+  const view = (await clientFor(opts).get(`/v1/jobs/${jobId}`)) as Record<string, unknown>;
+  const at = (k: string) => (typeof view[k] === "number" ? (view[k] as number) : null);
+  const submittedAt = at("submittedAt") ?? Date.now();
+  const result = await searchLogs(resolveNats(opts.nats), {
+    service: "agent",
+    minLevel: 30,
+    jobId,
+    grep: COMPLETED_MSG,
+    // A minute of slack: the agents' clocks against the leader's.
+    since: submittedAt - 60_000,
+    limit: 10_000_000,
+    follow: false,
+  });
+  const items = result.lines.flatMap((line) => itemTimingOf(line) ?? []);
+  const profile = profileJob(
+    jobId,
+    {
+      state: typeof view.state === "string" ? view.state : "unknown",
+      tasks: jobProgress(view).tasks,
+      submittedAt,
+      startedAt: at("startedAt"),
+      computedAt: at("computedAt"),
+      finishedAt: at("finishedAt"),
+    },
+    items,
+    Date.now(),
+  );
+  for (const line of formatProfile(profile)) say(opts, line);
+  return profile;
+}
+
 interface LiveAttemptLine {
   taskId: string;
   attempt: number;

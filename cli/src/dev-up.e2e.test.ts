@@ -246,6 +246,44 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect((missing as { stderr: string }).stderr).toContain("no-such-job");
   });
 
+  it("job profile says where the job's time went and names a bottleneck", async () => {
+    const { stdout } = await run(process.execPath, [
+      MAIN,
+      "job",
+      "profile",
+      jobId!,
+      "--json",
+      "--server",
+      info!.http,
+      "--nats",
+      info!.nats,
+    ]);
+    const p = JSON.parse(stdout) as {
+      state: string;
+      tasks: number;
+      items: number;
+      distinctTasks: number;
+      busySeconds: number;
+      phases: Record<string, number>;
+      occupancy: number;
+      nodes: { node: string; items: number }[];
+      bottleneck: { stage: string; reason: string };
+    };
+    // Every task's completion line was shipped by the agent that ran it, with its timings.
+    expect(p).toMatchObject({ state: "succeeded", tasks: 32, distinctTasks: 32 });
+    expect(p.items).toBeGreaterThanOrEqual(32);
+    expect(p.nodes.reduce((s, n) => s + n.items, 0)).toBe(p.items);
+    for (const n of p.nodes) expect(["agent-1", "agent-2"]).toContain(n.node);
+    const phases = p.phases.readSeconds! + p.phases.computeSeconds! + p.phases.writeSeconds!;
+    expect(phases).toBeGreaterThan(0);
+    expect(phases).toBeLessThanOrEqual(p.busySeconds + 0.01);
+    expect(p.occupancy).toBeGreaterThan(0);
+    expect(p.occupancy).toBeLessThanOrEqual(1);
+    expect(["kernel", "storage-read", "storage-write", "control-plane"]).toContain(
+      p.bottleneck.stage,
+    );
+  });
+
   it("tessera logs finds every service's lines about the job in the centralized logs", async () => {
     const search = async (...flags: string[]) => {
       const { stdout } = await run(process.execPath, [

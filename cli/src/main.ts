@@ -10,6 +10,7 @@ import {
   devUp,
   jobControl,
   jobList,
+  jobProfile,
   jobStatus,
   jobSubmit,
   logs,
@@ -130,6 +131,18 @@ function program(): Command {
         "with --wait: storage to verify from when the manifest has no verdict",
       ),
   ).action(run(jobStatus));
+  common(
+    job
+      .command("profile")
+      .argument("<id>")
+      .description(
+        "where the job's time went (agents' read/compute/write, idle time, verification) and its bottleneck",
+      )
+      .option(
+        "--nats <url>",
+        "NATS URL(s) for the agents' shipped timings (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
+      ),
+  ).action(run(jobProfile));
   for (const action of ["pause", "resume", "cancel"] as const) {
     common(job.command(action).argument("<id>").description(`${action} a job`)).action(
       run((id: string, opts: Common, cmd: Command) => jobControl(action, id, opts, cmd)),
