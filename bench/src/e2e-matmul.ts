@@ -35,12 +35,14 @@
 //   shared dataset would.
 // - Per run, cpuSeconds: every service process's CPU (/proc) from submit until the CLI returned,
 //   and verifySeconds: job.computed → verified (the storage-manager's Freivalds check).
+// - agentOccupancy and bottleneck: `tessera job profile` of the run (cli/src/job-profile.ts).
 // Last stdout line: one JSON object.
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { KernelRunner } from "@tessera/agent";
+import { ClusterClient, loadJobProfile } from "@tessera/cli";
 import {
   autoKPerMap,
   encodeTile,
@@ -350,6 +352,11 @@ async function measureRun(
   const criticalComputeS = Math.max(0, ...[...perAgent.values()].map((a) => a.compute)) / 1000;
   const criticalBusyS = Math.max(0, ...[...perAgent.values()].map((a) => a.total)) / 1000;
   const achieved = flop / (computedS * 1e9);
+  const profile = await loadJobProfile(
+    new ClusterClient(cluster.info.peers.map((p) => p.http)),
+    natsUrls(cluster),
+    jobId,
+  );
   return {
     jobId,
     status: summary.status,
@@ -369,6 +376,8 @@ async function measureRun(
     overheadBeyondAgentBusySeconds: round(computedS - criticalBusyS),
     completionsSeen: ok.length,
     speculativeLosers,
+    agentOccupancy: profile.occupancy,
+    bottleneck: profile.bottleneck,
     cpuSeconds: cpu,
     perAgent: Object.fromEntries(
       [...perAgent.entries()].map(([id, a]) => [
@@ -488,6 +497,10 @@ async function main(): Promise<void> {
           "busiest agent's summed kernel computeMs (each task's first ok completion; speculativeLosers counts the others)",
         controlPlaneOverheadSeconds: "wallSeconds − criticalPathComputeSeconds (includes tile I/O)",
         verified: "every run verified",
+        agentOccupancy:
+          "mean over agents of the share of the compute window with a work item running (tessera job profile)",
+        bottleneck:
+          "tessera job profile's verdict: control-plane when agentOccupancy < 0.6, else the phase (kernel, storage-write, storage-read) that took most of the agents' time",
         verifySeconds:
           "job.computed → job verified (leader-stamped): the storage-manager's Freivalds check of every output tile plus the digest",
         cpuSeconds:

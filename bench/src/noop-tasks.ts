@@ -20,6 +20,8 @@
 //   task, and servicesBusyFraction = their CPU ÷ (window × cores): below 1, the path waits (I/O,
 //   round trips), above it, the cores are the limit. natsServerMsPerTask and
 //   totalWithNatsMsPerTask add the nats-server the cluster started (the bus's share of the work).
+// - profile: `tessera job profile` of the throughput job (cli/src/job-profile.ts): the agents'
+//   occupancy, their wall time by phase and the verdict.
 // - dispatch latency per task: attempt-start commit (leader-stamped event time) → the agent
 //   starting it (its completion's completedAt − totalMs; same host clock); p50/p99.
 // - task latency: attempt-start commit → attempt-complete commit; p50/p99.
@@ -34,6 +36,7 @@
 //   "Commit" times are the leader's stamps, taken when it proposes the entry (the commit follows).
 // Last stdout line: one JSON object.
 import { availableParallelism } from "node:os";
+import { ClusterClient, loadJobProfile } from "@tessera/cli";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { connect } from "@tessera/messaging";
 import { decodeManifestEventBatch, decodeWorkItem, WORK_STREAM } from "@tessera/protocol";
@@ -281,6 +284,12 @@ async function main(): Promise<void> {
     };
     const seconds = (times.computedAt - times.startedAt) / 1000;
     const eventSpanSeconds = (last - first) / 1000;
+    // Were the agents waiting for work or busy, and with what (tessera job profile)?
+    const profile = await loadJobProfile(
+      new ClusterClient(cluster.info.peers.map((p) => p.http)),
+      servers,
+      jobId,
+    );
 
     // ---- chain of dependent hops ------------------------------------------------------------
     const hops: number[] = [];
@@ -403,6 +412,14 @@ async function main(): Promise<void> {
         completionEventsSeen: completed.length,
         eventSpanSeconds: Math.round(eventSpanSeconds * 1000) / 1000,
         cpu,
+        profile: {
+          agentOccupancy: profile.occupancy,
+          busySeconds: profile.busySeconds,
+          phases: profile.phases,
+          bottleneck: profile.bottleneck,
+          definition:
+            "tessera job profile of the throughput job: agentOccupancy = mean share of the window with a work item running per agent; phases are the agents' wall time (on saturated cores, waiting for a CPU included)",
+        },
       },
       chain: {
         hops: hops.length,

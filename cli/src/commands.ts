@@ -363,17 +363,21 @@ export async function jobStatus(
   return view;
 }
 
-/** Where the job's time went and what bounded it: manifest times + the agents' shipped timings. */
-export async function jobProfile(id: string, opts: Common & { nats?: string }): Promise<unknown> {
-  const jobId = jobIdArg(id);
-  const { COMPLETED_MSG, formatProfile, itemTimingOf, profileJob } = await import(
-    "./job-profile.js"
-  );
+/**
+ * A job's profile (job-profile.ts): its times from the manifest and every agent's shipped
+ * completion timings for it from TESSERA_LOGS. Also used by the benchmarks.
+ */
+export async function loadJobProfile(
+  client: ClusterClient,
+  nats: readonly string[],
+  jobId: string,
+): Promise<import("./job-profile.js").JobProfile> {
+  const { COMPLETED_MSG, itemTimingOf, profileJob } = await import("./job-profile.js");
   const { searchLogs } = await import("./logs.js");
-  const view = (await clientFor(opts).get(`/v1/jobs/${jobId}`)) as Record<string, unknown>;
+  const view = (await client.get(`/v1/jobs/${jobId}`)) as Record<string, unknown>;
   const at = (k: string) => (typeof view[k] === "number" ? (view[k] as number) : null);
   const submittedAt = at("submittedAt") ?? Date.now();
-  const result = await searchLogs(resolveNats(opts.nats), {
+  const result = await searchLogs(nats, {
     service: "agent",
     minLevel: 30,
     jobId,
@@ -383,8 +387,7 @@ export async function jobProfile(id: string, opts: Common & { nats?: string }): 
     limit: 10_000_000,
     follow: false,
   });
-  const items = result.lines.flatMap((line) => itemTimingOf(line) ?? []);
-  const profile = profileJob(
+  return profileJob(
     jobId,
     {
       state: typeof view.state === "string" ? view.state : "unknown",
@@ -394,9 +397,15 @@ export async function jobProfile(id: string, opts: Common & { nats?: string }): 
       computedAt: at("computedAt"),
       finishedAt: at("finishedAt"),
     },
-    items,
+    result.lines.flatMap((line) => itemTimingOf(line) ?? []),
     Date.now(),
   );
+}
+
+/** Where the job's time went and what bounded it (bottleneck detection). */
+export async function jobProfile(id: string, opts: Common & { nats?: string }): Promise<unknown> {
+  const profile = await loadJobProfile(clientFor(opts), resolveNats(opts.nats), jobIdArg(id));
+  const { formatProfile } = await import("./job-profile.js");
   for (const line of formatProfile(profile)) say(opts, line);
   return profile;
 }

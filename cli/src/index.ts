@@ -1,7 +1,7 @@
 /** @tessera/cli: the `tessera` command's building blocks (dev cluster, client, job waiting). */
 export { type DevUpArgs, parseDevUpArgs, parseMatmulArgs } from "./args.js";
 export { CliError, ClusterClient, parseServers } from "./client.js";
-export { resolveServers, waitForJob } from "./commands.js";
+export { loadJobProfile, resolveServers, waitForJob } from "./commands.js";
 export {
   DEV_STATE_FILE,
   DevCluster,
@@ -11,6 +11,7 @@ export {
   defaultDataDir,
   readDevState,
 } from "./dev-cluster.js";
+export type { JobProfile } from "./job-profile.js";
 export {
   bytesMoved,
   jobProgress,
