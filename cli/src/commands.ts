@@ -176,12 +176,17 @@ export interface WaitOptions {
   readonly manifestTimes?: boolean;
 }
 
-/** A job view's submittedAt / finishedAt (ms since the epoch), when it has them. */
-function jobTimes(view: unknown): { submittedAt?: number; finishedAt?: number } {
-  const v = (view ?? {}) as { submittedAt?: unknown; finishedAt?: unknown };
+/** A job view's times (ms since the epoch, the leader's clock); null where it has none yet. */
+function jobTimes(
+  view: unknown,
+): Record<"submittedAt" | "startedAt" | "computedAt" | "finishedAt", number | null> {
+  const v = (view ?? {}) as Record<string, unknown>;
+  const at = (k: string) => (typeof v[k] === "number" ? (v[k] as number) : null);
   return {
-    ...(typeof v.submittedAt === "number" ? { submittedAt: v.submittedAt } : {}),
-    ...(typeof v.finishedAt === "number" ? { finishedAt: v.finishedAt } : {}),
+    submittedAt: at("submittedAt"),
+    startedAt: at("startedAt"),
+    computedAt: at("computedAt"),
+    finishedAt: at("finishedAt"),
   };
 }
 
@@ -194,7 +199,7 @@ export async function waitForJob(
 ): Promise<SubmitSummary> {
   let view = await client.get(`/v1/jobs/${jobId}`);
   let p = jobProgress(view);
-  const from = (o.manifestTimes ? jobTimes(view).submittedAt : undefined) ?? started;
+  const from = (o.manifestTimes ? jobTimes(view).submittedAt : null) ?? started;
   let lastLen = 0;
   const draw = (final: boolean) => {
     if (!o.bar) return;
@@ -215,7 +220,7 @@ export async function waitForJob(
     p = jobProgress(view);
   }
   draw(true);
-  const end = (o.manifestTimes ? jobTimes(view).finishedAt : undefined) ?? Date.now();
+  const end = (o.manifestTimes ? jobTimes(view).finishedAt : null) ?? Date.now();
   const wall = (end - from) / 1000;
   if (p.state !== "succeeded") {
     return submitSummary(p, wall, false, p.outputDigest, p.failure ?? `job ${p.state}`);
@@ -375,8 +380,8 @@ export async function loadJobProfile(
   const { COMPLETED_MSG, itemTimingOf, profileJob } = await import("./job-profile.js");
   const { searchLogs } = await import("./logs.js");
   const view = (await client.get(`/v1/jobs/${jobId}`)) as Record<string, unknown>;
-  const at = (k: string) => (typeof view[k] === "number" ? (view[k] as number) : null);
-  const submittedAt = at("submittedAt") ?? Date.now();
+  const times = jobTimes(view);
+  const submittedAt = times.submittedAt ?? Date.now();
   const result = await searchLogs(nats, {
     service: "agent",
     minLevel: 30,
@@ -392,10 +397,8 @@ export async function loadJobProfile(
     {
       state: typeof view.state === "string" ? view.state : "unknown",
       tasks: jobProgress(view).tasks,
+      ...times,
       submittedAt,
-      startedAt: at("startedAt"),
-      computedAt: at("computedAt"),
-      finishedAt: at("finishedAt"),
     },
     result.lines.flatMap((line) => itemTimingOf(line) ?? []),
     Date.now(),
