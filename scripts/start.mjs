@@ -3,12 +3,15 @@
 // `tessera dev up`: nats-server from the PATH, 3 consensus peers, the scheduler, the
 // storage-manager, 2 agents), submits a verified exact-mode matrix multiplication (N = 4096,
 // tile 1024), shows the progress bar, prints the summary (verified + digest) and shuts the
-// cluster down. Exit 0 only when the job succeeded AND its result verified.
-//   node scripts/start.mjs [--n N] [--tile T] [--seed S] [--k-per-map auto|D] [--agents A] [--peers P] [--data DIR]
+// cluster down. Exit 0 only when the job succeeded AND its result verified. With --out FILE the
+// verified result C is also written there as a NumPy .npy (`tessera job export`).
+//   node scripts/start.mjs [--n N] [--tile T] [--seed S] [--k-per-map auto|D] [--agents A] [--peers P] [--data DIR] [--out C.npy]
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const USAGE =
-  "usage: node scripts/start.mjs [--n 4096] [--tile 1024] [--seed 1] [--k-per-map auto] [--agents 2] [--peers 3] [--data DIR]";
+  "usage: node scripts/start.mjs [--n 4096] [--tile 1024] [--seed 1] [--k-per-map auto] [--agents 2] [--peers 3] [--data DIR] [--out C.npy]";
 
 function fail(message, code = 1) {
   process.stderr.write(`npm start: ${message}\n`);
@@ -26,6 +29,7 @@ try {
       agents: { type: "string", default: "2" },
       peers: { type: "string", default: "3" },
       data: { type: "string" },
+      out: { type: "string" },
       help: { type: "boolean" },
     },
   }));
@@ -43,7 +47,12 @@ try {
 } catch (err) {
   fail(`the CLI is not built (${err.message}); run \`pnpm turbo run build\` first`);
 }
-const { ClusterClient, DevCluster, parseDevUpArgs, parseMatmulArgs, waitForJob } = cli;
+const { ClusterClient, DevCluster, exportJobResult, parseDevUpArgs, parseMatmulArgs, waitForJob } =
+  cli;
+// Refused before the job runs rather than after it (export never replaces a file).
+const out = values.out === undefined ? undefined : resolve(values.out);
+if (out !== undefined && existsSync(out))
+  fail(`--out: ${out} exists; remove it or pick another`, 2);
 
 let spec;
 let devArgs;
@@ -114,6 +123,17 @@ try {
   } else if (summary.verified !== true) {
     status(`the job's result did not verify: ${summary.reason ?? "no verdict"}`);
   } else {
+    if (out !== undefined) {
+      const storage = { spec: cluster.storageSpec, env: process.env };
+      const r = await exportJobResult(jobId, spec, storage, summary.digest, {
+        out,
+        format: "npy",
+        force: false,
+      });
+      console.log(
+        `result     ${r.out} (float32 ${r.shape.join("×")}, ${r.bytes} bytes; numpy.load)`,
+      );
+    }
     exitCode = 0;
   }
 } catch (err) {

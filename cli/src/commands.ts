@@ -22,7 +22,8 @@ import {
   pidAlive,
   readDevState,
 } from "./dev-cluster.js";
-import { jobStorage } from "./job-storage.js";
+import { type ExportFormat, exportJobResult } from "./job-export.js";
+import { type JobStorage, jobStorage } from "./job-storage.js";
 import { jobProgress, progressLine, type SubmitSummary, submitSummary } from "./job-view.js";
 
 // Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
@@ -635,13 +636,7 @@ export async function verify(
     outputDigest?: string | null;
   };
   if (!view.spec) throw new CliError(`job ${jobId} has no spec in the manifest's answer`);
-  const storage = await jobStorage(client, jobId, opts.storage);
-  if (!storage) {
-    throw new CliError(
-      `--storage: no storage known (job ${jobId} has no output tile in the manifest, TESSERA_STORAGE is unset, no dev cluster in ${defaultDataDir()}); pass --storage fs:<dir>`,
-      2,
-    );
-  }
+  const storage = await requireJobStorage(client, jobId, opts.storage);
   const report = await verifyJobInStorage(
     jobId,
     view.spec,
@@ -665,6 +660,57 @@ export async function verify(
     );
   for (const f of report.failures.slice(0, 5)) say(opts, `  C(${f.i},${f.j}): ${f.reason}`);
   if (!report.verified) process.exitCode = 1;
+  return { ...report, storageFrom: storage.from };
+}
+
+/** jobStorage, or exit 2 saying where it looked. */
+async function requireJobStorage(
+  client: ClusterClient,
+  jobId: string,
+  explicit: string | undefined,
+): Promise<JobStorage> {
+  const storage = await jobStorage(client, jobId, explicit);
+  if (storage) return storage;
+  throw new CliError(
+    `--storage: no storage known (job ${jobId} has no output tile in the manifest, TESSERA_STORAGE is unset, no dev cluster in ${defaultDataDir()}); pass --storage fs:<dir>`,
+    2,
+  );
+}
+
+/** `tessera job export ID --out FILE`: the verified result C as one .npy (or raw) file. */
+export async function jobExport(
+  id: string,
+  opts: Common & { out?: string; format?: string; force?: boolean; storage?: string },
+): Promise<unknown> {
+  const jobId = jobIdArg(id);
+  if (!opts.out) throw new CliError("--out: required (the file to write, e.g. C.npy)", 2);
+  // commander checked --format against EXPORT_FORMATS (main.ts)
+  const format = (opts.format ?? "npy") as ExportFormat;
+  const client = clientFor(opts);
+  const view = (await client.get(`/v1/jobs/${jobId}`)) as {
+    state?: string;
+    spec?: MatmulJobSpec;
+    outputDigest?: string | null;
+  };
+  if (!view.spec) throw new CliError(`job ${jobId} has no spec in the manifest's answer`);
+  if (view.state !== "succeeded" || !view.outputDigest) {
+    throw new CliError(
+      `job ${jobId} is ${view.state ?? "in an unknown state"}: only a succeeded (verified) job has a result to export`,
+    );
+  }
+  const storage = await requireJobStorage(client, jobId, opts.storage);
+  const report = await exportJobResult(jobId, view.spec, storage, view.outputDigest, {
+    out: resolvePath(opts.out),
+    format,
+    force: opts.force === true,
+  });
+  const mib = report.bytes / 2 ** 20;
+  say(
+    opts,
+    `${jobId}: wrote ${report.out} (${report.format}, float32 ${report.shape.join("×")}, ${mib.toFixed(1)} MiB, ${report.tiles} tiles, ${report.seconds}s)`,
+  );
+  say(opts, `  digest ${report.digest} (matches the manifest)`);
+  say(opts, `  storage ${storage.spec} (from ${storage.from})`);
   return { ...report, storageFrom: storage.from };
 }
 

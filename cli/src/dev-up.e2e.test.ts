@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DevClusterInfo } from "./dev-cluster.js";
+import { npyMismatchesWithReference } from "./npy.test-helpers.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 const run = promisify(execFile);
@@ -50,6 +51,27 @@ async function stopDevUp(dev: ChildProcess | undefined): Promise<void> {
     dev.kill("SIGTERM");
     await new Promise((r) => dev.once("exit", r));
   }
+}
+
+/**
+ * `tessera job export JOB --out FILE --json ARGS`, then every value of FILE (a .npy) compared
+ * with the reference product of the e2e job's spec; returns the command's JSON object.
+ */
+async function exportAndCompare(
+  jobId: string,
+  out: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, unknown>> {
+  const { stdout } = await run(
+    process.execPath,
+    [MAIN, "job", "export", jobId, "--out", out, "--json", ...args],
+    { env },
+  );
+  const report = JSON.parse(stdout) as Record<string, unknown>;
+  expect(report).toMatchObject({ format: "npy", shape: [256, 256], tiles: 16 });
+  expect(npyMismatchesWithReference(out, { n: 256, tile: 64, mode: "exact", seed: 1 })).toBe(0);
+  return report;
 }
 
 const submitArgs = ["job", "submit", "matmul", "--n", "256", "--tile", "64", "--wait", "--json"];
@@ -137,6 +159,15 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     });
     // Exact mode reports how unlikely a wrong output is to pass: (2·floor(2^29/n))^−rounds.
     expect(v.missProbabilityBound).toBeLessThan(2 ** -30);
+
+    // Its result, as a user takes it away: one .npy file, equal to A·B computed here.
+    const exported = await exportAndCompare(
+      String(s.jobId),
+      join(data, "C.npy"),
+      ["--server", info!.http],
+      env,
+    );
+    expect(exported).toMatchObject({ digest: s.digest, storageFrom: "manifest" });
 
     // One task of it: done, its output verified and stored under its deterministic key.
     const task = await run(process.execPath, [
@@ -408,6 +439,12 @@ describe("tessera dev up --storage s3 with no S3 configured (a local s3rver)", (
         storageFrom: from,
       });
     }
+    // The result read back over the S3 protocol is A·B too.
+    const out = join(data, "C.npy");
+    expect(await exportAndCompare(s.jobId, out, [], { ...env, ...exported })).toMatchObject({
+      digest: s.digest,
+      storage,
+    });
   });
 
   // Linux: every child runs under `setpriv --pdeathsig TERM`, so none outlives a dev up that

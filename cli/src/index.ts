@@ -11,6 +11,12 @@ export {
   defaultDataDir,
   readDevState,
 } from "./dev-cluster.js";
+export {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportReport,
+  exportJobResult,
+} from "./job-export.js";
 export type { JobProfile } from "./job-profile.js";
 export {
   bytesMoved,

@@ -9,6 +9,7 @@ import {
   devEnv,
   devUp,
   jobControl,
+  jobExport,
   jobList,
   jobProfile,
   jobStatus,
@@ -20,6 +21,7 @@ import {
   stop,
   verify,
 } from "./commands.js";
+import { EXPORT_FORMATS } from "./job-export.js";
 
 interface Common {
   server?: string;
@@ -143,6 +145,23 @@ function program(): Command {
         "NATS URL(s) for the agents' shipped timings (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
       ),
   ).action(run(jobProfile));
+  common(
+    job
+      .command("export")
+      .argument("<id>")
+      .description(
+        "write a succeeded job's result C to one file (NumPy .npy or raw row-major float32), every tile checked and the digest matched against the manifest's",
+      )
+      .option("--out <file>", "the file to write (required), e.g. C.npy")
+      .addOption(
+        new Option("--format <format>", "file format").choices(EXPORT_FORMATS).default("npy"),
+      )
+      .option("--force", "replace --out if it exists")
+      .option(
+        "--storage <spec>",
+        "fs:<dir> | s3:<bucket> | gcs:<bucket> (default: $TESSERA_STORAGE, where the manifest says the job's outputs are, the dev cluster's)",
+      ),
+  ).action(run(jobExport));
   for (const action of ["pause", "resume", "cancel"] as const) {
     common(job.command(action).argument("<id>").description(`${action} a job`)).action(
       run((id: string, opts: Common, cmd: Command) => jobControl(action, id, opts, cmd)),
