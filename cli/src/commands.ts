@@ -3,6 +3,7 @@
 import { resolve as resolvePath } from "node:path";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { runUntilSignal } from "@tessera/observability";
+import type { JobControlAction } from "@tessera/protocol";
 import type { Command } from "commander";
 import {
   intArg,
@@ -477,15 +478,24 @@ async function taskStatus(jobId: string, taskId: string, opts: Common): Promise<
 }
 
 export async function jobControl(
-  action: "pause" | "resume" | "cancel",
+  action: JobControlAction,
   id: string,
   opts: Common,
   _cmd?: Command,
 ): Promise<unknown> {
   const body = (await clientFor(opts).post(`/v1/jobs/${jobIdArg(id)}/${action}`)) as {
-    result?: { state?: string };
+    result?: { state?: string; changed?: boolean };
   };
-  say(opts, `${id}: ${action} accepted (state ${body.result?.state ?? "?"})`);
+  if (action === "delete") {
+    say(
+      opts,
+      body.result?.changed === false
+        ? `${id}: already deleted`
+        : `${id}: deleted from the manifest; the storage-manager deletes its stored outputs and partials`,
+    );
+  } else {
+    say(opts, `${id}: ${action} accepted (state ${body.result?.state ?? "?"})`);
+  }
   return body;
 }
 

@@ -3,7 +3,7 @@
 // --wait --json` against it, then SIGTERM and every process it started is gone. Then the same job
 // on `--storage s3` with no S3 configured (dev up's own local S3 endpoint).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -346,6 +346,72 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining("--level") });
+  });
+
+  it("job delete removes a finished job and its stored objects; the id is never reused", async () => {
+    const tessera = (...args: string[]) =>
+      run(process.execPath, [MAIN, ...args, "--server", info!.http], { timeout: 120_000 }).catch(
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    /** Tile files stored under jobs/<jobId>/ (none once that directory is gone or empty). */
+    const files = (jobId: string) => {
+      const dir = join(data, "storage", "jobs", jobId);
+      if (!existsSync(dir)) return [];
+      return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".tile"));
+    };
+    // A job that is still running cannot be deleted: cancel it first.
+    await tessera(
+      "job",
+      "submit",
+      "matmul",
+      "--n",
+      "1024",
+      "--tile",
+      "64",
+      "--k-per-map",
+      "1",
+      "--job-id",
+      "busy",
+    );
+    expect(await tessera("job", "delete", "busy")).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("cancel it first"),
+    });
+    await tessera("job", "cancel", "busy");
+    expect(await tessera("job", "delete", "busy")).toMatchObject({
+      stdout: expect.stringContaining("deleted from the manifest"),
+    });
+
+    await tessera(...submitArgs, "--job-id", "short-lived");
+    expect(files("short-lived")).toHaveLength(16); // its outputs (partials already cleaned)
+    const deleted = await tessera("job", "delete", "short-lived", "--json");
+    expect(JSON.parse((deleted as { stdout: string }).stdout)).toMatchObject({
+      ok: true,
+      result: { jobId: "short-lived", state: "deleted", changed: true },
+    });
+    const deadline = Date.now() + 30_000;
+    while ((files("short-lived").length > 0 || files("busy").length > 0) && Date.now() < deadline)
+      await sleep(200);
+    expect([...files("short-lived"), ...files("busy")]).toEqual([]);
+    expect(await tessera("job", "status", "short-lived")).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("does not exist"),
+    });
+    expect(
+      await tessera("job", "submit", "matmul", "--n", "256", "--job-id", "short-lived"),
+    ).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("never reused"),
+    });
+    expect(await tessera("job", "delete", "short-lived")).toMatchObject({
+      stdout: expect.stringContaining("already deleted"),
+    });
+    // The other jobs are untouched.
+    const list = JSON.parse(
+      ((await tessera("job", "list", "--json")) as { stdout: string }).stdout,
+    ) as { jobs: { jobId: string }[] };
+    expect(list.jobs.map((j) => j.jobId)).toContain(jobId);
+    expect(list.jobs.map((j) => j.jobId)).not.toContain("short-lived");
   });
 
   it("tessera stop --data DIR stops everything it started (SIGTERM to dev up)", async () => {

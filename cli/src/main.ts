@@ -162,8 +162,18 @@ function program(): Command {
         "fs:<dir> | s3:<bucket> | gcs:<bucket> (default: $TESSERA_STORAGE, where the manifest says the job's outputs are, the dev cluster's)",
       ),
   ).action(run(jobExport));
-  for (const action of ["pause", "resume", "cancel"] as const) {
-    common(job.command(action).argument("<id>").description(`${action} a job`)).action(
+  const controls = {
+    pause: "pause a job: no new attempts start; running ones finish",
+    resume: "resume a paused job",
+    cancel: "cancel a job: its attempts are released, its partials cleaned",
+    delete:
+      "remove a finished job from the manifest for good (its id is never reused); the storage-manager deletes its stored outputs and partials",
+  } as const;
+  for (const [action, description] of Object.entries(controls) as [
+    keyof typeof controls,
+    string,
+  ][]) {
+    common(job.command(action).argument("<id>").description(description)).action(
       run((id: string, opts: Common, cmd: Command) => jobControl(action, id, opts, cmd)),
     );
   }

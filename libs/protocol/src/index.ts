@@ -118,6 +118,7 @@ export {
   EmergencyStopEvent,
   JobCancelledEvent,
   JobComputedEvent,
+  JobDeletedEvent,
   JobFailedEvent,
   JobPausedEvent,
   JobResumedEvent,

@@ -121,7 +121,7 @@ describe("manifest command envelope", () => {
       "manifest command: /cmd/attempt: must be an integer >= 1",
     );
     expect(rejection(env({ type: "job-control", jobId: "j1", action: "stop" })).message).toBe(
-      'manifest command: /cmd/action: must be "pause", "resume" or "cancel"',
+      'manifest command: /cmd/action: must be "pause", "resume", "cancel" or "delete"',
     );
     expect(rejection(env({ type: "node-failed", nodeId: "a.b", reason: "x" })).message).toBe(
       "manifest command: /cmd/nodeId: must be 1..64 characters of [A-Za-z0-9_-]",

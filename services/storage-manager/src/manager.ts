@@ -23,6 +23,7 @@ import { createStorageManagerMetrics, type StorageManagerMetrics } from "./metri
 import { CommandProposer } from "./proposer.js";
 import {
   checkOutput,
+  deleteJobObjects,
   deletePartials,
   TransientStorageError,
   verifyJobOutputs,
@@ -319,6 +320,9 @@ export class StorageManager {
       case "clean-partials":
         this.track(this.clean(action.jobId));
         return;
+      case "delete-job":
+        this.track(this.deleteJob(action.jobId));
+        return;
     }
   }
 
@@ -451,30 +455,53 @@ export class StorageManager {
       this.metrics.partialsDeleted.inc(deleted);
       this.tracker.partialsCleaned(jobId, true);
       this.log.info({ jobId, deleted }, "deleted intermediate partials");
-      this.scheduleLateSweep(jobId);
+      this.scheduleLateSweep(jobId, "partials", () => deletePartials(this.store, jobId));
     } catch (err) {
       this.tracker.partialsCleaned(jobId, false);
       this.log.warn({ jobId, err: (err as Error).message }, "partial clean-up failed; will retry");
     }
   }
 
+  /** A job removed from the manifest: everything it stored goes (outputs and partials). */
+  private async deleteJob(jobId: string): Promise<void> {
+    try {
+      const deleted = await deleteJobObjects(this.store, jobId);
+      this.metrics.deletedJobObjects.inc(deleted);
+      this.tracker.jobDeleted(jobId, true);
+      this.log.info({ jobId, deleted }, "deleted the stored objects of a deleted job");
+      this.scheduleLateSweep(jobId, "objects", () => deleteJobObjects(this.store, jobId));
+    } catch (err) {
+      this.tracker.jobDeleted(jobId, false);
+      this.log.warn(
+        { jobId, err: (err as Error).message },
+        "deleting a job's objects failed; will retry",
+      );
+    }
+  }
+
   /**
    * Attempts still running when a job finished (a cancelled job's, a speculative loser) write
-   * their partials after the first clean-up, and no event announces those writes (the manifest
-   * rejects their completions). One more sweep a little later removes them.
+   * their partials after the first clean-up (or the deletion of a deleted job's objects), and
+   * no event announces those writes (the manifest rejects their completions). One more sweep a
+   * little later removes them.
    */
-  private scheduleLateSweep(jobId: string): void {
+  private scheduleLateSweep(
+    jobId: string,
+    what: "partials" | "objects",
+    sweep: () => Promise<number>,
+  ): void {
     const timer = setTimeout(() => {
       this.lateSweeps.delete(timer);
       if (this.stopping) return;
       this.track(
-        deletePartials(this.store, jobId).then(
+        sweep().then(
           (deleted) => {
-            this.metrics.partialsDeleted.inc(deleted);
-            if (deleted > 0) this.log.info({ jobId, deleted }, "deleted late-written partials");
+            if (what === "partials") this.metrics.partialsDeleted.inc(deleted);
+            else this.metrics.deletedJobObjects.inc(deleted);
+            if (deleted > 0) this.log.info({ jobId, deleted }, `deleted late-written ${what}`);
           },
           (err: unknown) =>
-            this.log.warn({ jobId, err: (err as Error).message }, "late partial sweep failed"),
+            this.log.warn({ jobId, err: (err as Error).message }, `late sweep of ${what} failed`),
         ),
       );
     }, LATE_SWEEP_MS);

@@ -17,6 +17,7 @@ export interface StorageManagerMetrics {
   readonly verifySeconds: Histogram;
   readonly proposals: Counter<"type">;
   readonly partialsDeleted: Counter<never>;
+  readonly deletedJobObjects: Counter<never>;
   readonly caughtUp: Gauge;
   readonly appliedIndex: Gauge;
 }
@@ -61,6 +62,10 @@ export function createStorageManagerMetrics(nodeId: string): StorageManagerMetri
     partialsDeleted: m.counter({
       name: "tessera_storage_manager_partials_deleted_total",
       help: "Intermediate partial tiles deleted after their job finished",
+    }),
+    deletedJobObjects: m.counter({
+      name: "tessera_storage_manager_deleted_job_objects_total",
+      help: "Stored objects (outputs, partials) of jobs deleted from the manifest",
     }),
     caughtUp: m.gauge({
       name: "tessera_storage_manager_caught_up",

@@ -122,10 +122,19 @@ export async function verifyJobOutputs(
 }
 
 /** Deletes every object under `jobs/<jobId>/partials/`; returns how many were deleted. */
-export async function deletePartials(store: ObjectStore, jobId: string): Promise<number> {
+export function deletePartials(store: ObjectStore, jobId: string): Promise<number> {
+  return deleteUnder(store, `jobs/${jobId}/partials/`);
+}
+
+/** Deletes every object of a deleted job (`jobs/<jobId>/`); returns how many were deleted. */
+export function deleteJobObjects(store: ObjectStore, jobId: string): Promise<number> {
+  return deleteUnder(store, `jobs/${jobId}/`);
+}
+
+async function deleteUnder(store: ObjectStore, prefix: string): Promise<number> {
   let deleted = 0;
   const keys: string[] = [];
-  for await (const entry of store.list(`jobs/${jobId}/partials/`)) keys.push(entry.key);
+  for await (const entry of store.list(prefix)) keys.push(entry.key);
   for (const key of keys) {
     await store.delete(key);
     deleted++;

@@ -252,6 +252,26 @@ describe("JobTracker", () => {
     expect(t.nextActions(at + 500)).toEqual([{ type: "clean-partials", jobId: "a" }]);
   });
 
+  it("deletes a deleted job's objects once, retries a failed deletion, then forgets the job", () => {
+    const t = new JobTracker(opts);
+    t.apply(batch(submitted("gone"), completed("m-0-0-0", 1, "0000000a", "gone")));
+    t.apply(
+      batch(
+        { category: "job", type: "cancelled", jobId: "gone", released: 0 },
+        { category: "job", type: "deleted", jobId: "gone" },
+      ),
+    );
+    const now = Number.MAX_SAFE_INTEGER;
+    expect(t.nextActions(now)).toEqual([{ type: "delete-job", jobId: "gone" }]);
+    expect(t.nextActions(now)).toEqual([]); // handed out once
+    t.jobDeleted("gone", false);
+    expect(t.nextActions(now)).toEqual([{ type: "delete-job", jobId: "gone" }]);
+    t.jobDeleted("gone", true);
+    expect(t.job("gone")).toBeUndefined();
+    expect(t.allJobs()).toEqual([]);
+    expect(t.nextActions(now)).toEqual([]);
+  });
+
   it("keeps partials with keepPartials and skips finished jobs' checks after a replay", () => {
     const t = new JobTracker({ ...opts, keepPartials: true });
     t.apply(batch(submitted(), completed("m-0-0-0")));

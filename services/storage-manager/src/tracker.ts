@@ -16,7 +16,8 @@ import {
 } from "@tessera/matrix";
 
 export type OutputStatus = "unchecked" | "checking" | "ok" | "bad";
-export type TrackedJobState = "active" | "succeeded" | "failed" | "cancelled";
+/** `deleted`: removed from the manifest (job-control delete); its objects are being deleted. */
+export type TrackedJobState = "active" | "succeeded" | "failed" | "cancelled" | "deleted";
 export type VerifyStatus = "idle" | "running" | "proposed" | "done";
 export type PartialsStatus = "present" | "cleaning" | "cleaned" | "kept";
 
@@ -50,6 +51,8 @@ export interface TrackedJob {
   /** task-resets proposed by this manager for this job. */
   resets: number;
   partials: PartialsStatus;
+  /** A deleted job's stored objects are being deleted (handed out once, like clean-partials). */
+  deleting?: boolean;
   /** Stamped time of the terminal event (ms). */
   finishedAt?: number;
   digest?: string;
@@ -88,7 +91,9 @@ export type Action =
       /** Reported CRC32C of every output tile, by reduce task id. */
       readonly checksums: ReadonlyMap<string, string>;
     }
-  | { readonly type: "clean-partials"; readonly jobId: string };
+  | { readonly type: "clean-partials"; readonly jobId: string }
+  /** Delete everything stored under `jobs/<jobId>/`, then jobDeleted(). */
+  | { readonly type: "delete-job"; readonly jobId: string };
 
 /** Result of checking one stored output against what its completion reported. */
 export type OutputCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -331,6 +336,9 @@ export class JobTracker {
       case "job.cancelled":
         this.finish(job, "cancelled", at);
         return;
+      case "job.deleted":
+        job.state = "deleted";
+        return;
       default:
         return;
     }
@@ -387,7 +395,12 @@ export class JobTracker {
       }
     }
     for (const job of this.jobs.values()) {
-      if (job.state === "active") {
+      if (job.state === "deleted") {
+        if (!job.deleting) {
+          job.deleting = true;
+          actions.push({ type: "delete-job", jobId: job.jobId });
+        }
+      } else if (job.state === "active") {
         if (this.readyToVerify(job)) {
           job.verify = "running";
           const checksums = new Map<string, string>();
@@ -476,6 +489,19 @@ export class JobTracker {
   partialsCleaned(jobId: string, ok: boolean): void {
     const job = this.jobs.get(jobId);
     if (job && job.partials === "cleaning") job.partials = ok ? "cleaned" : "present";
+  }
+
+  /** A deleted job's objects are gone (forget it), or deleting failed (retry on a later tick). */
+  jobDeleted(jobId: string, ok: boolean): void {
+    const job = this.jobs.get(jobId);
+    if (!job || job.state !== "deleted") return;
+    if (!ok) {
+      job.deleting = false;
+      return;
+    }
+    for (const record of job.outputs.values()) this.unchecked.delete(record);
+    this.okReduces.delete(jobId);
+    this.jobs.delete(jobId);
   }
 
   /** An output check that could not run (storage unreachable): check it again later. */

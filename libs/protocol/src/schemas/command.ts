@@ -57,9 +57,14 @@ export const SubmitJobCommand = Type.Object(
 );
 export type SubmitJobCommand = Static<typeof SubmitJobCommand>;
 
+/**
+ * `delete` removes a finished job (succeeded, failed or cancelled) from the manifest for good:
+ * its tasks stop counting against the manifest's limits, its id is never reused, and the
+ * storage-manager deletes its stored objects (job.deleted).
+ */
 export const JobControlAction = Type.Union(
-  [Type.Literal("pause"), Type.Literal("resume"), Type.Literal("cancel")],
-  { errorMessage: 'must be "pause", "resume" or "cancel"' },
+  [Type.Literal("pause"), Type.Literal("resume"), Type.Literal("cancel"), Type.Literal("delete")],
+  { errorMessage: 'must be "pause", "resume", "cancel" or "delete"' },
 );
 export type JobControlAction = Static<typeof JobControlAction>;
 
@@ -416,6 +421,8 @@ export const MANIFEST_REPLY_CODES = [
   "job-paused",
   /** The job is cancelled, failed or succeeded. */
   "job-finished",
+  /** Delete of a job that is not finished yet (cancel it first). */
+  "job-not-finished",
   "emergency-stop",
   /** The node is failed or drained and may not start work. */
   "node-unavailable",

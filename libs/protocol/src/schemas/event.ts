@@ -61,6 +61,8 @@ export const JobCancelledEvent = event("job", "cancelled", {
   /** Live attempts released (each also has a task.attempt-released event). */
   released: NonNegativeInt(),
 });
+/** A finished job was removed from the manifest (job-control delete): its stored objects go. */
+export const JobDeletedEvent = event("job", "deleted", { jobId: JobId });
 /** Hex SHA-256 over the output tiles' CRC32C in row-major order (@tessera/matrix outputDigest). */
 const OutputDigest = Type.String({ pattern: OUTPUT_DIGEST_PATTERN });
 
@@ -195,6 +197,7 @@ export const MANIFEST_EVENT_SCHEMAS = {
   "job.verified": JobVerifiedEvent,
   "job.succeeded": JobSucceededEvent,
   "job.failed": JobFailedEvent,
+  "job.deleted": JobDeletedEvent,
   "task.started": TaskStartedEvent,
   "task.claimed": TaskClaimedEvent,
   "task.completed": TaskCompletedEvent,

@@ -241,7 +241,7 @@ export async function createHttpServer(
     }),
   );
 
-  for (const action of ["pause", "resume", "cancel"] as const) {
+  for (const action of ["pause", "resume", "cancel", "delete"] as const) {
     app.post<{ Params: { id: string } }>(`/v1/jobs/:id/${action}`, async (req, reply) => {
       if (!leaderOnly(req, reply)) return reply;
       try {

@@ -1,4 +1,4 @@
-import { outputDigest } from "@tessera/matrix";
+import { crc32cOf, outputDigest } from "@tessera/matrix";
 import { type ManifestEvent, manifestEventBatchCodec } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
 import { FsmSnapshotError } from "./errors.js";
@@ -516,6 +516,47 @@ describe("controls", () => {
     expect(d.code({ type: "job-control", jobId: job, action: "resume" })).toBe("job-finished");
   });
 
+  it("delete removes a finished job for good: its tasks stop counting, its id is never reused", () => {
+    const d = Driver.withOptions({ limits: { maxJobs: 2 } });
+    const a = d.submit(SMALL, "a");
+    const b = d.submit(SMALL, "b");
+    expect(d.code({ type: "submit-job", jobId: "c", spec: SMALL })).toBe("capacity-exceeded");
+    expect(d.send({ type: "submit-job", jobId: "c", spec: SMALL }).reply).toMatchObject({
+      reason: expect.stringContaining("tessera job delete"),
+    });
+    // Only a finished job can go: a queued or running one is cancelled first.
+    expect(d.code({ type: "job-control", jobId: a, action: "delete" })).toBe("job-not-finished");
+    d.ok({ type: "job-control", jobId: a, action: "cancel" });
+    const tasksBefore = d.fsm.stats().tasks;
+    const deleted = d.ok({ type: "job-control", jobId: a, action: "delete" });
+    expect(deleted.reply).toMatchObject({ result: { jobId: a, state: "deleted", changed: true } });
+    expect(deleted.events).toEqual([{ category: "job", type: "deleted", jobId: a }]);
+    expect(d.fsm.getJob(a)).toBeUndefined();
+    expect(d.fsm.listJobs().map((j) => j.jobId)).toEqual([b]);
+    expect(d.fsm.stats()).toMatchObject({ jobs: 1, tasks: tasksBefore - 12 });
+    // Idempotent; commands on it are unknown-job; its id is refused; there is room again.
+    const again = d.ok({ type: "job-control", jobId: a, action: "delete" });
+    expect(again.reply).toMatchObject({ result: { changed: false } });
+    expect(again.events).toEqual([]);
+    expect(d.start(a, "m-0-0-0", 1).reply).toMatchObject({ code: "unknown-job" });
+    expect(d.code({ type: "job-control", jobId: a, action: "resume" })).toBe("unknown-job");
+    expect(d.send({ type: "submit-job", jobId: a, spec: SMALL }).reply).toMatchObject({
+      code: "job-exists",
+      reason: expect.stringContaining("never reused"),
+    });
+    d.submit(SMALL, "c");
+    expect(d.code({ type: "job-control", jobId: "nope", action: "delete" })).toBe("unknown-job");
+
+    // The deleted ids survive a snapshot: a restored replica refuses them too.
+    const restored = new Driver(new ManifestFsm({ limits: { maxJobs: 2 } }));
+    restored.fsm.restore(d.fsm.snapshot());
+    restored.index = d.index;
+    restored.seq = d.seq; // the same client session continues
+    expect(restored.fsm.digest()).toBe(d.fsm.digest());
+    restored.ok({ type: "job-control", jobId: "c", action: "cancel" });
+    expect(restored.code({ type: "submit-job", jobId: a, spec: SMALL })).toBe("job-exists");
+  });
+
   it("emergency stop releases every live attempt and blocks starts until disengaged", () => {
     const d = new Driver();
     const j1 = d.submit(SMALL);
@@ -806,10 +847,30 @@ describe("determinism and snapshots", () => {
     const badMagic = good.slice();
     badMagic[0] = 0;
     expect(() => b.restore(badMagic)).toThrow(/bad magic/);
-    const v4 = good.slice();
-    v4[4] = 4;
-    expect(() => b.restore(v4)).toThrow(/unsupported version 4 \(supported: 1\.\.3\)/);
+    const v5 = good.slice();
+    v5[4] = 5;
+    expect(() => b.restore(v5)).toThrow(/unsupported version 5 \(supported: 1\.\.4\)/);
     expect(b.digest()).toBe(digest);
+  });
+
+  it("restores a version-3 snapshot (before deleted job ids were kept)", () => {
+    const a = new Driver();
+    scenario(a, 11, 150);
+    const v4 = a.fsm.snapshot();
+    // v3 = the same body without the trailing deleted-id count (0 here), version 3.
+    const body = v4.subarray(20, v4.length - 4);
+    expect([...v4.subarray(v4.length - 4)]).toEqual([0, 0, 0, 0]);
+    const v3 = new Uint8Array(20 + body.length);
+    v3.set(v4.subarray(0, 20));
+    v3.set(body, 20);
+    const view = new DataView(v3.buffer);
+    view.setUint16(4, 3, true);
+    view.setUint32(8, crc32cOf(body), true);
+    view.setFloat64(12, body.length, true);
+    const b = new ManifestFsm();
+    b.restore(v3);
+    expect(b.digest()).toBe(a.fsm.digest());
+    expect(b.snapshot()).toEqual(v4);
   });
 });
 

@@ -220,8 +220,11 @@ export interface ManifestStats {
 type Result = Record<string, unknown>;
 
 const SNAPSHOT_MAGIC = 0x4d465354; // "TSFM" little-endian
-/** Written by snapshot(); restore() also reads version 1 (see README "Snapshot format"). */
-export const SNAPSHOT_VERSION = JOB_FORMAT_VERSION;
+/**
+ * Written by snapshot(); restore() also reads versions 1..3 (see README "Snapshot format"). v4
+ * appends the deleted job ids; its job records are JOB_FORMAT_VERSION's.
+ */
+export const SNAPSHOT_VERSION = 4;
 const OLDEST_SNAPSHOT_VERSION = 1;
 const HEADER_BYTES = 20;
 
@@ -255,6 +258,11 @@ export class ManifestFsm implements StateMachine {
   private now = 0;
   private emergencyStop = false;
   private jobs = new Map<string, Job>();
+  /**
+   * Ids of deleted jobs, kept so that an id is never reused: the storage-manager deletes a
+   * deleted job's objects by its id, and a new job under that id could lose its outputs to it.
+   */
+  private deletedJobs = new Set<string>();
   private nodes = new Map<string, NodeRecord>();
   private sessions: SessionTable;
   private totalTasks = 0;
@@ -436,6 +444,9 @@ export class ManifestFsm implements StateMachine {
     // A submit without an id is named after its log index (and its place in a batch entry, so
     // two submits packed into one entry get different ids).
     const jobId = c.jobId ?? (position === 0 ? `job-${index}` : `job-${index}-${position}`);
+    if (this.deletedJobs.has(jobId)) {
+      reject("job-exists", `job ${jobId} existed and was deleted; job ids are never reused`);
+    }
     const existing = this.jobs.get(jobId);
     if (existing) {
       // A client retrying a submit without its session (new clientId) gets the same job back.
@@ -447,7 +458,7 @@ export class ManifestFsm implements StateMachine {
     if (this.jobs.size >= this.limits.maxJobs) {
       reject(
         "capacity-exceeded",
-        `the manifest holds ${this.jobs.size} jobs (limit ${this.limits.maxJobs})`,
+        `the manifest holds ${this.jobs.size} jobs (limit ${this.limits.maxJobs}); delete finished ones (tessera job delete ID)`,
       );
     }
     const K = c.spec.n / c.spec.tile;
@@ -462,7 +473,7 @@ export class ManifestFsm implements StateMachine {
     if (this.totalTasks + tasks > this.limits.maxTotalTasks) {
       reject(
         "capacity-exceeded",
-        `the manifest holds ${this.totalTasks} tasks; ${tasks} more exceed the limit of ${this.limits.maxTotalTasks}`,
+        `the manifest holds ${this.totalTasks} tasks; ${tasks} more exceed the limit of ${this.limits.maxTotalTasks}; delete finished jobs (tessera job delete ID)`,
       );
     }
     const maxAttempts = c.maxAttempts ?? this.limits.defaultMaxAttempts;
@@ -488,6 +499,7 @@ export class ManifestFsm implements StateMachine {
   }
 
   private jobControl(c: JobControlCommand): Result {
+    if (c.action === "delete") return this.deleteJob(c.jobId);
     const job = this.job(c.jobId);
     const before = job.state;
     if (isTerminal(job.state)) {
@@ -523,6 +535,23 @@ export class ManifestFsm implements StateMachine {
       }
     }
     return { jobId: job.id, state: job.state, changed: job.state !== before };
+  }
+
+  /** Removes a finished job for good (idempotent: deleting a deleted job changes nothing). */
+  private deleteJob(jobId: string): Result {
+    if (this.deletedJobs.has(jobId)) return { jobId, state: "deleted", changed: false };
+    const job = this.job(jobId);
+    if (!isTerminal(job.state)) {
+      reject(
+        "job-not-finished",
+        `job ${job.id} is ${job.state}; only a succeeded, failed or cancelled job can be deleted (cancel it first)`,
+      );
+    }
+    this.jobs.delete(job.id);
+    this.deletedJobs.add(job.id);
+    this.totalTasks -= job.total;
+    this.emit({ category: "job", type: "deleted", jobId: job.id });
+    return { jobId: job.id, state: "deleted", changed: true };
   }
 
   private setEmergencyStop(c: EmergencyStopCommand): Result {
@@ -1486,6 +1515,8 @@ export class ManifestFsm implements StateMachine {
     w.u32(this.jobs.size);
     for (const j of this.jobs.values()) j.write(w);
     this.sessions.write(w);
+    w.u32(this.deletedJobs.size);
+    for (const id of this.deletedJobs) w.str(id);
     return w;
   }
 
@@ -1549,12 +1580,15 @@ export class ManifestFsm implements StateMachine {
     let totalTasks = 0;
     const jobCount = r.u32("job count");
     for (let i = 0; i < jobCount; i++) {
-      const job = Job.read(r, version);
+      const job = Job.read(r, Math.min(version, JOB_FORMAT_VERSION));
       jobs.set(job.id, job);
       totalTasks += job.total;
     }
     const sessions = new SessionTable(this.sessionOptions);
     sessions.read(r);
+    const deletedJobs = new Set<string>();
+    const deletedCount = version >= 4 ? r.u32("deleted job count") : 0;
+    for (let i = 0; i < deletedCount; i++) deletedJobs.add(r.str("deleted job id"));
     if (r.remaining !== 0) throw new FsmSnapshotError(`${r.remaining} trailing bytes`, r.pos);
     // Swap only once everything decoded: a bad snapshot leaves the current state untouched.
     this.applied = applied;
@@ -1563,6 +1597,7 @@ export class ManifestFsm implements StateMachine {
     this.emergencyStop = emergencyStop;
     this.nodes = nodes;
     this.jobs = jobs;
+    this.deletedJobs = deletedJobs;
     this.sessions = sessions;
     this.totalTasks = totalTasks;
   }

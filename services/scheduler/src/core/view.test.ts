@@ -103,6 +103,9 @@ describe("view reducer", () => {
     });
     expect(b.view.jobs.get("j2")?.tasks.size).toBe(0);
     expect(b.view.jobs.get("j2")?.failedReason).toBe("verification failed");
+    // Deleted from the manifest: the shell goes too, and the view stays consistent.
+    b.apply(60, { category: "job", type: "deleted", jobId: "j1" }); // throws unless applied
+    expect([...b.view.jobs.keys()]).toEqual(["j2"]);
   });
 
   it("ignores a re-published (older) batch and flags an attempt gap as inconsistent", () => {

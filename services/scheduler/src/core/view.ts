@@ -297,6 +297,10 @@ function applyEvent(
     view.jobs.set(ev.jobId, newJob(ev.jobId, ev.spec, ev.maxAttempts, index));
     return undefined;
   }
+  if (ev.category === "job" && ev.type === "deleted") {
+    view.jobs.delete(ev.jobId); // finished before it was deleted: nothing of it is live
+    return undefined;
+  }
   const job = view.jobs.get(ev.jobId);
   if (!job) return `unknown job ${ev.jobId}`;
   if (index <= job.asOf) return undefined; // the rebuild read already reflects it
