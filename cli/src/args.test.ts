@@ -10,7 +10,13 @@ import {
   taskIdArg,
 } from "./args.js";
 import { CliError, parseServers } from "./client.js";
-import { bytesMoved, jobProgress, progressLine, submitSummary } from "./job-view.js";
+import {
+  bytesMoved,
+  finishedBefore,
+  jobProgress,
+  progressLine,
+  submitSummary,
+} from "./job-view.js";
 
 describe("argument validation", () => {
   it("--max-attempts: absent leaves the manifest's default; out of 1..255 names the flag", () => {
@@ -199,5 +205,20 @@ describe("job view → progress and the --json summary", () => {
   });
   it("tolerates a sparse view", () => {
     expect(jobProgress({})).toMatchObject({ state: "unknown", terminal: false, tasks: 0 });
+  });
+  it("finishedBefore picks finished jobs at or before the cutoff, oldest first", () => {
+    const views = [
+      { jobId: "new", state: "succeeded", finishedAt: 5_000 },
+      { jobId: "running", state: "running", finishedAt: null },
+      { jobId: "old", state: "failed", finishedAt: 1_000 },
+      { jobId: "edge", state: "cancelled", finishedAt: 3_000 },
+      { jobId: "odd", state: "succeeded" },
+      null,
+    ];
+    expect(finishedBefore(views, 3_000)).toEqual([
+      { jobId: "old", state: "failed", finishedAt: 1_000 },
+      { jobId: "edge", state: "cancelled", finishedAt: 3_000 },
+    ]);
+    expect(finishedBefore(views, 999)).toEqual([]);
   });
 });

@@ -25,7 +25,13 @@ import {
 } from "./dev-cluster.js";
 import { type ExportFormat, exportJobResult } from "./job-export.js";
 import { type JobStorage, jobStorage } from "./job-storage.js";
-import { jobProgress, progressLine, type SubmitSummary, submitSummary } from "./job-view.js";
+import {
+  finishedBefore,
+  jobProgress,
+  progressLine,
+  type SubmitSummary,
+  submitSummary,
+} from "./job-view.js";
 
 // Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
 // that need them import them.
@@ -497,6 +503,62 @@ export async function jobControl(
     say(opts, `${id}: ${action} accepted (state ${body.result?.state ?? "?"})`);
   }
   return body;
+}
+
+/**
+ * `tessera job delete ID`, or `--finished-before AGE`: every job that finished that long ago (or
+ * before that ISO time), by the leader's clock; `--dry-run` only names them.
+ */
+export async function jobDelete(
+  id: string | undefined,
+  opts: Common & { finishedBefore?: string; dryRun?: boolean },
+  cmd?: Command,
+): Promise<unknown> {
+  if ((id === undefined) === (opts.finishedBefore === undefined)) {
+    throw new CliError("job delete: give a job id or --finished-before AGE (one of the two)", 2);
+  }
+  if (id !== undefined) {
+    if (opts.dryRun) throw new CliError("--dry-run: only with --finished-before", 2);
+    return jobControl("delete", id, opts, cmd);
+  }
+  const { parseSince } = await import("./logs.js");
+  const cutoff = parseSince(opts.finishedBefore as string, Date.now(), "--finished-before");
+  const client = clientFor(opts);
+  const body = (await client.get("/v1/jobs")) as { jobs?: unknown[] };
+  const selected = finishedBefore(body.jobs ?? [], cutoff);
+  const deleted: string[] = [];
+  const failed: { jobId: string; reason: string }[] = [];
+  for (const j of selected) {
+    const when = new Date(j.finishedAt).toISOString();
+    if (opts.dryRun) {
+      say(opts, `${j.jobId}\t${j.state}\tfinished ${when}\t(would delete)`);
+      continue;
+    }
+    try {
+      await client.post(`/v1/jobs/${j.jobId}/delete`);
+      deleted.push(j.jobId);
+      say(opts, `${j.jobId}\t${j.state}\tfinished ${when}\tdeleted`);
+    } catch (err) {
+      // One refusal (e.g. the cluster lost its leader meanwhile) does not stop the others.
+      failed.push({ jobId: j.jobId, reason: (err as Error).message });
+      say(opts, `${j.jobId}\tNOT deleted: ${(err as Error).message}`);
+    }
+  }
+  const cut = new Date(cutoff).toISOString();
+  say(
+    opts,
+    opts.dryRun
+      ? `${selected.length} finished job(s) finished at or before ${cut} (dry run: none deleted)`
+      : `${deleted.length} of ${selected.length} finished job(s) finished at or before ${cut} deleted`,
+  );
+  if (failed.length > 0) process.exitCode = 1;
+  return {
+    cutoff: cut,
+    dryRun: opts.dryRun === true,
+    selected: selected.map((j) => j.jobId),
+    deleted,
+    failed,
+  };
 }
 
 // ---- nodes, cluster ----------------------------------------------------------------------------

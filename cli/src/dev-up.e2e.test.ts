@@ -412,6 +412,26 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     ) as { jobs: { jobId: string }[] };
     expect(list.jobs.map((j) => j.jobId)).toContain(jobId);
     expect(list.jobs.map((j) => j.jobId)).not.toContain("short-lived");
+
+    // Retention in bulk: every job finished by now (--dry-run first: nothing goes).
+    expect(await tessera("job", "delete")).toMatchObject({ code: 2 });
+    expect(await tessera("job", "delete", "x", "--finished-before", "1d")).toMatchObject({
+      code: 2,
+    });
+    const json = async (...args: string[]) =>
+      JSON.parse(((await tessera(...args, "--json")) as { stdout: string }).stdout) as {
+        selected: string[];
+        deleted: string[];
+        failed: unknown[];
+        jobs: unknown[];
+      };
+    const dry = await json("job", "delete", "--finished-before", "0s", "--dry-run");
+    expect(dry.selected).toContain(jobId);
+    expect(dry.deleted).toEqual([]);
+    const bulk = await json("job", "delete", "--finished-before", "0s");
+    expect(bulk.deleted.sort()).toEqual(dry.selected.sort());
+    expect(bulk.failed).toEqual([]);
+    expect((await json("job", "list")).jobs).toEqual([]);
   });
 
   it("tessera stop --data DIR stops everything it started (SIGTERM to dev up)", async () => {

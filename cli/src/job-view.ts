@@ -75,6 +75,29 @@ export function jobProgress(view: unknown): JobProgress {
   };
 }
 
+export interface FinishedJob {
+  readonly jobId: string;
+  readonly state: string;
+  /** The leader's clock, ms since the epoch. */
+  readonly finishedAt: number;
+}
+
+/**
+ * The finished jobs (succeeded, failed, cancelled) among job views that finished at or before
+ * `cutoff`, oldest first: what `tessera job delete --finished-before AGE` deletes.
+ */
+export function finishedBefore(views: readonly unknown[], cutoff: number): FinishedJob[] {
+  const out: FinishedJob[] = [];
+  for (const view of views) {
+    const p = jobProgress(view);
+    const finishedAt = (view as { finishedAt?: unknown } | null)?.finishedAt;
+    if (p.terminal && typeof finishedAt === "number" && finishedAt <= cutoff) {
+      out.push({ jobId: p.jobId, state: p.state, finishedAt });
+    }
+  }
+  return out.sort((a, b) => a.finishedAt - b.finishedAt);
+}
+
 /** Bytes of one float32 tile file (64-byte header + t² float32). */
 export function tileBytes(tile: number): number {
   return 64 + tile * tile * 4;

@@ -16,6 +16,9 @@ describe("tessera logs: query", () => {
     expect(parseSince("2h", NOW)).toBe(NOW - 7_200_000);
     expect(parseSince("2026-12-04T11:00:00Z", NOW)).toBe(NOW - 3_600_000);
     expect(() => parseSince("yesterday", NOW)).toThrow(/--since/);
+    expect(() => parseSince("soon", NOW, "--finished-before")).toThrow(
+      /^--finished-before: "soon"/,
+    );
   });
 
   it("defaults to info and above over the last hour, 200 lines, every service", () => {

@@ -49,14 +49,14 @@ const UNIT_MS: Readonly<Record<string, number>> = {
   d: 86_400_000,
 };
 
-/** `--since 10m` | `2h` | `1d` | an ISO time → epoch ms. */
-export function parseSince(value: string, now: number): number {
+/** `--since 10m` | `2h` | `1d` (that long before `now`) | an ISO time → epoch ms. */
+export function parseSince(value: string, now: number, flag = "--since"): number {
   const d = DURATION.exec(value);
   if (d) return now - Number(d[1]) * (UNIT_MS[d[2] as string] ?? 0);
   const t = Date.parse(value);
   if (Number.isNaN(t)) {
     throw new CliError(
-      `--since: ${JSON.stringify(value)} must be a duration (30s, 10m, 2h, 1d) or an ISO time`,
+      `${flag}: ${JSON.stringify(value)} must be a duration (30s, 10m, 2h, 1d) or an ISO time`,
       2,
     );
   }

@@ -9,6 +9,7 @@ import {
   devEnv,
   devUp,
   jobControl,
+  jobDelete,
   jobExport,
   jobList,
   jobProfile,
@@ -166,8 +167,6 @@ function program(): Command {
     pause: "pause a job: no new attempts start; running ones finish",
     resume: "resume a paused job",
     cancel: "cancel a job: its attempts are released, its partials cleaned",
-    delete:
-      "remove a finished job from the manifest for good (its id is never reused); the storage-manager deletes its stored outputs and partials",
   } as const;
   for (const [action, description] of Object.entries(controls) as [
     keyof typeof controls,
@@ -177,6 +176,20 @@ function program(): Command {
       run((id: string, opts: Common, cmd: Command) => jobControl(action, id, opts, cmd)),
     );
   }
+
+  common(
+    job
+      .command("delete")
+      .argument("[id]", "the job (or --finished-before)")
+      .description(
+        "remove a finished job from the manifest for good (its id is never reused); the storage-manager deletes its stored outputs and partials",
+      )
+      .option(
+        "--finished-before <age>",
+        "every finished job that finished this long ago (30s, 10m, 2h, 7d) or before this ISO time",
+      )
+      .option("--dry-run", "with --finished-before: only list what would be deleted"),
+  ).action(run(jobDelete));
 
   const node = p.command("node").description("agent nodes");
   common(node.command("list").description("list nodes")).action(run(nodeList));
