@@ -252,23 +252,31 @@ describe("JobTracker", () => {
     expect(t.nextActions(at + 500)).toEqual([{ type: "clean-partials", jobId: "a" }]);
   });
 
-  it("deletes a deleted job's objects once, retries a failed deletion, then forgets the job", () => {
+  it("deletes a deleted job's objects once, retries a failed deletion, also for a job it never saw", () => {
     const t = new JobTracker(opts);
     t.apply(batch(submitted("gone"), completed("m-0-0-0", 1, "0000000a", "gone")));
     t.apply(
       batch(
         { category: "job", type: "cancelled", jobId: "gone", released: 0 },
         { category: "job", type: "deleted", jobId: "gone" },
+        // Submitted before the event stream's retention window: only its deletion is seen.
+        { category: "job", type: "deleted", jobId: "aged-out" },
       ),
     );
-    const now = Number.MAX_SAFE_INTEGER;
-    expect(t.nextActions(now)).toEqual([{ type: "delete-job", jobId: "gone" }]);
-    expect(t.nextActions(now)).toEqual([]); // handed out once
-    t.jobDeleted("gone", false);
-    expect(t.nextActions(now)).toEqual([{ type: "delete-job", jobId: "gone" }]);
-    t.jobDeleted("gone", true);
     expect(t.job("gone")).toBeUndefined();
     expect(t.allJobs()).toEqual([]);
+    const now = Number.MAX_SAFE_INTEGER;
+    expect(t.nextActions(now)).toEqual([
+      { type: "delete-job", jobId: "gone" },
+      { type: "delete-job", jobId: "aged-out" },
+    ]);
+    expect(t.nextActions(now)).toEqual([]); // handed out once
+    t.jobDeleted("gone", false);
+    t.jobDeleted("aged-out", true);
+    expect(t.pendingDeletions()).toEqual(["gone"]);
+    expect(t.nextActions(now)).toEqual([{ type: "delete-job", jobId: "gone" }]);
+    t.jobDeleted("gone", true);
+    expect(t.pendingDeletions()).toEqual([]);
     expect(t.nextActions(now)).toEqual([]);
   });
 

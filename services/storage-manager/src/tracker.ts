@@ -16,8 +16,7 @@ import {
 } from "@tessera/matrix";
 
 export type OutputStatus = "unchecked" | "checking" | "ok" | "bad";
-/** `deleted`: removed from the manifest (job-control delete); its objects are being deleted. */
-export type TrackedJobState = "active" | "succeeded" | "failed" | "cancelled" | "deleted";
+export type TrackedJobState = "active" | "succeeded" | "failed" | "cancelled";
 export type VerifyStatus = "idle" | "running" | "proposed" | "done";
 export type PartialsStatus = "present" | "cleaning" | "cleaned" | "kept";
 
@@ -51,8 +50,6 @@ export interface TrackedJob {
   /** task-resets proposed by this manager for this job. */
   resets: number;
   partials: PartialsStatus;
-  /** A deleted job's stored objects are being deleted (handed out once, like clean-partials). */
-  deleting?: boolean;
   /** Stamped time of the terminal event (ms). */
   finishedAt?: number;
   digest?: string;
@@ -246,6 +243,12 @@ export class JobTracker {
    */
   private readonly unchecked = new Set<OutputRecord>();
   private readonly okReduces = new Map<string, number>();
+  /**
+   * Jobs deleted from the manifest whose stored objects (`jobs/<id>/`) are owed a deletion. Kept
+   * apart from `jobs`: a job submitted before TESSERA_EVENTS' retention window is unknown after a
+   * restart, and its objects must go all the same (the id is all a deletion needs).
+   */
+  private readonly deletions = new Map<string, "pending" | "running">();
   /** Highest event index applied (batches at or below it are repeats). */
   private lastIndex = 0;
 
@@ -290,6 +293,11 @@ export class JobTracker {
       return;
     }
     if (jobId === undefined) return;
+    if (key === "job.deleted") {
+      this.forgetJob(jobId);
+      this.deletions.set(jobId, "pending");
+      return;
+    }
     const job = this.jobs.get(jobId);
     if (!job) return;
     switch (key) {
@@ -336,9 +344,7 @@ export class JobTracker {
       case "job.cancelled":
         this.finish(job, "cancelled", at);
         return;
-      case "job.deleted":
-        job.state = "deleted";
-        return;
+
       default:
         return;
     }
@@ -394,13 +400,14 @@ export class JobTracker {
         this.unchecked.delete(record); // the job is over: nothing to check any more
       }
     }
+    for (const [jobId, status] of this.deletions) {
+      if (status === "pending") {
+        this.deletions.set(jobId, "running");
+        actions.push({ type: "delete-job", jobId });
+      }
+    }
     for (const job of this.jobs.values()) {
-      if (job.state === "deleted") {
-        if (!job.deleting) {
-          job.deleting = true;
-          actions.push({ type: "delete-job", jobId: job.jobId });
-        }
-      } else if (job.state === "active") {
+      if (job.state === "active") {
         if (this.readyToVerify(job)) {
           job.verify = "running";
           const checksums = new Map<string, string>();
@@ -491,17 +498,23 @@ export class JobTracker {
     if (job && job.partials === "cleaning") job.partials = ok ? "cleaned" : "present";
   }
 
-  /** A deleted job's objects are gone (forget it), or deleting failed (retry on a later tick). */
-  jobDeleted(jobId: string, ok: boolean): void {
+  private forgetJob(jobId: string): void {
     const job = this.jobs.get(jobId);
-    if (!job || job.state !== "deleted") return;
-    if (!ok) {
-      job.deleting = false;
-      return;
-    }
+    if (!job) return;
     for (const record of job.outputs.values()) this.unchecked.delete(record);
     this.okReduces.delete(jobId);
     this.jobs.delete(jobId);
+  }
+
+  /** A deleted job's objects are gone, or deleting them failed (retried on a later tick). */
+  jobDeleted(jobId: string, ok: boolean): void {
+    if (ok) this.deletions.delete(jobId);
+    else if (this.deletions.has(jobId)) this.deletions.set(jobId, "pending");
+  }
+
+  /** Jobs removed from the manifest whose objects are still to be deleted (for inspection). */
+  pendingDeletions(): string[] {
+    return [...this.deletions.keys()];
   }
 
   /** An output check that could not run (storage unreachable): check it again later. */
