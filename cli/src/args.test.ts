@@ -1,12 +1,15 @@
 import { MAX_TASK_ATTEMPTS } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
 import {
+  hostPortArg,
+  httpUrlArg,
   jobIdArg,
   MAX_ATTEMPTS_FLAG,
   maxAttemptsArg,
   nodeIdArg,
   parseDevUpArgs,
   parseMatmulArgs,
+  peerIdArg,
   taskIdArg,
 } from "./args.js";
 import { CliError, parseServers } from "./client.js";
@@ -138,6 +141,24 @@ describe("argument validation", () => {
     ]);
     expect(() => parseServers("ftp://x")).toThrow(/must be an http\(s\) URL/);
     expect(() => parseServers(",")).toThrow(/at least one URL/);
+  });
+
+  it("validates consensus membership arguments (exit 2, naming the argument)", () => {
+    expect(peerIdArg("--to", "3")).toBe(3);
+    expect(() => peerIdArg("--to", "0")).toThrow('--to: "0" must be an integer between 1');
+    expect(hostPortArg("--grpc", "10.0.0.4:7004")).toBe("10.0.0.4:7004");
+    for (const bad of ["nohost", "h:0", "h:70000", "http://h:1", "h :1"]) {
+      expect(() => hostPortArg("--grpc", bad)).toThrow(/^--grpc: .* must be host:port/);
+    }
+    expect(() => hostPortArg("--grpc", undefined)).toThrow("--grpc: is required");
+    expect(httpUrlArg("--http", "http://10.0.0.4:8004/")).toBe("http://10.0.0.4:8004");
+    try {
+      httpUrlArg("--http", "10.0.0.4:8004");
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(CliError);
+      expect(err).toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--http: /) });
+    }
   });
 });
 

@@ -147,3 +147,36 @@ export function nodeIdArg(value: string): string {
   }
   return value;
 }
+
+/** Largest consensus peer id the CLI accepts (ids are positive integers). */
+const MAX_PEER_ID = 2 ** 31 - 1;
+
+/** A consensus peer id (a positive integer), or exit 2 naming `flag`. */
+export function peerIdArg(flag: string, value: string | undefined): number {
+  return intArg(flag, value, 1, MAX_PEER_ID);
+}
+
+/** host:port, or exit 2 naming `flag`. */
+export function hostPortArg(flag: string, value: string | undefined): string {
+  if (value === undefined) throw new CliError(`${flag}: is required (host:port)`, 2);
+  const m = /^([^\s:/]+):(\d+)$/.exec(value);
+  const port = Number(m?.[2]);
+  if (!m || port < 1 || port > 65_535) {
+    throw new CliError(`${flag}: ${JSON.stringify(value)} must be host:port (port 1..65535)`, 2);
+  }
+  return value;
+}
+
+/** An http(s) URL, or exit 2 naming `flag`. */
+export function httpUrlArg(flag: string, value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new CliError(`${flag}: ${JSON.stringify(value)} must be an http:// or https:// URL`, 2);
+  }
+  return value.replace(/\/$/, "");
+}

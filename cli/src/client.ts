@@ -88,7 +88,11 @@ export class ClusterClient {
    * 503 + hint). Resolves with the first answer that is not a redirect or an "unavailable"
    * (those are retried until `retryForMs`); throws CliError when no peer answers.
    */
-  async request(method: "GET" | "POST", path: string, body?: unknown): Promise<HttpResult> {
+  async request(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<HttpResult> {
     const startedAt = Date.now();
     const deadline = startedAt + this.retryForMs;
     const failures = new Map<string, string>();
@@ -175,6 +179,13 @@ export class ClusterClient {
   /** POST that must succeed (2xx); throws CliError with the API's message otherwise. */
   async post(path: string, body?: unknown): Promise<unknown> {
     const r = await this.request("POST", path, body ?? {});
+    if (r.status < 200 || r.status >= 300) throw new CliError(apiErrorMessage(r));
+    return r.body;
+  }
+
+  /** DELETE that must succeed (2xx); throws CliError with the API's message otherwise. */
+  async delete(path: string): Promise<unknown> {
+    const r = await this.request("DELETE", path);
     if (r.status < 200 || r.status >= 300) throw new CliError(apiErrorMessage(r));
     return r.body;
   }

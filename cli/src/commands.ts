@@ -6,12 +6,15 @@ import { runUntilSignal } from "@tessera/observability";
 import type { JobControlAction } from "@tessera/protocol";
 import type { Command } from "commander";
 import {
+  hostPortArg,
+  httpUrlArg,
   intArg,
   jobIdArg,
   maxAttemptsArg,
   nodeIdArg,
   parseDevUpArgs,
   parseMatmulArgs,
+  peerIdArg,
   taskIdArg,
 } from "./args.js";
 import { CliError, ClusterClient, parseServers } from "./client.js";
@@ -647,6 +650,53 @@ interface ClusterView {
   commitIndex?: number;
   appliedIndex?: number;
   peers?: { id: number; role?: string; grpc?: string; http?: string; matchIndex?: number }[];
+}
+
+interface MemberView {
+  id: number;
+  voter?: boolean;
+}
+
+function membersLine(members: readonly MemberView[] | undefined): string {
+  return (members ?? []).map((m) => `${m.id}${m.voter === false ? " (learner)" : ""}`).join(", ");
+}
+
+/** `tessera cluster transfer [--to ID]`: hands leadership to a peer (the best caught-up one). */
+export async function clusterTransfer(opts: Common & { to?: string }): Promise<unknown> {
+  const to = opts.to === undefined ? undefined : peerIdArg("--to", opts.to);
+  const body = (await clientFor(opts).post("/admin/transfer", to === undefined ? {} : { to })) as {
+    leaderId?: number;
+  };
+  say(opts, `leadership transferred; the leader is now peer ${body.leaderId ?? "?"}`);
+  return body;
+}
+
+/**
+ * `tessera cluster add-peer ID --grpc HOST:PORT [--http URL]`: adds a peer started with
+ * `--join` (as a learner, caught up, then promoted to voter; the call returns once it votes).
+ */
+export async function clusterAddPeer(
+  idArg: string,
+  opts: Common & { grpc?: string; http?: string },
+): Promise<unknown> {
+  const id = peerIdArg("<id>", idArg);
+  const grpc = hostPortArg("--grpc", opts.grpc);
+  const http = opts.http === undefined ? undefined : httpUrlArg("--http", opts.http);
+  const body = (await clientFor(opts).post("/admin/peers", {
+    id,
+    grpc,
+    ...(http ? { http } : {}),
+  })) as { members?: MemberView[] };
+  say(opts, `peer ${id} added; members ${membersLine(body.members)}`);
+  return body;
+}
+
+/** `tessera cluster remove-peer ID`: removes a peer from the voters (a joint conf change). */
+export async function clusterRemovePeer(idArg: string, opts: Common): Promise<unknown> {
+  const id = peerIdArg("<id>", idArg);
+  const body = (await clientFor(opts).delete(`/admin/peers/${id}`)) as { members?: MemberView[] };
+  say(opts, `peer ${id} removed; members ${membersLine(body.members)}`);
+  return body;
 }
 
 export async function clusterStatus(opts: Common): Promise<unknown> {

@@ -9,10 +9,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import type { DevClusterInfo } from "./dev-cluster.js";
+import { type DevClusterInfo, freePort } from "./dev-cluster.js";
 import { npyMismatchesWithReference } from "./npy.test-helpers.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const CONSENSUS_MAIN = fileURLToPath(
+  new URL("../../services/consensus/dist/main.js", import.meta.url),
+);
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -89,6 +92,12 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     await stopDevUp(dev);
     rmSync(data, { recursive: true, force: true });
   });
+
+  /** `tessera ARGS --server <every peer>`; settles with the failure too (code, stdout, stderr). */
+  const tessera = (...args: string[]) =>
+    run(process.execPath, [MAIN, ...args, "--server", info!.peers.map((p) => p.http).join(",")], {
+      timeout: 120_000,
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
 
   it("prints one JSON line naming every endpoint and pid", async () => {
     ({ dev, info } = await devUp(["--data", data]));
@@ -349,10 +358,6 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
   });
 
   it("job delete removes a finished job and its stored objects; the id is never reused", async () => {
-    const tessera = (...args: string[]) =>
-      run(process.execPath, [MAIN, ...args, "--server", info!.http], { timeout: 120_000 }).catch(
-        (e: { code: number; stdout: string; stderr: string }) => e,
-      );
     /** Tile files stored under jobs/<jobId>/ (none once that directory is gone or empty). */
     const files = (jobId: string) => {
       const dir = join(data, "storage", "jobs", jobId);
@@ -432,6 +437,84 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect(bulk.deleted.sort()).toEqual(dry.selected.sort());
     expect(bulk.failed).toEqual([]);
     expect((await json("job", "list")).jobs).toEqual([]);
+  });
+
+  it("cluster transfer, remove-peer and add-peer change who leads and who votes", async () => {
+    // Asked of one peer: a removed peer still answers, with its own stale view.
+    let asked = info!.http;
+    const status = async () =>
+      JSON.parse(
+        (
+          (await run(process.execPath, [
+            MAIN,
+            "cluster",
+            "status",
+            "--json",
+            "--server",
+            asked,
+          ])) as {
+            stdout: string;
+          }
+        ).stdout,
+      ) as { leader: number; peers: { id: number; role: string }[] };
+    /** Polls `check` for up to 10 s (followers learn a leader or a conf change a beat later). */
+    const until = async (check: () => Promise<boolean>) => {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+        if (await check()) return true;
+      }
+      return false;
+    };
+    const [to, gone] = (await status()).peers.filter((p) => p.role === "follower").map((p) => p.id);
+    expect(await tessera("cluster", "transfer", "--to", String(to))).toMatchObject({
+      stdout: expect.stringContaining(`the leader is now peer ${to}`),
+    });
+    asked = info!.peers.find((p) => p.id === to)!.http;
+    expect(await until(async () => (await status()).leader === to)).toBe(true);
+    expect(await tessera("cluster", "remove-peer", String(gone))).toMatchObject({
+      stdout: expect.stringContaining(`peer ${gone} removed`),
+    });
+    expect(await until(async () => !(await status()).peers.some((p) => p.id === gone))).toBe(true);
+
+    // A new peer: started empty with --join, then added (learner, caught up, voter).
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const voters = info!.peers.filter((p) => p.id !== gone).map((p) => `${p.id}=${p.grpc}`);
+    const joiner = spawn(
+      process.execPath,
+      [CONSENSUS_MAIN, "--id", "4", "--join", "--grpc", `127.0.0.1:${grpcPort}`]
+        .concat(["--http", `127.0.0.1:${httpPort}`, "--peers", voters.join(",")])
+        .concat(["--data", join(data, "peer-4"), "--nats", info!.nats]),
+      { stdio: "ignore" },
+    );
+    try {
+      const healthz = `http://127.0.0.1:${httpPort}/healthz`;
+      await until(() =>
+        fetch(healthz).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      );
+      const added = await tessera(
+        ...["cluster", "add-peer", "4", "--grpc", `127.0.0.1:${grpcPort}`],
+        ...["--http", `http://127.0.0.1:${httpPort}`],
+      );
+      expect(added).toMatchObject({ stdout: expect.stringContaining("peer 4 added") });
+      const ids = [...info!.peers.map((p) => p.id).filter((id) => id !== gone), 4].sort();
+      const members = async () => `${(await status()).peers.map((p) => p.id).sort()}`;
+      expect(await until(async () => (await members()) === `${ids}`)).toBe(true);
+      const after = await status();
+      expect(after.peers.filter((p) => p.role === "leader")).toHaveLength(1);
+      // The changed cluster still commits: a whole job runs and verifies.
+      const job = await tessera(...submitArgs);
+      expect(JSON.parse((job as { stdout: string }).stdout)).toMatchObject({ verified: true });
+      // Bad input names the argument (exit 2), nothing is sent.
+      expect(await tessera("cluster", "add-peer", "5", "--grpc", "nohost")).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining("--grpc"),
+      });
+    } finally {
+      joiner.kill("SIGTERM");
+      await new Promise((r) => joiner.once("exit", r));
+    }
   });
 
   it("tessera stop --data DIR stops everything it started (SIGTERM to dev up)", async () => {

@@ -5,7 +5,10 @@
 import { Command, CommanderError, Option } from "commander";
 import { CliError } from "./client.js";
 import {
+  clusterAddPeer,
+  clusterRemovePeer,
   clusterStatus,
+  clusterTransfer,
   devEnv,
   devUp,
   jobControl,
@@ -213,6 +216,28 @@ function program(): Command {
 
   const cluster = p.command("cluster").description("consensus cluster");
   common(cluster.command("status").description("leader, term, peers")).action(run(clusterStatus));
+  common(
+    cluster
+      .command("transfer")
+      .description("hand leadership to another peer (default: the best caught-up follower)")
+      .option("--to <id>", "the peer to lead"),
+  ).action(run(clusterTransfer));
+  common(
+    cluster
+      .command("add-peer")
+      .argument("<id>", "the new peer's id")
+      .description(
+        "add a consensus peer started with --join: learner, caught up, then voter (returns once it votes)",
+      )
+      .option("--grpc <host:port>", "its gRPC address (required)")
+      .option("--http <url>", "its HTTP API, for redirects and the CLI"),
+  ).action(run(clusterAddPeer));
+  common(
+    cluster
+      .command("remove-peer")
+      .argument("<id>")
+      .description("remove a consensus peer from the cluster (stop its process afterwards)"),
+  ).action(run(clusterRemovePeer));
 
   common(
     p
