@@ -328,6 +328,7 @@ export async function jobList(opts: Common): Promise<unknown> {
   const body = (await clientFor(opts).get("/v1/jobs")) as { jobs?: unknown[] };
   const jobs = (body.jobs ?? []).map((j) => {
     const p = jobProgress(j);
+    const { submittedAt, finishedAt } = jobTimes(j);
     return {
       jobId: p.jobId,
       state: p.state,
@@ -336,11 +337,19 @@ export async function jobList(opts: Common): Promise<unknown> {
       kPerMap: p.kPerMap,
       done: p.done,
       tasks: p.tasks,
+      submittedAt,
+      finishedAt,
     };
   });
   for (const j of jobs) {
     const grouping = j.kPerMap === 1 ? "" : ` k-per-map=${j.kPerMap}`;
-    say(opts, `${j.jobId}\t${j.state}\tn=${j.n} tile=${j.tile}${grouping}\t${j.done}/${j.tasks}`);
+    // When it finished: what `job delete --finished-before` goes by.
+    const finished =
+      j.finishedAt === null ? "" : `\tfinished ${new Date(j.finishedAt).toISOString()}`;
+    say(
+      opts,
+      `${j.jobId}\t${j.state}\tn=${j.n} tile=${j.tile}${grouping}\t${j.done}/${j.tasks}${finished}`,
+    );
   }
   return { jobs };
 }

@@ -234,6 +234,8 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       kPerMap: 4,
       done: 32,
       tasks: 32,
+      submittedAt: expect.any(Number),
+      finishedAt: expect.any(Number),
     });
   });
 
