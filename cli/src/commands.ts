@@ -700,7 +700,7 @@ export async function clusterAddPeer(
   return body;
 }
 
-/** `tessera cluster remove-peer ID`: removes a peer from the voters (a joint conf change). */
+/** `tessera cluster remove-peer ID`: removes a peer from the cluster (a committed conf change). */
 export async function clusterRemovePeer(idArg: string, opts: Common): Promise<unknown> {
   const id = peerIdArg("<id>", idArg);
   const body = (await clientFor(opts).delete(`/admin/peers/${id}`)) as { members?: MemberView[] };
