@@ -180,3 +180,26 @@ export function httpUrlArg(flag: string, value: string): string {
   }
   return value.replace(/\/$/, "");
 }
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `--since 10m` | `2h` | `1d` (that long before `now`) | an ISO time → epoch ms. */
+export function parseSince(value: string, now: number, flag = "--since"): number {
+  const d = DURATION.exec(value);
+  if (d) return now - Number(d[1]) * (UNIT_MS[d[2] as string] ?? 0);
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) {
+    throw new CliError(
+      `${flag}: ${JSON.stringify(value)} must be a duration (30s, 10m, 2h, 1d) or an ISO time`,
+      2,
+    );
+  }
+  return t;
+}

@@ -14,6 +14,7 @@ import {
   nodeIdArg,
   parseDevUpArgs,
   parseMatmulArgs,
+  parseSince,
   peerIdArg,
   taskIdArg,
 } from "./args.js";
@@ -31,6 +32,7 @@ import { type JobStorage, jobStorage } from "./job-storage.js";
 import {
   finishedBefore,
   jobProgress,
+  jobTimes,
   progressLine,
   type SubmitSummary,
   submitSummary,
@@ -185,20 +187,6 @@ export interface WaitOptions {
    * `started` to the moment it ends here: for a job submitted earlier or by someone else.
    */
   readonly manifestTimes?: boolean;
-}
-
-/** A job view's times (ms since the epoch, the leader's clock); null where it has none yet. */
-function jobTimes(
-  view: unknown,
-): Record<"submittedAt" | "startedAt" | "computedAt" | "finishedAt", number | null> {
-  const v = (view ?? {}) as Record<string, unknown>;
-  const at = (k: string) => (typeof v[k] === "number" ? (v[k] as number) : null);
-  return {
-    submittedAt: at("submittedAt"),
-    startedAt: at("startedAt"),
-    computedAt: at("computedAt"),
-    finishedAt: at("finishedAt"),
-  };
 }
 
 /** Polls the job until it is terminal, drawing the progress bar; returns the summary. */
@@ -533,7 +521,6 @@ export async function jobDelete(
     if (opts.dryRun) throw new CliError("--dry-run: only with --finished-before", 2);
     return jobControl("delete", id, opts, cmd);
   }
-  const { parseSince } = await import("./logs.js");
   const cutoff = parseSince(opts.finishedBefore as string, Date.now(), "--finished-before");
   const client = clientFor(opts);
   const body = (await client.get("/v1/jobs")) as { jobs?: unknown[] };

@@ -75,6 +75,20 @@ export function jobProgress(view: unknown): JobProgress {
   };
 }
 
+/** A job view's times (ms since the epoch, the leader's clock); null where it has none yet. */
+export function jobTimes(
+  view: unknown,
+): Record<"submittedAt" | "startedAt" | "computedAt" | "finishedAt", number | null> {
+  const v = (view ?? {}) as Record<string, unknown>;
+  const at = (k: string) => (typeof v[k] === "number" ? (v[k] as number) : null);
+  return {
+    submittedAt: at("submittedAt"),
+    startedAt: at("startedAt"),
+    computedAt: at("computedAt"),
+    finishedAt: at("finishedAt"),
+  };
+}
+
 export interface FinishedJob {
   readonly jobId: string;
   readonly state: string;
@@ -90,8 +104,8 @@ export function finishedBefore(views: readonly unknown[], cutoff: number): Finis
   const out: FinishedJob[] = [];
   for (const view of views) {
     const p = jobProgress(view);
-    const finishedAt = (view as { finishedAt?: unknown } | null)?.finishedAt;
-    if (p.terminal && typeof finishedAt === "number" && finishedAt <= cutoff) {
+    const { finishedAt } = jobTimes(view);
+    if (p.terminal && finishedAt !== null && finishedAt <= cutoff) {
       out.push({ jobId: p.jobId, state: p.state, finishedAt });
     }
   }

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  formatLogLine,
-  logsSubject,
-  matches,
-  parseLogLine,
-  parseLogsArgs,
-  parseSince,
-} from "./logs.js";
+import { parseSince } from "./args.js";
+import { formatLogLine, logsSubject, matches, parseLogLine, parseLogsArgs } from "./logs.js";
 
 const NOW = Date.parse("2026-12-04T12:00:00.000Z");
 

@@ -5,7 +5,7 @@
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { closeGracefully, connect } from "@tessera/messaging";
 import { LOGS_STREAM } from "@tessera/protocol";
-import { intArg } from "./args.js";
+import { intArg, parseSince } from "./args.js";
 import { CliError } from "./client.js";
 
 const LEVELS: Readonly<Record<string, number>> = {
@@ -39,29 +39,6 @@ export interface LogsQuery {
 
 /** A shipped line, as pino wrote it (validated field by field where it is read). */
 export type LogLine = Record<string, unknown>;
-
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** `--since 10m` | `2h` | `1d` (that long before `now`) | an ISO time → epoch ms. */
-export function parseSince(value: string, now: number, flag = "--since"): number {
-  const d = DURATION.exec(value);
-  if (d) return now - Number(d[1]) * (UNIT_MS[d[2] as string] ?? 0);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) {
-    throw new CliError(
-      `${flag}: ${JSON.stringify(value)} must be a duration (30s, 10m, 2h, 1d) or an ISO time`,
-      2,
-    );
-  }
-  return t;
-}
 
 /** The command's flags as commander hands them over (unvalidated). */
 export interface LogsFlags {

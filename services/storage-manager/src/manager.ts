@@ -455,7 +455,9 @@ export class StorageManager {
       this.metrics.partialsDeleted.inc(deleted);
       this.tracker.partialsCleaned(jobId, true);
       this.log.info({ jobId, deleted }, "deleted intermediate partials");
-      this.scheduleLateSweep(jobId, "partials", () => deletePartials(this.store, jobId));
+      this.scheduleLateSweep(jobId, "partials", this.metrics.partialsDeleted, () =>
+        deletePartials(this.store, jobId),
+      );
     } catch (err) {
       this.tracker.partialsCleaned(jobId, false);
       this.log.warn({ jobId, err: (err as Error).message }, "partial clean-up failed; will retry");
@@ -469,7 +471,9 @@ export class StorageManager {
       this.metrics.deletedJobObjects.inc(deleted);
       this.tracker.jobDeleted(jobId, true);
       this.log.info({ jobId, deleted }, "deleted the stored objects of a deleted job");
-      this.scheduleLateSweep(jobId, "objects", () => deleteJobObjects(this.store, jobId));
+      this.scheduleLateSweep(jobId, "objects", this.metrics.deletedJobObjects, () =>
+        deleteJobObjects(this.store, jobId),
+      );
     } catch (err) {
       this.tracker.jobDeleted(jobId, false);
       this.log.warn(
@@ -488,6 +492,7 @@ export class StorageManager {
   private scheduleLateSweep(
     jobId: string,
     what: "partials" | "objects",
+    counter: Pick<StorageManagerMetrics["partialsDeleted"], "inc">,
     sweep: () => Promise<number>,
   ): void {
     const timer = setTimeout(() => {
@@ -496,8 +501,7 @@ export class StorageManager {
       this.track(
         sweep().then(
           (deleted) => {
-            if (what === "partials") this.metrics.partialsDeleted.inc(deleted);
-            else this.metrics.deletedJobObjects.inc(deleted);
+            counter.inc(deleted);
             if (deleted > 0) this.log.info({ jobId, deleted }, `deleted late-written ${what}`);
           },
           (err: unknown) =>
