@@ -362,6 +362,32 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     }
   });
 
+  it("gRPC: as many concurrent proposals as peers, all failing on a dead peer first, reach the leader", async () => {
+    // A leader SIGKILLed under a busy scheduler: its calls fail together on the dead peer's
+    // stream. They used to step a shared rotation once each and, three calls for three peers,
+    // land on the dead peer again every round until they timed out (seen: a job stalled 35 s).
+    const l = await leader();
+    const [dead1, dead2] = (await freePorts(2)).map((p) => `127.0.0.1:${p}`);
+    const client = new ManifestClient({
+      peers: [dead1 as string, dead2 as string, l.grpc],
+      clientId: "grpc-dead-first",
+      timeoutMs: 8_000,
+    });
+    try {
+      const replies = await Promise.all(
+        [1, 2, 3].map((i) =>
+          client.propose({ type: "submit-job", jobId: `dead-first-${i}`, spec: SPEC }),
+        ),
+      );
+      for (const [i, r] of replies.entries()) {
+        expect(r.reply).toMatchObject({ ok: true, result: { jobId: `dead-first-${i + 1}` } });
+      }
+      expect(client.leaderAddress).toBe(l.grpc);
+    } finally {
+      client.close();
+    }
+  });
+
   it("gRPC ProposeStream: many commands in flight on one stream, each answered by id, applied once", async () => {
     const l = await leader();
     const client = new ManifestClient({ peers: [l.grpc], clientId: "stream-test" });

@@ -307,11 +307,9 @@ export class ManifestClient {
             if (!this.peers.includes(hinted)) this.peers.push(hinted);
             continue; // a known leader: go there at once
           }
-          this.leader = undefined;
-          this.next++;
+          this.moveOn(target);
         } else if (RETRYABLE.has(e.code) || code === ServiceErrorCode.Unavailable) {
-          if (this.leader === target) this.leader = undefined;
-          this.next++;
+          this.moveOn(target);
         } else {
           throw this.toError(err);
         }
@@ -324,6 +322,18 @@ export class ManifestClient {
       `${name} did not succeed within ${this.timeoutMs} ms after ${attempts} attempts: ${(lastError as Error)?.message ?? "client closed"}`,
       { cause: lastError },
     );
+  }
+
+  /**
+   * After `target` failed: forget it as the leader and point the rotation at the peer after it.
+   * Relative to the failed peer, not a shared step per failure: calls that fail together on one
+   * dead peer (they share its stream, so they do) would otherwise advance the rotation once each
+   * and, as many calls as peers, come back to the dead peer in lockstep until they time out.
+   */
+  private moveOn(target: string): void {
+    if (this.leader === target) this.leader = undefined;
+    const n = this.peers.length;
+    if (this.peers[this.next % n] === target) this.next = (this.peers.indexOf(target) + 1) % n;
   }
 
   private toError(err: unknown): ServiceError {
