@@ -19,6 +19,7 @@ import {
   taskIdArg,
 } from "./args.js";
 import { CliError, ClusterClient, parseServers } from "./client.js";
+import { readClusterStatus } from "./cluster-view.js";
 import {
   DevCluster,
   type DevClusterInfo,
@@ -37,6 +38,7 @@ import {
   type SubmitSummary,
   submitSummary,
 } from "./job-view.js";
+import { type TopFlags, top } from "./top.js";
 
 // Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
 // that need them import them.
@@ -165,7 +167,15 @@ function printDevClusterInfo(info: DevClusterInfo, json: boolean): void {
             `  s3 (local)      pid ${info.s3.pid}  ${info.s3.endpoint}  bucket ${info.s3.bucket}  (s3rver, no fsync: for development)`,
           ]
         : []),
+      // The other commands find a cluster in the default directory by themselves; any other
+      // needs its endpoints in the environment first.
+      ...(info.dataDir === resolvePath(defaultDataDir())
+        ? []
+        : [
+            `In another shell, first: eval "$(pnpm --silent tessera dev env --data ${shellQuote(info.dataDir)})"`,
+          ]),
       "Try: pnpm tessera job submit matmul --n 1024 --tile 256 --wait   (Ctrl-C stops the cluster)",
+      "Watch: pnpm tessera top",
       "",
     ].join("\n"),
   );
@@ -638,16 +648,6 @@ export async function nodeDrain(id: string, opts: Common & { undo?: boolean }): 
   return body;
 }
 
-interface ClusterView {
-  id?: number;
-  role?: string;
-  term?: number;
-  leader?: { id?: number; http?: string; grpc?: string } | null;
-  commitIndex?: number;
-  appliedIndex?: number;
-  peers?: { id: number; role?: string; grpc?: string; http?: string; matchIndex?: number }[];
-}
-
 interface MemberView {
   id: number;
   voter?: boolean;
@@ -696,40 +696,8 @@ export async function clusterRemovePeer(idArg: string, opts: Common): Promise<un
 }
 
 export async function clusterStatus(opts: Common): Promise<unknown> {
-  const client = clientFor(opts);
-  const view = (await client.get("/v1/cluster")) as ClusterView;
-  // Each peer knows its own commit/applied index: ask every peer directly (no redirects).
-  const peers = await Promise.all(
-    (view.peers ?? []).map(async (p) => {
-      let own: ClusterView | undefined;
-      if (p.http) {
-        try {
-          const res = await fetch(`${p.http.replace(/\/$/, "")}/v1/cluster`, {
-            signal: AbortSignal.timeout(2_000),
-          });
-          if (res.ok) own = (await res.json()) as ClusterView;
-        } catch {
-          own = undefined;
-        }
-      }
-      return {
-        id: p.id,
-        role: own?.role ?? p.role ?? "unknown",
-        reachable: own !== undefined,
-        term: own?.term ?? null,
-        commitIndex: own?.commitIndex ?? null,
-        appliedIndex: own?.appliedIndex ?? null,
-        grpc: p.grpc ?? null,
-        http: p.http ?? null,
-      };
-    }),
-  );
-  const leaderPeer = peers.find((p) => p.role === "leader");
-  const result = {
-    leader: view.leader?.id ?? leaderPeer?.id ?? null,
-    term: Math.max(view.term ?? 0, ...peers.map((p) => p.term ?? 0)),
-    peers,
-  };
+  const result = await readClusterStatus(clientFor(opts));
+  const { peers } = result;
   say(opts, `leader ${result.leader ?? "none"}  term ${result.term}`);
   for (const p of peers) {
     say(
@@ -738,6 +706,11 @@ export async function clusterStatus(opts: Common): Promise<unknown> {
     );
   }
   return result;
+}
+
+/** `tessera top`: the live dashboard (top.ts). */
+export async function topCommand(opts: Common & TopFlags): Promise<unknown> {
+  return top(resolveServers(opts.server), opts);
 }
 
 // ---- verify, stop ------------------------------------------------------------------------------

@@ -288,6 +288,71 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect((missing as { stderr: string }).stderr).toContain("no-such-job");
   });
 
+  it("tessera top: one frame names the leader, peers, nodes and jobs; live, it follows a job to its end", async () => {
+    const once = await tessera("top", "--once", "--json");
+    const frame = JSON.parse((once as { stdout: string }).stdout) as {
+      cluster: { leader: number; peers: { id: number; reachable: boolean }[] };
+      nodes: { nodeId: string; state: string }[];
+      jobs: { jobId: string; state: string; verified: boolean; digest: string }[];
+    };
+    expect(info!.peers.map((p) => p.id)).toContain(frame.cluster.leader);
+    expect(frame.cluster.peers.map((p) => p.reachable)).toEqual([true, true, true]);
+    expect(frame.nodes.map((n) => `${n.nodeId} ${n.state}`).sort()).toEqual([
+      "agent-1 active",
+      "agent-2 active",
+    ]);
+    expect(frame.jobs.find((j) => j.jobId === jobId)).toMatchObject({
+      state: "succeeded",
+      verified: true,
+      digest: fsDigest,
+    });
+
+    // Live: a frame per poll on stdout (not a terminal), while a 576-task job runs.
+    const top = spawn(
+      process.execPath,
+      [MAIN, "top", "--json", "--interval", "0.2", "--server", info!.http],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    top.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => top.once("exit", (code) => r(code)));
+    try {
+      const submitted = await tessera(
+        ...["job", "submit", "matmul", "--n", "512", "--tile", "64", "--k-per-map", "1", "--json"],
+      );
+      const { jobId: id } = JSON.parse((submitted as { stdout: string }).stdout) as {
+        jobId: string;
+      };
+      type Frame = {
+        jobs: { jobId: string; state: string; tasksPerSecond: number | null }[];
+        events: { text: string }[];
+      };
+      const frames = () =>
+        out
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => JSON.parse(l) as Frame);
+      const deadline = Date.now() + 120_000;
+      while (!frames().some((f) => f.jobs.some((j) => j.jobId === id && j.state === "succeeded"))) {
+        if (Date.now() > deadline) throw new Error(`top never showed ${id} succeeded:\n${out}`);
+        await sleep(100);
+      }
+      const seen = frames();
+      // Progress measured between polls while it ran, and its end among the events.
+      expect(
+        seen.some((f) => f.jobs.some((j) => j.jobId === id && (j.tasksPerSecond ?? 0) > 0)),
+      ).toBe(true);
+      expect(seen.at(-1)?.events.map((e) => e.text)).toContainEqual(
+        expect.stringMatching(new RegExp(`^${id} \\w+ → succeeded \\(verified\\)$`)),
+      );
+    } finally {
+      top.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+  });
+
   it("job profile says where the job's time went and names a bottleneck", async () => {
     const { stdout } = await run(process.execPath, [
       MAIN,

@@ -23,6 +23,7 @@ import {
   nodeList,
   nodePromote,
   stop,
+  topCommand,
   verify,
 } from "./commands.js";
 import { EXPORT_FORMATS } from "./job-export.js";
@@ -274,6 +275,21 @@ function program(): Command {
         "keep printing new lines until Ctrl-C (with --json: one object per line)",
       ),
   ).action(run(logs));
+
+  common(
+    p
+      .command("top")
+      .description(
+        "live dashboard: leader and peers, nodes, jobs with progress, tasks/s and GFLOP/s, events (leader changes and the time without one, failed nodes, finished jobs)",
+      )
+      .option("--interval <seconds>", "seconds between polls, 0.1..3600 (default 1)")
+      .option("--finished <n>", "finished jobs shown after the unfinished ones (default 5)")
+      .option("--once", "print one frame and exit (with --json: one JSON object)")
+      .addHelpText(
+        "after",
+        "\nOn a terminal the frame is redrawn in place until Ctrl-C; otherwise (or with --json, one\nobject per line) a frame per poll is appended. Rates are measured between two polls.",
+      ),
+  ).action(run(topCommand));
 
   common(
     p

@@ -1,0 +1,73 @@
+// The consensus cluster as `tessera cluster status` and `tessera top` show it: the peer that
+// answered names the members, and each member is asked for its own view (only a peer knows its
+// own commit and applied index), directly, without redirects.
+import type { ClusterClient } from "./client.js";
+
+/** GET /v1/cluster of one peer (read field by field: an older peer may lack some). */
+export interface ClusterView {
+  id?: number;
+  role?: string;
+  term?: number;
+  leader?: { id?: number; http?: string; grpc?: string } | null;
+  commitIndex?: number;
+  appliedIndex?: number;
+  peers?: { id: number; role?: string; grpc?: string; http?: string; matchIndex?: number }[];
+}
+
+export interface PeerStatus {
+  readonly id: number;
+  readonly role: string;
+  /** Whether the peer itself answered (otherwise role comes from the answering peer's view). */
+  readonly reachable: boolean;
+  readonly term: number | null;
+  readonly commitIndex: number | null;
+  readonly appliedIndex: number | null;
+  readonly grpc: string | null;
+  readonly http: string | null;
+}
+
+export interface ClusterStatus {
+  readonly leader: number | null;
+  readonly term: number;
+  readonly peers: readonly PeerStatus[];
+}
+
+async function ownView(http: string, timeoutMs: number): Promise<ClusterView | undefined> {
+  try {
+    const res = await fetch(`${http.replace(/\/$/, "")}/v1/cluster`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return res.ok ? ((await res.json()) as ClusterView) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cluster's leader, term and every member's own indexes (throws CliError if none answers). */
+export async function readClusterStatus(
+  client: ClusterClient,
+  peerTimeoutMs = 2_000,
+): Promise<ClusterStatus> {
+  const view = (await client.get("/v1/cluster")) as ClusterView;
+  const peers = await Promise.all(
+    (view.peers ?? []).map(async (p): Promise<PeerStatus> => {
+      const own = p.http ? await ownView(p.http, peerTimeoutMs) : undefined;
+      return {
+        id: p.id,
+        role: own?.role ?? p.role ?? "unknown",
+        reachable: own !== undefined,
+        term: own?.term ?? null,
+        commitIndex: own?.commitIndex ?? null,
+        appliedIndex: own?.appliedIndex ?? null,
+        grpc: p.grpc ?? null,
+        http: p.http ?? null,
+      };
+    }),
+  );
+  const leaderPeer = peers.find((p) => p.role === "leader");
+  return {
+    leader: view.leader?.id ?? leaderPeer?.id ?? null,
+    term: Math.max(view.term ?? 0, ...peers.map((p) => p.term ?? 0)),
+    peers,
+  };
+}
