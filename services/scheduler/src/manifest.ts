@@ -127,6 +127,9 @@ export function parseJob(v: unknown, path: string): ManifestJob {
   }
   const failure =
     o.failure === null || o.failure === undefined ? null : obj(o.failure, `${path}/failure`);
+  // kPerMap decides which maps exist and how many partials a reduce waits for: a view without it
+  // plans maps the manifest does not have and reduces that never become ready.
+  const kPerMap = intOrNull(spec, "kPerMap", `${path}/spec`);
   return {
     jobId: str(o, "jobId", path),
     spec: {
@@ -134,6 +137,7 @@ export function parseJob(v: unknown, path: string): ManifestJob {
       tile: int(spec, "tile", `${path}/spec`),
       mode: str(spec, "mode", `${path}/spec`) as MatmulJobSpec["mode"],
       seed: int(spec, "seed", `${path}/spec`),
+      ...(kPerMap === null || kPerMap === 1 ? {} : { kPerMap }),
     },
     state: state as ManifestJob["state"],
     maxAttempts: int(o, "maxAttempts", path),

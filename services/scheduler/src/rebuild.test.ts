@@ -48,6 +48,8 @@ class FsmManifest {
 /** What the planner relies on in a job view, comparable across two ways of building it. */
 function plannerFacts(job: JobView) {
   return {
+    spec: job.spec,
+    partials: job.partials,
     state: job.state,
     mapsDone: job.mapsDone,
     reducesDone: job.reducesDone,
@@ -232,5 +234,41 @@ describe("rebuild from manifest reads", () => {
     expect(plannerFacts(rebuilt.view.jobs.get("j")!)).toEqual(a);
     expect(a.freshCursor).toBe(13); // m-0-3-1
     expect(a.unsettled).toEqual(["m-0-2-2", "m-0-2-3", "m-0-3-0", "m-1-0-0"]);
+  });
+
+  it("keeps a grouped job's kPerMap: the rebuilt view has the same maps and reduces as the manifest", async () => {
+    // kPerMap was dropped by the manifest reader once: a scheduler restarted mid-job (or
+    // resyncing) then planned maps m-i-j-1.. that do not exist (unknown-task) and waited for
+    // partials that never come, so the job stalled for good.
+    const m = new FsmManifest();
+    const spec = { n: 256, tile: 64, mode: "exact", seed: 1, kPerMap: 4 } as const;
+    m.apply({ type: "submit-job", jobId: "j", spec });
+    // No node named: agents of a pool share one consumer (scheduler.ts), so the attempt is unbound.
+    m.apply({ type: "attempt-start", jobId: "j", taskId: "m-0-0-0", attempt: 1 });
+    m.apply({
+      type: "attempt-complete",
+      jobId: "j",
+      taskId: "m-0-0-0",
+      attempt: 1,
+      nodeId: "n1",
+      output: {
+        uri: `file:///data/${partialKey("j", 0, 0, 0)}`,
+        checksum: formatCrc32c(1),
+        bytes: 1024,
+      },
+    });
+    const fromEvents = emptyView();
+    for (const b of m.batches) expect(applyBatch(fromEvents, b).kind).toBe("applied");
+    const rebuilt = (await rebuildView(m.port(), { now: 0, pageSize: 10 })).view.jobs.get("j")!;
+    expect(rebuilt.spec).toEqual(spec);
+    expect(rebuilt.partials).toBe(1);
+    expect(plannerFacts(rebuilt)).toEqual(plannerFacts(fromEvents.jobs.get("j")!));
+    expect(reduceReady(rebuilt, 0, 0)).toBe(true);
+    expect(() =>
+      parseJob(
+        { jobId: "j", state: "running", spec: { ...spec, kPerMap: "4" }, counts: {} },
+        "jobs/0",
+      ),
+    ).toThrow(/jobs\/0\/spec\/kPerMap: must be a number/);
   });
 });

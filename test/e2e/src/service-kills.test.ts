@@ -16,7 +16,9 @@ import {
 } from "./scenario.test-helpers.js";
 import { slowAgentEnv } from "./storage.js";
 
-const spec: MatmulJobSpec = { n: 384, tile: 64, mode: "exact", seed: 13 };
+// Grouped maps (kPerMap 2), as `--k-per-map auto` submits by default: a restarted scheduler
+// must rebuild the job's real shape (it once dropped kPerMap and stalled the job for good).
+const spec: MatmulJobSpec = { n: 384, tile: 64, mode: "exact", seed: 13, kPerMap: 2 };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe("e2e: scheduler and storage-manager failures", () => {
@@ -29,7 +31,7 @@ describe("e2e: scheduler and storage-manager failures", () => {
     const jobId = "e2e-service-kills";
     const run = submitViaCli(cluster, spec, jobId);
     const K = spec.n / spec.tile;
-    const total = K * K * K + K * K;
+    const total = (K * K * K) / (spec.kPerMap ?? 1) + K * K;
 
     const before = await whenDone(cluster, jobId, Math.floor(total * 0.15));
     expect(before.state, "the job is still running when the services die").toBe("running");
