@@ -49,7 +49,10 @@ describe("maps that sum several inner tiles (kPerMap)", () => {
     const sums: number[] = [];
     const runner = Object.create(fx.runner, {
       sum: {
-        value: (...args: Parameters<KernelRunner["sum"]>) => (sums.push(1), fx.runner.sum(...args)),
+        value: (...args: Parameters<KernelRunner["sum"]>) => {
+          sums.push(1);
+          return fx.runner.sum(...args);
+        },
       },
     }) as KernelRunner;
     // The output is the store's copy of the partial: no put of the tile's bytes by the agent.
