@@ -110,13 +110,21 @@ describe("argument validation", () => {
       storage: "fs",
       nats: undefined,
       data: undefined,
+      restart: false,
     });
     expect(
-      parseDevUpArgs({ peers: "1", agents: "0", storage: "s3", nats: "nats://h:4222" }),
+      parseDevUpArgs({
+        peers: "1",
+        agents: "0",
+        storage: "s3",
+        nats: "nats://h:4222",
+        restart: true,
+      }),
     ).toMatchObject({
       peers: 1,
       agents: 0,
       storage: "s3",
+      restart: true,
     });
     expect(() => parseDevUpArgs({ peers: "0" })).toThrow(
       /--peers: "0" must be an integer between 1 and 7/,

@@ -84,6 +84,8 @@ export interface DevUpArgs {
   readonly storage: StorageKind;
   readonly nats: string | undefined;
   readonly data: string | undefined;
+  /** Start a service process again when it exits while the cluster runs (`--restart`). */
+  readonly restart?: boolean;
 }
 
 export function parseDevUpArgs(o: {
@@ -92,6 +94,7 @@ export function parseDevUpArgs(o: {
   storage?: string;
   nats?: string;
   data?: string;
+  restart?: boolean;
 }): DevUpArgs {
   const peers = intArg("--peers", o.peers ?? "3", 1, 7);
   const agents = intArg("--agents", o.agents ?? "2", 0, 64);
@@ -109,7 +112,7 @@ export function parseDevUpArgs(o: {
   if (o.data !== undefined && o.data.trim() === "") {
     throw new CliError("--data: must be a directory path", 2);
   }
-  return { peers, agents, storage, nats: o.nats, data: o.data };
+  return { peers, agents, storage, nats: o.nats, data: o.data, restart: o.restart === true };
 }
 
 const JOB_ID = /^[A-Za-z0-9._-]{1,64}$/;

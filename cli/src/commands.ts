@@ -87,6 +87,7 @@ export async function devUp(
     storage?: string;
     data?: string;
     nats?: string;
+    restart?: boolean;
     agentEp?: "auto" | "cpu" | "cuda";
   },
 ): Promise<undefined> {
@@ -697,9 +698,8 @@ export async function clusterRemovePeer(idArg: string, opts: Common): Promise<un
 
 export async function clusterStatus(opts: Common): Promise<unknown> {
   const result = await readClusterStatus(clientFor(opts));
-  const { peers } = result;
   say(opts, `leader ${result.leader ?? "none"}  term ${result.term}`);
-  for (const p of peers) {
+  for (const p of result.peers) {
     say(
       opts,
       `  peer ${p.id}  ${p.role.padEnd(9)} commit ${p.commitIndex ?? "?"}  applied ${p.appliedIndex ?? "?"}  ${p.http ?? ""}${p.reachable ? "" : "  (unreachable)"}`,

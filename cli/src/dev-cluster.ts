@@ -20,6 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DevUpArgs } from "./args.js";
 import { CliError } from "./client.js";
+import { restartDelay } from "./restart-policy.js";
 
 export const DEV_STATE_FILE = "tessera-dev.json";
 
@@ -114,10 +115,16 @@ export interface DevClusterOptions extends DevUpArgs {
 
 interface Managed {
   readonly name: string;
-  readonly proc: ChildProcess;
+  readonly command: string;
+  readonly args: readonly string[];
   readonly log: string;
+  /** The running process (a new one after each restart). */
+  proc: ChildProcess;
   exited: boolean;
   code: number | null;
+  startedAt: number;
+  /** Wait before the last restart (ms); doubles while the process keeps dying young. */
+  restartDelayMs: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -261,6 +268,9 @@ export function readDevState(dataDir = defaultDataDir()): DevState | undefined {
 export class DevCluster {
   private readonly children: Managed[] = [];
   private stopping: Promise<void> | undefined;
+  /** Whether exits are restarted now (`--restart`, once the cluster is up). */
+  private supervising = false;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   info: DevClusterInfo | undefined;
   storageSpec = "";
   /** What every service process gets (the caller's env, plus a local S3's when one runs). */
@@ -327,6 +337,32 @@ export class DevCluster {
 
   private spawnService(name: string, command: string, args: string[]): Managed {
     const log = join(this.dataDir, "logs", `${name}.log`);
+    const m: Managed = {
+      name,
+      command,
+      args,
+      log,
+      proc: this.spawnLogged(command, args, log),
+      exited: false,
+      code: null,
+      startedAt: Date.now(),
+      restartDelayMs: 0,
+    };
+    this.watch(m);
+    this.children.push(m);
+    return m;
+  }
+
+  /** The same command line again (--restart); its log is appended to. */
+  private relaunch(m: Managed): void {
+    m.proc = this.spawnLogged(m.command, m.args, m.log);
+    m.exited = false;
+    m.code = null;
+    m.startedAt = Date.now();
+    this.watch(m);
+  }
+
+  private spawnLogged(command: string, args: readonly string[], log: string): ChildProcess {
     const fd = openSync(log, "a");
     const [file = command, ...argv] = [...parentDeathGuard(), command, ...args];
     const proc = spawn(file, argv, {
@@ -334,22 +370,60 @@ export class DevCluster {
       env: { ...TILE_BUFFER_MALLOC_ENV, ...this.serviceEnv },
     });
     closeSync(fd);
-    const m: Managed = { name, proc, log, exited: false, code: null };
+    return proc;
+  }
+
+  private watch(m: Managed): void {
+    const proc = m.proc;
     proc.on("exit", (code, signal) => {
       m.exited = true;
       m.code = code;
-      if (!this.stopping) {
-        process.stderr.write(
-          `tessera dev: ${name} (pid ${proc.pid}) exited (${signal ?? `code ${code}`}); log: ${log}\n`,
-        );
+      if (this.stopping) return;
+      const how = `${m.name} (pid ${proc.pid}) exited (${signal ?? `code ${code}`})`;
+      if (this.supervising) {
+        this.scheduleRestart(m, how);
+      } else {
+        process.stderr.write(`tessera dev: ${how}; log: ${m.log}\n`);
       }
     });
     proc.on("error", (err) => {
       m.exited = true;
-      process.stderr.write(`tessera dev: ${name} could not start: ${err.message}\n`);
+      process.stderr.write(`tessera dev: ${m.name} could not start: ${err.message}\n`);
     });
-    this.children.push(m);
-    return m;
+  }
+
+  /**
+   * `--restart`: what a supervisor (compose's restart: unless-stopped, a Kubernetes pod) does
+   * for a crashed process, so that chaos by hand on a dev cluster heals like a deployment. Same
+   * command line, data directory, ports and node id; the wait doubles while it keeps dying young.
+   */
+  private scheduleRestart(m: Managed, how: string): void {
+    m.restartDelayMs = restartDelay(m.restartDelayMs, Date.now() - m.startedAt);
+    process.stderr.write(
+      `tessera dev: ${how}; restarting it in ${(m.restartDelayMs / 1000).toFixed(1)} s (--restart); log: ${m.log}\n`,
+    );
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.stopping) return;
+      this.relaunch(m);
+      this.recordPid(m);
+      process.stderr.write(`tessera dev: ${m.name} restarted (pid ${m.proc.pid})\n`);
+    }, m.restartDelayMs);
+    this.restartTimers.add(timer);
+  }
+
+  /** A restarted process's new pid, in `info` and in the state file other commands read. */
+  private recordPid(m: Managed): void {
+    const info = this.info;
+    const pid = m.proc.pid ?? 0;
+    if (!info) return;
+    if (m.name === "nats") info.natsPid = pid;
+    else if (m.name === "scheduler") info.scheduler.pid = pid;
+    else if (m.name === "storage-manager") info.storageManager.pid = pid;
+    else if (m.name === "s3" && info.s3) info.s3.pid = pid;
+    for (const p of info.peers) if (`peer-${p.id}` === m.name) p.pid = pid;
+    for (const a of info.agents) if (a.id === m.name) a.pid = pid;
+    this.writeState();
   }
 
   private async waitFor(
@@ -562,6 +636,13 @@ export class DevCluster {
       dataDir: this.dataDir,
       ...(s3 ? { s3 } : {}),
     };
+    this.writeState();
+    // Up: from now on a process that exits is restarted (--restart), not a failed start.
+    this.supervising = this.o.restart === true;
+  }
+
+  private writeState(): void {
+    if (!this.info) return;
     const state: DevState = {
       ...this.info,
       pid: process.pid,
@@ -574,6 +655,8 @@ export class DevCluster {
   /** SIGTERM to everything (agents first, NATS last), SIGKILL what is still up after a grace. */
   stop(graceMs = 15_000): Promise<void> {
     this.stopping ??= (async () => {
+      for (const t of this.restartTimers) clearTimeout(t);
+      this.restartTimers.clear();
       const order = ["agent-", "scheduler", "storage-manager", "peer-", "s3", "nats"];
       for (const prefix of order) {
         const group = this.children.filter((c) => c.name.startsWith(prefix) && !c.exited);

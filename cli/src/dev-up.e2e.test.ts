@@ -3,13 +3,13 @@
 // --wait --json` against it, then SIGTERM and every process it started is gone. Then the same job
 // on `--storage s3` with no S3 configured (dev up's own local S3 endpoint).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { type DevClusterInfo, freePort } from "./dev-cluster.js";
+import { DEV_STATE_FILE, type DevClusterInfo, freePort } from "./dev-cluster.js";
 import { npyMismatchesWithReference } from "./npy.test-helpers.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
@@ -707,4 +707,62 @@ describe("tessera dev up --storage s3 with no S3 configured (a local s3rver)", (
       expect(stale).toMatchObject({ code: 1, stderr: expect.stringContaining("is not running") });
     },
   );
+});
+
+// `--restart`: a killed process comes back (same command line, data, ports, node id), the state
+// file names the new pid, the cluster heals and runs a verified job, and SIGTERM stops the
+// restarted processes too.
+describe("tessera dev up --restart (processes SIGKILLed by hand come back)", () => {
+  const data = mkdtempSync(join(tmpdir(), "tessera-cli-e2e-restart-"));
+  let dev: ChildProcess | undefined;
+
+  afterAll(async () => {
+    await stopDevUp(dev);
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("restarts the killed consensus peer, scheduler and agent; the healed cluster runs a verified job", async () => {
+    let info: DevClusterInfo;
+    ({ dev, info } = await devUp(["--data", data, "--restart", "--peers", "1", "--agents", "1"]));
+    const state = () =>
+      JSON.parse(readFileSync(join(data, DEV_STATE_FILE), "utf8")) as DevClusterInfo;
+    const killed = [info.peers[0]!.pid, info.scheduler.pid, info.agents[0]!.pid];
+    for (const pid of killed) process.kill(pid, "SIGKILL");
+
+    const deadline = Date.now() + 60_000;
+    const current = () => {
+      const s = state();
+      return [s.peers[0]!.pid, s.scheduler.pid, s.agents[0]!.pid];
+    };
+    while (!current().every((pid, i) => pid !== killed[i] && alive(pid))) {
+      if (Date.now() > deadline) throw new Error(`not restarted: ${JSON.stringify(state())}`);
+      await sleep(200);
+    }
+    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs, "--server", info.http], {
+      timeout: 300_000,
+    });
+    expect(JSON.parse(stdout.trim())).toMatchObject({
+      status: "succeeded",
+      verified: true,
+      tasks: 32,
+    });
+    // The restarted agent is the same node, active again.
+    const top = await run(process.execPath, [
+      MAIN,
+      "top",
+      "--once",
+      "--json",
+      "--server",
+      info.http,
+    ]);
+    expect(JSON.parse(top.stdout)).toMatchObject({
+      cluster: { leader: 1 },
+      nodes: [{ nodeId: "agent-1", state: "active" }],
+    });
+
+    const restarted = current();
+    dev!.kill("SIGTERM");
+    await new Promise((r) => dev!.once("exit", r));
+    expect(restarted.filter(alive)).toEqual([]);
+  });
 });

@@ -80,6 +80,10 @@ function program(): Command {
       .option("--storage <kind>", "fs | s3 | gcs", "fs")
       .option("--data <dir>", "data directory (default: <tmp>/tessera-dev, wiped at start)")
       .option("--nats <url>", "use this NATS instead of starting nats-server")
+      .option(
+        "--restart",
+        "start a process again when it exits while the cluster runs (after 1 s, doubling to 30 s while it keeps dying young), like compose's restart: unless-stopped",
+      )
       .addOption(
         new Option("--agent-ep <ep>", "agent execution provider")
           .choices(["auto", "cpu", "cuda"])
