@@ -35,6 +35,9 @@ describe("e2e: stragglers and NATS failures", () => {
     const events = await jobEvents(natsUrls(cluster), jobId);
     const speculative = ofType(events, "task.started").filter((e) => e.speculative === true);
     expect(speculative.length, "speculative attempts started").toBeGreaterThan(0);
+    // The summary counts them: every attempt started, more than one per task here.
+    expect(r.attempts).toBe(ofType(events, "task.started").length);
+    expect(r.attempts).toBeGreaterThanOrEqual(r.tasks + speculative.length);
     // At least one task was finished by its speculative attempt, on the fast agent, and the
     // straggler's attempt of that task was released as the loser.
     const wonBySpeculation = ofType(events, "task.completed").filter((c) =>

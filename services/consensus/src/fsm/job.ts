@@ -170,6 +170,8 @@ export class Job {
   verifiedOutputs = 0;
   /** Sum of the per-task reset counters. */
   resets = 0;
+  /** Attempts started, speculative ones and retries included: the sum of lastAttempt. */
+  attempts = 0;
 
   // Scan hints for runnableTasks (non-canonical caches: lowest ordinal that may be pending).
   mapHint = 0;
@@ -284,10 +286,13 @@ export class Job {
     this.failedTasks = 0;
     this.verifiedOutputs = 0;
     this.resets = 0;
-    const { resets, verified } = this.tasks;
+    this.attempts = 0;
+    const { resets, verified, lastAttempt } = this.tasks;
     for (let t = 0; t < this.total; t++) {
       const s = state[t];
       this.resets += resets[t] ?? 0;
+      // Attempts of a task are numbered 1, 2, … and each start takes the next number.
+      this.attempts += lastAttempt[t] ?? 0;
       if (s === DONE) {
         if (verified[t] === 1) this.verifiedOutputs++;
         if (t < this.maps) {

@@ -423,7 +423,8 @@ describe("retries and failures", () => {
     const view = d.fsm.getJob(job);
     expect(view?.state).toBe("failed");
     expect(view?.failure?.taskId).toBe("m-0-0-0");
-    expect(view?.counts).toMatchObject({ failed: 1, liveAttempts: 0 });
+    // m-0-0-0 started twice, m-0-0-1 once: every attempt counts, the failed ones included.
+    expect(view?.counts).toMatchObject({ failed: 1, liveAttempts: 0, attempts: 3 });
     expect(d.start(job, "m-0-1-0", 1).reply).toMatchObject({ code: "job-finished" });
   });
 
@@ -810,6 +811,8 @@ describe("determinism and snapshots", () => {
     b.restore(snap);
     expect(b.digest()).toBe(a.fsm.digest());
     expect(b.appliedIndex).toBe(a.fsm.appliedIndex);
+    // Counters kept as commands apply (attempts: retries happened) equal those recounted on restore.
+    expect(a.fsm.listJobs().some((j) => j.counts.attempts > j.counts.done)).toBe(true);
     expect(b.listJobs()).toEqual(a.fsm.listJobs());
     expect(b.listNodes()).toEqual(a.fsm.listNodes());
     expect([...b.liveAttempts()]).toEqual([...a.fsm.liveAttempts()]);

@@ -111,6 +111,8 @@ export interface JobCounts {
   readonly verifiedOutputs: number;
   /** task-resets applied to the job's tasks (sum of the per-task counters). */
   readonly resets: number;
+  /** Attempts started: one per task when nothing failed, more for retries and speculation. */
+  readonly attempts: number;
 }
 
 export interface JobView {
@@ -706,6 +708,7 @@ export class ManifestFsm implements StateMachine {
     };
     job.live.set(t.ordinal, [...live, a]);
     job.liveAttempts++;
+    job.attempts += c.attempt - (tasks.lastAttempt[t.ordinal] ?? 0);
     tasks.lastAttempt[t.ordinal] = c.attempt;
     tasks.state[t.ordinal] = RUNNING;
     if (job.state === "queued") {
@@ -1299,6 +1302,7 @@ export class ManifestFsm implements StateMachine {
         liveAttempts: job.liveAttempts,
         verifiedOutputs: job.verifiedOutputs,
         resets: job.resets,
+        attempts: job.attempts,
       },
     };
   }
