@@ -32,6 +32,7 @@ import { type ExportFormat, exportJobResult } from "./job-export.js";
 import { type JobStorage, jobStorage } from "./job-storage.js";
 import {
   finishedBefore,
+  jobBasics,
   jobProgress,
   jobTimes,
   progressLine,
@@ -328,17 +329,7 @@ export async function jobList(opts: Common): Promise<unknown> {
   const jobs = (body.jobs ?? []).map((j) => {
     const p = jobProgress(j);
     const { submittedAt, finishedAt } = jobTimes(j);
-    return {
-      jobId: p.jobId,
-      state: p.state,
-      n: p.n,
-      tile: p.tile,
-      kPerMap: p.kPerMap,
-      done: p.done,
-      tasks: p.tasks,
-      submittedAt,
-      finishedAt,
-    };
+    return { ...jobBasics(p), submittedAt, finishedAt };
   });
   for (const j of jobs) {
     const grouping = j.kPerMap === 1 ? "" : ` k-per-map=${j.kPerMap}`;

@@ -75,6 +75,19 @@ export function jobProgress(view: unknown): JobProgress {
   };
 }
 
+/** The fields every job listing shows (`job list --json`, `tessera top`). */
+export function jobBasics(p: JobProgress) {
+  return {
+    jobId: p.jobId,
+    state: p.state,
+    n: p.n,
+    tile: p.tile,
+    kPerMap: p.kPerMap,
+    done: p.done,
+    tasks: p.tasks,
+  };
+}
+
 /** A job view's times (ms since the epoch, the leader's clock); null where it has none yet. */
 export function jobTimes(
   view: unknown,

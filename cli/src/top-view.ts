@@ -3,7 +3,14 @@
 // (leader changes and the time without a leader, peers and nodes failing or coming back, jobs
 // changing state) come from comparing them. The shell (top.ts) polls and draws.
 import type { ClusterStatus, PeerStatus } from "./cluster-view.js";
-import { flopsDone, formatSeconds, type JobProgress, jobProgress, jobTimes } from "./job-view.js";
+import {
+  flopsDone,
+  formatSeconds,
+  type JobProgress,
+  jobBasics,
+  jobProgress,
+  jobTimes,
+} from "./job-view.js";
 
 /** What one poll returned. */
 export interface TopSample {
@@ -200,13 +207,7 @@ function jobRow(cur: JobSeen, before: JobSeen | undefined, dt: number | null): T
   const etaSeconds =
     running && tasksPerSecond !== null && tasksPerSecond > 0 ? remaining / tasksPerSecond : null;
   return {
-    jobId: p.jobId,
-    state: p.state,
-    n: p.n,
-    tile: p.tile,
-    kPerMap: p.kPerMap,
-    done: p.done,
-    tasks: p.tasks,
+    ...jobBasics(p),
     progress: p.tasks > 0 ? round(Math.min(1, p.done / p.tasks), 4) : 0,
     tasksPerSecond: tasksPerSecond === null ? null : round(tasksPerSecond, 1),
     gflops: gflops === null ? null : round(gflops, 2),
@@ -284,9 +285,7 @@ function jobEvents(before: Map<string, JobSeen>, now: Map<string, JobSeen>): str
         p.state === "succeeded"
           ? p.verified === null
             ? ""
-            : p.verified
-              ? " (verified)"
-              : " (NOT verified)"
+            : ` (${verdict(p.verified)})`
           : p.failure
             ? `: ${p.failure}`
             : "";
@@ -424,6 +423,11 @@ export function topStep(
   };
 }
 
+/** A succeeded job's verification verdict in words. */
+function verdict(verified: boolean | null): string {
+  return verified === null ? "no verdict" : verified ? "verified" : "NOT verified";
+}
+
 const SPARK = "▁▂▃▄▅▆▇█";
 
 /** A sparkline of the values (scaled to their maximum). */
@@ -500,16 +504,9 @@ export function renderTop(frame: TopFrame, width = 100): string[] {
         `${head} ${bar(j.progress, 20)} ${j.done}/${j.tasks}${speed}${eta}  live ${j.liveAttempts}  ${spec}`,
       );
     } else {
-      const verdict =
-        j.state === "succeeded"
-          ? j.verified === null
-            ? "no verdict"
-            : j.verified
-              ? "verified"
-              : "NOT VERIFIED"
-          : (j.failure ?? "");
+      const outcome = j.state === "succeeded" ? verdict(j.verified) : (j.failure ?? "");
       const digest = j.digest ? `  digest ${j.digest.slice(0, 12)}…` : "";
-      lines.push(`${head} ${j.done}/${j.tasks}  ${verdict}${digest}  ${spec}`);
+      lines.push(`${head} ${j.done}/${j.tasks}  ${outcome}${digest}  ${spec}`);
     }
   }
   if (frame.events.length > 0) {
