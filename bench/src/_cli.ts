@@ -29,3 +29,12 @@ export function runBench(name: string, main: () => Promise<void>): void {
     },
   );
 }
+
+/** The longest gap between consecutive times of an ascending list (0 with fewer than two). */
+export function longestGap(times: readonly number[]): number {
+  let longest = 0;
+  for (let i = 1; i < times.length; i++) {
+    longest = Math.max(longest, (times[i] ?? 0) - (times[i - 1] ?? 0));
+  }
+  return longest;
+}

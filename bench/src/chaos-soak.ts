@@ -29,7 +29,7 @@ import {
 } from "@tessera/cli";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { jobEvents } from "@tessera/test-e2e";
-import { FlagError, intIn, runBench } from "./_cli.js";
+import { FlagError, intIn, longestGap, runBench } from "./_cli.js";
 
 const TARGETS = ["leader", "scheduler", "agent", "storage-manager", "nats"] as const;
 type Target = (typeof TARGETS)[number];
@@ -145,14 +145,6 @@ function gapAround(completions: readonly number[], at: number): number | null {
   const after = completions.findIndex((t) => t > at);
   if (after <= 0) return null;
   return (completions[after] ?? 0) - (completions[after - 1] ?? 0);
-}
-
-function longestGap(completions: readonly number[]): number {
-  let longest = 0;
-  for (let i = 1; i < completions.length; i++) {
-    longest = Math.max(longest, (completions[i] ?? 0) - (completions[i - 1] ?? 0));
-  }
-  return longest;
 }
 
 async function main(): Promise<void> {

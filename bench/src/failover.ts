@@ -32,6 +32,7 @@ import { readFileSync } from "node:fs";
 import { startNatsServer } from "@tessera/harness";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { E2eCluster, jobEvents, natsUrls, submitViaCli, waitJob } from "@tessera/test-e2e";
+import { longestGap } from "./_cli.js";
 
 const STRATEGIES = ["undisturbed", "none", "cold", "warm", "leader", "scheduler", "nats"] as const;
 /** How long the nats strategy keeps the bus down. */
@@ -181,10 +182,7 @@ async function runStrategy(strategy: Strategy, spec: MatmulJobSpec, killAt: numb
         .filter((e) => e.category === "task" && e.at >= t0 - 2_000)
         .map((e) => e.at)
         .sort((a, b) => a - b);
-      let stallMs = 0;
-      for (let i = 1; i < stamps.length; i++)
-        stallMs = Math.max(stallMs, (stamps[i] ?? 0) - (stamps[i - 1] ?? 0));
-      out.stallMs = stallMs;
+      out.stallMs = longestGap(stamps);
     } else if (killedAt !== undefined) {
       const t0 = killedAt;
       const events = await jobEvents(natsUrls(cluster), jobId);

@@ -26,6 +26,11 @@ export interface JobProgress {
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
+/** Whether a job in this state has finished (succeeded, failed or cancelled). */
+export function isFinishedState(state: string): boolean {
+  return TERMINAL.has(state);
+}
+
 function num(v: unknown, fallback = 0): number {
   return typeof v === "number" && Number.isFinite(v) ? v : fallback;
 }
@@ -173,15 +178,19 @@ export function formatSeconds(s: number): string {
   return `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
 }
 
+/** `[####----]`: `fraction` (0..1) of `width` characters filled. */
+export function progressBar(fraction: number, width: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
+}
+
 /** One progress-bar line: `[####----] 40/80 tasks  12.3 GFLOP/s  1.2 GB moved  ETA 5.0s`. */
 export function progressLine(p: JobProgress, elapsedSeconds: number, width = 28): string {
   const frac = p.tasks > 0 ? Math.min(1, p.done / p.tasks) : 0;
-  const filled = Math.round(frac * width);
-  const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
   const gflops = elapsedSeconds > 0 ? flopsDone(p) / elapsedSeconds / 1e9 : 0;
   const eta = frac > 0 && frac < 1 ? (elapsedSeconds * (1 - frac)) / frac : frac >= 1 ? 0 : NaN;
   return (
-    `[${bar}] ${p.done}/${p.tasks} tasks  ${gflops.toFixed(1)} GFLOP/s  ` +
+    `${progressBar(frac, width)} ${p.done}/${p.tasks} tasks  ${gflops.toFixed(1)} GFLOP/s  ` +
     `${formatBytes(bytesMoved(p))} moved  ETA ${formatSeconds(eta)}  ${p.state}`
   );
 }

@@ -6,10 +6,12 @@ import type { ClusterStatus, PeerStatus } from "./cluster-view.js";
 import {
   flopsDone,
   formatSeconds,
+  isFinishedState,
   type JobProgress,
   jobBasics,
   jobProgress,
   jobTimes,
+  progressBar,
 } from "./job-view.js";
 
 /** What one poll returned. */
@@ -224,16 +226,14 @@ function jobRow(cur: JobSeen, before: JobSeen | undefined, dt: number | null): T
 /** Unfinished jobs by submission, then the most recently finished ones. */
 function shownJobs(rows: TopJobRow[], maxFinished: number): TopJobRow[] {
   const unfinished = rows
-    .filter((r) => r.finishedAt === null && !TERMINAL.has(r.state))
+    .filter((r) => r.finishedAt === null && !isFinishedState(r.state))
     .sort((a, b) => (a.submittedAt ?? 0) - (b.submittedAt ?? 0));
   const finished = rows
-    .filter((r) => r.finishedAt !== null || TERMINAL.has(r.state))
+    .filter((r) => r.finishedAt !== null || isFinishedState(r.state))
     .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))
     .slice(0, maxFinished);
   return [...unfinished, ...finished];
 }
-
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
 function peerEvents(before: readonly PeerStatus[], now: readonly PeerStatus[]): string[] {
   const was = new Map(before.map((p) => [p.id, p]));
@@ -294,6 +294,11 @@ function jobEvents(before: Map<string, JobSeen>, now: Map<string, JobSeen>): str
   }
   for (const id of before.keys()) if (!now.has(id)) out.push(`${id} deleted`);
   return out;
+}
+
+/** The highest commit index any peer reported (-1: none did). */
+function highestCommit(cluster: ClusterStatus | null): number {
+  return Math.max(-1, ...(cluster?.peers ?? []).map((p) => p.commitIndex ?? -1));
 }
 
 /** One poll → the frame to show and the state for the next poll. */
@@ -366,12 +371,8 @@ export function topStep(
       2,
     );
   }
-  const commitIndex = sample.cluster
-    ? Math.max(-1, ...sample.cluster.peers.map((p) => p.commitIndex ?? -1))
-    : -1;
-  const prevCommit = prev?.cluster
-    ? Math.max(-1, ...prev.cluster.peers.map((p) => p.commitIndex ?? -1))
-    : -1;
+  const commitIndex = highestCommit(sample.cluster);
+  const prevCommit = highestCommit(prev?.cluster ?? null);
   const usable = nodes.filter((n) => n.state === "active" && !n.drained && !n.standby);
   const history =
     tasksPerSecond === null ? state.history : [...state.history, tasksPerSecond].slice(-HISTORY);
@@ -442,11 +443,6 @@ export function sparkline(values: readonly number[]): string {
 
 const clock = (iso: string) => iso.slice(11, 19);
 
-function bar(fraction: number, width: number): string {
-  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
-  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
-}
-
 /** The frame as terminal lines, each cut to `width` columns. */
 export function renderTop(frame: TopFrame, width = 100): string[] {
   const lines: string[] = [];
@@ -494,14 +490,14 @@ export function renderTop(frame: TopFrame, width = 100): string[] {
   for (const j of frame.jobs) {
     const head = `  ${j.jobId.padEnd(12)} ${j.state.padEnd(10)}`;
     const spec = `n=${j.n} tile=${j.tile}`;
-    if (j.finishedAt === null && !TERMINAL.has(j.state)) {
+    if (j.finishedAt === null && !isFinishedState(j.state)) {
       const speed =
         j.tasksPerSecond === null
           ? ""
           : `  ${j.tasksPerSecond.toFixed(1)} tasks/s  ${(j.gflops ?? 0).toFixed(1)} GFLOP/s`;
       const eta = j.etaSeconds === null ? "" : `  ETA ${formatSeconds(j.etaSeconds)}`;
       lines.push(
-        `${head} ${bar(j.progress, 20)} ${j.done}/${j.tasks}${speed}${eta}  live ${j.liveAttempts}  ${spec}`,
+        `${head} ${progressBar(j.progress, 20)} ${j.done}/${j.tasks}${speed}${eta}  live ${j.liveAttempts}  ${spec}`,
       );
     } else {
       const outcome = j.state === "succeeded" ? verdict(j.verified) : (j.failure ?? "");
