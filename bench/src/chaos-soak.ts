@@ -6,13 +6,18 @@
 // is started again after 1 s, like compose's restart: unless-stopped) runs the job once
 // undisturbed, then again while one process is SIGKILLed every --every seconds, in the order
 // --targets gives (`leader`: whichever peer leads at that moment; `agent`: agent-1, agent-2,
-// agent-1, … in turn), starting --start seconds into the job and stopping when it ends.
+// agent-1, … in turn), starting --start seconds into the job and stopping when it ends. A
+// target that is down at its turn (killed again within 10 s, its restart backs off 1, 2, 4 … s,
+// like Docker's) is left alone and listed with `skipped`.
 //
 // The job is what `tessera job submit matmul --n N --tile T` submits (k-per-map auto). Measured
 // from the job's committed task.completed events on TESSERA_EVENTS, by the leader's stamps:
 //   gapAroundKillMs  per kill: from the last completion committed before it to the first after
 //                    it (how long the job made no progress across that fault; an undisturbed
 //                    gap is tens to hundreds of ms)
+//   stallMs          per kill: the longest gap between completions from it to the next kill
+//                    (a nats-server kill stalls the job only once the commands the leader had
+//                    already pulled are committed, so the gap around it can be a few ms)
 //   longestGapMs     the longest time without a completion anywhere in the chaos run
 //   wallSeconds      both runs (submit → succeeded, the manifest's clock), and their ratio
 // and the outcome: state, verified, digest equal to the undisturbed run's, attempts started.
@@ -85,6 +90,12 @@ interface Kill {
   /** Seconds since the chaos job was submitted. */
   readonly atS: number;
   readonly at: number;
+  /**
+   * Why nothing was killed at that turn: the target was down already (its restart still backing
+   * off: a process killed every few seconds waits 1, 2, 4, 8 … s to come back), or no peer led.
+   * pid is 0 then.
+   */
+  readonly skipped?: string;
 }
 
 interface RunResult {
@@ -111,7 +122,12 @@ async function runJob(
   const submittedAt = Date.now();
   let view: unknown;
   let ended = false;
-  const chaos = during?.(submittedAt, () => !ended);
+  // Caught now and rethrown after the job: a rejection left pending would end the process
+  // before the cluster is stopped.
+  let chaosError: unknown;
+  const chaos = during?.(submittedAt, () => !ended).catch((err: unknown) => {
+    chaosError = err ?? new Error("the chaos loop failed");
+  });
   for (;;) {
     try {
       view = await client.get(`/v1/jobs/${jobId}?consistency=stale`);
@@ -123,6 +139,7 @@ async function runJob(
   }
   ended = true;
   await chaos;
+  if (chaosError !== undefined) throw chaosError;
   const completions = (await jobEvents(nats, jobId))
     .filter((e) => e.type === "completed" && e.category === "task")
     .map((e) => e.at);
@@ -138,6 +155,22 @@ async function runJob(
     wallSeconds: ((v.finishedAt ?? 0) - (v.submittedAt ?? 0)) / 1000,
     completions,
   };
+}
+
+/**
+ * The longest gap between consecutive completions that ends after `from` and starts before
+ * `to`: how long the job stalled because of a kill at `from` (before the next one, at `to`).
+ * Not just the gap that contains the kill: commands already pulled before a nats-server dies
+ * still commit for a few ms, so the stall starts just after it.
+ */
+function stallAfter(completions: readonly number[], from: number, to: number): number | null {
+  let longest: number | null = null;
+  for (let i = 1; i < completions.length; i++) {
+    const a = completions[i - 1] ?? 0;
+    const b = completions[i] ?? 0;
+    if (b > from && a < to) longest = Math.max(longest ?? 0, b - a);
+  }
+  return longest;
 }
 
 /** The gap between completions that contains `at`: last one at or before it → first after. */
@@ -174,37 +207,49 @@ async function main(): Promise<void> {
 
     const kills: Kill[] = [];
     let agentTurn = 0;
-    const pidOf = async (target: Target): Promise<{ process: string; pid: number }> => {
+    /** The managed process a target names now (`leader`: whichever peer leads). */
+    const nameOf = async (target: Target): Promise<string> => {
       switch (target) {
         case "leader": {
           const s = await readClusterStatus(client);
-          const p = info.peers.find((x) => x.id === s.leader);
-          if (!p) throw new Error(`no leader to kill (cluster says ${s.leader})`);
-          return { process: `peer-${p.id}`, pid: p.pid };
+          if (s.leader === null) throw new Error("no peer leads at this moment");
+          return `peer-${s.leader}`;
         }
-        case "scheduler":
-          return { process: "scheduler", pid: info.scheduler.pid };
-        case "storage-manager":
-          return { process: "storage-manager", pid: info.storageManager.pid };
-        case "nats":
-          return { process: "nats", pid: info.natsPid ?? 0 };
         case "agent": {
           const a = info.agents[agentTurn++ % info.agents.length];
           if (!a) throw new Error("no agent to kill");
-          return { process: a.id, pid: a.pid };
+          return a.id;
         }
+        default:
+          return target;
       }
     };
     const chaos = await runJob(client, nats, "soak-chaos", spec, async (submittedAt, running) => {
       await sleep(flags.startS * 1000);
       for (const target of flags.targets) {
         if (!running()) return;
-        // The pids come from DevCluster.info, which each restart updates.
-        const { process: name, pid } = await pidOf(target);
-        if (pid > 0) process.kill(pid, "SIGKILL");
+        let name: string = target;
+        let pid: number | undefined;
+        let skipped: string | undefined;
+        try {
+          name = await nameOf(target);
+          pid = cluster.signal(name, "SIGKILL");
+          if (pid === undefined) skipped = "not running (its restart is backing off)";
+        } catch (err) {
+          skipped = err instanceof Error ? err.message : String(err);
+        }
         const at = Date.now();
-        kills.push({ target, process: name, pid, at, atS: (at - submittedAt) / 1000 });
-        process.stderr.write(`chaos-soak: SIGKILL ${name} (pid ${pid})\n`);
+        kills.push({
+          target,
+          process: name,
+          pid: pid ?? 0,
+          at,
+          atS: (at - submittedAt) / 1000,
+          ...(skipped === undefined ? {} : { skipped }),
+        });
+        process.stderr.write(
+          `chaos-soak: ${skipped === undefined ? `SIGKILL ${name} (pid ${pid})` : `${name} not killed: ${skipped}`}\n`,
+        );
         await sleep(flags.everyS * 1000);
       }
     });
@@ -215,9 +260,13 @@ async function main(): Promise<void> {
         spec,
         cluster: "dev up --restart: 3 consensus peers, scheduler, storage-manager, 2 CPU agents",
         everySeconds: flags.everyS,
-        kills: kills.map(({ at, ...k }) => ({
+        kills: kills.map(({ at, ...k }, i) => ({
           ...k,
-          gapAroundKillMs: gapAround(chaos.completions, at),
+          gapAroundKillMs: k.skipped === undefined ? gapAround(chaos.completions, at) : null,
+          stallMs:
+            k.skipped === undefined
+              ? stallAfter(chaos.completions, at, kills[i + 1]?.at ?? Number.POSITIVE_INFINITY)
+              : null,
         })),
         longestGapMs: longestGap(chaos.completions),
         undisturbedLongestGapMs: longestGap(undisturbed.completions),
@@ -235,6 +284,8 @@ async function main(): Promise<void> {
         definitions: {
           gapAroundKillMs:
             "from the last task completion committed before the kill to the first after it (leader stamps on TESSERA_EVENTS)",
+          stallMs:
+            "the longest gap between task completions from the kill to the next kill: the stall it caused (a nats-server kill stalls the job a few ms after it, once the commands already pulled are committed)",
           longestGapMs: "the longest time without a task completion during the chaos run",
           slowdown: "chaos wall ÷ undisturbed wall (the manifest's submit → finish)",
         },

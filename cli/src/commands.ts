@@ -324,8 +324,13 @@ function reportSummary(summary: SubmitSummary, opts: Common): SubmitSummary {
   return summary;
 }
 
-export async function jobList(opts: Common): Promise<unknown> {
-  const body = (await clientFor(opts).get("/v1/jobs")) as { jobs?: unknown[] };
+export async function jobList(opts: Common & { finished?: string }): Promise<unknown> {
+  // --finished N: the unfinished jobs and only the N latest to finish (filtered by the server).
+  const finished =
+    opts.finished === undefined
+      ? ""
+      : `?finished=${intArg("--finished", opts.finished, 0, 100_000)}`;
+  const body = (await clientFor(opts).get(`/v1/jobs${finished}`)) as { jobs?: unknown[] };
   const jobs = (body.jobs ?? []).map((j) => {
     const p = jobProgress(j);
     const { submittedAt, finishedAt } = jobTimes(j);

@@ -652,6 +652,19 @@ export class DevCluster {
     writeFileSync(join(this.dataDir, DEV_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   }
 
+  /**
+   * Sends `signal` to one process of the cluster by name (`nats`, `peer-1`, `scheduler`,
+   * `storage-manager`, `agent-2`, …) if it is running, and returns its pid; undefined when it is
+   * down (exited, or waiting to be restarted). Through the child's handle, so a pid the OS has
+   * reused since is never signalled.
+   */
+  signal(name: string, signal: NodeJS.Signals): number | undefined {
+    const m = this.children.find((c) => c.name === name);
+    if (!m || m.exited || m.proc.pid === undefined) return undefined;
+    m.proc.kill(signal);
+    return m.proc.pid;
+  }
+
   /** SIGTERM to everything (agents first, NATS last), SIGKILL what is still up after a grace. */
   stop(graceMs = 15_000): Promise<void> {
     this.stopping ??= (async () => {

@@ -484,6 +484,26 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     ) as { jobs: { jobId: string }[] };
     expect(list.jobs.map((j) => j.jobId)).toContain(jobId);
     expect(list.jobs.map((j) => j.jobId)).not.toContain("short-lived");
+    // --finished N: the unfinished jobs and only the N latest to finish (server-side filter).
+    const listed = async (...flags: string[]) =>
+      (
+        JSON.parse(
+          ((await tessera("job", "list", "--json", ...flags)) as { stdout: string }).stdout,
+        ) as { jobs: { jobId: string; finishedAt: number | null }[] }
+      ).jobs;
+    const all = await listed();
+    const latest = Math.max(...all.map((j) => j.finishedAt ?? 0));
+    expect(all.filter((j) => j.finishedAt !== null).length).toBeGreaterThan(1);
+    expect((await listed("--finished", "0")).filter((j) => j.finishedAt !== null)).toEqual([]);
+    expect(
+      (await listed("--finished", "1"))
+        .filter((j) => j.finishedAt !== null)
+        .map((j) => j.finishedAt),
+    ).toEqual([latest]);
+    expect(await tessera("job", "list", "--finished", "all")).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--finished"),
+    });
 
     // Retention in bulk: every job finished by now (--dry-run first: nothing goes).
     expect(await tessera("job", "delete")).toMatchObject({ code: 2 });

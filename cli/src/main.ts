@@ -122,7 +122,12 @@ function program(): Command {
       .option("--wait", "wait for the job to finish (progress bar on a terminal)")
       .option("--storage <spec>", "storage to verify from when the manifest has no verdict"),
   ).action(run(jobSubmit));
-  common(job.command("list").description("list jobs")).action(run(jobList));
+  common(
+    job
+      .command("list")
+      .description("list jobs")
+      .option("--finished <n>", "only the n latest finished jobs after the unfinished ones"),
+  ).action(run(jobList));
   common(
     job
       .command("status")

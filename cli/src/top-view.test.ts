@@ -75,10 +75,10 @@ const sample = (at: number, o: Partial<TopSample> = {}): TopSample => ({
 });
 
 /** Runs the samples through topStep; returns every frame and the last state. */
-function run(samples: TopSample[], state: TopState = INITIAL_TOP_STATE) {
+function run(samples: TopSample[], state: TopState = INITIAL_TOP_STATE, options = {}) {
   const frames = [];
   for (const s of samples) {
-    const step = topStep(state, s);
+    const step = topStep(state, s, options);
     frames.push(step.frame);
     state = step.state;
   }
@@ -229,6 +229,31 @@ describe("tessera top: events", () => {
     // Standby and drained nodes offer no slots to the work line.
     expect(frames[0]?.totals).toMatchObject({ slots: 4, activeNodes: 2 });
     expect(frames[1]?.totals).toMatchObject({ slots: 4, activeNodes: 2 });
+  });
+
+  it("tells a deleted finished job from one pushed out of the polled window of the latest finished", () => {
+    // The server lists the unfinished jobs and the 2 latest finished (/v1/jobs?finished=2).
+    const done = (id: string, finishedAt: number) =>
+      job(id, 64, { state: "succeeded", verified: true, finishedAt });
+    const { state } = run(
+      [
+        sample(T0, { jobs: [done("f1", T0 - 3_000), done("f2", T0 - 2_000), job("r1", 10)] }),
+        // r1 finished: f1 is no longer among the 2 latest, so it is not listed; not deleted.
+        sample(T0 + 1_000, { jobs: [done("f2", T0 - 2_000), done("r1", T0 + 500)] }),
+        // f2 missing from a window that is not full: deleted.
+        sample(T0 + 2_000, { jobs: [done("r1", T0 + 500)] }),
+        // r1 deleted: the window is full, but both listed finished before r1, so r1 would be
+        // listed if it still existed.
+        sample(T0 + 3_000, { jobs: [done("f0", T0 - 9_000), done("f1", T0 - 3_000)] }),
+      ],
+      INITIAL_TOP_STATE,
+      { maxFinishedJobs: 2 },
+    );
+    expect(state.events.map((e) => e.text)).toEqual([
+      "r1 running → succeeded (verified)",
+      "f2 deleted",
+      "r1 deleted",
+    ]);
   });
 
   it("keeps the newest MAX_EVENTS events", () => {

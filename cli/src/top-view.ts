@@ -272,7 +272,17 @@ function nodeEvents(before: readonly TopNodeRow[], now: readonly TopNodeRow[]): 
   return out;
 }
 
-function jobEvents(before: Map<string, JobSeen>, now: Map<string, JobSeen>): string[] {
+/**
+ * Job changes between two polls. A poll lists only the `maxFinished` latest finished jobs
+ * (`/v1/jobs?finished=N`), so a finished job missing from it was deleted only if it finished
+ * after the oldest one listed (or fewer were listed): otherwise newer ones pushed it out.
+ */
+function jobEvents(
+  before: Map<string, JobSeen>,
+  now: Map<string, JobSeen>,
+  previousAt: number,
+  maxFinished: number,
+): string[] {
   const out: string[] = [];
   for (const [id, { p }] of now) {
     const b = before.get(id);
@@ -292,7 +302,19 @@ function jobEvents(before: Map<string, JobSeen>, now: Map<string, JobSeen>): str
       out.push(`${id} ${b.p.state} → ${p.state}${detail}`);
     }
   }
-  for (const id of before.keys()) if (!now.has(id)) out.push(`${id} deleted`);
+  const finishedNow = [...now.values()].filter((j) => j.p.terminal);
+  const oldestListed =
+    finishedNow.length < maxFinished
+      ? Number.NEGATIVE_INFINITY
+      : Math.min(
+          ...finishedNow.map((j) => jobTimes(j.view).finishedAt ?? Number.POSITIVE_INFINITY),
+        );
+  for (const [id, b] of before) {
+    if (now.has(id)) continue;
+    // Unfinished at the last poll: it finished since, so no earlier than that poll.
+    const finishedAt = jobTimes(b.view).finishedAt ?? previousAt;
+    if (finishedAt > oldestListed) out.push(`${id} deleted`);
+  }
   return out;
 }
 
@@ -356,7 +378,7 @@ export function topStep(
   if (complete && prev) {
     for (const t of peerEvents(prev.cluster.peers, sample.cluster.peers)) add("peer", t);
     for (const t of nodeEvents(prev.nodes.map(nodeRow), nodes)) add("node", t);
-    for (const t of jobEvents(jobsBefore, jobsNow)) add("job", t);
+    for (const t of jobEvents(jobsBefore, jobsNow, prev.at, maxFinished)) add("job", t);
   }
 
   let tasksPerSecond: number | null = null;

@@ -3,6 +3,7 @@
 // manifest, so the view keeps coming while there is no leader: that is when an operator looks),
 // and top-view.ts turns it into a frame. On a terminal the frame is redrawn in place on the
 // alternate screen; otherwise (or with --json) one frame per poll is appended to stdout.
+import { intArg } from "./args.js";
 import { CliError, ClusterClient } from "./client.js";
 import { readClusterStatus } from "./cluster-view.js";
 import {
@@ -37,13 +38,7 @@ export function parseTopArgs(o: TopFlags): TopArgs {
       2,
     );
   }
-  const finished = o.finished === undefined ? 5 : Number(o.finished);
-  if (!Number.isInteger(finished) || finished < 0 || finished > 1000) {
-    throw new CliError(
-      `--finished: ${JSON.stringify(o.finished)} must be an integer between 0 and 1000`,
-      2,
-    );
-  }
+  const finished = o.finished === undefined ? 5 : intArg("--finished", o.finished, 0, 1000);
   return {
     intervalMs: Math.round(interval * 1000),
     once: o.once === true,
@@ -54,8 +49,16 @@ export function parseTopArgs(o: TopFlags): TopArgs {
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** One poll: the cluster (each peer asked for itself), then the nodes and jobs (stale reads). */
-export async function pollTop(client: ClusterClient, peerTimeoutMs: number): Promise<TopSample> {
+/**
+ * One poll: the cluster (each peer asked for itself), then the nodes and jobs (stale reads): the
+ * unfinished jobs and only the `finished` latest finished ones, not a long-lived manifest's
+ * whole history every second.
+ */
+export async function pollTop(
+  client: ClusterClient,
+  peerTimeoutMs: number,
+  finished: number,
+): Promise<TopSample> {
   const at = Date.now();
   let cluster: TopSample["cluster"];
   try {
@@ -65,7 +68,7 @@ export async function pollTop(client: ClusterClient, peerTimeoutMs: number): Pro
   }
   const [nodes, jobs] = await Promise.allSettled([
     client.get("/v1/nodes?consistency=stale"),
-    client.get("/v1/jobs?consistency=stale"),
+    client.get(`/v1/jobs?consistency=stale&finished=${finished}`),
   ]);
   const list = (r: PromiseSettledResult<unknown>, field: "nodes" | "jobs") => {
     if (r.status === "rejected") return null;
@@ -103,7 +106,7 @@ export async function top(
   let state: TopState = INITIAL_TOP_STATE;
 
   if (args.once) {
-    const sample = await pollTop(client, timeoutMs);
+    const sample = await pollTop(client, timeoutMs, args.maxFinishedJobs);
     if (sample.cluster === null) throw new CliError(sample.error ?? "no peer answered");
     const { frame } = topStep(state, sample, args);
     if (!args.json) process.stdout.write(`${renderTop(frame, columns()).join("\n")}\n`);
@@ -119,7 +122,7 @@ export async function top(
   try {
     while (!stopped.signal.aborted) {
       const started = Date.now();
-      const step = topStep(state, await pollTop(client, timeoutMs), args);
+      const step = topStep(state, await pollTop(client, timeoutMs, args.maxFinishedJobs), args);
       state = step.state;
       if (stopped.signal.aborted) break;
       if (args.json) {

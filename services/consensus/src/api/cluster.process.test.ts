@@ -256,6 +256,27 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     const bad = await post(`${l.http}/v1/jobs`, { spec: { ...SPEC, tile: 60 } });
     expect(bad.status).toBe(400);
     expect(String((bad.body.error as { message: string }).message)).toContain("/spec/tile");
+
+    // ?finished=N: the unfinished jobs and only the N latest to finish (what `tessera top` polls).
+    expect((await post(`${l.http}/v1/jobs/redirected/cancel`, {})).status).toBe(200);
+    const listed = async (query: string) => {
+      const r = await getJson(`${f.http}/v1/jobs?consistency=stale${query}`);
+      expect(r.status).toBe(200);
+      return (r.body.jobs as { jobId: string; finishedAt: number | null }[]).map((j) => j.jobId);
+    };
+    await waitFor(
+      "the cancel applied on the follower",
+      async () => !(await listed("&finished=0")).includes("redirected"),
+      10_000,
+    );
+    expect(await listed("&finished=0")).toContain("http-job");
+    expect(await listed("&finished=1")).toEqual([...(await listed("&finished=0")), "redirected"]);
+    expect(await listed("")).toContain("redirected");
+    const badQuery = await getJson(`${l.http}/v1/jobs?finished=-1`);
+    expect(badQuery.status).toBe(400);
+    expect(String((badQuery.body.error as { message: string }).message)).toMatch(
+      /^\?finished: must be an integer in \[0, /,
+    );
   });
 
   it("applies a command from JetStream on every peer and acks it after apply", async () => {

@@ -11,7 +11,7 @@ import { readBarrier, type ServiceContext } from "./context.js";
 import { envelopeFor, parseEnvelope } from "./envelope.js";
 import { ServiceError, ServiceErrorCode } from "./errors.js";
 import type { ProposeOutcome } from "./proposer.js";
-import { parseConsistency, runQuery } from "./queries.js";
+import { FINISHED_LATEST_MAX, parseConsistency, runQuery } from "./queries.js";
 
 const HTTP_STATUS: Record<ServiceErrorCode, number> = {
   TESSERA_E_CONSENSUS_CONFIG: 400,
@@ -98,6 +98,18 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   });
 }
 
+/** A query-string integer in [0, max]; a ServiceError (400) naming the parameter otherwise. */
+function queryInt(value: unknown, name: string, max: number): number {
+  const n = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > max) {
+    throw new ServiceError(
+      ServiceErrorCode.BadRequest,
+      `${name}: must be an integer in [0, ${max}], got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
 /** Strips the envelope prefix from validation paths so a /v1/jobs body error names ITS field. */
 function bodyError(err: unknown): unknown {
   if (err instanceof ProtocolValidationError) {
@@ -167,11 +179,11 @@ export async function createHttpServer(
 
   /** A read route: the request's `?consistency` barrier, then `read`; errors as HTTP errors. */
   const readRoute =
-    <P = unknown>(read: (params: P) => unknown) =>
+    <P = unknown>(read: (params: P, query: Record<string, unknown>) => unknown) =>
     async (req: FastifyRequest<{ Params: P }>, reply: FastifyReply) => {
       try {
         await readBarrier(ctx, consistencyOf(req));
-        return reply.send(read(req.params as P));
+        return reply.send(read(req.params as P, (req.query ?? {}) as Record<string, unknown>));
       } catch (err) {
         return sendError(reply, err);
       }
@@ -200,9 +212,15 @@ export async function createHttpServer(
 
   app.get(
     "/v1/jobs",
-    readRoute(() => ({
+    // ?finished=N: every unfinished job and only the N most recently finished (`tessera top`).
+    readRoute((_params, { finished }) => ({
       appliedIndex: ctx.readModel.appliedIndex,
-      jobs: runQuery(ctx.readModel, { type: "jobs" }),
+      jobs: runQuery(ctx.readModel, {
+        type: "jobs",
+        ...(finished === undefined || finished === ""
+          ? {}
+          : { finishedLatest: queryInt(finished, "?finished", FINISHED_LATEST_MAX) }),
+      }),
     })),
   );
 

@@ -30,6 +30,9 @@ describe("read queries", () => {
     expect(bad({ type: "tasks", jobId: "j", from: 1.5 })).toMatch(/^query \/from: /);
     expect(bad({ type: "tasks" })).toMatch(/^query \/jobId: /);
     expect(bad({ type: "task-list" })).toMatch(/"tasks"/);
+    expect(parseQuery({ type: "jobs" })).toEqual({ type: "jobs" });
+    expect(parseQuery({ type: "jobs", finished: 5 })).toEqual({ type: "jobs", finishedLatest: 5 });
+    expect(bad({ type: "jobs", finished: -1 })).toMatch(/^query \/finished: must be an integer/);
   });
 
   it("pages through a job's touched tasks in ordinal order, skipping untouched ones", () => {

@@ -14,8 +14,11 @@ export interface ManifestReadModel {
   attempts(jobId: string): unknown[] | undefined;
   /** Counts of jobs, tasks, nodes, sessions. */
   stats(): unknown;
-  /** Every job's summary, in id order. */
-  jobs(): unknown[];
+  /**
+   * Every job's summary, in id order; with `finishedLatest`, the unfinished ones and only that
+   * many of the most recently finished.
+   */
+  jobs(filter?: { readonly finishedLatest?: number }): unknown[];
   /** The node registry. */
   nodes(): unknown[];
   /** Hex SHA-256 of the canonical FSM state. */
@@ -32,7 +35,7 @@ export type ManifestQuery =
       readonly from: number;
       readonly limit: number;
     }
-  | { readonly type: "jobs" }
+  | { readonly type: "jobs"; readonly finishedLatest?: number }
   | { readonly type: "stats" }
   | { readonly type: "nodes" }
   | { readonly type: "digest" };
@@ -45,6 +48,9 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 function bad(field: string, reason: string): never {
   throw new ServiceError(ServiceErrorCode.BadRequest, `query ${field}: ${reason}`);
 }
+
+/** Most finished jobs a filtered job list may ask for (the manifest holds at most 10,000 jobs). */
+export const FINISHED_LATEST_MAX = 100_000;
 
 /** Tasks per `tasks` page unless asked otherwise, and the most one page may hold (≈ 300 B each). */
 export const TASKS_PAGE_DEFAULT = 1_000;
@@ -97,6 +103,12 @@ export function parseQuery(value: unknown): ManifestQuery {
       return { type: "task", jobId, taskId: value.taskId };
     }
     case "jobs":
+      return value.finished === undefined
+        ? { type: "jobs" }
+        : {
+            type: "jobs",
+            finishedLatest: optionalInt(value, "finished", 0, 0, FINISHED_LATEST_MAX),
+          };
     case "nodes":
     case "stats":
     case "digest":
@@ -131,7 +143,7 @@ export function runQuery(model: ManifestReadModel, q: ManifestQuery): unknown {
     case "tasks":
       return model.tasks(q.jobId, q.from, q.limit) ?? null;
     case "jobs":
-      return model.jobs();
+      return model.jobs(q.finishedLatest === undefined ? {} : { finishedLatest: q.finishedLatest });
     case "stats":
       return model.stats();
     case "nodes":

@@ -10,7 +10,7 @@ export function fsmReadModel(fsm: ManifestFsm): ManifestReadModel {
     task: (jobId, taskId) => fsm.getTask(jobId, taskId),
     tasks: (jobId, from, limit) => fsm.listTasks(jobId, from, limit),
     attempts: (jobId) => (fsm.getJob(jobId) ? [...fsm.liveAttempts(jobId)] : undefined),
-    jobs: () => fsm.listJobs(),
+    jobs: (filter) => fsm.listJobs(filter),
     nodes: () => fsm.listNodes(),
     stats: () => fsm.stats(),
     digest: () => {

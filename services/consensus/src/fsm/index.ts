@@ -15,6 +15,7 @@ export { JOB_STATES, type JobState, TASK_STATES, type TaskStateName } from "./jo
 export {
   DEFAULT_MANIFEST_LIMITS,
   type JobCounts,
+  type JobListFilter,
   type JobView,
   type LiveAttemptView,
   ManifestFsm,

@@ -517,6 +517,24 @@ describe("controls", () => {
     expect(d.code({ type: "job-control", jobId: job, action: "resume" })).toBe("job-finished");
   });
 
+  it("lists every unfinished job and only the latest finished ones when asked (finishedLatest)", () => {
+    const d = new Driver();
+    for (const id of ["a", "b", "c", "d", "e"]) d.submit(SMALL, id);
+    // Finished in the order c, a, e (each cancel is a later entry, so a later finishedAt).
+    for (const id of ["c", "a", "e"]) d.ok({ type: "job-control", jobId: id, action: "cancel" });
+    const ids = (filter?: { finishedLatest?: number }) =>
+      d.fsm.listJobs(filter).map((j) => j.jobId);
+    expect(ids()).toEqual(["a", "b", "c", "d", "e"]);
+    // Submission order kept; the unfinished b and d always; of the finished, the latest to end.
+    expect(ids({ finishedLatest: 2 })).toEqual(["a", "b", "d", "e"]);
+    expect(ids({ finishedLatest: 1 })).toEqual(["b", "d", "e"]);
+    expect(ids({ finishedLatest: 0 })).toEqual(["b", "d"]);
+    expect(ids({ finishedLatest: 10 })).toEqual(["a", "b", "c", "d", "e"]);
+    expect(d.fsm.listJobs({ finishedLatest: 0 })).toEqual(
+      d.fsm.listJobs().filter((j) => j.finishedAt === null),
+    );
+  });
+
   it("delete removes a finished job for good: its tasks stop counting, its id is never reused", () => {
     const d = Driver.withOptions({ limits: { maxJobs: 2 } });
     const a = d.submit(SMALL, "a");

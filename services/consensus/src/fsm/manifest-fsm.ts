@@ -139,6 +139,11 @@ export interface JobView {
   readonly counts: JobCounts;
 }
 
+export interface JobListFilter {
+  /** Keep only this many finished jobs (succeeded, failed, cancelled), the latest to finish. */
+  readonly finishedLatest?: number;
+}
+
 export interface LiveAttemptView {
   readonly jobId: string;
   readonly taskId: string;
@@ -1268,9 +1273,22 @@ export class ManifestFsm implements StateMachine {
     return this.getJob(jobId);
   }
 
-  /** Every job, in submission order. */
-  listJobs(): JobView[] {
-    return [...this.jobs.values()].map((j) => this.viewOf(j));
+  /**
+   * Every job, in submission order; with `finishedLatest`, every unfinished job and only the
+   * `finishedLatest` most recently finished ones (a live view polls this: a long-lived manifest's
+   * whole list is megabytes, nearly all of it finished jobs nobody looks at).
+   */
+  listJobs(filter: JobListFilter = {}): JobView[] {
+    const all = [...this.jobs.values()];
+    const { finishedLatest } = filter;
+    if (finishedLatest === undefined) return all.map((j) => this.viewOf(j));
+    const latest = new Set(
+      all
+        .filter((j) => isTerminal(j.state))
+        .sort((a, b) => b.finishedAt - a.finishedAt || b.submitIndex - a.submitIndex)
+        .slice(0, finishedLatest),
+    );
+    return all.filter((j) => !isTerminal(j.state) || latest.has(j)).map((j) => this.viewOf(j));
   }
 
   private viewOf(job: Job): JobView {
