@@ -262,7 +262,7 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     const listed = async (query: string) => {
       const r = await getJson(`${f.http}/v1/jobs?consistency=stale${query}`);
       expect(r.status).toBe(200);
-      return (r.body.jobs as { jobId: string; finishedAt: number | null }[]).map((j) => j.jobId);
+      return (r.body as { jobs: { jobId: string }[] }).jobs.map((j) => j.jobId);
     };
     await waitFor(
       "the cancel applied on the follower",
@@ -274,7 +274,7 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     expect(await listed("")).toContain("redirected");
     const badQuery = await getJson(`${l.http}/v1/jobs?finished=-1`);
     expect(badQuery.status).toBe(400);
-    expect(String((badQuery.body.error as { message: string }).message)).toMatch(
+    expect((badQuery.body as { error: { message: string } }).error.message).toMatch(
       /^\?finished: must be an integer in \[0, /,
     );
   });
