@@ -50,6 +50,7 @@ import {
   inputKey,
   type MatmulJobSpec,
   tileFileBytes,
+  tileModeOf,
   validateJobSpec,
 } from "@tessera/matrix";
 import type { CompletionV1 } from "@tessera/protocol";
@@ -249,7 +250,11 @@ async function stageInputs(
       for (let r = 0; r < K; r++) {
         for (let c = 0; c < K; c++) {
           const data = generateTile(spec, matrix, r, c);
-          const encoded = encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode });
+          const encoded = encodeTile(data, {
+            rows: spec.tile,
+            cols: spec.tile,
+            mode: tileModeOf(spec.mode),
+          });
           await store.put(inputKey(spec, matrix, r, c), encoded);
           bytes += encoded.byteLength;
           tiles++;

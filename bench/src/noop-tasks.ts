@@ -1,19 +1,20 @@
-// `pnpm bench noop-tasks [--tasks 10000] [--chain 1000] [--agents 2] [--tile 64] [--slots N]
-//                        [--prefetch N] [--peers 3]`
+// `pnpm bench noop-tasks [--tasks 10000] [--chain 1000] [--agents 2] [--mode empty|exact]
+//                        [--tile 64] [--slots N] [--prefetch N] [--peers 3]`
 //
-// Control-plane throughput and latency with (nearly) empty tasks, through the whole path on a
-// local cluster of real processes (@tessera/test-e2e: nats-server, 3 consensus peers, scheduler,
+// Control-plane throughput and latency with empty tasks, through the whole path on a local
+// cluster of real processes (@tessera/test-e2e: nats-server, 3 consensus peers, scheduler,
 // storage-manager, agents): submit-job commit → FSM derives tasks → events → scheduler
 // attempt-start commit (fencing) → WorkItemV1 on TESSERA_WORK → agent pulls it → completion on
 // TESSERA_CMD → consensus ingestion commits attempt-complete → event.
 //
-// WHAT IS MEASURED (honestly): the manifest has no empty task kind (the `noop` command commits
-// nothing task-like, and agents only run matmul map/reduce), so "empty task" = a matmul task on
-// --tile × --tile tiles (default 64; 16 = MIN_TILE also runs, at about the same rate): the
-// kernel is microseconds, but each task still reads its inputs and writes a tile through the fs
-// store (with fsync), like every real task. Agents do not send a separate claim command (the
-// attempt is bound at attempt-start), so the path has two Raft commits per task (attempt-start,
-// attempt-complete), plus the storage-manager's outputs-verified, one per batch of checks.
+// WHAT IS MEASURED: "empty task" = a task of a matmul job in mode "empty" (--mode empty, the
+// default): the same task graph (maps, then each reduce once its maps completed), and agents
+// that read, compute and store nothing and report the empty output; the manifest records it and
+// the job succeeds with no verdict to wait for. --mode exact runs tiny matmul tasks on --tile ×
+// --tile tiles instead, each reading its inputs and storing a tile with fsync (and checked by the
+// storage-manager, one outputs-verified per batch). Agents do not send a separate claim command
+// (the attempt is bound at attempt-start), so the path has two Raft commits per task
+// (attempt-start, attempt-complete).
 // - tasks/s: one job with K³ maps + K² reduces, K = the smallest with ≥ --tasks tasks (n = tile·K);
 //   tasks ÷ (last completion commit − first attempt-start commit).
 // - cpu: each service process's CPU (user + system, /proc) over the throughput job, in ms per
@@ -47,7 +48,13 @@ interface Flags {
   tasks: number;
   chain: number;
   agents: number;
-  /** Tile side of the "empty" tasks (16 = MIN_TILE is the emptiest). */
+  /**
+   * "empty" (default): empty tasks, the issue's definition: the agents read, compute and store
+   * nothing. "exact": tiny matmul tasks instead, each reading its input tiles and storing one
+   * --tile² tile with fsync (what this bench measured before the empty mode existed).
+   */
+  mode: "empty" | "exact";
+  /** Tile side of the tasks (what an "exact" task reads and writes; 16 = MIN_TILE). */
   tile: number;
   /**
    * Agents' --slots and the scheduler's --prefetch (undefined: the services' defaults). With
@@ -63,10 +70,17 @@ interface Flags {
 }
 
 function parseFlags(argv: readonly string[]): Flags {
-  const f: Flags = { tasks: 10_000, chain: 1_000, agents: 2, tile: 64, peers: 3 };
-  const known = ["tasks", "chain", "agents", "tile", "slots", "prefetch", "peers"];
+  const f: Flags = { tasks: 10_000, chain: 1_000, agents: 2, mode: "empty", tile: 64, peers: 3 };
+  const known = ["tasks", "chain", "agents", "mode", "tile", "slots", "prefetch", "peers"];
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
+    if (name === "mode") {
+      const mode = argv[i + 1];
+      if (mode !== "empty" && mode !== "exact")
+        throw new Error(`--mode: ${mode} must be empty or exact`);
+      f.mode = mode;
+      continue;
+    }
     const v = Number(argv[i + 1]);
     if (!known.includes(name))
       throw new Error(`unknown flag --${name}; flags: ${known.map((k) => `--${k}`).join(" ")}`);
@@ -239,7 +253,7 @@ async function main(): Promise<void> {
   try {
     // ---- throughput + dispatch latency --------------------------------------------------------
     const jobId = "bench-noop";
-    const spec: MatmulJobSpec = { n: tile * K, tile, mode: "exact", seed: 1 };
+    const spec: MatmulJobSpec = { n: tile * K, tile, mode: flags.mode, seed: 1 };
     const watcher = await CompletionWatcher.start(servers, jobId);
     const cpuBefore = cluster.cpuSeconds();
     const natsBefore = cluster.natsCpuSeconds();
@@ -315,7 +329,7 @@ async function main(): Promise<void> {
     const chainStart = Date.now();
     for (let c = 0; c < flags.chain; c++) {
       const id = `bench-chain-${c}`;
-      await submit(cluster, id, { n: tile, tile, mode: "exact", seed: 1 + (c % 1000) });
+      await submit(cluster, id, { n: tile, tile, mode: flags.mode, seed: 1 + (c % 1000) });
       await log.computed(id, 120_000);
       const v = (await computedView(cluster, id)) as unknown as {
         startedAt: number;
@@ -386,7 +400,11 @@ async function main(): Promise<void> {
     const result = {
       bench: "noop-tasks",
       jobState,
-      measured: `matmul tasks on ${tile}×${tile} tiles (no empty task kind exists) through the whole path: attempt-start commit → work item → agent (tile reads + one tile write with fsync) → completion → attempt-complete commit; agents send no separate claim`,
+      measured:
+        flags.mode === "empty"
+          ? "empty tasks (a matmul job's graph in mode empty: agents read, compute and store nothing) through the whole path: attempt-start commit → work item → agent → completion → attempt-complete commit; agents send no separate claim"
+          : `matmul tasks on ${tile}×${tile} tiles through the whole path: attempt-start commit → work item → agent (tile reads + one tile write with fsync) → completion → attempt-complete commit; agents send no separate claim`,
+      mode: flags.mode,
       agents: flags.agents,
       peers: flags.peers,
       agentSlots: env.TESSERA_AGENT_SLOTS ?? "agent default (2)",

@@ -77,7 +77,7 @@ describe("argument validation", () => {
     bad({ n: "abc" }, /--n: "abc" must be an integer/);
     bad({ n: "100", tile: "64" }, /--tile: 64 must divide --n 100/);
     bad({ n: "96", tile: "48" }, /--tile: 48 must be a power of two/);
-    bad({ n: "64", tile: "64", mode: "fuzzy" }, /--mode: "fuzzy" must be exact or float/);
+    bad({ n: "64", tile: "64", mode: "fuzzy" }, /--mode: "fuzzy" must be exact, float or empty/);
     bad({ n: "64", seed: "-1" }, /--seed/);
     bad(
       { n: "256", tile: "64", kPerMap: "3" },

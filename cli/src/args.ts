@@ -36,7 +36,7 @@ export function maxAttemptsArg(value: string | undefined): number | undefined {
 export interface MatmulArgs {
   readonly n: number;
   readonly tile: number;
-  readonly mode: "exact" | "float";
+  readonly mode: "exact" | "float" | "empty";
   readonly seed: number;
   /** Present only when not 1 (the spec's canonical form). */
   readonly kPerMap?: number;
@@ -59,8 +59,8 @@ export function parseMatmulArgs(o: {
   }
   if (n % tile !== 0) throw new CliError(`--tile: ${tile} must divide --n ${n}`, 2);
   const mode = o.mode ?? "exact";
-  if (mode !== "exact" && mode !== "float") {
-    throw new CliError(`--mode: ${JSON.stringify(mode)} must be exact or float`, 2);
+  if (mode !== "exact" && mode !== "float" && mode !== "empty") {
+    throw new CliError(`--mode: ${JSON.stringify(mode)} must be exact, float or empty`, 2);
   }
   const seed = intArg("--seed", o.seed ?? "1", 0, 0xffff_ffff);
   const K = n / tile;

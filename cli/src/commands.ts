@@ -237,6 +237,8 @@ export async function waitForJob(
     return submitSummary(p, wall, false, p.outputDigest, p.failure ?? `job ${p.state}`);
   }
   if (p.verified !== null) return submitSummary(p, wall, p.verified, p.outputDigest);
+  // An empty job stored nothing: succeeded with nothing to verify (verified stays null).
+  if (p.mode === "empty") return submitSummary(p, wall, null, p.outputDigest);
   if (await manifestRecordsVerification()) {
     // The manifest marks a job succeeded only after the storage-manager's job-verified(true).
     return submitSummary(p, wall, true, p.outputDigest);
@@ -311,7 +313,7 @@ function reportSummary(summary: SubmitSummary, opts: Common): SubmitSummary {
     process.stdout.write(
       [
         `job ${summary.jobId}: ${summary.status}`,
-        `  verified    ${summary.verified}`,
+        `  verified    ${summary.verified}${summary.verified === null && summary.status === "succeeded" ? " (nothing stored to verify)" : ""}`,
         `  digest      ${summary.digest}`,
         `  wall        ${summary.wallSeconds.toFixed(2)} s   ${summary.gflops} GFLOP/s`,
         `  tasks       ${summary.tasks} (${summary.attempts} attempts), ${summary.bytesMoved} bytes moved`,
@@ -711,6 +713,15 @@ export async function topCommand(opts: Common & TopFlags): Promise<unknown> {
 
 // ---- verify, stop ------------------------------------------------------------------------------
 
+/** An empty job's tasks stored nothing: there is no result to verify or export. */
+function refuseEmpty(jobId: string, spec: MatmulJobSpec, what: string): void {
+  if (spec.mode === "empty") {
+    throw new CliError(
+      `job ${jobId} has mode "empty": its tasks stored nothing, so there is no result to ${what}`,
+    );
+  }
+}
+
 export async function verify(
   id: string,
   opts: Common & { storage?: string; rounds?: string },
@@ -723,6 +734,7 @@ export async function verify(
     outputDigest?: string | null;
   };
   if (!view.spec) throw new CliError(`job ${jobId} has no spec in the manifest's answer`);
+  refuseEmpty(jobId, view.spec, "verify");
   const storage = await requireJobStorage(client, jobId, opts.storage);
   const report = await verifyJobInStorage(
     jobId,
@@ -780,6 +792,7 @@ export async function jobExport(
     outputDigest?: string | null;
   };
   if (!view.spec) throw new CliError(`job ${jobId} has no spec in the manifest's answer`);
+  refuseEmpty(jobId, view.spec, "export");
   if (view.state !== "succeeded" || !view.outputDigest) {
     throw new CliError(
       `job ${jobId} is ${view.state ?? "in an unknown state"}: only a succeeded (verified) job has a result to export`,

@@ -288,6 +288,50 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     expect((missing as { stderr: string }).stderr).toContain("no-such-job");
   });
 
+  it("an empty job (--mode empty) runs its whole task graph and stores nothing", async () => {
+    const r = (await tessera(
+      "job",
+      "submit",
+      "matmul",
+      "--n",
+      "256",
+      "--tile",
+      "32",
+      "--k-per-map",
+      "1",
+      "--mode",
+      "empty",
+      "--job-id",
+      "empty-1",
+      "--wait",
+      "--json",
+    )) as { code?: number; stdout: string };
+    expect(r.code ?? 0).toBe(0);
+    // 8³ maps + 8² reduces, each started once through the manifest; nothing to verify.
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      jobId: "empty-1",
+      status: "succeeded",
+      verified: null,
+      tasks: 576,
+      attempts: 576,
+      gflops: 0,
+      bytesMoved: 0,
+    });
+    expect(existsSync(join(data, "storage", "jobs", "empty-1"))).toBe(false);
+    const task = JSON.parse(
+      (
+        (await tessera("job", "status", "empty-1", "--task", "r-7-7", "--json")) as {
+          stdout: string;
+        }
+      ).stdout,
+    ) as { output: unknown };
+    expect(task.output).toMatchObject({ uri: "empty:jobs/empty-1/C/7-7.tile", bytes: 0 });
+    expect(await tessera("verify", "empty-1")).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('mode "empty": its tasks stored nothing'),
+    });
+  });
+
   it("tessera top: one frame names the leader, peers, nodes and jobs; live, it follows a job to its end", async () => {
     const once = await tessera("top", "--once", "--json");
     const frame = JSON.parse((once as { stdout: string }).stdout) as {

@@ -10,6 +10,8 @@ export interface JobProgress {
   readonly tile: number;
   /** Inner tiles each map sums (the spec's kPerMap; 1 when absent). */
   readonly kPerMap: number;
+  /** The spec's mode: "exact", "float", or "empty" (no FLOPs, no bytes, nothing to verify). */
+  readonly mode: string;
   readonly tasks: number;
   readonly done: number;
   readonly mapsDone: number;
@@ -64,6 +66,7 @@ export function jobProgress(view: unknown): JobProgress {
     n,
     tile,
     kPerMap,
+    mode: typeof spec.mode === "string" ? spec.mode : "exact",
     tasks: num(c.tasks, maps + reduces),
     done,
     mapsDone,
@@ -141,9 +144,12 @@ export function tileBytes(tile: number): number {
  * serves repeated A/B reads from memory, so storage itself may see fewer input bytes.
  */
 export function bytesMoved(
-  p: Pick<JobProgress, "n" | "tile" | "mapsDone" | "reducesDone"> & { kPerMap?: number },
+  p: Pick<JobProgress, "n" | "tile" | "mapsDone" | "reducesDone"> & {
+    kPerMap?: number;
+    mode?: string;
+  },
 ): number {
-  if (p.tile <= 0) return 0;
+  if (p.tile <= 0 || p.mode === "empty") return 0; // an empty job's tasks move nothing
   const d = p.kPerMap ?? 1;
   const partials = p.n / p.tile / d;
   const tb = tileBytes(p.tile);
@@ -155,8 +161,9 @@ export function bytesMoved(
  * and not counted).
  */
 export function flopsDone(
-  p: Pick<JobProgress, "tile" | "mapsDone"> & { kPerMap?: number },
+  p: Pick<JobProgress, "tile" | "mapsDone"> & { kPerMap?: number; mode?: string },
 ): number {
+  if (p.mode === "empty") return 0; // an empty job's maps multiply nothing
   return p.mapsDone * (p.kPerMap ?? 1) * 2 * p.tile ** 3;
 }
 
@@ -216,7 +223,7 @@ export function submitSummary(
   digest: string | null,
   reason?: string,
 ): SubmitSummary {
-  const flops = 2 * p.n ** 3;
+  const flops = p.mode === "empty" ? 0 : 2 * p.n ** 3;
   return {
     jobId: p.jobId,
     status: p.state,

@@ -107,7 +107,11 @@ function program(): Command {
       .description("submit a job")
       .option("--n <n>", "matrix size (n×n)")
       .option("--tile <t>", "tile size, a power of two dividing n (default min(1024, n))")
-      .option("--mode <mode>", "exact | float", "exact")
+      .option(
+        "--mode <mode>",
+        "exact | float | empty (the task graph without the work: control-plane load, nothing to verify)",
+        "exact",
+      )
       .option("--seed <s>", "input seed (uint32)", "1")
       .option(
         "--k-per-map <d>",

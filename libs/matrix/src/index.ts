@@ -32,6 +32,8 @@ export { type SimdRows, simdRows } from "./generate-simd.js";
 export {
   assertJobId,
   datasetId,
+  EMPTY_OUTPUT_SCHEME,
+  emptyOutput,
   type InputMatrix,
   inputKey,
   inputKeyA,
@@ -51,6 +53,7 @@ export {
 export {
   AUTO_MAP_OPERAND_ELEMENTS,
   autoKPerMap,
+  type ComputeMode,
   exactElementBound,
   kPerMapOf,
   MAX_N,
@@ -89,4 +92,5 @@ export {
   type TileMode,
   type TileUnderConstruction,
   tileFileBytes,
+  tileModeOf,
 } from "./tile-format.js";

@@ -21,6 +21,16 @@ export function assertJobId(jobId: string): void {
   }
 }
 
+/**
+ * What an "empty" task reports as its output: nothing stored, so no object behind the URI (the
+ * `empty:` scheme says so), zero bytes, and the CRC32C of zero bytes. The manifest records it
+ * like any output and refuses it for a job that computes (and any other output for an empty job).
+ */
+export const EMPTY_OUTPUT_SCHEME = "empty:";
+export function emptyOutput(key: string): { uri: string; checksum: string; bytes: number } {
+  return { uri: `${EMPTY_OUTPUT_SCHEME}${key}`, checksum: "00000000", bytes: 0 };
+}
+
 /** `mm-${mode}-n${n}-t${tile}-s${seed}` */
 export function datasetId(spec: MatmulJobSpec): string {
   return `mm-${spec.mode}-n${spec.n}-t${spec.tile}-s${spec.seed}`;

@@ -26,6 +26,7 @@ describe("validateJobSpec", () => {
     expect(validateJobSpec({ n: 2 ** 20, tile: 8192, mode: "float", seed: 0xffffffff }).n).toBe(
       2 ** 20,
     );
+    expect(validateJobSpec({ ...good, mode: "empty" })).toEqual({ ...good, mode: "empty" });
   });
 
   it("names the offending field", () => {

@@ -4,8 +4,16 @@ import { JobSpecError } from "./errors.js";
  * "exact": small integers stored as float32, every partial sum stays below 2^24, so the product
  * is bit-for-bit determined whatever the summation order (CPU, GPU, any tiling).
  * "float": uniform reals in [-1, 1); checked against a rounding-error tolerance.
+ * "empty": the same task graph (maps, reduces, their dependencies) with nothing inside: agents
+ * read, compute and store nothing, and report an empty output. Every attempt still goes through
+ * the whole control path (attempt-start commit, work item, agent, completion commit): what
+ * `pnpm bench noop-tasks` measures. Nothing to verify: the job succeeds once every reduce has
+ * completed, with no digest and `verified` null.
  */
-export type MatmulMode = "exact" | "float";
+export type MatmulMode = "exact" | "float" | "empty";
+
+/** The modes whose tasks compute and store tiles (every mode but "empty"). */
+export type ComputeMode = Exclude<MatmulMode, "empty">;
 
 /** C = A · B with A, B square n×n, cut into (n/tile)² tiles of tile×tile. */
 export interface MatmulJobSpec {
@@ -60,8 +68,8 @@ export function validateJobSpec(value: unknown): MatmulJobSpec {
     throw new JobSpecError("/tile", `must be a power of two between ${MIN_TILE} and ${MAX_TILE}`);
   }
   if (n % tile !== 0) throw new JobSpecError("/tile", `must divide n (n = ${n})`);
-  if (mode !== "exact" && mode !== "float") {
-    throw new JobSpecError("/mode", 'must be "exact" or "float"');
+  if (mode !== "exact" && mode !== "float" && mode !== "empty") {
+    throw new JobSpecError("/mode", 'must be "exact", "float" or "empty"');
   }
   if (typeof seed !== "number" || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
     throw new JobSpecError("/seed", `must be an integer between 0 and ${MAX_SEED} (uint32)`);

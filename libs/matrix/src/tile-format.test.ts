@@ -10,6 +10,7 @@ import {
   readTileHeader,
   sealTile,
   TILE_HEADER_BYTES,
+  tileModeOf,
 } from "./tile-format.js";
 
 function sample(rows: number, cols: number): Float32Array {
@@ -160,5 +161,15 @@ describe("tile format", () => {
     expect(thrown(() => encodeTile(new Float32Array(0), { rows: 0, cols: 0 })).code).toBe(
       MatrixErrorCode.TileShape,
     );
+  });
+});
+
+describe("tileModeOf", () => {
+  it("is the job's mode for jobs that compute; an empty job has no tiles", () => {
+    expect(tileModeOf("exact")).toBe("exact");
+    expect(tileModeOf("float")).toBe("float");
+    const err = thrown(() => tileModeOf("empty"));
+    expect(err).toBeInstanceOf(TileFormatError);
+    expect(err.message).toContain('"empty" has no tiles');
   });
 });

@@ -1,6 +1,6 @@
 import { crc32cOf, formatCrc32c } from "./checksum.js";
 import { MatrixErrorCode, TileChecksumError, TileFormatError } from "./errors.js";
-import type { MatmulMode } from "./spec.js";
+import type { ComputeMode, MatmulMode } from "./spec.js";
 
 /**
  * Tile file, version 1 — a fixed 64-byte little-endian header followed by the payload:
@@ -31,7 +31,16 @@ export const TILE_FORMAT_VERSION = 1;
 export const TILE_HEADER_BYTES = 64;
 export const TILE_DTYPE_FLOAT32 = 1;
 
-export type TileMode = MatmulMode | "unspecified";
+/** Tiles exist only for the modes that compute ("empty" jobs store nothing). */
+export type TileMode = ComputeMode | "unspecified";
+
+/** The mode written in a job's tiles; an "empty" job has none (its tasks store nothing). */
+export function tileModeOf(mode: MatmulMode): TileMode {
+  if (mode === "empty") {
+    throw new TileFormatError(MatrixErrorCode.JobSpecInvalid, 'a job of mode "empty" has no tiles');
+  }
+  return mode;
+}
 
 const MODE_CODE: Record<TileMode, number> = { unspecified: 0, exact: 1, float: 2 };
 const MODE_OF_CODE: readonly TileMode[] = ["unspecified", "exact", "float"];

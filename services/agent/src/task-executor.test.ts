@@ -117,3 +117,39 @@ describe("maps that sum several inner tiles (kPerMap)", () => {
     }
   });
 });
+
+describe("an empty job's tasks (mode empty)", () => {
+  const fx = useExecutorFixture();
+
+  it("read, compute and store nothing, and report the empty output of their key", async () => {
+    const spec: MatmulJobSpec = { n: 64, tile: 32, mode: "empty", seed: 5 };
+    const touched: string[] = [];
+    const store = new Proxy(fx.store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== "function") return v;
+        return (...a: unknown[]) => {
+          touched.push(String(prop));
+          return v.apply(target, a);
+        };
+      },
+    });
+    const ctx = { store, runner: fx.runner, nodeId: "agent-test" };
+    const map = await executeWorkItem(workItemFor("e", spec, "map", 1, 0, 1), ctx);
+    const reduce = await executeWorkItem(workItemFor("e", spec, "reduce", 1, 0), ctx);
+    expect(map.completion).toMatchObject({
+      status: "ok",
+      output: {
+        uri: `empty:${partialKey("e", 1, 0, 1)}`,
+        key: partialKey("e", 1, 0, 1),
+        checksum: "00000000",
+        bytes: 0,
+      },
+    });
+    expect(reduce.completion.output).toMatchObject({
+      uri: `empty:${outputKey("e", 1, 0)}`,
+      bytes: 0,
+    });
+    expect(touched).toEqual([]);
+  });
+});

@@ -5,12 +5,14 @@ import {
   allocateTile,
   crc32cHex,
   decodeTile,
+  emptyOutput,
   inputKey,
   outputKey,
   partialKey,
   partialKeysOfReduce,
   sealTile,
   type TileUnderConstruction,
+  tileModeOf,
 } from "@tessera/matrix";
 import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
 import { AgentErrorCode } from "./errors.js";
@@ -78,6 +80,24 @@ export async function executeWorkItem(
     writeMs: round(phases.writeMs),
     totalMs: round(performance.now() - started),
   });
+  if (item.job.mode === "empty") {
+    // The task graph without the work: nothing read, computed or stored (noop-tasks measures
+    // the control path with these). The manifest records the empty output of the task's key.
+    const key =
+      item.kind === "map"
+        ? partialKey(item.jobId, item.i, item.j, item.k as number)
+        : outputKey(item.jobId, item.i, item.j);
+    return {
+      completion: {
+        ...base,
+        status: "ok",
+        output: { ...emptyOutput(key), key },
+        timings: timings(),
+        completedAt: now(),
+      },
+      retryable: false,
+    };
+  }
   // Held until the output is stored or the task failed: then nothing reads its buffers any more.
   const lease = ctx.buffers?.lease();
   try {
@@ -238,7 +258,7 @@ function writeResult(
   tile: TileUnderConstruction,
   job: WorkItemV1["job"],
 ) {
-  const bytes = sealTile(tile, { rows: job.tile, cols: job.tile, mode: job.mode });
+  const bytes = sealTile(tile, { rows: job.tile, cols: job.tile, mode: tileModeOf(job.mode) });
   return writeTile(ctx.store, key, bytes);
 }
 

@@ -6,7 +6,7 @@ import { createObjectStore, type ObjectStore } from "@tessera/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { copyTile, readOrGenerateInput, readTile, writeTile } from "./tile-store.js";
 
-const spec: MatmulJobSpec = { n: 64, tile: 32, mode: "exact", seed: 3 };
+const spec = { n: 64, tile: 32, mode: "exact", seed: 3 } as const satisfies MatmulJobSpec;
 const key = "jobs/j/partials/0-0-0.tile";
 const encoded = (data: Float32Array) =>
   encodeTile(data, { rows: spec.tile, cols: spec.tile, mode: spec.mode });

@@ -8,6 +8,7 @@ import {
   inputKey,
   type MatmulJobSpec,
   sealTile,
+  tileModeOf,
 } from "@tessera/matrix";
 
 export interface StoredObject {
@@ -103,7 +104,10 @@ export async function readOrGenerateInput(
   // Generated straight into the file's payload: no second 4 MiB buffer to fault in and copy.
   const tile = allocateTile(spec.tile, spec.tile);
   generateTile(spec, matrix, row, col, tile.data);
-  await store.put(key, sealTile(tile, { rows: spec.tile, cols: spec.tile, mode: spec.mode }));
+  await store.put(
+    key,
+    sealTile(tile, { rows: spec.tile, cols: spec.tile, mode: tileModeOf(spec.mode) }),
+  );
   return { data: tile.data, generated: true };
 }
 

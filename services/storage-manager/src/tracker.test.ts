@@ -160,6 +160,21 @@ describe("JobTracker", () => {
     expect(t.nextActions(0)).toEqual([]);
   });
 
+  it("leaves an empty job alone: nothing stored to check, verify or clean", () => {
+    const t = new JobTracker(opts);
+    const emptyJob = { ...submitted("e"), spec: { ...spec, mode: "empty" } };
+    const done = (taskId: string): LooseEvent => ({
+      ...completed(taskId, 1, "00000000", "e"),
+      output: { uri: `empty:${keyOfTask("e", taskId, 2)}`, checksum: "00000000", bytes: 0 },
+    });
+    t.apply(batch(emptyJob, done("m-0-0-0"), ...reduces.map(done)));
+    t.apply(
+      batch({ category: "job", type: "succeeded", jobId: "e", outputDigest: "0".repeat(64) }),
+    );
+    expect(t.nextActions(1_000_000)).toEqual([]);
+    expect(t.job("e")).toMatchObject({ state: "succeeded", partials: "cleaned" });
+  });
+
   it("does not verify while a reduce is missing or bad", () => {
     const t = new JobTracker(opts);
     t.apply(batch(submitted(), ...reduces.slice(0, 3).map((r) => completed(r))));

@@ -288,7 +288,8 @@ export class JobTracker {
         outputs: new Map(),
         verify: "idle",
         resets: 0,
-        partials: "present",
+        // An "empty" job's tasks store nothing: no partial to clean up.
+        partials: spec.mode === "empty" ? "cleaned" : "present",
       });
       return;
     }
@@ -306,6 +307,9 @@ export class JobTracker {
         const output = e.output as ReportedOutput | undefined;
         const attempt = num(e, "attempt");
         if (!taskId || !output || attempt === undefined) return;
+        // An "empty" job's outputs are not stored (the manifest checked they say so), and the
+        // job succeeds without a verdict: nothing to check or verify.
+        if (job.spec.mode === "empty") return;
         const K = tilesPerSide(job.spec);
         const kind = taskId.startsWith("m-") ? "map" : "reduce";
         this.forgetOutput(job, taskId);

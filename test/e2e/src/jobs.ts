@@ -11,6 +11,7 @@ import {
   jobOutputDigest,
   type MatmulJobSpec,
   referenceOutputTile,
+  tileModeOf,
 } from "@tessera/matrix";
 import { connect, nextWithDeadline } from "@tessera/messaging";
 import { decodeManifestEventBatch, EVENTS_STREAM, type ManifestEvent } from "@tessera/protocol";
@@ -220,7 +221,7 @@ export function referenceDigest(spec: MatmulJobSpec): string {
       encodeTile(referenceOutputTile(spec, i, j), {
         rows: spec.tile,
         cols: spec.tile,
-        mode: spec.mode,
+        mode: tileModeOf(spec.mode),
       }),
     ),
   );

@@ -23,8 +23,9 @@ export const MatmulJobSpec = Type.Object(
       errorMessage: `must be an integer in 1..${MAX_N}`,
     }),
     tile: Type.Integer({ minimum: MIN_TILE, maximum: MAX_TILE, errorMessage: TILE_REASON }),
-    mode: Type.Union([Type.Literal("exact"), Type.Literal("float")], {
-      errorMessage: 'must be "exact" or "float"',
+    /** "empty": the task graph without work (control-plane load; @tessera/matrix MatmulMode). */
+    mode: Type.Union([Type.Literal("exact"), Type.Literal("float"), Type.Literal("empty")], {
+      errorMessage: 'must be "exact", "float" or "empty"',
     }),
     seed: Type.Integer({
       minimum: 0,

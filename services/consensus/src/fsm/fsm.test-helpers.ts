@@ -1,6 +1,6 @@
 // Test driver for the manifest FSM: builds committed entries (index, term, stampedAt, envelope
 // bytes) the way the Raft host would, and decodes replies and events for assertions.
-import { formatCrc32c, outputKey, parseTaskId, partialKey } from "@tessera/matrix";
+import { emptyOutput, formatCrc32c, outputKey, parseTaskId, partialKey } from "@tessera/matrix";
 import {
   type AttemptCompleteCommand,
   type ManifestCommand,
@@ -179,7 +179,11 @@ export class Driver {
       taskId,
       attempt,
       nodeId,
-      output: { uri: uriOf(jobId, taskId), checksum: checksumOf(jobId, taskId), bytes: 1024 },
+      // What an agent reports: an "empty" job's tasks store nothing.
+      output:
+        this.fsm.getJob(jobId)?.spec.mode === "empty"
+          ? emptyOutput(uriOf(jobId, taskId, ""))
+          : { uri: uriOf(jobId, taskId), checksum: checksumOf(jobId, taskId), bytes: 1024 },
       ...(timings ? { timings } : {}),
     });
   }

@@ -40,6 +40,9 @@ export const RUNNING = 1;
 export const DONE = 2;
 export const FAILED = 3;
 
+/** A job's mode in the snapshot: its index here ("empty" appended, so older records read). */
+const MODE_CODES: readonly MatmulJobSpec["mode"][] = ["exact", "float", "empty"];
+
 /** Snapshot format of a job record written by this code (see README "Snapshot format"). */
 export const JOB_FORMAT_VERSION = 3;
 
@@ -316,7 +319,7 @@ export class Job {
     w.str(this.id);
     w.u32(this.spec.n);
     w.u32(this.spec.tile);
-    w.u8(this.spec.mode === "exact" ? 0 : 1);
+    w.u8(MODE_CODES.indexOf(this.spec.mode));
     w.u32(this.spec.seed);
     w.u32(this.plan.kPerMap);
     w.u8(JOB_STATES.indexOf(this.state));
@@ -365,11 +368,12 @@ export class Job {
     const modeCode = r.u8("spec.mode");
     const seed = r.u32("spec.seed");
     const kPerMap = version >= 3 ? r.u32("spec.kPerMap") : 1;
-    if (modeCode > 1) throw new FsmSnapshotError(`job ${id}: bad mode ${modeCode}`, r.pos);
+    const mode = MODE_CODES[modeCode];
+    if (!mode) throw new FsmSnapshotError(`job ${id}: bad mode ${modeCode}`, r.pos);
     const spec: MatmulJobSpec = {
       n,
       tile,
-      mode: modeCode === 0 ? "exact" : "float",
+      mode,
       seed,
       ...(kPerMap === 1 ? {} : { kPerMap }),
     };

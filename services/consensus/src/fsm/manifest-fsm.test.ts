@@ -365,6 +365,65 @@ describe("map → reduce dependencies and job completion", () => {
     expect(b.getTask(job, "r-0-0")?.runnable).toBe(true);
   });
 
+  it("an empty job: the same graph, empty outputs only, succeeded once every reduce completes", () => {
+    const d = new Driver();
+    const spec = { ...SMALL, mode: "empty" } as const;
+    const job = d.submit(spec, "e");
+    expect(d.fsm.getJob(job)?.spec).toEqual(spec);
+    // A computed output is refused for it, and an empty output for a job that computes.
+    d.start(job, "m-0-0-0", 1);
+    const stored = d.send({
+      type: "attempt-complete",
+      jobId: job,
+      taskId: "m-0-0-0",
+      attempt: 1,
+      nodeId: "agent-1",
+      output: { uri: uriOf(job, "m-0-0-0"), checksum: "0000000a", bytes: 1024 },
+    });
+    expect(stored.reply).toMatchObject({ ok: false, code: "bad-output" });
+    expect(stored.reply.ok ? "" : stored.reply.reason).toContain(
+      "empty:jobs/e/partials/0-0-0.tile",
+    );
+    const exact = d.submit(SMALL, "x");
+    d.start(exact, "m-0-0-0", 1);
+    const pretended = d.send({
+      type: "attempt-complete",
+      jobId: exact,
+      taskId: "m-0-0-0",
+      attempt: 1,
+      nodeId: "agent-1",
+      output: { uri: "empty:jobs/x/partials/0-0-0.tile", checksum: "00000000", bytes: 0 },
+    });
+    expect(pretended.reply).toMatchObject({ ok: false, code: "bad-output" });
+
+    // Through the same fencing and dependencies as any job; no verdict to wait for.
+    expect(d.complete(job, "m-0-0-0", 1).reply.ok).toBe(true);
+    for (const t of maps(2).slice(1)) d.run(job, t);
+    let last = d.run(job, "r-0-0");
+    for (const t of reduces(2).slice(1)) last = d.run(job, t);
+    expect(names(last.events)).toEqual(["task.completed", "job.computed", "job.succeeded"]);
+    expect(last.reply).toMatchObject({ ok: true, result: { jobState: "succeeded" } });
+    const view = d.fsm.getJob(job);
+    expect(view).toMatchObject({
+      state: "succeeded",
+      verified: null,
+      finishedAt: last.entry.stampedAt,
+      counts: { done: 12, attempts: 12 },
+    });
+    expect(view?.outputDigest).toMatch(/^[0-9a-f]{64}$/);
+    expect(d.fsm.getTask(job, "r-1-1")?.output).toMatchObject({
+      uri: "empty:jobs/e/C/1-1.tile",
+      checksum: "00000000",
+      bytes: 0,
+    });
+    // A verdict is refused (nothing was verified), and the mode survives a snapshot.
+    expect(d.verify(job, true).reply).toMatchObject({ ok: false, code: "job-finished" });
+    const b = new ManifestFsm();
+    b.restore(d.fsm.snapshot());
+    expect(b.getJob(job)).toEqual(view);
+    expect(b.digest()).toBe(d.fsm.digest());
+  });
+
   it("runs a whole job through runnableTasks like a scheduler would", () => {
     const d = new Driver();
     const job = d.submit(MEDIUM);

@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
-import { crc32cOf, formatCrc32c, jobOutputDigest, type MatmulJobSpec } from "@tessera/matrix";
+import {
+  crc32cOf,
+  EMPTY_OUTPUT_SCHEME,
+  emptyOutput,
+  formatCrc32c,
+  jobOutputDigest,
+  type MatmulJobSpec,
+} from "@tessera/matrix";
 import {
   type AttemptClaimCommand,
   type AttemptCompleteCommand,
@@ -243,6 +250,28 @@ function reject(code: ManifestReplyCode, reason: string): never {
 
 function nodeField(nodeId: string | null): { nodeId?: string } {
   return nodeId === null ? {} : { nodeId };
+}
+
+/**
+ * An "empty" job's tasks store nothing and must report exactly the empty output of their key;
+ * a job that computes must not report one (an agent that skipped the work would pass otherwise).
+ */
+function checkOutputForMode(job: Job, t: TaskRef, output: AttemptCompleteCommand["output"]): void {
+  const key = job.keyOf(t);
+  if (job.spec.mode === "empty") {
+    const want = emptyOutput(key);
+    if (output.uri !== want.uri || output.checksum !== want.checksum || output.bytes !== 0) {
+      reject(
+        "bad-output",
+        `${job.id}/${t.taskId} is a task of an empty job: its output must be ${want.uri} (0 bytes, checksum ${want.checksum}), got ${output.uri} (${output.bytes} bytes, checksum ${output.checksum})`,
+      );
+    }
+  } else if (output.uri.startsWith(EMPTY_OUTPUT_SCHEME)) {
+    reject(
+      "bad-output",
+      `${job.id}/${t.taskId} computes (mode ${job.spec.mode}): an empty output (${output.uri}) stores nothing`,
+    );
+  }
 }
 
 function sameSpec(a: MatmulJobSpec, b: MatmulJobSpec): boolean {
@@ -767,6 +796,7 @@ export class ManifestFsm implements StateMachine {
     const job = this.job(c.jobId);
     const t = job.resolve(c.taskId);
     const { tasks } = job;
+    checkOutputForMode(job, t, c.output);
     const checksum = Number.parseInt(c.output.checksum, 16) >>> 0;
     if (tasks.state[t.ordinal] === DONE) {
       const won = tasks.winAttempt[t.ordinal];
@@ -856,6 +886,12 @@ export class ManifestFsm implements StateMachine {
         job.state = "verifying";
         this.emit({ category: "job", type: "computed", jobId: job.id, outputDigest: digest });
         result.outputDigest = digest;
+        if (job.spec.mode === "empty") {
+          // Nothing was stored, so there is nothing to verify: done (verified stays null).
+          job.state = "succeeded";
+          job.finishedAt = this.now;
+          this.emit({ category: "job", type: "succeeded", jobId: job.id, outputDigest: digest });
+        }
       }
     }
     result.jobState = job.state;
