@@ -3,21 +3,22 @@
 //
 // Many faults in one job. A `tessera dev up --restart` cluster (DevCluster with restart: true:
 // nats-server, 3 consensus peers, scheduler, storage-manager, 2 CPU agents; a process that dies
-// is started again after 1 s, like compose's restart: unless-stopped) runs the job once
+// is started again after 100 ms, like compose's restart: unless-stopped) runs the job once
 // undisturbed, then again while one process is SIGKILLed every --every seconds, in the order
 // --targets gives (`leader`: whichever peer leads at that moment; `agent`: agent-1, agent-2,
 // agent-1, … in turn), starting --start seconds into the job and stopping when it ends. A
-// target that is down at its turn (killed again within 10 s, its restart backs off 1, 2, 4 … s,
-// like Docker's) is left alone and listed with `skipped`.
+// target that is down at its turn (killed again within 10 s of each start, its restart backs off
+// 0.1, 0.2, 0.4 … s, like Docker's) is left alone and listed with `skipped`.
 //
 // The job is what `tessera job submit matmul --n N --tile T` submits (k-per-map auto). Measured
 // from the job's committed task.completed events on TESSERA_EVENTS, by the leader's stamps:
 //   gapAroundKillMs  per kill: from the last completion committed before it to the first after
 //                    it (how long the job made no progress across that fault; an undisturbed
 //                    gap is tens to hundreds of ms)
-//   stallMs          per kill: the longest gap between completions from it to the next kill
-//                    (a nats-server kill stalls the job only once the commands the leader had
-//                    already pulled are committed, so the gap around it can be a few ms)
+//   stallMs          per kill: the longest gap between completions that ends after it and
+//                    before the next kill (a nats-server kill stalls the job only once the
+//                    commands the leader had pulled are committed, a scheduler kill once the
+//                    queued work items are done: the gap around the kill can be a few ms)
 //   longestGapMs     the longest time without a completion anywhere in the chaos run
 //   wallSeconds      both runs (submit → succeeded, the manifest's clock), and their ratio
 // and the outcome: state, verified, digest equal to the undisturbed run's, attempts started.
@@ -158,17 +159,18 @@ async function runJob(
 }
 
 /**
- * The longest gap between consecutive completions that ends after `from` and starts before
- * `to`: how long the job stalled because of a kill at `from` (before the next one, at `to`).
- * Not just the gap that contains the kill: commands already pulled before a nats-server dies
- * still commit for a few ms, so the stall starts just after it.
+ * The longest gap between consecutive completions that ends after `from` and no later than
+ * `to`: how long the job stalled because of a kill at `from` (the gap that spans the next kill,
+ * at `to`, counts for that one). Not just the gap that contains the kill: commands already
+ * pulled before a nats-server dies still commit for a few ms, and work items already queued keep
+ * the agents busy after the scheduler dies, so the stall can start a while after the kill.
  */
 function stallAfter(completions: readonly number[], from: number, to: number): number | null {
   let longest: number | null = null;
   for (let i = 1; i < completions.length; i++) {
     const a = completions[i - 1] ?? 0;
     const b = completions[i] ?? 0;
-    if (b > from && a < to) longest = Math.max(longest ?? 0, b - a);
+    if (b > from && b <= to) longest = Math.max(longest ?? 0, b - a);
   }
   return longest;
 }
@@ -285,7 +287,7 @@ async function main(): Promise<void> {
           gapAroundKillMs:
             "from the last task completion committed before the kill to the first after it (leader stamps on TESSERA_EVENTS)",
           stallMs:
-            "the longest gap between task completions from the kill to the next kill: the stall it caused (a nats-server kill stalls the job a few ms after it, once the commands already pulled are committed)",
+            "the longest gap between task completions that ends after the kill and before the next one: the stall it caused (a nats-server or scheduler kill stalls the job some time after it, once the commands already pulled or the work items already queued are done)",
           longestGapMs: "the longest time without a task completion during the chaos run",
           slowdown: "chaos wall ÷ undisturbed wall (the manifest's submit → finish)",
         },

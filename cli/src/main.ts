@@ -82,7 +82,7 @@ function program(): Command {
       .option("--nats <url>", "use this NATS instead of starting nats-server")
       .option(
         "--restart",
-        "start a process again when it exits while the cluster runs (after 1 s, doubling to 30 s while it keeps dying young), like compose's restart: unless-stopped",
+        "start a process again when it exits while the cluster runs (after 100 ms, doubling to 30 s while it keeps dying young, as Docker does), like compose's restart: unless-stopped",
       )
       .addOption(
         new Option("--agent-ep <ep>", "agent execution provider")
