@@ -371,28 +371,28 @@ describe("map → reduce dependencies and job completion", () => {
     const job = d.submit(spec, "e");
     expect(d.fsm.getJob(job)?.spec).toEqual(spec);
     // A computed output is refused for it, and an empty output for a job that computes.
-    d.start(job, "m-0-0-0", 1);
-    const stored = d.send({
-      type: "attempt-complete",
-      jobId: job,
-      taskId: "m-0-0-0",
-      attempt: 1,
-      nodeId: "agent-1",
-      output: { uri: uriOf(job, "m-0-0-0"), checksum: "0000000a", bytes: 1024 },
+    const completeWith = (
+      jobId: string,
+      output: { uri: string; checksum: string; bytes: number },
+    ) => {
+      d.start(jobId, "m-0-0-0", 1);
+      const cmd = { type: "attempt-complete", taskId: "m-0-0-0", attempt: 1, nodeId: "agent-1" };
+      return d.send({ ...cmd, jobId, output });
+    };
+    const stored = completeWith(job, {
+      uri: uriOf(job, "m-0-0-0"),
+      checksum: "0000000a",
+      bytes: 1024,
     });
     expect(stored.reply).toMatchObject({ ok: false, code: "bad-output" });
     expect(stored.reply.ok ? "" : stored.reply.reason).toContain(
       "empty:jobs/e/partials/0-0-0.tile",
     );
     const exact = d.submit(SMALL, "x");
-    d.start(exact, "m-0-0-0", 1);
-    const pretended = d.send({
-      type: "attempt-complete",
-      jobId: exact,
-      taskId: "m-0-0-0",
-      attempt: 1,
-      nodeId: "agent-1",
-      output: { uri: "empty:jobs/x/partials/0-0-0.tile", checksum: "00000000", bytes: 0 },
+    const pretended = completeWith(exact, {
+      uri: "empty:jobs/x/partials/0-0-0.tile",
+      checksum: "00000000",
+      bytes: 0,
     });
     expect(pretended.reply).toMatchObject({ ok: false, code: "bad-output" });
 
