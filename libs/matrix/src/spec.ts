@@ -8,7 +8,7 @@ import { JobSpecError } from "./errors.js";
  * read, compute and store nothing, and report an empty output. Every attempt still goes through
  * the whole control path (attempt-start commit, work item, agent, completion commit): what
  * `pnpm bench noop-tasks` measures. Nothing to verify: the job succeeds once every reduce has
- * completed, with no digest and `verified` null.
+ * completed, with `verified` null (its digest is over the empty outputs, the same every run).
  */
 export type MatmulMode = "exact" | "float" | "empty";
 
