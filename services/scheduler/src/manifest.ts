@@ -2,7 +2,7 @@
 // client's session) and read jobs / tasks / nodes. Reads come back as untyped JSON from the
 // consensus Read API; they are checked here so a changed shape fails with a field path instead
 // of corrupting the scheduler's view.
-import { ManifestClient, type ReplyJson } from "@tessera/consensus";
+import { ManifestClient, type ReplyJson } from "@tessera/consensus/client";
 import type { ManifestCommand, MatmulJobSpec } from "@tessera/protocol";
 import type { JobState } from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
