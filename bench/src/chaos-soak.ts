@@ -1,4 +1,4 @@
-// `pnpm bench chaos-soak [--n 8192] [--tile 256] [--every 5] [--start 3]
+// `pnpm bench chaos-soak [--n 8192] [--tile 256] [--every 5] [--start 3] [--schedulers 1]
 //                        [--targets leader,scheduler,agent,storage-manager,leader,nats,agent,scheduler,leader]`
 //
 // Many faults in one job. A `tessera dev up --restart` cluster (DevCluster with restart: true:
@@ -56,11 +56,20 @@ interface Flags {
   tile: number;
   everyS: number;
   startS: number;
+  /** Scheduler instances (`dev up --schedulers`); the `scheduler` target is always the first. */
+  schedulers: number;
   targets: Target[];
 }
 
 function parseFlags(argv: readonly string[]): Flags {
-  const f: Flags = { n: 8192, tile: 256, everyS: 5, startS: 3, targets: DEFAULT_TARGETS };
+  const f: Flags = {
+    n: 8192,
+    tile: 256,
+    everyS: 5,
+    startS: 3,
+    schedulers: 1,
+    targets: DEFAULT_TARGETS,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     const v = argv[i + 1] ?? "";
@@ -68,6 +77,7 @@ function parseFlags(argv: readonly string[]): Flags {
     else if (name === "tile") f.tile = intIn(name, v, 16, 8192);
     else if (name === "every") f.everyS = intIn(name, v, 1, 600);
     else if (name === "start") f.startS = intIn(name, v, 0, 600);
+    else if (name === "schedulers") f.schedulers = intIn(name, v, 1, 4);
     else if (name === "targets") {
       const list = v.split(",");
       const bad = list.find((t) => !(TARGETS as readonly string[]).includes(t));
@@ -76,7 +86,9 @@ function parseFlags(argv: readonly string[]): Flags {
       }
       f.targets = list as Target[];
     } else {
-      throw new FlagError(`unknown flag --${name}; flags: --n --tile --every --start --targets`);
+      throw new FlagError(
+        `unknown flag --${name}; flags: --n --tile --every --start --schedulers --targets`,
+      );
     }
   }
   return f;
@@ -189,6 +201,7 @@ async function main(): Promise<void> {
   const cluster = await DevCluster.start({
     peers: 3,
     agents: 2,
+    schedulers: flags.schedulers,
     storage: "fs",
     nats: undefined,
     data,
@@ -260,7 +273,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         bench: "chaos-soak",
         spec,
-        cluster: "dev up --restart: 3 consensus peers, scheduler, storage-manager, 2 CPU agents",
+        cluster: `dev up --restart: 3 consensus peers, ${flags.schedulers} scheduler(s), storage-manager, 2 CPU agents`,
         everySeconds: flags.everyS,
         kills: kills.map(({ at, ...k }, i) => ({
           ...k,

@@ -107,6 +107,7 @@ describe("argument validation", () => {
     expect(parseDevUpArgs({})).toEqual({
       peers: 3,
       agents: 2,
+      schedulers: 1,
       storage: "fs",
       nats: undefined,
       data: undefined,
@@ -116,6 +117,7 @@ describe("argument validation", () => {
       parseDevUpArgs({
         peers: "1",
         agents: "0",
+        schedulers: "2",
         storage: "s3",
         nats: "nats://h:4222",
         restart: true,
@@ -123,11 +125,15 @@ describe("argument validation", () => {
     ).toMatchObject({
       peers: 1,
       agents: 0,
+      schedulers: 2,
       storage: "s3",
       restart: true,
     });
     expect(() => parseDevUpArgs({ peers: "0" })).toThrow(
       /--peers: "0" must be an integer between 1 and 7/,
+    );
+    expect(() => parseDevUpArgs({ schedulers: "5" })).toThrow(
+      /--schedulers: "5" must be an integer between 1 and 4/,
     );
     expect(() => parseDevUpArgs({ storage: "nfs" })).toThrow(
       /--storage: "nfs" must be fs, s3 or gcs/,

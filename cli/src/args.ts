@@ -81,6 +81,8 @@ export type StorageKind = "fs" | "s3" | "gcs";
 export interface DevUpArgs {
   readonly peers: number;
   readonly agents: number;
+  /** Scheduler instances (default 1): a second one keeps placing work while the first restarts. */
+  readonly schedulers?: number;
   readonly storage: StorageKind;
   readonly nats: string | undefined;
   readonly data: string | undefined;
@@ -91,6 +93,7 @@ export interface DevUpArgs {
 export function parseDevUpArgs(o: {
   peers?: string;
   agents?: string;
+  schedulers?: string;
   storage?: string;
   nats?: string;
   data?: string;
@@ -98,6 +101,7 @@ export function parseDevUpArgs(o: {
 }): DevUpArgs {
   const peers = intArg("--peers", o.peers ?? "3", 1, 7);
   const agents = intArg("--agents", o.agents ?? "2", 0, 64);
+  const schedulers = intArg("--schedulers", o.schedulers ?? "1", 1, 4);
   const storage = o.storage ?? "fs";
   if (storage !== "fs" && storage !== "s3" && storage !== "gcs") {
     throw new CliError(`--storage: ${JSON.stringify(storage)} must be fs, s3 or gcs`, 2);
@@ -112,7 +116,15 @@ export function parseDevUpArgs(o: {
   if (o.data !== undefined && o.data.trim() === "") {
     throw new CliError("--data: must be a directory path", 2);
   }
-  return { peers, agents, storage, nats: o.nats, data: o.data, restart: o.restart === true };
+  return {
+    peers,
+    agents,
+    schedulers,
+    storage,
+    nats: o.nats,
+    data: o.data,
+    restart: o.restart === true,
+  };
 }
 
 const JOB_ID = /^[A-Za-z0-9._-]{1,64}$/;

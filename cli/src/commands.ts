@@ -85,6 +85,7 @@ export async function devUp(
   opts: Common & {
     peers?: string;
     agents?: string;
+    schedulers?: string;
     storage?: string;
     data?: string;
     nats?: string;

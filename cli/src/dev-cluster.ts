@@ -49,7 +49,10 @@ export interface DevClusterInfo {
   peers: { id: number; pid: number; grpc: string; http: string }[];
   /** `http`: the agent's /healthz /readyz /metrics. */
   agents: { id: string; pid: number; http: string }[];
+  /** The first scheduler (`schedulers[0]`). */
   scheduler: { pid: number; http: string };
+  /** Every scheduler instance (`--schedulers N`): `scheduler`, `scheduler-2`, … */
+  schedulers: { id: string; pid: number; http: string }[];
   storageManager: { pid: number; http: string };
   dataDir: string;
   /** The local S3 endpoint this cluster started (`--storage s3` with no S3 configured). */
@@ -421,6 +424,7 @@ export class DevCluster {
     else if (m.name === "scheduler") info.scheduler.pid = pid;
     else if (m.name === "storage-manager") info.storageManager.pid = pid;
     else if (m.name === "s3" && info.s3) info.s3.pid = pid;
+    for (const s of info.schedulers) if (s.id === m.name) s.pid = pid;
     for (const p of info.peers) if (`peer-${p.id}` === m.name) p.pid = pid;
     for (const a of info.agents) if (a.id === m.name) a.pid = pid;
     this.writeState();
@@ -545,18 +549,24 @@ export class DevCluster {
       `127.0.0.1:${smPort}`,
     ]);
 
-    // Scheduler.
-    const schedPort = await freePort();
-    this.status("starting scheduler");
-    const scheduler = this.spawnService("scheduler", process.execPath, [
-      serviceMain("@tessera/scheduler"),
-      ...schedulerArgs({
-        natsUrl,
-        peersGrpc: peerPorts.map((p) => `127.0.0.1:${p.grpc}`),
-        peersHttp: httpUrls,
-        httpListen: `127.0.0.1:${schedPort}`,
-      }),
-    ]);
+    // Schedulers: two instances are safe (fencing in the manifest, deduplicated work items).
+    const schedulerCount = o.schedulers ?? 1;
+    this.status(`starting ${schedulerCount === 1 ? "scheduler" : `${schedulerCount} schedulers`}`);
+    const schedulers: { id: string; http: string; m: Managed }[] = [];
+    for (let s = 1; s <= schedulerCount; s++) {
+      const id = s === 1 ? "scheduler" : `scheduler-${s}`;
+      const port = await freePort();
+      const m = this.spawnService(id, process.execPath, [
+        serviceMain("@tessera/scheduler"),
+        ...schedulerArgs({
+          natsUrl,
+          peersGrpc: peerPorts.map((p) => `127.0.0.1:${p.grpc}`),
+          peersHttp: httpUrls,
+          httpListen: `127.0.0.1:${port}`,
+        }),
+      ]);
+      schedulers.push({ id, http: `http://127.0.0.1:${port}`, m });
+    }
 
     // Agents.
     const agentMain = serviceMain("@tessera/agent");
@@ -590,12 +600,9 @@ export class DevCluster {
     }
 
     await this.waitFor("the storage-manager", () => httpOk(`${smHttp}/readyz`), deadline, [sm]);
-    await this.waitFor(
-      "the scheduler",
-      () => httpOk(`http://127.0.0.1:${schedPort}/readyz`),
-      deadline,
-      [scheduler],
-    );
+    for (const s of schedulers) {
+      await this.waitFor(`${s.id}`, () => httpOk(`${s.http}/readyz`), deadline, [s.m]);
+    }
     if (agentIds.length > 0) {
       await this.waitFor(
         `agents ${agentIds.join(", ")} to join the manifest`,
@@ -631,7 +638,8 @@ export class DevCluster {
         pid: agents[i]!.proc.pid ?? 0,
         http: agentHttp[i]!,
       })),
-      scheduler: { pid: scheduler.proc.pid ?? 0, http: `http://127.0.0.1:${schedPort}` },
+      scheduler: { pid: schedulers[0]?.m.proc.pid ?? 0, http: schedulers[0]?.http ?? "" },
+      schedulers: schedulers.map((s) => ({ id: s.id, pid: s.m.proc.pid ?? 0, http: s.http })),
       storageManager: { pid: sm.proc.pid ?? 0, http: smHttp },
       dataDir: this.dataDir,
       ...(s3 ? { s3 } : {}),

@@ -110,9 +110,11 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
         "natsPid",
         "peers",
         "scheduler",
+        "schedulers",
         "storageManager",
       ].sort(),
     );
+    expect(info.schedulers).toEqual([{ id: "scheduler", ...info.scheduler }]);
     expect(alive(info.natsPid!)).toBe(true);
     expect(info.peers).toHaveLength(3);
     expect(info.agents.map((a) => a.id)).toEqual(["agent-1", "agent-2"]);
@@ -828,5 +830,49 @@ describe("tessera dev up --restart (processes SIGKILLed by hand come back)", () 
     dev!.kill("SIGTERM");
     await new Promise((r) => dev!.once("exit", r));
     expect(restarted.filter(alive)).toEqual([]);
+  });
+});
+
+// `--schedulers 2`: the scheduler is safe to run twice (fencing in the manifest, deduplicated work
+// items), so with one of them SIGKILLed and nothing restarting it, the other still places work.
+describe("tessera dev up --schedulers 2 (one scheduler SIGKILLed, the other carries on)", () => {
+  const data = mkdtempSync(join(tmpdir(), "tessera-cli-e2e-schedulers-"));
+  let dev: ChildProcess | undefined;
+
+  afterAll(async () => {
+    await stopDevUp(dev);
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("names both schedulers; a job submitted after the first was killed still verifies", async () => {
+    let info: DevClusterInfo;
+    ({ dev, info } = await devUp([
+      "--data",
+      data,
+      "--peers",
+      "1",
+      "--agents",
+      "1",
+      "--schedulers",
+      "2",
+    ]));
+    expect(info.schedulers.map((s) => s.id)).toEqual(["scheduler", "scheduler-2"]);
+    expect(info.scheduler).toEqual({
+      pid: info.schedulers[0]!.pid,
+      http: info.schedulers[0]!.http,
+    });
+    expect(new Set(info.schedulers.map((s) => s.http)).size).toBe(2);
+    expect(info.schedulers.every((s) => alive(s.pid))).toBe(true);
+    process.kill(info.scheduler.pid, "SIGKILL");
+    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs, "--server", info.http], {
+      timeout: 300_000,
+    });
+    expect(JSON.parse(stdout.trim())).toMatchObject({
+      status: "succeeded",
+      verified: true,
+      tasks: 32,
+      attempts: 32,
+    });
+    expect(alive(info.scheduler.pid)).toBe(false);
   });
 });

@@ -77,6 +77,11 @@ function program(): Command {
       )
       .option("--peers <n>", "consensus peers", "3")
       .option("--agents <n>", "agents", "2")
+      .option(
+        "--schedulers <n>",
+        "scheduler instances, 1..4 (two are safe: one keeps placing work while the other restarts)",
+        "1",
+      )
       .option("--storage <kind>", "fs | s3 | gcs", "fs")
       .option("--data <dir>", "data directory (default: <tmp>/tessera-dev, wiped at start)")
       .option("--nats <url>", "use this NATS instead of starting nats-server")
