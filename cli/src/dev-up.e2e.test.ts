@@ -49,6 +49,16 @@ async function devUp(
   return { dev, info: JSON.parse(line) as DevClusterInfo };
 }
 
+/** `job submit` of the e2e job (`submitArgs`: 32 tasks) with --wait, against `server`: the summary. */
+async function submitWaited(server: string): Promise<Record<string, unknown>> {
+  const { stdout } = await run(process.execPath, [MAIN, ...submitArgs, "--server", server], {
+    timeout: 300_000,
+  });
+  const summary = JSON.parse(stdout.trim()) as Record<string, unknown>;
+  expect(summary).toMatchObject({ tasks: 32 });
+  return summary;
+}
+
 async function stopDevUp(dev: ChildProcess | undefined): Promise<void> {
   if (dev && dev.exitCode === null && dev.signalCode === null) {
     dev.kill("SIGTERM");
@@ -804,14 +814,7 @@ describe("tessera dev up --restart (processes SIGKILLed by hand come back)", () 
       if (Date.now() > deadline) throw new Error(`not restarted: ${JSON.stringify(state())}`);
       await sleep(200);
     }
-    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs, "--server", info.http], {
-      timeout: 300_000,
-    });
-    expect(JSON.parse(stdout.trim())).toMatchObject({
-      status: "succeeded",
-      verified: true,
-      tasks: 32,
-    });
+    expect(await submitWaited(info.http)).toMatchObject({ status: "succeeded", verified: true });
     // The restarted agent is the same node, active again.
     const top = await run(process.execPath, [
       MAIN,
@@ -864,13 +867,9 @@ describe("tessera dev up --schedulers 2 (one scheduler SIGKILLed, the other carr
     expect(new Set(info.schedulers.map((s) => s.http)).size).toBe(2);
     expect(info.schedulers.every((s) => alive(s.pid))).toBe(true);
     process.kill(info.scheduler.pid, "SIGKILL");
-    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs, "--server", info.http], {
-      timeout: 300_000,
-    });
-    expect(JSON.parse(stdout.trim())).toMatchObject({
+    expect(await submitWaited(info.http)).toMatchObject({
       status: "succeeded",
       verified: true,
-      tasks: 32,
       attempts: 32,
     });
     expect(alive(info.scheduler.pid)).toBe(false);

@@ -4,13 +4,7 @@
  * the CLI import: the typed Manifest client, the config parser, and the in-process service.
  */
 export type { FaultsAdmin, ServiceContext } from "./api/context.js";
-export { type LeaderHint, ServiceError, ServiceErrorCode } from "./api/errors.js";
-export {
-  ManifestClient,
-  type ManifestClientOptions,
-  type ProposeResponse,
-  type WatchedBatch,
-} from "./api/manifest-client.js";
+export type { LeaderHint } from "./api/errors.js";
 export {
   MANIFEST_PROTO_PATH,
   MANIFEST_SERVICE_NAME,
@@ -19,9 +13,11 @@ export {
 } from "./api/manifest-grpc.js";
 export { ConsensusMetrics } from "./api/metrics.js";
 export { ProposeStream } from "./api/propose-stream.js";
-export { parseReply, type ReplyJson } from "./api/proposer.js";
+export { parseReply } from "./api/proposer.js";
 export { type Consistency, type ManifestQuery, parseQuery } from "./api/queries.js";
 export { type ServiceHandle, startConsensusService } from "./api/service.js";
+// ManifestClient, its options and replies, ServiceError (also alone: @tessera/consensus/client).
+export * from "./client.js";
 export {
   CONSENSUS_USAGE,
   type ConsensusConfig,
