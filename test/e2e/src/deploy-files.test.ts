@@ -64,6 +64,7 @@ describe("deployment files", () => {
         "consensus-2",
         "consensus-3",
         "scheduler",
+        "scheduler-2",
         "storage-manager",
       ].sort(),
     );
