@@ -421,10 +421,10 @@ export class DevCluster {
     const pid = m.proc.pid ?? 0;
     if (!info) return;
     if (m.name === "nats") info.natsPid = pid;
-    else if (m.name === "scheduler") info.scheduler.pid = pid;
     else if (m.name === "storage-manager") info.storageManager.pid = pid;
     else if (m.name === "s3" && info.s3) info.s3.pid = pid;
     for (const s of info.schedulers) if (s.id === m.name) s.pid = pid;
+    info.scheduler = firstScheduler(info.schedulers);
     for (const p of info.peers) if (`peer-${p.id}` === m.name) p.pid = pid;
     for (const a of info.agents) if (a.id === m.name) a.pid = pid;
     this.writeState();
@@ -623,6 +623,11 @@ export class DevCluster {
       );
     }
 
+    const schedulerInfo = schedulers.map((s) => ({
+      id: s.id,
+      pid: s.m.proc.pid ?? 0,
+      http: s.http,
+    }));
     this.info = {
       nats: natsUrl,
       ...(natsPid !== undefined ? { natsPid } : {}),
@@ -638,8 +643,8 @@ export class DevCluster {
         pid: agents[i]!.proc.pid ?? 0,
         http: agentHttp[i]!,
       })),
-      scheduler: { pid: schedulers[0]?.m.proc.pid ?? 0, http: schedulers[0]?.http ?? "" },
-      schedulers: schedulers.map((s) => ({ id: s.id, pid: s.m.proc.pid ?? 0, http: s.http })),
+      scheduler: firstScheduler(schedulerInfo),
+      schedulers: schedulerInfo,
       storageManager: { pid: sm.proc.pid ?? 0, http: smHttp },
       dataDir: this.dataDir,
       ...(s3 ? { s3 } : {}),
@@ -718,6 +723,11 @@ function natsFlags(natsUrl: string): string[] {
     ...(servers > 1 ? ["--replicas", String(Math.min(3, servers))] : []),
     "--ship-logs",
   ];
+}
+
+/** The info line's `scheduler`: the first of `schedulers` (the field predates `--schedulers`). */
+function firstScheduler(list: DevClusterInfo["schedulers"]): DevClusterInfo["scheduler"] {
+  return { pid: list[0]?.pid ?? 0, http: list[0]?.http ?? "" };
 }
 
 /** Flags of `tessera-scheduler` (services/scheduler/README.md). */

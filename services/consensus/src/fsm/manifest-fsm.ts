@@ -257,10 +257,13 @@ function nodeField(nodeId: string | null): { nodeId?: string } {
  * a job that computes must not report one (an agent that skipped the work would pass otherwise).
  */
 function checkOutputForMode(job: Job, t: TaskRef, output: AttemptCompleteCommand["output"]): void {
-  const key = job.keyOf(t);
   if (job.spec.mode === "empty") {
-    const want = emptyOutput(key);
-    if (output.uri !== want.uri || output.checksum !== want.checksum || output.bytes !== 0) {
+    const want = emptyOutput(job.keyOf(t));
+    if (
+      output.uri !== want.uri ||
+      output.checksum !== want.checksum ||
+      output.bytes !== want.bytes
+    ) {
       reject(
         "bad-output",
         `${job.id}/${t.taskId} is a task of an empty job: its output must be ${want.uri} (0 bytes, checksum ${want.checksum}), got ${output.uri} (${output.bytes} bytes, checksum ${output.checksum})`,
