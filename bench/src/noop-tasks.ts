@@ -17,6 +17,8 @@
 // (attempt-start, attempt-complete).
 // - tasks/s: one job with K³ maps + K² reduces, K = the smallest with ≥ --tasks tasks (n = tile·K);
 //   tasks ÷ (last completion commit − first attempt-start commit).
+// - raftEntries: commands the leader proposed over the throughput job and the log entries that
+//   carried them (group commit: commands queued behind an uncommitted entry share the next one).
 // - cpu: each service process's CPU (user + system, /proc) over the throughput job, in ms per
 //   task, and servicesBusyFraction = their CPU ÷ (window × cores): below 1, the path waits (I/O,
 //   round trips), above it, the cores are the limit. natsServerMsPerTask and
@@ -214,6 +216,23 @@ function computedView(cluster: E2eCluster, jobId: string) {
  * Where the CPU went during the throughput job: each service process's CPU (user + system,
  * from /proc) over submit → computed, in ms per task, and how busy that kept the machine.
  */
+/**
+ * Commands and entries the leader proposed so far (`tessera_raft_entry_commands`, summed over the
+ * peers: only a leader observes it), from each peer's /metrics.
+ */
+async function raftEntries(cluster: E2eCluster): Promise<{ commands: number; entries: number }> {
+  let commands = 0;
+  let entries = 0;
+  for (const p of cluster.info.peers) {
+    const text = await (await fetch(`${p.http}/metrics`)).text();
+    const read = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    commands += read("tessera_raft_entry_commands_sum");
+    entries += read("tessera_raft_entry_commands_count");
+  }
+  return { commands, entries };
+}
+
 function cpuPerTask(
   before: ReadonlyMap<string, number>,
   after: ReadonlyMap<string, number>,
@@ -257,11 +276,13 @@ async function main(): Promise<void> {
     const watcher = await CompletionWatcher.start(servers, jobId);
     const cpuBefore = cluster.cpuSeconds();
     const natsBefore = cluster.natsCpuSeconds();
+    const entriesBefore = await raftEntries(cluster);
     const windowStart = performance.now();
     await submit(cluster, jobId, spec);
     await log.computed(jobId, 3_600_000);
     await new Promise((r) => setTimeout(r, 500)); // let the last completion reports arrive
     const natsAfter = cluster.natsCpuSeconds();
+    const entriesAfter = await raftEntries(cluster);
     const cpu = cpuPerTask(
       cpuBefore,
       cluster.cpuSeconds(),
@@ -430,6 +451,18 @@ async function main(): Promise<void> {
         completionEventsSeen: completed.length,
         eventSpanSeconds: Math.round(eventSpanSeconds * 1000) / 1000,
         cpu,
+        raftEntries: {
+          commands: entriesAfter.commands - entriesBefore.commands,
+          entries: entriesAfter.entries - entriesBefore.entries,
+          commandsPerEntry:
+            Math.round(
+              ((entriesAfter.commands - entriesBefore.commands) /
+                Math.max(1, entriesAfter.entries - entriesBefore.entries)) *
+                100,
+            ) / 100,
+          definition:
+            "commands the leader proposed during the throughput job and the log entries that carried them (tessera_raft_entry_commands); each entry is one append round per follower and one TESSERA_EVENTS message",
+        },
         profile: {
           agentOccupancy: profile.occupancy,
           busySeconds: profile.busySeconds,

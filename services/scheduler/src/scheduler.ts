@@ -51,8 +51,10 @@ import { placeTask } from "./core/placement.js";
 import {
   attemptKey,
   type Decision,
+  type PendingStart,
   type PlannerConfig,
   partialsToReset,
+  pendingStartSeen,
   plan,
   taskKey,
 } from "./core/planner.js";
@@ -99,6 +101,8 @@ export class Scheduler {
   private readonly plannerConfig: PlannerConfig;
   /** Tasks ("job/task") with a proposal in flight. */
   private readonly inflight = new Set<string>();
+  /** Start decisions the view does not show yet, by attempt key (they hold node capacity). */
+  private readonly pendingStarts = new Map<string, PendingStart>();
   /** Attempts we proposed whose work item is not published yet, by attempt key. */
   private readonly awaitingPublish = new Map<string, StartDecision>();
   /** Tasks suppressed after a rejection, until (ms). */
@@ -602,6 +606,8 @@ export class Scheduler {
     try {
       const now = Date.now();
       for (const [key, until] of this.suppressed) if (until <= now) this.suppressed.delete(key);
+      for (const [key, p] of this.pendingStarts)
+        if (pendingStartSeen(this.view, p)) this.pendingStarts.delete(key);
       const skip = new Set([...this.inflight, ...this.suppressed.keys()]);
       const t0 = performance.now();
       const p = plan(this.view, this.plannerConfig, {
@@ -613,6 +619,7 @@ export class Scheduler {
         durations: this.durations,
         runTimes: this.runTimes,
         breaker: this.breaker,
+        pendingStarts: this.pendingStarts,
       });
       this.metrics.planSeconds.observe((performance.now() - t0) / 1000);
       if (p.blocked !== this.lastBlocked) {
@@ -626,6 +633,7 @@ export class Scheduler {
       this.metrics.liveAttempts.set(live);
       for (const d of p.decisions) {
         this.inflight.add(taskKey(d.jobId, d.taskId));
+        if (d.type === "start") this.pendingStarts.set(attemptKey(d.jobId, d.taskId, d.attempt), d);
         this.metrics.decisions.inc({
           type: d.type === "start" && d.speculative ? "speculate" : d.type,
         });
@@ -721,7 +729,11 @@ export class Scheduler {
         "proposal failed (outcome unknown; the event stream will tell)",
       );
       this.suppressed.set(taskKey(d.jobId, d.taskId), Date.now() + 2_000);
-      if (d.type === "start" && akey) this.breaker.cancelProbe(akey);
+      if (d.type === "start" && akey) {
+        this.breaker.cancelProbe(akey);
+        // If it did commit, the event brings the attempt into the view (and its load) anyway.
+        this.pendingStarts.delete(akey);
+      }
       release();
       return;
     }
@@ -752,7 +764,10 @@ export class Scheduler {
     }
     this.metrics.proposals.inc({ command: cmd.type, outcome: "rejected", code: reply.code });
     if (akey) this.awaitingPublish.delete(akey);
-    if (d.type === "start" && akey) this.breaker.cancelProbe(akey);
+    if (d.type === "start" && akey) {
+      this.breaker.cancelProbe(akey);
+      this.pendingStarts.delete(akey);
+    }
     log[d.type === "start" ? "debug" : "info"](
       { command: cmd.type, code: reply.code, reason: reply.reason },
       "proposal rejected by the manifest",

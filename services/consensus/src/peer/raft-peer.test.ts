@@ -164,6 +164,28 @@ describe("RaftPeer (3 peers over real gRPC, durable logs)", () => {
     expect(digestsEqual(cluster)).toBe(true);
   });
 
+  it("holds commands that trickle in behind an uncommitted entry and packs them (group commit)", async () => {
+    // 30 ms each way: the first entry takes ≥ 60 ms to commit. Commands arriving one every 5 ms
+    // meanwhile would each get an entry of their own (the leader's fsync is long done); held,
+    // they go out together once it commits, or at the latest a tick after the oldest arrived.
+    cluster = await TestCluster.start(3, { faults: { default: { delayMs: 30, jitterMs: 5 } } });
+    const leader = await cluster.waitLeader();
+    await leader.peer.propose(enc("warm-up"));
+    const pending = [leader.peer.propose(enc("t0"))];
+    for (let i = 1; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      pending.push(leader.peer.propose(enc(`t${i}`)));
+    }
+    const rs = await Promise.all(pending);
+    const trickled = new Set(rs.slice(1).map((r) => r.index));
+    expect(trickled.size).toBeLessThan(6); // 9 without the hold
+    expect(rs.map((r) => JSON.parse(dec(r.reply)).n)).toEqual(
+      Array.from({ length: 10 }, (_, i) => i + 2),
+    );
+    await cluster.waitApplied(rs.at(-1)?.index ?? 0);
+    expect(digestsEqual(cluster)).toBe(true);
+  });
+
   it("a partitioned minority cannot commit while the majority can", async () => {
     cluster = await TestCluster.start(3);
     let leader = await cluster.waitLeader();

@@ -11,6 +11,7 @@ import {
   RESCUE_AFTER_MS,
   RESCUE_WINDOW_MS,
 } from "./planner.js";
+import { MAX_AUTO_PREFETCH } from "./prefetch.js";
 
 const cfg: PlannerConfig = {
   retry: { baseMs: 500, maxMs: 30_000, factor: 2 },
@@ -70,7 +71,7 @@ describe("planner", () => {
     expect(startsWith(undefined)).toBe(2 + 1); // nothing learned yet: one queued
     expect(startsWith(400)).toBe(2 + 1); // ceil(2 × 50 / 400) = 1
     expect(startsWith(40)).toBe(2 + 3); // ceil(2 × 50 / 40) = 3
-    expect(startsWith(1)).toBe(2 + 4); // capped
+    expect(startsWith(1)).toBe(2 + MAX_AUTO_PREFETCH); // ceil(2 × 50 / 1) = 100, capped
     // a fixed number is just that, whatever the durations
     const runTimes = new DurationStats();
     for (let i = 0; i < 3; i++) runTimes.add("j1", "map", 1);
@@ -109,6 +110,28 @@ describe("planner", () => {
       ).decisions,
     );
     expect(s.map((d) => d.nodeId)).toEqual(["n1"]);
+  });
+
+  it("counts its own start decisions against their node until the view shows the attempt", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).node("n1", 2).node("n2", 1);
+    const first = starts(plan(b.view, cfg, inputs(0)).decisions);
+    expect(first.length).toBe(3);
+    // Nothing committed yet: the next pass (another event, a proposal finishing) must not see
+    // the nodes free and place a second round over capacity.
+    const pendingStarts = new Map(
+      first.map((d) => [`${d.jobId}/${d.taskId}/${d.type === "start" ? d.attempt : 0}`, d]),
+    );
+    const inflight = new Set(first.map((d) => `${d.jobId}/${d.taskId}`));
+    expect(plan(b.view, cfg, inputs(1, { pendingStarts, inflight }))).toMatchObject({
+      decisions: [],
+      blocked: "every eligible node's slots are busy",
+    });
+    // Committed and seen (then counted as live attempts, not twice), and one of them completed:
+    // exactly one slot is free again.
+    for (const d of first) b.start("j1", d.taskId, 1, 2, { nodeId: d.nodeId });
+    b.complete("j1", first[0]?.taskId ?? "", 1, 3, first[0]?.nodeId);
+    const next = starts(plan(b.view, cfg, inputs(4, { pendingStarts })).decisions);
+    expect(next.map((d) => d.nodeId)).toEqual([first[0]?.nodeId]);
   });
 
   it("does nothing under emergency stop, and starts nothing for a paused job", () => {

@@ -63,6 +63,32 @@ export interface PlannerInputs {
   /** Agents' reported run times per job and kind (queued-attempt allowance); absent: none. */
   readonly runTimes?: DurationStats;
   readonly breaker: StorageBreaker;
+  /**
+   * Attempt-starts this scheduler decided whose attempt its view does not show yet (queued for a
+   * proposal slot, being committed, or committed with the event still on its way), by
+   * attemptKey. They hold their node's capacity: without them every pass until the commits land
+   * saw the nodes free and placed another round, and a 5,000-task job had ~4,500 attempts
+   * decided at once, all over capacity, queued behind each other in the work stream.
+   */
+  readonly pendingStarts?: ReadonlyMap<string, PendingStart>;
+}
+
+/** A start decision not yet visible in the view (see PlannerInputs.pendingStarts). */
+export interface PendingStart {
+  readonly jobId: string;
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly nodeId: string;
+}
+
+/**
+ * Whether the view has caught up with a pending start: the attempt (or a later one) is known,
+ * so it is counted as a live attempt, or has ended; or its job is gone or finished.
+ */
+export function pendingStartSeen(view: SchedulerView, p: PendingStart): boolean {
+  const job = view.jobs.get(p.jobId);
+  if (!job || isFinished(job.state)) return true;
+  return (job.tasks.get(p.taskId)?.lastAttempt ?? 0) >= p.attempt;
 }
 
 export type Decision =
@@ -241,6 +267,9 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
         }
       }
     }
+  }
+  for (const p of inputs.pendingStarts?.values() ?? []) {
+    if (!pendingStartSeen(view, p)) load.set(p.nodeId, (load.get(p.nodeId) ?? 0) + 1);
   }
   const decided = new Set(decisions.map((d) => taskKey(d.jobId, d.taskId)));
 

@@ -12,7 +12,8 @@ describe("prefetch", () => {
     expect(prefetchFor(auto, 2, undefined)).toBe(1);
     expect(prefetchFor(auto, 2, 250)).toBe(1); // matmul tiles: one queued
     expect(prefetchFor(auto, 2, 40)).toBe(3);
-    expect(prefetchFor(auto, 4, 25)).toBe(MAX_AUTO_PREFETCH);
+    expect(prefetchFor(auto, 4, 25)).toBe(8);
+    expect(prefetchFor(auto, 2, 0.05)).toBe(MAX_AUTO_PREFETCH); // empty tasks: capped
     expect(prefetchFor(auto, 2, 0)).toBe(MAX_AUTO_PREFETCH); // no division by zero
   });
 
