@@ -213,10 +213,6 @@ function computedView(cluster: E2eCluster, jobId: string) {
 }
 
 /**
- * Where the CPU went during the throughput job: each service process's CPU (user + system,
- * from /proc) over submit → computed, in ms per task, and how busy that kept the machine.
- */
-/**
  * Commands and entries the leader proposed so far (`tessera_raft_entry_commands`, summed over the
  * peers: only a leader observes it), from each peer's /metrics.
  */
@@ -233,6 +229,10 @@ async function raftEntries(cluster: E2eCluster): Promise<{ commands: number; ent
   return { commands, entries };
 }
 
+/**
+ * Where the CPU went during the throughput job: each service process's CPU (user + system,
+ * from /proc) over submit → computed, in ms per task, and how busy that kept the machine.
+ */
 function cpuPerTask(
   before: ReadonlyMap<string, number>,
   after: ReadonlyMap<string, number>,

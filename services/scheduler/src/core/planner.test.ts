@@ -3,6 +3,7 @@ import { StorageBreaker } from "./breaker.js";
 import { DurationStats } from "./deadlines.js";
 import { ViewBuilder } from "./fixtures.test-helpers.js";
 import {
+  attemptKey,
   type Decision,
   type PlannerConfig,
   type PlannerInputs,
@@ -10,6 +11,7 @@ import {
   plan,
   RESCUE_AFTER_MS,
   RESCUE_WINDOW_MS,
+  taskKey,
 } from "./planner.js";
 import { MAX_AUTO_PREFETCH } from "./prefetch.js";
 
@@ -119,9 +121,9 @@ describe("planner", () => {
     // Nothing committed yet: the next pass (another event, a proposal finishing) must not see
     // the nodes free and place a second round over capacity.
     const pendingStarts = new Map(
-      first.map((d) => [`${d.jobId}/${d.taskId}/${d.type === "start" ? d.attempt : 0}`, d]),
+      first.map((d) => [attemptKey(d.jobId, d.taskId, d.type === "start" ? d.attempt : 0), d]),
     );
-    const inflight = new Set(first.map((d) => `${d.jobId}/${d.taskId}`));
+    const inflight = new Set(first.map((d) => taskKey(d.jobId, d.taskId)));
     expect(plan(b.view, cfg, inputs(1, { pendingStarts, inflight }))).toMatchObject({
       decisions: [],
       blocked: "every eligible node's slots are busy",
