@@ -16,6 +16,7 @@ export class SchedulerMetrics {
   readonly eventsApplied: Counter;
   readonly viewIndex: Gauge;
   readonly liveAttempts: Gauge;
+  readonly pendingStarts: Gauge;
   readonly breakerState: Gauge;
   readonly breakerOpens: Counter;
   readonly planSeconds: Histogram;
@@ -69,6 +70,10 @@ export class SchedulerMetrics {
     this.liveAttempts = r.gauge({
       name: "scheduler_live_attempts",
       help: "Live attempts in the view",
+    });
+    this.pendingStarts = r.gauge({
+      name: "scheduler_pending_starts",
+      help: "This instance's start decisions not in its view yet (they hold their node's capacity)",
     });
     this.breakerState = r.gauge({
       name: "scheduler_storage_breaker_state",

@@ -301,6 +301,19 @@ describe("scheduler end to end (real nats, 3 consensus peers, 2 agents, 2 schedu
       60_000,
     );
 
+    // Nothing decided is left holding capacity once the job is over (a leaked pending start
+    // would keep its node "busy" for good).
+    for (const s of survivors) {
+      await waitFor(
+        `${s.name} holds no pending starts`,
+        async () => {
+          const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+          return /^tessera_scheduler_pending_starts\{[^}]*\} 0$/m.test(metrics) ? true : undefined;
+        },
+        30_000,
+      );
+    }
+
     // SIGTERM: a clean stop.
     const exits = survivors.map(
       (s) => new Promise<number | null>((resolve) => s.proc.once("exit", (code) => resolve(code))),

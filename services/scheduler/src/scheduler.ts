@@ -642,6 +642,7 @@ export class Scheduler {
           this.schedulePlan();
         });
       }
+      this.metrics.pendingStarts.set(this.pendingStarts.size);
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
       this.wakeTimer = undefined;
       if (p.wakeAt !== undefined) {
