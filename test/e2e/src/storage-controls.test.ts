@@ -51,16 +51,28 @@ describe("e2e: corrupt storage and operator controls", () => {
       const jobSpec = kPerMap === 1 ? spec : { ...spec, kPerMap };
       const jobId = `e2e-corrupt-${kPerMap}`;
       const run = submitViaCli(cluster, jobSpec, jobId);
+      // A partial whose reduce has not produced its output yet, found while placements are held
+      // so the corruption lands before that reduce reads it. The scheduler places a row's reduce
+      // as soon as its maps are done, so a pause can land when every finished map's reduce has
+      // run too (always so with kPerMap 4, one map per reduce, if no map was running): then let
+      // the job go on a little and pause again.
       await whenDone(cluster, jobId, 8);
-      // Hold placements so the corruption lands before the partial's reduce reads it.
-      const paused = await pauseUntilIdle(cluster, jobId);
-      expect(paused.counts.reducesDone).toBeLessThan(paused.counts.reduces);
-      // A partial whose reduce has not produced its output yet.
-      const victim = storedTiles(cluster.storageRoot, jobId, "partials").find((f) => {
-        const [i, j] = (f.split("/").pop() ?? "").split("-");
-        return !existsSync(join(cluster.storageRoot, "jobs", jobId, "C", `${i}-${j}.tile`));
-      });
-      if (!victim) throw new Error("no stored partial with a pending reduce");
+      let victim: string | undefined;
+      for (let round = 1; ; round++) {
+        const paused = await pauseUntilIdle(cluster, jobId);
+        expect(paused.counts.reducesDone).toBeLessThan(paused.counts.reduces);
+        victim = storedTiles(cluster.storageRoot, jobId, "partials").find((f) => {
+          const [i, j] = (f.split("/").pop() ?? "").split("-");
+          return !existsSync(join(cluster.storageRoot, "jobs", jobId, "C", `${i}-${j}.tile`));
+        });
+        console.log(
+          JSON.stringify({ e2e: "corrupt partial: pause", kPerMap, round, found: !!victim }),
+        );
+        if (victim || round === 4) break;
+        await jobControl(cluster, jobId, "resume");
+        await whenDone(cluster, jobId, paused.counts.done + 1);
+      }
+      if (!victim) throw new Error("no stored partial with a pending reduce after 4 pauses");
       flipByte(victim);
       const name = (victim.split("/").pop() ?? "").replace(/\.tile$/, "");
       const mapTask = `m-${name}`;
