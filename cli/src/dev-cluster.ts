@@ -10,6 +10,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -662,7 +663,12 @@ export class DevCluster {
       storage: this.storageSpec,
       logs: join(this.dataDir, "logs"),
     };
-    writeFileSync(join(this.dataDir, DEV_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    // Rewritten on every restart while `tessera stop`, scripts and tests may be reading it: a
+    // reader must see the old file or the new one, never a truncated one (a test read "" once).
+    const file = join(this.dataDir, DEV_STATE_FILE);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(tmp, file);
   }
 
   /**
