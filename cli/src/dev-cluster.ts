@@ -215,12 +215,17 @@ function tcpReachable(host: string, port: number): Promise<boolean> {
 }
 
 async function httpOk(url: string): Promise<boolean> {
+  return (await httpProbe(url)).ok;
+}
+
+/** GET `url`: whether it answered 2xx, and what it said (status and body, or the error). */
+async function httpProbe(url: string): Promise<{ ok: boolean; said: string }> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
+    const body = (await res.text()).slice(0, 300);
+    return { ok: res.ok, said: `${res.status} ${body}` };
+  } catch (err) {
+    return { ok: false, said: err instanceof Error ? err.message : String(err) };
   }
 }
 
@@ -436,6 +441,8 @@ export class DevCluster {
     check: () => Promise<boolean>,
     deadline: number,
     watch: readonly Managed[],
+    /** What the check saw last, for the timeout's message. */
+    detail?: () => string,
   ): Promise<void> {
     for (;;) {
       const dead = watch.find((m) => m.exited);
@@ -447,7 +454,8 @@ export class DevCluster {
       if (await check()) return;
       if (Date.now() > deadline) {
         const logs = watch.map((m) => `--- ${m.log}\n${tail(m.log, 8)}`).join("\n");
-        throw new CliError(`timed out waiting for ${what}\n${logs}`);
+        const seen = detail ? `\n${detail()}` : "";
+        throw new CliError(`timed out waiting for ${what}${seen}\n${logs}`);
       }
       await sleep(200);
     }
@@ -530,11 +538,18 @@ export class DevCluster {
       );
     }
     const httpUrls = peerPorts.map((p) => `http://127.0.0.1:${p.http}`);
+    // What each peer's /readyz said last: a boot that times out says which peer and why.
+    let lastReady: string[] = [];
     await this.waitFor(
       "a consensus leader",
-      async () => (await Promise.all(httpUrls.map((u) => httpOk(`${u}/readyz`)))).every(Boolean),
+      async () => {
+        const probes = await Promise.all(httpUrls.map((u) => httpProbe(`${u}/readyz`)));
+        lastReady = probes.map((p, i) => `peer-${i + 1} /readyz: ${p.said}`);
+        return probes.every((p) => p.ok);
+      },
       deadline,
       peers,
+      () => lastReady.join("\n"),
     );
 
     // Storage-manager.
