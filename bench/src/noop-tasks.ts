@@ -1,5 +1,5 @@
 // `pnpm bench noop-tasks [--tasks 10000] [--chain 1000] [--agents 2] [--mode empty|exact]
-//                        [--tile 64] [--slots N] [--prefetch N] [--peers 3]`
+//                        [--tile 64] [--slots N] [--prefetch N] [--peers 3] [--warmup 2000]`
 //
 // Control-plane throughput and latency with empty tasks, through the whole path on a local
 // cluster of real processes (@tessera/test-e2e: nats-server, 3 consensus peers, scheduler,
@@ -16,7 +16,11 @@
 // (the attempt is bound at attempt-start), so the path has two Raft commits per task
 // (attempt-start, attempt-complete).
 // - tasks/s: one job with K³ maps + K² reduces, K = the smallest with ≥ --tasks tasks (n = tile·K);
-//   tasks ÷ (last completion commit − first attempt-start commit).
+//   tasks ÷ (last completion commit − first attempt-start commit). It runs on a warm cluster: a
+//   warm-up job of ≥ --warmup tasks (default 2,000; 0 = none) goes first, because a fresh
+//   cluster's first job also pays for V8 compiling its hot paths (a `perf` profile of a cold
+//   run showed TurboFan at 10–25 % of the services' CPU). warmup.tasksPerSecond is that first,
+//   cold job's rate, measured the same way.
 // - raftEntries: commands the leader proposed over the throughput job and the log entries that
 //   carried them (group commit: commands queued behind an uncommitted entry share the next one).
 // - cpu: each service process's CPU (user + system, /proc) over the throughput job, in ms per
@@ -69,11 +73,44 @@ interface Flags {
    * the difference to 3 is what replicating each command costs on this path.
    */
   peers: number;
+  /** Tasks of the warm-up job run before the measured one (0: none, measure a cold cluster). */
+  warmup: number;
+}
+
+/** The smallest K whose job (K³ maps + K² reduces) has at least `tasks` tasks. */
+function graphSide(tasks: number): number {
+  let k = 1;
+  while (k ** 3 + k ** 2 < tasks) k++;
+  return k;
+}
+
+/** A job's leader-stamped times: its first attempt could start, its every reduce committed. */
+interface JobTimes {
+  startedAt: number;
+  computedAt: number;
 }
 
 function parseFlags(argv: readonly string[]): Flags {
-  const f: Flags = { tasks: 10_000, chain: 1_000, agents: 2, mode: "empty", tile: 64, peers: 3 };
-  const known = ["tasks", "chain", "agents", "mode", "tile", "slots", "prefetch", "peers"];
+  const f: Flags = {
+    tasks: 10_000,
+    chain: 1_000,
+    agents: 2,
+    mode: "empty",
+    tile: 64,
+    peers: 3,
+    warmup: 2_000,
+  };
+  const known = [
+    "tasks",
+    "chain",
+    "agents",
+    "mode",
+    "tile",
+    "slots",
+    "prefetch",
+    "peers",
+    "warmup",
+  ];
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     if (name === "mode") {
@@ -261,8 +298,7 @@ function cpuPerTask(
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const tile = flags.tile;
-  let K = 1;
-  while (K ** 3 + K ** 2 < flags.tasks) K++;
+  const K = graphSide(flags.tasks);
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (flags.slots !== undefined) env.TESSERA_AGENT_SLOTS = String(flags.slots);
   if (flags.prefetch !== undefined) env.TESSERA_PREFETCH = String(flags.prefetch);
@@ -270,6 +306,22 @@ async function main(): Promise<void> {
   const servers = natsUrls(cluster);
   const log = await EventLog.start(servers);
   try {
+    // ---- warm-up: a first job compiles the services' hot paths (its rate is the cold one) ----
+    let warmup: { tasks: number; seconds: number; tasksPerSecond: number } | null = null;
+    if (flags.warmup > 0) {
+      const W = graphSide(flags.warmup);
+      const id = "bench-noop-warmup";
+      await submit(cluster, id, { n: tile * W, tile, mode: flags.mode, seed: 2 });
+      await log.computed(id, 3_600_000);
+      const t = (await computedView(cluster, id)) as unknown as JobTimes;
+      const tasks = W ** 3 + W ** 2;
+      const seconds = (t.computedAt - t.startedAt) / 1000;
+      warmup = {
+        tasks,
+        seconds: Math.round(seconds * 1000) / 1000,
+        tasksPerSecond: Math.round((tasks / seconds) * 10) / 10,
+      };
+    }
     // ---- throughput + dispatch latency --------------------------------------------------------
     const jobId = "bench-noop";
     const spec: MatmulJobSpec = { n: tile * K, tile, mode: flags.mode, seed: 1 };
@@ -313,10 +365,7 @@ async function main(): Promise<void> {
     const tasks = K ** 3 + K ** 2;
     // Throughput from the manifest's own leader-stamped job times (does not depend on seeing
     // every event): first attempt can start at startedAt, every reduce committed at computedAt.
-    const times = (await computedView(cluster, jobId)) as unknown as {
-      startedAt: number;
-      computedAt: number;
-    };
+    const times = (await computedView(cluster, jobId)) as unknown as JobTimes;
     const seconds = (times.computedAt - times.startedAt) / 1000;
     const eventSpanSeconds = (last - first) / 1000;
     // Were the agents waiting for work or busy, and with what (tessera job profile)?
@@ -430,6 +479,7 @@ async function main(): Promise<void> {
       peers: flags.peers,
       agentSlots: env.TESSERA_AGENT_SLOTS ?? "agent default (2)",
       schedulerPrefetch: env.TESSERA_PREFETCH ?? "scheduler default (auto)",
+      warmup: warmup ?? { tasks: 0, note: "--warmup 0: the throughput job ran on a cold cluster" },
       throughput: {
         tasks,
         maps: K ** 3,
