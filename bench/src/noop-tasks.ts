@@ -77,10 +77,13 @@ interface Flags {
   warmup: number;
 }
 
-/** The smallest K whose job (K³ maps + K² reduces) has at least `tasks` tasks. */
+/** Tasks of the job with side K: K³ maps + K² reduces. */
+const graphTasks = (k: number) => k ** 3 + k ** 2;
+
+/** The smallest K whose job has at least `tasks` tasks. */
 function graphSide(tasks: number): number {
   let k = 1;
-  while (k ** 3 + k ** 2 < tasks) k++;
+  while (graphTasks(k) < tasks) k++;
   return k;
 }
 
@@ -314,7 +317,7 @@ async function main(): Promise<void> {
       await submit(cluster, id, { n: tile * W, tile, mode: flags.mode, seed: 2 });
       await log.computed(id, 3_600_000);
       const t = (await computedView(cluster, id)) as unknown as JobTimes;
-      const tasks = W ** 3 + W ** 2;
+      const tasks = graphTasks(W);
       const seconds = (t.computedAt - t.startedAt) / 1000;
       warmup = {
         tasks,
@@ -335,11 +338,15 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500)); // let the last completion reports arrive
     const natsAfter = cluster.natsCpuSeconds();
     const entriesAfter = await raftEntries(cluster);
+    const entryDelta = {
+      commands: entriesAfter.commands - entriesBefore.commands,
+      entries: entriesAfter.entries - entriesBefore.entries,
+    };
     const cpu = cpuPerTask(
       cpuBefore,
       cluster.cpuSeconds(),
       natsBefore === undefined || natsAfter === undefined ? undefined : natsAfter - natsBefore,
-      K ** 3 + K ** 2,
+      graphTasks(K),
       windowStart,
     );
     await watcher.stop();
@@ -362,7 +369,7 @@ async function main(): Promise<void> {
           (startAt.get(`${c.taskId}/${c.attempt}`) ?? Number.NaN),
       )
       .filter(Number.isFinite);
-    const tasks = K ** 3 + K ** 2;
+    const tasks = graphTasks(K);
     // Throughput from the manifest's own leader-stamped job times (does not depend on seeing
     // every event): first attempt can start at startedAt, every reduce committed at computedAt.
     const times = (await computedView(cluster, jobId)) as unknown as JobTimes;
@@ -502,14 +509,10 @@ async function main(): Promise<void> {
         eventSpanSeconds: Math.round(eventSpanSeconds * 1000) / 1000,
         cpu,
         raftEntries: {
-          commands: entriesAfter.commands - entriesBefore.commands,
-          entries: entriesAfter.entries - entriesBefore.entries,
+          commands: entryDelta.commands,
+          entries: entryDelta.entries,
           commandsPerEntry:
-            Math.round(
-              ((entriesAfter.commands - entriesBefore.commands) /
-                Math.max(1, entriesAfter.entries - entriesBefore.entries)) *
-                100,
-            ) / 100,
+            Math.round((entryDelta.commands / Math.max(1, entryDelta.entries)) * 100) / 100,
           definition:
             "commands the leader proposed during the throughput job and the log entries that carried them (tessera_raft_entry_commands); each entry is one append round per follower and one TESSERA_EVENTS message",
         },
