@@ -56,7 +56,7 @@ import {
 import type { CompletionV1 } from "@tessera/protocol";
 import { createObjectStore } from "@tessera/storage";
 import { CompletionWatcher, E2eCluster, getJob, natsUrls, submitViaCli } from "@tessera/test-e2e";
-import { cpuSince } from "./_cpu.js";
+import { cpuSince, machineBusySince, machineCpu } from "./_cpu.js";
 
 interface Flags {
   n: number;
@@ -333,9 +333,13 @@ async function measureRun(
   const flop = 2 * spec.n ** 3;
   const watcher = await CompletionWatcher.start(natsUrls(cluster), jobId);
   const cpuBefore = cluster.cpuSeconds();
+  const machineBefore = machineCpu();
   const wallStart = Date.now();
   const summary = await submitViaCli(cluster, spec, jobId, 3_600_000).result;
-  const cpu = cpuUsed(cpuBefore, cluster.cpuSeconds(), (Date.now() - wallStart) / 1000);
+  const cpu = {
+    ...cpuUsed(cpuBefore, cluster.cpuSeconds(), (Date.now() - wallStart) / 1000),
+    machineBusyFraction: machineBusySince(machineBefore),
+  };
   const view = await getJob(cluster, jobId);
   await watcher.stop();
   if (!view) throw new Error(`job ${jobId} vanished`);
@@ -509,7 +513,7 @@ async function main(): Promise<void> {
         verifySeconds:
           "job.computed → job verified (leader-stamped): the storage-manager's Freivalds check of every output tile plus the digest",
         cpuSeconds:
-          "CPU (user + system, /proc) of each service process from submit until the CLI returned (verified), agents' kernel threads included, nats-server and the CLI not; machineShare = total ÷ (window × cores); empty where /proc is not",
+          "CPU (user + system, /proc) of each service process from submit until the CLI returned (verified), agents' kernel threads included, nats-server and the CLI not; machineShare = total ÷ (window × cores); machineBusyFraction = share of all cores busy over the same window, whoever used them (nats-server, the CLI, other tenants, the kernel too): near 1, the cores were the limit; empty or null where /proc is not",
         runs: "run 1 meets cold agents (sessions built, input caches empty); later runs reuse both",
       },
       reference: {

@@ -24,8 +24,10 @@
 // - raftEntries: commands the leader proposed over the throughput job and the log entries that
 //   carried them (group commit: commands queued behind an uncommitted entry share the next one).
 // - cpu: each service process's CPU (user + system, /proc) over the throughput job, in ms per
-//   task, and servicesBusyFraction = their CPU ÷ (window × cores): below 1, the path waits (I/O,
-//   round trips), above it, the cores are the limit. natsServerMsPerTask and
+//   task, and servicesBusyFraction = their CPU ÷ (window × cores). machineBusyFraction: the share
+//   of all cores busy from submit to computed, whoever used them (the services, nats-server, this
+//   bench, other tenants of a shared host, the kernel): near 1, the cores were the limit; well
+//   below, the path waited (I/O, round trips). natsServerMsPerTask and
 //   totalWithNatsMsPerTask add the nats-server the cluster started (the bus's share of the work).
 // - profile: `tessera job profile` of the throughput job (cli/src/job-profile.ts): the agents'
 //   occupancy, their wall time by phase and the verdict.
@@ -48,7 +50,7 @@ import type { MatmulJobSpec } from "@tessera/matrix";
 import { connect } from "@tessera/messaging";
 import { decodeManifestEventBatch, decodeWorkItem, WORK_STREAM } from "@tessera/protocol";
 import { CompletionWatcher, E2eCluster, jobEvents, natsUrls, waitJob } from "@tessera/test-e2e";
-import { cpuSince } from "./_cpu.js";
+import { cpuSince, machineBusySince, machineCpu } from "./_cpu.js";
 
 interface Flags {
   tasks: number;
@@ -279,6 +281,7 @@ function cpuPerTask(
   natsUsed: number | undefined,
   tasks: number,
   windowStart: number,
+  machineBusyFraction: number | null,
 ) {
   const { byService, total } = cpuSince(before, after);
   const perTask = (s: number) => Math.round((s / tasks) * 1e5) / 100;
@@ -288,13 +291,14 @@ function cpuPerTask(
     msPerTask: { ...msPerTask, total: perTask(total) },
     servicesBusyFraction:
       Math.round((total / (windowSeconds * availableParallelism())) * 1000) / 1000,
+    machineBusyFraction,
     ...(natsUsed === undefined
       ? {}
       : {
           natsServerMsPerTask: perTask(natsUsed),
           totalWithNatsMsPerTask: perTask(total + natsUsed),
         }),
-    note: "msPerTask: service processes only (this bench not counted); natsServerMsPerTask: the nats-server the cluster started; Linux /proc; empty elsewhere",
+    note: "msPerTask: service processes only (this bench not counted); natsServerMsPerTask: the nats-server the cluster started; machineBusyFraction: every process on the host, submit to computed; Linux /proc; empty or null elsewhere",
   };
 }
 
@@ -333,8 +337,10 @@ async function main(): Promise<void> {
     const natsBefore = cluster.natsCpuSeconds();
     const entriesBefore = await raftEntries(cluster);
     const windowStart = performance.now();
+    const machineBefore = machineCpu();
     await submit(cluster, jobId, spec);
     await log.computed(jobId, 3_600_000);
+    const machineBusyFraction = machineBusySince(machineBefore);
     await new Promise((r) => setTimeout(r, 500)); // let the last completion reports arrive
     const natsAfter = cluster.natsCpuSeconds();
     const entriesAfter = await raftEntries(cluster);
@@ -348,6 +354,7 @@ async function main(): Promise<void> {
       natsBefore === undefined || natsAfter === undefined ? undefined : natsAfter - natsBefore,
       graphTasks(K),
       windowStart,
+      machineBusyFraction,
     );
     await watcher.stop();
     // Statistics from the durable stream (the live subscription only drives the waits).
