@@ -255,6 +255,19 @@ function computedView(cluster: E2eCluster, jobId: string) {
 }
 
 /**
+ * A job's rate from the manifest's own leader-stamped times (does not depend on seeing every
+ * event): its first attempt can start at startedAt, every reduce committed at computedAt.
+ */
+async function jobRate(cluster: E2eCluster, jobId: string, tasks: number) {
+  const t = (await computedView(cluster, jobId)) as unknown as JobTimes;
+  const seconds = (t.computedAt - t.startedAt) / 1000;
+  return {
+    seconds: Math.round(seconds * 1000) / 1000,
+    tasksPerSecond: Math.round((tasks / seconds) * 10) / 10,
+  };
+}
+
+/**
  * Commands and entries the leader proposed so far (`tessera_raft_entry_commands`, summed over the
  * peers: only a leader observes it), from each peer's /metrics.
  */
@@ -320,14 +333,8 @@ async function main(): Promise<void> {
       const id = "bench-noop-warmup";
       await submit(cluster, id, { n: tile * W, tile, mode: flags.mode, seed: 2 });
       await log.computed(id, 3_600_000);
-      const t = (await computedView(cluster, id)) as unknown as JobTimes;
       const tasks = graphTasks(W);
-      const seconds = (t.computedAt - t.startedAt) / 1000;
-      warmup = {
-        tasks,
-        seconds: Math.round(seconds * 1000) / 1000,
-        tasksPerSecond: Math.round((tasks / seconds) * 10) / 10,
-      };
+      warmup = { tasks, ...(await jobRate(cluster, id, tasks)) };
     }
     // ---- throughput + dispatch latency --------------------------------------------------------
     const jobId = "bench-noop";
@@ -377,10 +384,7 @@ async function main(): Promise<void> {
       )
       .filter(Number.isFinite);
     const tasks = graphTasks(K);
-    // Throughput from the manifest's own leader-stamped job times (does not depend on seeing
-    // every event): first attempt can start at startedAt, every reduce committed at computedAt.
-    const times = (await computedView(cluster, jobId)) as unknown as JobTimes;
-    const seconds = (times.computedAt - times.startedAt) / 1000;
+    const rate = await jobRate(cluster, jobId, tasks);
     const eventSpanSeconds = (last - first) / 1000;
     // Were the agents waiting for work or busy, and with what (tessera job profile)?
     const profile = await loadJobProfile(
@@ -499,8 +503,7 @@ async function main(): Promise<void> {
         maps: K ** 3,
         reduces: K ** 2,
         spec,
-        seconds: Math.round(seconds * 1000) / 1000,
-        tasksPerSecond: Math.round((tasks / seconds) * 10) / 10,
+        ...rate,
         dispatchLatencyMs: {
           p50: pct(dispatch, 0.5),
           p99: pct(dispatch, 0.99),
