@@ -82,6 +82,8 @@ export const STREAMS: readonly StreamSpec[] = [CMD_STREAM, EVENTS_STREAM, WORK_S
 /** Fixed command subjects (all inside TESSERA_CMD). */
 export const SUBJECTS = {
   taskComplete: "tessera.cmd.task.complete",
+  /** CompletionBatchV1: the reports of one batched work message (WorkBatchV1). */
+  taskCompleteBatch: "tessera.cmd.task.complete-batch",
   taskClaim: "tessera.cmd.task.claim",
   jobSubmit: "tessera.cmd.job.submit",
   /** Subscribe to every agent heartbeat. */
@@ -106,6 +108,11 @@ export function assertSubjectToken(field: string, value: string): string {
 /** `tessera.work.<pool>.<kind>` */
 export function workSubject(pool: string, kind: WorkKind): string {
   return `tessera.work.${assertSubjectToken("pool", pool)}.${assertSubjectToken("kind", kind)}`;
+}
+
+/** `tessera.work.<pool>.batch`: batched short tasks (WorkBatchV1), inside the pool's filter. */
+export function workBatchSubject(pool: string): string {
+  return `tessera.work.${assertSubjectToken("pool", pool)}.batch`;
 }
 
 /** `tessera.work.<pool>.>`: the filter of a pool's shared agent consumer. */
@@ -144,9 +151,19 @@ export function completionMsgId(itemId: string): string {
   return `complete:${itemId}`;
 }
 
+/** Nats-Msg-Id of a CompletionBatchV1: one per work batch, whichever agent ran it. */
+export function completionBatchMsgId(batchId: string): string {
+  return `complete-batch:${batchId}`;
+}
+
 /** Nats-Msg-Id of a work item publish (one per attempt). */
 export function workItemMsgId(itemId: string): string {
   return `work:${itemId}`;
+}
+
+/** Nats-Msg-Id of a WorkBatchV1: reproducible from the manifest (the attempts' `batch`). */
+export function workBatchMsgId(batchId: string): string {
+  return `work-batch:${batchId}`;
 }
 
 /** Defaults for durable work consumers (see contracts: explicit ack, bounded redelivery). */

@@ -44,6 +44,14 @@ describe("manifest command envelope", () => {
       speculative: false,
       deadlineAt: 1_700_000_000_000,
     },
+    "attempt-start-batch": {
+      type: "attempt-start-batch",
+      jobId: "j1",
+      starts: [
+        { taskId: "m-0-1-2", attempt: 1, deadlineAt: 1_700_000_000_000 },
+        { taskId: "m-0-1-3", attempt: 2, nodeId: "a-1" },
+      ],
+    },
     "attempt-claim": {
       type: "attempt-claim",
       jobId: "j1",
@@ -67,6 +75,19 @@ describe("manifest command envelope", () => {
       attempt: 1,
       reason: "oom",
       retryable: true,
+    },
+    "attempt-report-batch": {
+      type: "attempt-report-batch",
+      reports: [
+        {
+          type: "attempt-fail",
+          jobId: "j1",
+          taskId: "m-0-0-0",
+          attempt: 1,
+          reason: "oom",
+          retryable: true,
+        },
+      ],
     },
     "attempt-expire": {
       type: "attempt-expire",

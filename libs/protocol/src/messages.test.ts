@@ -4,11 +4,15 @@ import {
   decodeAgentControlReply,
   decodeAgentControlRequest,
   decodeCompletion,
+  decodeCompletionBatch,
   decodeHeartbeat,
+  decodeWorkBatch,
   decodeWorkItem,
   encodeAgentControlReply,
   encodeAgentControlRequest,
   encodeCompletion,
+  encodeCompletionBatch,
+  encodeWorkBatch,
   encodeWorkItem,
   type HeartbeatV1,
   ProtocolDecodeError,
@@ -189,6 +193,59 @@ describe("completion validation", () => {
     expect(() => decodeCompletion(bytes(bad))).toThrow(
       "completion: /output/checksum: must be a CRC32C as 8 lowercase hex characters",
     );
+  });
+});
+
+describe("work batch and completion batch validation", () => {
+  const items = [mapItem(), mapItem({ itemId: "job-1/m-1-2-0/1", taskId: "m-1-2-0", k: 0 })];
+  const batch = { v: 1 as const, batchId: "job-1/m-1-2-3/1", jobId: "job-1", pool: "cpu", items };
+
+  it("round-trips a batch and names the item and field of a bad one", () => {
+    expect(decodeWorkBatch(encodeWorkBatch(batch))).toEqual(batch);
+    expect(() =>
+      decodeWorkBatch(bytes({ ...batch, items: [items[0], { ...mapItem(), k: 9 }] })),
+    ).toThrow("work batch: /items/1/k: must be < n/tile (4), got 9");
+  });
+
+  it("refuses a batch mixing jobs or pools, repeating an item, or empty", () => {
+    const otherJob = mapItem({ jobId: "job-2", itemId: "job-2/m-1-2-3/1" });
+    expect(() => decodeWorkBatch(bytes({ ...batch, items: [items[0], otherJob] }))).toThrow(
+      `work batch: /items/1/jobId: must be the batch's job "job-1"`,
+    );
+    expect(() => decodeWorkBatch(bytes({ ...batch, items: [mapItem({ pool: "gpu" })] }))).toThrow(
+      `/items/0/pool: must be the batch's pool "cpu"`,
+    );
+    expect(() => decodeWorkBatch(bytes({ ...batch, items: [items[0], items[0]] }))).toThrow(
+      "/items/1/itemId: repeats job-1/m-1-2-3/1",
+    );
+    expect(() => decodeWorkBatch(bytes({ ...batch, items: [] }))).toThrow(/\/items/);
+  });
+
+  it("round-trips a completion batch and refuses completions of another node", () => {
+    const c: CompletionV1 = {
+      v: 1,
+      itemId: "job-1/m-1-2-3/1",
+      jobId: "job-1",
+      taskId: "m-1-2-3",
+      attempt: 1,
+      kind: "map",
+      nodeId: "agent-1",
+      status: "ok",
+      output: {
+        uri: "empty:jobs/job-1/partials/1-2-3.tile",
+        key: "jobs/job-1/partials/1-2-3.tile",
+        checksum: "00000000",
+        bytes: 0,
+      },
+      timings: { readMs: 0, computeMs: 0, writeMs: 0, totalMs: 0 },
+      executionProvider: "cpu",
+      completedAt: 1_700_000_000_000,
+    };
+    const cb = { v: 1 as const, batchId: "job-1/m-1-2-3/1", nodeId: "agent-1", completions: [c] };
+    expect(decodeCompletionBatch(encodeCompletionBatch(cb))).toEqual(cb);
+    expect(() =>
+      decodeCompletionBatch(bytes({ ...cb, completions: [{ ...c, nodeId: "agent-2" }] })),
+    ).toThrow(`completion batch: /completions/0/nodeId: must be the batch's node "agent-1"`);
   });
 });
 

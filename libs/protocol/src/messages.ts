@@ -1,6 +1,13 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { ValidationIssue } from "./errors.js";
-import { commandEnvelopeIssues, completionIssues, jobSpecIssues, workItemIssues } from "./rules.js";
+import {
+  commandEnvelopeIssues,
+  completionBatchIssues,
+  completionIssues,
+  jobSpecIssues,
+  workBatchIssues,
+  workItemIssues,
+} from "./rules.js";
 import {
   AgentControlReply,
   AgentControlReplyV1,
@@ -15,7 +22,12 @@ import {
   MAX_COMMAND_BYTES,
   ManifestReply,
 } from "./schemas/command.js";
-import { Completion, CompletionV1 } from "./schemas/completion.js";
+import {
+  Completion,
+  CompletionBatch,
+  CompletionBatchV1,
+  CompletionV1,
+} from "./schemas/completion.js";
 import {
   MANIFEST_EVENT_SCHEMAS,
   ManifestEventBatch,
@@ -24,7 +36,7 @@ import {
 } from "./schemas/event.js";
 import { Heartbeat, HeartbeatV1 } from "./schemas/heartbeat.js";
 import { MatmulJobSpec } from "./schemas/job-spec.js";
-import { WorkItem, WorkItemV1 } from "./schemas/work-item.js";
+import { WorkBatch, WorkBatchV1, WorkItem, WorkItemV1 } from "./schemas/work-item.js";
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   defineSchemaCodec,
@@ -58,6 +70,21 @@ export const completionCodec: MessageCodec<Completion> = defineVersionedCodec<Co
   new Map([[1, { schema: CompletionV1, rules: completionIssues as Rules<Completion> }]]),
 );
 
+export const workBatchCodec: MessageCodec<WorkBatch> = defineVersionedCodec<WorkBatch>(
+  "work batch",
+  WorkBatch,
+  new Map([[1, { schema: WorkBatchV1, rules: workBatchIssues as Rules<WorkBatch> }]]),
+);
+
+export const completionBatchCodec: MessageCodec<CompletionBatch> =
+  defineVersionedCodec<CompletionBatch>(
+    "completion batch",
+    CompletionBatch,
+    new Map([
+      [1, { schema: CompletionBatchV1, rules: completionBatchIssues as Rules<CompletionBatch> }],
+    ]),
+  );
+
 export const heartbeatCodec: MessageCodec<Heartbeat> = defineVersionedCodec<Heartbeat>(
   "heartbeat",
   Heartbeat,
@@ -88,6 +115,19 @@ export const decodeCompletion = (
   maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
 ): Completion => completionCodec.decode(bytes, maxBytes);
 export const encodeCompletion = (c: Completion): Uint8Array => completionCodec.encode(c);
+
+export const decodeWorkBatch = (
+  bytes: Uint8Array,
+  maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
+): WorkBatch => workBatchCodec.decode(bytes, maxBytes);
+export const encodeWorkBatch = (batch: WorkBatch): Uint8Array => workBatchCodec.encode(batch);
+
+export const decodeCompletionBatch = (
+  bytes: Uint8Array,
+  maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
+): CompletionBatch => completionBatchCodec.decode(bytes, maxBytes);
+export const encodeCompletionBatch = (c: CompletionBatch): Uint8Array =>
+  completionBatchCodec.encode(c);
 
 export const decodeHeartbeat = (
   bytes: Uint8Array,

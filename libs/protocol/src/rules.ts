@@ -1,8 +1,8 @@
 import type { ValidationIssue } from "./errors.js";
 import type { CommandEnvelopeV1 } from "./schemas/command.js";
-import type { CompletionV1 } from "./schemas/completion.js";
+import type { CompletionBatchV1, CompletionV1 } from "./schemas/completion.js";
 import { MAX_MAP_OPERAND_ELEMENTS, type MatmulJobSpec, TILE_REASON } from "./schemas/job-spec.js";
-import type { WorkItemV1 } from "./schemas/work-item.js";
+import type { WorkBatchV1, WorkItemV1 } from "./schemas/work-item.js";
 
 /*
  * Cross-field rules: pure functions from a schema-valid value to the issues found.
@@ -94,6 +94,50 @@ export function completionIssues(c: CompletionV1): ValidationIssue[] {
   if (c.itemId !== itemId) {
     issues.push({ path: "/itemId", reason: `must be "${itemId}" (jobId/taskId/attempt)` });
   }
+  return issues;
+}
+
+/** Every item valid on its own, of the batch's job and pool, each attempt at most once. */
+export function workBatchIssues(batch: WorkBatchV1): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const seen = new Set<string>();
+  batch.items.forEach((item, i) => {
+    if (issues.length >= 20) return;
+    for (const issue of workItemIssues(item)) {
+      issues.push({ path: `/items/${i}${issue.path}`, reason: issue.reason });
+    }
+    if (item.jobId !== batch.jobId) {
+      issues.push({
+        path: `/items/${i}/jobId`,
+        reason: `must be the batch's job "${batch.jobId}"`,
+      });
+    }
+    if (item.pool !== batch.pool) {
+      issues.push({ path: `/items/${i}/pool`, reason: `must be the batch's pool "${batch.pool}"` });
+    }
+    if (seen.has(item.itemId)) {
+      issues.push({ path: `/items/${i}/itemId`, reason: `repeats ${item.itemId}` });
+    }
+    seen.add(item.itemId);
+  });
+  return issues;
+}
+
+/** Every completion valid on its own and reported by the batch's node. */
+export function completionBatchIssues(batch: CompletionBatchV1): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  batch.completions.forEach((c, i) => {
+    if (issues.length >= 20) return;
+    for (const issue of completionIssues(c)) {
+      issues.push({ path: `/completions/${i}${issue.path}`, reason: issue.reason });
+    }
+    if (c.nodeId !== batch.nodeId) {
+      issues.push({
+        path: `/completions/${i}/nodeId`,
+        reason: `must be the batch's node "${batch.nodeId}"`,
+      });
+    }
+  });
   return issues;
 }
 

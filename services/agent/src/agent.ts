@@ -100,6 +100,8 @@ export class Agent {
             return outcome;
           },
           publishCompletion: (outcome) => bus.publishCompletion(outcome),
+          publishCompletions: (batchId, outcomes) =>
+            bus.publishCompletions(batchId, config.nodeId, outcomes),
           logger,
         },
         config.standby,

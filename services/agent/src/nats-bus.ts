@@ -22,10 +22,12 @@ import {
   agentControlSubject,
   agentDurableName,
   CMD_STREAM,
+  completionBatchMsgId,
   completionMsgId,
   decodeAgentControlRequest,
   encodeAgentControlReply,
   encodeCompletion,
+  encodeCompletionBatch,
   encodeHeartbeat,
   type HeartbeatV1,
   heartbeatSubject,
@@ -99,6 +101,22 @@ export class AgentBus {
       SUBJECTS.taskComplete,
       encodeCompletion(c),
       completionMsgId(c.itemId),
+      { retryOnReconnect: this.nc },
+    );
+  }
+
+  /** Publishes one work batch's completions (CompletionBatchV1) once the CMD stream stored it. */
+  async publishCompletions(
+    batchId: string,
+    nodeId: string,
+    outcomes: readonly ExecutionOutcome[],
+  ): Promise<void> {
+    const completions = outcomes.map((o) => o.completion);
+    await publishWithDedup(
+      this.js,
+      SUBJECTS.taskCompleteBatch,
+      encodeCompletionBatch({ v: 1, batchId, nodeId, completions }),
+      completionBatchMsgId(batchId),
       { retryOnReconnect: this.nc },
     );
   }

@@ -31,11 +31,21 @@ interface FakeMessage extends WorkMessage {
 
 /** An in-memory work queue: `next` hands out the queued messages, then null. */
 function queueOf(count: number): { source: WorkSource; messages: FakeMessage[] } {
-  const messages: FakeMessage[] = Array.from({ length: count }, (_, n) => {
+  return queueOfBodies(
+    Array.from({ length: count }, (_, n) => ({ subject: "tessera.work.cpu.map", body: item(n) })),
+  );
+}
+
+function queueOfBodies(bodies: readonly { subject: string; body: unknown }[]): {
+  source: WorkSource;
+  messages: FakeMessage[];
+} {
+  const messages: FakeMessage[] = bodies.map(({ subject, body }, n) => {
     const m: FakeMessage = {
       n,
       settledAs: undefined,
-      data: new TextEncoder().encode(JSON.stringify(item(n))),
+      subject,
+      data: new TextEncoder().encode(JSON.stringify(body)),
       info: { deliveryCount: 1 },
       ack: () => {
         m.settledAs = "ack";
@@ -93,9 +103,13 @@ const outcomeOf = (w: WorkItemV1): ExecutionOutcome => ({
 /** A loop over `source` with the fixed test settings; the rest comes from the test. */
 const loopOver = (
   source: WorkSource,
-  o: Pick<WorkLoopOptions, "slots" | "execute" | "publishCompletion">,
+  o: Pick<WorkLoopOptions, "slots" | "execute" | "publishCompletion"> &
+    Partial<Pick<WorkLoopOptions, "publishCompletions">>,
 ) =>
   new WorkLoop({
+    publishCompletions: async () => {
+      throw new Error("this test publishes no batch");
+    },
     ...o,
     ackWaitMs: 30_000,
     maxDeliver: 5,
@@ -159,6 +173,85 @@ describe("WorkLoop", () => {
     expect(messages[0]?.settledAs).toBe("nak");
   });
 });
+
+describe("WorkLoop with a work batch (tessera.work.<pool>.batch)", () => {
+  const batchOf = (items: WorkItemV1[]) => ({
+    subject: "tessera.work.cpu.batch",
+    body: { v: 1, batchId: items[0]?.itemId, jobId: "job-1", pool: "cpu", items },
+  });
+
+  it("runs every item in order, reports them in one message, then acks once", async () => {
+    const { source, messages } = queueOfBodies([batchOf([item(0), item(1), item(2)])]);
+    const executed: number[] = [];
+    const reports: { batchId: string; taskIds: string[] }[] = [];
+    const loop = loopOver(source, {
+      slots: 2,
+      execute: async (w) => {
+        executed.push(w.k as number);
+        // A transient failure inside a batch is reported failed, never handed back.
+        return w.k === 1 ? { ...failedOutcomeOf(w), retryable: true } : outcomeOf(w);
+      },
+      publishCompletion: async () => {
+        throw new Error("a batch is reported as one message");
+      },
+      publishCompletions: async (batchId, outcomes) => {
+        reports.push({ batchId, taskIds: outcomes.map((o) => o.completion.taskId) });
+      },
+    });
+    loop.start();
+    await until(() => messages[0]?.settledAs !== undefined);
+    await loop.stop(1_000);
+    expect(executed).toEqual([0, 1, 2]);
+    expect(reports).toEqual([
+      { batchId: "job-1/m-0-0-0/1", taskIds: ["m-0-0-0", "m-0-0-1", "m-0-0-2"] },
+    ]);
+    expect(messages[0]?.settledAs).toBe("ack");
+  });
+
+  it("hands the whole batch back (nak) when its completions cannot be stored", async () => {
+    const { source, messages } = queueOfBodies([batchOf([item(0), item(1)])]);
+    const loop = loopOver(source, {
+      slots: 1,
+      execute: async (w) => outcomeOf(w),
+      publishCompletion: async () => undefined,
+      publishCompletions: async () => {
+        throw new Error("JetStream unavailable");
+      },
+    });
+    loop.start();
+    await until(() => messages[0]?.settledAs !== undefined);
+    await loop.stop(1_000);
+    expect(messages[0]?.settledAs).toBe("nak");
+  });
+
+  it("terminates a batch that mixes jobs instead of running any of it", async () => {
+    const other = { ...item(1), jobId: "job-2", itemId: workItemId("job-2", "m-0-0-1", 1) };
+    const { source, messages } = queueOfBodies([batchOf([item(0), other])]);
+    const executed: string[] = [];
+    const loop = loopOver(source, {
+      slots: 1,
+      execute: async (w) => {
+        executed.push(w.itemId);
+        return outcomeOf(w);
+      },
+      publishCompletion: async () => undefined,
+    });
+    loop.start();
+    await until(() => messages[0]?.settledAs !== undefined);
+    await loop.stop(1_000);
+    expect(messages[0]?.settledAs).toBe("term");
+    expect(executed).toEqual([]);
+  });
+});
+
+const failedOutcomeOf = (w: WorkItemV1): ExecutionOutcome => {
+  const ok = outcomeOf(w).completion;
+  const { output: _output, ...rest } = ok;
+  return {
+    retryable: false,
+    completion: { ...rest, status: "failed", error: { code: "STORE", message: "unreachable" } },
+  };
+};
 
 async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -5,14 +5,28 @@
 // A slot is free again once its item has run: publishing the completion (a JetStream round
 // trip) and settling the message happen behind it, so the next item's reads overlap them. At
 // most `slots` items wait to be settled; a worker finding that many waits for one to finish.
+//
+// A message on `tessera.work.<pool>.batch` (WorkBatchV1, the batched path for short tasks) is
+// handled the same way as a whole: its items run in order in one slot, their completions go out
+// as ONE CompletionBatchV1, and only then is the message acked. A crash mid-batch redelivers the
+// whole batch; the manifest refuses completions of attempts already complete. A transient failure
+// of one item is reported failed (the scheduler retries that task with backoff): handing the
+// whole message back would re-run the items that succeeded.
 
 import type { Logger } from "@tessera/observability";
-import { decodeWorkItem, type WorkItemV1 } from "@tessera/protocol";
+import {
+  decodeWorkBatch,
+  decodeWorkItem,
+  type WorkBatchV1,
+  type WorkItemV1,
+} from "@tessera/protocol";
 import type { RunningTask } from "./heartbeat.js";
 import type { ExecutionOutcome } from "./task-executor.js";
 
 /** The JetStream message operations the loop uses (structurally a JsMsg). */
 export interface WorkMessage {
+  /** `tessera.work.<pool>.<kind>` (one WorkItemV1) or `tessera.work.<pool>.batch` (WorkBatchV1). */
+  readonly subject: string;
   readonly data: Uint8Array;
   readonly info: { readonly deliveryCount: number };
   ack(): void;
@@ -35,6 +49,8 @@ export interface WorkLoopOptions {
   execute(item: WorkItemV1): Promise<ExecutionOutcome>;
   /** Publishes a completion and resolves once JetStream has stored it. */
   publishCompletion(outcome: ExecutionOutcome): Promise<void>;
+  /** Publishes one batch's completions as one message; resolves once JetStream stored it. */
+  publishCompletions(batchId: string, outcomes: readonly ExecutionOutcome[]): Promise<void>;
   logger: Logger;
 }
 
@@ -141,6 +157,7 @@ export class WorkLoop {
   }
 
   private async handle(msg: WorkMessage): Promise<void> {
+    if (msg.subject.endsWith(".batch")) return this.handleBatch(msg);
     let item: WorkItemV1;
     try {
       item = decodeWorkItem(msg.data);
@@ -182,21 +199,111 @@ export class WorkLoop {
         msg.nak(TRANSIENT_RETRY_DELAY_MS);
         return;
       }
-      while (this.settling.size >= this.opts.slots) {
-        await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
-      }
-      const settled = this.settle(msg, outcome, log)
-        .catch((err: unknown) => log.error({ err }, "settling the work item failed"))
-        .finally(() => {
-          done();
-          this.settling.delete(settled);
-          for (const w of this.settleWaiters.splice(0)) w();
-        });
-      this.settling.add(settled);
+      await this.handOver(() => this.settle(msg, outcome, log), log, done);
       handedOver = true;
     } finally {
       if (!handedOver) done();
     }
+  }
+
+  /** A WorkBatchV1: every item in order in this slot, then one report and one ack (above). */
+  private async handleBatch(msg: WorkMessage): Promise<void> {
+    let batch: WorkBatchV1;
+    try {
+      batch = decodeWorkBatch(msg.data);
+    } catch (err) {
+      this.opts.logger.error({ err }, "rejected work batch that failed validation (terminated)");
+      msg.term(err instanceof Error ? err.message.slice(0, 200) : "invalid work batch");
+      return;
+    }
+    const log = this.opts.logger.child({ jobId: batch.jobId, batch: batch.batchId });
+    const keepAlive = setInterval(
+      () => msg.working(),
+      Math.max(250, Math.floor(this.opts.ackWaitMs / 3)),
+    );
+    const outcomes: ExecutionOutcome[] = [];
+    let handedOver = false;
+    try {
+      log.debug(
+        { delivery: msg.info.deliveryCount, items: batch.items.length },
+        "work batch started",
+      );
+      for (const item of batch.items) {
+        const key = `${item.itemId}#${msg.info.deliveryCount}`;
+        this.running.set(key, {
+          jobId: item.jobId,
+          taskId: item.taskId,
+          attempt: item.attempt,
+          startedAt: Date.now(),
+          msg,
+        });
+        try {
+          outcomes.push(await this.opts.execute(item));
+        } finally {
+          this.running.delete(key);
+        }
+      }
+      const stopKeepAlive = () => clearInterval(keepAlive);
+      await this.handOver(
+        () => this.settleBatch(msg, batch.batchId, outcomes, log),
+        log,
+        stopKeepAlive,
+      );
+      handedOver = true;
+    } finally {
+      if (!handedOver) clearInterval(keepAlive);
+    }
+  }
+
+  /**
+   * Runs `settle` behind the slot (the slot takes its next message meanwhile), after waiting
+   * while `slots` settles are already in flight; `settled` runs once it is over.
+   */
+  private async handOver(
+    settle: () => Promise<void>,
+    log: Logger,
+    settled: () => void,
+  ): Promise<void> {
+    while (this.settling.size >= this.opts.slots) {
+      await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
+    }
+    const p = settle()
+      .catch((err: unknown) => log.error({ err }, "settling the work message failed"))
+      .finally(() => {
+        settled();
+        this.settling.delete(p);
+        for (const w of this.settleWaiters.splice(0)) w();
+      });
+    this.settling.add(p);
+  }
+
+  /** Publishes the batch's completions, then acks: every item is reported, failures included. */
+  private async settleBatch(
+    msg: WorkMessage,
+    batchId: string,
+    outcomes: readonly ExecutionOutcome[],
+    log: Logger,
+  ): Promise<void> {
+    try {
+      await this.opts.publishCompletions(batchId, outcomes);
+    } catch (err) {
+      log.error({ err }, "publishing the batch's completions failed; work batch handed back");
+      msg.nak(TRANSIENT_RETRY_DELAY_MS);
+      return;
+    }
+    msg.ack();
+    const failed = outcomes.filter((o) => o.completion.status === "failed");
+    for (const o of failed) {
+      const c = o.completion;
+      log.error(
+        { err: o.error, taskId: c.taskId, attempt: c.attempt, code: c.error?.code },
+        "work item of a batch failed; reported failed",
+      );
+    }
+    log.info(
+      { items: outcomes.length, failed: failed.length },
+      "work batch completed and reported",
+    );
   }
 
   /** Publishes the completion, then acks (ok) or terminates (failed) the message. */

@@ -9,6 +9,12 @@ import type { PrefetchPolicy } from "./core/prefetch.js";
 import type { RetryPolicy } from "./core/retry.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 
+/**
+ * Upper bound of batch-max-tasks: a batch's CompletionBatchV1 (~0.4 KiB per item) must stay
+ * under the manifest's 64 KiB command limit, which the leader applies to it.
+ */
+const MAX_BATCH_TASKS = 64;
+
 export type { LogLevel };
 
 export interface SchedulerConfig {
@@ -31,6 +37,11 @@ export interface SchedulerConfig {
   maxStartsPerPass: number;
   /** Proposals in flight at once. */
   proposeConcurrency: number;
+  /**
+   * Most fresh starts of a job in mode "empty" proposed as one attempt-start-batch and published
+   * as one WorkBatchV1 (services/scheduler/README.md); 1 turns the batched path off.
+   */
+  batchMaxTasks: number;
   /** A node whose heartbeats stopped this long ago is treated as lost (0 = trust the manifest only). */
   heartbeatSilenceMs: number;
   /** Safety-net re-plan period (events and timers drive it otherwise). */
@@ -67,6 +78,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "breaker-cooldown-ms": "TESSERA_BREAKER_COOLDOWN_MS",
   "max-starts": "TESSERA_MAX_STARTS",
   "propose-concurrency": "TESSERA_PROPOSE_CONCURRENCY",
+  "batch-max-tasks": "TESSERA_BATCH_MAX_TASKS",
   "heartbeat-silence-ms": "TESSERA_HEARTBEAT_SILENCE_MS",
   "tick-ms": "TESSERA_SCHEDULER_TICK_MS",
   "promote-standby": "TESSERA_PROMOTE_STANDBY",
@@ -209,6 +221,7 @@ export function parseSchedulerConfig(
     },
     maxStartsPerPass: int("max-starts", 256, 1, 100_000),
     proposeConcurrency: int("propose-concurrency", 16, 1, 1024),
+    batchMaxTasks: int("batch-max-tasks", 64, 1, MAX_BATCH_TASKS),
     heartbeatSilenceMs: int("heartbeat-silence-ms", 0, 0, 3_600_000),
     tickMs: int("tick-ms", 1_000, 10, 60_000),
     promoteStandby: promoteStandby === "on",
@@ -248,6 +261,8 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
  misc
   --max-starts N           attempt-starts per planning pass (default 256)
   --propose-concurrency N  proposals in flight (default 16)
+  --batch-max-tasks N      fresh starts of an empty-mode job per attempt-start-batch and work
+                           message (default 64, at most 64; 1 = one message per task)
   --heartbeat-silence-ms MS treat a node silent this long as lost (default 0: the manifest decides)
   --promote-standby on|off when an active node fails, promote a warm-standby agent of its pool
                            (nearest first; default on)

@@ -30,6 +30,8 @@ export interface ManifestLiveAttempt {
   readonly startedAt: number;
   readonly deadlineAt: number | null;
   readonly speculative: boolean;
+  /** Its attempt-start-batch's id (absent from peers that predate batches). */
+  readonly batch: string | null;
 }
 
 export interface ManifestTask {
@@ -177,6 +179,7 @@ export function parseTask(v: unknown, path: string): ManifestTask | null {
         startedAt: int(ao, "startedAt", p),
         deadlineAt: intOrNull(ao, "deadlineAt", p),
         speculative: ao.speculative === true,
+        batch: typeof ao.batch === "string" && ao.batch !== "" ? ao.batch : null,
       };
     }),
     outputAttempt: output ? intOrNull(output, "attempt", `${path}/output`) : null,
@@ -193,6 +196,41 @@ export function parseTaskPage(v: unknown, path: string): ManifestTaskPage | null
       shapeError(`${path}/tasks/${i}`, "must be a task object"),
   );
   return { tasks, next: intOrNull(o, "next", path) };
+}
+
+/** An attempt-start-batch's result: the batch id (null: nothing started) and each refusal. */
+export interface StartBatchResult {
+  readonly batch: string | null;
+  readonly started: readonly { readonly taskId: string; readonly attempt: number }[];
+  readonly refused: readonly {
+    readonly taskId: string;
+    readonly attempt: number;
+    readonly code: string;
+    readonly reason: string;
+  }[];
+}
+
+export function parseStartBatchResult(v: unknown, path: string): StartBatchResult {
+  const o = obj(v, path);
+  const batch = o.batch === null ? null : str(o, "batch", path);
+  const list = (k: string): Obj[] => {
+    const a = o[k];
+    if (!Array.isArray(a)) shapeError(`${path}/${k}`, "must be an array");
+    return a.map((x, i) => obj(x, `${path}/${k}/${i}`));
+  };
+  return {
+    batch,
+    started: list("started").map((x, i) => ({
+      taskId: str(x, "taskId", `${path}/started/${i}`),
+      attempt: int(x, "attempt", `${path}/started/${i}`),
+    })),
+    refused: list("refused").map((x, i) => ({
+      taskId: str(x, "taskId", `${path}/refused/${i}`),
+      attempt: int(x, "attempt", `${path}/refused/${i}`),
+      code: str(x, "code", `${path}/refused/${i}`),
+      reason: str(x, "reason", `${path}/refused/${i}`),
+    })),
+  };
 }
 
 export function parseNode(v: unknown, path: string): ManifestNode {

@@ -110,6 +110,7 @@ export function applyTaskRead(
       startedAt: a.startedAt,
       speculative: a.speculative,
       deadlineAt: a.deadlineAt ?? undefined,
+      batch: a.batch ?? undefined,
     });
   }
   const done = mt.state === "done";

@@ -14,6 +14,11 @@
 // nothing. A work item is published only after its attempt-start committed, under a msg id
 // derived from (job, task, attempt): a re-publish (our retry, a restart re-publishing live
 // attempts, the other instance) inside the stream's duplicate window is dropped by JetStream.
+//
+// The batched path (jobs in mode "empty", services/scheduler/README.md): fresh starts of one
+// job and pool go out as one attempt-start-batch; its accepted starts as one WorkBatchV1 with
+// Nats-Msg-Id work-batch:<batch id>, the id the manifest recorded on each of those attempts, so a
+// restart regroups live attempts into the same messages and the same dedup ids.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
@@ -33,17 +38,21 @@ import {
   decodeManifestEventBatch,
   EVENTS_STREAM,
   encodeAgentControlRequest,
+  encodeWorkBatch,
   encodeWorkItem,
   type ManifestCommand,
   SUBJECTS,
   WORK_STREAM,
   type WorkItemV1,
+  workBatchMsgId,
+  workBatchSubject,
   workItemId,
   workItemMsgId,
   workSubject,
 } from "@tessera/protocol";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerConfig } from "./config.js";
+import { groupIntoBatches } from "./core/batching.js";
 import { StorageBreaker } from "./core/breaker.js";
 import { DurationStats } from "./core/deadlines.js";
 import { FollowWatchdog } from "./core/follow-watchdog.js";
@@ -62,7 +71,13 @@ import { describePrefetch } from "./core/prefetch.js";
 import { type StandbyNode, standbyCandidates } from "./core/standby.js";
 import { applyBatch, emptyView, type Observation, type SchedulerView } from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
-import { ConsensusManifest, type ManifestPort, type ReplyJson } from "./manifest.js";
+import {
+  ConsensusManifest,
+  type ManifestPort,
+  parseStartBatchResult,
+  type ReplyJson,
+  type StartBatchResult,
+} from "./manifest.js";
 import { SchedulerMetrics } from "./metrics.js";
 import { applyTaskRead, rebuildView } from "./rebuild.js";
 
@@ -447,6 +462,7 @@ export class Scheduler {
       return;
     }
     const observations: Observation[] = [];
+    const startedBatches = new Map<string, StartDecision[]>();
     const outcome = applyBatch(this.view, batch, observations);
     if (outcome.kind === "inconsistent") {
       this.log.warn(
@@ -479,9 +495,16 @@ export class Scheduler {
       if (ev.category === "task" && ev.type === "started") {
         // Committed: publish even if our proposal's reply got lost (timeout, leader change).
         const pending = this.awaitingPublish.get(attemptKey(ev.jobId, ev.taskId, ev.attempt));
-        if (pending) void this.publish(pending);
+        if (pending && ev.batch === undefined) void this.publish(pending);
+        else if (pending && ev.batch !== undefined) {
+          // A batch's starts all commit in one entry, so all of them are in this event batch.
+          const group = startedBatches.get(ev.batch) ?? [];
+          group.push(pending);
+          startedBatches.set(ev.batch, group);
+        }
       }
     }
+    for (const [batchId, ds] of startedBatches) void this.publishBatch(batchId, ds);
     this.observe(observations);
     this.schedulePlan();
   }
@@ -631,16 +654,24 @@ export class Scheduler {
       let live = 0;
       for (const job of this.view.jobs.values()) for (const t of job.unsettled) live += t.live.size;
       this.metrics.liveAttempts.set(live);
+      const batchable: StartDecision[] = [];
       for (const d of p.decisions) {
         this.inflight.add(taskKey(d.jobId, d.taskId));
         if (d.type === "start") this.pendingStarts.set(attemptKey(d.jobId, d.taskId, d.attempt), d);
         this.metrics.decisions.inc({
           type: d.type === "start" && d.speculative ? "speculate" : d.type,
         });
+        if (d.type === "start" && this.batchable(d)) {
+          batchable.push(d);
+          continue;
+        }
         void this.execute(d).finally(() => {
           this.inflight.delete(taskKey(d.jobId, d.taskId));
           this.schedulePlan();
         });
+      }
+      for (const group of groupIntoBatches(batchable, this.config.batchMaxTasks)) {
+        this.launchBatch(group);
       }
       this.metrics.pendingStarts.set(this.pendingStarts.size);
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
@@ -729,12 +760,9 @@ export class Scheduler {
         { err, command: cmd.type },
         "proposal failed (outcome unknown; the event stream will tell)",
       );
-      this.suppressed.set(taskKey(d.jobId, d.taskId), Date.now() + 2_000);
-      if (d.type === "start" && akey) {
-        this.breaker.cancelProbe(akey);
-        // If it did commit, the event brings the attempt into the view (and its load) anyway.
-        this.pendingStarts.delete(akey);
-      }
+      // If it did commit, the event brings the attempt into the view (and its load) anyway.
+      if (d.type === "start") this.forgetStart(d, 2_000, false);
+      else this.suppressed.set(taskKey(d.jobId, d.taskId), Date.now() + 2_000);
       release();
       return;
     }
@@ -777,6 +805,113 @@ export class Scheduler {
     if (STALE_CODES.has(reply.code)) await this.refreshTask(d.jobId, d.taskId);
   }
 
+  /** A fresh start of a job whose tasks are known short (mode "empty"): the batched path. */
+  private batchable(d: StartDecision): boolean {
+    return (
+      this.config.batchMaxTasks > 1 &&
+      !d.speculative &&
+      this.view.jobs.get(d.jobId)?.spec.mode === "empty"
+    );
+  }
+
+  private launchBatch(ds: readonly StartDecision[]): void {
+    const lone = ds.length === 1 ? ds[0] : undefined;
+    const run = lone ? this.execute(lone) : this.executeBatch(ds);
+    void run.finally(() => {
+      for (const d of ds) this.inflight.delete(taskKey(d.jobId, d.taskId));
+      this.schedulePlan();
+    });
+  }
+
+  /** One attempt-start-batch for `ds` (one job, one pool); its accepted starts, one WorkBatchV1. */
+  private async executeBatch(ds: readonly StartDecision[]): Promise<void> {
+    const first = ds[0];
+    if (!first) return;
+    const release = await this.slot();
+    const log = withContext(this.log, { jobId: first.jobId });
+    for (const d of ds) this.awaitingPublish.set(attemptKey(d.jobId, d.taskId, d.attempt), d);
+    const cmd: ManifestCommand = {
+      type: "attempt-start-batch",
+      jobId: first.jobId,
+      starts: ds.map((d) => ({
+        taskId: d.taskId,
+        attempt: d.attempt,
+        deadlineAt: Math.round(d.deadlineAt),
+      })),
+    };
+    const end = this.metrics.proposeSeconds.startTimer({ command: cmd.type });
+    let reply: ReplyJson;
+    try {
+      reply = await this.manifest.propose(cmd);
+    } catch (err) {
+      end();
+      release();
+      this.metrics.proposals.inc({ command: cmd.type, outcome: "error", code: "" });
+      // Outcome unknown: if it committed, its task.started events publish the batch.
+      log.warn(
+        { err, command: cmd.type, starts: ds.length },
+        "proposal failed (outcome unknown; the event stream will tell)",
+      );
+      for (const d of ds) this.forgetStart(d, 2_000, false);
+      return;
+    }
+    end();
+    release();
+    let result: StartBatchResult;
+    try {
+      if (!reply.ok) throw new Error(`${reply.code}: ${reply.reason}`);
+      result = parseStartBatchResult(reply.result, "attempt-start-batch reply");
+    } catch (err) {
+      // Refused as a whole (e.g. a peer that predates batches): nothing started.
+      this.metrics.proposals.inc({
+        command: cmd.type,
+        outcome: "rejected",
+        code: reply.ok ? "" : reply.code,
+      });
+      log.warn({ err, starts: ds.length }, "attempt-start-batch refused as a whole");
+      for (const d of ds) this.forgetStart(d, 1_000, true);
+      return;
+    }
+    this.metrics.proposals.inc({ command: cmd.type, outcome: "ok", code: "" });
+    const byKey = new Map(ds.map((d) => [attemptKey(d.jobId, d.taskId, d.attempt), d]));
+    for (const r of result.refused) {
+      const d = byKey.get(attemptKey(first.jobId, r.taskId, r.attempt));
+      if (!d) continue;
+      this.metrics.proposals.inc({ command: "attempt-start", outcome: "rejected", code: r.code });
+      log.debug({ taskId: r.taskId, code: r.code, reason: r.reason }, "start refused in a batch");
+      this.forgetStart(d, 1_000, true);
+      if (STALE_CODES.has(r.code)) void this.refreshTask(d.jobId, d.taskId);
+    }
+    const started: StartDecision[] = [];
+    for (const s of result.started) {
+      const d = byKey.get(attemptKey(first.jobId, s.taskId, s.attempt));
+      if (!d) continue;
+      started.push(d);
+      if (d.nodeId) this.placedOn.set(attemptKey(d.jobId, d.taskId, d.attempt), d.nodeId);
+    }
+    if (result.batch === null || started.length === 0) return;
+    log.info(
+      {
+        batch: result.batch,
+        started: started.length,
+        refused: result.refused.length,
+        pool: first.pool,
+      },
+      "attempts started (batch)",
+    );
+    await this.publishBatch(result.batch, started);
+  }
+
+  /** A start that did not (or may not have) committed: release what it held. */
+  private forgetStart(d: StartDecision, suppressMs: number, refused: boolean): void {
+    const akey = attemptKey(d.jobId, d.taskId, d.attempt);
+    // Refused: it will never commit. Unknown: its event may still publish it (awaitingPublish).
+    if (refused) this.awaitingPublish.delete(akey);
+    this.breaker.cancelProbe(akey);
+    this.pendingStarts.delete(akey);
+    this.suppressed.set(taskKey(d.jobId, d.taskId), Date.now() + suppressMs);
+  }
+
   /** Re-reads one task after the manifest said our view of it is behind (another scheduler). */
   private async refreshTask(jobId: string, taskId: string): Promise<void> {
     try {
@@ -796,23 +931,8 @@ export class Scheduler {
     const akey = attemptKey(d.jobId, d.taskId, d.attempt);
     if (!this.awaitingPublish.has(akey)) return; // the reply and the event both lead here
     this.awaitingPublish.delete(akey);
-    const job = this.view.jobs.get(d.jobId);
-    if (!job) return;
-    const item: WorkItemV1 = {
-      v: 1,
-      itemId,
-      jobId: d.jobId,
-      taskId: d.taskId,
-      attempt: d.attempt,
-      kind: d.kind,
-      job: { ...job.spec },
-      i: d.i,
-      j: d.j,
-      ...(d.k === undefined ? {} : { k: d.k }),
-      pool: d.pool,
-      issuedAt: Date.now(),
-      deadlineMs: Math.round(d.deadlineAt),
-    };
+    const item = this.itemFor(d);
+    if (!item) return;
     try {
       const r = await publishWithDedup(
         this.js,
@@ -829,6 +949,59 @@ export class Scheduler {
       this.log.error({ err, itemId }, "publishing a committed work item failed");
       this.awaitingPublish.set(akey, d);
       setTimeout(() => void this.publish(d), 1_000).unref();
+    }
+  }
+
+  /** The work item of a started attempt (undefined: its job left the view). */
+  private itemFor(d: StartDecision): WorkItemV1 | undefined {
+    const job = this.view.jobs.get(d.jobId);
+    if (!job) return undefined;
+    return {
+      v: 1,
+      itemId: workItemId(d.jobId, d.taskId, d.attempt),
+      jobId: d.jobId,
+      taskId: d.taskId,
+      attempt: d.attempt,
+      kind: d.kind,
+      job: { ...job.spec },
+      i: d.i,
+      j: d.j,
+      ...(d.k === undefined ? {} : { k: d.k }),
+      pool: d.pool,
+      issuedAt: Date.now(),
+      deadlineMs: Math.round(d.deadlineAt),
+    };
+  }
+
+  /**
+   * Publishes the work of a committed attempt-start-batch as one WorkBatchV1 (idempotent via
+   * its msg id): the started attempts of `batchId` still awaiting publication, all of one pool.
+   */
+  private async publishBatch(batchId: string, ds: readonly StartDecision[]): Promise<void> {
+    const mine = ds.filter((d) =>
+      this.awaitingPublish.delete(attemptKey(d.jobId, d.taskId, d.attempt)),
+    );
+    const first = mine[0];
+    if (!first) return; // the reply and the events both lead here
+    const items = mine.map((d) => this.itemFor(d)).filter((i): i is WorkItemV1 => i !== undefined);
+    if (items.length === 0) return;
+    try {
+      const r = await publishWithDedup(
+        this.js,
+        workBatchSubject(first.pool),
+        encodeWorkBatch({ v: 1, batchId, jobId: first.jobId, pool: first.pool, items }),
+        workBatchMsgId(batchId),
+        { retryOnReconnect: this.nc },
+      );
+      this.metrics.published.inc({ kind: "batch", duplicate: String(r.duplicate) });
+      this.log.debug(
+        { batch: batchId, items: items.length, seq: r.seq, duplicate: r.duplicate },
+        "work batch published",
+      );
+    } catch (err) {
+      this.log.error({ err, batch: batchId }, "publishing a committed work batch failed");
+      for (const d of mine) this.awaitingPublish.set(attemptKey(d.jobId, d.taskId, d.attempt), d);
+      setTimeout(() => void this.publishBatch(batchId, mine), 1_000).unref();
     }
   }
 
@@ -853,12 +1026,15 @@ export class Scheduler {
       lastFailureAt: undefined,
     }));
     let count = 0;
+    /** Live attempts of each batch: re-published together, under the batch's own msg id. */
+    const batches = new Map<string, StartDecision[]>();
     for (const job of this.view.jobs.values()) {
       for (const t of [...job.unsettled]) {
         for (const a of t.live.values()) {
           if (now - a.startedAt > window) continue;
           const placed = placeTask(nodes, now, this.plannerConfig.placement);
-          const pool = placed.ok ? placed.pool : this.config.pools[0];
+          const inBatch = a.batch === undefined ? undefined : batches.get(a.batch)?.[0];
+          const pool = inBatch?.pool ?? (placed.ok ? placed.pool : this.config.pools[0]);
           if (!pool) continue;
           const d: StartDecision = {
             type: "start",
@@ -876,11 +1052,18 @@ export class Scheduler {
             why: "fresh",
           };
           this.awaitingPublish.set(attemptKey(job.jobId, t.taskId, a.attempt), d);
-          await this.publish(d);
           count++;
+          if (a.batch === undefined) {
+            await this.publish(d);
+            continue;
+          }
+          const group = batches.get(a.batch) ?? [];
+          group.push(d);
+          batches.set(a.batch, group);
         }
       }
     }
+    for (const [batchId, ds] of batches) await this.publishBatch(batchId, ds);
     if (count > 0)
       this.log.info(
         { count },

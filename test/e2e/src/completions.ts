@@ -1,8 +1,13 @@
-// Agents' completion reports as they are published (core NATS subscription on
-// tessera.cmd.task.complete): the per-task timings (read / compute / write) that the manifest's
+// Agents' completion reports as they are published (core NATS subscriptions on
+// tessera.cmd.task.complete and, unpacked, tessera.cmd.task.complete-batch): the per-task timings (read / compute / write) that the manifest's
 // events do not carry. For benchmarks; a report can be missed while a NATS server restarts.
 import { connect, type NatsConnection } from "@tessera/messaging";
-import { type CompletionV1, decodeCompletion, SUBJECTS } from "@tessera/protocol";
+import {
+  type CompletionV1,
+  decodeCompletion,
+  decodeCompletionBatch,
+  SUBJECTS,
+} from "@tessera/protocol";
 
 export class CompletionWatcher {
   readonly completions: CompletionV1[] = [];
@@ -12,14 +17,26 @@ export class CompletionWatcher {
   static async start(natsServers: readonly string[], jobId?: string): Promise<CompletionWatcher> {
     const nc = await connect({ servers: natsServers, name: "tessera-e2e-completions" });
     const w = new CompletionWatcher(nc);
+    const keep = (c: CompletionV1) => {
+      if (jobId === undefined || c.jobId === jobId) w.completions.push(c);
+    };
     nc.subscribe(SUBJECTS.taskComplete, {
       callback: (err, msg) => {
         if (err) return;
         try {
-          const c = decodeCompletion(msg.data);
-          if (jobId === undefined || c.jobId === jobId) w.completions.push(c);
+          keep(decodeCompletion(msg.data));
         } catch {
           // not a completion: ignore
+        }
+      },
+    });
+    nc.subscribe(SUBJECTS.taskCompleteBatch, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          for (const c of decodeCompletionBatch(msg.data).completions) keep(c);
+        } catch {
+          // not a completion batch: ignore
         }
       },
     });

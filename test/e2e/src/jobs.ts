@@ -240,6 +240,8 @@ export interface JobEvent {
   readonly nodeId?: string;
   readonly speculative?: boolean;
   readonly reason?: string;
+  /** task.started by an attempt-start-batch: the batch's id. */
+  readonly batch?: string;
   readonly event: ManifestEvent;
 }
 
@@ -294,6 +296,7 @@ async function readJobEvents(
           ...(typeof f.nodeId === "string" ? { nodeId: f.nodeId } : {}),
           ...(typeof f.speculative === "boolean" ? { speculative: f.speculative } : {}),
           ...(typeof f.reason === "string" ? { reason: f.reason } : {}),
+          ...(typeof f.batch === "string" ? { batch: f.batch } : {}),
           event: e,
         });
       }

@@ -101,6 +101,38 @@ export const AttemptStartCommand = Type.Object(
 );
 export type AttemptStartCommand = Static<typeof AttemptStartCommand>;
 
+/** Most attempts one attempt-start-batch or attempt-report-batch may carry. */
+export const MAX_ATTEMPTS_PER_BATCH = 128;
+
+/**
+ * attempt-start for many fresh (not speculative) attempts of one job in one command: the
+ * scheduler's batched task path for short tasks (services/scheduler/README.md). Each start is
+ * judged on its own, exactly as an attempt-start would be; the accepted ones form one batch named
+ * after the first of them (`<jobId>/<taskId>/<attempt>`), recorded on each of their attempts, so
+ * a restarted scheduler regroups live attempts the same way (one work message per batch).
+ */
+export const AttemptStartBatchCommand = Type.Object(
+  {
+    type: Type.Literal("attempt-start-batch"),
+    jobId: JobId,
+    starts: Type.Array(
+      Type.Object(
+        {
+          taskId: TaskIdField,
+          /** Must be exactly the task's last attempt + 1 (fencing). */
+          attempt: Attempt,
+          nodeId: Type.Optional(SubjectToken),
+          deadlineAt: Type.Optional(EpochMs),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_ATTEMPTS_PER_BATCH },
+    ),
+  },
+  { additionalProperties: false, $id: "AttemptStartBatchCommand" },
+);
+export type AttemptStartBatchCommand = Static<typeof AttemptStartBatchCommand>;
+
 export const AttemptClaimCommand = Type.Object(
   {
     type: Type.Literal("attempt-claim"),
@@ -159,6 +191,23 @@ export const AttemptFailCommand = Type.Object(
   { additionalProperties: false, $id: "AttemptFailCommand" },
 );
 export type AttemptFailCommand = Static<typeof AttemptFailCommand>;
+
+/**
+ * The agent reports of one batched work message (CompletionBatchV1) in one command: each is an
+ * attempt-complete or attempt-fail judged on its own, as if sent alone (a stale one is refused
+ * and named in the reply, the rest apply).
+ */
+export const AttemptReportBatchCommand = Type.Object(
+  {
+    type: Type.Literal("attempt-report-batch"),
+    reports: Type.Array(Type.Union([AttemptCompleteCommand, AttemptFailCommand]), {
+      minItems: 1,
+      maxItems: MAX_ATTEMPTS_PER_BATCH,
+    }),
+  },
+  { additionalProperties: false, $id: "AttemptReportBatchCommand" },
+);
+export type AttemptReportBatchCommand = Static<typeof AttemptReportBatchCommand>;
 
 export const AttemptExpireCommand = Type.Object(
   {
@@ -294,9 +343,11 @@ export const MANIFEST_COMMAND_SCHEMAS = {
   "job-control": JobControlCommand,
   "emergency-stop": EmergencyStopCommand,
   "attempt-start": AttemptStartCommand,
+  "attempt-start-batch": AttemptStartBatchCommand,
   "attempt-claim": AttemptClaimCommand,
   "attempt-complete": AttemptCompleteCommand,
   "attempt-fail": AttemptFailCommand,
+  "attempt-report-batch": AttemptReportBatchCommand,
   "attempt-expire": AttemptExpireCommand,
   "task-reset": TaskResetCommand,
   "output-verified": OutputVerifiedCommand,
@@ -322,9 +373,11 @@ export type ManifestCommand =
   | JobControlCommand
   | EmergencyStopCommand
   | AttemptStartCommand
+  | AttemptStartBatchCommand
   | AttemptClaimCommand
   | AttemptCompleteCommand
   | AttemptFailCommand
+  | AttemptReportBatchCommand
   | AttemptExpireCommand
   | TaskResetCommand
   | OutputVerifiedCommand

@@ -69,3 +69,23 @@ export type CompletionV1 = Static<typeof CompletionV1>;
 
 export const Completion = Type.Union([CompletionV1], { $id: "Completion" });
 export type Completion = Static<typeof Completion>;
+
+/**
+ * An agent's reports for one WorkBatchV1, published on `tessera.cmd.task.complete-batch` with
+ * Nats-Msg-Id `complete-batch:<batchId>`: one completion per item it ran, in the batch's order
+ * (checked in `rules.ts`: at least one, all from `nodeId`). The consensus leader applies them as
+ * one attempt-report-batch command.
+ */
+export const CompletionBatchV1 = Type.Object(
+  {
+    v: Type.Literal(1),
+    batchId: NonEmptyString(256),
+    nodeId: SubjectToken,
+    completions: Type.Array(CompletionV1, { minItems: 1, maxItems: 128 }),
+  },
+  { additionalProperties: false, $id: "CompletionBatchV1" },
+);
+export type CompletionBatchV1 = Static<typeof CompletionBatchV1>;
+
+export const CompletionBatch = Type.Union([CompletionBatchV1], { $id: "CompletionBatch" });
+export type CompletionBatch = Static<typeof CompletionBatch>;

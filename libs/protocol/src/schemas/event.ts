@@ -97,6 +97,8 @@ export const TaskStartedEvent = event("task", "started", {
   nodeId: Type.Optional(SubjectToken),
   speculative: Type.Boolean(),
   deadlineAt: Type.Optional(EpochMs),
+  /** Started by attempt-start-batch: the batch's id (its work travels as one WorkBatchV1). */
+  batch: Type.Optional(NonEmptyString(256)),
 });
 export const TaskClaimedEvent = event("task", "claimed", { ...TaskRef, nodeId: SubjectToken });
 export const TaskCompletedEvent = event("task", "completed", {

@@ -41,3 +41,29 @@ export type WorkItemV1 = Static<typeof WorkItemV1>;
 /** Every work item version a consumer understands, discriminated by `v`. */
 export const WorkItem = Type.Union([WorkItemV1], { $id: "WorkItem" });
 export type WorkItem = Static<typeof WorkItem>;
+
+/** Most work items one WorkBatchV1 carries (an attempt-start-batch's accepted starts). */
+export const MAX_ITEMS_PER_WORK_BATCH = 128;
+
+/**
+ * The batched task path (short tasks only, services/scheduler/README.md): the work items of the
+ * attempts one attempt-start-batch started, published as ONE message on
+ * `tessera.work.<pool>.batch` with Nats-Msg-Id `work-batch:<batchId>`. An agent runs them in
+ * one slot, in order, and reports them in one CompletionBatchV1 before acking the message.
+ * `batchId` is the manifest's name for the batch (the first accepted start's item id); every item
+ * belongs to `jobId` and `pool` (checked in `rules.ts`).
+ */
+export const WorkBatchV1 = Type.Object(
+  {
+    v: Type.Literal(1),
+    batchId: NonEmptyString(256),
+    jobId: JobId,
+    pool: SubjectToken,
+    items: Type.Array(WorkItemV1, { minItems: 1, maxItems: MAX_ITEMS_PER_WORK_BATCH }),
+  },
+  { additionalProperties: false, $id: "WorkBatchV1" },
+);
+export type WorkBatchV1 = Static<typeof WorkBatchV1>;
+
+export const WorkBatch = Type.Union([WorkBatchV1], { $id: "WorkBatch" });
+export type WorkBatch = Static<typeof WorkBatch>;

@@ -44,7 +44,7 @@ export const FAILED = 3;
 const MODE_CODES: readonly MatmulJobSpec["mode"][] = ["exact", "float", "empty"];
 
 /** Snapshot format of a job record written by this code (see README "Snapshot format"). */
-export const JOB_FORMAT_VERSION = 3;
+export const JOB_FORMAT_VERSION = 4;
 
 /** uriPrefix value meaning "the full URI is in uriOverrides". */
 export const URI_OVERRIDE = 255;
@@ -65,6 +65,8 @@ export interface LiveAttempt {
   readonly speculative: boolean;
   /** -1 until an attempt-claim. */
   claimedAt: number;
+  /** The attempt-start-batch that started it (its batch id), null for a lone attempt-start. */
+  readonly batch: string | null;
 }
 
 /** Dense per-task columns, indexed by task ordinal. */
@@ -356,11 +358,15 @@ export class Job {
         w.f64(a.deadlineAt);
         w.bool(a.speculative);
         w.f64(a.claimedAt);
+        w.str(a.batch ?? "");
       }
     }
   }
 
-  /** Reads a job record of snapshot format `version` (1, 2 or 3; v3 added kPerMap). */
+  /**
+   * Reads a job record of format `version` (1..4; v3 added kPerMap, v4 the live attempts'
+   * batch).
+   */
   static read(r: Reader, version: number): Job {
     const id = r.str("job id");
     const n = r.u32("spec.n");
@@ -434,13 +440,19 @@ export class Job {
       for (let k = 0; k < count; k++) {
         const attempt = r.u32("attempt");
         const node = r.str("attempt node");
+        const startedAt = r.f64("startedAt");
+        const deadlineAt = r.f64("deadlineAt");
+        const speculative = r.bool("speculative");
+        const claimedAt = r.f64("claimedAt");
+        const batch = version >= 4 ? r.str("attempt batch") : "";
         list.push({
           attempt,
           nodeId: node === "" ? null : node,
-          startedAt: r.f64("startedAt"),
-          deadlineAt: r.f64("deadlineAt"),
-          speculative: r.bool("speculative"),
-          claimedAt: r.f64("claimedAt"),
+          startedAt,
+          deadlineAt,
+          speculative,
+          claimedAt,
+          batch: batch === "" ? null : batch,
         });
       }
       job.live.set(t, list);

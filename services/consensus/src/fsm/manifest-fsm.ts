@@ -12,6 +12,8 @@ import {
   type AttemptCompleteCommand,
   type AttemptExpireCommand,
   type AttemptFailCommand,
+  type AttemptReportBatchCommand,
+  type AttemptStartBatchCommand,
   type AttemptStartCommand,
   type CommandEnvelope,
   commandEnvelopeCodec,
@@ -50,7 +52,6 @@ import {
   DONE,
   FAILED,
   isTerminal,
-  JOB_FORMAT_VERSION,
   Job,
   type JobState,
   type LiveAttempt,
@@ -161,6 +162,8 @@ export interface LiveAttemptView {
   readonly deadlineAt: number | null;
   readonly speculative: boolean;
   readonly claimedAt: number | null;
+  /** Started by attempt-start-batch: its batch id (work travels as one WorkBatchV1). */
+  readonly batch: string | null;
 }
 
 export interface TaskView {
@@ -235,11 +238,16 @@ type Result = Record<string, unknown>;
 
 const SNAPSHOT_MAGIC = 0x4d465354; // "TSFM" little-endian
 /**
- * Written by snapshot(); restore() also reads versions 1..3 (see README "Snapshot format"). v4
- * appends the deleted job ids; its job records are JOB_FORMAT_VERSION's.
+ * Written by snapshot(); restore() also reads versions 1..4 (see README "Snapshot format"). v4
+ * appends the deleted job ids; v5 writes job records of format 4 (live attempts' batch).
  */
-export const SNAPSHOT_VERSION = 4;
+export const SNAPSHOT_VERSION = 5;
 const OLDEST_SNAPSHOT_VERSION = 1;
+
+/** The job record format a snapshot of `version` holds (v1..3 as numbered, v4 → 3, v5 → 4). */
+function jobFormatOf(snapshotVersion: number): number {
+  return snapshotVersion <= 3 ? snapshotVersion : snapshotVersion - 1;
+}
 const HEADER_BYTES = 20;
 
 const decoder = new TextDecoder();
@@ -445,12 +453,16 @@ export class ManifestFsm implements StateMachine {
         return this.setEmergencyStop(cmd);
       case "attempt-start":
         return this.attemptStart(cmd);
+      case "attempt-start-batch":
+        return this.attemptStartBatch(cmd);
       case "attempt-claim":
         return this.attemptClaim(cmd);
       case "attempt-complete":
         return this.attemptComplete(cmd);
       case "attempt-fail":
         return this.attemptFail(cmd);
+      case "attempt-report-batch":
+        return this.attemptReportBatch(cmd);
       case "attempt-expire":
         return this.attemptExpire(cmd);
       case "task-reset":
@@ -687,7 +699,46 @@ export class ManifestFsm implements StateMachine {
     return rest;
   }
 
-  private attemptStart(c: AttemptStartCommand): Result {
+  /**
+   * Each start judged as a lone attempt-start would be; the accepted ones form one batch named
+   * after the first of them (unique: that attempt starts here and nowhere else).
+   */
+  private attemptStartBatch(c: AttemptStartBatchCommand): Result {
+    let batch: string | null = null;
+    const started: { taskId: string; attempt: number }[] = [];
+    const refused: { taskId: string; attempt: number; code: string; reason: string }[] = [];
+    for (const s of c.starts) {
+      const name: string = batch ?? `${c.jobId}/${s.taskId}/${s.attempt}`;
+      try {
+        this.attemptStart({ type: "attempt-start", jobId: c.jobId, ...s }, name);
+        batch = name;
+        started.push({ taskId: s.taskId, attempt: s.attempt });
+      } catch (e) {
+        if (!(e instanceof ManifestRejection)) throw e;
+        refused.push({ taskId: s.taskId, attempt: s.attempt, code: e.code, reason: e.reason });
+      }
+    }
+    return { jobId: c.jobId, batch, started, refused };
+  }
+
+  /** Each report applied as a lone attempt-complete / attempt-fail would be. */
+  private attemptReportBatch(c: AttemptReportBatchCommand): Result {
+    let applied = 0;
+    const refused: { taskId: string; attempt: number; code: string; reason: string }[] = [];
+    for (const r of c.reports) {
+      try {
+        if (r.type === "attempt-complete") this.attemptComplete(r);
+        else this.attemptFail(r);
+        applied++;
+      } catch (e) {
+        if (!(e instanceof ManifestRejection)) throw e;
+        refused.push({ taskId: r.taskId, attempt: r.attempt, code: e.code, reason: e.reason });
+      }
+    }
+    return { applied, refused };
+  }
+
+  private attemptStart(c: AttemptStartCommand, batch: string | null = null): Result {
     const job = this.job(c.jobId);
     if (isTerminal(job.state)) reject("job-finished", `job ${job.id} is ${job.state}`);
     if (job.state === "paused") reject("job-paused", `job ${job.id} is paused`);
@@ -742,6 +793,7 @@ export class ManifestFsm implements StateMachine {
       deadlineAt: c.deadlineAt ?? -1,
       speculative,
       claimedAt: -1,
+      batch,
     };
     job.live.set(t.ordinal, [...live, a]);
     job.liveAttempts++;
@@ -763,6 +815,7 @@ export class ManifestFsm implements StateMachine {
       ...nodeField(a.nodeId),
       speculative,
       ...(c.deadlineAt === undefined ? {} : { deadlineAt: c.deadlineAt }),
+      ...(batch === null ? {} : { batch }),
     });
     return { jobId: job.id, taskId: t.taskId, attempt: c.attempt, speculative };
   }
@@ -1442,6 +1495,7 @@ export class ManifestFsm implements StateMachine {
       deadlineAt: a.deadlineAt >= 0 ? a.deadlineAt : null,
       speculative: a.speculative,
       claimedAt: a.claimedAt >= 0 ? a.claimedAt : null,
+      batch: a.batch,
     };
   }
 
@@ -1641,7 +1695,7 @@ export class ManifestFsm implements StateMachine {
     let totalTasks = 0;
     const jobCount = r.u32("job count");
     for (let i = 0; i < jobCount; i++) {
-      const job = Job.read(r, Math.min(version, JOB_FORMAT_VERSION));
+      const job = Job.read(r, jobFormatOf(version));
       jobs.set(job.id, job);
       totalTasks += job.total;
     }

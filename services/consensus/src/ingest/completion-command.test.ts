@@ -1,11 +1,16 @@
 import {
   decodeCommandEnvelope,
   encodeCompletion,
+  encodeCompletionBatch,
   ProtocolValidationError,
   SUBJECTS,
 } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
-import { COMPLETIONS_CLIENT_ID, commandBytesFor } from "./completion-command.js";
+import {
+  COMPLETION_BATCHES_CLIENT_ID,
+  COMPLETIONS_CLIENT_ID,
+  commandBytesFor,
+} from "./completion-command.js";
 
 const base = {
   v: 1 as const,
@@ -68,6 +73,49 @@ describe("agent completions on TESSERA_CMD", () => {
     expect(() => commandBytesFor({ subject: SUBJECTS.taskComplete, data, seq: 1 })).toThrow(
       /attempt/,
     );
+  });
+
+  it("a completion batch becomes one attempt-report-batch under its own session", () => {
+    const ok = {
+      ...base,
+      status: "ok" as const,
+      output: {
+        uri: "empty:k",
+        key: "jobs/job-1/partials/0-0-0.tile",
+        checksum: "00000000",
+        bytes: 0,
+      },
+    };
+    const failed = {
+      ...base,
+      itemId: "job-1/m-0-0-1/2",
+      taskId: "m-0-0-1",
+      attempt: 2,
+      status: "failed" as const,
+      error: { code: "TESSERA_E_STORAGE_UNAVAILABLE", message: "timeout" },
+    };
+    const data = encodeCompletionBatch({
+      v: 1,
+      batchId: "job-1/m-0-0-0/1",
+      nodeId: "cpu-1",
+      completions: [ok, failed],
+    });
+    const env = decodeCommandEnvelope(
+      commandBytesFor({ subject: SUBJECTS.taskCompleteBatch, data, seq: 9 }),
+    );
+    expect(env.clientId).toBe(COMPLETION_BATCHES_CLIENT_ID);
+    expect(env.seq).toBe(9);
+    expect(env.cmd).toMatchObject({
+      type: "attempt-report-batch",
+      reports: [
+        { type: "attempt-complete", taskId: "m-0-0-0", attempt: 1, nodeId: "cpu-1" },
+        { type: "attempt-fail", taskId: "m-0-0-1", attempt: 2, retryable: true },
+      ],
+    });
+    const bad = new TextEncoder().encode(JSON.stringify({ v: 1, batchId: "b", nodeId: "cpu-1" }));
+    expect(() =>
+      commandBytesFor({ subject: SUBJECTS.taskCompleteBatch, data: bad, seq: 10 }),
+    ).toThrow(/completions/);
   });
 
   it("other subjects must carry a valid envelope", () => {

@@ -1,13 +1,18 @@
 // Agents report results as CompletionV1 on `tessera.cmd.task.complete` (services/agent). The
 // manifest only applies command envelopes, so ingestion translates each report into an
-// attempt-complete (status ok) or attempt-fail (status failed) command.
+// attempt-complete (status ok) or attempt-fail (status failed) command; a CompletionBatchV1 on
+// `tessera.cmd.task.complete-batch` becomes one attempt-report-batch of those.
 //
 // Exactly-once needs no per-agent session here: fencing makes both commands idempotent (a repeated
 // completion of the winning attempt with the same output replies `alreadyComplete`; anything else
 // is `stale-attempt`). The envelope still needs a (clientId, seq): one shared session whose seq is
 // the message's stream sequence, which is the same on every redelivery of that message.
 import {
+  type AttemptCompleteCommand,
+  type AttemptFailCommand,
+  type CompletionV1,
   decodeCompletion,
+  decodeCompletionBatch,
   MAX_COMMAND_BYTES,
   type ManifestCommand,
   SUBJECTS,
@@ -16,6 +21,11 @@ import { decodeEnvelope, type Envelope, encodeEnvelope } from "../api/envelope.j
 
 /** The session every translated agent report is applied under. */
 export const COMPLETIONS_CLIENT_ID = "agent-completions";
+/**
+ * The session of translated completion batches: its own, so its seqs (also stream sequences)
+ * rise on their own and never fall under the floor that lone completions raise.
+ */
+export const COMPLETION_BATCHES_CLIENT_ID = "agent-completion-batches";
 
 const REASON_MAX = 1024;
 
@@ -29,7 +39,16 @@ export interface IncomingCommand {
 
 /** CompletionV1 bytes → the manifest command it stands for. Throws ProtocolError when invalid. */
 export function completionToCommand(bytes: Uint8Array): ManifestCommand {
-  const c = decodeCompletion(bytes, MAX_COMMAND_BYTES);
+  return reportOf(decodeCompletion(bytes, MAX_COMMAND_BYTES));
+}
+
+/** CompletionBatchV1 bytes → one attempt-report-batch. Throws ProtocolError when invalid. */
+export function completionBatchToCommand(bytes: Uint8Array): ManifestCommand {
+  const batch = decodeCompletionBatch(bytes, MAX_COMMAND_BYTES);
+  return { type: "attempt-report-batch", reports: batch.completions.map(reportOf) };
+}
+
+function reportOf(c: CompletionV1): AttemptCompleteCommand | AttemptFailCommand {
   if (c.status === "ok" && c.output) {
     return {
       type: "attempt-complete",
@@ -67,6 +86,14 @@ export function commandBytesFor(msg: IncomingCommand): Uint8Array {
       cmd: completionToCommand(msg.data),
     };
     return encodeEnvelope(env);
+  }
+  if (msg.subject === SUBJECTS.taskCompleteBatch) {
+    return encodeEnvelope({
+      v: 1,
+      clientId: COMPLETION_BATCHES_CLIENT_ID,
+      seq: msg.seq,
+      cmd: completionBatchToCommand(msg.data),
+    });
   }
   decodeEnvelope(msg.data);
   return msg.data;

@@ -31,6 +31,8 @@ export interface LiveAttempt {
   readonly startedAt: number;
   readonly speculative: boolean;
   readonly deadlineAt: number | undefined;
+  /** The attempt-start-batch that started it: its work travels in that batch's WorkBatchV1. */
+  readonly batch: string | undefined;
 }
 
 export interface TaskView {
@@ -372,6 +374,7 @@ function applyTaskEvent(
         startedAt: at,
         speculative: ev.speculative,
         deadlineAt: ev.deadlineAt,
+        batch: ev.batch,
       });
       if (job.state === "queued") job.state = "running";
       return undefined;
