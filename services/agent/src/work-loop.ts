@@ -14,12 +14,7 @@
 // whole message back would re-run the items that succeeded.
 
 import type { Logger } from "@tessera/observability";
-import {
-  decodeWorkBatch,
-  decodeWorkItem,
-  type WorkBatchV1,
-  type WorkItemV1,
-} from "@tessera/protocol";
+import { decodeWorkBatch, decodeWorkItem, type WorkItemV1 } from "@tessera/protocol";
 import type { RunningTask } from "./heartbeat.js";
 import type { ExecutionOutcome } from "./task-executor.js";
 
@@ -158,15 +153,8 @@ export class WorkLoop {
 
   private async handle(msg: WorkMessage): Promise<void> {
     if (msg.subject.endsWith(".batch")) return this.handleBatch(msg);
-    let item: WorkItemV1;
-    try {
-      item = decodeWorkItem(msg.data);
-    } catch (err) {
-      // A malformed item fails the same way on every agent: terminate, never redeliver forever.
-      this.opts.logger.error({ err }, "rejected work item that failed validation (terminated)");
-      msg.term(err instanceof Error ? err.message.slice(0, 200) : "invalid work item");
-      return;
-    }
+    const item = this.decodeOrTerminate(msg, decodeWorkItem, "work item");
+    if (!item) return;
     const log = this.opts.logger.child({
       jobId: item.jobId,
       taskId: item.taskId,
@@ -180,11 +168,7 @@ export class WorkLoop {
       startedAt: Date.now(),
       msg,
     });
-    // Long kernels or slow stores must not let ack_wait expire and cause a needless redelivery.
-    const keepAlive = setInterval(
-      () => msg.working(),
-      Math.max(250, Math.floor(this.opts.ackWaitMs / 3)),
-    );
+    const keepAlive = this.keepAlive(msg);
     const done = () => {
       clearInterval(keepAlive);
       this.running.delete(key);
@@ -208,19 +192,10 @@ export class WorkLoop {
 
   /** A WorkBatchV1: every item in order in this slot, then one report and one ack (above). */
   private async handleBatch(msg: WorkMessage): Promise<void> {
-    let batch: WorkBatchV1;
-    try {
-      batch = decodeWorkBatch(msg.data);
-    } catch (err) {
-      this.opts.logger.error({ err }, "rejected work batch that failed validation (terminated)");
-      msg.term(err instanceof Error ? err.message.slice(0, 200) : "invalid work batch");
-      return;
-    }
+    const batch = this.decodeOrTerminate(msg, decodeWorkBatch, "work batch");
+    if (!batch) return;
     const log = this.opts.logger.child({ jobId: batch.jobId, batch: batch.batchId });
-    const keepAlive = setInterval(
-      () => msg.working(),
-      Math.max(250, Math.floor(this.opts.ackWaitMs / 3)),
-    );
+    const keepAlive = this.keepAlive(msg);
     const outcomes: ExecutionOutcome[] = [];
     let handedOver = false;
     try {
@@ -253,6 +228,27 @@ export class WorkLoop {
     } finally {
       if (!handedOver) clearInterval(keepAlive);
     }
+  }
+
+  /** The message's body, or undefined once it is terminated: a malformed one fails the same way
+   * on every agent, so it is never redelivered. */
+  private decodeOrTerminate<T>(
+    msg: WorkMessage,
+    decode: (bytes: Uint8Array) => T,
+    what: string,
+  ): T | undefined {
+    try {
+      return decode(msg.data);
+    } catch (err) {
+      this.opts.logger.error({ err }, `rejected ${what} that failed validation (terminated)`);
+      msg.term(err instanceof Error ? err.message.slice(0, 200) : `invalid ${what}`);
+      return undefined;
+    }
+  }
+
+  /** Long kernels or slow stores must not let ack_wait expire and cause a needless redelivery. */
+  private keepAlive(msg: WorkMessage): NodeJS.Timeout {
+    return setInterval(() => msg.working(), Math.max(250, Math.floor(this.opts.ackWaitMs / 3)));
   }
 
   /**

@@ -133,6 +133,8 @@ export class Scheduler {
   private hbSub: Subscription | undefined;
   private eventsStop: (() => Promise<void>) | undefined;
   private lastSeq = 0;
+  /** Set when the manifest refused attempt-start-batch as a command (a peer predating it). */
+  private batchingRefused = false;
   private ready = false;
   private stopping = false;
   private planQueued = false;
@@ -809,6 +811,7 @@ export class Scheduler {
   private batchable(d: StartDecision): boolean {
     return (
       this.config.batchMaxTasks > 1 &&
+      !this.batchingRefused &&
       !d.speculative &&
       this.view.jobs.get(d.jobId)?.spec.mode === "empty"
     );
@@ -868,7 +871,16 @@ export class Scheduler {
         outcome: "rejected",
         code: reply.ok ? "" : reply.code,
       });
-      log.warn({ err, starts: ds.length }, "attempt-start-batch refused as a whole");
+      if (!reply.ok && reply.code === "schema-error" && !this.batchingRefused) {
+        // A peer that predates the command: fall back to one start per task until restarted.
+        this.batchingRefused = true;
+        log.warn(
+          { reason: reply.reason },
+          "the manifest does not know attempt-start-batch; batched path off until restart",
+        );
+      } else {
+        log.warn({ err, starts: ds.length }, "attempt-start-batch refused as a whole");
+      }
       for (const d of ds) this.forgetStart(d, 1_000, true);
       return;
     }
