@@ -134,6 +134,7 @@ runBench("planner", async () => {
     prefetch: { fixed: 0 },
     dataLocation: undefined,
     maxStartsPerPass: 64,
+    batchMaxTasks: 64,
   };
   const levels = [];
   for (const done of flags.done) {

@@ -52,7 +52,7 @@ import {
 } from "@tessera/protocol";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerConfig } from "./config.js";
-import { groupIntoBatches } from "./core/batching.js";
+import { groupIntoBatches, travelsInBatches } from "./core/batching.js";
 import { StorageBreaker } from "./core/breaker.js";
 import { DurationStats } from "./core/deadlines.js";
 import { FollowWatchdog } from "./core/follow-watchdog.js";
@@ -113,7 +113,8 @@ export class Scheduler {
   private readonly durations = new DurationStats();
   private readonly runTimes = new DurationStats();
   private readonly breaker: StorageBreaker;
-  private readonly plannerConfig: PlannerConfig;
+  /** Replaced (batchMaxTasks 1) if the manifest turns out not to know attempt-start-batch. */
+  private plannerConfig: PlannerConfig;
   /** Tasks ("job/task") with a proposal in flight. */
   private readonly inflight = new Set<string>();
   /** Start decisions the view does not show yet, by attempt key (they hold node capacity). */
@@ -133,8 +134,6 @@ export class Scheduler {
   private hbSub: Subscription | undefined;
   private eventsStop: (() => Promise<void>) | undefined;
   private lastSeq = 0;
-  /** Set when the manifest refused attempt-start-batch as a command (a peer predating it). */
-  private batchingRefused = false;
   private ready = false;
   private stopping = false;
   private planQueued = false;
@@ -174,6 +173,7 @@ export class Scheduler {
       prefetch: config.prefetch,
       dataLocation: config.dataLocation,
       maxStartsPerPass: config.maxStartsPerPass,
+      batchMaxTasks: config.batchMaxTasks,
     };
   }
 
@@ -672,7 +672,7 @@ export class Scheduler {
           this.schedulePlan();
         });
       }
-      for (const group of groupIntoBatches(batchable, this.config.batchMaxTasks)) {
+      for (const group of groupIntoBatches(batchable, this.plannerConfig.batchMaxTasks)) {
         this.launchBatch(group);
       }
       this.metrics.pendingStarts.set(this.pendingStarts.size);
@@ -809,11 +809,9 @@ export class Scheduler {
 
   /** A fresh start of a job whose tasks are known short (mode "empty"): the batched path. */
   private batchable(d: StartDecision): boolean {
+    const spec = this.view.jobs.get(d.jobId)?.spec;
     return (
-      this.config.batchMaxTasks > 1 &&
-      !this.batchingRefused &&
-      !d.speculative &&
-      this.view.jobs.get(d.jobId)?.spec.mode === "empty"
+      this.plannerConfig.batchMaxTasks > 1 && !d.speculative && !!spec && travelsInBatches(spec)
     );
   }
 
@@ -871,9 +869,9 @@ export class Scheduler {
         outcome: "rejected",
         code: reply.ok ? "" : reply.code,
       });
-      if (!reply.ok && reply.code === "schema-error" && !this.batchingRefused) {
+      if (!reply.ok && reply.code === "schema-error" && this.plannerConfig.batchMaxTasks > 1) {
         // A peer that predates the command: fall back to one start per task until restarted.
-        this.batchingRefused = true;
+        this.plannerConfig = { ...this.plannerConfig, batchMaxTasks: 1 };
         log.warn(
           { reason: reply.reason },
           "the manifest does not know attempt-start-batch; batched path off until restart",

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { groupIntoBatches } from "./batching.js";
+import {
+  batchedPrefetch,
+  groupIntoBatches,
+  QUEUED_BATCHES_PER_NODE,
+  travelsInBatches,
+} from "./batching.js";
 
 const start = (jobId: string, pool: string, n: number) => ({ jobId, pool, n });
 
@@ -32,5 +37,18 @@ describe("groupIntoBatches", () => {
 
   it("refuses a max below 1", () => {
     expect(() => groupIntoBatches([start("a", "cpu", 0)], 0)).toThrow(/max: 0/);
+  });
+});
+
+describe("which jobs are batched, and how much a node queues for them", () => {
+  it("batches empty jobs only, decided from the spec", () => {
+    expect(travelsInBatches({ mode: "empty" })).toBe(true);
+    expect(travelsInBatches({ mode: "exact" })).toBe(false);
+    expect(travelsInBatches({ mode: "float" })).toBe(false);
+  });
+
+  it("queues batches' worth under --prefetch auto and exactly a fixed --prefetch", () => {
+    expect(batchedPrefetch({ windowMs: 50 }, 64)).toBe(QUEUED_BATCHES_PER_NODE * 64);
+    expect(batchedPrefetch({ fixed: 3 }, 64)).toBe(3);
   });
 });

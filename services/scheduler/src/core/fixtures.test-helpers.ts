@@ -36,13 +36,21 @@ export class ViewBuilder {
     return this;
   }
 
-  submit(jobId: string, n = 128, tile = 64, maxAttempts = 4, at = 0, kPerMap = 1): this {
+  submit(
+    jobId: string,
+    n = 128,
+    tile = 64,
+    maxAttempts = 4,
+    at = 0,
+    kPerMap = 1,
+    mode: "exact" | "empty" = "exact",
+  ): this {
     const T = n / tile;
     return this.apply(at, {
       category: "job",
       type: "submitted",
       jobId,
-      spec: { n, tile, mode: "exact", seed: 1, ...(kPerMap === 1 ? {} : { kPerMap }) },
+      spec: { n, tile, mode, seed: 1, ...(kPerMap === 1 ? {} : { kPerMap }) },
       maps: (T * T * T) / kPerMap,
       reduces: T * T,
       maxAttempts,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { QUEUED_BATCHES_PER_NODE } from "./batching.js";
 import { StorageBreaker } from "./breaker.js";
 import { DurationStats } from "./deadlines.js";
 import { ViewBuilder } from "./fixtures.test-helpers.js";
@@ -29,6 +30,7 @@ const cfg: PlannerConfig = {
   prefetch: { fixed: 0 },
   dataLocation: undefined,
   maxStartsPerPass: 100,
+  batchMaxTasks: 64,
 };
 
 function inputs(now: number, over: Partial<PlannerInputs> = {}): PlannerInputs {
@@ -80,6 +82,20 @@ describe("planner", () => {
     const b = new ViewBuilder().submit("j1", 128, 16).node("n1", 2);
     const fixed = { ...cfg, prefetch: { fixed: 2 } };
     expect(starts(plan(b.view, fixed, inputs(0, { runTimes })).decisions).length).toBe(4);
+  });
+
+  it("lets a node queue batches' worth of a batched (empty) job's starts, and one-task amounts otherwise", () => {
+    const auto: PlannerConfig = { ...cfg, prefetch: { windowMs: 50 }, maxStartsPerPass: 10_000 };
+    const startsFor = (mode: "exact" | "empty", batchMaxTasks: number) => {
+      const runTimes = new DurationStats();
+      for (let i = 0; i < 3; i++) runTimes.add("j1", "map", 1);
+      const b = new ViewBuilder().submit("j1", 1024, 32, 4, 0, 1, mode).node("n1", 2);
+      const c = { ...auto, batchMaxTasks };
+      return starts(plan(b.view, c, inputs(0, { runTimes })).decisions).length;
+    };
+    expect(startsFor("empty", 64)).toBe(2 + QUEUED_BATCHES_PER_NODE * 64);
+    expect(startsFor("empty", 1)).toBe(2 + MAX_AUTO_PREFETCH); // the batched path off
+    expect(startsFor("exact", 64)).toBe(2 + MAX_AUTO_PREFETCH);
   });
 
   it("counts live attempts (manifest node or heartbeat runner) as load", () => {

@@ -13,6 +13,8 @@
 // or failed node → no placement there; the storage breaker open → no starts (one probe when
 // half-open). The shell executes decisions through the consensus client; fencing in the
 // manifest makes a decision that raced another scheduler a harmless rejection.
+
+import { batchedPrefetch, travelsInBatches } from "./batching.js";
 import type { StorageBreaker } from "./breaker.js";
 import {
   type DeadlinePolicy,
@@ -43,6 +45,8 @@ export interface PlannerConfig {
   readonly dataLocation: InputLocation | undefined;
   /** Most attempt-starts per pass (bounds one burst of proposals). */
   readonly maxStartsPerPass: number;
+  /** Starts per batch on the batched path (core/batching.ts); 1: the path is off. */
+  readonly batchMaxTasks: number;
 }
 
 /** What the shell knows beyond the manifest: heartbeats and its own proposals in flight. */
@@ -193,15 +197,24 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     reduce: inputs.durations.learned(jobId, "reduce", cfg.deadlines),
   });
   // Placement for a job's tasks of a kind (built once per job and pass): the queue allowance
-  // follows how long agents took to run its siblings.
+  // follows how long agents took to run its siblings, or, for a batched job, a number of batches
+  // (core/batching.ts).
   const placementWith = (runMs: number | undefined): PlacementOptions => ({
     ...cfg.placement,
     prefetch: (slots) => prefetchFor(cfg.prefetch, slots, runMs),
   });
-  const placementsFor = (jobId: string): Record<"map" | "reduce", PlacementOptions> => ({
-    map: placementWith(inputs.runTimes?.learned(jobId, "map", cfg.deadlines).p75),
-    reduce: placementWith(inputs.runTimes?.learned(jobId, "reduce", cfg.deadlines).p75),
-  });
+  const placementsFor = (jobId: string): Record<"map" | "reduce", PlacementOptions> => {
+    const spec = view.jobs.get(jobId)?.spec;
+    if (spec && cfg.batchMaxTasks > 1 && travelsInBatches(spec)) {
+      const queued = batchedPrefetch(cfg.prefetch, cfg.batchMaxTasks);
+      const batched: PlacementOptions = { ...cfg.placement, prefetch: () => queued };
+      return { map: batched, reduce: batched };
+    }
+    return {
+      map: placementWith(inputs.runTimes?.learned(jobId, "map", cfg.deadlines).p75),
+      reduce: placementWith(inputs.runTimes?.learned(jobId, "reduce", cfg.deadlines).p75),
+    };
+  };
 
   // 1. Sweep live attempts: expiries, exhaustion, load.
   for (const job of jobs) {

@@ -25,7 +25,10 @@ export type PrefetchPolicy =
  */
 export const MAX_AUTO_PREFETCH = 32;
 
-/** Queued attempts allowed beyond `slots` for tasks whose agents' p75 run time is `taskMs`. */
+/**
+ * Queued attempts allowed beyond `slots` for tasks whose agents' p75 run time is `taskMs` (a
+ * batched job's tasks: core/batching.ts `batchedPrefetch`).
+ */
 export function prefetchFor(
   policy: PrefetchPolicy,
   slots: number,
