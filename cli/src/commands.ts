@@ -395,7 +395,7 @@ export async function loadJobProfile(
   nats: readonly string[],
   jobId: string,
 ): Promise<import("./job-profile.js").JobProfile> {
-  const { COMPLETED_MSG, itemTimingOf, profileJob } = await import("./job-profile.js");
+  const { COMPLETION_LINES_GREP, itemTimingsOf, profileJob } = await import("./job-profile.js");
   const { searchLogs } = await import("./logs.js");
   const view = (await client.get(`/v1/jobs/${jobId}`)) as Record<string, unknown>;
   const times = jobTimes(view);
@@ -404,7 +404,7 @@ export async function loadJobProfile(
     service: "agent",
     minLevel: 30,
     jobId,
-    grep: COMPLETED_MSG,
+    grep: COMPLETION_LINES_GREP,
     // A minute of slack: the agents' clocks against the leader's.
     since: submittedAt - 60_000,
     limit: 10_000_000,
@@ -418,7 +418,7 @@ export async function loadJobProfile(
       ...times,
       submittedAt,
     },
-    result.lines.flatMap((line) => itemTimingOf(line) ?? []),
+    result.lines.flatMap((line) => itemTimingsOf(line)),
     Date.now(),
   );
 }

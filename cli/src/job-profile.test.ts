@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
+  COMPLETED_BATCH_MSG,
   COMPLETED_MSG,
+  COMPLETION_LINES_GREP,
   coveredMs,
   formatProfile,
   type ItemTiming,
   itemTimingOf,
+  itemTimingsOf,
   type JobTimes,
   profileJob,
 } from "./job-profile.js";
@@ -67,6 +70,35 @@ describe("job profile (bottleneck detection)", () => {
     expect(itemTimingOf({ ...line, msg: "attempt started" })).toBeNull();
     expect(itemTimingOf({ ...line, timings: { readMs: 1 } })).toBeNull();
     expect(itemTimingOf({ ...line, node: undefined })).toBeNull();
+    expect(itemTimingsOf(line)).toHaveLength(1);
+  });
+
+  it("reads every item of an agent's work batch line", () => {
+    const timings = { readMs: 0, computeMs: 0.01, writeMs: 0, totalMs: 0.02 };
+    const line = {
+      level: 30,
+      time: T0 + 9,
+      service: "agent",
+      node: "agent-2",
+      jobId: "j",
+      batch: "j/m-0-0-0/1",
+      msg: COMPLETED_BATCH_MSG,
+      items: [
+        { taskId: "m-0-0-0", attempt: 1, endAt: T0 + 1, timings },
+        { taskId: "m-0-0-1", attempt: 1, endAt: T0 + 2, timings },
+        { taskId: "m-0-0-2", attempt: 1, endAt: T0 + 3 }, // no timings: skipped
+      ],
+      failed: 0,
+    };
+    expect(itemTimingsOf(line)).toEqual([
+      { node: "agent-2", taskId: "m-0-0-0", attempt: 1, endAt: T0 + 1, ...timings },
+      { node: "agent-2", taskId: "m-0-0-1", attempt: 1, endAt: T0 + 2, ...timings },
+    ]);
+    expect(itemTimingsOf({ ...line, items: "none" })).toEqual([]);
+    // Both messages contain what the profile searches TESSERA_LOGS for.
+    for (const msg of [COMPLETED_MSG, COMPLETED_BATCH_MSG]) {
+      expect(msg).toContain(COMPLETION_LINES_GREP);
+    }
   });
 
   it("covers the union of intervals, clipped to the window", () => {

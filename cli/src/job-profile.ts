@@ -1,7 +1,7 @@
 // `tessera job profile`: where a job's time went and what bounded it (bottleneck detection).
 // Pure: turns the job's manifest times and the agents' "work item completed" log lines (each
-// agent ships one per work item to TESSERA_LOGS, with its read / compute / write timings) into a
-// profile and a verdict. The command around it (commands.ts) reads the two.
+// agent ships one per work item to TESSERA_LOGS, with its read / compute / write timings; one
+// "work batch completed" line per work batch, with each item's) into a profile and a verdict. The command around it (commands.ts) reads the two.
 
 /** One work item an agent ran, from its shipped completion line. */
 export interface ItemTiming {
@@ -18,6 +18,10 @@ export interface ItemTiming {
 
 /** The message of the agent's line per completed work item (services/agent work-loop.ts). */
 export const COMPLETED_MSG = "work item completed";
+/** The message of its line per completed work batch: `items[{taskId, attempt, endAt, timings}]`. */
+export const COMPLETED_BATCH_MSG = "work batch completed";
+/** A substring of both messages: what to search TESSERA_LOGS for. */
+export const COMPLETION_LINES_GREP = "completed";
 
 const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
 
@@ -41,6 +45,22 @@ export function itemTimingOf(line: Readonly<Record<string, unknown>>): ItemTimin
     writeMs: t.writeMs,
     totalMs: t.totalMs,
   };
+}
+
+/** Every item timing one shipped agent line holds: a completion line's one, a batch line's each. */
+export function itemTimingsOf(line: Readonly<Record<string, unknown>>): ItemTiming[] {
+  if (line.msg === COMPLETED_MSG) {
+    const one = itemTimingOf(line);
+    return one ? [one] : [];
+  }
+  if (line.msg !== COMPLETED_BATCH_MSG || !Array.isArray(line.items)) return [];
+  const node = line.node ?? line.nodeId;
+  return (line.items as unknown[]).flatMap((item) => {
+    if (typeof item !== "object" || item === null) return [];
+    const i = item as Record<string, unknown>;
+    const one = itemTimingOf({ ...i, msg: COMPLETED_MSG, node, time: i.endAt });
+    return one ? [one] : [];
+  });
 }
 
 /** The job view's fields a profile needs (GET /v1/jobs/:id), ms since the epoch. */
