@@ -160,14 +160,7 @@ export class WorkLoop {
       taskId: item.taskId,
       attempt: item.attempt,
     });
-    const key = `${item.itemId}#${msg.info.deliveryCount}`;
-    this.running.set(key, {
-      jobId: item.jobId,
-      taskId: item.taskId,
-      attempt: item.attempt,
-      startedAt: Date.now(),
-      msg,
-    });
+    const key = this.markRunning(item, msg);
     const keepAlive = this.keepAlive(msg);
     const done = () => {
       clearInterval(keepAlive);
@@ -204,14 +197,7 @@ export class WorkLoop {
         "work batch started",
       );
       for (const item of batch.items) {
-        const key = `${item.itemId}#${msg.info.deliveryCount}`;
-        this.running.set(key, {
-          jobId: item.jobId,
-          taskId: item.taskId,
-          attempt: item.attempt,
-          startedAt: Date.now(),
-          msg,
-        });
+        const key = this.markRunning(item, msg);
         try {
           outcomes.push(await this.opts.execute(item));
         } finally {
@@ -244,6 +230,14 @@ export class WorkLoop {
       msg.term(err instanceof Error ? err.message.slice(0, 200) : `invalid ${what}`);
       return undefined;
     }
+  }
+
+  /** Records `item` as running (heartbeats report it; stop() hands its message back); its key. */
+  private markRunning(item: WorkItemV1, msg: WorkMessage): string {
+    const key = `${item.itemId}#${msg.info.deliveryCount}`;
+    const { jobId, taskId, attempt } = item;
+    this.running.set(key, { jobId, taskId, attempt, startedAt: Date.now(), msg });
+    return key;
   }
 
   /** Long kernels or slow stores must not let ack_wait expire and cause a needless redelivery. */
