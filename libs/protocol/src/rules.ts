@@ -97,48 +97,48 @@ export function completionIssues(c: CompletionV1): ValidationIssue[] {
   return issues;
 }
 
-/** Every item valid on its own, of the batch's job and pool, each attempt at most once. */
-export function workBatchIssues(batch: WorkBatchV1): ValidationIssue[] {
+/** What `check` finds in each member of `list`, under `/<field>/<i>`; at most 20 issues. */
+function listIssues<T>(
+  field: string,
+  list: readonly T[],
+  check: (member: T) => ValidationIssue[],
+): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
-  const seen = new Set<string>();
-  batch.items.forEach((item, i) => {
+  list.forEach((member, i) => {
     if (issues.length >= 20) return;
-    for (const issue of workItemIssues(item)) {
-      issues.push({ path: `/items/${i}${issue.path}`, reason: issue.reason });
+    for (const issue of check(member)) {
+      issues.push({ path: `/${field}/${i}${issue.path}`, reason: issue.reason });
     }
-    if (item.jobId !== batch.jobId) {
-      issues.push({
-        path: `/items/${i}/jobId`,
-        reason: `must be the batch's job "${batch.jobId}"`,
-      });
-    }
-    if (item.pool !== batch.pool) {
-      issues.push({ path: `/items/${i}/pool`, reason: `must be the batch's pool "${batch.pool}"` });
-    }
-    if (seen.has(item.itemId)) {
-      issues.push({ path: `/items/${i}/itemId`, reason: `repeats ${item.itemId}` });
-    }
-    seen.add(item.itemId);
   });
   return issues;
 }
 
+/** Every item valid on its own, of the batch's job and pool, each attempt at most once. */
+export function workBatchIssues(batch: WorkBatchV1): ValidationIssue[] {
+  const seen = new Set<string>();
+  return listIssues("items", batch.items, (item) => {
+    const issues = workItemIssues(item);
+    if (item.jobId !== batch.jobId) {
+      issues.push({ path: "/jobId", reason: `must be the batch's job "${batch.jobId}"` });
+    }
+    if (item.pool !== batch.pool) {
+      issues.push({ path: "/pool", reason: `must be the batch's pool "${batch.pool}"` });
+    }
+    if (seen.has(item.itemId)) issues.push({ path: "/itemId", reason: `repeats ${item.itemId}` });
+    seen.add(item.itemId);
+    return issues;
+  });
+}
+
 /** Every completion valid on its own and reported by the batch's node. */
 export function completionBatchIssues(batch: CompletionBatchV1): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
-  batch.completions.forEach((c, i) => {
-    if (issues.length >= 20) return;
-    for (const issue of completionIssues(c)) {
-      issues.push({ path: `/completions/${i}${issue.path}`, reason: issue.reason });
-    }
+  return listIssues("completions", batch.completions, (c) => {
+    const issues = completionIssues(c);
     if (c.nodeId !== batch.nodeId) {
-      issues.push({
-        path: `/completions/${i}/nodeId`,
-        reason: `must be the batch's node "${batch.nodeId}"`,
-      });
+      issues.push({ path: "/nodeId", reason: `must be the batch's node "${batch.nodeId}"` });
     }
+    return issues;
   });
-  return issues;
 }
 
 /** Cross-field rules of a manifest command envelope whose `cmd` is schema-valid. */

@@ -750,26 +750,15 @@ export class Scheduler {
     const cmd = this.commandFor(d);
     const akey = attempt === undefined ? undefined : attemptKey(d.jobId, d.taskId, attempt);
     if (d.type === "start" && akey) this.awaitingPublish.set(akey, d);
-    const end = this.metrics.proposeSeconds.startTimer({ command: cmd.type });
-    let reply: ReplyJson;
-    try {
-      reply = await this.manifest.propose(cmd);
-    } catch (err) {
-      end();
-      this.metrics.proposals.inc({ command: cmd.type, outcome: "error", code: "" });
-      // Outcome unknown: if it committed, its event publishes the item (awaitingPublish).
-      log.warn(
-        { err, command: cmd.type },
-        "proposal failed (outcome unknown; the event stream will tell)",
-      );
-      // If it did commit, the event brings the attempt into the view (and its load) anyway.
+    const reply = await this.proposeTimed(cmd, log);
+    release();
+    if (reply === undefined) {
+      // Outcome unknown: if it committed, its event publishes the item (awaitingPublish) and
+      // brings the attempt into the view (and its load) anyway.
       if (d.type === "start") this.forgetStart(d, 2_000, false);
       else this.suppressed.set(taskKey(d.jobId, d.taskId), Date.now() + 2_000);
-      release();
       return;
     }
-    end();
-    release();
     if (reply.ok) {
       this.metrics.proposals.inc({ command: cmd.type, outcome: "ok", code: "" });
       if (d.type === "start") {
@@ -807,6 +796,26 @@ export class Scheduler {
     if (STALE_CODES.has(reply.code)) await this.refreshTask(d.jobId, d.taskId);
   }
 
+  /**
+   * Proposes `cmd`, timed and counted; undefined when the outcome is unknown (logged: the event
+   * stream will tell whether it committed).
+   */
+  private async proposeTimed(cmd: ManifestCommand, log: Logger): Promise<ReplyJson | undefined> {
+    const end = this.metrics.proposeSeconds.startTimer({ command: cmd.type });
+    try {
+      return await this.manifest.propose(cmd);
+    } catch (err) {
+      this.metrics.proposals.inc({ command: cmd.type, outcome: "error", code: "" });
+      log.warn(
+        { err, command: cmd.type },
+        "proposal failed (outcome unknown; the event stream will tell)",
+      );
+      return undefined;
+    } finally {
+      end();
+    }
+  }
+
   /** A fresh start of a job whose tasks are known short (mode "empty"): the batched path. */
   private batchable(d: StartDecision): boolean {
     const spec = this.view.jobs.get(d.jobId)?.spec;
@@ -840,24 +849,13 @@ export class Scheduler {
         deadlineAt: Math.round(d.deadlineAt),
       })),
     };
-    const end = this.metrics.proposeSeconds.startTimer({ command: cmd.type });
-    let reply: ReplyJson;
-    try {
-      reply = await this.manifest.propose(cmd);
-    } catch (err) {
-      end();
-      release();
-      this.metrics.proposals.inc({ command: cmd.type, outcome: "error", code: "" });
+    const reply = await this.proposeTimed(cmd, log);
+    release();
+    if (reply === undefined) {
       // Outcome unknown: if it committed, its task.started events publish the batch.
-      log.warn(
-        { err, command: cmd.type, starts: ds.length },
-        "proposal failed (outcome unknown; the event stream will tell)",
-      );
       for (const d of ds) this.forgetStart(d, 2_000, false);
       return;
     }
-    end();
-    release();
     let result: StartBatchResult;
     try {
       if (!reply.ok) throw new Error(`${reply.code}: ${reply.reason}`);

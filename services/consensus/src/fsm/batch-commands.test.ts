@@ -18,6 +18,12 @@ const started = (events: ManifestEvent[]) =>
       : [],
   );
 
+/** Attempt 1 of each task, in one attempt-start-batch (asserted accepted). */
+function startFirstAttempts(d: Driver, jobId: string, taskIds: readonly string[]) {
+  const starts = taskIds.map((taskId) => ({ taskId, attempt: 1 }));
+  return d.ok({ type: "attempt-start-batch", jobId, starts });
+}
+
 function report(jobId: string, taskId: string, attempt: number) {
   return {
     type: "attempt-complete",
@@ -109,15 +115,7 @@ describe("attempt-report-batch", () => {
   it("applies each report as if sent alone and names the refused ones", () => {
     const d = new Driver();
     const job = d.submit(EMPTY, "j");
-    d.ok({
-      type: "attempt-start-batch",
-      jobId: job,
-      starts: [
-        { taskId: "m-0-0-0", attempt: 1 },
-        { taskId: "m-0-0-1", attempt: 1 },
-        { taskId: "m-0-1-0", attempt: 1 },
-      ],
-    });
+    startFirstAttempts(d, job, ["m-0-0-0", "m-0-0-1", "m-0-1-0"]);
     const sent = d.ok({
       type: "attempt-report-batch",
       reports: [
@@ -158,14 +156,7 @@ describe("snapshots and batches", () => {
   it("keeps each live attempt's batch through a snapshot", () => {
     const d = new Driver();
     const job = d.submit(EMPTY, "j");
-    d.ok({
-      type: "attempt-start-batch",
-      jobId: job,
-      starts: [
-        { taskId: "m-0-0-0", attempt: 1 },
-        { taskId: "m-0-0-1", attempt: 1 },
-      ],
-    });
+    startFirstAttempts(d, job, ["m-0-0-0", "m-0-0-1"]);
     d.start(job, "m-0-1-0", 1);
     const snap = d.fsm.snapshot();
     expect(new DataView(snap.buffer, snap.byteOffset).getUint16(4, true)).toBe(SNAPSHOT_VERSION);
