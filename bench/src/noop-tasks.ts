@@ -43,6 +43,10 @@
 //   (→ the agent starts it; deliverCommit: → the scheduler publishes the item, deliverQueue: → the
 //   agent starts it), run (agent: reads, kernel, durable write), report (→ completion commit).
 //   "Commit" times are the leader's stamps, taken when it proposes the entry (the commit follows).
+//   armedHops: hops whose reduce the scheduler had armed (attempt-start whenReady), so the
+//   manifest started it in the map completion's own entry: schedule is 0, there is no
+//   scheduleCommit / scheduleReact sample, and deliverCommit is that entry's commit, its event
+//   reaching the scheduler and the scheduler's publish. TESSERA_ARM_REDUCES=off measures without.
 // Last stdout line: one JSON object.
 import { availableParallelism } from "node:os";
 import { ClusterClient, loadJobProfile } from "@tessera/cli";
@@ -395,6 +399,7 @@ async function main(): Promise<void> {
 
     // ---- chain of dependent hops ------------------------------------------------------------
     const hops: number[] = [];
+    let armedHops = 0;
     // Per chain job: job started → every reduce committed (two dependent tasks: map, reduce).
     const perJob: number[] = [];
     const chainReports = await CompletionWatcher.start(servers);
@@ -464,10 +469,16 @@ async function main(): Promise<void> {
       if (!redStart || !report) continue;
       const agentStart = report.completedAt - report.timings.totalMs;
       stages.schedule.push(redStart.at - map.at);
+      // An armed reduce starts in the map completion's own entry: no reaction, no second commit.
+      const armed =
+        redStart.event.category === "task" &&
+        redStart.event.type === "started" &&
+        redStart.event.armed === true;
+      if (armed) armedHops++;
       const mapSeen = log
         .of(id, "task.completed")
         .find((e) => e.taskId === map.taskId && e.attempt === map.attempt);
-      if (mapSeen) {
+      if (mapSeen && !armed) {
         stages.scheduleCommit.push(mapSeen.seenAt - map.at);
         stages.scheduleReact.push(redStart.at - mapSeen.seenAt);
       }
@@ -537,6 +548,7 @@ async function main(): Promise<void> {
       },
       chain: {
         hops: hops.length,
+        armedHops,
         msPerHop: { mean: mean(hops), p50: pct(hops, 0.5), p99: pct(hops, 0.99) },
         hopStagesMs: Object.fromEntries(
           Object.entries(stages).map(([k, v]) => [k, { mean: mean(v), p50: pct(v, 0.5) }]),

@@ -135,6 +135,7 @@ runBench("planner", async () => {
     dataLocation: undefined,
     maxStartsPerPass: 64,
     batchMaxTasks: 64,
+    armReduces: true, // the process default: the arming step is part of every pass
   };
   const levels = [];
   for (const done of flags.done) {

@@ -61,6 +61,16 @@ describe("scheduler config", () => {
     );
   });
 
+  it("arms reduces unless --arm-reduces off", () => {
+    const peers = ["--consensus", "http://127.0.0.1:8001"];
+    expect(parse(peers).armReduces).toBe(true);
+    expect(parse([...peers, "--arm-reduces", "off"]).armReduces).toBe(false);
+    expect(parse(peers, { TESSERA_ARM_REDUCES: "off" }).armReduces).toBe(false);
+    expect(() => parse([...peers, "--arm-reduces", "1"])).toThrow(
+      /--arm-reduces: "1" must be on or off/,
+    );
+  });
+
   it("reads the environment when a flag is absent", () => {
     const c = parse([], { TESSERA_CONSENSUS: "127.0.0.1:7001", TESSERA_PLACEMENT: "least-loaded" });
     expect(c.placement).toBe("least-loaded");

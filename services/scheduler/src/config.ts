@@ -42,6 +42,11 @@ export interface SchedulerConfig {
    * as one WorkBatchV1 (services/scheduler/README.md); 1 turns the batched path off.
    */
   batchMaxTasks: number;
+  /**
+   * Arm a reduce (attempt-start whenReady) as soon as all its partials are running, so the
+   * manifest starts it in the entry that completes the last one (services/scheduler/README.md).
+   */
+  armReduces: boolean;
   /** A node whose heartbeats stopped this long ago is treated as lost (0 = trust the manifest only). */
   heartbeatSilenceMs: number;
   /** Safety-net re-plan period (events and timers drive it otherwise). */
@@ -79,6 +84,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "max-starts": "TESSERA_MAX_STARTS",
   "propose-concurrency": "TESSERA_PROPOSE_CONCURRENCY",
   "batch-max-tasks": "TESSERA_BATCH_MAX_TASKS",
+  "arm-reduces": "TESSERA_ARM_REDUCES",
   "heartbeat-silence-ms": "TESSERA_HEARTBEAT_SILENCE_MS",
   "tick-ms": "TESSERA_SCHEDULER_TICK_MS",
   "promote-standby": "TESSERA_PROMOTE_STANDBY",
@@ -190,9 +196,11 @@ export function parseSchedulerConfig(
     prefetch = { fixed: int("prefetch", 1, 0, 1024) };
   }
 
-  const promoteStandby = raw("promote-standby") ?? "on";
-  if (promoteStandby !== "on" && promoteStandby !== "off")
-    fail("promote-standby", `${JSON.stringify(promoteStandby)} must be on or off`);
+  const onOff = (name: string): boolean => {
+    const v = raw(name) ?? "on";
+    if (v !== "on" && v !== "off") fail(name, `${JSON.stringify(v)} must be on or off`);
+    return v === "on";
+  };
 
   return {
     consensus,
@@ -222,9 +230,10 @@ export function parseSchedulerConfig(
     maxStartsPerPass: int("max-starts", 256, 1, 100_000),
     proposeConcurrency: int("propose-concurrency", 16, 1, 1024),
     batchMaxTasks: int("batch-max-tasks", 64, 1, MAX_BATCH_TASKS),
+    armReduces: onOff("arm-reduces"),
     heartbeatSilenceMs: int("heartbeat-silence-ms", 0, 0, 3_600_000),
     tickMs: int("tick-ms", 1_000, 10, 60_000),
-    promoteStandby: promoteStandby === "on",
+    promoteStandby: onOff("promote-standby"),
     replicas: int("replicas", 1, 1, 5),
     shipLogs: f.on("ship-logs"),
     logLevel,
@@ -263,6 +272,8 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --propose-concurrency N  proposals in flight (default 16)
   --batch-max-tasks N      fresh starts of an empty-mode job per attempt-start-batch and work
                            message (default 64, at most 64; 1 = one message per task)
+  --arm-reduces on|off     arm a reduce once all its partials run: the manifest starts it with the
+                           completion of the last one, no second commit on the hop (default on)
   --heartbeat-silence-ms MS treat a node silent this long as lost (default 0: the manifest decides)
   --promote-standby on|off when an active node fails, promote a warm-standby agent of its pool
                            (nearest first; default on)

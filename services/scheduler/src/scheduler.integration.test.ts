@@ -13,8 +13,21 @@ import { fileURLToPath } from "node:url";
 import { ManifestClient } from "@tessera/consensus";
 import { freePorts, type NatsServer, startNatsServer } from "@tessera/harness";
 import { decodeTile, jobOutputDigest, outputKey, verifyJob } from "@tessera/matrix";
-import { closeGracefully, connect, jetstreamManager } from "@tessera/messaging";
-import { WORK_STREAM } from "@tessera/protocol";
+import {
+  closeGracefully,
+  connect,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type NatsConnection,
+  nextWithDeadline,
+} from "@tessera/messaging";
+import {
+  decodeManifestEventBatch,
+  EVENTS_STREAM,
+  type ManifestEvent,
+  WORK_STREAM,
+} from "@tessera/protocol";
 import { FsObjectStore } from "@tessera/storage";
 import { ConsensusCluster } from "@tessera/test-consensus";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +57,23 @@ function spawnNode(name: string, main: string, args: string[], httpPort?: number
   const p: Proc = { name, proc, output, ...(httpPort === undefined ? {} : { httpPort }) };
   procs.push(p);
   return p;
+}
+
+/** Every committed event in TESSERA_EVENTS, in log order. */
+async function committedEvents(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+): Promise<ManifestEvent[]> {
+  const last = (await jsm.streams.info(EVENTS_STREAM.name)).state.last_seq;
+  const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM.name);
+  const out: ManifestEvent[] = [];
+  for (;;) {
+    const m = await nextWithDeadline(consumer, { expiresMs: 5_000 });
+    if (!m) break;
+    out.push(...decodeManifestEventBatch(m.data).events);
+    if (m.seq >= last) break;
+  }
+  return out;
 }
 
 async function logs(): Promise<string> {
@@ -260,8 +290,20 @@ describe("scheduler end to end (real nats, 3 consensus peers, 2 agents, 2 schedu
     // items, but the stream's last sequence counts every item ever stored.
     const nc = await connect({ servers: nats.url, name: "scheduler-e2e-check" });
     try {
-      const info = await (await jetstreamManager(nc)).streams.info(WORK_STREAM.name);
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(WORK_STREAM.name);
       expect(info.state.last_seq).toBe(80);
+      // Reduces were armed (attempt-start whenReady while their maps ran; on by default) and
+      // started by the completion of their last map, each exactly once, across the restart.
+      const reduceStarts = (await committedEvents(nc, jsm)).flatMap((e) =>
+        e.category === "task" && e.type === "started" && e.jobId === jobId && e.kind === "reduce"
+          ? [e]
+          : [],
+      );
+      expect(reduceStarts).toHaveLength(16);
+      const armed = reduceStarts.filter((e) => e.armed === true);
+      expect(armed.length).toBeGreaterThan(0);
+      console.log(`[scheduler e2e] reduces started armed: ${armed.length} of 16`);
     } finally {
       await closeGracefully(nc);
     }

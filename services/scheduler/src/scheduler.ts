@@ -56,7 +56,7 @@ import { groupIntoBatches, travelsInBatches } from "./core/batching.js";
 import { StorageBreaker } from "./core/breaker.js";
 import { DurationStats } from "./core/deadlines.js";
 import { FollowWatchdog } from "./core/follow-watchdog.js";
-import { placeTask } from "./core/placement.js";
+import { type NodeCandidate, placeTask } from "./core/placement.js";
 import {
   attemptKey,
   type Decision,
@@ -69,7 +69,14 @@ import {
 } from "./core/planner.js";
 import { describePrefetch } from "./core/prefetch.js";
 import { type StandbyNode, standbyCandidates } from "./core/standby.js";
-import { applyBatch, emptyView, type Observation, type SchedulerView } from "./core/view.js";
+import {
+  applyBatch,
+  emptyView,
+  isFinished,
+  type Observation,
+  reduceReady,
+  type SchedulerView,
+} from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 import {
   ConsensusManifest,
@@ -113,7 +120,10 @@ export class Scheduler {
   private readonly durations = new DurationStats();
   private readonly runTimes = new DurationStats();
   private readonly breaker: StorageBreaker;
-  /** Replaced (batchMaxTasks 1) if the manifest turns out not to know attempt-start-batch. */
+  /**
+   * Replaced (batchMaxTasks 1, armReduces false) if the manifest turns out not to know
+   * attempt-start-batch or whenReady.
+   */
   private plannerConfig: PlannerConfig;
   /** Tasks ("job/task") with a proposal in flight. */
   private readonly inflight = new Set<string>();
@@ -121,6 +131,11 @@ export class Scheduler {
   private readonly pendingStarts = new Map<string, PendingStart>();
   /** Attempts we proposed whose work item is not published yet, by attempt key. */
   private readonly awaitingPublish = new Map<string, StartDecision>();
+  /**
+   * Reduces the manifest holds armed for us (attempt-start whenReady), by task key: the planner
+   * skips them until their task.started (its event publishes the item) or their disarming.
+   */
+  private readonly armed = new Map<string, StartDecision>();
   /** Tasks suppressed after a rejection, until (ms). */
   private readonly suppressed = new Map<string, number>();
   /** Heartbeats: attempt key → node running it; node → last heartbeat time. */
@@ -174,6 +189,7 @@ export class Scheduler {
       dataLocation: config.dataLocation,
       maxStartsPerPass: config.maxStartsPerPass,
       batchMaxTasks: config.batchMaxTasks,
+      armReduces: config.armReduces,
     };
   }
 
@@ -496,8 +512,20 @@ export class Scheduler {
       }
       if (ev.category === "task" && ev.type === "started") {
         // Committed: publish even if our proposal's reply got lost (timeout, leader change).
-        const pending = this.awaitingPublish.get(attemptKey(ev.jobId, ev.taskId, ev.attempt));
-        if (pending && ev.batch === undefined) void this.publish(pending);
+        const akey = attemptKey(ev.jobId, ev.taskId, ev.attempt);
+        const pending = this.awaitingPublish.get(akey);
+        if (ev.armed === true) {
+          // Started by a completion, not by a proposal: an arming of ours, or of a previous
+          // life / another instance (then placed now, as after a restart).
+          const held = pending ?? this.startOfLive(ev.jobId, ev.taskId, ev.attempt);
+          // The manifest moved the deadline to count from the start, not the arming.
+          const d = held && { ...held, deadlineAt: ev.deadlineAt ?? held.deadlineAt };
+          if (d) {
+            this.placedOn.set(akey, d.nodeId);
+            this.awaitingPublish.set(akey, d);
+            void this.publish(d);
+          }
+        } else if (pending && ev.batch === undefined) void this.publish(pending);
         else if (pending && ev.batch !== undefined) {
           // A batch's starts all commit in one entry, so all of them are in this event batch.
           const group = startedBatches.get(ev.batch) ?? [];
@@ -616,6 +644,20 @@ export class Scheduler {
 
   // ---- planning and executing --------------------------------------------------------------
 
+  /**
+   * Forgets armings that ended: started (the event published the item), job ended, or the
+   * reduce runnable without a start (disarmed: the ordinary path starts it now).
+   */
+  private pruneArmed(): void {
+    for (const [key, d] of this.armed) {
+      const job = this.view.jobs.get(d.jobId);
+      const started = (job?.tasks.get(d.taskId)?.lastAttempt ?? 0) >= d.attempt;
+      if (job && !isFinished(job.state) && !started && !reduceReady(job, d.i, d.j)) continue;
+      this.armed.delete(key);
+      if (!started) this.awaitingPublish.delete(attemptKey(d.jobId, d.taskId, d.attempt));
+    }
+  }
+
   private schedulePlan(): void {
     if (this.planQueued || this.stopping) return;
     this.planQueued = true;
@@ -633,7 +675,8 @@ export class Scheduler {
       for (const [key, until] of this.suppressed) if (until <= now) this.suppressed.delete(key);
       for (const [key, p] of this.pendingStarts)
         if (pendingStartSeen(this.view, p)) this.pendingStarts.delete(key);
-      const skip = new Set([...this.inflight, ...this.suppressed.keys()]);
+      this.pruneArmed();
+      const skip = new Set([...this.inflight, ...this.suppressed.keys(), ...this.armed.keys()]);
       const t0 = performance.now();
       const p = plan(this.view, this.plannerConfig, {
         now,
@@ -661,7 +704,14 @@ export class Scheduler {
         this.inflight.add(taskKey(d.jobId, d.taskId));
         if (d.type === "start") this.pendingStarts.set(attemptKey(d.jobId, d.taskId, d.attempt), d);
         this.metrics.decisions.inc({
-          type: d.type === "start" && d.speculative ? "speculate" : d.type,
+          type:
+            d.type !== "start"
+              ? d.type
+              : d.speculative
+                ? "speculate"
+                : d.whenReady
+                  ? "arm"
+                  : "start",
         });
         if (d.type === "start" && this.batchable(d)) {
           batchable.push(d);
@@ -709,6 +759,7 @@ export class Scheduler {
           attempt: d.attempt,
           ...(d.speculative ? { speculative: true } : {}),
           deadlineAt: Math.round(d.deadlineAt),
+          ...(d.whenReady ? { whenReady: true } : {}),
         };
       case "expire":
         return {
@@ -761,6 +812,13 @@ export class Scheduler {
     }
     if (reply.ok) {
       this.metrics.proposals.inc({ command: cmd.type, outcome: "ok", code: "" });
+      if (d.type === "start" && d.whenReady && reply.result?.armed === true) {
+        // Held by the manifest: its task.started event (armed) publishes the item.
+        this.pendingStarts.delete(akey ?? "");
+        this.armed.set(taskKey(d.jobId, d.taskId), d);
+        log.debug({ pool: d.pool, placedOn: d.nodeId }, "reduce armed");
+        return;
+      }
       if (d.type === "start") {
         if (akey && d.nodeId) this.placedOn.set(akey, d.nodeId);
         log.info(
@@ -784,6 +842,14 @@ export class Scheduler {
     }
     this.metrics.proposals.inc({ command: cmd.type, outcome: "rejected", code: reply.code });
     if (akey) this.awaitingPublish.delete(akey);
+    if (d.type === "start" && d.whenReady && reply.code === "schema-error") {
+      // A peer that predates whenReady: reduces start the ordinary way until restarted.
+      this.plannerConfig = { ...this.plannerConfig, armReduces: false };
+      log.warn(
+        { reason: reply.reason },
+        "the manifest does not know whenReady; arming off until restart",
+      );
+    }
     if (d.type === "start" && akey) {
       this.breaker.cancelProbe(akey);
       this.pendingStarts.delete(akey);
@@ -816,11 +882,18 @@ export class Scheduler {
     }
   }
 
-  /** A fresh start of a job whose tasks are known short (mode "empty"): the batched path. */
+  /**
+   * A fresh start of a job whose tasks are known short (mode "empty"): the batched path. An
+   * arming goes alone (attempt-start-batch has no whenReady; its start is published alone).
+   */
   private batchable(d: StartDecision): boolean {
     const spec = this.view.jobs.get(d.jobId)?.spec;
     return (
-      this.plannerConfig.batchMaxTasks > 1 && !d.speculative && !!spec && travelsInBatches(spec)
+      this.plannerConfig.batchMaxTasks > 1 &&
+      !d.speculative &&
+      d.whenReady !== true &&
+      !!spec &&
+      travelsInBatches(spec)
     );
   }
 
@@ -1021,18 +1094,7 @@ export class Scheduler {
   private async republishLive(): Promise<void> {
     const now = Date.now();
     const window = WORK_STREAM.duplicateWindowMs - 10_000;
-    const nodes = [...this.view.nodes.values()].map((n) => ({
-      nodeId: n.nodeId,
-      pool: n.labels.pool,
-      cloud: n.labels.cloud,
-      region: n.labels.region,
-      zone: n.labels.zone,
-      slots: Math.max(1, n.capacity.slots),
-      inFlight: 0,
-      failed: n.state === "failed",
-      drained: n.drained,
-      lastFailureAt: undefined,
-    }));
+    const nodes = this.placementNodes();
     let count = 0;
     /** Live attempts of each batch: re-published together, under the batch's own msg id. */
     const batches = new Map<string, StartDecision[]>();
@@ -1040,25 +1102,9 @@ export class Scheduler {
       for (const t of [...job.unsettled]) {
         for (const a of t.live.values()) {
           if (now - a.startedAt > window) continue;
-          const placed = placeTask(nodes, now, this.plannerConfig.placement);
           const inBatch = a.batch === undefined ? undefined : batches.get(a.batch)?.[0];
-          const pool = inBatch?.pool ?? (placed.ok ? placed.pool : this.config.pools[0]);
-          if (!pool) continue;
-          const d: StartDecision = {
-            type: "start",
-            jobId: job.jobId,
-            taskId: t.taskId,
-            kind: t.kind,
-            i: t.i,
-            j: t.j,
-            k: t.k,
-            attempt: a.attempt,
-            nodeId: placed.ok ? placed.nodeId : "",
-            pool,
-            speculative: a.speculative,
-            deadlineAt: a.deadlineAt ?? now + this.config.deadlines.initialDeadlineMs,
-            why: "fresh",
-          };
+          const d = this.startOfLive(job.jobId, t.taskId, a.attempt, nodes, inBatch?.pool);
+          if (!d) continue;
           this.awaitingPublish.set(attemptKey(job.jobId, t.taskId, a.attempt), d);
           count++;
           if (a.batch === undefined) {
@@ -1077,6 +1123,58 @@ export class Scheduler {
         { count },
         "re-published work items of recent live attempts (dedup drops copies)",
       );
+  }
+
+  /** The nodes as placement candidates, each with its slots free (a placement for a publish). */
+  private placementNodes(): NodeCandidate[] {
+    return [...this.view.nodes.values()].map((n) => ({
+      nodeId: n.nodeId,
+      pool: n.labels.pool,
+      cloud: n.labels.cloud,
+      region: n.labels.region,
+      zone: n.labels.zone,
+      slots: Math.max(1, n.capacity.slots),
+      inFlight: 0,
+      failed: n.state === "failed",
+      drained: n.drained,
+      lastFailureAt: undefined,
+    }));
+  }
+
+  /**
+   * A start decision for a live attempt this instance did not propose (or no longer remembers),
+   * to publish its work: placed now unless `pool` is given. Undefined when the view has no such
+   * live attempt or no pool can take it.
+   */
+  private startOfLive(
+    jobId: string,
+    taskId: string,
+    attempt: number,
+    nodes: NodeCandidate[] = this.placementNodes(),
+    pool?: string,
+  ): StartDecision | undefined {
+    const t = this.view.jobs.get(jobId)?.tasks.get(taskId);
+    const a = t?.live.get(attempt);
+    if (!t || !a) return undefined;
+    const now = Date.now();
+    const placed = placeTask(nodes, now, this.plannerConfig.placement);
+    const into = pool ?? (placed.ok ? placed.pool : this.config.pools[0]);
+    if (!into) return undefined;
+    return {
+      type: "start",
+      jobId,
+      taskId,
+      kind: t.kind,
+      i: t.i,
+      j: t.j,
+      k: t.k,
+      attempt,
+      nodeId: placed.ok ? placed.nodeId : "",
+      pool: into,
+      speculative: a.speculative,
+      deadlineAt: a.deadlineAt ?? now + this.config.deadlines.initialDeadlineMs,
+      why: "fresh",
+    };
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------

@@ -96,6 +96,13 @@ export const AttemptStartCommand = Type.Object(
     speculative: Type.Optional(Type.Boolean({ errorMessage: "must be a boolean" })),
     /** Scheduler's deadline (ms since the epoch); informational, expiry is an explicit command. */
     deadlineAt: Type.Optional(EpochMs),
+    /**
+     * For a reduce whose partials are not all complete yet: arm the attempt instead of refusing
+     * it (`not-runnable`). The manifest starts an armed attempt in the same log entry as the
+     * completion that makes the reduce runnable (task.started with `armed: true`), so a dependent
+     * task costs no second round of scheduler reaction and commit. A runnable task starts at once.
+     */
+    whenReady: Type.Optional(Type.Boolean({ errorMessage: "must be a boolean" })),
   },
   { additionalProperties: false, $id: "AttemptStartCommand" },
 );

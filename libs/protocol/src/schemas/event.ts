@@ -99,7 +99,22 @@ export const TaskStartedEvent = event("task", "started", {
   deadlineAt: Type.Optional(EpochMs),
   /** Started by attempt-start-batch: the batch's id (its work travels as one WorkBatchV1). */
   batch: Type.Optional(NonEmptyString(256)),
+  /**
+   * An armed attempt (attempt-start whenReady) started by the completion in this same entry:
+   * nobody proposed it now, so whoever follows events publishes its work item.
+   */
+  armed: Type.Optional(Type.Boolean()),
 });
+/** attempt-start whenReady on a reduce not yet runnable: it starts when its partials complete. */
+export const TaskArmedEvent = event("task", "armed", {
+  ...TaskRef,
+  nodeId: Type.Optional(SubjectToken),
+});
+/**
+ * The reduce became runnable but its armed attempt could not start (job paused, emergency stop,
+ * node gone): the arming is dropped and the reduce is runnable as usual (task.reduce-ready).
+ */
+export const TaskDisarmedEvent = event("task", "disarmed", { ...TaskRef, reason: Reason });
 export const TaskClaimedEvent = event("task", "claimed", { ...TaskRef, nodeId: SubjectToken });
 export const TaskCompletedEvent = event("task", "completed", {
   ...TaskRef,
@@ -201,6 +216,8 @@ export const MANIFEST_EVENT_SCHEMAS = {
   "job.failed": JobFailedEvent,
   "job.deleted": JobDeletedEvent,
   "task.started": TaskStartedEvent,
+  "task.armed": TaskArmedEvent,
+  "task.disarmed": TaskDisarmedEvent,
   "task.claimed": TaskClaimedEvent,
   "task.completed": TaskCompletedEvent,
   "task.reduce-ready": TaskReduceReadyEvent,

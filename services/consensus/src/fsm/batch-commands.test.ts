@@ -167,29 +167,36 @@ describe("snapshots and batches", () => {
     expect(b.getTask(job, "m-0-1-0")?.live).toMatchObject([{ batch: null }]);
   });
 
-  it("restores a version-4 snapshot (before batches): its live attempts have no batch", () => {
+  it("restores version-4 (before batches) and version-5 (before armed attempts) snapshots", () => {
     const d = new Driver();
     const job = d.submit(EMPTY, "j");
     d.start(job, "m-0-0-0", 1);
-    const v5 = d.fsm.snapshot();
-    // The one live attempt ends with claimedAt (f64 -1) and, from v5 on, its batch ("": u32 0).
-    const tail = [0, 0, 0, 0, 0, 0, 0xf0, 0xbf, 0, 0, 0, 0];
-    const at = lastIndexOf(v5, tail) + 8;
+    const now = d.fsm.snapshot();
+    // The one live attempt ends with claimedAt (f64 -1), its batch ("": u32 0, from v5 on) and
+    // the job's armed attempts (none: u32 0, from v6 on).
+    const tail = [0, 0, 0, 0, 0, 0, 0xf0, 0xbf, 0, 0, 0, 0, 0, 0, 0, 0];
+    const at = lastIndexOf(now, tail) + 8;
     expect(at).toBeGreaterThan(20);
-    const body = new Uint8Array(v5.length - 20 - 4);
-    body.set(v5.subarray(20, at), 0);
-    body.set(v5.subarray(at + 4), at - 20);
-    const v4 = new Uint8Array(20 + body.length);
-    v4.set(v5.subarray(0, 20));
-    v4.set(body, 20);
-    const view = new DataView(v4.buffer);
-    view.setUint16(4, 4, true);
-    view.setUint32(8, crc32cOf(body), true);
-    view.setFloat64(12, body.length, true);
-    const b = new ManifestFsm();
-    b.restore(v4);
-    expect(b.digest()).toBe(d.fsm.digest());
-    expect(b.snapshot()).toEqual(v5);
+    for (const [version, cut] of [
+      [5, at + 4],
+      [4, at],
+    ] as const) {
+      const dropped = version === 5 ? 4 : 8;
+      const body = new Uint8Array(now.length - 20 - dropped);
+      body.set(now.subarray(20, cut), 0);
+      body.set(now.subarray(cut + dropped), cut - 20);
+      const old = new Uint8Array(20 + body.length);
+      old.set(now.subarray(0, 20));
+      old.set(body, 20);
+      const view = new DataView(old.buffer);
+      view.setUint16(4, version, true);
+      view.setUint32(8, crc32cOf(body), true);
+      view.setFloat64(12, body.length, true);
+      const b = new ManifestFsm();
+      b.restore(old);
+      expect(b.digest()).toBe(d.fsm.digest());
+      expect(b.snapshot()).toEqual(now);
+    }
   });
 });
 

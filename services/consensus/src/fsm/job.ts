@@ -44,7 +44,7 @@ export const FAILED = 3;
 const MODE_CODES: readonly MatmulJobSpec["mode"][] = ["exact", "float", "empty"];
 
 /** Snapshot format of a job record written by this code (see README "Snapshot format"). */
-export const JOB_FORMAT_VERSION = 4;
+export const JOB_FORMAT_VERSION = 5;
 
 /** uriPrefix value meaning "the full URI is in uriOverrides". */
 export const URI_OVERRIDE = 255;
@@ -67,6 +67,19 @@ export interface LiveAttempt {
   claimedAt: number;
   /** The attempt-start-batch that started it (its batch id), null for a lone attempt-start. */
   readonly batch: string | null;
+}
+
+/**
+ * An attempt-start `whenReady` for a reduce whose partials were not all complete: it starts in the
+ * entry that completes the last of them (or is dropped then, if it may not start).
+ */
+export interface ArmedAttempt {
+  readonly attempt: number;
+  readonly nodeId: string | null;
+  /** Entry time of the arming; the deadline keeps its distance from it once started. */
+  readonly armedAt: number;
+  /** -1 when the scheduler gave none. */
+  readonly deadlineAt: number;
 }
 
 /** Dense per-task columns, indexed by task ordinal. */
@@ -147,6 +160,8 @@ export class Job {
   readonly tasks: TaskArrays;
   /** Task ordinal → live attempts (1 or 2). Insertion order is apply order (canonical). */
   readonly live = new Map<number, LiveAttempt[]>();
+  /** Reduce task ordinal → its armed attempt. Insertion order is apply order (canonical). */
+  readonly armed = new Map<number, ArmedAttempt>();
   /** Interned storage locations: uri = prefix + key. */
   readonly uriPrefixes: string[] = [];
   /** Outputs whose URI does not end with the task's key (kept whole; expected to be rare). */
@@ -361,11 +376,19 @@ export class Job {
         w.str(a.batch ?? "");
       }
     }
+    w.u32(this.armed.size);
+    for (const [t, a] of this.armed) {
+      w.u32(t);
+      w.u32(a.attempt);
+      w.str(a.nodeId ?? "");
+      w.f64(a.armedAt);
+      w.f64(a.deadlineAt);
+    }
   }
 
   /**
-   * Reads a job record of format `version` (1..4; v3 added kPerMap, v4 the live attempts'
-   * batch).
+   * Reads a job record of format `version` (1..5; v3 added kPerMap, v4 the live attempts'
+   * batch, v5 the armed attempts).
    */
   static read(r: Reader, version: number): Job {
     const id = r.str("job id");
@@ -456,6 +479,18 @@ export class Job {
         });
       }
       job.live.set(t, list);
+    }
+    const armedCount = version >= 5 ? r.u32("armed count") : 0;
+    for (let i = 0; i < armedCount; i++) {
+      const t = r.u32("armed task");
+      if (t < job.maps || t >= job.total) {
+        throw new FsmSnapshotError(`job ${id}: armed entry for task ${t}, not a reduce`, r.pos);
+      }
+      const attempt = r.u32("armed attempt");
+      const node = r.str("armed node");
+      const armedAt = r.f64("armedAt");
+      const deadlineAt = r.f64("armed deadlineAt");
+      job.armed.set(t, { attempt, nodeId: node === "" ? null : node, armedAt, deadlineAt });
     }
     job.recount();
     return job;

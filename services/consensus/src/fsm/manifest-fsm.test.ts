@@ -939,9 +939,9 @@ describe("determinism and snapshots", () => {
     const badMagic = good.slice();
     badMagic[0] = 0;
     expect(() => b.restore(badMagic)).toThrow(/bad magic/);
-    const v6 = good.slice();
-    v6[4] = 6;
-    expect(() => b.restore(v6)).toThrow(/unsupported version 6 \(supported: 1\.\.5\)/);
+    const v7 = good.slice();
+    v7[4] = 7;
+    expect(() => b.restore(v7)).toThrow(/unsupported version 7 \(supported: 1\.\.6\)/);
     expect(b.digest()).toBe(digest);
   });
 
@@ -951,13 +951,20 @@ describe("determinism and snapshots", () => {
     a.ok(upsert("n1"));
     a.start(job, "m-0-0-0", 1, "n1");
     a.complete(job, "m-0-0-0", 1, "n1");
-    // No live attempt: job records of format 3 and 4 (v5's batch per live attempt) are equal.
-    const v5 = a.fsm.snapshot();
-    // v3 = the same body without the trailing deleted-id count (0 here), version 3.
-    const body = v5.subarray(20, v5.length - 4);
-    expect([...v5.subarray(v5.length - 4)]).toEqual([0, 0, 0, 0]);
+    // No live attempt: job records of format 3 and 4 (v5's batch per live attempt) are equal;
+    // format 5 adds the armed attempts' count (0 here) just before the sessions (count 1, then
+    // the client id as u32 length + bytes).
+    const now = a.fsm.snapshot();
+    const client = new TextEncoder().encode(a.clientId);
+    const sessions = Buffer.from(now).indexOf(Buffer.from(client)) - 8;
+    expect([...now.subarray(sessions - 4, sessions + 4)]).toEqual([0, 0, 0, 0, 1, 0, 0, 0]);
+    // v3 = the same body without the armed count and the trailing deleted-id count (0 here).
+    expect([...now.subarray(now.length - 4)]).toEqual([0, 0, 0, 0]);
+    const body = new Uint8Array(now.length - 20 - 8);
+    body.set(now.subarray(20, sessions - 4), 0);
+    body.set(now.subarray(sessions, now.length - 4), sessions - 4 - 20);
     const v3 = new Uint8Array(20 + body.length);
-    v3.set(v5.subarray(0, 20));
+    v3.set(now.subarray(0, 20));
     v3.set(body, 20);
     const view = new DataView(v3.buffer);
     view.setUint16(4, 3, true);
@@ -966,7 +973,7 @@ describe("determinism and snapshots", () => {
     const b = new ManifestFsm();
     b.restore(v3);
     expect(b.digest()).toBe(a.fsm.digest());
-    expect(b.snapshot()).toEqual(v5);
+    expect(b.snapshot()).toEqual(now);
   });
 });
 

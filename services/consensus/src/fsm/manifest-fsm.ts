@@ -238,13 +238,14 @@ type Result = Record<string, unknown>;
 
 const SNAPSHOT_MAGIC = 0x4d465354; // "TSFM" little-endian
 /**
- * Written by snapshot(); restore() also reads versions 1..4 (see README "Snapshot format"). v4
- * appends the deleted job ids; v5 writes job records of format 4 (live attempts' batch).
+ * Written by snapshot(); restore() also reads versions 1..5 (see README "Snapshot format"). v4
+ * appends the deleted job ids; v5 writes job records of format 4 (live attempts' batch); v6 of
+ * format 5 (armed attempts).
  */
-export const SNAPSHOT_VERSION = 5;
+export const SNAPSHOT_VERSION = 6;
 const OLDEST_SNAPSHOT_VERSION = 1;
 
-/** The job record format a snapshot of `version` holds (v1..3 as numbered, v4 → 3, v5 → 4). */
+/** The job record format a snapshot of `version` holds (v1..3 as numbered, then version − 1). */
 function jobFormatOf(snapshotVersion: number): number {
   return snapshotVersion <= 3 ? snapshotVersion : snapshotVersion - 1;
 }
@@ -738,7 +739,11 @@ export class ManifestFsm implements StateMachine {
     return { applied, refused };
   }
 
-  private attemptStart(c: AttemptStartCommand, batch: string | null = null): Result {
+  /**
+   * `batch`: the attempt-start-batch that carries it; `armed`: an armed attempt started by the
+   * completion being applied (the event says so: nobody proposed this start now).
+   */
+  private attemptStart(c: AttemptStartCommand, batch: string | null = null, armed = false): Result {
     const job = this.job(c.jobId);
     if (isTerminal(job.state)) reject("job-finished", `job ${job.id} is ${job.state}`);
     if (job.state === "paused") reject("job-paused", `job ${job.id} is paused`);
@@ -755,6 +760,7 @@ export class ManifestFsm implements StateMachine {
     }
     if (state === FAILED) reject("task-failed", `${job.id}/${t.taskId} failed permanently`);
     if (t.kind === "reduce" && !job.reduceReady(t.ordinal - job.maps)) {
+      if (c.whenReady === true) return this.arm(job, t.ordinal, c);
       reject(
         "not-runnable",
         `reduce ${job.id}/${t.taskId} has ${job.partialsDone[t.ordinal - job.maps]} of ${job.G} partials complete`,
@@ -816,8 +822,88 @@ export class ManifestFsm implements StateMachine {
       speculative,
       ...(c.deadlineAt === undefined ? {} : { deadlineAt: c.deadlineAt }),
       ...(batch === null ? {} : { batch }),
+      ...(armed ? { armed } : {}),
     });
     return { jobId: job.id, taskId: t.taskId, attempt: c.attempt, speculative };
+  }
+
+  /**
+   * Arms `c` for reduce `ordinal` (not yet runnable; job, task state and node already checked).
+   * Arming again with the same attempt is a repeat (a retried proposal, a second scheduler):
+   * the same answer. It consumes no attempt number until it starts.
+   */
+  private arm(job: Job, ordinal: number, c: AttemptStartCommand): Result {
+    const taskId = job.taskAt(ordinal).taskId;
+    if (c.speculative === true) {
+      reject(
+        "not-runnable",
+        `reduce ${job.id}/${taskId} is not runnable yet; nothing to speculate on`,
+      );
+    }
+    const expected = (job.tasks.lastAttempt[ordinal] ?? 0) + 1;
+    if (c.attempt !== expected) {
+      reject(
+        "stale-attempt",
+        `attempt ${c.attempt} of ${job.id}/${taskId} is not the next attempt (expected ${expected})`,
+      );
+    }
+    if ((job.live.get(ordinal)?.length ?? 0) > 0) {
+      reject("task-busy", `${job.id}/${taskId} already has a live attempt`);
+    }
+    const held = job.armed.get(ordinal);
+    if (held)
+      return { jobId: job.id, taskId, attempt: held.attempt, armed: true, alreadyArmed: true };
+    if (c.nodeId !== undefined) this.checkNode(c.nodeId, "start");
+    job.armed.set(ordinal, {
+      attempt: c.attempt,
+      nodeId: c.nodeId ?? null,
+      armedAt: this.now,
+      deadlineAt: c.deadlineAt ?? -1,
+    });
+    this.emit({
+      category: "task",
+      type: "armed",
+      jobId: job.id,
+      taskId,
+      attempt: c.attempt,
+      ...(c.nodeId === undefined ? {} : { nodeId: c.nodeId }),
+    });
+    return { jobId: job.id, taskId, attempt: c.attempt, armed: true };
+  }
+
+  /**
+   * Reduce `r` just became runnable: its armed attempt, if any, starts in this entry; if it may
+   * not start now (paused, emergency stop, node gone) the arming is dropped and the reduce waits
+   * for an ordinary attempt-start.
+   */
+  private startArmed(job: Job, r: number): void {
+    const ordinal = job.maps + r;
+    const a = job.armed.get(ordinal);
+    if (!a) return;
+    job.armed.delete(ordinal);
+    const taskId = job.taskAt(ordinal).taskId;
+    const cmd: AttemptStartCommand = {
+      type: "attempt-start",
+      jobId: job.id,
+      taskId,
+      attempt: a.attempt,
+      ...(a.nodeId === null ? {} : { nodeId: a.nodeId }),
+      // The deadline the scheduler gave keeps its distance from the start.
+      ...(a.deadlineAt < 0 ? {} : { deadlineAt: this.now + (a.deadlineAt - a.armedAt) }),
+    };
+    try {
+      this.attemptStart(cmd, null, true);
+    } catch (e) {
+      if (!(e instanceof ManifestRejection)) throw e;
+      this.emit({
+        category: "task",
+        type: "disarmed",
+        jobId: job.id,
+        taskId,
+        attempt: a.attempt,
+        reason: `${e.code}: ${e.reason}`,
+      });
+    }
   }
 
   private attemptClaim(c: AttemptClaimCommand): Result {
@@ -926,6 +1012,7 @@ export class ManifestFsm implements StateMachine {
           jobId: job.id,
           taskId: job.taskAt(job.maps + r).taskId,
         });
+        this.startArmed(job, r);
       }
     } else {
       job.reducesDone++;

@@ -14,6 +14,8 @@
 //   capacity-weighted  lowest (in flight + 1) / slots: big nodes take proportionally more
 //   locality           same region as the inputs > same cloud > elsewhere, then capacity-weighted
 
+/** Why nothing was placed when every eligible node is full (the planner's "saturated"). */
+export const SLOTS_BUSY = "every eligible node's slots are busy";
 export type PlacementPolicyName = "least-loaded" | "capacity-weighted" | "locality";
 export const PLACEMENT_POLICIES: readonly PlacementPolicyName[] = [
   "least-loaded",
@@ -90,8 +92,7 @@ export function eligibleNodes(
   const prefetch = options.prefetch ?? 0;
   const queued = typeof prefetch === "number" ? () => prefetch : prefetch;
   const free = usable.filter((n) => n.inFlight < n.slots + queued(n.slots) && !avoid.has(n.nodeId));
-  if (free.length === 0)
-    return { nodes: [], cooling: false, reason: "every eligible node's slots are busy" };
+  if (free.length === 0) return { nodes: [], cooling: false, reason: SLOTS_BUSY };
   const warm = free.filter((n) => !inCooldown(n, now, options.cooldownMs));
   if (warm.length > 0) return { nodes: warm, cooling: false, reason: "" };
   return { nodes: free, cooling: true, reason: "" };

@@ -31,6 +31,7 @@ const cfg: PlannerConfig = {
   dataLocation: undefined,
   maxStartsPerPass: 100,
   batchMaxTasks: 64,
+  armReduces: false,
 };
 
 function inputs(now: number, over: Partial<PlannerInputs> = {}): PlannerInputs {
@@ -363,5 +364,112 @@ describe("planner", () => {
       "m-1-2-3",
     ]);
     expect(partialsToReset(job, "r-1-2", "TESSERA_E_AGENT_KERNEL: x")).toEqual([]);
+  });
+});
+
+describe("arming reduces (attempt-start whenReady)", () => {
+  const arming: PlannerConfig = { ...cfg, armReduces: true };
+  const armed = (ds: Decision[]) =>
+    ds.flatMap((d) => (d.type === "start" && d.whenReady ? [`${d.taskId}/${d.attempt}`] : []));
+
+  it("arms a reduce in the pass that starts the last of its partials, and only then", () => {
+    // T = 2, two partials per reduce; 3 slots: row (0,0) starts whole, row (0,1) half.
+    const b = new ViewBuilder().submit("j1", 128, 64).node("n1", 3);
+    const p = plan(b.view, arming, inputs(0));
+    expect(
+      starts(p.decisions)
+        .filter((d) => !d.whenReady)
+        .map((d) => d.taskId),
+    ).toEqual(["m-0-0-0", "m-0-0-1", "m-0-1-0"]);
+    expect(armed(p.decisions)).toEqual(["r-0-0/1"]);
+    expect(p.decisions.at(-1)).toMatchObject({
+      type: "start",
+      kind: "reduce",
+      why: "armed",
+      nodeId: "n1",
+      pool: "cpu",
+      speculative: false,
+    });
+    expect(armed(plan(b.view, cfg, inputs(0)).decisions)).toEqual([]); // --arm-reduces off
+  });
+
+  it("arms a batched (empty) job's reduces only while some node has a slot idle", () => {
+    // Every slot taken: the reduce would wait in a queue anyway, and alone it costs messages.
+    const full = new ViewBuilder().submit("j1", 128, 64, 4, 0, 1, "empty").node("n1", 3);
+    const p = plan(full.view, arming, inputs(0));
+    expect(starts(p.decisions)).toHaveLength(3);
+    expect(armed(p.decisions)).toEqual([]);
+    const roomy = new ViewBuilder().submit("j1", 128, 64, 4, 0, 1, "empty").node("n1", 16);
+    expect(armed(plan(roomy.view, arming, inputs(0)).decisions)).toEqual([
+      "r-0-0/1",
+      "r-0-1/1",
+      "r-1-0/1",
+      "r-1-1/1",
+    ]);
+    // The same saturated pass arms an exact job's reduce: its starts travel alone anyway.
+    const exact = new ViewBuilder().submit("j1", 128, 64).node("n1", 3);
+    expect(armed(plan(exact.view, arming, inputs(0)).decisions)).toEqual(["r-0-0/1"]);
+  });
+
+  it("arms when the partials are complete or live, not while one has neither", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).node("n1", 1);
+    b.complete("j1", "m-0-0-0", 1, 5);
+    b.start("j1", "m-0-1-0", 1, 5);
+    // Row (0,1) lacks m-0-1-1 and the node is full: nothing to arm there.
+    b.start("j1", "m-0-0-1", 1, 6);
+    const p = plan(b.view, arming, inputs(10, { runningOn: new Map([["j1/m-0-0-1/1", "n1"]]) }));
+    expect(armed(p.decisions)).toEqual(["r-0-0/1"]);
+    // Its own proposal in flight, or the manifest already holding it: the shell says skip.
+    const skip = new Set([taskKey("j1", "r-0-0")]);
+    expect(armed(plan(b.view, arming, inputs(10, { inflight: skip })).decisions)).toEqual([]);
+    // Counts the starts it decided earlier and has not seen committed yet.
+    const c = new ViewBuilder().submit("j1", 128, 64).node("n1", 1);
+    c.start("j1", "m-0-0-0", 1, 0);
+    const pendingStarts = new Map([
+      [
+        attemptKey("j1", "m-0-0-1", 1),
+        { jobId: "j1", taskId: "m-0-0-1", attempt: 1, nodeId: "n1" },
+      ],
+    ]);
+    expect(armed(plan(c.view, arming, inputs(1, { pendingStarts })).decisions)).toEqual([
+      "r-0-0/1",
+    ]);
+  });
+
+  it("leaves runnable, already started and failed reduces to the ordinary path, and arms nothing while the breaker is open", () => {
+    const b = new ViewBuilder().submit("j1", 128, 64).node("n1", 4);
+    b.completeRow("j1", 0, 0, 0);
+    const p = plan(b.view, arming, inputs(20));
+    expect(p.decisions[0]).toMatchObject({ taskId: "r-0-0", why: "reduce-ready" });
+    expect(p.decisions[0]).not.toHaveProperty("whenReady");
+    // Row (0,1) starting whole in this pass: armed.
+    expect(armed(p.decisions)).toEqual(["r-0-1/1"]);
+
+    const c = new ViewBuilder().submit("j1", 128, 64).node("n1", 4);
+    c.completeRow("j1", 0, 1, 0).start("j1", "r-0-1", 1, 20).fail("j1", "r-0-1", 1, 30);
+    // A partial reset since: r-0-1 is not runnable; its next attempt is the ordinary path's.
+    c.apply(40, {
+      category: "task",
+      type: "reset",
+      jobId: "j1",
+      taskId: "m-0-1-0",
+      attempt: 1,
+      kind: "map",
+      reason: "corrupt",
+      resets: 1,
+      jobState: "running",
+    });
+    expect(armed(plan(c.view, arming, inputs(50)).decisions)).not.toContain("r-0-1/1");
+    expect(armed(plan(c.view, arming, inputs(50)).decisions)).not.toContain("r-0-1/2");
+
+    const breaker = new StorageBreaker({
+      threshold: 1,
+      windowMs: 1_000,
+      cooldownMs: 10_000,
+      maxCooldownMs: 10_000,
+    });
+    breaker.recordFailure(0, "TESSERA_E_STORAGE_UNAVAILABLE: down");
+    const open = new ViewBuilder().submit("j1", 128, 64).node("n1", 4);
+    expect(plan(open.view, arming, inputs(1, { breaker })).decisions).toEqual([]);
   });
 });

@@ -29,10 +29,11 @@ import {
   type NodeCandidate,
   type PlacementOptions,
   placeTask,
+  SLOTS_BUSY,
 } from "./placement.js";
 import { type PrefetchPolicy, prefetchFor } from "./prefetch.js";
 import { exhaustedReason, type RetryPolicy } from "./retry.js";
-import { nextAttempt, type RunnableTask, runnableTasks } from "./runnable.js";
+import { armableReduces, nextAttempt, type RunnableTask, runnableTasks } from "./runnable.js";
 import { isFinished, type JobView, mapTaskId, type SchedulerView, type TaskView } from "./view.js";
 
 export interface PlannerConfig {
@@ -47,6 +48,8 @@ export interface PlannerConfig {
   readonly maxStartsPerPass: number;
   /** Starts per batch on the batched path (core/batching.ts); 1: the path is off. */
   readonly batchMaxTasks: number;
+  /** Arm reduces whose partials all run (attempt-start whenReady; runnable.ts armableReduces). */
+  readonly armReduces: boolean;
 }
 
 /** What the shell knows beyond the manifest: heartbeats and its own proposals in flight. */
@@ -110,6 +113,8 @@ export type Decision =
       readonly speculative: boolean;
       readonly deadlineAt: number;
       readonly why: RunnableTask["why"] | "straggler" | "rescue";
+      /** Arm it (attempt-start whenReady): it starts when its partials complete. */
+      readonly whenReady?: boolean;
     }
   | {
       readonly type: "expire";
@@ -203,9 +208,12 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     ...cfg.placement,
     prefetch: (slots) => prefetchFor(cfg.prefetch, slots, runMs),
   });
-  const placementsFor = (jobId: string): Record<"map" | "reduce", PlacementOptions> => {
+  const batched = (jobId: string): boolean => {
     const spec = view.jobs.get(jobId)?.spec;
-    if (spec && cfg.batchMaxTasks > 1 && travelsInBatches(spec)) {
+    return spec !== undefined && cfg.batchMaxTasks > 1 && travelsInBatches(spec);
+  };
+  const placementsFor = (jobId: string): Record<"map" | "reduce", PlacementOptions> => {
+    if (batched(jobId)) {
       const queued = batchedPrefetch(cfg.prefetch, cfg.batchMaxTasks);
       const batched: PlacementOptions = { ...cfg.placement, prefetch: () => queued };
       return { map: batched, reduce: batched };
@@ -442,9 +450,48 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
     }
   }
 
+  // 2b. Arm reduces whose partials all run or start now: the manifest starts each in the entry
+  // that completes its last partial, so a reduce waits for no scheduler round trip and no
+  // second commit. An armed reduce holds no slot until it starts (its deadline, too, counts
+  // from then); nothing is armed while the breaker is not closed. A batched job's reduce armed
+  // travels alone (its own start, item and completion messages), which a busy cluster pays for
+  // in throughput while the reduce would wait in a queue anyway: it is armed only while some
+  // node has a slot idle (nothing queued there), when the hop's latency is what matters.
+  const idleSlot = nodes.some((n) => !n.failed && !n.drained && n.inFlight < n.slots);
+  if (cfg.armReduces && breakerState === "closed") {
+    arm: for (const job of runnableJobs) {
+      if (!idleSlot && batched(job.jobId)) continue;
+      const starting: string[] = [];
+      for (const d of decisions)
+        if (d.type === "start" && d.jobId === job.jobId && d.kind === "map")
+          starting.push(d.taskId);
+      for (const p of inputs.pendingStarts?.values() ?? [])
+        if (p.jobId === job.jobId && !pendingStartSeen(view, p)) starting.push(p.taskId);
+      for (const r of armableReduces(job, starting, skipFor(job))) {
+        if (starts >= cfg.maxStartsPerPass) break arm;
+        const placed = placeTask(
+          nodes.map((n) => ({ ...n, inFlight: 0 })),
+          now,
+          placementsFor(job.jobId).reduce,
+        );
+        if (!placed.ok) break arm;
+        decisions.push({
+          type: "start",
+          ...r,
+          nodeId: placed.nodeId,
+          pool: placed.pool,
+          speculative: false,
+          deadlineAt: now + learnedFor(job.jobId).reduce.deadlineMs,
+          whenReady: true,
+        });
+        starts++;
+      }
+    }
+  }
+
   // 3. Speculation for stragglers, with whatever slots are left, never while the breaker is
   // not closed (duplicates would only add load to a failing store).
-  if (blocked === undefined || blocked === "every eligible node's slots are busy") {
+  if (blocked === undefined || blocked === SLOTS_BUSY) {
     if (inputs.breaker.state(now) === "closed" && cfg.deadlines.speculationFactor > 0) {
       spec: for (const job of runnableJobs) {
         const learned = learnedFor(job.jobId);

@@ -15,6 +15,7 @@ import {
   type JobView,
   mapOrdinal,
   mapTaskId,
+  parseTaskId,
   reduceReady,
   reduceTaskId,
   type TaskKind,
@@ -30,8 +31,11 @@ export interface RunnableTask {
   readonly k: number | undefined;
   /** The attempt number the next attempt-start must carry (fencing: last + 1). */
   readonly attempt: number;
-  /** Why it is runnable now, for logs: fresh | retry | reduce-ready. */
-  readonly why: "fresh" | "retry" | "reduce-ready";
+  /**
+   * Why it is runnable now, for logs: fresh | retry | reduce-ready; "armed": not runnable yet,
+   * see armableReduces.
+   */
+  readonly why: "fresh" | "retry" | "reduce-ready" | "armed";
 }
 
 /** Runnable now or only later (backoff)? */
@@ -137,6 +141,55 @@ export function* runnableTasks(
       k,
       attempt: (t?.lastAttempt ?? 0) + 1,
       why: "fresh",
+    };
+  }
+}
+
+/**
+ * Reduces to arm (attempt-start whenReady): not runnable yet, but each of their partials is
+ * complete, has a live attempt, or is in `starting` (map task ids of this job whose start is
+ * decided or in flight), so the manifest can start the reduce in the entry that completes the
+ * last of them. A reduce that was ever started, failed or is in `skip` is left to the ordinary
+ * path. Cost: O(unsettled + starting), never the job's size.
+ */
+export function* armableReduces(
+  job: JobView,
+  starting: Iterable<string>,
+  skip: ReadonlySet<string>,
+): Generator<RunnableTask> {
+  const T = job.tiles;
+  /** Row (i·T + j) → partials k running or starting. */
+  const rows = new Map<number, Set<number>>();
+  const note = (i: number, j: number, k: number | undefined) => {
+    if (k === undefined) return;
+    const row = i * T + j;
+    const ks = rows.get(row) ?? new Set<number>();
+    ks.add(k);
+    rows.set(row, ks);
+  };
+  for (const t of job.unsettled) if (t.kind === "map" && t.live.size > 0) note(t.i, t.j, t.k);
+  for (const id of starting) {
+    const p = parseTaskId(id);
+    if (p?.kind === "map") note(p.i, p.j, p.k);
+  }
+  for (const [row, ks] of rows) {
+    if (job.reduced[row] || (job.rowMapsDone[row] ?? 0) + ks.size < job.partials) continue;
+    const i = Math.floor(row / T);
+    const j = row % T;
+    if (reduceReady(job, i, j)) continue; // runnable: the ordinary path starts it
+    const id = reduceTaskId(i, j);
+    if (skip.has(id)) continue;
+    const t = job.tasks.get(id);
+    if (t && (t.lastAttempt > 0 || t.failedReason !== undefined)) continue;
+    yield {
+      jobId: job.jobId,
+      taskId: id,
+      kind: "reduce",
+      i,
+      j,
+      k: undefined,
+      attempt: 1,
+      why: "armed",
     };
   }
 }

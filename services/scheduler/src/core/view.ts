@@ -450,6 +450,11 @@ function applyTaskEvent(
     case "attempt-released":
       task.live.delete(ev.attempt);
       return undefined;
+    case "armed":
+    case "disarmed":
+      // Not an attempt yet (the shell tracks its own armings); an armed start arrives as
+      // task.started.
+      return undefined;
     case "failed":
       task.failedReason = ev.reason;
       task.live.clear();

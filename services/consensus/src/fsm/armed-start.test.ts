@@ -1,0 +1,149 @@
+import type { ManifestEvent } from "@tessera/protocol";
+import { describe, expect, it } from "vitest";
+import { Driver, T0, upsert } from "./fsm.test-helpers.js";
+import { ManifestFsm } from "./manifest-fsm.js";
+
+// attempt-start `whenReady`: a reduce armed before its partials are complete starts in the same
+// log entry as the completion that makes it runnable (the dependent hop's second commit goes).
+
+/** Mode "empty", K = 2: 8 maps, 4 reduces; reduce r-0-0 reads m-0-0-0 and m-0-0-1. */
+const EMPTY = { n: 32, tile: 16, mode: "empty", seed: 7 } as const;
+
+const kinds = (events: readonly ManifestEvent[]) =>
+  events.map((e) => `${e.category}.${e.type}${"taskId" in e ? ` ${e.taskId}` : ""}`);
+
+function arm(d: Driver, jobId: string, attempt = 1, over: Record<string, unknown> = {}) {
+  return d.send({
+    type: "attempt-start",
+    jobId,
+    taskId: "r-0-0",
+    attempt,
+    whenReady: true,
+    ...over,
+  });
+}
+
+/** Both maps of reduce r-0-0 started, the first completed: the reduce waits on m-0-0-1. */
+function oneMapLeft(d: Driver): string {
+  const job = d.submit(EMPTY, "j");
+  d.run(job, "m-0-0-0");
+  expect(d.start(job, "m-0-0-1", 1).reply.ok).toBe(true);
+  return job;
+}
+
+describe("attempt-start whenReady (armed reduces)", () => {
+  it("arms a reduce that is not runnable and starts it in the entry completing its last partial", () => {
+    const d = new Driver();
+    const job = oneMapLeft(d);
+    const armedAt = T0 + (d.index + 1) * 10;
+    const armed = arm(d, job, 1, { deadlineAt: armedAt + 5_000 });
+    expect(armed.reply).toMatchObject({ ok: true, result: { armed: true, attempt: 1 } });
+    expect(armed.events).toEqual([
+      { category: "task", type: "armed", jobId: job, taskId: "r-0-0", attempt: 1 },
+    ]);
+    // Armed is not started: no attempt number used, and a plain start is still refused.
+    expect(d.fsm.getTask(job, "r-0-0")).toMatchObject({ state: "pending", lastAttempt: 0 });
+    expect(d.code({ type: "attempt-start", jobId: job, taskId: "r-0-0", attempt: 1 })).toBe(
+      "not-runnable",
+    );
+
+    const done = d.complete(job, "m-0-0-1", 1);
+    const doneAt = T0 + d.index * 10;
+    expect(kinds(done.events)).toEqual([
+      "task.completed m-0-0-1",
+      "task.reduce-ready r-0-0",
+      "task.started r-0-0",
+    ]);
+    expect(done.events[2]).toMatchObject({
+      attempt: 1,
+      kind: "reduce",
+      armed: true,
+      speculative: false,
+      deadlineAt: doneAt + 5_000,
+    });
+    expect(d.fsm.getTask(job, "r-0-0")).toMatchObject({ state: "running", lastAttempt: 1 });
+    expect(d.complete(job, "r-0-0", 1).reply.ok).toBe(true);
+    expect(d.fsm.getJob(job)?.counts).toMatchObject({ reducesDone: 1, attempts: 3 });
+  });
+
+  it("answers a repeated arming the same, refuses a stale attempt number and a speculative arming", () => {
+    const d = new Driver();
+    const job = oneMapLeft(d);
+    expect(arm(d, job).reply.ok).toBe(true);
+    const again = arm(d, job);
+    expect(again.reply).toMatchObject({ ok: true, result: { armed: true, alreadyArmed: true } });
+    expect(again.events).toEqual([]);
+    expect(
+      d.code({ type: "attempt-start", jobId: job, taskId: "r-0-0", attempt: 2, whenReady: true }),
+    ).toBe("stale-attempt");
+    const other = new Driver();
+    const job2 = oneMapLeft(other);
+    expect(arm(other, job2, 1, { speculative: true }).reply).toMatchObject({
+      ok: false,
+      code: "not-runnable",
+    });
+    // One start for the one arming: the completion starts attempt 1 once.
+    const done = d.complete(job, "m-0-0-1", 1);
+    expect(kinds(done.events).filter((k) => k.startsWith("task.started"))).toHaveLength(1);
+  });
+
+  it("starts a runnable reduce at once, like a plain attempt-start", () => {
+    const d = new Driver();
+    const job = d.submit(EMPTY, "j");
+    d.run(job, "m-0-0-0");
+    d.run(job, "m-0-0-1");
+    const s = arm(d, job);
+    expect(s.reply).toMatchObject({ ok: true, result: { attempt: 1, speculative: false } });
+    expect(kinds(s.events)).toEqual(["task.started r-0-0"]);
+    expect(s.events[0]).not.toHaveProperty("armed");
+  });
+
+  it("drops the arming when the reduce may not start then (job paused), and the reduce starts normally after resume", () => {
+    const d = new Driver();
+    const job = oneMapLeft(d);
+    expect(arm(d, job).reply.ok).toBe(true);
+    d.ok({ type: "job-control", jobId: job, action: "pause" });
+    const done = d.complete(job, "m-0-0-1", 1);
+    expect(kinds(done.events)).toEqual([
+      "task.completed m-0-0-1",
+      "task.reduce-ready r-0-0",
+      "task.disarmed r-0-0",
+    ]);
+    expect(done.events[2]).toMatchObject({
+      attempt: 1,
+      reason: expect.stringMatching(/^job-paused: /),
+    });
+    expect(d.fsm.getTask(job, "r-0-0")).toMatchObject({ state: "pending", lastAttempt: 0 });
+    d.ok({ type: "job-control", jobId: job, action: "resume" });
+    expect(d.start(job, "r-0-0", 1).reply.ok).toBe(true);
+  });
+
+  it("drops the arming when its node was drained meanwhile", () => {
+    const d = new Driver();
+    d.ok(upsert("agent-1"));
+    const job = oneMapLeft(d);
+    expect(arm(d, job, 1, { nodeId: "agent-1" }).reply.ok).toBe(true);
+    d.ok({ type: "node-drain", nodeId: "agent-1", drained: true });
+    const done = d.complete(job, "m-0-0-1", 1);
+    expect(done.events.at(-1)).toMatchObject({
+      type: "disarmed",
+      reason: expect.stringMatching(/^node-unavailable: .*drained/),
+    });
+  });
+
+  it("keeps an armed attempt through a snapshot: the restored manifest starts it the same way", () => {
+    const d = new Driver();
+    const job = oneMapLeft(d);
+    expect(arm(d, job, 1, { deadlineAt: T0 + 99_000 }).reply.ok).toBe(true);
+    const b = new Driver(new ManifestFsm());
+    b.fsm.restore(d.fsm.snapshot());
+    b.index = d.index;
+    b.seq = d.seq;
+    expect(b.fsm.digest()).toBe(d.fsm.digest());
+    const there = d.complete(job, "m-0-0-1", 1);
+    const here = b.complete(job, "m-0-0-1", 1);
+    expect(here.events).toEqual(there.events);
+    expect(here.events.at(-1)).toMatchObject({ type: "started", armed: true });
+    expect(b.fsm.digest()).toBe(d.fsm.digest());
+  });
+});
