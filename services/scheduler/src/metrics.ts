@@ -30,7 +30,7 @@ export class SchedulerMetrics {
     const r = this.registry;
     this.decisions = r.counter<"type">({
       name: "scheduler_decisions_total",
-      help: "Planner decisions by type (start, speculate, expire, fail, reset)",
+      help: "Planner decisions by type (start, arm, speculate, expire, fail, reset)",
       labelNames: ["type"],
     });
     this.proposals = r.counter<"command" | "outcome" | "code">({
