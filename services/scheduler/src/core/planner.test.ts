@@ -45,6 +45,17 @@ function inputs(now: number, over: Partial<PlannerInputs> = {}): PlannerInputs {
   };
 }
 const starts = (ds: Decision[]) => ds.filter((d) => d.type === "start");
+/** A breaker opened at time 0 by one storage outage, half-open after `cooldownMs`. */
+function openBreaker(cooldownMs: number): StorageBreaker {
+  const breaker = new StorageBreaker({
+    threshold: 1,
+    windowMs: 1000,
+    cooldownMs,
+    maxCooldownMs: cooldownMs,
+  });
+  breaker.recordFailure(0, "TESSERA_E_STORAGE_UNAVAILABLE: down");
+  return breaker;
+}
 
 describe("planner", () => {
   it("starts no more attempts than the nodes have free slots, spread by the policy", () => {
@@ -225,13 +236,7 @@ describe("planner", () => {
   });
 
   it("keeps overrunning attempts while the storage breaker is open (expiring would only burn attempts)", () => {
-    const breaker = new StorageBreaker({
-      threshold: 1,
-      windowMs: 1000,
-      cooldownMs: 10_000,
-      maxCooldownMs: 10_000,
-    });
-    breaker.recordFailure(0, "TESSERA_E_STORAGE_UNAVAILABLE: down");
+    const breaker = openBreaker(10_000);
     const b = new ViewBuilder().submit("j1").node("n1", 4);
     b.start("j1", "m-0-0-0", 1, 0);
     const p = plan(
@@ -245,13 +250,7 @@ describe("planner", () => {
   });
 
   it("half-open breaker lets exactly one probe start", () => {
-    const breaker = new StorageBreaker({
-      threshold: 1,
-      windowMs: 1000,
-      cooldownMs: 100,
-      maxCooldownMs: 100,
-    });
-    breaker.recordFailure(0, "TESSERA_E_STORAGE_UNAVAILABLE: down");
+    const breaker = openBreaker(100);
     const b = new ViewBuilder().submit("j1").node("n1", 4);
     const p = plan(b.view, cfg, inputs(200, { breaker }));
     expect(starts(p.decisions).length).toBe(1);
@@ -462,13 +461,7 @@ describe("arming reduces (attempt-start whenReady)", () => {
     expect(armed(plan(c.view, arming, inputs(50)).decisions)).not.toContain("r-0-1/1");
     expect(armed(plan(c.view, arming, inputs(50)).decisions)).not.toContain("r-0-1/2");
 
-    const breaker = new StorageBreaker({
-      threshold: 1,
-      windowMs: 1_000,
-      cooldownMs: 10_000,
-      maxCooldownMs: 10_000,
-    });
-    breaker.recordFailure(0, "TESSERA_E_STORAGE_UNAVAILABLE: down");
+    const breaker = openBreaker(10_000);
     const open = new ViewBuilder().submit("j1", 128, 64).node("n1", 4);
     expect(plan(open.view, arming, inputs(1, { breaker })).decisions).toEqual([]);
   });
