@@ -43,6 +43,7 @@ describe("attempt-start whenReady (armed reduces)", () => {
     ]);
     // Armed is not started: no attempt number used, and a plain start is still refused.
     expect(d.fsm.getTask(job, "r-0-0")).toMatchObject({ state: "pending", lastAttempt: 0 });
+    expect(d.fsm.getJob(job)?.counts).toMatchObject({ armed: 1, running: 1, liveAttempts: 1 });
     expect(d.code({ type: "attempt-start", jobId: job, taskId: "r-0-0", attempt: 1 })).toBe(
       "not-runnable",
     );
@@ -63,7 +64,7 @@ describe("attempt-start whenReady (armed reduces)", () => {
     });
     expect(d.fsm.getTask(job, "r-0-0")).toMatchObject({ state: "running", lastAttempt: 1 });
     expect(d.complete(job, "r-0-0", 1).reply.ok).toBe(true);
-    expect(d.fsm.getJob(job)?.counts).toMatchObject({ reducesDone: 1, attempts: 3 });
+    expect(d.fsm.getJob(job)?.counts).toMatchObject({ reducesDone: 1, attempts: 3, armed: 0 });
   });
 
   it("answers a repeated arming the same, refuses a stale attempt number and a speculative arming", () => {

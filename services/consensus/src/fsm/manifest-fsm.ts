@@ -121,6 +121,8 @@ export interface JobCounts {
   readonly resets: number;
   /** Attempts started: one per task when nothing failed, more for retries and speculation. */
   readonly attempts: number;
+  /** Reduces armed (attempt-start whenReady): each starts with the completion of its last partial. */
+  readonly armed: number;
 }
 
 export interface JobView {
@@ -1500,6 +1502,7 @@ export class ManifestFsm implements StateMachine {
         verifiedOutputs: job.verifiedOutputs,
         resets: job.resets,
         attempts: job.attempts,
+        armed: job.armed.size,
       },
     };
   }
