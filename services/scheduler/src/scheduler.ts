@@ -521,7 +521,7 @@ export class Scheduler {
           // The manifest moved the deadline to count from the start, not the arming.
           const d = held && { ...held, deadlineAt: ev.deadlineAt ?? held.deadlineAt };
           if (d) {
-            this.placedOn.set(akey, d.nodeId);
+            if (d.nodeId) this.placedOn.set(akey, d.nodeId);
             this.awaitingPublish.set(akey, d);
             void this.publish(d);
           }
@@ -812,9 +812,9 @@ export class Scheduler {
     }
     if (reply.ok) {
       this.metrics.proposals.inc({ command: cmd.type, outcome: "ok", code: "" });
-      if (d.type === "start" && d.whenReady && reply.result?.armed === true) {
+      if (d.type === "start" && akey && d.whenReady && reply.result?.armed === true) {
         // Held by the manifest: its task.started event (armed) publishes the item.
-        this.pendingStarts.delete(akey ?? "");
+        this.pendingStarts.delete(akey);
         this.armed.set(taskKey(d.jobId, d.taskId), d);
         log.debug({ pool: d.pool, placedOn: d.nodeId }, "reduce armed");
         return;

@@ -14,7 +14,7 @@
 //   capacity-weighted  lowest (in flight + 1) / slots: big nodes take proportionally more
 //   locality           same region as the inputs > same cloud > elsewhere, then capacity-weighted
 
-/** Why nothing was placed when every eligible node is full (the planner's "saturated"). */
+/** Why nothing was placed when every eligible node is full (slots and queue). */
 export const SLOTS_BUSY = "every eligible node's slots are busy";
 export type PlacementPolicyName = "least-loaded" | "capacity-weighted" | "locality";
 export const PLACEMENT_POLICIES: readonly PlacementPolicyName[] = [

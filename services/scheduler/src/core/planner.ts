@@ -467,13 +467,14 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
           starting.push(d.taskId);
       for (const p of inputs.pendingStarts?.values() ?? [])
         if (p.jobId === job.jobId && !pendingStartSeen(view, p)) starting.push(p.taskId);
+      // It holds no slot until it starts: placed by today's load where a node has room, else as
+      // if every node were free (only its pool and a load hint depend on the choice).
+      const free = nodes.map((n) => ({ ...n, inFlight: 0 }));
+      const placement = placementsFor(job.jobId).reduce;
       for (const r of armableReduces(job, starting, skipFor(job))) {
         if (starts >= cfg.maxStartsPerPass) break arm;
-        const placed = placeTask(
-          nodes.map((n) => ({ ...n, inFlight: 0 })),
-          now,
-          placementsFor(job.jobId).reduce,
-        );
+        const byLoad = placeTask(nodes, now, placement);
+        const placed = byLoad.ok ? byLoad : placeTask(free, now, placement);
         if (!placed.ok) break arm;
         decisions.push({
           type: "start",
