@@ -68,6 +68,18 @@ describe("e2e: consensus and agent failures", () => {
     expectVerified(r, longer, longerDigest);
     const events = await jobEvents(natsUrls(cluster), jobId);
     expect(ofType(events, "job.succeeded")).toHaveLength(1);
+    // Reduces armed ahead (services/scheduler/README.md) through the kills: each armed start
+    // follows its arming in the log, and no reduce was started twice by it.
+    const armings = ofType(events, "task.armed");
+    const armedStarts = ofType(events, "task.started").filter(
+      (e) => e.event.category === "task" && e.event.type === "started" && e.event.armed === true,
+    );
+    expect(armedStarts.length).toBeGreaterThan(0);
+    for (const s of armedStarts) {
+      const armedAt = armings.find((a) => a.taskId === s.taskId && a.attempt === s.attempt);
+      expect(armedAt?.index, `${s.taskId} armed before it started`).toBeLessThan(s.index);
+    }
+    expect(new Set(armedStarts.map((s) => s.taskId)).size).toBe(armedStarts.length);
   });
 
   it("survives an agent SIGKILLed mid-task", async () => {
