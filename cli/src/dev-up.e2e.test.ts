@@ -511,7 +511,11 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
     });
 
     await tessera(...submitArgs, "--job-id", "short-lived");
-    expect(files("short-lived")).toHaveLength(16); // its outputs (partials already cleaned)
+    // Its 16 outputs, once the storage-manager has cleaned the partials: it does so after the
+    // job succeeded, asynchronously (here possibly still busy deleting "busy"'s objects).
+    const cleaned = Date.now() + 30_000;
+    while (files("short-lived").length > 16 && Date.now() < cleaned) await sleep(200);
+    expect(files("short-lived")).toHaveLength(16);
     const deleted = await tessera("job", "delete", "short-lived", "--json");
     expect(JSON.parse((deleted as { stdout: string }).stdout)).toMatchObject({
       ok: true,
