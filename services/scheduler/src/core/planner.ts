@@ -459,14 +459,20 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
   // node has a slot idle (nothing queued there), when the hop's latency is what matters.
   const idleSlot = nodes.some((n) => !n.failed && !n.drained && n.inFlight < n.slots);
   if (cfg.armReduces && breakerState === "closed") {
+    // Maps being started, by job: this pass's start decisions and earlier ones not yet seen.
+    const startingByJob = new Map<string, string[]>();
+    const noteStarting = (jobId: string, taskId: string) => {
+      const list = startingByJob.get(jobId);
+      if (list) list.push(taskId);
+      else startingByJob.set(jobId, [taskId]);
+    };
+    for (const d of decisions)
+      if (d.type === "start" && d.kind === "map") noteStarting(d.jobId, d.taskId);
+    for (const p of inputs.pendingStarts?.values() ?? [])
+      if (!pendingStartSeen(view, p)) noteStarting(p.jobId, p.taskId);
     arm: for (const job of runnableJobs) {
       if (!idleSlot && batched(job.jobId)) continue;
-      const starting: string[] = [];
-      for (const d of decisions)
-        if (d.type === "start" && d.jobId === job.jobId && d.kind === "map")
-          starting.push(d.taskId);
-      for (const p of inputs.pendingStarts?.values() ?? [])
-        if (p.jobId === job.jobId && !pendingStartSeen(view, p)) starting.push(p.taskId);
+      const starting = startingByJob.get(job.jobId) ?? [];
       // It holds no slot until it starts: placed by today's load where a node has room, else as
       // if every node were free (only its pool and a load hint depend on the choice).
       const free = nodes.map((n) => ({ ...n, inFlight: 0 }));
