@@ -47,6 +47,10 @@
 //   manifest started it in the map completion's own entry: schedule is 0, there is no
 //   scheduleCommit / scheduleReact sample, and deliverCommit is that entry's commit, its event
 //   reaching the scheduler and the scheduler's publish. TESSERA_ARM_REDUCES=off measures without.
+//   handedHops: armed hops whose reduce the leader handed to the agent that reported the map
+//   straight to it (agent --direct-reports, on by default): no work item is published, so there
+//   is no deliverCommit / deliverQueue sample; deliver is then the completion's commit and the
+//   reply reaching the agent. TESSERA_DIRECT_REPORTS=off measures without.
 // Last stdout line: one JSON object.
 import { availableParallelism } from "node:os";
 import { ClusterClient, loadJobProfile } from "@tessera/cli";
@@ -400,6 +404,7 @@ async function main(): Promise<void> {
     // ---- chain of dependent hops ------------------------------------------------------------
     const hops: number[] = [];
     let armedHops = 0;
+    let handedHops = 0;
     // Per chain job: job started → every reduce committed (two dependent tasks: map, reduce).
     const perJob: number[] = [];
     const chainReports = await CompletionWatcher.start(servers);
@@ -475,6 +480,7 @@ async function main(): Promise<void> {
         redStart.event.type === "started" &&
         redStart.event.armed === true;
       if (armed) armedHops++;
+      if (armed && redStart.event.handed === true) handedHops++;
       const mapSeen = log
         .of(id, "task.completed")
         .find((e) => e.taskId === map.taskId && e.attempt === map.attempt);
@@ -549,6 +555,7 @@ async function main(): Promise<void> {
       chain: {
         hops: hops.length,
         armedHops,
+        handedHops,
         msPerHop: { mean: mean(hops), p50: pct(hops, 0.5), p99: pct(hops, 0.99) },
         hopStagesMs: Object.fromEntries(
           Object.entries(stages).map(([k, v]) => [k, { mean: mean(v), p50: pct(v, 0.5) }]),

@@ -85,6 +85,11 @@ export const SUBJECTS = {
   /** CompletionBatchV1: the reports of one batched work message (WorkBatchV1). */
   taskCompleteBatch: "tessera.cmd.task.complete-batch",
   taskClaim: "tessera.cmd.task.claim",
+  /**
+   * DirectReportV1 → DirectReportReplyV1 (core NATS request/reply, no stream): reports sent
+   * straight to the consensus leader, the only peer subscribed (queue group `tessera-leader`).
+   */
+  leaderReport: "tessera.leader.report",
   jobSubmit: "tessera.cmd.job.submit",
   /** Subscribe to every agent heartbeat. */
   heartbeatAll: "tessera.hb.*",

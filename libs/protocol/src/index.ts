@@ -48,16 +48,22 @@ export {
   decodeCommandEnvelope,
   decodeCompletion,
   decodeCompletionBatch,
+  decodeDirectReport,
+  decodeDirectReportReply,
   decodeHeartbeat,
   decodeManifestEventBatch,
   decodeManifestReply,
   decodeWorkBatch,
   decodeWorkItem,
+  directReportCodec,
+  directReportReplyCodec,
   encodeAgentControlReply,
   encodeAgentControlRequest,
   encodeCommandEnvelope,
   encodeCompletion,
   encodeCompletionBatch,
+  encodeDirectReport,
+  encodeDirectReportReply,
   encodeHeartbeat,
   encodeManifestEventBatch,
   encodeManifestReply,
@@ -72,7 +78,13 @@ export {
   workItemCodec,
 } from "./messages.js";
 export { PROTO_DIR } from "./proto-dir.js";
-export { expectedTaskId, isPowerOfTwo, workItemId } from "./rules.js";
+export {
+  buildWorkItem,
+  expectedTaskId,
+  isPowerOfTwo,
+  type WorkItemFields,
+  workItemId,
+} from "./rules.js";
 export {
   AgentControlReply,
   AgentControlReplyV1,
@@ -92,6 +104,7 @@ export {
   CommandEnvelope,
   CommandEnvelopeV1,
   EmergencyStopCommand,
+  Handover,
   JobControlAction,
   JobControlCommand,
   JobVerifiedCommand,
@@ -100,6 +113,7 @@ export {
   MANIFEST_REPLY_CODES,
   MAX_ATTEMPTS_PER_BATCH,
   MAX_COMMAND_BYTES,
+  MAX_HANDOVER,
   MAX_OUTPUTS_PER_VERIFIED,
   MAX_TASK_ATTEMPTS,
   ManifestCommand,
@@ -128,6 +142,12 @@ export {
   CompletionTimings,
   CompletionV1,
 } from "./schemas/completion.js";
+export {
+  DirectReport,
+  DirectReportReply,
+  DirectReportReplyV1,
+  DirectReportV1,
+} from "./schemas/direct-report.js";
 export {
   EmergencyStopEvent,
   JobCancelledEvent,

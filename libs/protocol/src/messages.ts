@@ -4,6 +4,7 @@ import {
   commandEnvelopeIssues,
   completionBatchIssues,
   completionIssues,
+  directReportIssues,
   jobSpecIssues,
   workBatchIssues,
   workItemIssues,
@@ -28,6 +29,12 @@ import {
   CompletionBatchV1,
   CompletionV1,
 } from "./schemas/completion.js";
+import {
+  DirectReport,
+  DirectReportReply,
+  DirectReportReplyV1,
+  DirectReportV1,
+} from "./schemas/direct-report.js";
 import {
   MANIFEST_EVENT_SCHEMAS,
   ManifestEventBatch,
@@ -85,6 +92,19 @@ export const completionBatchCodec: MessageCodec<CompletionBatch> =
     ]),
   );
 
+export const directReportCodec: MessageCodec<DirectReport> = defineVersionedCodec<DirectReport>(
+  "direct report",
+  DirectReport,
+  new Map([[1, { schema: DirectReportV1, rules: directReportIssues as Rules<DirectReport> }]]),
+);
+
+export const directReportReplyCodec: MessageCodec<DirectReportReply> =
+  defineVersionedCodec<DirectReportReply>(
+    "direct report reply",
+    DirectReportReply,
+    new Map([[1, { schema: DirectReportReplyV1 }]]),
+  );
+
 export const heartbeatCodec: MessageCodec<Heartbeat> = defineVersionedCodec<Heartbeat>(
   "heartbeat",
   Heartbeat,
@@ -128,6 +148,18 @@ export const decodeCompletionBatch = (
 ): CompletionBatch => completionBatchCodec.decode(bytes, maxBytes);
 export const encodeCompletionBatch = (c: CompletionBatch): Uint8Array =>
   completionBatchCodec.encode(c);
+
+export const decodeDirectReport = (
+  bytes: Uint8Array,
+  maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
+): DirectReport => directReportCodec.decode(bytes, maxBytes);
+export const encodeDirectReport = (r: DirectReport): Uint8Array => directReportCodec.encode(r);
+export const decodeDirectReportReply = (
+  bytes: Uint8Array,
+  maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
+): DirectReportReply => directReportReplyCodec.decode(bytes, maxBytes);
+export const encodeDirectReportReply = (r: DirectReportReply): Uint8Array =>
+  directReportReplyCodec.encode(r);
 
 export const decodeHeartbeat = (
   bytes: Uint8Array,

@@ -1,6 +1,7 @@
 import type { ValidationIssue } from "./errors.js";
 import type { CommandEnvelopeV1 } from "./schemas/command.js";
 import type { CompletionBatchV1, CompletionV1 } from "./schemas/completion.js";
+import type { DirectReportV1 } from "./schemas/direct-report.js";
 import { MAX_MAP_OPERAND_ELEMENTS, type MatmulJobSpec, TILE_REASON } from "./schemas/job-spec.js";
 import type { WorkBatchV1, WorkItemV1 } from "./schemas/work-item.js";
 
@@ -21,6 +22,40 @@ export function expectedTaskId(kind: "map" | "reduce", i: number, j: number, k?:
 /** Canonical id of one attempt at a task: `${jobId}/${taskId}/${attempt}`. */
 export function workItemId(jobId: string, taskId: string, attempt: number): string {
   return `${jobId}/${taskId}/${attempt}`;
+}
+
+/** The fields that make a work item; itemId is derived, absent k / deadline are left out. */
+export interface WorkItemFields {
+  readonly jobId: string;
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly kind: "map" | "reduce";
+  readonly job: MatmulJobSpec;
+  readonly i: number;
+  readonly j: number;
+  readonly k?: number | undefined;
+  readonly pool: string;
+  readonly issuedAt: number;
+  readonly deadlineMs?: number | undefined;
+}
+
+/** The work item of one attempt (the scheduler's publication and the manifest's hand-over). */
+export function buildWorkItem(f: WorkItemFields): WorkItemV1 {
+  return {
+    v: 1,
+    itemId: workItemId(f.jobId, f.taskId, f.attempt),
+    jobId: f.jobId,
+    taskId: f.taskId,
+    attempt: f.attempt,
+    kind: f.kind,
+    job: { ...f.job },
+    i: f.i,
+    j: f.j,
+    ...(f.k === undefined ? {} : { k: f.k }),
+    pool: f.pool,
+    issuedAt: f.issuedAt,
+    ...(f.deadlineMs === undefined ? {} : { deadlineMs: Math.round(f.deadlineMs) }),
+  };
 }
 
 export function jobSpecIssues(spec: MatmulJobSpec, prefix = ""): ValidationIssue[] {
@@ -141,6 +176,22 @@ export function completionBatchIssues(batch: CompletionBatchV1): ValidationIssue
   });
 }
 
+/** Exactly one report, itself valid; the session's ackedSeq below its seq. */
+export function directReportIssues(r: DirectReportV1): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  if ((r.completion === undefined) === (r.batch === undefined)) {
+    issues.push({ path: "/completion", reason: "exactly one of completion and batch is required" });
+  }
+  if (r.ackedSeq !== undefined && r.ackedSeq >= r.seq) {
+    issues.push({ path: "/ackedSeq", reason: `must be < seq (${r.seq})` });
+  }
+  const nested = (field: string, found: ValidationIssue[]) =>
+    found.map((issue) => ({ path: `/${field}${issue.path}`, reason: issue.reason }));
+  if (r.completion) issues.push(...nested("completion", completionIssues(r.completion)));
+  if (r.batch) issues.push(...nested("batch", completionBatchIssues(r.batch)));
+  return issues;
+}
+
 /** Cross-field rules of a manifest command envelope whose `cmd` is schema-valid. */
 export function commandEnvelopeIssues(env: CommandEnvelopeV1): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
@@ -156,6 +207,16 @@ export function commandEnvelopeIssues(env: CommandEnvelopeV1): ValidationIssue[]
         reason: 'must not be "." or ".." (it names storage keys)',
       });
     }
+  }
+  if (cmd.type === "attempt-report-batch") {
+    cmd.reports.forEach((r, i) => {
+      if ("handover" in r && r.handover !== undefined) {
+        issues.push({
+          path: `/cmd/reports/${i}/handover`,
+          reason: "is given once, for the whole batch (/cmd/handover)",
+        });
+      }
+    });
   }
   if (cmd.type === "job-verified" && cmd.verified && cmd.digest === undefined) {
     // A positive verdict is only meaningful for the output it was computed over.

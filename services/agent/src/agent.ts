@@ -4,6 +4,7 @@ import { availableParallelism, totalmem } from "node:os";
 import type { Logger } from "@tessera/observability";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
+import { DirectReporter } from "./direct-reporter.js";
 import { type AgentState, Heartbeater } from "./heartbeat.js";
 import { AgentHttp } from "./http.js";
 import { InputTileCache } from "./input-cache.js";
@@ -21,6 +22,12 @@ import { WorkLoop } from "./work-loop.js";
  * allocates (almost) no tile memory per task; anything beyond is left to the garbage collector.
  */
 const TILE_BUFFER_POOL_BYTES = 256 * 1024 * 1024;
+
+/**
+ * How long a direct report waits for the leader's answer before trying again (the same seq) and
+ * then TESSERA_CMD: far above a commit (milliseconds), well below the work item's ack wait.
+ */
+const DIRECT_REPORT_TIMEOUT_MS = 2_000;
 
 export class Agent {
   private state: AgentState;
@@ -81,6 +88,18 @@ export class Agent {
     try {
       await bus.provision();
       const source = await bus.workSource();
+      const reporter = new DirectReporter({
+        nodeId: config.nodeId,
+        pool: config.pool,
+        handoverMax: config.slots,
+        request: config.directReports
+          ? (report) => bus.requestDirect(report, DIRECT_REPORT_TIMEOUT_MS)
+          : undefined,
+        publishCompletion: (outcome) => bus.publishCompletion(outcome),
+        publishCompletions: (batchId, outcomes) =>
+          bus.publishCompletions(batchId, config.nodeId, outcomes),
+        logger,
+      });
       let agent: Agent | undefined;
       loop = new WorkLoop(
         {
@@ -99,9 +118,8 @@ export class Agent {
             metrics.observeOutcome(outcome, item.job.tile);
             return outcome;
           },
-          publishCompletion: (outcome) => bus.publishCompletion(outcome),
-          publishCompletions: (batchId, outcomes) =>
-            bus.publishCompletions(batchId, config.nodeId, outcomes),
+          report: (outcome) => reporter.report(outcome),
+          reportBatch: (batchId, outcomes) => reporter.reportBatch(batchId, outcomes),
           logger,
         },
         config.standby,
@@ -160,6 +178,7 @@ export class Agent {
           kernelThreads: config.kernelThreads,
           executionProvider: runner.executionProvider,
           state: agent.state,
+          directReports: config.directReports,
           storage: store.backend,
           http: http.url,
         },

@@ -38,6 +38,11 @@ export interface AgentConfig {
   heartbeatIntervalMs: number;
   /** Also publish log lines to TESSERA_LOGS (`tessera logs` searches them). */
   shipLogs: boolean;
+  /**
+   * Report completions straight to the consensus leader (and take over the armed reduces they
+   * start) before falling back to TESSERA_CMD; see direct-reporter.ts.
+   */
+  directReports: boolean;
   /** Where /healthz, /readyz and /metrics listen (port 0 = any free port). */
   http: { host: string; port: number };
   logLevel: LogLevel;
@@ -63,6 +68,7 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   "drain-grace-ms": "TESSERA_DRAIN_GRACE_MS",
   "heartbeat-ms": "TESSERA_HEARTBEAT_MS",
   http: "TESSERA_AGENT_HTTP",
+  "direct-reports": "TESSERA_DIRECT_REPORTS",
   "log-level": "TESSERA_LOG_LEVEL",
 };
 
@@ -80,6 +86,7 @@ const LABEL = {
   pattern: /^[A-Za-z0-9._-]{1,64}$/,
   what: "must be 1..64 characters of [A-Za-z0-9._-]",
 };
+const ON_OFF = { pattern: /^(on|off)$/, what: "must be on or off" };
 const EP_CHOICES: readonly string[] = ["auto", "cuda", "cpu"];
 
 /**
@@ -128,6 +135,7 @@ export function parseAgentConfig(
     replicas: f.int("replicas", 1, 1, 5),
     standby: f.on("standby"),
     shipLogs: f.on("ship-logs"),
+    directReports: f.str("direct-reports", "on", ON_OFF) === "on",
     drainGraceMs: f.int("drain-grace-ms", 10_000, 0, 600_000),
     heartbeatIntervalMs: f.int("heartbeat-ms", 1_000, 50, 60_000),
     http: { host: httpMatch[1] as string, port: httpPort },
@@ -156,4 +164,7 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --http HOST:PORT       /healthz /readyz /metrics (default 127.0.0.1:0)   env TESSERA_AGENT_HTTP
   --standby              warm standby: heartbeat (0 slots), pull nothing until promoted
   --ship-logs            also publish log lines to TESSERA_LOGS            env TESSERA_SHIP_LOGS=1
+  --direct-reports on|off  report to the consensus leader directly and run the armed reduces it
+                         hands back; TESSERA_CMD when it does not answer (default on)
+                                                                           env TESSERA_DIRECT_REPORTS
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)`;

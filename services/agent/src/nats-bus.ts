@@ -24,16 +24,20 @@ import {
   CMD_STREAM,
   completionBatchMsgId,
   completionMsgId,
+  type DirectReportV1,
   decodeAgentControlRequest,
+  decodeDirectReportReply,
   encodeAgentControlReply,
   encodeCompletion,
   encodeCompletionBatch,
+  encodeDirectReport,
   encodeHeartbeat,
   type HeartbeatV1,
   heartbeatSubject,
   SUBJECTS,
   WORK_STREAM,
 } from "@tessera/protocol";
+import type { DirectAnswer } from "./direct-reporter.js";
 import type { ExecutionOutcome } from "./task-executor.js";
 import type { WorkMessage, WorkSource } from "./work-loop.js";
 
@@ -119,6 +123,25 @@ export class AgentBus {
       completionBatchMsgId(batchId),
       { retryOnReconnect: this.nc },
     );
+  }
+
+  /**
+   * Sends a report straight to the consensus leader (core NATS request/reply, no stream). Never
+   * throws: "no-leader" when nobody subscribes, "lost" when nothing (readable) came back in
+   * `timeoutMs`.
+   */
+  async requestDirect(report: DirectReportV1, timeoutMs: number): Promise<DirectAnswer> {
+    try {
+      const msg = await this.nc.request(SUBJECTS.leaderReport, encodeDirectReport(report), {
+        timeout: timeoutMs,
+      });
+      return { kind: "reply", reply: decodeDirectReportReply(msg.data) };
+    } catch (err) {
+      if ((err as { isNoResponders?: () => boolean }).isNoResponders?.() === true) {
+        return { kind: "no-leader" };
+      }
+      return { kind: "lost", reason: err instanceof Error ? err.message : String(err) };
+    }
   }
 
   publishHeartbeat(hb: HeartbeatV1): void {

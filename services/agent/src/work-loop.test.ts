@@ -103,11 +103,11 @@ const outcomeOf = (w: WorkItemV1): ExecutionOutcome => ({
 /** A loop over `source` with the fixed test settings; the rest comes from the test. */
 const loopOver = (
   source: WorkSource,
-  o: Pick<WorkLoopOptions, "slots" | "execute" | "publishCompletion"> &
-    Partial<Pick<WorkLoopOptions, "publishCompletions">>,
+  o: Pick<WorkLoopOptions, "slots" | "execute" | "report"> &
+    Partial<Pick<WorkLoopOptions, "reportBatch">>,
 ) =>
   new WorkLoop({
-    publishCompletions: async () => {
+    reportBatch: async () => {
       throw new Error("this test publishes no batch");
     },
     ...o,
@@ -128,9 +128,12 @@ describe("WorkLoop", () => {
         executed.push(w.k as number);
         return outcomeOf(w);
       },
-      publishCompletion: (o) =>
-        new Promise<void>((resolve) => {
-          publishes.push({ n: Number(o.completion.taskId.split("-")[3]), release: resolve });
+      report: (o) =>
+        new Promise<undefined>((resolve) => {
+          publishes.push({
+            n: Number(o.completion.taskId.split("-")[3]),
+            release: () => resolve(undefined),
+          });
         }),
     });
     loop.start();
@@ -163,7 +166,7 @@ describe("WorkLoop", () => {
     const loop = loopOver(source, {
       slots: 2,
       execute: async (w) => outcomeOf(w),
-      publishCompletion: async () => {
+      report: async () => {
         throw new Error("JetStream unavailable");
       },
     });
@@ -171,6 +174,72 @@ describe("WorkLoop", () => {
     await until(() => messages[0]?.settledAs !== undefined);
     await loop.stop(1_000);
     expect(messages[0]?.settledAs).toBe("nak");
+  });
+});
+
+describe("WorkLoop with work handed over in a report's reply", () => {
+  const { k: _k, ...mapFields } = item(0);
+  const reduce: WorkItemV1 = {
+    ...mapFields,
+    itemId: workItemId("job-1", "r-0-0", 1),
+    taskId: "r-0-0",
+    kind: "reduce",
+  };
+
+  it("runs it at once in the slot that waits on a pull, and handles that pull's message next", async () => {
+    const { messages } = queueOf(2);
+    let deliverSecond: (m: WorkMessage) => void = () => undefined;
+    let pulls = 0;
+    const source: WorkSource = {
+      next: async () => {
+        pulls++;
+        if (pulls === 1) return messages[0] as WorkMessage;
+        if (pulls === 2) return new Promise<WorkMessage>((r) => (deliverSecond = r));
+        await new Promise((r) => setTimeout(r, 5));
+        return null;
+      },
+    };
+    const executed: string[] = [];
+    const loop = loopOver(source, {
+      slots: 1,
+      execute: async (w) => {
+        executed.push(w.taskId);
+        return outcomeOf(w);
+      },
+      report: async (o) => (o.completion.taskId === "m-0-0-0" ? [reduce] : []),
+    });
+    loop.start();
+    await until(() => executed.length === 2);
+    // The reduce ran while the second pull was still open; that pull was not abandoned.
+    expect(executed).toEqual(["m-0-0-0", "r-0-0"]);
+    expect(pulls).toBe(2);
+    deliverSecond(messages[1] as WorkMessage);
+    await until(() => messages[1]?.settledAs === "ack");
+    expect(executed).toEqual(["m-0-0-0", "r-0-0", "m-0-0-1"]);
+    await loop.stop(1_000);
+    expect(messages.map((m) => m.settledAs)).toEqual(["ack", "ack"]);
+  });
+
+  it("reports a transient failure of handed work as failed (there is no message to hand back)", async () => {
+    const { source, messages } = queueOf(1);
+    const reports: { taskId: string; status: string }[] = [];
+    const loop = loopOver(source, {
+      slots: 2,
+      execute: async (w) =>
+        w.kind === "reduce" ? { ...failedOutcomeOf(w), retryable: true } : outcomeOf(w),
+      report: async (o) => {
+        reports.push({ taskId: o.completion.taskId, status: o.completion.status });
+        return o.completion.taskId === "m-0-0-0" ? [reduce] : [];
+      },
+    });
+    loop.start();
+    await until(() => reports.length === 2);
+    await loop.stop(1_000);
+    expect(reports).toEqual([
+      { taskId: "m-0-0-0", status: "ok" },
+      { taskId: "r-0-0", status: "failed" },
+    ]);
+    expect(messages[0]?.settledAs).toBe("ack");
   });
 });
 
@@ -191,11 +260,12 @@ describe("WorkLoop with a work batch (tessera.work.<pool>.batch)", () => {
         // A transient failure inside a batch is reported failed, never handed back.
         return w.k === 1 ? { ...failedOutcomeOf(w), retryable: true } : outcomeOf(w);
       },
-      publishCompletion: async () => {
+      report: async () => {
         throw new Error("a batch is reported as one message");
       },
-      publishCompletions: async (batchId, outcomes) => {
+      reportBatch: async (batchId, outcomes) => {
         reports.push({ batchId, taskIds: outcomes.map((o) => o.completion.taskId) });
+        return [];
       },
     });
     loop.start();
@@ -213,8 +283,8 @@ describe("WorkLoop with a work batch (tessera.work.<pool>.batch)", () => {
     const loop = loopOver(source, {
       slots: 1,
       execute: async (w) => outcomeOf(w),
-      publishCompletion: async () => undefined,
-      publishCompletions: async () => {
+      report: async () => undefined,
+      reportBatch: async () => {
         throw new Error("JetStream unavailable");
       },
     });
@@ -234,7 +304,7 @@ describe("WorkLoop with a work batch (tessera.work.<pool>.batch)", () => {
         executed.push(w.itemId);
         return outcomeOf(w);
       },
-      publishCompletion: async () => undefined,
+      report: async () => undefined,
     });
     loop.start();
     await until(() => messages[0]?.settledAs !== undefined);

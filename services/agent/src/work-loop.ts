@@ -12,9 +12,20 @@
 // whole batch; the manifest refuses completions of attempts already complete. A transient failure
 // of one item is reported failed (the scheduler retries that task with backoff): handing the
 // whole message back would re-run the items that succeeded.
+//
+// A report may come back with work handed over by the leader (direct-reporter.ts): armed
+// reduces the report started, bound to this node and published nowhere. They go to the front:
+// the next free slot takes one before pulling, and a slot already waiting on a pull takes it at
+// once (the pull stays open and its message is handled next).
 
 import type { Logger } from "@tessera/observability";
-import { decodeWorkBatch, decodeWorkItem, type WorkItemV1 } from "@tessera/protocol";
+import {
+  decodeWorkBatch,
+  decodeWorkItem,
+  encodeWorkItem,
+  type WorkItemV1,
+  workSubject,
+} from "@tessera/protocol";
 import type { RunningTask } from "./heartbeat.js";
 import type { ExecutionOutcome } from "./task-executor.js";
 
@@ -42,10 +53,16 @@ export interface WorkLoopOptions {
   maxDeliver: number;
   source: WorkSource;
   execute(item: WorkItemV1): Promise<ExecutionOutcome>;
-  /** Publishes a completion and resolves once JetStream has stored it. */
-  publishCompletion(outcome: ExecutionOutcome): Promise<void>;
-  /** Publishes one batch's completions as one message; resolves once JetStream stored it. */
-  publishCompletions(batchId: string, outcomes: readonly ExecutionOutcome[]): Promise<void>;
+  /**
+   * Reports a completion; resolves once it is committed or stored (then the message is
+   * settled), with any work the leader handed over to this agent.
+   */
+  report(outcome: ExecutionOutcome): Promise<readonly WorkItemV1[] | undefined>;
+  /** Reports one batch's completions as one message, the same way. */
+  reportBatch(
+    batchId: string,
+    outcomes: readonly ExecutionOutcome[],
+  ): Promise<readonly WorkItemV1[] | undefined>;
   logger: Logger;
 }
 
@@ -61,6 +78,9 @@ export class WorkLoop {
   /** Items run whose completion is being published / message settled. */
   private readonly settling = new Set<Promise<void>>();
   private readonly settleWaiters: (() => void)[] = [];
+  /** Work handed over in report replies, not started yet (first come, first run). */
+  private readonly handed: WorkItemV1[] = [];
+  private readonly handedWaiters = new Set<() => void>();
 
   constructor(
     private readonly opts: WorkLoopOptions,
@@ -125,22 +145,43 @@ export class WorkLoop {
   }
 
   private async worker(slot: number): Promise<void> {
-    while (!this.stopping) {
-      if (this.paused) {
+    /** A pull left open when handed work came first: its message is this slot's next. */
+    let pull: Promise<WorkMessage | null> | undefined;
+    while (!this.stopping || this.handed.length > 0) {
+      if (this.paused && this.handed.length === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
         continue;
       }
-      let msg: WorkMessage | null;
+      const mine = this.handed.shift();
+      if (mine) {
+        await this.handle(handedMessage(mine, this.opts.maxDeliver));
+        continue;
+      }
+      if (this.stopping) break;
+      let msg: WorkMessage | null | "handed";
+      let handedArrived: (() => void) | undefined;
       try {
-        msg = await this.opts.source.next();
+        pull ??= this.opts.source.next();
+        msg = await Promise.race([
+          pull,
+          new Promise<"handed">((resolve) => {
+            handedArrived = () => resolve("handed");
+            this.handedWaiters.add(handedArrived);
+          }),
+        ]);
       } catch (err) {
+        pull = undefined;
         if (this.stopping) break;
         this.opts.logger.warn({ err, slot }, "pulling work failed; retrying");
         await sleep(500);
         continue;
+      } finally {
+        if (handedArrived) this.handedWaiters.delete(handedArrived);
       }
+      if (msg === "handed") continue;
+      pull = undefined;
       if (!msg) continue;
       if (this.stopping) {
         // Pulled after the stop began: hand it straight back rather than start new work.
@@ -149,6 +190,16 @@ export class WorkLoop {
       }
       await this.handle(msg);
     }
+    // A pull still open when the slot stopped: whatever it brings goes straight back.
+    void pull?.then((m) => m?.nak()).catch(() => undefined);
+  }
+
+  /** Work the leader handed over in a report's reply: run before anything pulled. */
+  private receiveHanded(items: readonly WorkItemV1[] | undefined): void {
+    if (!items || items.length === 0) return;
+    this.handed.push(...items);
+    for (const w of [...this.handedWaiters]) w();
+    this.wake?.();
   }
 
   private async handle(msg: WorkMessage): Promise<void> {
@@ -275,7 +326,7 @@ export class WorkLoop {
     log: Logger,
   ): Promise<void> {
     try {
-      await this.opts.publishCompletions(batchId, outcomes);
+      this.receiveHanded(await this.opts.reportBatch(batchId, outcomes));
     } catch (err) {
       log.error({ err }, "publishing the batch's completions failed; work batch handed back");
       msg.nak(TRANSIENT_RETRY_DELAY_MS);
@@ -305,7 +356,7 @@ export class WorkLoop {
   /** Publishes the completion, then acks (ok) or terminates (failed) the message. */
   private async settle(msg: WorkMessage, outcome: ExecutionOutcome, log: Logger): Promise<void> {
     try {
-      await this.opts.publishCompletion(outcome);
+      this.receiveHanded(await this.opts.report(outcome));
     } catch (err) {
       // Without a stored completion the item must not be acked: let it come back.
       log.error({ err }, "publishing the completion failed; work item handed back");
@@ -333,4 +384,21 @@ export class WorkLoop {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Handed-over work as a message of its own: nothing to ack, and nothing to redeliver, so a
+ * transient failure counts as the last delivery and is reported (the scheduler retries it).
+ */
+function handedMessage(item: WorkItemV1, maxDeliver: number): WorkMessage {
+  const none = () => undefined;
+  return {
+    subject: workSubject(item.pool, item.kind),
+    data: encodeWorkItem(item),
+    info: { deliveryCount: maxDeliver },
+    ack: none,
+    nak: none,
+    term: none,
+    working: none,
+  };
 }

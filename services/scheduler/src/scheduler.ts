@@ -33,6 +33,7 @@ import {
 import { type Logger, withContext } from "@tessera/observability";
 import {
   agentControlSubject,
+  buildWorkItem,
   decodeAgentControlReply,
   decodeHeartbeat,
   decodeManifestEventBatch,
@@ -514,7 +515,12 @@ export class Scheduler {
         // Committed: publish even if our proposal's reply got lost (timeout, leader change).
         const akey = attemptKey(ev.jobId, ev.taskId, ev.attempt);
         const pending = this.awaitingPublish.get(akey);
-        if (ev.armed === true) {
+        if (ev.handed === true) {
+          // Handed over with the direct report that started it: the reporting agent runs it and
+          // no work item is published; it only counts against that node's load.
+          this.awaitingPublish.delete(akey);
+          if (ev.nodeId) this.placedOn.set(akey, ev.nodeId);
+        } else if (ev.armed === true) {
           // Started by a completion, not by a proposal: an arming of ours, or of a previous
           // life / another instance (then placed now, as after a restart).
           const held = pending ?? this.startOfLive(ev.jobId, ev.taskId, ev.attempt);
@@ -1037,21 +1043,7 @@ export class Scheduler {
   private itemFor(d: StartDecision): WorkItemV1 | undefined {
     const job = this.view.jobs.get(d.jobId);
     if (!job) return undefined;
-    return {
-      v: 1,
-      itemId: workItemId(d.jobId, d.taskId, d.attempt),
-      jobId: d.jobId,
-      taskId: d.taskId,
-      attempt: d.attempt,
-      kind: d.kind,
-      job: { ...job.spec },
-      i: d.i,
-      j: d.j,
-      ...(d.k === undefined ? {} : { k: d.k }),
-      pool: d.pool,
-      issuedAt: Date.now(),
-      deadlineMs: Math.round(d.deadlineAt),
-    };
+    return buildWorkItem({ ...d, job: job.spec, issuedAt: Date.now(), deadlineMs: d.deadlineAt });
   }
 
   /**
@@ -1102,6 +1094,9 @@ export class Scheduler {
       for (const t of [...job.unsettled]) {
         for (const a of t.live.values()) {
           if (now - a.startedAt > window) continue;
+          // Bound to a node by the manifest: handed over with the direct report that started it
+          // (this scheduler never names a node in its starts), so no work item exists to repeat.
+          if (a.nodeId !== undefined) continue;
           const inBatch = a.batch === undefined ? undefined : batches.get(a.batch)?.[0];
           const d = this.startOfLive(job.jobId, t.taskId, a.attempt, nodes, inBatch?.pool);
           if (!d) continue;

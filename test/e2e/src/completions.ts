@@ -1,11 +1,13 @@
-// Agents' completion reports as they are published (core NATS subscriptions on
-// tessera.cmd.task.complete and, unpacked, tessera.cmd.task.complete-batch): the per-task timings (read / compute / write) that the manifest's
-// events do not carry. For benchmarks; a report can be missed while a NATS server restarts.
+// Agents' completion reports as they are sent (core NATS subscriptions on
+// tessera.cmd.task.complete, tessera.cmd.task.complete-batch and tessera.leader.report, batches
+// unpacked): the per-task timings (read / compute / write) that the manifest's events do not
+// carry. For benchmarks; a report can be missed while a NATS server restarts.
 import { connect, type NatsConnection } from "@tessera/messaging";
 import {
   type CompletionV1,
   decodeCompletion,
   decodeCompletionBatch,
+  decodeDirectReport,
   SUBJECTS,
 } from "@tessera/protocol";
 
@@ -37,6 +39,22 @@ export class CompletionWatcher {
           for (const c of decodeCompletionBatch(msg.data).completions) keep(c);
         } catch {
           // not a completion batch: ignore
+        }
+      },
+    });
+    // Reports sent straight to the leader (request/reply, not stored anywhere). A plain
+    // subscriber receives a copy of each request; it never answers. Caveat: while no leader
+    // listens, an agent's request then times out instead of finding no responders, so its
+    // fallback to TESSERA_CMD takes seconds: fine for a benchmark of a steady cluster, which is
+    // what this watcher serves.
+    nc.subscribe(SUBJECTS.leaderReport, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const r = decodeDirectReport(msg.data);
+          for (const c of r.completion ? [r.completion] : (r.batch?.completions ?? [])) keep(c);
+        } catch {
+          // not a report: ignore
         }
       },
     });

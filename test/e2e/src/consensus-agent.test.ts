@@ -80,6 +80,25 @@ describe("e2e: consensus and agent failures", () => {
       expect(armedAt?.index, `${s.taskId} armed before it started`).toBeLessThan(s.index);
     }
     expect(new Set(armedStarts.map((s) => s.taskId)).size).toBe(armedStarts.length);
+    // Most were handed over with the direct report of their last map (agents' default): bound
+    // to that map's node, and completed there (no other agent ran a copy).
+    const handed = armedStarts.filter(
+      (e) => e.event.category === "task" && e.event.type === "started" && e.event.handed === true,
+    );
+    expect(handed.length).toBeGreaterThan(0);
+    const completions = ofType(events, "task.completed");
+    let checked = 0;
+    for (const h of handed) {
+      const node = h.event.category === "task" && "nodeId" in h.event ? h.event.nodeId : undefined;
+      const done = completions.find((c) => c.taskId === h.taskId);
+      // Expired in a kill and retried: the winner is another attempt, not this one's.
+      if (!done || done.attempt !== h.attempt) continue;
+      expect(done.event, `${h.taskId} completed by the node it was handed to`).toMatchObject({
+        nodeId: node,
+      });
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
   });
 
   it("survives an agent SIGKILLed mid-task", async () => {

@@ -170,6 +170,28 @@ export const AttemptOutput = Type.Object(
 );
 export type AttemptOutput = Static<typeof AttemptOutput>;
 
+/** Most armed attempts one report may take over (Handover.max). */
+export const MAX_HANDOVER = 64;
+
+/**
+ * On a report sent straight to the leader (DirectReportV1 on `tessera.leader.report`): the
+ * reporting agent, of `pool`, runs up to `max` of the armed attempts this report starts. The
+ * manifest binds them to the reporting node and answers with their work items (the reply's
+ * `handed`), and their task.started events say `handed: true`, so nobody publishes them.
+ */
+export const Handover = Type.Object(
+  {
+    pool: SubjectToken,
+    max: Type.Integer({
+      minimum: 1,
+      maximum: MAX_HANDOVER,
+      errorMessage: `must be an integer in 1..${MAX_HANDOVER}`,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type Handover = Static<typeof Handover>;
+
 export const AttemptCompleteCommand = Type.Object(
   {
     type: Type.Literal("attempt-complete"),
@@ -179,6 +201,7 @@ export const AttemptCompleteCommand = Type.Object(
     nodeId: SubjectToken,
     output: AttemptOutput,
     timings: Type.Optional(CompletionTimings),
+    handover: Type.Optional(Handover),
   },
   { additionalProperties: false, $id: "AttemptCompleteCommand" },
 );
@@ -211,6 +234,8 @@ export const AttemptReportBatchCommand = Type.Object(
       minItems: 1,
       maxItems: MAX_ATTEMPTS_PER_BATCH,
     }),
+    /** For the whole batch (a report inside it carries none): see Handover. */
+    handover: Type.Optional(Handover),
   },
   { additionalProperties: false, $id: "AttemptReportBatchCommand" },
 );
@@ -395,7 +420,8 @@ export type ManifestCommand =
   | NodeDrainCommand
   | NoopCommand;
 
-const envelopeFields = {
+/** A command's exactly-once identity (also DirectReportV1's). */
+export const envelopeFields = {
   v: Type.Literal(1),
   /** Exactly-once identity: one session per clientId in the manifest. */
   clientId: ClientId,

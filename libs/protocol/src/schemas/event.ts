@@ -104,6 +104,11 @@ export const TaskStartedEvent = event("task", "started", {
    * nobody proposed it now, so whoever follows events publishes its work item.
    */
   armed: Type.Optional(Type.Boolean()),
+  /**
+   * An armed attempt handed over to the agent whose direct report started it (Handover): bound
+   * to that node (`nodeId`), its work item went back in the report's reply; nobody publishes it.
+   */
+  handed: Type.Optional(Type.Boolean()),
 });
 /** attempt-start whenReady on a reduce not yet runnable: it starts when its partials complete. */
 export const TaskArmedEvent = event("task", "armed", {

@@ -10,7 +10,7 @@ type Counter<L extends string> = ReturnType<MetricsRegistry["counter"]> & {
   inc(labels?: Partial<Record<L, string>> | number, value?: number): void;
 };
 
-export type ProposalSource = "grpc" | "http" | "jetstream" | "heartbeat" | "internal";
+export type ProposalSource = "grpc" | "http" | "jetstream" | "direct" | "heartbeat" | "internal";
 export type ProposalOutcome = "ok" | "rejected" | "not_leader" | "error";
 
 export class ConsensusMetrics {
@@ -19,6 +19,8 @@ export class ConsensusMetrics {
   readonly eventsPublished: Counter<"outcome">;
   readonly commandsTerminated: Counter<string>;
   readonly consumerResets: Counter<string>;
+  readonly directReports: Counter<"outcome">;
+  readonly handedAttempts: Counter<string>;
 
   constructor(nodeId: number, registry?: MetricsRegistry) {
     this.registry =
@@ -42,6 +44,15 @@ export class ConsensusMetrics {
     this.consumerResets = r.counter({
       name: "tessera_consensus_command_consumer_resets_total",
       help: "Times a new leader re-created the command consumer to get a dead leader's un-acked commands back at once",
+    });
+    this.directReports = r.counter<"outcome">({
+      name: "tessera_consensus_direct_reports_total",
+      help: "Agent reports answered on tessera.leader.report, by outcome (applied, unavailable, invalid)",
+      labelNames: ["outcome"],
+    });
+    this.handedAttempts = r.counter({
+      name: "tessera_consensus_handed_attempts_total",
+      help: "Armed attempts handed over to the agent whose direct report started them",
     });
   }
 

@@ -17,6 +17,7 @@ import type { ConsensusConfig } from "../config.js";
 import { FailureDetector, ManifestFsm } from "../fsm/index.js";
 import { CommandConsumer } from "../ingest/command-consumer.js";
 import { commandBytesFor } from "../ingest/completion-command.js";
+import { DirectReports } from "../ingest/direct-reports.js";
 import { EventPublisher } from "../ingest/event-publisher.js";
 import { EventRing } from "../ingest/event-ring.js";
 import { HeartbeatMonitor } from "../ingest/heartbeats.js";
@@ -147,6 +148,7 @@ export async function startConsensusService(
   let nc: NatsConnection | undefined;
   let natsReady = false;
   let consumer: CommandConsumer | undefined;
+  let direct: DirectReports | undefined;
   let publisher: EventPublisher | undefined;
   let heartbeats: HeartbeatMonitor | undefined;
   // Leader duties follow leadership; transitions are serialised so start/stop never overlap.
@@ -163,10 +165,12 @@ export async function startConsensusService(
           ?.start()
           .catch((err: unknown) => log.error({ err }, "event publisher failed to start"));
         consumer?.start();
+        direct?.start();
         heartbeats?.start();
       } else {
         log.info({ term: peer.status().term }, "not leader: stopping leader duties");
         heartbeats?.stop();
+        direct?.stop();
         await consumer?.stop();
         await publisher?.stop();
       }
@@ -215,6 +219,7 @@ export async function startConsensusService(
       ackWaitMs: config.ingest.ackWaitMs,
       toCommand: commandBytesFor,
     });
+    direct = new DirectReports({ nc, proposer, metrics, logger });
     publisher = new EventPublisher({ js, jsm, ring, metrics, logger });
     // After a NATS outage the event pipeline restarts at once instead of timing out first.
     onReconnect(nc, () => publisher?.reconnected());

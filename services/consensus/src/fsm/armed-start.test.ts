@@ -147,4 +147,127 @@ describe("attempt-start whenReady (armed reduces)", () => {
     expect(here.events.at(-1)).toMatchObject({ type: "started", armed: true });
     expect(b.fsm.digest()).toBe(d.fsm.digest());
   });
+
+  describe("handed over to the reporting agent (Handover)", () => {
+    const POOL = "gpu";
+
+    it("binds the started attempt to the reporter and returns its work item in the reply", () => {
+      const d = new Driver();
+      d.ok(upsert("agent-1"));
+      const job = oneMapLeft(d);
+      const armedAt = T0 + (d.index + 1) * 10;
+      expect(arm(d, job, 1, { deadlineAt: armedAt + 5_000 }).reply.ok).toBe(true);
+      const done = d.send({
+        ...d.completion(job, "m-0-0-1", 1, "agent-1"),
+        handover: { pool: POOL, max: 1 },
+      });
+      const doneAt = T0 + d.index * 10;
+      expect(done.events.at(-1)).toMatchObject({
+        type: "started",
+        taskId: "r-0-0",
+        nodeId: "agent-1",
+        armed: true,
+        handed: true,
+        deadlineAt: doneAt + 5_000,
+      });
+      expect(done.reply).toMatchObject({
+        ok: true,
+        result: {
+          handed: [
+            {
+              v: 1,
+              itemId: `${job}/r-0-0/1`,
+              jobId: job,
+              taskId: "r-0-0",
+              attempt: 1,
+              kind: "reduce",
+              job: EMPTY,
+              i: 0,
+              j: 0,
+              pool: POOL,
+              issuedAt: doneAt,
+              deadlineMs: doneAt + 5_000,
+            },
+          ],
+        },
+      });
+      // Bound: another agent's report of it is refused; the reporter's is the one that counts.
+      expect(d.complete(job, "r-0-0", 1, "agent-2").reply).toMatchObject({
+        ok: false,
+        code: "stale-attempt",
+      });
+      expect(d.complete(job, "r-0-0", 1, "agent-1").reply.ok).toBe(true);
+    });
+
+    it("answers a retried report (same session seq) with the same work items", () => {
+      const d = new Driver();
+      d.ok(upsert("agent-1"));
+      const job = oneMapLeft(d);
+      expect(arm(d, job).reply.ok).toBe(true);
+      const report = { ...d.completion(job, "m-0-0-1", 1), handover: { pool: POOL, max: 2 } };
+      const first = d.send(report, { clientId: "agent-1:boot", seq: 7 });
+      const again = d.send(report, { clientId: "agent-1:boot", seq: 7 });
+      expect(again.events).toEqual([]);
+      expect(again.reply).toMatchObject({ ok: true, duplicate: true });
+      expect((again.reply as { result?: unknown }).result).toEqual(
+        (first.reply as { result?: unknown }).result,
+      );
+    });
+
+    it("starts it the ordinary way (published by the scheduler) when the reporter may not take it", () => {
+      for (const setup of ["unregistered", "drained", "placed elsewhere"] as const) {
+        const d = new Driver();
+        if (setup !== "unregistered") d.ok(upsert("agent-1"));
+        if (setup === "drained") d.ok({ type: "node-drain", nodeId: "agent-1", drained: true });
+        d.ok(upsert("agent-2"));
+        const job = oneMapLeft(d);
+        const over = setup === "placed elsewhere" ? { nodeId: "agent-2" } : {};
+        expect(arm(d, job, 1, over).reply.ok).toBe(true);
+        const done = d.send({
+          ...d.completion(job, "m-0-0-1", 1, "agent-1"),
+          handover: { pool: POOL, max: 1 },
+        });
+        const started = done.events.at(-1);
+        expect(started, setup).toMatchObject({ type: "started", armed: true });
+        expect(started, setup).not.toHaveProperty("handed");
+        expect(done.reply, setup).toMatchObject({ ok: true });
+        expect((done.reply as { result?: object }).result, setup).not.toHaveProperty("handed");
+      }
+    });
+
+    it("hands over at most `max` of the reduces one report batch starts", () => {
+      const d = new Driver();
+      d.ok(upsert("agent-1"));
+      const job = d.submit(EMPTY, "j");
+      d.run(job, "m-0-0-0");
+      d.run(job, "m-0-1-0");
+      expect(d.start(job, "m-0-0-1", 1).reply.ok).toBe(true);
+      expect(d.start(job, "m-0-1-1", 1).reply.ok).toBe(true);
+      expect(arm(d, job).reply.ok).toBe(true);
+      expect(arm(d, job, 1, { taskId: "r-0-1" }).reply.ok).toBe(true);
+      const done = d.send({
+        type: "attempt-report-batch",
+        reports: [d.completion(job, "m-0-0-1", 1), d.completion(job, "m-0-1-1", 1)],
+        handover: { pool: POOL, max: 1 },
+      });
+      const starts = done.events.filter((e) => e.category === "task" && e.type === "started");
+      expect(starts.map((e) => ("handed" in e ? e.handed : undefined))).toEqual([true, undefined]);
+      const result = (done.reply as { result?: { handed?: { taskId: string }[] } }).result;
+      expect(result?.handed?.map((i) => i.taskId)).toEqual(["r-0-0"]);
+    });
+
+    it("refuses a handover inside a batch's report (it belongs to the batch)", () => {
+      const d = new Driver();
+      const job = oneMapLeft(d);
+      const bad = d.send({
+        type: "attempt-report-batch",
+        reports: [{ ...d.completion(job, "m-0-0-1", 1), handover: { pool: POOL, max: 1 } }],
+      });
+      expect(bad.reply).toMatchObject({
+        ok: false,
+        code: "schema-error",
+        reason: expect.stringContaining("/cmd/reports/0/handover"),
+      });
+    });
+  });
 });

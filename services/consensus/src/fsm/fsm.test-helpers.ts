@@ -173,7 +173,18 @@ export class Driver {
     nodeId = "agent-1",
     timings?: AttemptCompleteCommand["timings"],
   ) {
-    return this.send({
+    return this.send(this.completion(jobId, taskId, attempt, nodeId, timings));
+  }
+
+  /** The attempt-complete an agent's report becomes (complete() sends it). */
+  completion(
+    jobId: string,
+    taskId: string,
+    attempt: number,
+    nodeId = "agent-1",
+    timings?: AttemptCompleteCommand["timings"],
+  ): AttemptCompleteCommand {
+    return {
       type: "attempt-complete",
       jobId,
       taskId,
@@ -185,7 +196,7 @@ export class Driver {
           ? emptyOutput(uriOf(jobId, taskId, ""))
           : { uri: uriOf(jobId, taskId), checksum: checksumOf(jobId, taskId), bytes: 1024 },
       ...(timings ? { timings } : {}),
-    });
+    };
   }
 
   reset(jobId: string, taskId: string, reason = "corrupt", attempt?: number): Sent {

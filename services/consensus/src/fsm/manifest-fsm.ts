@@ -15,10 +15,12 @@ import {
   type AttemptReportBatchCommand,
   type AttemptStartBatchCommand,
   type AttemptStartCommand,
+  buildWorkItem,
   type CommandEnvelope,
   commandEnvelopeCodec,
   decodeJson,
   type EmergencyStopCommand,
+  type Handover,
   type JobControlCommand,
   type JobVerifiedCommand,
   MAX_COMMAND_BYTES,
@@ -37,6 +39,7 @@ import {
   type ReleaseReason,
   type SubmitJobCommand,
   type TaskResetCommand,
+  type WorkItemV1,
 } from "@tessera/protocol";
 import type {
   ApplyOutcome,
@@ -306,6 +309,12 @@ export class ManifestFsm implements StateMachine {
   private appliedTerm = 0;
   /** Monotone log time: max of every stampedAt applied so far. */
   private now = 0;
+  /**
+   * While a report with a Handover applies (attempt-complete / attempt-report-batch): the pool,
+   * how many armed attempts it may still take and the work items handed so far (its reply).
+   */
+  private handover: { readonly pool: string; left: number; readonly items: WorkItemV1[] } | null =
+    null;
   private emergencyStop = false;
   private jobs = new Map<string, Job>();
   /**
@@ -461,11 +470,11 @@ export class ManifestFsm implements StateMachine {
       case "attempt-claim":
         return this.attemptClaim(cmd);
       case "attempt-complete":
-        return this.attemptComplete(cmd);
+        return this.withHandover(cmd.handover, () => this.attemptComplete(cmd));
       case "attempt-fail":
         return this.attemptFail(cmd);
       case "attempt-report-batch":
-        return this.attemptReportBatch(cmd);
+        return this.withHandover(cmd.handover, () => this.attemptReportBatch(cmd));
       case "attempt-expire":
         return this.attemptExpire(cmd);
       case "task-reset":
@@ -724,6 +733,22 @@ export class ManifestFsm implements StateMachine {
     return { jobId: c.jobId, batch, started, refused };
   }
 
+  /**
+   * Applies a report with the armed attempts it starts handed over (`handed` in the result, see
+   * startArmed) when it carries a Handover.
+   */
+  private withHandover(h: Handover | undefined, apply: () => Result): Result {
+    if (!h) return apply();
+    this.handover = { pool: h.pool, left: h.max, items: [] };
+    try {
+      const result = apply();
+      if (this.handover.items.length > 0) result.handed = this.handover.items;
+      return result;
+    } finally {
+      this.handover = null;
+    }
+  }
+
   /** Each report applied as a lone attempt-complete / attempt-fail would be. */
   private attemptReportBatch(c: AttemptReportBatchCommand): Result {
     let applied = 0;
@@ -745,7 +770,11 @@ export class ManifestFsm implements StateMachine {
    * `batch`: the attempt-start-batch that carries it; `armed`: an armed attempt started by the
    * completion being applied (the event says so: nobody proposed this start now).
    */
-  private attemptStart(c: AttemptStartCommand, batch: string | null = null, armed = false): Result {
+  private attemptStart(
+    c: AttemptStartCommand,
+    batch: string | null = null,
+    armed: "armed" | "handed" | false = false,
+  ): Result {
     const job = this.job(c.jobId);
     if (isTerminal(job.state)) reject("job-finished", `job ${job.id} is ${job.state}`);
     if (job.state === "paused") reject("job-paused", `job ${job.id} is paused`);
@@ -824,7 +853,8 @@ export class ManifestFsm implements StateMachine {
       speculative,
       ...(c.deadlineAt === undefined ? {} : { deadlineAt: c.deadlineAt }),
       ...(batch === null ? {} : { batch }),
-      ...(armed ? { armed } : {}),
+      ...(armed ? { armed: true } : {}),
+      ...(armed === "handed" ? { handed: true } : {}),
     });
     return { jobId: job.id, taskId: t.taskId, attempt: c.attempt, speculative };
   }
@@ -874,37 +904,75 @@ export class ManifestFsm implements StateMachine {
   }
 
   /**
-   * Reduce `r` just became runnable: its armed attempt, if any, starts in this entry; if it may
-   * not start now (paused, emergency stop, node gone) the arming is dropped and the reduce waits
-   * for an ordinary attempt-start.
+   * Reduce `r` just became runnable through `reporter`'s completion: its armed attempt, if any,
+   * starts in this entry; if it may not start now (paused, emergency stop, node gone) the arming
+   * is dropped and the reduce waits for an ordinary attempt-start. Under a Handover with room
+   * left, the attempt is bound to the reporter (when it may start work and the arming named no
+   * other node) and its work item goes into the reply instead of being published.
    */
-  private startArmed(job: Job, r: number): void {
+  private startArmed(job: Job, r: number, reporter: string): void {
     const ordinal = job.maps + r;
     const a = job.armed.get(ordinal);
     if (!a) return;
     job.armed.delete(ordinal);
-    const taskId = job.taskAt(ordinal).taskId;
+    const t = job.taskAt(ordinal);
+    const h = this.handover;
+    const handTo =
+      h !== null &&
+      h.left > 0 &&
+      (a.nodeId === null || a.nodeId === reporter) &&
+      this.mayStartOn(reporter)
+        ? reporter
+        : null;
+    const nodeId = handTo ?? a.nodeId;
+    // The deadline the scheduler gave keeps its distance from the start.
+    const deadlineAt = a.deadlineAt < 0 ? undefined : this.now + (a.deadlineAt - a.armedAt);
     const cmd: AttemptStartCommand = {
       type: "attempt-start",
       jobId: job.id,
-      taskId,
+      taskId: t.taskId,
       attempt: a.attempt,
-      ...(a.nodeId === null ? {} : { nodeId: a.nodeId }),
-      // The deadline the scheduler gave keeps its distance from the start.
-      ...(a.deadlineAt < 0 ? {} : { deadlineAt: this.now + (a.deadlineAt - a.armedAt) }),
+      ...(nodeId === null ? {} : { nodeId }),
+      ...(deadlineAt === undefined ? {} : { deadlineAt }),
     };
     try {
-      this.attemptStart(cmd, null, true);
+      this.attemptStart(cmd, null, handTo === null ? "armed" : "handed");
     } catch (e) {
       if (!(e instanceof ManifestRejection)) throw e;
       this.emit({
         category: "task",
         type: "disarmed",
         jobId: job.id,
-        taskId,
+        taskId: t.taskId,
         attempt: a.attempt,
         reason: `${e.code}: ${e.reason}`,
       });
+      return;
+    }
+    if (h === null || handTo === null) return;
+    h.left--;
+    h.items.push(
+      buildWorkItem({
+        ...t,
+        jobId: job.id,
+        attempt: a.attempt,
+        k: undefined,
+        job: job.spec,
+        pool: h.pool,
+        issuedAt: this.now,
+        deadlineMs: deadlineAt,
+      }),
+    );
+  }
+
+  /** Whether `nodeId` may start an attempt now (registered, not failed, not drained). */
+  private mayStartOn(nodeId: string): boolean {
+    try {
+      this.checkNode(nodeId, "start");
+      return true;
+    } catch (e) {
+      if (e instanceof ManifestRejection) return false;
+      throw e;
     }
   }
 
@@ -1014,7 +1082,7 @@ export class ManifestFsm implements StateMachine {
           jobId: job.id,
           taskId: job.taskAt(job.maps + r).taskId,
         });
-        this.startArmed(job, r);
+        this.startArmed(job, r, c.nodeId);
       }
     } else {
       job.reducesDone++;

@@ -11,6 +11,7 @@ import {
   type AttemptCompleteCommand,
   type AttemptFailCommand,
   type CompletionV1,
+  type DirectReportV1,
   decodeCompletion,
   decodeCompletionBatch,
   MAX_COMMAND_BYTES,
@@ -71,6 +72,34 @@ function reportOf(c: CompletionV1): AttemptCompleteCommand | AttemptFailCommand 
     // The FSM bounds retries per task; a deterministic failure still fails the job after them.
     retryable: true,
   };
+}
+
+/**
+ * The envelope bytes to propose for a report sent straight to the leader (DirectReportV1): the
+ * same command as its TESSERA_CMD twin, under the agent's own session, with a Handover when it
+ * asks for one (a lone failure starts nothing, so it carries none). Throws ProtocolError when
+ * the result does not validate as an envelope.
+ */
+export function directReportBytes(r: DirectReportV1): Uint8Array {
+  const handover = r.handoverMax > 0 ? { handover: { pool: r.pool, max: r.handoverMax } } : {};
+  let cmd: ManifestCommand;
+  if (r.completion) {
+    const one = reportOf(r.completion);
+    cmd = one.type === "attempt-complete" ? { ...one, ...handover } : one;
+  } else {
+    const reports = (r.batch?.completions ?? []).map(reportOf);
+    cmd = { type: "attempt-report-batch", reports, ...handover };
+  }
+  const env: Envelope = {
+    v: 1,
+    clientId: r.clientId,
+    seq: r.seq,
+    ...(r.ackedSeq === undefined ? {} : { ackedSeq: r.ackedSeq }),
+    cmd,
+  };
+  const bytes = encodeEnvelope(env);
+  decodeEnvelope(bytes);
+  return bytes;
 }
 
 /**

@@ -1,0 +1,196 @@
+import { createLogger } from "@tessera/observability";
+import {
+  type DirectReportV1,
+  decodeDirectReport,
+  encodeDirectReport,
+  type WorkItemV1,
+} from "@tessera/protocol";
+import { describe, expect, it } from "vitest";
+import { type DirectAnswer, DirectReporter } from "./direct-reporter.js";
+import type { ExecutionOutcome } from "./task-executor.js";
+
+const spec = { n: 64, tile: 32, mode: "exact" as const, seed: 1 };
+
+const outcome = (taskId: string): ExecutionOutcome => ({
+  retryable: false,
+  completion: {
+    v: 1,
+    itemId: `job-1/${taskId}/1`,
+    jobId: "job-1",
+    taskId,
+    attempt: 1,
+    kind: "map",
+    nodeId: "agent-a",
+    executionProvider: "cpu",
+    status: "ok",
+    output: { uri: `file:///x/${taskId}`, key: `k/${taskId}`, checksum: "0000abcd", bytes: 4 },
+    timings: { readMs: 0, computeMs: 0, writeMs: 0, totalMs: 0 },
+    completedAt: 1,
+  },
+});
+
+const reduce: WorkItemV1 = {
+  v: 1,
+  itemId: "job-1/r-0-0/1",
+  jobId: "job-1",
+  taskId: "r-0-0",
+  attempt: 1,
+  kind: "reduce",
+  job: spec,
+  i: 0,
+  j: 0,
+  pool: "cpu",
+  issuedAt: 5,
+};
+
+const applied = (handed: WorkItemV1[] = []): DirectAnswer => ({
+  kind: "reply",
+  reply: { v: 1, outcome: "applied", ok: true, handed },
+});
+const unavailable: DirectAnswer = {
+  kind: "reply",
+  reply: { v: 1, outcome: "unavailable", reason: "not the leader", handed: [] },
+};
+
+/** A reporter whose leader answers from `answers` (in order) and whose TESSERA_CMD is a list. */
+function reporterWith(answers: DirectAnswer[], on = true) {
+  const sent: DirectReportV1[] = [];
+  const published: string[] = [];
+  const reporter = new DirectReporter({
+    nodeId: "agent-a",
+    pool: "cpu",
+    handoverMax: 2,
+    request: on
+      ? async (report) => {
+          // What goes on the wire must pass the leader's validation.
+          sent.push(decodeDirectReport(encodeDirectReport(report)) as DirectReportV1);
+          return answers.shift() ?? applied();
+        }
+      : undefined,
+    publishCompletion: async (o) => {
+      published.push(o.completion.taskId);
+    },
+    publishCompletions: async (batchId) => {
+      published.push(`batch ${batchId}`);
+    },
+    logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
+    retryDelayMs: 1,
+  });
+  return { reporter, sent, published };
+}
+
+describe("DirectReporter", () => {
+  it("returns the work the leader handed over and publishes nothing on TESSERA_CMD", async () => {
+    const { reporter, sent, published } = reporterWith([applied([reduce])]);
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([reduce]);
+    expect(published).toEqual([]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({
+      clientId: reporter.clientId,
+      seq: 1,
+      ackedSeq: 0,
+      pool: "cpu",
+      handoverMax: 2,
+      completion: { taskId: "m-0-0-0" },
+    });
+  });
+
+  it("settles a report the manifest refused like a stored one (no TESSERA_CMD copy)", async () => {
+    const refused: DirectAnswer = {
+      kind: "reply",
+      reply: {
+        v: 1,
+        outcome: "applied",
+        ok: false,
+        code: "stale-attempt",
+        reason: "lost",
+        handed: [],
+      },
+    };
+    const { reporter, published } = reporterWith([refused]);
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
+    expect(published).toEqual([]);
+  });
+
+  it("publishes on TESSERA_CMD at once when no leader listens", async () => {
+    const { reporter, sent, published } = reporterWith([{ kind: "no-leader" }]);
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
+    expect(sent).toHaveLength(1);
+    expect(published).toEqual(["m-0-0-0"]);
+  });
+
+  it("retries the same seq while the outcome is unknown, then falls back to TESSERA_CMD", async () => {
+    const lost: DirectAnswer = { kind: "lost", reason: "timeout" };
+    const { reporter, sent, published } = reporterWith([unavailable, lost, unavailable]);
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
+    expect(sent.map((r) => r.seq)).toEqual([1, 1, 1]);
+    expect(published).toEqual(["m-0-0-0"]);
+    // A later try that is answered gets the reply of the seq it retries (the manifest caches it).
+    const second = reporterWith([unavailable, applied([reduce])]);
+    await expect(second.reporter.report(outcome("m-0-0-0"))).resolves.toEqual([reduce]);
+    expect(second.sent.map((r) => r.seq)).toEqual([1, 1]);
+    expect(second.published).toEqual([]);
+  });
+
+  it("acknowledges only seqs below every report still waiting for its answer", async () => {
+    const sent: DirectReportV1[] = [];
+    const held: ((a: DirectAnswer) => void)[] = [];
+    const reporter = new DirectReporter({
+      nodeId: "agent-a",
+      pool: "cpu",
+      handoverMax: 1,
+      request: (report) => {
+        sent.push(report);
+        return new Promise<DirectAnswer>((r) => held.push(r));
+      },
+      publishCompletion: async () => undefined,
+      publishCompletions: async () => undefined,
+      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
+    });
+    const first = reporter.report(outcome("m-0-0-0"));
+    const second = reporter.report(outcome("m-0-0-1"));
+    held[1]?.(applied());
+    await second;
+    const third = reporter.report(outcome("m-0-0-2"));
+    // Seq 1 is still open: nothing above 0 may be forgotten by the manifest yet.
+    expect(sent.map((r) => [r.seq, r.ackedSeq])).toEqual([
+      [1, 0],
+      [2, 0],
+      [3, 0],
+    ]);
+    held[0]?.(applied());
+    await first;
+    const fourth = reporter.report(outcome("m-0-0-3"));
+    expect(sent[3]).toMatchObject({ seq: 4, ackedSeq: 2 });
+    held[2]?.(applied());
+    held[3]?.(applied());
+    await Promise.all([third, fourth]);
+  });
+
+  it("sends a batch's reports as one and, when off, goes straight to TESSERA_CMD", async () => {
+    const { reporter, sent } = reporterWith([applied([reduce])]);
+    await expect(
+      reporter.reportBatch("job-1/m-0-0-0/1", [outcome("m-0-0-0"), outcome("m-0-0-1")]),
+    ).resolves.toEqual([reduce]);
+    expect(sent[0]?.batch?.completions.map((c) => c.taskId)).toEqual(["m-0-0-0", "m-0-0-1"]);
+    const off = reporterWith([], false);
+    await expect(off.reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
+    await off.reporter.reportBatch("b", [outcome("m-0-0-1")]);
+    expect(off.published).toEqual(["m-0-0-0", "batch b"]);
+  });
+
+  it("keeps the session id within the manifest's limit for the longest node id", () => {
+    const { reporter } = reporterWith([]);
+    expect(reporter.clientId).toMatch(/^agent-agent-a-[0-9a-f]{8}$/);
+    const long = new DirectReporter({
+      nodeId: "n".repeat(64),
+      pool: "cpu",
+      handoverMax: 1,
+      request: undefined,
+      publishCompletion: async () => undefined,
+      publishCompletions: async () => undefined,
+      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
+    });
+    expect(long.clientId.length).toBeLessThanOrEqual(64);
+  });
+});

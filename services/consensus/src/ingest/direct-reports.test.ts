@@ -1,0 +1,185 @@
+// Reports sent straight to the leader, against a real nats-server and a real manifest: the
+// request/reply door, the translation into the same command TESSERA_CMD would carry, the
+// Handover, and the answers an agent acts on (applied + handed work, unavailable, invalid).
+import { type NatsServer, startNatsServer } from "@tessera/harness";
+import { connect, type NatsConnection } from "@tessera/messaging";
+import { createLogger } from "@tessera/observability";
+import {
+  type CompletionV1,
+  type DirectReportReplyV1,
+  type DirectReportV1,
+  decodeDirectReportReply,
+  encodeDirectReport,
+  SUBJECTS,
+} from "@tessera/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConsensusMetrics } from "../api/metrics.js";
+import { parseReply } from "../api/proposer.js";
+import { Driver, upsert } from "../fsm/fsm.test-helpers.js";
+import { DirectReports } from "./direct-reports.js";
+
+const logger = createLogger({ service: "direct-reports-test", level: "silent" });
+const EMPTY = { n: 32, tile: 16, mode: "empty", seed: 7 } as const;
+
+let server: NatsServer;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: false, mode: "process" });
+  nc = await connect({ servers: server.url, name: "direct-reports-test" });
+}, 60_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+/** A leader whose proposals apply to `d`'s manifest; `down` makes it answer as a lost leader. */
+function leaderOver(d: Driver, state = { down: false }) {
+  const metrics = new ConsensusMetrics(1);
+  const direct = new DirectReports({
+    nc,
+    metrics,
+    logger,
+    proposer: {
+      propose: async (bytes) => {
+        if (state.down) throw new Error("peer 1 is not the leader");
+        const sent = d.applyData(bytes);
+        return {
+          index: sent.entry.index,
+          term: 1,
+          reply: sent.outcome.reply,
+          parsed: parseReply(sent.outcome.reply),
+        };
+      },
+    },
+  });
+  return { direct, metrics, state };
+}
+
+/** Sends `report` (encoded as is, unchecked, when `raw`) and decodes the answer. */
+async function ask(
+  report: DirectReportV1 | Record<string, unknown>,
+  raw = false,
+): Promise<DirectReportReplyV1> {
+  const bytes = raw
+    ? new TextEncoder().encode(JSON.stringify(report))
+    : encodeDirectReport(report as DirectReportV1);
+  const msg = await nc.request(SUBJECTS.leaderReport, bytes, { timeout: 5_000 });
+  return decodeDirectReportReply(msg.data);
+}
+
+/** The agent's report of attempt 1 of a task of `d`'s job (the output the manifest expects). */
+function completionOf(d: Driver, jobId: string, taskId: string): CompletionV1 {
+  const { output } = d.completion(jobId, taskId, 1);
+  return {
+    v: 1,
+    itemId: `${jobId}/${taskId}/1`,
+    jobId,
+    taskId,
+    attempt: 1,
+    kind: taskId.startsWith("m-") ? "map" : "reduce",
+    nodeId: "agent-1",
+    status: "ok",
+    output: { ...output, key: `${jobId}/${taskId}` },
+    timings: { readMs: 0, computeMs: 0, writeMs: 0, totalMs: 0 },
+    executionProvider: "cpu",
+    completedAt: 1,
+  };
+}
+
+describe("DirectReports (tessera.leader.report)", () => {
+  it("applies the report and answers with the armed reduce it handed to the reporting agent", async () => {
+    const d = new Driver();
+    d.ok(upsert("agent-1"));
+    const job = d.submit(EMPTY, "j");
+    d.run(job, "m-0-0-0");
+    expect(d.start(job, "m-0-0-1", 1).reply.ok).toBe(true);
+    expect(
+      d.send({ type: "attempt-start", jobId: job, taskId: "r-0-0", attempt: 1, whenReady: true })
+        .reply.ok,
+    ).toBe(true);
+    const { direct, metrics } = leaderOver(d);
+    direct.start();
+    try {
+      const report: DirectReportV1 = {
+        v: 1,
+        clientId: "agent-agent-1-0000",
+        seq: 1,
+        pool: "cpu",
+        handoverMax: 2,
+        completion: completionOf(d, job, "m-0-0-1"),
+      };
+      const reply = await ask(report);
+      expect(reply, reply.reason).toMatchObject({ outcome: "applied", ok: true });
+      expect(reply.handed.map((i) => [i.itemId, i.pool, i.kind])).toEqual([
+        [`${job}/r-0-0/1`, "cpu", "reduce"],
+      ]);
+      expect(d.fsm.getTask(job, "m-0-0-1")?.state).toBe("done");
+      expect(d.fsm.getTask(job, "r-0-0")).toMatchObject({ state: "running", lastAttempt: 1 });
+      // The same seq again (a retry after a lost answer): the same answer, applied once.
+      const index = d.index;
+      expect(await ask(report)).toEqual(reply);
+      expect(d.fsm.getTask(job, "r-0-0")?.lastAttempt).toBe(1);
+      expect(d.index).toBe(index + 1);
+      expect(await metrics.registry.metrics()).toMatch(
+        /tessera_consensus_handed_attempts_total\{[^}]*\} 2/,
+      );
+    } finally {
+      direct.stop();
+    }
+  });
+
+  it("answers `unavailable` when the proposal fails and `invalid` naming the field for a bad report", async () => {
+    const d = new Driver();
+    const job = d.submit(EMPTY, "j");
+    const { direct } = leaderOver(d, { down: true });
+    direct.start();
+    try {
+      const good: DirectReportV1 = {
+        v: 1,
+        clientId: "agent-agent-1-0000",
+        seq: 1,
+        pool: "cpu",
+        handoverMax: 0,
+        completion: completionOf(d, job, "m-0-0-0"),
+      };
+      expect(await ask(good)).toMatchObject({
+        outcome: "unavailable",
+        reason: expect.stringContaining("not the leader"),
+        handed: [],
+      });
+      const both = {
+        ...good,
+        batch: {
+          v: 1,
+          batchId: "b",
+          nodeId: "agent-1",
+          completions: [completionOf(d, job, "m-0-0-0")],
+        },
+      };
+      expect(await ask(both, true)).toMatchObject({
+        outcome: "invalid",
+        reason: expect.stringContaining("exactly one of completion and batch"),
+      });
+      expect(await ask({ ...good, handoverMax: 65 }, true)).toMatchObject({
+        outcome: "invalid",
+        reason: expect.stringMatching(/\/handoverMax: must be an integer in 0\.\.64/),
+      });
+    } finally {
+      direct.stop();
+    }
+  });
+
+  it("stops answering when it stops (leadership lost): the agent then sees no responders", async () => {
+    const d = new Driver();
+    const { direct } = leaderOver(d);
+    direct.start();
+    direct.stop();
+    await expect(
+      nc.request(SUBJECTS.leaderReport, new Uint8Array(), { timeout: 2_000 }),
+    ).rejects.toSatisfy(
+      (e: unknown) => (e as { isNoResponders?: () => boolean }).isNoResponders?.() === true,
+    );
+  });
+});
