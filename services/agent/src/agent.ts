@@ -27,7 +27,7 @@ const TILE_BUFFER_POOL_BYTES = 256 * 1024 * 1024;
  * How long a direct report waits for the leader's answer before trying again (the same seq) and
  * then TESSERA_CMD: far above a commit (milliseconds), well below the work item's ack wait.
  */
-const DIRECT_REPORT_TIMEOUT_MS = 2_000;
+const DIRECT_REPORT_TIMEOUT_MS = 1_000;
 
 export class Agent {
   private state: AgentState;

@@ -70,7 +70,18 @@ describe("parseAgentConfig", () => {
     });
   });
 
+  it("reports straight to the leader unless --direct-reports off or TESSERA_DIRECT_REPORTS=off", () => {
+    const argv = ["--storage", "fs:/d"];
+    expect(parseAgentConfig(argv, {}, defaults).directReports).toBe(true);
+    const off = { TESSERA_DIRECT_REPORTS: "off" };
+    expect(parseAgentConfig(argv, off, defaults).directReports).toBe(false);
+    expect(parseAgentConfig([...argv, "--direct-reports", "on"], off, defaults).directReports).toBe(
+      true,
+    );
+  });
+
   it.each([
+    [["--storage", "fs:/d", "--direct-reports", "yes"], "--direct-reports"],
     [["--storage", "fs:/d", "--ep", "tpu"], "--ep"],
     [["--storage", "fs:/d", "--slots", "0"], "--slots"],
     [["--storage", "fs:/d", "--tile-cache-mb", "-1"], "--tile-cache-mb"],

@@ -39,6 +39,8 @@ export class EventPublisher {
   /** Stream sequence the next publish must follow (the last one handed to JetStream). */
   private streamSeq = 0;
   private resyncing = false;
+  /** A pump is scheduled for the next turn of the event loop (see enqueue). */
+  private pumpQueued = false;
   private failed = false;
   /** Bumped on a NATS reconnect: publishes of an older epoch no longer count (see reconnected). */
   private epoch = 0;
@@ -158,7 +160,16 @@ export class EventPublisher {
     if (!this.running || r.index <= this.lastQueued) return;
     this.lastQueued = r.index;
     this.queue.push(r);
-    this.pump();
+    // Published on the next turn of the event loop, not inside the apply that recorded it: the
+    // replies to the proposals of the same entry go out first (a direct report's answer is a
+    // dependent task's start), and batches applied in one Ready leave together. Measured with
+    // `noop-tasks --chain 300`: the hop's commit-to-agent stage 3.55–3.79 → 3.10–3.26 ms.
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   private pump(): void {
