@@ -24,10 +24,13 @@ import { WorkLoop } from "./work-loop.js";
 const TILE_BUFFER_POOL_BYTES = 256 * 1024 * 1024;
 
 /**
- * How long a direct report waits for the leader's answer before trying again (the same seq) and
- * then TESSERA_CMD: far above a commit (milliseconds), well below the work item's ack wait.
+ * How long a direct report waits for the leader's answer before trying again (the same seq: a
+ * repeat is answered from the manifest's session table) and then TESSERA_CMD. Far above a commit
+ * (milliseconds), and short because the one time it runs out is a leader that died holding the
+ * report: the retry then finds no responders (or the new leader) and the job does not stall for
+ * it (`pnpm bench failover --strategies leader`: stallMs 669 with 1 s, see the agent README).
  */
-const DIRECT_REPORT_TIMEOUT_MS = 1_000;
+const DIRECT_REPORT_TIMEOUT_MS = 250;
 
 export class Agent {
   private state: AgentState;
