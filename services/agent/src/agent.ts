@@ -94,7 +94,8 @@ export class Agent {
       const reporter = new DirectReporter({
         nodeId: config.nodeId,
         pool: config.pool,
-        handoverMax: config.slots,
+        // A stopping agent takes nothing over: what it was handed would outlive its grace period.
+        handoverMax: () => (loop?.takesWork ? config.slots : 0),
         request: config.directReports
           ? (report) => bus.requestDirect(report, DIRECT_REPORT_TIMEOUT_MS)
           : undefined,

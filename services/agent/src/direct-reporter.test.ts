@@ -59,7 +59,7 @@ function reporterWith(answers: DirectAnswer[], on = true) {
   const reporter = new DirectReporter({
     nodeId: "agent-a",
     pool: "cpu",
-    handoverMax: 2,
+    handoverMax: () => 2,
     request: on
       ? async (report) => {
           // What goes on the wire must pass the leader's validation.
@@ -138,7 +138,7 @@ describe("DirectReporter", () => {
     const reporter = new DirectReporter({
       nodeId: "agent-a",
       pool: "cpu",
-      handoverMax: 1,
+      handoverMax: () => 1,
       request: (report) => {
         sent.push(report);
         return new Promise<DirectAnswer>((r) => held.push(r));
@@ -179,13 +179,34 @@ describe("DirectReporter", () => {
     expect(off.published).toEqual(["m-0-0-0", "batch b"]);
   });
 
+  it("asks for no work while the agent takes none (stopping)", async () => {
+    let slotsFree = 2;
+    const sent: DirectReportV1[] = [];
+    const reporter = new DirectReporter({
+      nodeId: "agent-a",
+      pool: "cpu",
+      handoverMax: () => slotsFree,
+      request: async (report) => {
+        sent.push(report);
+        return applied();
+      },
+      publishCompletion: async () => undefined,
+      publishCompletions: async () => undefined,
+      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
+    });
+    await reporter.report(outcome("m-0-0-0"));
+    slotsFree = 0;
+    await reporter.report(outcome("m-0-0-1"));
+    expect(sent.map((r) => r.handoverMax)).toEqual([2, 0]);
+  });
+
   it("keeps the session id within the manifest's limit for the longest node id", () => {
     const { reporter } = reporterWith([]);
     expect(reporter.clientId).toMatch(/^agent-agent-a-[0-9a-f]{8}$/);
     const long = new DirectReporter({
       nodeId: "n".repeat(64),
       pool: "cpu",
-      handoverMax: 1,
+      handoverMax: () => 1,
       request: undefined,
       publishCompletion: async () => undefined,
       publishCompletions: async () => undefined,

@@ -32,8 +32,8 @@ export type DirectAnswer =
 export interface DirectReporterOptions {
   nodeId: string;
   pool: string;
-  /** Most armed reduces one report may take over (the agent's slots). */
-  handoverMax: number;
+  /** Most armed reduces one report may take over now (the slots; 0 while stopping). */
+  handoverMax: () => number;
   /** undefined: direct reports off, everything goes to TESSERA_CMD. */
   request: ((report: DirectReportV1) => Promise<DirectAnswer>) | undefined;
   publishCompletion(outcome: ExecutionOutcome): Promise<void>;
@@ -101,7 +101,7 @@ export class DirectReporter {
           seq,
           ackedSeq: Math.min(...this.open) - 1,
           pool: this.o.pool,
-          handoverMax: Math.min(MAX_HANDOVER, this.o.handoverMax),
+          handoverMax: Math.max(0, Math.min(MAX_HANDOVER, this.o.handoverMax())),
           ...body,
         };
         const answer = await request(report);

@@ -112,6 +112,11 @@ export class WorkLoop {
     return this.paused;
   }
 
+  /** Whether work handed over in a report's reply would be started (not stopping or paused). */
+  get takesWork(): boolean {
+    return !this.stopping && !this.paused;
+  }
+
   /**
    * Stops pulling; waits up to `graceMs` for running items to finish (their completions are
    * published and acked as usual), then naks whatever is still running so another agent gets
