@@ -9,6 +9,8 @@ export const METRIC_NAMES = {
   workItemsRunning: "tessera_agent_work_items_running", // gauge
   kernelGflops: "tessera_agent_kernel_gflops", // gauge; labels: ep
   heartbeatsSentTotal: "tessera_agent_heartbeats_sent_total",
+  reportsTotal: "tessera_agent_reports_total", // labels: path(direct|stream)
+  handedItemsTotal: "tessera_agent_handed_items_total", // work handed over in report replies
   // messaging
   messagesConsumedTotal: "tessera_messaging_consumed_total", // labels: stream, durable, outcome(ack|nak|term)
   messagesTerminatedTotal: "tessera_messaging_terminated_total", // labels: stream, reason

@@ -28,7 +28,8 @@ const TILE_BUFFER_POOL_BYTES = 256 * 1024 * 1024;
  * repeat is answered from the manifest's session table) and then TESSERA_CMD. Far above a commit
  * (milliseconds), and short because the one time it runs out is a leader that died holding the
  * report: the retry then finds no responders (or the new leader) and the job does not stall for
- * it (`pnpm bench failover --strategies leader`: stallMs 669 with 1 s, see the agent README).
+ * it (`pnpm bench failover --strategies leader`: commits stalled 669 ms with 1 s, 374–447 with
+ * 250 ms, 304–320 without direct reports; test/e2e/README.md, twenty-seventh session).
  */
 const DIRECT_REPORT_TIMEOUT_MS = 250;
 
@@ -102,6 +103,7 @@ export class Agent {
         publishCompletion: (outcome) => bus.publishCompletion(outcome),
         publishCompletions: (batchId, outcomes) =>
           bus.publishCompletions(batchId, config.nodeId, outcomes),
+        onReported: (path, handed) => metrics.reported(path, handed),
         logger,
       });
       let agent: Agent | undefined;

@@ -56,6 +56,7 @@ const unavailable: DirectAnswer = {
 function reporterWith(answers: DirectAnswer[], on = true) {
   const sent: DirectReportV1[] = [];
   const published: string[] = [];
+  const settled: string[] = [];
   const reporter = new DirectReporter({
     nodeId: "agent-a",
     pool: "cpu",
@@ -73,17 +74,19 @@ function reporterWith(answers: DirectAnswer[], on = true) {
     publishCompletions: async (batchId) => {
       published.push(`batch ${batchId}`);
     },
+    onReported: (path, handed) => settled.push(`${path} ${handed}`),
     logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
     retryDelayMs: 1,
   });
-  return { reporter, sent, published };
+  return { reporter, sent, published, settled };
 }
 
 describe("DirectReporter", () => {
   it("returns the work the leader handed over and publishes nothing on TESSERA_CMD", async () => {
-    const { reporter, sent, published } = reporterWith([applied([reduce])]);
+    const { reporter, sent, published, settled } = reporterWith([applied([reduce])]);
     await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([reduce]);
     expect(published).toEqual([]);
+    expect(settled).toEqual(["direct 1"]);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({
       clientId: reporter.clientId,
@@ -113,10 +116,11 @@ describe("DirectReporter", () => {
   });
 
   it("publishes on TESSERA_CMD at once when no leader listens", async () => {
-    const { reporter, sent, published } = reporterWith([{ kind: "no-leader" }]);
+    const { reporter, sent, published, settled } = reporterWith([{ kind: "no-leader" }]);
     await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
     expect(sent).toHaveLength(1);
     expect(published).toEqual(["m-0-0-0"]);
+    expect(settled).toEqual(["stream 0"]);
   });
 
   it("retries the same seq while the outcome is unknown, then falls back to TESSERA_CMD", async () => {

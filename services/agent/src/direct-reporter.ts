@@ -38,6 +38,8 @@ export interface DirectReporterOptions {
   request: ((report: DirectReportV1) => Promise<DirectAnswer>) | undefined;
   publishCompletion(outcome: ExecutionOutcome): Promise<void>;
   publishCompletions(batchId: string, outcomes: readonly ExecutionOutcome[]): Promise<void>;
+  /** Each settled report: the path it took and the items handed over with it. */
+  onReported?: (path: "direct" | "stream", handed: number) => void;
   logger: Logger;
   /** Tries of one seq before TESSERA_CMD (default 3). */
   tries?: number;
@@ -63,9 +65,9 @@ export class DirectReporter {
   /** Reports one item; resolves once it is committed or stored, with the work handed over. */
   async report(outcome: ExecutionOutcome): Promise<readonly WorkItemV1[]> {
     const handed = await this.viaLeader({ completion: outcome.completion });
-    if (handed) return handed;
+    if (handed) return this.settled("direct", handed);
     await this.o.publishCompletion(outcome);
-    return [];
+    return this.settled("stream", []);
   }
 
   /** Reports one work batch's items (CompletionBatchV1) the same way. */
@@ -80,9 +82,14 @@ export class DirectReporter {
       completions: outcomes.map((o) => o.completion),
     };
     const handed = await this.viaLeader({ batch });
-    if (handed) return handed;
+    if (handed) return this.settled("direct", handed);
     await this.o.publishCompletions(batchId, outcomes);
-    return [];
+    return this.settled("stream", []);
+  }
+
+  private settled(path: "direct" | "stream", handed: readonly WorkItemV1[]): readonly WorkItemV1[] {
+    this.o.onReported?.(path, handed.length);
+    return handed;
   }
 
   /** The handed work once the leader applied the report; undefined: use TESSERA_CMD. */

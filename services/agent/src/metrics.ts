@@ -12,6 +12,8 @@ export interface AgentMetrics {
   /** One executed item: its status, phase times, and (maps) the kernel's GFLOP/s. */
   observeOutcome(outcome: ExecutionOutcome, tile: number): void;
   heartbeatSent(): void;
+  /** A report settled: answered by the leader (direct, with `handed` items) or stored on TESSERA_CMD. */
+  reported(path: "direct" | "stream", handed: number): void;
   /** A TileStore that counts bytes, times operations and counts checksum mismatches. */
   meter(store: TileStore, backend: string): TileStore;
 }
@@ -51,6 +53,15 @@ export function createAgentMetrics(
     name: METRIC_NAMES.heartbeatsSentTotal,
     help: "Heartbeats published",
   });
+  const reports = registry.counter<"path">({
+    name: METRIC_NAMES.reportsTotal,
+    help: "Completion reports (single or batch) settled: direct = answered by the consensus leader, stream = stored on TESSERA_CMD",
+    labelNames: ["path"],
+  });
+  const handedItems = registry.counter({
+    name: METRIC_NAMES.handedItemsTotal,
+    help: "Work items the leader handed over in direct report replies (armed reduces the reports started)",
+  });
   const bytes = registry.counter<"backend" | "op">({
     name: METRIC_NAMES.storageBytesTotal,
     help: "Bytes read from / written to object storage by this agent",
@@ -83,6 +94,10 @@ export function createAgentMetrics(
       }
     },
     heartbeatSent: () => heartbeats.inc(),
+    reported(path, handed) {
+      reports.inc({ path });
+      if (handed > 0) handedItems.inc(handed);
+    },
     meter(store, backend) {
       const timed = async <T>(
         op: "get" | "put" | "copy" | "delete",

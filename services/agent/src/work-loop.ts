@@ -146,6 +146,14 @@ export class WorkLoop {
         );
       }
     }
+    // Handed over by a report answered after the slots stopped (a stopping agent asks for none):
+    // bound to this node, they are retried once the manifest marks it failed.
+    for (const item of this.handed.splice(0)) {
+      this.opts.logger.warn(
+        { jobId: item.jobId, taskId: item.taskId, attempt: item.attempt },
+        "stopped with handed-over work not started; it is retried once this node is marked failed",
+      );
+    }
     return { released };
   }
 

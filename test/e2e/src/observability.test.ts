@@ -91,6 +91,18 @@ describe("e2e: metrics behind the Grafana dashboards", () => {
     const ok = okItems.reduce((a, b) => a + b, 0);
     expect(ok).toBeGreaterThanOrEqual(K ** 3 + K ** 2);
     expect(ok).toBeLessThanOrEqual(r.attempts);
+    // Every item reported once, straight to the leader here (one leader throughout); the work
+    // the leader handed over is what the agents say they received.
+    const reports = (path: string) =>
+      agents.map((t) => sum(t, "tessera_agent_reports_total", { path })).reduce((a, b) => a + b, 0);
+    expect(reports("direct") + reports("stream")).toBe(okItems.reduce((a, b) => a + b, 0));
+    expect(reports("direct")).toBeGreaterThan(0);
+    const handed = agents.map((t) => sum(t, "tessera_agent_handed_items_total"));
+    expect(handed.reduce((a, b) => a + b, 0)).toBe(
+      peers
+        .map((t) => sum(t, "tessera_consensus_handed_attempts_total"))
+        .reduce((a, b) => a + b, 0),
+    );
     for (const text of peers) {
       expect(sum(text, "tessera_manifest_tasks_total", { state: "done" })).toBe(K ** 3 + K ** 2);
       expect(sum(text, "tessera_manifest_jobs_total", { state: "succeeded" })).toBe(1);
