@@ -104,6 +104,7 @@ export class Agent {
         publishCompletions: (batchId, outcomes) =>
           bus.publishCompletions(batchId, config.nodeId, outcomes),
         onReported: (path, handed) => metrics.reported(path, handed),
+        onHanded: (items) => loop?.acceptHanded(items),
         logger,
       });
       let agent: Agent | undefined;

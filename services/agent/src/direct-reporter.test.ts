@@ -5,7 +5,7 @@ import {
   encodeDirectReport,
   type WorkItemV1,
 } from "@tessera/protocol";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type DirectAnswer, DirectReporter } from "./direct-reporter.js";
 import type { ExecutionOutcome } from "./task-executor.js";
 
@@ -57,6 +57,7 @@ function reporterWith(answers: DirectAnswer[], on = true) {
   const sent: DirectReportV1[] = [];
   const published: string[] = [];
   const settled: string[] = [];
+  const recovered: string[] = [];
   const reporter = new DirectReporter({
     nodeId: "agent-a",
     pool: "cpu",
@@ -75,10 +76,12 @@ function reporterWith(answers: DirectAnswer[], on = true) {
       published.push(`batch ${batchId}`);
     },
     onReported: (path, handed) => settled.push(`${path} ${handed}`),
+    onHanded: (items) => recovered.push(...items.map((i) => i.itemId)),
     logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
     retryDelayMs: 1,
+    recoverDelayMs: 1,
   });
-  return { reporter, sent, published, settled };
+  return { reporter, sent, published, settled, recovered };
 }
 
 describe("DirectReporter", () => {
@@ -134,6 +137,52 @@ describe("DirectReporter", () => {
     await expect(second.reporter.report(outcome("m-0-0-0"))).resolves.toEqual([reduce]);
     expect(second.sent.map((r) => r.seq)).toEqual([1, 1]);
     expect(second.published).toEqual([]);
+  });
+
+  it("asks again in the background after a lost answer and hands over the work it recovers", async () => {
+    const lost: DirectAnswer = { kind: "lost", reason: "timeout" };
+    // Seq 1: lost twice, then no leader (so it goes to TESSERA_CMD); the background re-asks
+    // find no leader, then one that is not ready, then the new leader answering from its cache.
+    const bySeq = new Map<number, DirectAnswer[]>([
+      [
+        1,
+        [lost, lost, { kind: "no-leader" }, { kind: "no-leader" }, unavailable, applied([reduce])],
+      ],
+      [2, [applied()]],
+    ]);
+    const sent: DirectReportV1[] = [];
+    const published: string[] = [];
+    const recovered: string[] = [];
+    const reporter = new DirectReporter({
+      nodeId: "agent-a",
+      pool: "cpu",
+      handoverMax: () => 2,
+      request: async (report) => {
+        sent.push(report);
+        return bySeq.get(report.seq)?.shift() ?? { kind: "no-leader" };
+      },
+      publishCompletion: async (o) => {
+        published.push(o.completion.taskId);
+      },
+      publishCompletions: async () => undefined,
+      onHanded: (items) => recovered.push(...items.map((i) => i.itemId)),
+      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
+      retryDelayMs: 1,
+      recoverDelayMs: 1,
+    });
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
+    expect(published).toEqual(["m-0-0-0"]);
+    // While seq 1 is being recovered the manifest must keep its reply: ackedSeq stays below it.
+    await reporter.report(outcome("m-0-0-1"));
+    expect(sent.find((r) => r.seq === 2)?.ackedSeq).toBe(0);
+    await vi.waitFor(() => expect(recovered).toEqual([reduce.itemId]));
+    expect(sent.filter((r) => r.seq === 1)).toHaveLength(6);
+
+    // No responders at all means nobody applied it: nothing to recover, no more requests.
+    const after = reporterWith([{ kind: "no-leader" }]);
+    await after.reporter.report(outcome("m-0-0-0"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(after.sent).toHaveLength(1);
   });
 
   it("acknowledges only seqs below every report still waiting for its answer", async () => {

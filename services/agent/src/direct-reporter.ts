@@ -6,9 +6,9 @@
 // published on TESSERA_CMD as before: that stream stays the durable path, and the manifest
 // applies a report once however it arrives (fencing; the same seq gets the cached reply).
 //
-// A report that was committed but whose answer was lost, and whose retries found no leader,
-// goes to TESSERA_CMD as a repeat: its handed reduce (bound to this node) then waits for its
-// deadline to be expired and retried — the one case that costs time, never data.
+// A report that may have been committed but whose answer was lost goes to TESSERA_CMD as well;
+// the same seq is then asked again in the background until a leader answers, so work it handed
+// over (bound to this node) is not left waiting for its deadline (recover).
 import { randomBytes } from "node:crypto";
 import type { Logger } from "@tessera/observability";
 import {
@@ -45,6 +45,11 @@ export interface DirectReporterOptions {
   tries?: number;
   /** Pause between tries after an `unavailable` answer (default 25 ms). */
   retryDelayMs?: number;
+  /** Work recovered from a report whose answer was lost (see recover). */
+  onHanded?: (items: readonly WorkItemV1[]) => void;
+  /** Tries of recover, and the step of its growing pause (defaults 10, 100 ms: ~5.5 s). */
+  recoverTries?: number;
+  recoverDelayMs?: number;
 }
 
 export class DirectReporter {
@@ -55,11 +60,15 @@ export class DirectReporter {
   private readonly open = new Set<number>();
   private readonly tries: number;
   private readonly retryDelayMs: number;
+  private readonly recoverTries: number;
+  private readonly recoverDelayMs: number;
 
   constructor(private readonly o: DirectReporterOptions) {
     this.clientId = `agent-${o.nodeId}-${randomBytes(4).toString("hex")}`.slice(-64);
     this.tries = o.tries ?? 3;
     this.retryDelayMs = o.retryDelayMs ?? 25;
+    this.recoverTries = o.recoverTries ?? 10;
+    this.recoverDelayMs = o.recoverDelayMs ?? 100;
   }
 
   /** Reports one item; resolves once it is committed or stored, with the work handed over. */
@@ -93,46 +102,89 @@ export class DirectReporter {
   }
 
   /** The handed work once the leader applied the report; undefined: use TESSERA_CMD. */
-  private async viaLeader(
-    body: { completion: CompletionV1 } | { batch: CompletionBatchV1 },
-  ): Promise<readonly WorkItemV1[] | undefined> {
+  private async viaLeader(body: ReportBody): Promise<readonly WorkItemV1[] | undefined> {
     const request = this.o.request;
     if (!request) return undefined;
     const seq = ++this.seq;
     this.open.add(seq);
-    try {
-      for (let attempt = 1; attempt <= this.tries; attempt++) {
-        const report: DirectReportV1 = {
-          v: 1,
-          clientId: this.clientId,
-          seq,
-          ackedSeq: Math.min(...this.open) - 1,
-          pool: this.o.pool,
-          handoverMax: Math.max(0, Math.min(MAX_HANDOVER, this.o.handoverMax())),
-          ...body,
-        };
-        const answer = await request(report);
-        if (answer.kind === "no-leader") return undefined;
-        if (answer.kind === "reply") {
-          const r = answer.reply;
-          if (r.outcome === "applied") return r.handed;
-          if (r.outcome === "invalid") {
-            // Cannot happen with a valid completion; TESSERA_CMD's validation reports it too.
-            this.o.logger.error({ reason: r.reason, seq }, "the leader refused a direct report");
-            return undefined;
-          }
-        }
-        const reason = answer.kind === "lost" ? answer.reason : answer.reply.reason;
-        this.o.logger.debug({ seq, attempt, reason }, "direct report not applied; retrying");
-        if (attempt < this.tries) await sleep(this.retryDelayMs * attempt);
+    let outcomeUnknown = false;
+    for (let attempt = 1; attempt <= this.tries; attempt++) {
+      const answer = await this.ask(request, seq, body);
+      if (answer.kind === "no-leader") break;
+      if (answer.kind === "reply" && answer.reply.outcome === "applied") {
+        this.open.delete(seq);
+        return answer.reply.handed;
       }
-      return undefined;
+      if (answer.kind === "reply" && answer.reply.outcome === "invalid") {
+        // Cannot happen with a valid completion; TESSERA_CMD's validation reports it too.
+        this.o.logger.error(
+          { reason: answer.reply.reason, seq },
+          "the leader refused a direct report",
+        );
+        this.open.delete(seq);
+        return undefined;
+      }
+      outcomeUnknown = true;
+      const reason = answer.kind === "lost" ? answer.reason : answer.reply.reason;
+      this.o.logger.debug({ seq, attempt, reason }, "direct report not applied; retrying");
+      if (attempt < this.tries) await sleep(this.retryDelayMs * attempt);
+    }
+    if (outcomeUnknown) void this.recover(request, seq, body);
+    else this.open.delete(seq);
+    return undefined;
+  }
+
+  /**
+   * A report whose outcome stayed unknown (the leader may have applied it and died before
+   * answering) went to TESSERA_CMD. If it was applied, the work it handed over is bound to this
+   * node and sits in the manifest's cached reply: ask again with the same seq until a leader
+   * answers (the seq stays open meanwhile, so ackedSeq keeps that reply), and hand what comes
+   * back to `onHanded`. Without this such a reduce would wait for its deadline.
+   */
+  private async recover(
+    request: NonNullable<DirectReporterOptions["request"]>,
+    seq: number,
+    body: ReportBody,
+  ): Promise<void> {
+    try {
+      for (let attempt = 1; attempt <= this.recoverTries; attempt++) {
+        await sleep(this.recoverDelayMs * attempt);
+        const answer = await this.ask(request, seq, body);
+        if (answer.kind !== "reply" || answer.reply.outcome === "unavailable") continue;
+        const handed = answer.reply.handed;
+        if (handed.length > 0) {
+          this.o.logger.warn(
+            { seq, items: handed.map((i) => i.itemId) },
+            "recovered work handed over with a report whose answer was lost",
+          );
+          this.o.onHanded?.(handed);
+        }
+        return;
+      }
     } finally {
-      // Answered or given up: this seq is never sent again.
       this.open.delete(seq);
     }
   }
+
+  /** One request for `seq`, with the session's current ackedSeq and handover room. */
+  private ask(
+    request: NonNullable<DirectReporterOptions["request"]>,
+    seq: number,
+    body: ReportBody,
+  ): Promise<DirectAnswer> {
+    return request({
+      v: 1,
+      clientId: this.clientId,
+      seq,
+      ackedSeq: Math.min(...this.open) - 1,
+      pool: this.o.pool,
+      handoverMax: Math.max(0, Math.min(MAX_HANDOVER, this.o.handoverMax())),
+      ...body,
+    });
+  }
 }
+
+type ReportBody = { completion: CompletionV1 } | { batch: CompletionBatchV1 };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -207,8 +207,8 @@ export class WorkLoop {
     void pull?.then((m) => m?.nak()).catch(() => undefined);
   }
 
-  /** Work the leader handed over in a report's reply: run before anything pulled. */
-  private receiveHanded(items: readonly WorkItemV1[] | undefined): void {
+  /** Work the leader handed over in a report's reply (or recovered later): run before anything pulled. */
+  acceptHanded(items: readonly WorkItemV1[] | undefined): void {
     if (!items || items.length === 0) return;
     this.handed.push(...items);
     for (const w of [...this.handedWaiters]) w();
@@ -339,7 +339,7 @@ export class WorkLoop {
     log: Logger,
   ): Promise<void> {
     try {
-      this.receiveHanded(await this.opts.reportBatch(batchId, outcomes));
+      this.acceptHanded(await this.opts.reportBatch(batchId, outcomes));
     } catch (err) {
       log.error({ err }, "publishing the batch's completions failed; work batch handed back");
       msg.nak(TRANSIENT_RETRY_DELAY_MS);
@@ -369,7 +369,7 @@ export class WorkLoop {
   /** Publishes the completion, then acks (ok) or terminates (failed) the message. */
   private async settle(msg: WorkMessage, outcome: ExecutionOutcome, log: Logger): Promise<void> {
     try {
-      this.receiveHanded(await this.opts.report(outcome));
+      this.acceptHanded(await this.opts.report(outcome));
     } catch (err) {
       // Without a stored completion the item must not be acked: let it come back.
       log.error({ err }, "publishing the completion failed; work item handed back");
