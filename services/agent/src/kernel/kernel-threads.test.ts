@@ -101,6 +101,36 @@ describe("KernelThreads", () => {
     }
   });
 
+  it("packs a waiting GEMM's operands in its own staging set while the thread runs another", async () => {
+    const reference = await KernelRunner.create({ ep: "cpu", intraOpThreads: 1 });
+    const k = await threads(1);
+    try {
+      // Three callers on one thread, two sizes (a set outgrown and replaced on the way): each
+      // product is its own, whatever ran when.
+      const cases = [
+        { t: 32, seed: 3 },
+        { t: 32, seed: 11 },
+        { t: 64, seed: 5 },
+      ];
+      const inputs = cases.map(({ t, seed }) => ({
+        t,
+        as: [tileOf(t, seed), tileOf(t, seed + 1)],
+        bs: [tileOf(t, seed + 2), tileOf(t, seed + 3)],
+      }));
+      for (let round = 0; round < 2; round++) {
+        const got = await Promise.all(inputs.map((c) => k.matmulInner(c.as, c.bs, c.t)));
+        for (const [i, c] of inputs.entries()) {
+          const want = await reference.matmulInner(c.as, c.bs, c.t);
+          expect(Array.from(got[i] as Float32Array), `case ${i}, round ${round}`).toEqual(
+            Array.from(want),
+          );
+        }
+      }
+    } finally {
+      await reference.dispose();
+    }
+  });
+
   it("moves no operand memory per kernel, so large maps start no full garbage collection", async () => {
     // V8 starts a mark-compact when an isolate gains more than 64 MiB of external memory since
     // its last one; operands handed over by transfer re-entered the agent's isolate after every

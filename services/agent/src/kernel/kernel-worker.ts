@@ -26,8 +26,9 @@ const runner = KernelRunner.create({
 // A runner that cannot start fails each request (serve awaits it), not the thread.
 runner.catch(() => undefined);
 
-let staging: KernelStaging | undefined;
-/** This thread's GEMM buffers (ArrayBuffers ORT accepts), sized like the staging buffers. */
+/** The staging sets the agent's thread sent, by id (a few: one per GEMM in flight). */
+const stagings = new Map<number, KernelStaging>();
+/** This thread's GEMM buffers (ArrayBuffers ORT accepts), grown to the largest staging set. */
 let own: { a: Float32Array; b: Float32Array; c: Float32Array } | undefined;
 
 port.on("message", (req: KernelThreadRequest) => {
@@ -48,15 +49,17 @@ port.on("message", (req: KernelThreadRequest) => {
 });
 
 async function serve(req: KernelThreadRequest): Promise<KernelThreadReply> {
-  if (req.staging) {
-    staging = req.staging;
+  for (const id of req.retire ?? []) stagings.delete(id);
+  if (req.staging) stagings.set(req.stagingId, req.staging);
+  const staging = stagings.get(req.stagingId);
+  if (!staging) throw new Error(`kernel request for unknown staging set ${req.stagingId}`);
+  if (!own || own.a.length * 4 < staging.a.byteLength || own.c.length * 4 < staging.c.byteLength) {
     own = {
       a: new Float32Array(staging.a.byteLength / 4),
       b: new Float32Array(staging.b.byteLength / 4),
       c: new Float32Array(staging.c.byteLength / 4),
     };
   }
-  if (!staging || !own) throw new Error("kernel request before any staging buffers");
   const operand = req.tile * req.inner;
   const elems = req.tile * req.tile;
   const a = own.a.subarray(0, operand);
