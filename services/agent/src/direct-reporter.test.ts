@@ -6,7 +6,11 @@ import {
   type WorkItemV1,
 } from "@tessera/protocol";
 import { describe, expect, it, vi } from "vitest";
-import { type DirectAnswer, DirectReporter } from "./direct-reporter.js";
+import {
+  type DirectAnswer,
+  DirectReporter,
+  type DirectReporterOptions,
+} from "./direct-reporter.js";
 import type { ExecutionOutcome } from "./task-executor.js";
 
 const spec = { n: 64, tile: 32, mode: "exact" as const, seed: 1 };
@@ -52,8 +56,15 @@ const unavailable: DirectAnswer = {
   reply: { v: 1, outcome: "unavailable", reason: "not the leader", handed: [] },
 };
 
-/** A reporter whose leader answers from `answers` (in order) and whose TESSERA_CMD is a list. */
-function reporterWith(answers: DirectAnswer[], on = true) {
+/**
+ * A reporter whose leader answers from `answers` (in order) and whose TESSERA_CMD is a list;
+ * `over` replaces any option (a test's own `request`, `handoverMax`).
+ */
+function reporterWith(
+  answers: DirectAnswer[],
+  on = true,
+  over: Partial<DirectReporterOptions> = {},
+) {
   const sent: DirectReportV1[] = [];
   const published: string[] = [];
   const settled: string[] = [];
@@ -80,6 +91,7 @@ function reporterWith(answers: DirectAnswer[], on = true) {
     logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
     retryDelayMs: 1,
     recoverDelayMs: 1,
+    ...over,
   });
   return { reporter, sent, published, settled, recovered };
 }
@@ -151,24 +163,11 @@ describe("DirectReporter", () => {
       [2, [applied()]],
     ]);
     const sent: DirectReportV1[] = [];
-    const published: string[] = [];
-    const recovered: string[] = [];
-    const reporter = new DirectReporter({
-      nodeId: "agent-a",
-      pool: "cpu",
-      handoverMax: () => 2,
+    const { reporter, published, recovered } = reporterWith([], true, {
       request: async (report) => {
         sent.push(report);
         return bySeq.get(report.seq)?.shift() ?? { kind: "no-leader" };
       },
-      publishCompletion: async (o) => {
-        published.push(o.completion.taskId);
-      },
-      publishCompletions: async () => undefined,
-      onHanded: (items) => recovered.push(...items.map((i) => i.itemId)),
-      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
-      retryDelayMs: 1,
-      recoverDelayMs: 1,
     });
     await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
     expect(published).toEqual(["m-0-0-0"]);
@@ -188,17 +187,11 @@ describe("DirectReporter", () => {
   it("acknowledges only seqs below every report still waiting for its answer", async () => {
     const sent: DirectReportV1[] = [];
     const held: ((a: DirectAnswer) => void)[] = [];
-    const reporter = new DirectReporter({
-      nodeId: "agent-a",
-      pool: "cpu",
-      handoverMax: () => 1,
+    const { reporter } = reporterWith([], true, {
       request: (report) => {
         sent.push(report);
         return new Promise<DirectAnswer>((r) => held.push(r));
       },
-      publishCompletion: async () => undefined,
-      publishCompletions: async () => undefined,
-      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
     });
     const first = reporter.report(outcome("m-0-0-0"));
     const second = reporter.report(outcome("m-0-0-1"));
@@ -234,19 +227,7 @@ describe("DirectReporter", () => {
 
   it("asks for no work while the agent takes none (stopping)", async () => {
     let slotsFree = 2;
-    const sent: DirectReportV1[] = [];
-    const reporter = new DirectReporter({
-      nodeId: "agent-a",
-      pool: "cpu",
-      handoverMax: () => slotsFree,
-      request: async (report) => {
-        sent.push(report);
-        return applied();
-      },
-      publishCompletion: async () => undefined,
-      publishCompletions: async () => undefined,
-      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
-    });
+    const { reporter, sent } = reporterWith([], true, { handoverMax: () => slotsFree });
     await reporter.report(outcome("m-0-0-0"));
     slotsFree = 0;
     await reporter.report(outcome("m-0-0-1"));
@@ -256,15 +237,7 @@ describe("DirectReporter", () => {
   it("keeps the session id within the manifest's limit for the longest node id", () => {
     const { reporter } = reporterWith([]);
     expect(reporter.clientId).toMatch(/^agent-agent-a-[0-9a-f]{8}$/);
-    const long = new DirectReporter({
-      nodeId: "n".repeat(64),
-      pool: "cpu",
-      handoverMax: () => 1,
-      request: undefined,
-      publishCompletion: async () => undefined,
-      publishCompletions: async () => undefined,
-      logger: createLogger({ service: "direct-reporter-test", level: "silent" }),
-    });
+    const long = reporterWith([], false, { nodeId: "n".repeat(64) }).reporter;
     expect(long.clientId.length).toBeLessThanOrEqual(64);
   });
 });

@@ -19,13 +19,7 @@
 // once (the pull stays open and its message is handled next).
 
 import type { Logger } from "@tessera/observability";
-import {
-  decodeWorkBatch,
-  decodeWorkItem,
-  encodeWorkItem,
-  type WorkItemV1,
-  workSubject,
-} from "@tessera/protocol";
+import { decodeWorkBatch, decodeWorkItem, type WorkItemV1 } from "@tessera/protocol";
 import type { RunningTask } from "./heartbeat.js";
 import type { ExecutionOutcome } from "./task-executor.js";
 
@@ -169,7 +163,7 @@ export class WorkLoop {
       }
       const mine = this.handed.shift();
       if (mine) {
-        await this.handle(handedMessage(mine, this.opts.maxDeliver));
+        await this.run(mine, handedMessage(this.opts.maxDeliver));
         continue;
       }
       if (this.stopping) break;
@@ -218,7 +212,11 @@ export class WorkLoop {
   private async handle(msg: WorkMessage): Promise<void> {
     if (msg.subject.endsWith(".batch")) return this.handleBatch(msg);
     const item = this.decodeOrTerminate(msg, decodeWorkItem, "work item");
-    if (!item) return;
+    if (item) await this.run(item, msg);
+  }
+
+  /** Runs one item (pulled, or handed over and already validated), then settles its message. */
+  private async run(item: WorkItemV1, msg: WorkMessage): Promise<void> {
     const log = this.opts.logger.child({
       jobId: item.jobId,
       taskId: item.taskId,
@@ -400,14 +398,15 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Handed-over work as a message of its own: nothing to ack, and nothing to redeliver, so a
- * transient failure counts as the last delivery and is reported (the scheduler retries it).
+ * The message behind handed-over work (validated with the reply that carried it): nothing to
+ * ack, and nothing to redeliver, so a transient failure counts as the last delivery and is
+ * reported (the scheduler retries it).
  */
-function handedMessage(item: WorkItemV1, maxDeliver: number): WorkMessage {
+function handedMessage(maxDeliver: number): WorkMessage {
   const none = () => undefined;
   return {
-    subject: workSubject(item.pool, item.kind),
-    data: encodeWorkItem(item),
+    subject: "",
+    data: new Uint8Array(),
     info: { deliveryCount: maxDeliver },
     ack: none,
     nak: none,
