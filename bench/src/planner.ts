@@ -136,6 +136,7 @@ runBench("planner", async () => {
     maxStartsPerPass: 64,
     batchMaxTasks: 64,
     armReduces: true, // the process default: the arming step is part of every pass
+    unlistedAfterMs: 8_000,
   };
   const levels = [];
   for (const done of flags.done) {

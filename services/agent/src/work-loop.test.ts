@@ -220,6 +220,30 @@ describe("WorkLoop with work handed over in a report's reply", () => {
     expect(messages.map((m) => m.settledAs)).toEqual(["ack", "ack"]);
   });
 
+  it("lists handed work waiting for a slot as held (heartbeats), then as running, then not at all", async () => {
+    const { source } = queueOf(1);
+    let finishMap: () => void = () => undefined;
+    const executed: string[] = [];
+    const loop = loopOver(source, {
+      slots: 1,
+      execute: async (w) => {
+        executed.push(w.taskId);
+        if (w.taskId === "m-0-0-0") await new Promise<void>((r) => (finishMap = r));
+        return outcomeOf(w);
+      },
+      report: async () => [],
+    });
+    loop.start();
+    await until(() => executed.length === 1);
+    loop.acceptHanded([reduce]);
+    // The only slot is busy: the reduce waits, and the node still says it holds it.
+    expect(loop.runningTasks().map((t) => t.taskId)).toEqual(["m-0-0-0", "r-0-0"]);
+    finishMap();
+    await until(() => executed.length === 2);
+    await until(() => loop.runningTasks().length === 0);
+    await loop.stop(1_000);
+  });
+
   it("reports a transient failure of handed work as failed (there is no message to hand back)", async () => {
     const { source, messages } = queueOf(1);
     const reports: { taskId: string; status: string }[] = [];

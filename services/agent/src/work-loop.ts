@@ -72,8 +72,12 @@ export class WorkLoop {
   /** Items run whose completion is being published / message settled. */
   private readonly settling = new Set<Promise<void>>();
   private readonly settleWaiters: (() => void)[] = [];
-  /** Work handed over in report replies, not started yet (first come, first run). */
-  private readonly handed: WorkItemV1[] = [];
+  /**
+   * Work handed over in report replies, not started yet (first come, first run). Listed in
+   * heartbeats like running work: the manifest binds it to this node, and a scheduler expires a
+   * bound attempt that the node's heartbeats stop listing (a hand-over whose reply was lost).
+   */
+  private readonly handed: { readonly item: WorkItemV1; readonly acceptedAt: number }[] = [];
   private readonly handedWaiters = new Set<() => void>();
 
   constructor(
@@ -83,13 +87,21 @@ export class WorkLoop {
     this.paused = startPaused;
   }
 
+  /** What this node holds: work running, and handed-over work waiting for a slot. */
   runningTasks(): RunningTask[] {
-    return [...this.running.values()].map(({ jobId, taskId, attempt, startedAt }) => ({
+    const running = [...this.running.values()].map(({ jobId, taskId, attempt, startedAt }) => ({
       jobId,
       taskId,
       attempt,
       startedAt,
     }));
+    const queued = this.handed.map(({ item: { jobId, taskId, attempt }, acceptedAt }) => ({
+      jobId,
+      taskId,
+      attempt,
+      startedAt: acceptedAt,
+    }));
+    return [...running, ...queued];
   }
 
   start(): void {
@@ -142,7 +154,7 @@ export class WorkLoop {
     }
     // Handed over by a report answered after the slots stopped (a stopping agent asks for none):
     // bound to this node, they are retried once the manifest marks it failed.
-    for (const item of this.handed.splice(0)) {
+    for (const { item } of this.handed.splice(0)) {
       this.opts.logger.warn(
         { jobId: item.jobId, taskId: item.taskId, attempt: item.attempt },
         "stopped with handed-over work not started; it is retried once this node is marked failed",
@@ -163,7 +175,7 @@ export class WorkLoop {
       }
       const mine = this.handed.shift();
       if (mine) {
-        await this.run(mine, handedMessage(this.opts.maxDeliver));
+        await this.run(mine.item, handedMessage(this.opts.maxDeliver));
         continue;
       }
       if (this.stopping) break;
@@ -204,7 +216,8 @@ export class WorkLoop {
   /** Work the leader handed over in a report's reply (or recovered later): run before anything pulled. */
   acceptHanded(items: readonly WorkItemV1[] | undefined): void {
     if (!items || items.length === 0) return;
-    this.handed.push(...items);
+    const acceptedAt = Date.now();
+    for (const item of items) this.handed.push({ item, acceptedAt });
     for (const w of [...this.handedWaiters]) w();
     this.wake?.();
   }

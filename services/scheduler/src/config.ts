@@ -49,6 +49,11 @@ export interface SchedulerConfig {
   armReduces: boolean;
   /** A node whose heartbeats stopped this long ago is treated as lost (0 = trust the manifest only). */
   heartbeatSilenceMs: number;
+  /**
+   * Expire an attempt the manifest binds to a live node whose heartbeats have not listed it this
+   * long (a lost hand-over; 0 = never; core/planner.ts notHeld).
+   */
+  unlistedAfterMs: number;
   /** Safety-net re-plan period (events and timers drive it otherwise). */
   tickMs: number;
   /** Promote a warm-standby agent of the pool when an active node fails. */
@@ -86,6 +91,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "batch-max-tasks": "TESSERA_BATCH_MAX_TASKS",
   "arm-reduces": "TESSERA_ARM_REDUCES",
   "heartbeat-silence-ms": "TESSERA_HEARTBEAT_SILENCE_MS",
+  "unlisted-after-ms": "TESSERA_UNLISTED_AFTER_MS",
   "tick-ms": "TESSERA_SCHEDULER_TICK_MS",
   "promote-standby": "TESSERA_PROMOTE_STANDBY",
   replicas: "TESSERA_REPLICAS",
@@ -232,6 +238,7 @@ export function parseSchedulerConfig(
     batchMaxTasks: int("batch-max-tasks", 64, 1, MAX_BATCH_TASKS),
     armReduces: onOff("arm-reduces"),
     heartbeatSilenceMs: int("heartbeat-silence-ms", 0, 0, 3_600_000),
+    unlistedAfterMs: int("unlisted-after-ms", 8_000, 0, 3_600_000),
     tickMs: int("tick-ms", 1_000, 10, 60_000),
     promoteStandby: onOff("promote-standby"),
     replicas: int("replicas", 1, 1, 5),
@@ -275,6 +282,8 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --arm-reduces on|off     arm a reduce once all its partials run: the manifest starts it with the
                            completion of the last one, no second commit on the hop (default on)
   --heartbeat-silence-ms MS treat a node silent this long as lost (default 0: the manifest decides)
+  --unlisted-after-ms MS   expire an attempt the manifest binds to a live node whose heartbeats
+                           have not listed it this long: a lost hand-over (default 8000; 0 = never)
   --promote-standby on|off when an active node fails, promote a warm-standby agent of its pool
                            (nearest first; default on)
   --tick-ms MS             re-plan period besides events and timers (default 1000)

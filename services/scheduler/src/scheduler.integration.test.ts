@@ -103,7 +103,7 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
   return { status: res.status, body: await res.json() };
 }
 
-function startScheduler(name: string, port: number, consensus: string): Proc {
+function startScheduler(name: string, port: number, consensus: string, extra: string[] = []): Proc {
   return spawnNode(
     name,
     SCHEDULER_MAIN,
@@ -111,6 +111,7 @@ function startScheduler(name: string, port: number, consensus: string): Proc {
       ...["--consensus", consensus, "--nats", nats.url, "--id", name],
       ...["--http", `127.0.0.1:${port}`, "--speculation-factor", "0"],
       ...["--initial-deadline-ms", "600000", "--log-level", "info"],
+      ...extra,
     ],
     port,
   );
@@ -444,4 +445,75 @@ describe("scheduler end to end (real nats, 3 consensus peers, 2 agents, 2 schedu
     sched.proc.kill("SIGTERM");
     expect(await exit).toBe(0);
   }, 400_000);
+
+  it("an attempt bound to a live agent that never received it (a lost hand-over) is expired and rerun", async () => {
+    const consensus = cluster.peers.map((p) => p.httpUrl).join(",");
+    const peer = (await cluster.waitForLeader()).peer;
+    const jobId = "mm-lost-handover";
+    const spec = { n: 128, tile: 64, mode: "exact" as const, seed: 13 };
+    const res = await fetch(`${peer.httpUrl}/v1/jobs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jobId, spec }),
+    });
+    expect([200, 201]).toContain(res.status);
+    // What a report whose reply was lost (and whose re-asks found no leader) leaves behind: the
+    // manifest binds attempt 1 of a map to agent-2, no work item exists, agent-2 never heard of it.
+    // Deadlines would end it only after the initial deadline (600 s here).
+    const client = new ManifestClient({ peers: cluster.peers.map((p) => p.grpcAddress) });
+    try {
+      const bound = await client.propose({
+        type: "attempt-start",
+        jobId,
+        taskId: "m-0-0-0",
+        attempt: 1,
+        nodeId: "agent-2",
+      });
+      expect(bound.reply).toMatchObject({ ok: true });
+      const [port] = await freePorts(1);
+      const sched = startScheduler("sched-e", port as number, consensus, [
+        "--unlisted-after-ms",
+        "1500",
+      ]);
+      const jobUrl = `${peer.httpUrl}/v1/jobs/${jobId}?consistency=stale`;
+      await waitFor(
+        "job computed",
+        async () => {
+          const j = (await getJson(jobUrl)).body as { state: string };
+          if (j.state === "failed" || j.state === "cancelled")
+            throw new Error(`job ended ${j.state}`);
+          return j.state === "verifying" ? j : undefined;
+        },
+        120_000,
+      );
+      const { result } = await client.read({ type: "task", jobId, taskId: "m-0-0-0" });
+      expect(result).toMatchObject({ state: "done", lastAttempt: 2 });
+      const nc = await connect({ servers: nats.url, name: "scheduler-e2e-lost-handover" });
+      try {
+        const expiries = (await committedEvents(nc, await jetstreamManager(nc))).filter(
+          (e) => e.category === "task" && e.type === "attempt-expired" && e.jobId === jobId,
+        );
+        expect(expiries).toHaveLength(1);
+        expect(expiries[0]).toMatchObject({ taskId: "m-0-0-0", attempt: 1 });
+        expect((expiries[0] as { reason: string }).reason).toMatch(
+          /^node agent-2 does not hold attempt 1: /,
+        );
+      } finally {
+        await closeGracefully(nc);
+      }
+      const store = new FsObjectStore({ root: storeDir });
+      const verified = await verifyJob(spec, async (i, j) => {
+        const bytes = await store.get(outputKey(jobId, i, j));
+        return decodeTile(bytes, { rows: spec.tile, cols: spec.tile }).data;
+      });
+      expect(verified.verified).toBe(true);
+      const exit = new Promise<number | null>((resolve) =>
+        sched.proc.once("exit", (code) => resolve(code)),
+      );
+      sched.proc.kill("SIGTERM");
+      expect(await exit).toBe(0);
+    } finally {
+      client.close();
+    }
+  }, 300_000);
 });

@@ -54,6 +54,7 @@ import {
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SchedulerConfig } from "./config.js";
 import { groupIntoBatches, travelsInBatches } from "./core/batching.js";
+import { BoundAttempts } from "./core/bound-attempts.js";
 import { StorageBreaker } from "./core/breaker.js";
 import { DurationStats } from "./core/deadlines.js";
 import { FollowWatchdog } from "./core/follow-watchdog.js";
@@ -145,6 +146,8 @@ export class Scheduler {
   private readonly lastSeen = new Map<string, number>();
   /** Node each attempt we started was placed on (load hint until a heartbeat names the runner). */
   private readonly placedOn = new Map<string, string>();
+  /** Attempts the manifest binds to a node, and when that node last showed it holds each. */
+  private readonly bound = new BoundAttempts();
   /** Agents whose last heartbeat said "standby" (promotion candidates). */
   private readonly standbys = new Map<string, StandbyNode>();
   private hbSub: Subscription | undefined;
@@ -191,6 +194,7 @@ export class Scheduler {
       maxStartsPerPass: config.maxStartsPerPass,
       batchMaxTasks: config.batchMaxTasks,
       armReduces: config.armReduces,
+      unlistedAfterMs: config.unlistedAfterMs,
     };
   }
 
@@ -320,6 +324,7 @@ export class Scheduler {
           const keys = hb.running.map((r) => attemptKey(r.jobId, r.taskId, r.attempt));
           for (const key of keys) this.runningOn.set(key, hb.nodeId);
           this.runningByNode.set(hb.nodeId, keys);
+          this.bound.listed(keys, now);
         } catch (e) {
           this.log.debug({ err: e, subject: msg.subject }, "ignored an invalid heartbeat");
         }
@@ -379,6 +384,7 @@ export class Scheduler {
               ?.live.has(Number(attempt));
             if (!live) this.placedOn.delete(key);
           }
+          this.bound.resetFrom(r.view, Date.now());
           this.metrics.rebuildSeconds.observe((performance.now() - t0) / 1000);
           this.log.info(
             {
@@ -503,6 +509,13 @@ export class Scheduler {
           ev.type === "attempt-released")
       ) {
         this.placedOn.delete(attemptKey(ev.jobId, ev.taskId, ev.attempt));
+        this.bound.ended(attemptKey(ev.jobId, ev.taskId, ev.attempt));
+      }
+      if (
+        ev.category === "task" &&
+        ((ev.type === "started" && ev.nodeId !== undefined) || ev.type === "claimed")
+      ) {
+        this.bound.bound(attemptKey(ev.jobId, ev.taskId, ev.attempt), Date.now());
       }
       if (
         ev.category === "job" &&
@@ -510,6 +523,7 @@ export class Scheduler {
       ) {
         this.durations.dropJob(ev.jobId);
         this.runTimes.dropJob(ev.jobId);
+        this.bound.endJob(ev.jobId);
       }
       if (ev.category === "task" && ev.type === "started") {
         // Committed: publish even if our proposal's reply got lost (timeout, leader change).
@@ -694,6 +708,8 @@ export class Scheduler {
         runTimes: this.runTimes,
         breaker: this.breaker,
         pendingStarts: this.pendingStarts,
+        boundSeen: this.bound.lastSeen,
+        beatAt: this.lastSeen,
       });
       this.metrics.planSeconds.observe((performance.now() - t0) / 1000);
       if (p.blocked !== this.lastBlocked) {

@@ -50,6 +50,11 @@ export const HeartbeatV1 = Type.Object(
     state: Type.Union([Type.Literal("active"), Type.Literal("standby"), Type.Literal("draining")], {
       errorMessage: 'must be "active", "standby" or "draining"',
     }),
+    /**
+     * Every attempt the node holds: running, or handed over to it and waiting for a slot
+     * (`startedAt`: when it was accepted). A scheduler expires an attempt the manifest binds to
+     * the node that these lists stop showing.
+     */
     running: Type.Array(RunningTask, { maxItems: 4096 }),
   },
   { additionalProperties: false, $id: "HeartbeatV1" },

@@ -32,6 +32,7 @@ const cfg: PlannerConfig = {
   maxStartsPerPass: 100,
   batchMaxTasks: 64,
   armReduces: false,
+  unlistedAfterMs: 8_000,
 };
 
 function inputs(now: number, over: Partial<PlannerInputs> = {}): PlannerInputs {
@@ -290,6 +291,52 @@ describe("planner", () => {
     b2.apply(1_000, { category: "node", type: "failed", nodeId: "n1", reason: "hb", expired: 0 });
     const old = plan(b2.view, cfg, inputs(1_000 + RESCUE_WINDOW_MS + 1));
     expect(old.decisions.filter((d) => d.type === "start" && d.why === "rescue")).toEqual([]);
+  });
+
+  it("expires an attempt bound to a live node whose heartbeats stopped listing it, without counting a failure", () => {
+    const b = new ViewBuilder().submit("j1").node("n1", 2).node("n2", 2);
+    // Handed over to n1 with a report (bound by the manifest); another bound one n1 does list;
+    // one started by the scheduler (not bound: heartbeats place it, or nothing does yet).
+    b.start("j1", "m-0-0-0", 1, 100, { nodeId: "n1" });
+    b.start("j1", "m-0-0-1", 1, 100, { nodeId: "n1" });
+    b.start("j1", "m-0-1-0", 1, 100);
+    const seenAt = 1_000;
+    const boundSeen = new Map([
+      ["j1/m-0-0-0/1", seenAt],
+      ["j1/m-0-0-1/1", seenAt],
+    ]);
+    const runningOn = new Map([["j1/m-0-0-1/1", "n1"]]);
+    const end = seenAt + cfg.unlistedAfterMs;
+    const at = (now: number, beat: number, over: Partial<PlannerConfig> = {}) =>
+      plan(
+        b.view,
+        { ...cfg, ...over },
+        inputs(now, { runningOn, boundSeen, beatAt: new Map([["n1", beat]]) }),
+      );
+    const expiries = (p: ReturnType<typeof plan>) => p.decisions.filter((d) => d.type === "expire");
+    // Inside the window: nothing, and a wake-up at its end.
+    const early = at(end - 1, end - 1);
+    expect(expiries(early)).toEqual([]);
+    expect(early.wakeAt).toBe(end);
+    // At its end with a fresh beat that does not list it: expired, blaming the node.
+    const due = expiries(at(end, end - 500));
+    expect(due).toMatchObject([{ taskId: "m-0-0-0", attempt: 1, cause: "not-held" }]);
+    const reason = due[0]?.type === "expire" ? due[0].reason : "";
+    expect(reason).toMatch(/^node n1 does not hold attempt 1: .*not listed it for 8 s/);
+    // A stale beat (the node may be going silent: that is a node loss, handled as one) says
+    // nothing about the window's end; nor does anything when the check is off.
+    expect(expiries(at(end + 5_000, end - 2_500))).toEqual([]);
+    expect(expiries(at(end, end - 500, { unlistedAfterMs: 0 }))).toEqual([]);
+    // The view treats the expiry as a node loss: no failure counted against the task.
+    b.apply(end + 1, {
+      category: "task",
+      type: "attempt-expired",
+      jobId: "j1",
+      taskId: "m-0-0-0",
+      attempt: 1,
+      reason,
+    });
+    expect(b.view.jobs.get("j1")?.tasks.get("m-0-0-0")?.failures).toBe(0);
   });
 
   it("speculates a straggler on another node once it runs past 1.5 × p75 of completed siblings", () => {

@@ -1,6 +1,7 @@
 // The planner: one pure pass from (view, observed load, time, policies) to decisions.
 //
-//   expire    live attempts on a failed node, or running past their learned deadline
+//   expire    live attempts on a failed node, bound to a live node that does not hold them
+//             (its heartbeats stopped listing them), or running past their learned deadline
 //   fail      an attempt whose task has used up its attempts: attempt-fail retryable:false
 //             with a reason a person can act on (the manifest then fails the job)
 //   reset     a completed partial that a reduce found corrupt (TESSERA_E_STORAGE_CHECKSUM)
@@ -34,7 +35,14 @@ import {
 import { type PrefetchPolicy, prefetchFor } from "./prefetch.js";
 import { exhaustedReason, type RetryPolicy } from "./retry.js";
 import { armableReduces, nextAttempt, type RunnableTask, runnableTasks } from "./runnable.js";
-import { isFinished, type JobView, mapTaskId, type SchedulerView, type TaskView } from "./view.js";
+import {
+  isFinished,
+  type JobView,
+  type LiveAttempt,
+  mapTaskId,
+  type SchedulerView,
+  type TaskView,
+} from "./view.js";
 
 export interface PlannerConfig {
   readonly retry: RetryPolicy;
@@ -50,6 +58,11 @@ export interface PlannerConfig {
   readonly batchMaxTasks: number;
   /** Arm reduces whose partials all run (attempt-start whenReady; runnable.ts armableReduces). */
   readonly armReduces: boolean;
+  /**
+   * Expire an attempt the manifest binds to a live node once that node's heartbeats have not
+   * listed it for this long (ms; 0: never): see `notHeld`.
+   */
+  readonly unlistedAfterMs: number;
 }
 
 /** What the shell knows beyond the manifest: heartbeats and its own proposals in flight. */
@@ -78,6 +91,47 @@ export interface PlannerInputs {
    * decided at once, all over capacity, queued behind each other in the work stream.
    */
   readonly pendingStarts?: ReadonlyMap<string, PendingStart>;
+  /**
+   * For attempts the manifest binds to a node ("job/task/attempt" → this scheduler's clock): when
+   * the binding was seen, or later, when a heartbeat of that node last listed the attempt.
+   */
+  readonly boundSeen?: ReadonlyMap<string, number>;
+  /** When each node's latest heartbeat arrived (this scheduler's clock). */
+  readonly beatAt?: ReadonlyMap<string, number>;
+}
+
+/**
+ * How recent a node's latest heartbeat must be, against the end of an attempt's unlisted
+ * window, to count as that node saying it does not hold the attempt (beats come every second;
+ * an older one says nothing about the window's end, and a node silent for long is a node loss).
+ */
+const FRESH_BEAT_MS = 2_000;
+
+/**
+ * Whether a live node that the manifest binds an attempt to does not hold it: its heartbeats,
+ * which list every attempt the agent runs or has queued, have not listed it for
+ * `cfg.unlistedAfterMs` (the latest beat arriving at the end of that window). This happens when
+ * the reply that handed the attempt over was lost and the agent's own re-asks (~6 s) found no
+ * leader either: nothing else would end the attempt before its deadline (up to the initial
+ * 300 s). Not the task's fault, so not counted as a failure. Returns the wake-up time instead
+ * while the window is still open.
+ */
+function notHeld(
+  key: string,
+  a: LiveAttempt,
+  cfg: PlannerConfig,
+  inputs: PlannerInputs,
+): { readonly expire: true } | { readonly wakeAt: number } | undefined {
+  if (a.nodeId === undefined || cfg.unlistedAfterMs <= 0) return undefined;
+  const seen = inputs.boundSeen?.get(key);
+  if (seen === undefined || inputs.runningOn.get(key) === a.nodeId) return undefined;
+  const windowEnd = seen + cfg.unlistedAfterMs;
+  const beat = inputs.beatAt?.get(a.nodeId);
+  if (inputs.now >= windowEnd && beat !== undefined && beat >= windowEnd - FRESH_BEAT_MS) {
+    return { expire: true };
+  }
+  // Past the window with no fresh beat: look again when the next one is due.
+  return { wakeAt: inputs.now < windowEnd ? windowEnd : inputs.now + 1_000 };
 }
 
 /** A start decision not yet visible in the view (see PlannerInputs.pendingStarts). */
@@ -122,7 +176,7 @@ export type Decision =
       readonly taskId: string;
       readonly attempt: number;
       readonly reason: string;
-      readonly cause: "node-failed" | "overran";
+      readonly cause: "node-failed" | "not-held" | "overran";
     }
   | {
       readonly type: "fail";
@@ -249,6 +303,20 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
           });
           continue;
         }
+        const key = attemptKey(job.jobId, t.taskId, a.attempt);
+        const held = notHeld(key, a, cfg, inputs);
+        if (held && "expire" in held) {
+          decisions.push({
+            type: "expire",
+            jobId: job.jobId,
+            taskId: t.taskId,
+            attempt: a.attempt,
+            reason: `node ${a.nodeId} does not hold attempt ${a.attempt}: bound to it by the manifest, but its heartbeats have not listed it for ${Math.round(cfg.unlistedAfterMs / 1000)} s (handed-over work whose reply was lost)`,
+            cause: "not-held",
+          });
+          continue;
+        }
+        if (held) wake(held.wakeAt);
         const l = learned[t.kind];
         // A storage outage makes everything slow: expiring then only burns attempts.
         if (!breakerOpen && overran(a, l, now)) {

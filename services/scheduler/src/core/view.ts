@@ -465,7 +465,7 @@ function applyTaskEvent(
 
 /** Expiry reasons that blame the node, not the task (manifest's and ours). */
 export function isNodeLoss(reason: string): boolean {
-  return /^node \S+ (failed|stopped sending heartbeats)/.test(reason);
+  return /^node \S+ (failed|stopped sending heartbeats|does not hold)/.test(reason);
 }
 
 function noteFailure(
