@@ -154,6 +154,22 @@ describe("tile format", () => {
     expect(readTileHeader(good).payloadBytes).toBe(64);
   });
 
+  it("with bytesVerified (the store checked the whole file) skips only the payload CRC", () => {
+    const good = encodeTile(sample(4, 4), { rows: 4, cols: 4, mode: "exact" });
+    const trusted = { rows: 4, cols: 4, bytesVerified: true };
+    expect(decodeTile(good, trusted).data).toEqual(decodeTile(good).data);
+    // Header, shape and length are still checked: a misfiled or truncated object fails.
+    const header = good.slice();
+    header[8] = 5;
+    expect(thrown(() => decodeTile(header, trusted)).code).toBe(MatrixErrorCode.TileHeaderChecksum);
+    expect(thrown(() => decodeTile(good, { ...trusted, rows: 8 })).code).toBe(
+      MatrixErrorCode.TileShape,
+    );
+    expect(thrown(() => decodeTile(good.subarray(0, good.length - 1), trusted)).code).toBe(
+      MatrixErrorCode.TileTruncated,
+    );
+  });
+
   it("refuses to encode data that does not match the shape", () => {
     expect(thrown(() => encodeTile(sample(4, 4), { rows: 4, cols: 5 })).code).toBe(
       MatrixErrorCode.TileShape,

@@ -92,6 +92,13 @@ export interface DecodeTileExpectations {
   readonly rows?: number;
   readonly cols?: number;
   readonly mode?: TileMode;
+  /**
+   * The caller already checked these exact bytes against a checksum of the whole tile file
+   * (an ObjectStore `get` checks every object against the CRC32C recorded when it was written):
+   * the payload CRC, which covers a subset of those bytes, is then not computed a second time.
+   * The header (its own CRC included), the shape and the length are still checked.
+   */
+  readonly bytesVerified?: boolean;
 }
 
 function checkDim(name: string, v: number): void {
@@ -207,7 +214,8 @@ export function sealTile(tile: TileUnderConstruction, options: EncodeTileOptions
 
 /**
  * Parses and fully validates a tile file: magic, version, header checksum, dtype/mode, shape
- * against payload length (and against `expect`), exact total length, payload checksum.
+ * against payload length (and against `expect`), exact total length, payload checksum (unless
+ * `expect.bytesVerified`).
  * Throws `TileFormatError` / `TileChecksumError` (codes TESSERA_E_TILE_*); never returns bad bytes.
  */
 export function decodeTile(bytes: Uint8Array, expect: DecodeTileExpectations = {}): DecodedTile {
@@ -226,6 +234,7 @@ export function decodeTile(bytes: Uint8Array, expect: DecodeTileExpectations = {
     );
   }
   const payload = bytes.subarray(TILE_HEADER_BYTES, payloadEnd);
+  if (expect.bytesVerified === true) return { header, data: payloadToFloat32(payload) };
   const actual = formatCrc32c(crc32cOf(payload));
   if (actual !== header.payloadChecksum) {
     throw new TileChecksumError(

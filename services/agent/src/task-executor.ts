@@ -228,7 +228,7 @@ async function runReduce(
  * A reduce over a single partial (kPerMap = K, what `--k-per-map auto` picks at 8192/2048) is
  * the identity: the output tile is the partial, header and values, bit for bit (one operand
  * summed with nothing). Its bytes are checked like any partial's — the store's CRC on read, then
- * the tile's own header, payload CRC and shape — and the store copies that object to the output
+ * the tile's own header and shape — and the store copies that object to the output
  * key (fs: a hard link; S3, GCS: a server-side copy) with the checksum just verified, so neither
  * the Sum kernel nor a second write of the tile's bytes is needed.
  */
@@ -242,7 +242,7 @@ async function storeSolePartial(
   const { job } = item;
   const checksum = await timed(phases, "readMs", async () => {
     const stored = await ctx.store.get(key, { into: lease?.alloc });
-    decodeTile(stored, { rows: job.tile, cols: job.tile });
+    decodeTile(stored, { rows: job.tile, cols: job.tile, bytesVerified: true });
     // get checked these bytes against the recorded CRC but does not return it; one more pass
     // (~3 ms per 16 MiB) ties the copy to exactly the bytes checked here.
     return crc32cHex(stored);

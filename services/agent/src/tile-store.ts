@@ -71,9 +71,11 @@ export async function readTile(
   into?: (bytes: number) => Uint8Array,
 ): Promise<Float32Array> {
   const bytes = await store.get(key, { into });
-  // decodeTile checks the tile's own header and payload CRCs too: a second line of defence
-  // behind the store's object checksum, and the shape check guards against a misfiled key.
-  return decodeTile(bytes, { rows: tile, cols: tile }).data;
+  // get checked every byte against the object's recorded CRC32C; decodeTile checks the tile's
+  // header (its own CRC) and shape, which guards against a misfiled key. Its payload CRC would
+  // cover the same bytes a second time: a map of 1024-tiles with 8 inner pairs reads 64 MiB,
+  // and the second pass was ~0.8 CPU-s per agent in `e2e-matmul --n 8192 --tile 1024`.
+  return decodeTile(bytes, { rows: tile, cols: tile, bytesVerified: true }).data;
 }
 
 export interface InputRead {

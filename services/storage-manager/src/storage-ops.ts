@@ -58,8 +58,9 @@ export async function checkOutput(
   const expected = tileFileBytes(tile);
   if (full && facts !== null && facts.checksum === record.output.checksum) {
     try {
+      // get verified the bytes against the stored CRC, which matches the reported one (above).
       const bytes = await store.get(record.key);
-      decodeTile(bytes, { rows: tile, cols: tile });
+      decodeTile(bytes, { rows: tile, cols: tile, bytesVerified: true });
     } catch (err) {
       if (isObjectFault(err) || (err as Error).name === "TileFormatError") {
         contentError = (err as Error).message;
