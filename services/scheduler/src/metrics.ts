@@ -1,5 +1,6 @@
 // tessera_scheduler_* metrics (prom-client through @tessera/observability).
 import { createMetricsRegistry, type MetricsRegistry } from "@tessera/observability";
+import { EXPIRE_CAUSES } from "./core/planner.js";
 
 type Counter = ReturnType<MetricsRegistry["counter"]>;
 type Gauge = ReturnType<MetricsRegistry["gauge"]>;
@@ -8,6 +9,7 @@ type Histogram = ReturnType<MetricsRegistry["histogram"]>;
 export class SchedulerMetrics {
   readonly registry: MetricsRegistry;
   readonly decisions: Counter;
+  readonly expiries: Counter;
   readonly proposals: Counter;
   readonly proposeSeconds: Histogram;
   readonly published: Counter;
@@ -33,6 +35,13 @@ export class SchedulerMetrics {
       help: "Planner decisions by type (start, arm, speculate, expire, fail, reset)",
       labelNames: ["type"],
     });
+    this.expiries = r.counter<"cause">({
+      name: "scheduler_expiries_total",
+      help: "Expire decisions by cause: node-failed (failed or silent node), not-held (bound to a live node whose heartbeats stopped listing it: a lost hand-over), overran (past its deadline)",
+      labelNames: ["cause"],
+    });
+    // Every cause from the start at 0, so a rate over it exists before the first expiry.
+    for (const cause of EXPIRE_CAUSES) this.expiries.inc({ cause }, 0);
     this.proposals = r.counter<"command" | "outcome" | "code">({
       name: "scheduler_proposals_total",
       help: "Commands proposed to the manifest by outcome (ok, rejected, error) and rejection code",

@@ -507,6 +507,10 @@ describe("scheduler end to end (real nats, 3 consensus peers, 2 agents, 2 schedu
         return decodeTile(bytes, { rows: spec.tile, cols: spec.tile }).data;
       });
       expect(verified.verified).toBe(true);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(
+        /^tessera_scheduler_expiries_total\{[^}]*cause="not-held"[^}]*\} 1$/m,
+      );
       const exit = new Promise<number | null>((resolve) =>
         sched.proc.once("exit", (code) => resolve(code)),
       );

@@ -140,6 +140,20 @@ export class Scheduler {
   private readonly armed = new Map<string, StartDecision>();
   /** Tasks suppressed after a rejection, until (ms). */
   private readonly suppressed = new Map<string, number>();
+  /**
+   * Tasks whose attempt this instance just ended (expire, fail: committed) while the view still
+   * shows it live, its event on the way: left alone until the view catches up (or 5 s), so the
+   * next pass does not decide the same end again (a proposal the manifest would refuse).
+   */
+  private readonly ending = new Map<
+    string,
+    {
+      readonly jobId: string;
+      readonly taskId: string;
+      readonly attempt: number;
+      readonly until: number;
+    }
+  >();
   /** Heartbeats: attempt key → node running it; node → last heartbeat time. */
   private readonly runningOn = new Map<string, string>();
   private readonly runningByNode = new Map<string, string[]>();
@@ -678,6 +692,13 @@ export class Scheduler {
     }
   }
 
+  private pruneEnding(now: number): void {
+    for (const [key, e] of this.ending) {
+      const live = this.view.jobs.get(e.jobId)?.tasks.get(e.taskId)?.live.has(e.attempt) === true;
+      if (!live || e.until <= now) this.ending.delete(key);
+    }
+  }
+
   private schedulePlan(): void {
     if (this.planQueued || this.stopping) return;
     this.planQueued = true;
@@ -693,10 +714,16 @@ export class Scheduler {
     try {
       const now = Date.now();
       for (const [key, until] of this.suppressed) if (until <= now) this.suppressed.delete(key);
+      this.pruneEnding(now);
       for (const [key, p] of this.pendingStarts)
         if (pendingStartSeen(this.view, p)) this.pendingStarts.delete(key);
       this.pruneArmed();
-      const skip = new Set([...this.inflight, ...this.suppressed.keys(), ...this.armed.keys()]);
+      const skip = new Set([
+        ...this.inflight,
+        ...this.suppressed.keys(),
+        ...this.armed.keys(),
+        ...this.ending.keys(),
+      ]);
       const t0 = performance.now();
       const p = plan(this.view, this.plannerConfig, {
         now,
@@ -735,6 +762,7 @@ export class Scheduler {
                   ? "arm"
                   : "start",
         });
+        if (d.type === "expire") this.metrics.expiries.inc({ cause: d.cause });
         if (d.type === "start" && this.batchable(d)) {
           batchable.push(d);
           continue;
@@ -855,6 +883,15 @@ export class Scheduler {
         );
         await this.publish(d);
       } else {
+        if (attempt !== undefined) {
+          const { jobId, taskId } = d;
+          this.ending.set(taskKey(jobId, taskId), {
+            jobId,
+            taskId,
+            attempt,
+            until: Date.now() + 5_000,
+          });
+        }
         log.info(
           { command: cmd.type, reason: "reason" in d ? d.reason : undefined },
           `${cmd.type} committed`,

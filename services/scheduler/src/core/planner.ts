@@ -134,6 +134,11 @@ function notHeld(
   return { wakeAt: inputs.now < windowEnd ? windowEnd : inputs.now + 1_000 };
 }
 
+/** Why an attempt is expired: its node failed or went silent, its node does not hold it, or it
+ * ran past its deadline (only the last counts against the task's attempts). */
+export const EXPIRE_CAUSES = ["node-failed", "not-held", "overran"] as const;
+export type ExpireCause = (typeof EXPIRE_CAUSES)[number];
+
 /** A start decision not yet visible in the view (see PlannerInputs.pendingStarts). */
 export interface PendingStart {
   readonly jobId: string;
@@ -176,7 +181,7 @@ export type Decision =
       readonly taskId: string;
       readonly attempt: number;
       readonly reason: string;
-      readonly cause: "node-failed" | "not-held" | "overran";
+      readonly cause: ExpireCause;
     }
   | {
       readonly type: "fail";
