@@ -737,6 +737,7 @@ export class Scheduler {
         pendingStarts: this.pendingStarts,
         boundSeen: this.bound.lastSeen,
         beatAt: this.lastSeen,
+        heldBy: this.runningByNode,
       });
       this.metrics.planSeconds.observe((performance.now() - t0) / 1000);
       if (p.blocked !== this.lastBlocked) {

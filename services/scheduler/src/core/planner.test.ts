@@ -307,11 +307,21 @@ describe("planner", () => {
     ]);
     const runningOn = new Map([["j1/m-0-0-1/1", "n1"]]);
     const end = seenAt + cfg.unlistedAfterMs;
-    const at = (now: number, beat: number, over: Partial<PlannerConfig> = {}) =>
+    const at = (
+      now: number,
+      beat: number,
+      over: Partial<PlannerConfig> = {},
+      held: string[] = ["j1/m-0-0-1/1"],
+    ) =>
       plan(
         b.view,
         { ...cfg, ...over },
-        inputs(now, { runningOn, boundSeen, beatAt: new Map([["n1", beat]]) }),
+        inputs(now, {
+          runningOn,
+          boundSeen,
+          beatAt: new Map([["n1", beat]]),
+          heldBy: new Map([["n1", held]]),
+        }),
       );
     const expiries = (p: ReturnType<typeof plan>) => p.decisions.filter((d) => d.type === "expire");
     // Inside the window: nothing, and a wake-up at its end.
@@ -327,6 +337,11 @@ describe("planner", () => {
     // nothing about the window's end; nor does anything when the check is off.
     expect(expiries(at(end + 5_000, end - 2_500))).toEqual([]);
     expect(expiries(at(end, end - 500, { unlistedAfterMs: 0 }))).toEqual([]);
+    // Every slot of n1 busy: an agent that lists only what runs could have it queued; it would
+    // run it in the next free slot, so wait for one (and look again a second later).
+    const busy = at(end, end - 500, {}, ["j1/m-0-0-1/1", "j9/m-0-0-0/1"]);
+    expect(expiries(busy)).toEqual([]);
+    expect(busy.wakeAt).toBe(end + 1_000);
     // The view treats the expiry as a node loss: no failure counted against the task.
     b.apply(end + 1, {
       category: "task",

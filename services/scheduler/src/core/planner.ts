@@ -98,6 +98,8 @@ export interface PlannerInputs {
   readonly boundSeen?: ReadonlyMap<string, number>;
   /** When each node's latest heartbeat arrived (this scheduler's clock). */
   readonly beatAt?: ReadonlyMap<string, number>;
+  /** The attempts ("job/task/attempt") each node's latest heartbeat listed. */
+  readonly heldBy?: ReadonlyMap<string, readonly string[]>;
 }
 
 /**
@@ -108,17 +110,22 @@ export interface PlannerInputs {
 const FRESH_BEAT_MS = 2_000;
 
 /**
- * Whether a live node that the manifest binds an attempt to does not hold it: its heartbeats,
- * which list every attempt the agent runs or has queued, have not listed it for
- * `cfg.unlistedAfterMs` (the latest beat arriving at the end of that window). This happens when
- * the reply that handed the attempt over was lost and the agent's own re-asks (~6 s) found no
- * leader either: nothing else would end the attempt before its deadline (up to the initial
- * 300 s). Not the task's fault, so not counted as a failure. Returns the wake-up time instead
- * while the window is still open.
+ * Whether a live node that the manifest binds an attempt to does not hold it: its heartbeats
+ * have not listed it for `cfg.unlistedAfterMs` (the latest beat arriving at the end of that
+ * window) while listing fewer attempts than the node has slots. This happens when the reply
+ * that handed the attempt over was lost and the agent's own re-asks (~6 s) found no leader
+ * either: nothing else would end the attempt before its deadline (up to the initial 300 s). Not
+ * the task's fault, so not counted as a failure. Returns the wake-up time instead while the
+ * window is still open.
+ *
+ * The free slot is what makes the judgement safe with agents of any version: current agents
+ * list handed work waiting for a slot too, but older ones list only what runs — and any agent
+ * runs handed work before anything else, so a node with a slot free would be running it.
  */
 function notHeld(
   key: string,
   a: LiveAttempt,
+  view: SchedulerView,
   cfg: PlannerConfig,
   inputs: PlannerInputs,
 ): { readonly expire: true } | { readonly wakeAt: number } | undefined {
@@ -127,10 +134,11 @@ function notHeld(
   if (seen === undefined || inputs.runningOn.get(key) === a.nodeId) return undefined;
   const windowEnd = seen + cfg.unlistedAfterMs;
   const beat = inputs.beatAt?.get(a.nodeId);
-  if (inputs.now >= windowEnd && beat !== undefined && beat >= windowEnd - FRESH_BEAT_MS) {
-    return { expire: true };
-  }
-  // Past the window with no fresh beat: look again when the next one is due.
+  const held = inputs.heldBy?.get(a.nodeId)?.length ?? 0;
+  const slotFree = held < (view.nodes.get(a.nodeId)?.capacity.slots ?? 0);
+  const freshBeat = beat !== undefined && beat >= windowEnd - FRESH_BEAT_MS;
+  if (inputs.now >= windowEnd && freshBeat && slotFree) return { expire: true };
+  // Past the window with no fresh beat, or every slot busy: look again when the next is due.
   return { wakeAt: inputs.now < windowEnd ? windowEnd : inputs.now + 1_000 };
 }
 
@@ -309,7 +317,7 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
           continue;
         }
         const key = attemptKey(job.jobId, t.taskId, a.attempt);
-        const held = notHeld(key, a, cfg, inputs);
+        const held = notHeld(key, a, view, cfg, inputs);
         if (held && "expire" in held) {
           decisions.push({
             type: "expire",
