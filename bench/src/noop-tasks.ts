@@ -51,6 +51,11 @@
 //   straight to it (agent --direct-reports, on by default): no work item is published, so there
 //   is no deliverCommit / deliverQueue sample; deliver is then the completion's commit and the
 //   reply reaching the agent. TESSERA_DIRECT_REPORTS=off measures without.
+//   earlyHandovers: reduces the leader sent the reporting agent before the map's completion
+//   committed (agent --early-handover, on by default; `confirmed` when the committed entry
+//   handed them over too): deliver is then the early answer reaching the agent, and the
+//   reduce's report waits for the map's entry to commit (group commit) before its own is
+//   proposed. TESSERA_EARLY_HANDOVER=off measures without.
 // Last stdout line: one JSON object.
 import { availableParallelism } from "node:os";
 import { ClusterClient, loadJobProfile } from "@tessera/cli";
@@ -276,20 +281,29 @@ async function jobRate(cluster: E2eCluster, jobId: string, tasks: number) {
 }
 
 /**
- * Commands and entries the leader proposed so far (`tessera_raft_entry_commands`, summed over the
- * peers: only a leader observes it), from each peer's /metrics.
+ * Commands and entries the leader proposed so far (`tessera_raft_entry_commands`), and the work
+ * it handed over early, confirmed or not (`tessera_consensus_early_handovers_total`), summed over
+ * the peers (only a leader counts them), from each peer's /metrics.
  */
-async function raftEntries(cluster: E2eCluster): Promise<{ commands: number; entries: number }> {
-  let commands = 0;
-  let entries = 0;
+async function raftEntries(cluster: E2eCluster): Promise<{
+  commands: number;
+  entries: number;
+  earlyConfirmed: number;
+  earlyUnconfirmed: number;
+}> {
+  const sums = { commands: 0, entries: 0, earlyConfirmed: 0, earlyUnconfirmed: 0 };
   for (const p of cluster.info.peers) {
     const text = await (await fetch(`${p.http}/metrics`)).text();
-    const read = (name: string) =>
-      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);
-    commands += read("tessera_raft_entry_commands_sum");
-    entries += read("tessera_raft_entry_commands_count");
+    const read = (name: string, labels = "[^}]*") =>
+      Number(new RegExp(`^${name}(?:\\{${labels}\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    sums.commands += read("tessera_raft_entry_commands_sum");
+    sums.entries += read("tessera_raft_entry_commands_count");
+    const early = (outcome: string) =>
+      read("tessera_consensus_early_handovers_total", `[^}]*outcome="${outcome}"[^}]*`);
+    sums.earlyConfirmed += early("confirmed");
+    sums.earlyUnconfirmed += early("unconfirmed");
   }
-  return { commands, entries };
+  return sums;
 }
 
 /**
@@ -424,6 +438,7 @@ async function main(): Promise<void> {
       },
     });
     await workTap.flush();
+    const chainCountsBefore = await raftEntries(cluster);
     const chainStart = Date.now();
     for (let c = 0; c < flags.chain; c++) {
       const id = `bench-chain-${c}`;
@@ -437,6 +452,7 @@ async function main(): Promise<void> {
     }
     const chainSeconds = (Date.now() - chainStart) / 1000;
     await new Promise((r) => setTimeout(r, 200)); // the last completion report
+    const chainCountsAfter = await raftEntries(cluster);
     await chainReports.stop();
     await workTap.close();
     const chainEvents = await jobEvents(servers, (id) => id.startsWith("bench-chain-"));
@@ -538,10 +554,14 @@ async function main(): Promise<void> {
         raftEntries: {
           commands: entryDelta.commands,
           entries: entryDelta.entries,
+          earlyHandovers: {
+            confirmed: entriesAfter.earlyConfirmed - entriesBefore.earlyConfirmed,
+            unconfirmed: entriesAfter.earlyUnconfirmed - entriesBefore.earlyUnconfirmed,
+          },
           commandsPerEntry:
             Math.round((entryDelta.commands / Math.max(1, entryDelta.entries)) * 100) / 100,
           definition:
-            "commands the leader proposed during the throughput job and the log entries that carried them (tessera_raft_entry_commands); each entry is one append round per follower and one TESSERA_EVENTS message",
+            "commands the leader proposed during the throughput job and the log entries that carried them (tessera_raft_entry_commands); each entry is one append round per follower and one TESSERA_EVENTS message; earlyHandovers: reduces the leader sent an agent before the report that started them committed (confirmed: the committed entry handed them over too)",
         },
         profile: {
           agentOccupancy: profile.occupancy,
@@ -556,6 +576,10 @@ async function main(): Promise<void> {
         hops: hops.length,
         armedHops,
         handedHops,
+        earlyHandovers: {
+          confirmed: chainCountsAfter.earlyConfirmed - chainCountsBefore.earlyConfirmed,
+          unconfirmed: chainCountsAfter.earlyUnconfirmed - chainCountsBefore.earlyUnconfirmed,
+        },
         msPerHop: { mean: mean(hops), p50: pct(hops, 0.5), p99: pct(hops, 0.99) },
         hopStagesMs: Object.fromEntries(
           Object.entries(stages).map(([k, v]) => [k, { mean: mean(v), p50: pct(v, 0.5) }]),

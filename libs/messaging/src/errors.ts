@@ -6,7 +6,8 @@ export type MessagingErrorCode =
   | "TESSERA_E_MESSAGING_PUBLISH"
   | "TESSERA_E_MESSAGING_CONSUMER"
   | "TESSERA_E_MESSAGING_PULL_STALLED"
-  | "TESSERA_E_MESSAGING_ARGUMENT";
+  | "TESSERA_E_MESSAGING_ARGUMENT"
+  | "TESSERA_E_MESSAGING_REQUEST";
 
 export class MessagingError extends Error {
   constructor(

@@ -30,6 +30,11 @@ export {
 } from "./consumers.js";
 export { MessagingError, type MessagingErrorCode } from "./errors.js";
 export { type BoundedFetchOptions, fetchWithDeadline, nextWithDeadline } from "./fetch.js";
+export {
+  InterimReplies,
+  type InterimRequestOptions,
+  type InterimRequestOutcome,
+} from "./interim-replies.js";
 export { ServiceLogging, type ServiceLoggingOptions } from "./log-shipping.js";
 export {
   type ProvisionOptions,

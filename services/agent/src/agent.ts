@@ -98,13 +98,15 @@ export class Agent {
         // A stopping agent takes nothing over: what it was handed would outlive its grace period.
         handoverMax: () => (loop?.takesWork ? config.slots : 0),
         request: config.directReports
-          ? (report) => bus.requestDirect(report, DIRECT_REPORT_TIMEOUT_MS)
+          ? (report, onEarly) => bus.requestDirect(report, DIRECT_REPORT_TIMEOUT_MS, onEarly)
           : undefined,
+        early: config.earlyHandover,
         publishCompletion: (outcome) => bus.publishCompletion(outcome),
         publishCompletions: (batchId, outcomes) =>
           bus.publishCompletions(batchId, config.nodeId, outcomes),
         onReported: (path, handed) => metrics.reported(path, handed),
         onHanded: (items) => loop?.acceptHanded(items),
+        onUnconfirmed: (items) => loop?.withdrawHanded(items),
         logger,
       });
       let agent: Agent | undefined;
@@ -186,6 +188,7 @@ export class Agent {
           executionProvider: runner.executionProvider,
           state: agent.state,
           directReports: config.directReports,
+          earlyHandover: config.directReports && config.earlyHandover,
           storage: store.backend,
           http: http.url,
         },

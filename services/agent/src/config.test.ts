@@ -78,10 +78,18 @@ describe("parseAgentConfig", () => {
     expect(parseAgentConfig([...argv, "--direct-reports", "on"], off, defaults).directReports).toBe(
       true,
     );
+    // Early hand-overs: on by default, off by flag or environment.
+    expect(parseAgentConfig(argv, {}, defaults).earlyHandover).toBe(true);
+    const noEarly = { TESSERA_EARLY_HANDOVER: "off" };
+    expect(parseAgentConfig(argv, noEarly, defaults).earlyHandover).toBe(false);
+    expect(parseAgentConfig([...argv, "--early-handover", "off"], {}, defaults).earlyHandover).toBe(
+      false,
+    );
   });
 
   it.each([
     [["--storage", "fs:/d", "--direct-reports", "yes"], "--direct-reports"],
+    [["--storage", "fs:/d", "--early-handover", "1"], "--early-handover"],
     [["--storage", "fs:/d", "--ep", "tpu"], "--ep"],
     [["--storage", "fs:/d", "--slots", "0"], "--slots"],
     [["--storage", "fs:/d", "--tile-cache-mb", "-1"], "--tile-cache-mb"],

@@ -43,6 +43,11 @@ export interface AgentConfig {
    * start) before falling back to TESSERA_CMD; see direct-reporter.ts.
    */
   directReports: boolean;
+  /**
+   * With direct reports: take the work a report would hand over before the report commits
+   * (an early hand-over; the committed answer confirms or withdraws it).
+   */
+  earlyHandover: boolean;
   /** Where /healthz, /readyz and /metrics listen (port 0 = any free port). */
   http: { host: string; port: number };
   logLevel: LogLevel;
@@ -69,6 +74,7 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   "heartbeat-ms": "TESSERA_HEARTBEAT_MS",
   http: "TESSERA_AGENT_HTTP",
   "direct-reports": "TESSERA_DIRECT_REPORTS",
+  "early-handover": "TESSERA_EARLY_HANDOVER",
   "log-level": "TESSERA_LOG_LEVEL",
 };
 
@@ -136,6 +142,7 @@ export function parseAgentConfig(
     standby: f.on("standby"),
     shipLogs: f.on("ship-logs"),
     directReports: f.str("direct-reports", "on", ON_OFF) === "on",
+    earlyHandover: f.str("early-handover", "on", ON_OFF) === "on",
     drainGraceMs: f.int("drain-grace-ms", 10_000, 0, 600_000),
     heartbeatIntervalMs: f.int("heartbeat-ms", 1_000, 50, 60_000),
     http: { host: httpMatch[1] as string, port: httpPort },
@@ -167,4 +174,7 @@ export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[
   --direct-reports on|off  report to the consensus leader directly and run the armed reduces it
                          hands back; TESSERA_CMD when it does not answer (default on)
                                                                            env TESSERA_DIRECT_REPORTS
+  --early-handover on|off  with direct reports, start the reduce a report would hand over before
+                         the report commits; the committed answer confirms or withdraws it
+                         (default on)                                      env TESSERA_EARLY_HANDOVER
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)`;

@@ -225,6 +225,95 @@ describe("DirectReporter", () => {
     expect(off.published).toEqual(["m-0-0-0", "batch b"]);
   });
 
+  it("passes early work on at once, then runs only what the final answer adds and withdraws what it does not confirm", async () => {
+    const other: WorkItemV1 = { ...reduce, itemId: "job-1/r-0-1/1", taskId: "r-0-1", j: 1 };
+    const third: WorkItemV1 = { ...reduce, itemId: "job-1/r-1-0/1", taskId: "r-1-0", i: 1 };
+    const withdrawn: string[] = [];
+    const sent: DirectReportV1[] = [];
+    const order: string[] = [];
+    // Seq 1: early [reduce, other], unavailable; the retry gets early [reduce] again (already
+    // passed on), then the final answer handing over [reduce, third]: other was mispredicted.
+    const answers: [WorkItemV1[], DirectAnswer][] = [
+      [[reduce, other], unavailable],
+      [[reduce], applied([reduce, third])],
+    ];
+    const { reporter, recovered, settled } = reporterWith([], true, {
+      early: true,
+      request: async (report, onEarly) => {
+        sent.push(report);
+        const [early, answer] = answers.shift() ?? [[], applied()];
+        if (early.length > 0) onEarly(early);
+        order.push(`answer ${report.seq}`);
+        return answer;
+      },
+      onHanded: (items) => order.push(...items.map((i) => `early ${i.taskId}`)),
+      onUnconfirmed: (items) => withdrawn.push(...items.map((i) => i.itemId)),
+    });
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([third]);
+    expect(sent.map((r) => [r.seq, r.early])).toEqual([
+      [1, true],
+      [1, true],
+    ]);
+    expect(order).toEqual(["early r-0-0", "early r-0-1", "answer 1", "answer 1"]);
+    expect(withdrawn).toEqual([other.itemId]);
+    expect(recovered).toEqual([]);
+    // Counted as handed over: everything the committed report handed to this agent.
+    expect(settled).toEqual(["direct 2"]);
+
+    // A refused report confirms nothing; without `early` the request does not ask for it.
+    const refused: DirectAnswer = {
+      kind: "reply",
+      reply: {
+        v: 1,
+        outcome: "applied",
+        ok: false,
+        code: "stale-attempt",
+        reason: "x",
+        handed: [],
+      },
+    };
+    const gone: string[] = [];
+    const second = reporterWith([], true, {
+      early: true,
+      request: async (_report, onEarly) => {
+        onEarly([reduce]);
+        return refused;
+      },
+      onUnconfirmed: (items) => gone.push(...items.map((i) => i.itemId)),
+    });
+    await expect(second.reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
+    expect(gone).toEqual([reduce.itemId]);
+    const plain = reporterWith([applied()]);
+    await plain.reporter.report(outcome("m-0-0-0"));
+    expect(plain.sent[0]).not.toHaveProperty("early");
+  });
+
+  it("keeps early work of a report whose outcome stays unknown until a recovered answer settles it", async () => {
+    const lost: DirectAnswer = { kind: "lost", reason: "timeout" };
+    const withdrawn: string[] = [];
+    let calls = 0;
+    const { reporter, recovered } = reporterWith([], true, {
+      early: true,
+      tries: 1,
+      request: async (_report, onEarly) => {
+        calls++;
+        if (calls === 1) {
+          onEarly([reduce]);
+          return lost;
+        }
+        return applied([reduce]);
+      },
+      onUnconfirmed: (items) => withdrawn.push(...items.map((i) => i.itemId)),
+    });
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
+    expect(recovered).toEqual([reduce.itemId]);
+    await vi.waitFor(() => expect(calls).toBe(2));
+    await new Promise((r) => setTimeout(r, 20));
+    // The recovered answer confirms it: not passed on twice, not withdrawn.
+    expect(recovered).toEqual([reduce.itemId]);
+    expect(withdrawn).toEqual([]);
+  });
+
   it("asks for no work while the agent takes none (stopping)", async () => {
     let slotsFree = 2;
     const { reporter, sent } = reporterWith([], true, { handoverMax: () => slotsFree });

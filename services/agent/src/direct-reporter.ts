@@ -6,6 +6,12 @@
 // published on TESSERA_CMD as before: that stream stays the durable path, and the manifest
 // applies a report once however it arrives (fencing; the same seq gets the cached reply).
 //
+// With `early` the leader also sends, before the report commits, the work it would hand over as
+// the manifest stands (an early hand-over): it goes to the work loop at once, so a dependent
+// reduce starts one Raft round sooner. The final answer settles it: its `handed` minus what
+// came early is returned; early work it does not list is withdrawn (onUnconfirmed). Early work
+// of a report whose outcome stays unknown is kept: the report may well have been applied.
+//
 // A report that may have been committed but whose answer was lost goes to TESSERA_CMD as well;
 // the same seq is then asked again in the background until a leader answers, so work it handed
 // over (bound to this node) is not left waiting for its deadline (recover).
@@ -34,8 +40,18 @@ export interface DirectReporterOptions {
   pool: string;
   /** Most armed reduces one report may take over now (the slots; 0 while stopping). */
   handoverMax: () => number;
-  /** undefined: direct reports off, everything goes to TESSERA_CMD. */
-  request: ((report: DirectReportV1) => Promise<DirectAnswer>) | undefined;
+  /**
+   * undefined: direct reports off, everything goes to TESSERA_CMD. `onEarly` gets the work of
+   * an early answer, if one comes before the final answer.
+   */
+  request:
+    | ((
+        report: DirectReportV1,
+        onEarly: (items: readonly WorkItemV1[]) => void,
+      ) => Promise<DirectAnswer>)
+    | undefined;
+  /** Ask for early hand-overs (the work a report would hand over, before it commits). */
+  early?: boolean;
   publishCompletion(outcome: ExecutionOutcome): Promise<void>;
   publishCompletions(batchId: string, outcomes: readonly ExecutionOutcome[]): Promise<void>;
   /** Each settled report: the path it took and the items handed over with it. */
@@ -45,8 +61,10 @@ export interface DirectReporterOptions {
   tries?: number;
   /** Pause between tries after an `unavailable` answer (default 25 ms). */
   retryDelayMs?: number;
-  /** Work recovered from a report whose answer was lost (see recover). */
+  /** Work handed over early, or recovered from a report whose answer was lost (see recover). */
   onHanded?: (items: readonly WorkItemV1[]) => void;
+  /** Early work the report's final answer did not hand over: not this agent's to run. */
+  onUnconfirmed?: (items: readonly WorkItemV1[]) => void;
   /** Tries of recover, and the step of its growing pause (defaults 10, 100 ms: ~5.5 s). */
   recoverTries?: number;
   recoverDelayMs?: number;
@@ -76,7 +94,7 @@ export class DirectReporter {
     const handed = await this.viaLeader({ completion: outcome.completion });
     if (handed) return this.settled("direct", handed);
     await this.o.publishCompletion(outcome);
-    return this.settled("stream", []);
+    return this.settled("stream", NOTHING);
   }
 
   /** Reports one work batch's items (CompletionBatchV1) the same way. */
@@ -93,27 +111,30 @@ export class DirectReporter {
     const handed = await this.viaLeader({ batch });
     if (handed) return this.settled("direct", handed);
     await this.o.publishCompletions(batchId, outcomes);
-    return this.settled("stream", []);
+    return this.settled("stream", NOTHING);
   }
 
-  private settled(path: "direct" | "stream", handed: readonly WorkItemV1[]): readonly WorkItemV1[] {
-    this.o.onReported?.(path, handed.length);
-    return handed;
+  /** The work to run now (what came early already went to onHanded). */
+  private settled(path: "direct" | "stream", handed: Handed): readonly WorkItemV1[] {
+    this.o.onReported?.(path, handed.count);
+    return handed.run;
   }
 
   /** The handed work once the leader applied the report; undefined: use TESSERA_CMD. */
-  private async viaLeader(body: ReportBody): Promise<readonly WorkItemV1[] | undefined> {
+  private async viaLeader(body: ReportBody): Promise<Handed | undefined> {
     const request = this.o.request;
     if (!request) return undefined;
     const seq = ++this.seq;
     this.open.add(seq);
+    const early = new EarlyWork(this.o.onHanded);
     let outcomeUnknown = false;
     for (let attempt = 1; attempt <= this.tries; attempt++) {
-      const answer = await this.ask(request, seq, body);
+      const answer = await this.ask(request, seq, body, early);
       if (answer.kind === "no-leader") break;
       if (answer.kind === "reply" && answer.reply.outcome === "applied") {
         this.open.delete(seq);
-        return answer.reply.handed;
+        const handed = answer.reply.handed;
+        return { run: this.settleEarly(early, handed), count: handed.length };
       }
       if (answer.kind === "reply" && answer.reply.outcome === "invalid") {
         // Cannot happen with a valid completion; TESSERA_CMD's validation reports it too.
@@ -129,9 +150,22 @@ export class DirectReporter {
       this.o.logger.debug({ seq, attempt, reason }, "direct report not applied; retrying");
       if (attempt < this.tries) await sleep(this.retryDelayMs * attempt);
     }
-    if (outcomeUnknown) void this.recover(request, seq, body);
+    if (outcomeUnknown) void this.recover(request, seq, body, early);
     else this.open.delete(seq);
     return undefined;
+  }
+
+  /** The final answer's work not already sent early; early work it does not list is withdrawn. */
+  private settleEarly(early: EarlyWork, handed: readonly WorkItemV1[]): readonly WorkItemV1[] {
+    const { fresh, unconfirmed } = early.settle(handed);
+    if (unconfirmed.length > 0) {
+      this.o.logger.info(
+        { items: unconfirmed.map((i) => i.itemId) },
+        "early hand-over not confirmed by the committed report; withdrawn",
+      );
+      this.o.onUnconfirmed?.(unconfirmed);
+    }
+    return fresh;
   }
 
   /**
@@ -145,13 +179,15 @@ export class DirectReporter {
     request: NonNullable<DirectReporterOptions["request"]>,
     seq: number,
     body: ReportBody,
+    early: EarlyWork,
   ): Promise<void> {
     try {
       for (let attempt = 1; attempt <= this.recoverTries; attempt++) {
         await sleep(this.recoverDelayMs * attempt);
-        const answer = await this.ask(request, seq, body);
+        const answer = await this.ask(request, seq, body, early);
         if (answer.kind !== "reply" || answer.reply.outcome === "unavailable") continue;
-        const handed = answer.reply.handed;
+        const handed =
+          answer.reply.outcome === "applied" ? this.settleEarly(early, answer.reply.handed) : [];
         if (handed.length > 0) {
           this.o.logger.warn(
             { seq, items: handed.map((i) => i.itemId) },
@@ -171,20 +207,57 @@ export class DirectReporter {
     request: NonNullable<DirectReporterOptions["request"]>,
     seq: number,
     body: ReportBody,
+    early: EarlyWork,
   ): Promise<DirectAnswer> {
-    return request({
-      v: 1,
-      clientId: this.clientId,
-      seq,
-      ackedSeq: Math.min(...this.open) - 1,
-      pool: this.o.pool,
-      handoverMax: Math.max(0, Math.min(MAX_HANDOVER, this.o.handoverMax())),
-      ...body,
-    });
+    return request(
+      {
+        v: 1,
+        clientId: this.clientId,
+        seq,
+        ackedSeq: Math.min(...this.open) - 1,
+        pool: this.o.pool,
+        handoverMax: Math.max(0, Math.min(MAX_HANDOVER, this.o.handoverMax())),
+        ...body,
+        ...(this.o.early === true ? { early: true } : {}),
+      },
+      (items) => early.arrived(items),
+    );
+  }
+}
+
+/** One report's early work: passed on once each (a retried seq may get it again). */
+class EarlyWork {
+  private readonly sent = new Map<string, WorkItemV1>();
+
+  constructor(private readonly deliver: ((items: readonly WorkItemV1[]) => void) | undefined) {}
+
+  arrived(items: readonly WorkItemV1[]): void {
+    const fresh = items.filter((i) => !this.sent.has(i.itemId));
+    for (const i of fresh) this.sent.set(i.itemId, i);
+    if (fresh.length > 0) this.deliver?.(fresh);
+  }
+
+  /** The final answer's items not sent early, and the early ones it does not list. */
+  settle(handed: readonly WorkItemV1[]): {
+    fresh: WorkItemV1[];
+    unconfirmed: WorkItemV1[];
+  } {
+    const final = new Set(handed.map((i) => i.itemId));
+    return {
+      fresh: handed.filter((i) => !this.sent.has(i.itemId)),
+      unconfirmed: [...this.sent.values()].filter((i) => !final.has(i.itemId)),
+    };
   }
 }
 
 type ReportBody = { completion: CompletionV1 } | { batch: CompletionBatchV1 };
+
+/** What the final answer handed over: how many items, and those not already sent early. */
+interface Handed {
+  readonly run: readonly WorkItemV1[];
+  readonly count: number;
+}
+const NOTHING: Handed = { run: [], count: 0 };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,6 +6,7 @@ import {
   closeGracefully,
   connect,
   ensureDurableConsumer,
+  InterimReplies,
   type JetStreamClient,
   jetstream,
   jetstreamManager,
@@ -24,6 +25,7 @@ import {
   CMD_STREAM,
   completionBatchMsgId,
   completionMsgId,
+  type DirectReportReplyV1,
   type DirectReportV1,
   decodeAgentControlRequest,
   decodeDirectReportReply,
@@ -36,6 +38,7 @@ import {
   heartbeatSubject,
   SUBJECTS,
   WORK_STREAM,
+  type WorkItemV1,
 } from "@tessera/protocol";
 import type { DirectAnswer } from "./direct-reporter.js";
 import type { ExecutionOutcome } from "./task-executor.js";
@@ -54,11 +57,16 @@ export interface BusOptions {
 }
 
 export class AgentBus {
+  /** Direct reports' replies: an early hand-over, then the final answer, on one reply subject. */
+  private readonly replies: InterimReplies;
+
   private constructor(
     readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly opts: BusOptions,
-  ) {}
+  ) {
+    this.replies = new InterimReplies(nc);
+  }
 
   static async connect(opts: BusOptions): Promise<AgentBus> {
     const nc = await connect({
@@ -126,20 +134,39 @@ export class AgentBus {
   }
 
   /**
-   * Sends a report straight to the consensus leader (core NATS request/reply, no stream). Never
-   * throws: "no-leader" when nobody subscribes, "lost" when nothing (readable) came back in
-   * `timeoutMs`.
+   * Sends a report straight to the consensus leader (core NATS request/reply, no stream), and
+   * passes the work of an `early` answer to `onEarly` as it arrives. Never throws: "no-leader"
+   * when nobody subscribes, "lost" when no final answer (readable) came back in `timeoutMs`.
    */
-  async requestDirect(report: DirectReportV1, timeoutMs: number): Promise<DirectAnswer> {
+  async requestDirect(
+    report: DirectReportV1,
+    timeoutMs: number,
+    onEarly: (items: readonly WorkItemV1[]) => void,
+  ): Promise<DirectAnswer> {
+    let final: DirectReportReplyV1 | undefined;
     try {
-      const msg = await this.nc.request(SUBJECTS.leaderReport, encodeDirectReport(report), {
-        timeout: timeoutMs,
-      });
-      return { kind: "reply", reply: decodeDirectReportReply(msg.data) };
-    } catch (err) {
-      if ((err as { isNoResponders?: () => boolean }).isNoResponders?.() === true) {
-        return { kind: "no-leader" };
+      const outcome = await this.replies.request(
+        SUBJECTS.leaderReport,
+        encodeDirectReport(report),
+        {
+          timeoutMs,
+          classify: (msg) => {
+            const reply = decodeDirectReportReply(msg.data);
+            if (reply.outcome !== "early") {
+              final = reply;
+              return "final";
+            }
+            onEarly(reply.handed);
+            return "interim";
+          },
+        },
+      );
+      if (outcome.kind === "no-responders") return { kind: "no-leader" };
+      if (outcome.kind === "timeout" || !final) {
+        return { kind: "lost", reason: `no answer in ${timeoutMs} ms` };
       }
+      return { kind: "reply", reply: final };
+    } catch (err) {
       return { kind: "lost", reason: err instanceof Error ? err.message : String(err) };
     }
   }

@@ -244,6 +244,31 @@ describe("WorkLoop with work handed over in a report's reply", () => {
     await loop.stop(1_000);
   });
 
+  it("drops withdrawn early work that has not started (the committed report did not hand it over)", async () => {
+    const { source } = queueOf(1);
+    let finishMap: () => void = () => undefined;
+    const executed: string[] = [];
+    const loop = loopOver(source, {
+      slots: 1,
+      execute: async (w) => {
+        executed.push(w.taskId);
+        if (w.taskId === "m-0-0-0") await new Promise<void>((r) => (finishMap = r));
+        return outcomeOf(w);
+      },
+      report: async () => [],
+    });
+    loop.start();
+    await until(() => executed.length === 1);
+    const kept: WorkItemV1 = { ...reduce, itemId: "job-1/r-0-1/1", taskId: "r-0-1", j: 1 };
+    loop.acceptHanded([reduce, kept]);
+    loop.withdrawHanded([reduce]);
+    expect(loop.runningTasks().map((t) => t.taskId)).toEqual(["m-0-0-0", "r-0-1"]);
+    finishMap();
+    await until(() => executed.length === 2);
+    await loop.stop(1_000);
+    expect(executed).toEqual(["m-0-0-0", "r-0-1"]);
+  });
+
   it("reports a transient failure of handed work as failed (there is no message to hand back)", async () => {
     const { source, messages } = queueOf(1);
     const reports: { taskId: string; status: string }[] = [];

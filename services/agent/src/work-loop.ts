@@ -222,6 +222,16 @@ export class WorkLoop {
     this.wake?.();
   }
 
+  /**
+   * Early work the committed report did not hand over (direct-reporter.ts): dropped if it has
+   * not started. Started, it runs to the end; the manifest refuses its report.
+   */
+  withdrawHanded(items: readonly WorkItemV1[]): void {
+    const ids = new Set(items.map((i) => i.itemId));
+    const kept = this.handed.filter(({ item }) => !ids.has(item.itemId));
+    this.handed.splice(0, this.handed.length, ...kept);
+  }
+
   private async handle(msg: WorkMessage): Promise<void> {
     if (msg.subject.endsWith(".batch")) return this.handleBatch(msg);
     const item = this.decodeOrTerminate(msg, decodeWorkItem, "work item");

@@ -98,11 +98,10 @@ describe("e2e: metrics behind the Grafana dashboards", () => {
     expect(reports("direct") + reports("stream")).toBe(okItems.reduce((a, b) => a + b, 0));
     expect(reports("direct")).toBeGreaterThan(0);
     const handed = agents.map((t) => sum(t, "tessera_agent_handed_items_total"));
-    expect(handed.reduce((a, b) => a + b, 0)).toBe(
-      peers
-        .map((t) => sum(t, "tessera_consensus_handed_attempts_total"))
-        .reduce((a, b) => a + b, 0),
-    );
+    const handedAttempts = peers
+      .map((t) => sum(t, "tessera_consensus_handed_attempts_total"))
+      .reduce((a, b) => a + b, 0);
+    expect(handed.reduce((a, b) => a + b, 0)).toBe(handedAttempts);
     for (const text of peers) {
       expect(sum(text, "tessera_manifest_tasks_total", { state: "done" })).toBe(K ** 3 + K ** 2);
       expect(sum(text, "tessera_manifest_jobs_total", { state: "succeeded" })).toBe(1);
@@ -111,5 +110,26 @@ describe("e2e: metrics behind the Grafana dashboards", () => {
     expect(
       sum(storageManager, "tessera_storage_manager_jobs_verified_total", { result: "verified" }),
     ).toBe(1);
+  });
+
+  it("hands a dependent reduce to the agent before the map's report commits, and the commit confirms it", async () => {
+    const cluster = await startCluster();
+    // One map, one reduce: the scheduler arms the reduce while the map runs, and the map's
+    // report starts it (services/consensus/src/fsm/README.md, "Armed reduces").
+    for (let c = 0; c < 3; c++) {
+      const spec: MatmulJobSpec = { n: 64, tile: 64, mode: "exact", seed: 20 + c };
+      const r = await submitViaCli(cluster, spec, `e2e-early-${c}`).result;
+      expectVerified(r, spec, referenceDigest(spec));
+    }
+    const peers = await Promise.all(
+      cluster.info.peers.map(async (p) => (await fetch(`${p.http}/metrics`)).text()),
+    );
+    const total = (name: string, labels: Record<string, string> = {}) =>
+      peers.map((t) => sum(t, name, labels)).reduce((a, b) => a + b, 0);
+    const confirmed = total("tessera_consensus_early_handovers_total", { outcome: "confirmed" });
+    expect(confirmed).toBeGreaterThanOrEqual(1);
+    // Confirmed early work is work the manifest handed over: at most one per job here.
+    expect(confirmed).toBeLessThanOrEqual(total("tessera_consensus_handed_attempts_total"));
+    expect(total("tessera_consensus_handed_attempts_total")).toBeLessThanOrEqual(3);
   });
 });

@@ -14,6 +14,10 @@ import { WorkItemV1 } from "./work-item.js";
  * leader or the next, gets the first reply, handed work included. Exactly one of `completion`
  * and `batch` (rules.ts). An agent that gets no `applied` answer publishes the same report on
  * TESSERA_CMD, which stays the durable path.
+ *
+ * `early`: the agent also takes the work the report would hand over before it commits (one
+ * `early` answer ahead of the final one, on the same reply subject; see DirectReportReplyV1).
+ * It can then start a dependent reduce while the report's entry is still being replicated.
  */
 export const DirectReportV1 = Type.Object(
   {
@@ -27,6 +31,7 @@ export const DirectReportV1 = Type.Object(
     }),
     completion: Type.Optional(CompletionV1),
     batch: Type.Optional(CompletionBatchV1),
+    early: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, $id: "DirectReportV1" },
 );
@@ -43,13 +48,24 @@ export type DirectReport = Static<typeof DirectReport>;
  * - `unavailable`: not committed by this answer (not the leader, or the proposal's outcome is
  *   unknown): retry the same seq, or publish the report on TESSERA_CMD.
  * - `invalid`: the request does not validate (`reason` names the field).
+ * - `early` (only to a report that asked for it, and only when there is something to hand
+ *   over; always followed by one of the above): the work the report would hand over, read off
+ *   the manifest as the leader last applied it, sent before the report commits. It binds
+ *   nothing: the final `applied` answer's `handed` is what the manifest started for this agent.
+ *   An early item that answer does not list may have been wrongly predicted (an entry in flight
+ *   changed the manifest); its report is then refused, which costs the work and nothing else.
  */
 export const DirectReportReplyV1 = Type.Object(
   {
     v: Type.Literal(1),
     outcome: Type.Union(
-      [Type.Literal("applied"), Type.Literal("unavailable"), Type.Literal("invalid")],
-      { errorMessage: 'must be "applied", "unavailable" or "invalid"' },
+      [
+        Type.Literal("applied"),
+        Type.Literal("unavailable"),
+        Type.Literal("invalid"),
+        Type.Literal("early"),
+      ],
+      { errorMessage: 'must be "applied", "unavailable", "invalid" or "early"' },
     ),
     ok: Type.Optional(Type.Boolean()),
     code: Type.Optional(Type.String({ maxLength: 128 })),

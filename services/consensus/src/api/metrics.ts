@@ -21,6 +21,7 @@ export class ConsensusMetrics {
   readonly consumerResets: Counter<string>;
   readonly directReports: Counter<"outcome">;
   readonly handedAttempts: Counter<string>;
+  readonly earlyHandovers: Counter<"outcome">;
 
   constructor(nodeId: number, registry?: MetricsRegistry) {
     this.registry =
@@ -54,6 +55,12 @@ export class ConsensusMetrics {
       name: "tessera_consensus_handed_attempts_total",
       help: "Armed attempts handed over to the agent whose direct report started them",
     });
+    this.earlyHandovers = r.counter<"outcome">({
+      name: "tessera_consensus_early_handovers_total",
+      help: "Work items sent to a reporting agent before its report committed, by outcome (confirmed: the committed reply handed them over too; unconfirmed: it did not, or the outcome is unknown)",
+      labelNames: ["outcome"],
+    });
+    for (const outcome of ["confirmed", "unconfirmed"]) this.earlyHandovers.inc({ outcome }, 0);
   }
 
   /**

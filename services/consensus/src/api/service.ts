@@ -219,7 +219,13 @@ export async function startConsensusService(
       ackWaitMs: config.ingest.ackWaitMs,
       toCommand: commandBytesFor,
     });
-    direct = new DirectReports({ nc, proposer, metrics, logger });
+    direct = new DirectReports({
+      nc,
+      proposer,
+      previewHandover: (cmd) => fsm.previewHandover(cmd),
+      metrics,
+      logger,
+    });
     publisher = new EventPublisher({ js, jsm, ring, metrics, logger });
     // After a NATS outage the event pipeline restarts at once instead of timing out first.
     onReconnect(nc, () => publisher?.reconnected());

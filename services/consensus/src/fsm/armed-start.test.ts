@@ -256,6 +256,58 @@ describe("attempt-start whenReady (armed reduces)", () => {
       expect(result?.handed?.map((i) => i.taskId)).toEqual(["r-0-0"]);
     });
 
+    it("previews the hand-over a report would make before it commits, changing nothing", () => {
+      const cases = [
+        "handed",
+        "batch of both partials",
+        "partial missing",
+        "paused",
+        "unregistered",
+        "drained",
+        "placed elsewhere",
+        "already complete",
+        "not armed",
+      ] as const;
+      for (const setup of cases) {
+        const d = new Driver();
+        if (setup !== "unregistered") d.ok(upsert("agent-1"));
+        if (setup === "drained") d.ok({ type: "node-drain", nodeId: "agent-1", drained: true });
+        d.ok(upsert("agent-2"));
+        const job = d.submit(EMPTY, "j");
+        if (setup === "batch of both partials") {
+          expect(d.start(job, "m-0-0-0", 1).reply.ok).toBe(true);
+        } else if (setup !== "partial missing") {
+          d.run(job, "m-0-0-0");
+        }
+        expect(d.start(job, "m-0-0-1", 1).reply.ok).toBe(true);
+        const over = setup === "placed elsewhere" ? { nodeId: "agent-2" } : {};
+        if (setup !== "not armed") expect(arm(d, job, 1, over).reply.ok).toBe(true);
+        if (setup === "paused") d.ok({ type: "job-control", jobId: job, action: "pause" });
+        if (setup === "already complete") d.complete(job, "m-0-0-1", 1, "agent-1");
+        const handover = { pool: POOL, max: 1 };
+        const report =
+          setup === "batch of both partials"
+            ? {
+                type: "attempt-report-batch" as const,
+                reports: [
+                  d.completion(job, "m-0-0-0", 1, "agent-1"),
+                  d.completion(job, "m-0-0-1", 1, "agent-1"),
+                ],
+                handover,
+              }
+            : { ...d.completion(job, "m-0-0-1", 1, "agent-1"), handover };
+        const before = d.fsm.snapshot();
+        const preview = d.fsm.previewHandover(report).map((i) => i.itemId);
+        expect(d.fsm.snapshot(), setup).toEqual(before);
+        const done = d.send(report);
+        const result = (done.reply as { result?: { handed?: { itemId: string }[] } }).result;
+        // What the committed entry hands over is what the preview said it would.
+        expect(preview, setup).toEqual(result?.handed?.map((i) => i.itemId) ?? []);
+        const expected = setup === "handed" || setup === "batch of both partials";
+        expect(preview, setup).toEqual(expected ? [`${job}/r-0-0/1`] : []);
+      }
+    });
+
     it("refuses a handover inside a batch's report (it belongs to the batch)", () => {
       const d = new Driver();
       const job = oneMapLeft(d);

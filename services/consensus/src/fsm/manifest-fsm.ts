@@ -52,6 +52,7 @@ import type {
 import { ChunkWriter, Reader } from "./binary.js";
 import { FsmOptionsError, FsmSnapshotError, ManifestRejection } from "./errors.js";
 import {
+  type ArmedAttempt,
   DONE,
   FAILED,
   isTerminal,
@@ -925,8 +926,7 @@ export class ManifestFsm implements StateMachine {
         ? reporter
         : null;
     const nodeId = handTo ?? a.nodeId;
-    // The deadline the scheduler gave keeps its distance from the start.
-    const deadlineAt = a.deadlineAt < 0 ? undefined : this.now + (a.deadlineAt - a.armedAt);
+    const deadlineAt = this.armedDeadline(a);
     const cmd: AttemptStartCommand = {
       type: "attempt-start",
       jobId: job.id,
@@ -951,18 +951,79 @@ export class ManifestFsm implements StateMachine {
     }
     if (h === null || handTo === null) return;
     h.left--;
-    h.items.push(
-      buildWorkItem({
-        ...t,
-        jobId: job.id,
-        attempt: a.attempt,
-        k: undefined,
-        job: job.spec,
-        pool: h.pool,
-        issuedAt: this.now,
-        deadlineMs: deadlineAt,
-      }),
-    );
+    h.items.push(this.handedItem(job, ordinal, a, h.pool));
+  }
+
+  /** An armed attempt's deadline once it starts now: the scheduler's keeps its distance from the start. */
+  private armedDeadline(a: ArmedAttempt): number | undefined {
+    return a.deadlineAt < 0 ? undefined : this.now + (a.deadlineAt - a.armedAt);
+  }
+
+  /** The work item of armed attempt `a` of task `ordinal` started now and handed over in `pool`. */
+  private handedItem(job: Job, ordinal: number, a: ArmedAttempt, pool: string): WorkItemV1 {
+    return buildWorkItem({
+      ...job.taskAt(ordinal),
+      jobId: job.id,
+      attempt: a.attempt,
+      k: undefined,
+      job: job.spec,
+      pool,
+      issuedAt: this.now,
+      deadlineMs: this.armedDeadline(a),
+    });
+  }
+
+  /**
+   * The work items applying `cmd` (an attempt-complete or attempt-report-batch with a Handover)
+   * to the manifest as it stands would hand over, found without changing anything: what the
+   * leader may send the reporting agent before the command commits (an early hand-over,
+   * services/consensus/src/fsm/README.md, "Armed reduces"). It follows the checks
+   * attemptComplete → startArmed → attemptStart make, in the same order. Entries proposed but
+   * not applied yet can make it wrong either way (a pause, a reset, another report of the same
+   * map); only the committed reply binds an attempt, and a report of work the manifest never
+   * started is refused.
+   */
+  previewHandover(cmd: ManifestCommand): WorkItemV1[] {
+    if (cmd.type !== "attempt-complete" && cmd.type !== "attempt-report-batch") return [];
+    const h = cmd.handover;
+    if (!h || this.emergencyStop) return [];
+    const items: WorkItemV1[] = [];
+    /** Partials this command completes, per `${jobId}/${reduce}`. */
+    const adds = new Map<string, number>();
+    for (const c of cmd.type === "attempt-complete" ? [cmd] : cmd.reports) {
+      if (items.length >= h.max) break;
+      if (c.type !== "attempt-complete") continue;
+      const job = this.jobs.get(c.jobId);
+      if (!job || isTerminal(job.state) || job.state === "paused") continue;
+      let m: number;
+      try {
+        m = job.resolve(c.taskId).ordinal;
+      } catch (e) {
+        if (!(e instanceof ManifestRejection)) throw e;
+        continue;
+      }
+      if (m >= job.maps || job.tasks.state[m] === DONE) continue;
+      const a = job.live.get(m)?.find((x) => x.attempt === c.attempt);
+      if (!a || (a.nodeId !== null && a.nodeId !== c.nodeId)) continue;
+      const r = job.reduceOfMap(m);
+      const key = `${job.id}/${r}`;
+      const added = (adds.get(key) ?? 0) + 1;
+      adds.set(key, added);
+      const ordinal = job.maps + r;
+      const armed = job.armed.get(ordinal);
+      if (
+        (job.partialsDone[r] ?? 0) + added === job.G &&
+        job.tasks.state[ordinal] === PENDING &&
+        armed !== undefined &&
+        (armed.nodeId === null || armed.nodeId === c.nodeId) &&
+        armed.attempt === (job.tasks.lastAttempt[ordinal] ?? 0) + 1 &&
+        (job.live.get(ordinal)?.length ?? 0) === 0 &&
+        this.mayStartOn(c.nodeId)
+      ) {
+        items.push(this.handedItem(job, ordinal, armed, h.pool));
+      }
+    }
+    return items;
   }
 
   /** Whether `nodeId` may start an attempt now (registered, not failed, not drained). */

@@ -77,10 +77,13 @@ function reportOf(c: CompletionV1): AttemptCompleteCommand | AttemptFailCommand 
 /**
  * The envelope bytes to propose for a report sent straight to the leader (DirectReportV1): the
  * same command as its TESSERA_CMD twin, under the agent's own session, with a Handover when it
- * asks for one (a lone failure starts nothing, so it carries none). Throws ProtocolError when
- * the result does not validate as an envelope.
+ * asks for one (a lone failure starts nothing, so it carries none), and that command. Throws
+ * ProtocolError when the result does not validate as an envelope.
  */
-export function directReportBytes(r: DirectReportV1): Uint8Array {
+export function directReportEnvelope(r: DirectReportV1): {
+  bytes: Uint8Array;
+  cmd: ManifestCommand;
+} {
   const handover = r.handoverMax > 0 ? { handover: { pool: r.pool, max: r.handoverMax } } : {};
   let cmd: ManifestCommand;
   if (r.completion) {
@@ -99,7 +102,7 @@ export function directReportBytes(r: DirectReportV1): Uint8Array {
   };
   const bytes = encodeEnvelope(env);
   decodeEnvelope(bytes);
-  return bytes;
+  return { bytes, cmd };
 }
 
 /**

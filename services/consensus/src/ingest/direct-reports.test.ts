@@ -1,6 +1,9 @@
 // Reports sent straight to the leader, against a real nats-server and a real manifest: the
 // request/reply door, the translation into the same command TESSERA_CMD would carry, the
-// Handover, and the answers an agent acts on (applied + handed work, unavailable, invalid).
+// Handover, and the answers an agent acts on (applied + handed work, unavailable, invalid,
+// and the early hand-over sent before the report commits).
+
+import { createInbox } from "@nats-io/nats-core";
 import { type NatsServer, startNatsServer } from "@tessera/harness";
 import { connect, type NatsConnection } from "@tessera/messaging";
 import { createLogger } from "@tessera/observability";
@@ -34,16 +37,25 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** A leader whose proposals apply to `d`'s manifest; `down` makes it answer as a lost leader. */
-function leaderOver(d: Driver, state = { down: false }) {
+/**
+ * A leader whose proposals apply to `d`'s manifest; `down` makes it answer as a lost leader;
+ * `replicating` runs between proposal and apply (the entry's Raft round).
+ */
+function leaderOver(
+  d: Driver,
+  state = { down: false },
+  replicating: () => Promise<void> = async () => undefined,
+) {
   const metrics = new ConsensusMetrics(1);
   const direct = new DirectReports({
     nc,
     metrics,
     logger,
+    previewHandover: (cmd) => d.fsm.previewHandover(cmd),
     proposer: {
       propose: async (bytes) => {
         if (state.down) throw new Error("peer 1 is not the leader");
+        await replicating();
         const sent = d.applyData(bytes);
         return {
           index: sent.entry.index,
@@ -88,6 +100,38 @@ function completionOf(d: Driver, jobId: string, taskId: string): CompletionV1 {
   };
 }
 
+/** Both maps of reduce r-0-0 started, the first completed, the reduce armed. */
+function armedReduce(d: Driver): string {
+  d.ok(upsert("agent-1"));
+  const job = d.submit(EMPTY, "j");
+  d.run(job, "m-0-0-0");
+  expect(d.start(job, "m-0-0-1", 1).reply.ok).toBe(true);
+  expect(
+    d.send({ type: "attempt-start", jobId: job, taskId: "r-0-0", attempt: 1, whenReady: true })
+      .reply.ok,
+  ).toBe(true);
+  return job;
+}
+
+/** Sends `report` and decodes every answer on its reply subject up to the final one. */
+async function askAll(
+  report: DirectReportV1,
+  onEarly: () => void = () => undefined,
+): Promise<DirectReportReplyV1[]> {
+  const inbox = createInbox();
+  const sub = nc.subscribe(inbox, { timeout: 5_000 });
+  nc.publish(SUBJECTS.leaderReport, encodeDirectReport(report), { reply: inbox });
+  const answers: DirectReportReplyV1[] = [];
+  for await (const msg of sub) {
+    const answer = decodeDirectReportReply(msg.data);
+    answers.push(answer);
+    if (answer.outcome !== "early") break;
+    onEarly();
+  }
+  sub.unsubscribe();
+  return answers;
+}
+
 describe("DirectReports (tessera.leader.report)", () => {
   it("applies the report and answers with the armed reduce it handed to the reporting agent", async () => {
     const d = new Driver();
@@ -124,6 +168,90 @@ describe("DirectReports (tessera.leader.report)", () => {
       expect(d.index).toBe(index + 1);
       expect(await metrics.registry.metrics()).toMatch(
         /tessera_consensus_handed_attempts_total\{[^}]*\} 2/,
+      );
+    } finally {
+      direct.stop();
+    }
+  });
+
+  it("sends the work a report would hand over before it commits when asked (early), then the final answer", async () => {
+    const d = new Driver();
+    const job = armedReduce(d);
+    // The entry's replication waits until the early answer reached the agent.
+    let release: () => void = () => undefined;
+    const replicated = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { direct, metrics } = leaderOver(d, { down: false }, () => replicated);
+    direct.start();
+    try {
+      const report: DirectReportV1 = {
+        v: 1,
+        clientId: "agent-agent-1-0000",
+        seq: 1,
+        pool: "cpu",
+        handoverMax: 1,
+        early: true,
+        completion: completionOf(d, job, "m-0-0-1"),
+      };
+      let pendingAtEarly: unknown;
+      const answers = await askAll(report, () => {
+        // The report's entry is still replicating: nothing is applied yet.
+        pendingAtEarly = d.fsm.getTask(job, "r-0-0");
+        release();
+      });
+      expect(pendingAtEarly).toMatchObject({ state: "pending", lastAttempt: 0 });
+      expect(answers.map((a) => a.outcome)).toEqual(["early", "applied"]);
+      expect(answers[0]?.handed.map((i) => i.itemId)).toEqual([`${job}/r-0-0/1`]);
+      expect(answers[1]?.handed.map((i) => i.itemId)).toEqual([`${job}/r-0-0/1`]);
+      expect(await metrics.registry.metrics()).toMatch(
+        /tessera_consensus_early_handovers_total\{[^}]*outcome="confirmed"[^}]*\} 1/,
+      );
+
+      // Not asked for (an agent predating it, or turned off): only the final answer.
+      const d2 = new Driver();
+      const job2 = armedReduce(d2);
+      const plain = leaderOver(d2);
+      direct.stop();
+      plain.direct.start();
+      try {
+        const { early: _, ...without } = report;
+        const only = await askAll({ ...without, completion: completionOf(d2, job2, "m-0-0-1") });
+        expect(only.map((a) => a.outcome)).toEqual(["applied"]);
+        expect(only[0]?.handed).toHaveLength(1);
+      } finally {
+        plain.direct.stop();
+      }
+    } finally {
+      direct.stop();
+    }
+  });
+
+  it("counts an early item the committed entry did not hand over (the manifest changed meanwhile)", async () => {
+    const d = new Driver();
+    const job = armedReduce(d);
+    // A pause commits ahead of the report: the preview did not see it.
+    const { direct, metrics } = leaderOver(d, { down: false }, async () => {
+      d.ok({ type: "job-control", jobId: job, action: "pause" });
+    });
+    direct.start();
+    try {
+      const answers = await askAll({
+        v: 1,
+        clientId: "agent-agent-1-0000",
+        seq: 1,
+        pool: "cpu",
+        handoverMax: 1,
+        early: true,
+        completion: completionOf(d, job, "m-0-0-1"),
+      });
+      expect(answers.map((a) => [a.outcome, a.handed.length])).toEqual([
+        ["early", 1],
+        ["applied", 0],
+      ]);
+      expect(d.fsm.getTask(job, "r-0-0")).toMatchObject({ state: "pending", lastAttempt: 0 });
+      expect(await metrics.registry.metrics()).toMatch(
+        /tessera_consensus_early_handovers_total\{[^}]*outcome="unconfirmed"[^}]*\} 1/,
       );
     } finally {
       direct.stop();
