@@ -97,6 +97,19 @@ describe("parseConsensusConfig", () => {
     );
   });
 
+  it("takes the agents' heartbeat period from --heartbeat-ms, else TESSERA_HEARTBEAT_MS", () => {
+    const argv = ["--id", "1", "--peers", PEERS, "--data", "d"];
+    expect(parseConsensusConfig(argv, { env: {} }).heartbeatIntervalMs).toBe(1_000);
+    const env = { TESSERA_HEARTBEAT_MS: "5000" };
+    expect(parseConsensusConfig(argv, { env }).heartbeatIntervalMs).toBe(5_000);
+    expect(
+      parseConsensusConfig([...argv, "--heartbeat-ms", "2000"], { env }).heartbeatIntervalMs,
+    ).toBe(2_000);
+    expect(() => parseConsensusConfig(argv, { env: { TESSERA_HEARTBEAT_MS: "5s" } })).toThrow(
+      /^TESSERA_HEARTBEAT_MS: "5s" must be an integer between 10 and 60000/,
+    );
+  });
+
   it("lets a --join peer name its own address outside --peers", () => {
     const c = parseConsensusConfig([
       "--id",

@@ -103,7 +103,8 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
   --ack-wait-ms MS       ingestion consumer ack wait (default 5000)
   --event-ring N         event batches kept per peer for re-publish / Watch (default 10000)
   --shutdown-grace-ms MS SIGTERM grace (default 5000)
-  --heartbeat-ms MS      agents' heartbeat period; failure detection scales with it (default 1000)`;
+  --heartbeat-ms MS      agents' heartbeat period; failure detection scales with it (default 1000;
+                         env TESSERA_HEARTBEAT_MS, as the agents read it)`;
 
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
 const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s/]+$/;
@@ -322,7 +323,9 @@ export function parseConsensusConfig(
     },
     eventRing: optInt("event-ring", "/eventRing", 16, 10_000_000) ?? 10_000,
     shutdownGraceMs: optInt("shutdown-grace-ms", "/shutdownGraceMs", 0, 600_000) ?? 5_000,
-    heartbeatIntervalMs: optInt("heartbeat-ms", "/heartbeatMs", 10, 60_000) ?? 1_000,
+    heartbeatIntervalMs: heartbeatMs(
+      get("heartbeat-ms", "/heartbeatMs") ?? envRaw(env, "TESSERA_HEARTBEAT_MS"),
+    ),
   };
 }
 
@@ -402,6 +405,11 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
   return parsed;
 }
 
+/** The agents' heartbeat period (the agents read the same TESSERA_HEARTBEAT_MS). */
+function heartbeatMs(raw: Raw | undefined): number {
+  return raw ? intOf(raw, 10, 60_000) : 1_000;
+}
+
 function envRaw(env: Readonly<Record<string, string | undefined>>, name: string): Raw | undefined {
   const v = env[name];
   return v === undefined || v === "" ? undefined : { value: v, field: name };
@@ -413,13 +421,14 @@ function stringOf(raw: Raw): string {
   return raw.value;
 }
 
+/** A JSON number, or a flag / environment string spelling one; NaN otherwise. */
+function toNumber(raw: Raw): number {
+  if (typeof raw.value === "number") return raw.value;
+  return typeof raw.value === "string" && raw.value.trim() !== "" ? Number(raw.value) : Number.NaN;
+}
+
 function numberOf(raw: Raw, min: number, max: number): number {
-  const n =
-    typeof raw.value === "number"
-      ? raw.value
-      : typeof raw.value === "string" && raw.value.trim() !== ""
-        ? Number(raw.value)
-        : Number.NaN;
+  const n = toNumber(raw);
   if (!Number.isFinite(n) || n < min || n > max) {
     fail(raw.field, `${JSON.stringify(raw.value)} must be a number between ${min} and ${max}`);
   }
@@ -427,7 +436,7 @@ function numberOf(raw: Raw, min: number, max: number): number {
 }
 
 function intOf(raw: Raw, min: number, max: number): number {
-  const n = numberOf(raw, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const n = toNumber(raw);
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     fail(raw.field, `${JSON.stringify(raw.value)} must be an integer between ${min} and ${max}`);
   }

@@ -338,7 +338,7 @@ export class Scheduler {
           const keys = hb.running.map((r) => attemptKey(r.jobId, r.taskId, r.attempt));
           for (const key of keys) this.runningOn.set(key, hb.nodeId);
           this.runningByNode.set(hb.nodeId, keys);
-          this.bound.listed(keys, now);
+          this.bound.listed(hb.nodeId, keys, now);
         } catch (e) {
           this.log.debug({ err: e, subject: msg.subject }, "ignored an invalid heartbeat");
         }
@@ -736,6 +736,7 @@ export class Scheduler {
         breaker: this.breaker,
         pendingStarts: this.pendingStarts,
         boundSeen: this.bound.lastSeen,
+        listedBy: this.bound.listedBy,
         beatAt: this.lastSeen,
         heldBy: this.runningByNode,
       });

@@ -5,7 +5,15 @@
 import { readFileSync } from "node:fs";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
-import { getJob, jobEvents, natsUrls, referenceDigest, runCli, submitViaCli } from "./jobs.js";
+import {
+  getJob,
+  jobEvents,
+  natsUrls,
+  referenceDigest,
+  runCli,
+  submitViaCli,
+  whenListed,
+} from "./jobs.js";
 import {
   expectVerified,
   ofType,
@@ -124,6 +132,49 @@ describe("e2e: consensus and agent failures", () => {
     const events = await jobEvents(natsUrls(cluster), jobId);
     const completed = ofType(events, "task.completed").filter((e) => e.taskId === taskId);
     expect(completed.map((e) => e.nodeId)).toEqual(["agent-2"]);
+  });
+
+  it("an agent SIGKILLed mid-task and back under its node id before failure detection: the attempt it lost is expired and rerun", async () => {
+    // Heartbeats every 10 s: the manifest would mark agent-1 failed only ~16 s after its last
+    // beat, so its restart (a few seconds) comes first and it never is. agent-1 pulled the
+    // attempt from the work queue (the manifest names no node for it) and its heartbeat listed
+    // it; the restarted process knows nothing of it, and its heartbeats, listing nothing, are
+    // what ends that attempt (scheduler --unlisted-after-ms, 8 s). The other ways out are kept
+    // out of reach: the dead process's work message comes back only after the ack wait (60 s
+    // here), no speculative twin is started, and the deadline is at least 60 s.
+    const cluster = await startCluster({
+      env: {
+        TESSERA_HEARTBEAT_MS: "10000",
+        TESSERA_ACK_WAIT_MS: "60000",
+        TESSERA_SPECULATION_FACTOR: "0",
+        TESSERA_MIN_DEADLINE_MS: "60000",
+      },
+    });
+    const jobId = "e2e-agent-same-id";
+    await cluster.kill("agent-1");
+    await cluster.restart("agent-1", slowAgentEnv(15_000));
+    const run = submitViaCli(cluster, small, jobId);
+    const m = await cluster.waitLog(
+      "agent-1",
+      new RegExp(
+        `tessera-e2e slow-write \\S*/jobs/${jobId}/(partials|C)/(\\d+)-(\\d+)(?:-(\\d+))?\\.tile`,
+      ),
+    );
+    const taskId = m[1] === "C" ? `r-${m[2]}-${m[3]}` : `m-${m[2]}-${m[3]}-${m[4]}`;
+    await whenListed(cluster, "agent-1", jobId, taskId);
+    await cluster.kill("agent-1");
+    await cluster.restart("agent-1");
+
+    const r = await run.result;
+    expectVerified(r, small, smallDigest);
+    const events = await jobEvents(natsUrls(cluster), jobId);
+    const expired = ofType(events, "task.attempt-expired").filter((e) => e.taskId === taskId);
+    expect(expired.map((e) => (e as { reason?: string }).reason)).toEqual([
+      expect.stringMatching(/^node agent-1 does not hold attempt \d+: /),
+    ]);
+    const completed = ofType(events, "task.completed").filter((e) => e.taskId === taskId);
+    expect(completed).toHaveLength(1);
+    expect(completed[0]?.attempt).toBeGreaterThan(expired[0]?.attempt ?? Number.POSITIVE_INFINITY);
   });
 
   it("replaces an agent SIGKILLed mid-job with a warm standby the scheduler promotes", async () => {

@@ -14,7 +14,13 @@ import {
   tileModeOf,
 } from "@tessera/matrix";
 import { connect, nextWithDeadline } from "@tessera/messaging";
-import { decodeManifestEventBatch, EVENTS_STREAM, type ManifestEvent } from "@tessera/protocol";
+import {
+  decodeHeartbeat,
+  decodeManifestEventBatch,
+  EVENTS_STREAM,
+  heartbeatSubject,
+  type ManifestEvent,
+} from "@tessera/protocol";
 import { type E2eCluster, E2eError } from "./cluster.js";
 
 const require = createRequire(import.meta.url);
@@ -311,4 +317,25 @@ async function readJobEvents(
 /** NATS urls of the cluster (a comma list when it runs on a NATS cluster). */
 export function natsUrls(cluster: E2eCluster): string[] {
   return cluster.info.nats.split(",");
+}
+
+/** Resolves once a heartbeat of `nodeId` lists an attempt of `taskId` of `jobId` as held. */
+export async function whenListed(
+  cluster: E2eCluster,
+  nodeId: string,
+  jobId: string,
+  taskId: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const nc = await connect({ servers: natsUrls(cluster), name: "e2e-heartbeat-watch" });
+  try {
+    const sub = nc.subscribe(heartbeatSubject(nodeId), { timeout: timeoutMs });
+    for await (const msg of sub) {
+      const hb = decodeHeartbeat(msg.data);
+      if (hb.running.some((r) => r.jobId === jobId && r.taskId === taskId)) return;
+    }
+    throw new E2eError(`${nodeId}'s heartbeats never listed ${jobId}/${taskId}`);
+  } finally {
+    await nc.close();
+  }
 }

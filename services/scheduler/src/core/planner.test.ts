@@ -354,6 +354,36 @@ describe("planner", () => {
     expect(b.view.jobs.get("j1")?.tasks.get("m-0-0-0")?.failures).toBe(0);
   });
 
+  it("expires an attempt bound to no node once the node whose heartbeats listed it stops listing it", () => {
+    // Pulled from the work queue by n1 (the manifest names no node), listed by n1's beats; n1
+    // is then killed and back under its node id before the manifest notices.
+    const b = new ViewBuilder().submit("j1").node("n1", 2).node("n2", 2);
+    b.start("j1", "m-0-0-0", 1, 100);
+    b.start("j1", "m-0-0-1", 1, 100); // pulled too, never listed by anyone yet
+    const seenAt = 1_000;
+    const end = seenAt + cfg.unlistedAfterMs;
+    const at = (now: number, runningOn = new Map<string, string>()) =>
+      plan(
+        b.view,
+        cfg,
+        inputs(now, {
+          runningOn,
+          boundSeen: new Map([["j1/m-0-0-0/1", seenAt]]),
+          listedBy: new Map([["j1/m-0-0-0/1", "n1"]]),
+          beatAt: new Map([["n1", now - 100]]),
+          heldBy: new Map([["n1", []]]),
+        }),
+      );
+    const expiries = (p: ReturnType<typeof plan>) => p.decisions.filter((d) => d.type === "expire");
+    expect(expiries(at(end - 1))).toEqual([]);
+    // Still listed by n1: nothing to do.
+    expect(expiries(at(end, new Map([["j1/m-0-0-0/1", "n1"]])))).toEqual([]);
+    const due = expiries(at(end));
+    expect(due).toMatchObject([{ taskId: "m-0-0-0", attempt: 1, cause: "not-held" }]);
+    const reason = due[0]?.type === "expire" ? due[0].reason : "";
+    expect(reason).toMatch(/^node n1 does not hold attempt 1: its heartbeats listed it, but .*8 s/);
+  });
+
   it("speculates a straggler on another node once it runs past 1.5 × p75 of completed siblings", () => {
     const durations = new DurationStats();
     durations.add("j1", "map", 100);

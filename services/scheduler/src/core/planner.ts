@@ -92,10 +92,13 @@ export interface PlannerInputs {
    */
   readonly pendingStarts?: ReadonlyMap<string, PendingStart>;
   /**
-   * For attempts the manifest binds to a node ("job/task/attempt" → this scheduler's clock): when
-   * the binding was seen, or later, when a heartbeat of that node last listed the attempt.
+   * For attempts a node is known to hold ("job/task/attempt" → this scheduler's clock): bound to
+   * it by the manifest, or listed by its heartbeats; when the binding was seen, or later, when a
+   * heartbeat of that node last listed the attempt (bound-attempts.ts).
    */
   readonly boundSeen?: ReadonlyMap<string, number>;
+  /** For attempts the manifest binds to no node: the node whose heartbeats last listed it. */
+  readonly listedBy?: ReadonlyMap<string, string>;
   /** When each node's latest heartbeat arrived (this scheduler's clock). */
   readonly beatAt?: ReadonlyMap<string, number>;
   /** The attempts ("job/task/attempt") each node's latest heartbeat listed. */
@@ -110,13 +113,16 @@ export interface PlannerInputs {
 const FRESH_BEAT_MS = 2_000;
 
 /**
- * Whether a live node that the manifest binds an attempt to does not hold it: its heartbeats
+ * Whether a live node that holds an attempt (the manifest binds it there, or, for an attempt the
+ * manifest binds to no node, that node's heartbeats listed it) no longer does: its heartbeats
  * have not listed it for `cfg.unlistedAfterMs` (the latest beat arriving at the end of that
  * window) while listing fewer attempts than the node has slots. This happens when the reply
  * that handed the attempt over was lost and the agent's own re-asks (~6 s) found no leader
- * either: nothing else would end the attempt before its deadline (up to the initial 300 s). Not
- * the task's fault, so not counted as a failure. Returns the wake-up time instead while the
- * window is still open.
+ * either, or when the agent was killed and is back under the same node id before the manifest
+ * noticed: nothing else would end the attempt before its deadline (up to the initial 300 s) or,
+ * for pulled work, before the dead process's message comes back after the ack wait. Not the
+ * task's fault, so not counted as a failure. Returns the node and the wake-up time instead
+ * while the window is still open.
  *
  * The free slot is what makes the judgement safe with agents of any version: current agents
  * list handed work waiting for a slot too, but older ones list only what runs — and any agent
@@ -128,16 +134,17 @@ function notHeld(
   view: SchedulerView,
   cfg: PlannerConfig,
   inputs: PlannerInputs,
-): { readonly expire: true } | { readonly wakeAt: number } | undefined {
-  if (a.nodeId === undefined || cfg.unlistedAfterMs <= 0) return undefined;
+): { readonly expire: string } | { readonly wakeAt: number } | undefined {
+  const node = a.nodeId ?? inputs.listedBy?.get(key);
+  if (node === undefined || cfg.unlistedAfterMs <= 0) return undefined;
   const seen = inputs.boundSeen?.get(key);
-  if (seen === undefined || inputs.runningOn.get(key) === a.nodeId) return undefined;
+  if (seen === undefined || inputs.runningOn.get(key) === node) return undefined;
   const windowEnd = seen + cfg.unlistedAfterMs;
-  const beat = inputs.beatAt?.get(a.nodeId);
-  const held = inputs.heldBy?.get(a.nodeId)?.length ?? 0;
-  const slotFree = held < (view.nodes.get(a.nodeId)?.capacity.slots ?? 0);
+  const beat = inputs.beatAt?.get(node);
+  const held = inputs.heldBy?.get(node)?.length ?? 0;
+  const slotFree = held < (view.nodes.get(node)?.capacity.slots ?? 0);
   const freshBeat = beat !== undefined && beat >= windowEnd - FRESH_BEAT_MS;
-  if (inputs.now >= windowEnd && freshBeat && slotFree) return { expire: true };
+  if (inputs.now >= windowEnd && freshBeat && slotFree) return { expire: node };
   // Past the window with no fresh beat, or every slot busy: look again when the next is due.
   return { wakeAt: inputs.now < windowEnd ? windowEnd : inputs.now + 1_000 };
 }
@@ -319,12 +326,16 @@ export function plan(view: SchedulerView, cfg: PlannerConfig, inputs: PlannerInp
         const key = attemptKey(job.jobId, t.taskId, a.attempt);
         const held = notHeld(key, a, view, cfg, inputs);
         if (held && "expire" in held) {
+          const since = `its heartbeats have not listed it for ${Math.round(cfg.unlistedAfterMs / 1000)} s`;
           decisions.push({
             type: "expire",
             jobId: job.jobId,
             taskId: t.taskId,
             attempt: a.attempt,
-            reason: `node ${a.nodeId} does not hold attempt ${a.attempt}: bound to it by the manifest, but its heartbeats have not listed it for ${Math.round(cfg.unlistedAfterMs / 1000)} s (handed-over work whose reply was lost)`,
+            reason:
+              a.nodeId === undefined
+                ? `node ${held.expire} does not hold attempt ${a.attempt}: its heartbeats listed it, but ${since} (the agent lost it, e.g. restarted under the same node id)`
+                : `node ${held.expire} does not hold attempt ${a.attempt}: bound to it by the manifest, but ${since} (handed-over work whose reply was lost)`,
             cause: "not-held",
           });
           continue;
