@@ -51,6 +51,11 @@ const applied = (handed: WorkItemV1[] = []): DirectAnswer => ({
   kind: "reply",
   reply: { v: 1, outcome: "applied", ok: true, handed },
 });
+/** The manifest refused the report (applied, not ok). */
+const refused: DirectAnswer = {
+  kind: "reply",
+  reply: { v: 1, outcome: "applied", ok: false, code: "stale-attempt", reason: "lost", handed: [] },
+};
 const unavailable: DirectAnswer = {
   kind: "reply",
   reply: { v: 1, outcome: "unavailable", reason: "not the leader", handed: [] },
@@ -114,17 +119,6 @@ describe("DirectReporter", () => {
   });
 
   it("settles a report the manifest refused like a stored one (no TESSERA_CMD copy)", async () => {
-    const refused: DirectAnswer = {
-      kind: "reply",
-      reply: {
-        v: 1,
-        outcome: "applied",
-        ok: false,
-        code: "stale-attempt",
-        reason: "lost",
-        handed: [],
-      },
-    };
     const { reporter, published } = reporterWith([refused]);
     await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([]);
     expect(published).toEqual([]);
@@ -261,17 +255,6 @@ describe("DirectReporter", () => {
     expect(settled).toEqual(["direct 2"]);
 
     // A refused report confirms nothing; without `early` the request does not ask for it.
-    const refused: DirectAnswer = {
-      kind: "reply",
-      reply: {
-        v: 1,
-        outcome: "applied",
-        ok: false,
-        code: "stale-attempt",
-        reason: "x",
-        handed: [],
-      },
-    };
     const gone: string[] = [];
     const second = reporterWith([], true, {
       early: true,

@@ -220,21 +220,27 @@ describe("WorkLoop with work handed over in a report's reply", () => {
     expect(messages.map((m) => m.settledAs)).toEqual(["ack", "ack"]);
   });
 
-  it("lists handed work waiting for a slot as held (heartbeats), then as running, then not at all", async () => {
+  /** One slot, busy with the queued map until `finishMap()`; `executed` lists what it ran. */
+  async function loopBusyWithAMap() {
     const { source } = queueOf(1);
-    let finishMap: () => void = () => undefined;
+    let finish: () => void = () => undefined;
     const executed: string[] = [];
     const loop = loopOver(source, {
       slots: 1,
       execute: async (w) => {
         executed.push(w.taskId);
-        if (w.taskId === "m-0-0-0") await new Promise<void>((r) => (finishMap = r));
+        if (w.taskId === "m-0-0-0") await new Promise<void>((r) => (finish = r));
         return outcomeOf(w);
       },
       report: async () => [],
     });
     loop.start();
     await until(() => executed.length === 1);
+    return { loop, executed, finishMap: () => finish() };
+  }
+
+  it("lists handed work waiting for a slot as held (heartbeats), then as running, then not at all", async () => {
+    const { loop, executed, finishMap } = await loopBusyWithAMap();
     loop.acceptHanded([reduce]);
     // The only slot is busy: the reduce waits, and the node still says it holds it.
     expect(loop.runningTasks().map((t) => t.taskId)).toEqual(["m-0-0-0", "r-0-0"]);
@@ -245,20 +251,7 @@ describe("WorkLoop with work handed over in a report's reply", () => {
   });
 
   it("drops withdrawn early work that has not started (the committed report did not hand it over)", async () => {
-    const { source } = queueOf(1);
-    let finishMap: () => void = () => undefined;
-    const executed: string[] = [];
-    const loop = loopOver(source, {
-      slots: 1,
-      execute: async (w) => {
-        executed.push(w.taskId);
-        if (w.taskId === "m-0-0-0") await new Promise<void>((r) => (finishMap = r));
-        return outcomeOf(w);
-      },
-      report: async () => [],
-    });
-    loop.start();
-    await until(() => executed.length === 1);
+    const { loop, executed, finishMap } = await loopBusyWithAMap();
     const kept: WorkItemV1 = { ...reduce, itemId: "job-1/r-0-1/1", taskId: "r-0-1", j: 1 };
     loop.acceptHanded([reduce, kept]);
     loop.withdrawHanded([reduce]);

@@ -338,7 +338,16 @@ export class Scheduler {
           const keys = hb.running.map((r) => attemptKey(r.jobId, r.taskId, r.attempt));
           for (const key of keys) this.runningOn.set(key, hb.nodeId);
           this.runningByNode.set(hb.nodeId, keys);
-          this.bound.listed(hb.nodeId, keys, now);
+          // Only attempts the view has started: an agent may list work handed to it early whose
+          // start never committed, and that attempt number can still start elsewhere later.
+          const live = hb.running.filter(
+            (r) => this.view.jobs.get(r.jobId)?.tasks.get(r.taskId)?.live.has(r.attempt) === true,
+          );
+          this.bound.listed(
+            hb.nodeId,
+            live.map((r) => attemptKey(r.jobId, r.taskId, r.attempt)),
+            now,
+          );
         } catch (e) {
           this.log.debug({ err: e, subject: msg.subject }, "ignored an invalid heartbeat");
         }

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
+import type { E2eCluster } from "./cluster.js";
 import {
   getJob,
   jobEvents,
@@ -26,6 +27,17 @@ import { slowAgentEnv } from "./storage.js";
 const small: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 7 };
 // Leader kills need a job long enough for two elections and a peer restart in between.
 const longer: MatmulJobSpec = { n: 384, tile: 64, mode: "exact", seed: 11 };
+
+/** Waits until agent-1 (given slow writes) is writing a tile of `jobId`: the task writing it. */
+async function slowWriteOfAgent1(cluster: E2eCluster, jobId: string): Promise<string> {
+  const m = await cluster.waitLog(
+    "agent-1",
+    new RegExp(
+      `tessera-e2e slow-write \\S*/jobs/${jobId}/(partials|C)/(\\d+)-(\\d+)(?:-(\\d+))?\\.tile`,
+    ),
+  );
+  return m[1] === "C" ? `r-${m[2]}-${m[3]}` : `m-${m[2]}-${m[3]}-${m[4]}`;
+}
 
 describe("e2e: consensus and agent failures", () => {
   useClusterPerTest();
@@ -117,14 +129,8 @@ describe("e2e: consensus and agent failures", () => {
     await cluster.kill("agent-1");
     await cluster.restart("agent-1", slowAgentEnv(2_000));
     const run = submitViaCli(cluster, small, jobId);
-    const m = await cluster.waitLog(
-      "agent-1",
-      new RegExp(
-        `tessera-e2e slow-write \\S*/jobs/${jobId}/(partials|C)/(\\d+)-(\\d+)(?:-(\\d+))?\\.tile`,
-      ),
-    );
+    const taskId = await slowWriteOfAgent1(cluster, jobId);
     await cluster.kill("agent-1");
-    const taskId = m[1] === "C" ? `r-${m[2]}-${m[3]}` : `m-${m[2]}-${m[3]}-${m[4]}`;
 
     const r = await run.result;
     expectVerified(r, small, smallDigest);
@@ -154,13 +160,7 @@ describe("e2e: consensus and agent failures", () => {
     await cluster.kill("agent-1");
     await cluster.restart("agent-1", slowAgentEnv(15_000));
     const run = submitViaCli(cluster, small, jobId);
-    const m = await cluster.waitLog(
-      "agent-1",
-      new RegExp(
-        `tessera-e2e slow-write \\S*/jobs/${jobId}/(partials|C)/(\\d+)-(\\d+)(?:-(\\d+))?\\.tile`,
-      ),
-    );
-    const taskId = m[1] === "C" ? `r-${m[2]}-${m[3]}` : `m-${m[2]}-${m[3]}-${m[4]}`;
+    const taskId = await slowWriteOfAgent1(cluster, jobId);
     await whenListed(cluster, "agent-1", jobId, taskId);
     await cluster.kill("agent-1");
     await cluster.restart("agent-1");

@@ -135,14 +135,7 @@ async function askAll(
 describe("DirectReports (tessera.leader.report)", () => {
   it("applies the report and answers with the armed reduce it handed to the reporting agent", async () => {
     const d = new Driver();
-    d.ok(upsert("agent-1"));
-    const job = d.submit(EMPTY, "j");
-    d.run(job, "m-0-0-0");
-    expect(d.start(job, "m-0-0-1", 1).reply.ok).toBe(true);
-    expect(
-      d.send({ type: "attempt-start", jobId: job, taskId: "r-0-0", attempt: 1, whenReady: true })
-        .reply.ok,
-    ).toBe(true);
+    const job = armedReduce(d);
     const { direct, metrics } = leaderOver(d);
     direct.start();
     try {

@@ -96,9 +96,7 @@ export class DirectReports {
       return { v: 1, outcome: "invalid", reason: err.message.slice(0, REASON_MAX), handed: [] };
     }
     const early =
-      sendEarly && report.early === true && report.handoverMax > 0
-        ? this.o.previewHandover(cmd)
-        : [];
+      sendEarly && report.early === true && report.handoverMax > 0 ? this.preview(cmd) : [];
     if (early.length > 0) sendEarly?.({ v: 1, outcome: "early", handed: early });
     try {
       const { parsed } = await this.o.proposer.propose(bytes, "direct");
@@ -121,6 +119,16 @@ export class DirectReports {
       this.countEarly(early, undefined);
       this.log.debug({ reason }, "direct report not committed here");
       return { v: 1, outcome: "unavailable", reason, handed: [] };
+    }
+  }
+
+  /** The early hand-over; none if the preview fails (a bug there must not cost the report). */
+  private preview(cmd: ManifestCommand): WorkItemV1[] {
+    try {
+      return this.o.previewHandover(cmd);
+    } catch (err) {
+      this.log.error({ err }, "previewing a report's hand-over failed; no early answer");
+      return [];
     }
   }
 

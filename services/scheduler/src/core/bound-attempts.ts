@@ -36,10 +36,10 @@ export class BoundAttempts {
   }
 
   /**
-   * A heartbeat of `node` listed these attempts. One the manifest binds keeps its node; any
-   * other is held by `node` from now on (the last node to list it: a redelivered work message
-   * moves it). An attempt that already ended is harmless here: the planner only looks up live
-   * ones, and endJob / resetFrom drop it.
+   * A heartbeat of `node` listed these live attempts (the caller leaves out any the view has not
+   * started: work handed over early whose start never committed keeps an attempt number that
+   * may still start elsewhere). One the manifest binds keeps its node; any other is held by
+   * `node` from now on (the last node to list it: a redelivered work message moves it).
    */
   listed(node: string, keys: readonly string[], now: number): void {
     for (const key of keys) {
