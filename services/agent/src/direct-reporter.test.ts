@@ -271,6 +271,35 @@ describe("DirectReporter", () => {
     expect(plain.sent[0]).not.toHaveProperty("early");
   });
 
+  it("stops asking for early hand-overs when the leader predates them (refuses the field)", async () => {
+    const { reporter, sent, published } = reporterWith([], true, {
+      early: true,
+      request: async (report) => {
+        sent.push(report);
+        return report.early === true
+          ? {
+              kind: "reply",
+              reply: {
+                v: 1,
+                outcome: "invalid",
+                reason: "direct report: /early: is not an allowed field",
+                handed: [],
+              },
+            }
+          : applied([reduce]);
+      },
+    });
+    await expect(reporter.report(outcome("m-0-0-0"))).resolves.toEqual([reduce]);
+    await reporter.report(outcome("m-0-0-1"));
+    // The same seq again without the field, and every later report without it.
+    expect(sent.map((r) => [r.seq, r.early ?? false])).toEqual([
+      [1, true],
+      [1, false],
+      [2, false],
+    ]);
+    expect(published).toEqual([]);
+  });
+
   it("keeps early work of a report whose outcome stays unknown until a recovered answer settles it", async () => {
     const lost: DirectAnswer = { kind: "lost", reason: "timeout" };
     const withdrawn: string[] = [];

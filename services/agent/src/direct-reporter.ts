@@ -74,6 +74,8 @@ export class DirectReporter {
   /** The manifest session of this agent process: a restart starts a new one. */
   readonly clientId: string;
   private seq = 0;
+  /** Ask for early hand-overs (off for good once a leader refuses the field). */
+  private askEarly: boolean;
   /** Seqs still waiting for their final answer (the lowest bounds ackedSeq). */
   private readonly open = new Set<number>();
   private readonly tries: number;
@@ -87,6 +89,7 @@ export class DirectReporter {
     this.retryDelayMs = o.retryDelayMs ?? 25;
     this.recoverTries = o.recoverTries ?? 10;
     this.recoverDelayMs = o.recoverDelayMs ?? 100;
+    this.askEarly = o.early === true;
   }
 
   /** Reports one item; resolves once it is committed or stored, with the work handed over. */
@@ -137,6 +140,17 @@ export class DirectReporter {
         return { run: this.settleEarly(early, handed), count: handed.length };
       }
       if (answer.kind === "reply" && answer.reply.outcome === "invalid") {
+        if (this.askEarly && /\/early\b/.test(answer.reply.reason ?? "")) {
+          // A leader older than early hand-overs refuses the field: ask it the plain way, this
+          // seq and every later one (a rolling upgrade that reached agents before peers).
+          this.askEarly = false;
+          this.o.logger.warn(
+            { reason: answer.reply.reason },
+            "the leader does not know early hand-overs; reporting without them from now on",
+          );
+          attempt--;
+          continue;
+        }
         // Cannot happen with a valid completion; TESSERA_CMD's validation reports it too.
         this.o.logger.error(
           { reason: answer.reply.reason, seq },
@@ -218,7 +232,7 @@ export class DirectReporter {
         pool: this.o.pool,
         handoverMax: Math.max(0, Math.min(MAX_HANDOVER, this.o.handoverMax())),
         ...body,
-        ...(this.o.early === true ? { early: true } : {}),
+        ...(this.askEarly ? { early: true } : {}),
       },
       (items) => early.arrived(items),
     );
