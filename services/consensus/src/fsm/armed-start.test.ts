@@ -260,6 +260,7 @@ describe("attempt-start whenReady (armed reduces)", () => {
       const cases = [
         "handed",
         "batch of both partials",
+        "batch with a map's twin",
         "partial missing",
         "paused",
         "unregistered",
@@ -276,6 +277,10 @@ describe("attempt-start whenReady (armed reduces)", () => {
         const job = d.submit(EMPTY, "j");
         if (setup === "batch of both partials") {
           expect(d.start(job, "m-0-0-0", 1).reply.ok).toBe(true);
+        } else if (setup === "batch with a map's twin") {
+          // m-0-0-0 has a live attempt and a speculative twin; both report, m-0-0-1 does not.
+          expect(d.start(job, "m-0-0-0", 1).reply.ok).toBe(true);
+          expect(d.start(job, "m-0-0-0", 2, undefined, true).reply.ok).toBe(true);
         } else if (setup !== "partial missing") {
           d.run(job, "m-0-0-0");
         }
@@ -285,17 +290,23 @@ describe("attempt-start whenReady (armed reduces)", () => {
         if (setup === "paused") d.ok({ type: "job-control", jobId: job, action: "pause" });
         if (setup === "already complete") d.complete(job, "m-0-0-1", 1, "agent-1");
         const handover = { pool: POOL, max: 1 };
+        const batchOf = (...reports: ReturnType<typeof d.completion>[]) => ({
+          type: "attempt-report-batch" as const,
+          reports,
+          handover,
+        });
         const report =
           setup === "batch of both partials"
-            ? {
-                type: "attempt-report-batch" as const,
-                reports: [
+            ? batchOf(
+                d.completion(job, "m-0-0-0", 1, "agent-1"),
+                d.completion(job, "m-0-0-1", 1, "agent-1"),
+              )
+            : setup === "batch with a map's twin"
+              ? batchOf(
                   d.completion(job, "m-0-0-0", 1, "agent-1"),
-                  d.completion(job, "m-0-0-1", 1, "agent-1"),
-                ],
-                handover,
-              }
-            : { ...d.completion(job, "m-0-0-1", 1, "agent-1"), handover };
+                  d.completion(job, "m-0-0-0", 2, "agent-1"),
+                )
+              : { ...d.completion(job, "m-0-0-1", 1, "agent-1"), handover };
         const before = d.fsm.snapshot();
         const preview = d.fsm.previewHandover(report).map((i) => i.itemId);
         expect(d.fsm.snapshot(), setup).toEqual(before);

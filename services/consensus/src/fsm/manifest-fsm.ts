@@ -988,8 +988,9 @@ export class ManifestFsm implements StateMachine {
     const h = cmd.handover;
     if (!h || this.emergencyStop) return [];
     const items: WorkItemV1[] = [];
-    /** Partials this command completes, per `${jobId}/${reduce}`. */
+    /** Partials this command completes, per `${jobId}/${reduce}`, and the maps completing them. */
     const adds = new Map<string, number>();
+    const completes = new Set<string>();
     for (const c of cmd.type === "attempt-complete" ? [cmd] : cmd.reports) {
       if (items.length >= h.max) break;
       if (c.type !== "attempt-complete") continue;
@@ -1005,6 +1006,9 @@ export class ManifestFsm implements StateMachine {
       if (m >= job.maps || job.tasks.state[m] === DONE) continue;
       const a = job.live.get(m)?.find((x) => x.attempt === c.attempt);
       if (!a || (a.nodeId !== null && a.nodeId !== c.nodeId)) continue;
+      // A second report of the same map in one batch (its twin) would lose the race.
+      if (completes.has(`${job.id}/${m}`)) continue;
+      completes.add(`${job.id}/${m}`);
       const r = job.reduceOfMap(m);
       const key = `${job.id}/${r}`;
       const added = (adds.get(key) ?? 0) + 1;
