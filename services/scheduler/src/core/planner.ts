@@ -121,8 +121,8 @@ const FRESH_BEAT_MS = 2_000;
  * either, or when the agent was killed and is back under the same node id before the manifest
  * noticed: nothing else would end the attempt before its deadline (up to the initial 300 s) or,
  * for pulled work, before the dead process's message comes back after the ack wait. Not the
- * task's fault, so not counted as a failure. Returns the node and the wake-up time instead
- * while the window is still open.
+ * task's fault, so not counted as a failure. Returns `{expire: node}` when it is time to expire
+ * the attempt, the wake-up time while its window is still open (or every slot is busy).
  *
  * The free slot is what makes the judgement safe with agents of any version: current agents
  * list handed work waiting for a slot too, but older ones list only what runs — and any agent
