@@ -100,6 +100,23 @@ function completionOf(d: Driver, jobId: string, taskId: string): CompletionV1 {
   };
 }
 
+/** Agent-1's report (seq 1 of its session) of attempt 1 of `taskId`. */
+function directReport(
+  d: Driver,
+  jobId: string,
+  taskId: string,
+  over: Pick<DirectReportV1, "handoverMax"> & Partial<DirectReportV1>,
+): DirectReportV1 {
+  return {
+    v: 1,
+    clientId: "agent-agent-1-0000",
+    seq: 1,
+    pool: "cpu",
+    completion: completionOf(d, jobId, taskId),
+    ...over,
+  };
+}
+
 /** Both maps of reduce r-0-0 started, the first completed, the reduce armed. */
 function armedReduce(d: Driver): string {
   d.ok(upsert("agent-1"));
@@ -139,14 +156,7 @@ describe("DirectReports (tessera.leader.report)", () => {
     const { direct, metrics } = leaderOver(d);
     direct.start();
     try {
-      const report: DirectReportV1 = {
-        v: 1,
-        clientId: "agent-agent-1-0000",
-        seq: 1,
-        pool: "cpu",
-        handoverMax: 2,
-        completion: completionOf(d, job, "m-0-0-1"),
-      };
+      const report = directReport(d, job, "m-0-0-1", { handoverMax: 2 });
       const reply = await ask(report);
       expect(reply, reply.reason).toMatchObject({ outcome: "applied", ok: true });
       expect(reply.handed.map((i) => [i.itemId, i.pool, i.kind])).toEqual([
@@ -178,15 +188,7 @@ describe("DirectReports (tessera.leader.report)", () => {
     const { direct, metrics } = leaderOver(d, { down: false }, () => replicated);
     direct.start();
     try {
-      const report: DirectReportV1 = {
-        v: 1,
-        clientId: "agent-agent-1-0000",
-        seq: 1,
-        pool: "cpu",
-        handoverMax: 1,
-        early: true,
-        completion: completionOf(d, job, "m-0-0-1"),
-      };
+      const report = directReport(d, job, "m-0-0-1", { handoverMax: 1, early: true });
       let pendingAtEarly: unknown;
       const answers = await askAll(report, () => {
         // The report's entry is still replicating: nothing is applied yet.
@@ -229,15 +231,9 @@ describe("DirectReports (tessera.leader.report)", () => {
     });
     direct.start();
     try {
-      const answers = await askAll({
-        v: 1,
-        clientId: "agent-agent-1-0000",
-        seq: 1,
-        pool: "cpu",
-        handoverMax: 1,
-        early: true,
-        completion: completionOf(d, job, "m-0-0-1"),
-      });
+      const answers = await askAll(
+        directReport(d, job, "m-0-0-1", { handoverMax: 1, early: true }),
+      );
       expect(answers.map((a) => [a.outcome, a.handed.length])).toEqual([
         ["early", 1],
         ["applied", 0],
@@ -257,14 +253,7 @@ describe("DirectReports (tessera.leader.report)", () => {
     const { direct } = leaderOver(d, { down: true });
     direct.start();
     try {
-      const good: DirectReportV1 = {
-        v: 1,
-        clientId: "agent-agent-1-0000",
-        seq: 1,
-        pool: "cpu",
-        handoverMax: 0,
-        completion: completionOf(d, job, "m-0-0-0"),
-      };
+      const good = directReport(d, job, "m-0-0-0", { handoverMax: 0 });
       expect(await ask(good)).toMatchObject({
         outcome: "unavailable",
         reason: expect.stringContaining("not the leader"),
