@@ -1,6 +1,7 @@
 // The consensus cluster as `tessera cluster status` and `tessera top` show it: the peer that
 // answered names the members, and each member is asked for its own view (only a peer knows its
 // own commit and applied index), directly, without redirects.
+import { BASE_FEATURE_LEVEL } from "@tessera/protocol";
 import type { ClusterClient } from "./client.js";
 
 /** GET /v1/cluster of one peer (read field by field: an older peer may lack some). */
@@ -11,6 +12,8 @@ export interface ClusterView {
   leader?: { id?: number; http?: string; grpc?: string } | null;
   commitIndex?: number;
   appliedIndex?: number;
+  /** Absent from peers that predate feature levels (they are level 1). */
+  featureLevel?: { cluster?: number; supported?: number };
   peers?: { id: number; role?: string; grpc?: string; http?: string; matchIndex?: number }[];
 }
 
@@ -24,11 +27,15 @@ export interface PeerStatus {
   readonly appliedIndex: number | null;
   readonly grpc: string | null;
   readonly http: string | null;
+  /** The highest manifest feature level the peer can apply (null when it did not answer). */
+  readonly featureLevel: number | null;
 }
 
 export interface ClusterStatus {
   readonly leader: number | null;
   readonly term: number;
+  /** The manifest's committed feature level (the highest any answering peer has applied). */
+  readonly featureLevel: number;
   readonly peers: readonly PeerStatus[];
 }
 
@@ -49,9 +56,13 @@ export async function readClusterStatus(
   peerTimeoutMs = 2_000,
 ): Promise<ClusterStatus> {
   const view = (await client.get("/v1/cluster")) as ClusterView;
+  // Levels only go up: the highest any peer has applied is the cluster's.
+  const levelOf = (v: ClusterView) => v.featureLevel?.cluster ?? BASE_FEATURE_LEVEL;
+  let featureLevel = levelOf(view);
   const peers = await Promise.all(
     (view.peers ?? []).map(async (p): Promise<PeerStatus> => {
       const own = p.http ? await ownView(p.http, peerTimeoutMs) : undefined;
+      if (own) featureLevel = Math.max(featureLevel, levelOf(own));
       return {
         id: p.id,
         role: own?.role ?? p.role ?? "unknown",
@@ -61,6 +72,7 @@ export async function readClusterStatus(
         appliedIndex: own?.appliedIndex ?? null,
         grpc: p.grpc ?? null,
         http: p.http ?? null,
+        featureLevel: own ? (own.featureLevel?.supported ?? BASE_FEATURE_LEVEL) : null,
       };
     }),
   );
@@ -68,6 +80,7 @@ export async function readClusterStatus(
   return {
     leader: view.leader?.id ?? leaderPeer?.id ?? null,
     term: Math.max(view.term ?? 0, ...peers.map((p) => p.term ?? 0)),
+    featureLevel,
     peers,
   };
 }

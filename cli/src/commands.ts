@@ -578,6 +578,7 @@ export async function nodeList(opts: Common): Promise<unknown> {
       nodeId: string;
       state?: string;
       drained?: boolean;
+      drainReason?: string | null;
       liveAttempts?: number;
       executionProvider?: string;
       capacity?: { slots?: number };
@@ -590,7 +591,7 @@ export async function nodeList(opts: Common): Promise<unknown> {
       slots === undefined ? "" : slots === 0 && n.state === "active" ? "standby" : `slots ${slots}`;
     say(
       opts,
-      `${n.nodeId}\t${n.state ?? "?"}${n.drained ? " (drained)" : ""}\t${n.executionProvider ?? ""}\t${offers}\tlive ${n.liveAttempts ?? 0}`,
+      `${n.nodeId}\t${n.state ?? "?"}${n.drained ? ` (drained${n.drainReason ? `: ${n.drainReason}` : ""})` : ""}\t${n.executionProvider ?? ""}\t${offers}\tlive ${n.liveAttempts ?? 0}`,
     );
   }
   return body;
@@ -638,13 +639,26 @@ export async function nodePromote(id: string, opts: Common & { nats?: string }):
   }
 }
 
-export async function nodeDrain(id: string, opts: Common & { undo?: boolean }): Promise<unknown> {
+export async function nodeDrain(
+  id: string,
+  opts: Common & { undo?: boolean; reason?: string },
+): Promise<unknown> {
+  if (opts.reason !== undefined && opts.undo) {
+    throw new CliError("--reason: only a drain takes a reason (not --undo)");
+  }
+  if (opts.reason !== undefined && (opts.reason.trim() === "" || opts.reason.length > 1024)) {
+    throw new CliError("--reason: must be 1..1024 characters of text");
+  }
   const body = await clientFor(opts).command({
     type: "node-drain",
     nodeId: nodeIdArg(id),
     drained: !opts.undo,
+    ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
   });
-  say(opts, `${id}: ${opts.undo ? "undrained" : "drained"}`);
+  say(
+    opts,
+    `${id}: ${opts.undo ? "undrained" : "drained"}${opts.reason ? ` (${opts.reason})` : ""}`,
+  );
   return body;
 }
 
@@ -697,11 +711,14 @@ export async function clusterRemovePeer(idArg: string, opts: Common): Promise<un
 
 export async function clusterStatus(opts: Common): Promise<unknown> {
   const result = await readClusterStatus(clientFor(opts));
-  say(opts, `leader ${result.leader ?? "none"}  term ${result.term}`);
+  say(
+    opts,
+    `leader ${result.leader ?? "none"}  term ${result.term}  feature level ${result.featureLevel}`,
+  );
   for (const p of result.peers) {
     say(
       opts,
-      `  peer ${p.id}  ${p.role.padEnd(9)} commit ${p.commitIndex ?? "?"}  applied ${p.appliedIndex ?? "?"}  ${p.http ?? ""}${p.reachable ? "" : "  (unreachable)"}`,
+      `  peer ${p.id}  ${p.role.padEnd(9)} commit ${p.commitIndex ?? "?"}  applied ${p.appliedIndex ?? "?"}  level ${p.featureLevel ?? "?"}  ${p.http ?? ""}${p.reachable ? "" : "  (unreachable)"}`,
     );
   }
   return result;

@@ -220,6 +220,10 @@ function program(): Command {
       .command("drain")
       .argument("<id>")
       .option("--undo", "make the node available again")
+      .option(
+        "--reason <text>",
+        "why (kept with the node until it is undrained; needs cluster feature level 2)",
+      )
       .description("stop placing work on a node"),
   ).action(run(nodeDrain));
   common(

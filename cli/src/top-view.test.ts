@@ -23,12 +23,14 @@ const peer = (id: number, role: string, o: Partial<PeerStatus> = {}): PeerStatus
   appliedIndex: 100,
   grpc: `127.0.0.1:700${id}`,
   http: `http://127.0.0.1:800${id}`,
+  featureLevel: 2,
   ...o,
 });
 
 const cluster = (leader: number | null, term = 2, peers?: PeerStatus[]): ClusterStatus => ({
   leader,
   term,
+  featureLevel: 2,
   peers: peers ?? [1, 2, 3].map((id) => peer(id, id === leader ? "leader" : "follower")),
 });
 

@@ -38,6 +38,12 @@ export {
   type ValidationIssue,
 } from "./errors.js";
 export {
+  BASE_FEATURE_LEVEL,
+  MANIFEST_FEATURE_LEVEL,
+  type RequiredLevel,
+  requiredFeatureLevel,
+} from "./feature-levels.js";
+export {
   agentControlReplyCodec,
   agentControlRequestCodec,
   commandEnvelopeCodec,
@@ -101,6 +107,7 @@ export {
   AttemptStartBatchCommand,
   AttemptStartCommand,
   ClientId,
+  ClusterLevelCommand,
   CommandEnvelope,
   CommandEnvelopeV1,
   EmergencyStopCommand,
@@ -150,6 +157,7 @@ export {
 } from "./schemas/direct-report.js";
 export {
   EmergencyStopEvent,
+  FeatureLevelEvent,
   JobCancelledEvent,
   JobComputedEvent,
   JobDeletedEvent,

@@ -9,9 +9,11 @@ import {
   encodeManifestEventBatch,
   encodeManifestReply,
   MANIFEST_COMMAND_TYPES,
+  type ManifestCommand,
   type ManifestEventBatchV1,
   manifestEventBatchCodec,
   type ProtocolValidationError,
+  requiredFeatureLevel,
 } from "./index.js";
 
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -119,7 +121,8 @@ describe("manifest command envelope", () => {
       at: 5,
     },
     "node-failed": { type: "node-failed", nodeId: "a-1", reason: "phi 9.1" },
-    "node-drain": { type: "node-drain", nodeId: "a-1", drained: true },
+    "node-drain": { type: "node-drain", nodeId: "a-1", drained: true, reason: "rack move" },
+    "cluster-level": { type: "cluster-level", level: 2 },
     noop: { type: "noop" },
   };
 
@@ -129,6 +132,22 @@ describe("manifest command envelope", () => {
       const e = env(cmd, { ackedSeq: 0 }) as CommandEnvelopeV1;
       expect(decodeCommandEnvelope(encodeCommandEnvelope(e))).toEqual(e);
     }
+  });
+
+  it("names the feature level a command needs", () => {
+    expect(requiredFeatureLevel({ type: "node-drain", nodeId: "a-1", drained: true })).toEqual({
+      level: 1,
+      feature: "node-drain",
+    });
+    expect(requiredFeatureLevel(valid["node-drain"] as ManifestCommand)).toEqual({
+      level: 2,
+      feature: "node-drain's reason",
+    });
+    // The raise itself needs no level: it is how a cluster moves up.
+    expect(requiredFeatureLevel({ type: "cluster-level", level: 2 }).level).toBe(1);
+    expect(rejection(env({ type: "cluster-level", level: 0 })).message).toBe(
+      "manifest command: /cmd/level: must be an integer between 1 and 65535",
+    );
   });
 
   it("names an unknown command type with the accepted list", () => {

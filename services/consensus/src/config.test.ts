@@ -1,3 +1,4 @@
+import { MANIFEST_FEATURE_LEVEL } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "./api/errors.js";
 import { parseConsensusConfig } from "./config.js";
@@ -107,6 +108,15 @@ describe("parseConsensusConfig", () => {
     ).toBe(2_000);
     expect(() => parseConsensusConfig(argv, { env: { TESSERA_HEARTBEAT_MS: "5s" } })).toThrow(
       /^TESSERA_HEARTBEAT_MS: "5s" must be an integer between 10 and 60000/,
+    );
+  });
+
+  it("advertises the newest feature level unless --feature-level holds it lower", () => {
+    const argv = ["--id", "1", "--peers", PEERS, "--data", "d"];
+    expect(parseConsensusConfig(argv, { env: {} }).featureLevel).toBe(MANIFEST_FEATURE_LEVEL);
+    expect(parseConsensusConfig([...argv, "--feature-level", "1"]).featureLevel).toBe(1);
+    expect(() => parseConsensusConfig([...argv, "--feature-level", "0"])).toThrow(
+      `--feature-level: "0" must be an integer between 1 and ${MANIFEST_FEATURE_LEVEL}`,
     );
   });
 

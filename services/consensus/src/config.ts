@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { LOG_LEVELS, type LogLevel } from "@tessera/config";
+import { BASE_FEATURE_LEVEL, MANIFEST_FEATURE_LEVEL } from "@tessera/protocol";
 import { ServiceError, ServiceErrorCode } from "./api/errors.js";
 
 /** Per-link network fault injection (applied by the peer transport to outgoing messages). */
@@ -76,6 +77,11 @@ export interface ConsensusConfig {
   readonly shutdownGraceMs: number;
   /** The agents' heartbeat period; the failure detector is scaled to it. */
   readonly heartbeatIntervalMs: number;
+  /**
+   * The highest manifest feature level this peer advertises and can apply (libs/protocol
+   * feature-levels.ts); default the newest this build knows.
+   */
+  readonly featureLevel: number;
 }
 
 export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:port,2=host:port,... --data DIR [options]
@@ -104,7 +110,10 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
   --event-ring N         event batches kept per peer for re-publish / Watch (default 10000)
   --shutdown-grace-ms MS SIGTERM grace (default 5000)
   --heartbeat-ms MS      agents' heartbeat period; failure detection scales with it (default 1000;
-                         env TESSERA_HEARTBEAT_MS, as the agents read it)`;
+                         env TESSERA_HEARTBEAT_MS, as the agents read it)
+  --feature-level N      highest manifest feature level this peer advertises and applies, 1..${MANIFEST_FEATURE_LEVEL}
+                         (default ${MANIFEST_FEATURE_LEVEL}); a lower one holds the cluster at it during a rolling
+                         upgrade you may still roll back`;
 
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
 const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s/]+$/;
@@ -134,6 +143,7 @@ const STRING_FLAGS = [
   "event-ring",
   "shutdown-grace-ms",
   "heartbeat-ms",
+  "feature-level",
 ] as const;
 const BOOLEAN_FLAGS = ["join", "ship-logs", "help"] as const;
 
@@ -326,6 +336,9 @@ export function parseConsensusConfig(
     heartbeatIntervalMs: heartbeatMs(
       get("heartbeat-ms", "/heartbeatMs") ?? envRaw(env, "TESSERA_HEARTBEAT_MS"),
     ),
+    featureLevel:
+      optInt("feature-level", "/featureLevel", BASE_FEATURE_LEVEL, MANIFEST_FEATURE_LEVEL) ??
+      MANIFEST_FEATURE_LEVEL,
   };
 }
 
@@ -398,6 +411,7 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
     "eventRing",
     "shutdownGraceMs",
     "heartbeatMs",
+    "featureLevel",
   ]);
   for (const k of Object.keys(parsed)) {
     if (!known.has(k)) fail(`${path}: /${k}`, "is not a known setting");

@@ -58,7 +58,11 @@ export interface BatchApplyOutcome {
 }
 
 export interface StateMachine {
-  /** Applies one committed entry. Never throws for bad input; see ApplyOutcome.reply. */
+  /**
+   * Applies one committed entry. Never throws for bad input (see ApplyOutcome.reply); it throws
+   * only when this peer cannot follow the log at all (the manifest's FeatureLevelError: a level
+   * above its own), and the host then stops the peer.
+   */
   apply(cmd: CommittedCommand): ApplyOutcome;
   /** Applies a batch entry's commands in order (same rules as apply, per command). */
   applyBatch(entry: CommittedBatch): BatchApplyOutcome;

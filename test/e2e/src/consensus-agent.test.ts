@@ -207,5 +207,24 @@ describe("e2e: consensus and agent failures", () => {
       state: "active",
       changed: false,
     });
+
+    // Draining with a reason is a level-2 field: every peer of a fresh cluster supports it, so
+    // the leader has raised the level; the reason stays with the node until it is undrained.
+    const status = await runCli<{ featureLevel: number; peers: { featureLevel: number }[] }>(
+      cluster,
+      ["cluster", "status"],
+    ).result;
+    expect(status.featureLevel).toBe(2);
+    expect(status.peers.map((p) => p.featureLevel)).toEqual([2, 2, 2]);
+    const drain = runCli(cluster, ["node", "drain", "agent-3", "--reason", "rack move"]);
+    expect(await drain.result).toMatchObject({ ok: true, result: { drained: true } });
+    type Nodes = { nodes: { nodeId: string; drained: boolean; drainReason: string | null }[] };
+    const agent3 = async () =>
+      (await runCli<Nodes>(cluster, ["node", "list"]).result).nodes.find(
+        (n) => n.nodeId === "agent-3",
+      );
+    expect(await agent3()).toMatchObject({ drained: true, drainReason: "rack move" });
+    await runCli(cluster, ["node", "drain", "agent-3", "--undo"]).result;
+    expect(await agent3()).toMatchObject({ drained: false, drainReason: null });
   });
 });

@@ -358,10 +358,32 @@ export const NodeDrainCommand = Type.Object(
     type: Type.Literal("node-drain"),
     nodeId: SubjectToken,
     drained: Type.Boolean({ errorMessage: "must be a boolean" }),
+    /**
+     * Why (who drained it, for what), kept with the node until it is undrained; only with
+     * `drained: true`. Feature level 2 (feature-levels.ts).
+     */
+    reason: Type.Optional(Reason),
   },
   { additionalProperties: false, $id: "NodeDrainCommand" },
 );
 export type NodeDrainCommand = Static<typeof NodeDrainCommand>;
+
+/**
+ * Raises the manifest's feature level (feature-levels.ts). The leader proposes it once every
+ * member has said it supports the level; a peer that does not stops rather than diverge.
+ */
+export const ClusterLevelCommand = Type.Object(
+  {
+    type: Type.Literal("cluster-level"),
+    level: Type.Integer({
+      minimum: 1,
+      maximum: 65_535,
+      errorMessage: "must be an integer between 1 and 65535",
+    }),
+  },
+  { additionalProperties: false, $id: "ClusterLevelCommand" },
+);
+export type ClusterLevelCommand = Static<typeof ClusterLevelCommand>;
 
 export const NoopCommand = Type.Object(
   { type: Type.Literal("noop") },
@@ -388,6 +410,7 @@ export const MANIFEST_COMMAND_SCHEMAS = {
   "node-upsert": NodeUpsertCommand,
   "node-failed": NodeFailedCommand,
   "node-drain": NodeDrainCommand,
+  "cluster-level": ClusterLevelCommand,
   noop: NoopCommand,
 } as const satisfies Record<string, TSchema>;
 
@@ -418,6 +441,7 @@ export type ManifestCommand =
   | NodeUpsertCommand
   | NodeFailedCommand
   | NodeDrainCommand
+  | ClusterLevelCommand
   | NoopCommand;
 
 /** A command's exactly-once identity (also DirectReportV1's). */
@@ -477,6 +501,12 @@ export const MANIFEST_REPLY_CODES = [
   "oversized",
   /** Not UTF-8 JSON, or a field violates its schema (reason names the field path). */
   "schema-error",
+  /**
+   * The command (or one of its fields) needs a higher feature level than the cluster has reached:
+   * a peer is older or runs with a lower --feature-level. Not recorded in the session, like a
+   * schema error, so the same seq may run once the level is raised.
+   */
+  "feature-unavailable",
   /** The seq is older than the replies this session still keeps; it will not run again. */
   "stale-seq",
   "unknown-job",

@@ -201,11 +201,17 @@ export const NodeFailedEvent = event("node", "failed", {
 export const NodeDrainEvent = event("node", "drain", {
   nodeId: SubjectToken,
   drained: Type.Boolean(),
+  reason: Type.Optional(Reason),
 });
 
 export const EmergencyStopEvent = event("control", "emergency-stop", {
   engaged: Type.Boolean(),
   released: NonNegativeInt(),
+});
+
+/** The manifest's feature level was raised (feature-levels.ts). */
+export const FeatureLevelEvent = event("control", "feature-level", {
+  level: Type.Integer({ minimum: 1 }),
 });
 
 /** Every event schema by `category.type`. */
@@ -237,6 +243,7 @@ export const MANIFEST_EVENT_SCHEMAS = {
   "node.failed": NodeFailedEvent,
   "node.drain": NodeDrainEvent,
   "control.emergency-stop": EmergencyStopEvent,
+  "control.feature-level": FeatureLevelEvent,
 } as const satisfies Record<string, TSchema>;
 
 export type ManifestEventName = keyof typeof MANIFEST_EVENT_SCHEMAS;

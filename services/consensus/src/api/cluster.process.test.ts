@@ -43,6 +43,8 @@ interface Peer {
   proc: ChildProcess | undefined;
   exit: Promise<number | null> | undefined;
   output: string[];
+  /** Extra flags (kept across restarts). */
+  args: string[];
 }
 
 let nats: NatsServer;
@@ -62,6 +64,7 @@ function startPeer(p: Peer, peerList: string): void {
       ...["--http", p.http.replace("http://", ""), "--nats", nats.url, "--ack-wait-ms", "2000"],
       ...["--heartbeat-ms", "100"],
       ...["--peers-http", peers.map((q) => `${q.id}=${q.http.replace("http://", "")}`).join(",")],
+      ...p.args,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -169,6 +172,9 @@ beforeAll(async () => {
       proc: undefined,
       exit: undefined,
       output: [],
+      // Peer 3 runs as a binary one feature level behind until the rolling-upgrade test: every
+      // other test runs on a mixed cluster held at level 1.
+      args: i === 2 ? ["--feature-level", "1"] : [],
     });
   }
   peerList = peers.map((p) => `${p.id}=${p.grpc}`).join(",");
@@ -601,5 +607,92 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     expect(new Set(stored).size).toBe(stored.length);
     // Followers apply in stream order and skip indexes they have passed: order is the contract.
     expect(stored).toEqual([...stored].sort((a, b) => a - b));
+  });
+
+  it("rolling upgrade: a level-2 field waits for the last peer; a peer that cannot apply the raised level stops", async () => {
+    const levels = async () =>
+      Promise.all(
+        peers.map(async (p) => {
+          const r = await getJson(`${p.http}/v1/cluster`);
+          return (r.body as { featureLevel: { cluster: number; supported: number } }).featureLevel;
+        }),
+      );
+    expect(await levels()).toEqual([
+      { cluster: 1, supported: 2 },
+      { cluster: 1, supported: 2 },
+      { cluster: 1, supported: 1 },
+    ]);
+    let l = await leader();
+    const command = (seq: number, cmd: unknown) =>
+      post(`${l.http}/v1/commands`, { v: 1, clientId: "upgrade-test", seq, cmd }, "follow");
+    const upsert = await command(1, {
+      type: "node-upsert",
+      nodeId: "upgrade-node",
+      labels: { cloud: "local", region: "r1", zone: "r1-a", pool: "cpu" },
+      capacity: { slots: 2, cpus: 4, memoryBytes: 1 << 30, gpus: 0 },
+      executionProvider: "cpu",
+      at: Date.now(),
+    });
+    expect(upsert.status).toBe(200);
+    const drain = {
+      type: "node-drain",
+      nodeId: "upgrade-node",
+      drained: true,
+      reason: "rack move",
+    };
+    const refused = await command(2, drain);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ ok: false, code: "feature-unavailable" });
+    expect(String(refused.body.reason)).toMatch(
+      /needs cluster feature level 2; the cluster runs at level 1/,
+    );
+
+    // Upgrade the last peer: the leader hears it now supports level 2 and commits the raise.
+    const old = peers[2] as Peer;
+    old.proc?.kill("SIGTERM");
+    expect(await old.exit).toBe(0);
+    old.args = [];
+    startPeer(old, peerList);
+    await waitFor(
+      "feature level 2 on every peer",
+      async () => {
+        const now = await levels().catch(() => undefined);
+        return now !== undefined && now.every((x) => x.cluster === 2);
+      },
+      30_000,
+      200,
+    );
+    expect(await metric(old, "tessera_consensus_feature_level")).toBe(4); // cluster 2 + peer 2
+    l = await leader();
+    // The refused seq was not recorded: it runs now.
+    const drained = await command(2, drain);
+    expect(drained.status).toBe(200);
+    expect(drained.body).toMatchObject({ ok: true, result: { drained: true, changed: true } });
+    for (const p of peers) {
+      await waitFor(
+        `drain reason on peer ${p.id}`,
+        async () => {
+          const r = await getJson(`${p.http}/v1/nodes?consistency=stale`);
+          const nodes = (r.body as { nodes: { nodeId: string; drainReason: string | null }[] })
+            .nodes;
+          return nodes.find((n) => n.nodeId === "upgrade-node")?.drainReason === "rack move";
+        },
+        20_000,
+      );
+    }
+
+    // Rolled back to a binary that cannot apply level 2: it stops instead of diverging.
+    old.proc?.kill("SIGTERM");
+    expect(await old.exit).toBe(0);
+    old.args = ["--feature-level", "1"];
+    startPeer(old, peerList);
+    await waitFor("the rolled-back peer to stop", async () => old.proc?.exitCode != null, 20_000);
+    expect(old.proc?.exitCode).toBe(1);
+    expect(old.output.join("")).toMatch(
+      /the cluster runs at feature level 2 \(index \d+\) but this peer supports at most 1/,
+    );
+    old.args = [];
+    startPeer(old, peerList);
+    await onEveryPeer("after-term", [old]);
   });
 });

@@ -305,6 +305,7 @@ export async function createHttpServer(
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
       snapshotIndex: s.snapshotIndex,
+      featureLevel: ctx.readModel.featureLevel,
       ...(withDigest ? { digest: ctx.readModel.digest() } : {}),
       peers: s.members.map((m) => {
         const addr = ctx.directory.address(m.id);

@@ -76,6 +76,9 @@ export interface InfoReplyWire {
   leaderHttp: string;
   commitIndex: number;
   appliedIndex: number;
+  /** 0 (the proto3 default) from a peer that predates feature levels. */
+  featureLevel: number;
+  clusterFeatureLevel: number;
 }
 
 let cached: grpc.ServiceDefinition | undefined;
@@ -325,6 +328,8 @@ export function manifestHandlers(ctx: ServiceContext): grpc.UntypedServiceImplem
       leaderHttp: leader?.http ?? "",
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
+      featureLevel: ctx.readModel.featureLevel.supported,
+      clusterFeatureLevel: ctx.readModel.featureLevel.cluster,
     });
   };
 

@@ -99,6 +99,20 @@ export class ConsensusMetrics {
     });
   }
 
+  /** The manifest's committed feature level and the highest this peer can apply (on scrape). */
+  trackFeatureLevel(level: () => { readonly cluster: number; readonly supported: number }): void {
+    this.registry.gauge<"of">({
+      name: "tessera_consensus_feature_level",
+      help: "Manifest feature level: of=cluster (committed, as this peer applied it) or of=peer (the highest this peer can apply, --feature-level)",
+      labelNames: ["of"],
+      collect() {
+        const l = level();
+        this.set({ of: "cluster" }, l.cluster);
+        this.set({ of: "peer" }, l.supported);
+      },
+    });
+  }
+
   /** Prometheus text exposition for GET /metrics. */
   render(): Promise<string> {
     return this.registry.metrics();

@@ -24,6 +24,8 @@ export interface ManifestReadModel {
   /** Hex SHA-256 of the canonical FSM state. */
   digest(): string;
   readonly appliedIndex: number;
+  /** The manifest's committed feature level and the highest this peer can apply. */
+  readonly featureLevel: { readonly cluster: number; readonly supported: number };
 }
 
 export type ManifestQuery =

@@ -22,5 +22,8 @@ export function fsmReadModel(fsm: ManifestFsm): ManifestReadModel {
     get appliedIndex() {
       return fsm.appliedIndex;
     },
+    get featureLevel() {
+      return fsm.featureLevel;
+    },
   };
 }

@@ -26,8 +26,10 @@ import { RaftPeer } from "../peer/index.js";
 import type { PeerAddress, RaftPeerApi } from "../peer/types.js";
 import type { FaultsAdmin, ServiceContext } from "./context.js";
 import { ServiceError, ServiceErrorCode } from "./errors.js";
+import { FeatureLevelRaiser } from "./feature-level.js";
 import { createHttpServer } from "./http.js";
 import { LeaderDirectory } from "./leader.js";
+import { ManifestClient } from "./manifest-client.js";
 import { registerManifestService } from "./manifest-grpc.js";
 import { ConsensusMetrics } from "./metrics.js";
 import { Proposer } from "./proposer.js";
@@ -63,8 +65,9 @@ export async function startConsensusService(
   const log = logger.child({ component: "service" });
   const metrics = new ConsensusMetrics(config.id);
   const ring = new EventRing(config.eventRing);
-  const fsm = new ManifestFsm();
+  const fsm = new ManifestFsm({ featureLevel: config.featureLevel });
   metrics.trackManifest(() => fsm.listJobs());
+  metrics.trackFeatureLevel(() => fsm.featureLevel);
   const stateMachine = new RecordingStateMachine(fsm, ring);
 
   const server = new grpc.Server({
@@ -112,6 +115,16 @@ export async function startConsensusService(
 
   const directory = new LeaderDirectory(peer, config.peers);
   const proposer = new Proposer(peer, directory, metrics);
+  // Members' advertised feature levels come from their gRPC Info (one short attempt each).
+  const infoClient = new ManifestClient({ peers: [config.self.grpc], attemptTimeoutMs: 1_000 });
+  const levels = new FeatureLevelRaiser({
+    peer,
+    directory,
+    proposer,
+    level: () => fsm.featureLevel,
+    advertisedAt: async (grpc) => (await infoClient.info(grpc)).featureLevel,
+    logger,
+  });
   const transport = peer;
   const faults: FaultsAdmin = {
     get: () => transport.faults(),
@@ -309,8 +322,13 @@ export async function startConsensusService(
   const offLeader = peer.onLeaderChange((leaderId, term) => {
     log.info({ leaderId, term }, "leader changed");
     setDuties(leaderId === config.id);
+    if (leaderId === config.id) levels.start();
+    else levels.stop();
   });
-  if (peer.isLeader()) setDuties(true);
+  if (peer.isLeader()) {
+    setDuties(true);
+    levels.start();
+  }
   const natsStarted = config.natsServers
     ? startNats(config.natsServers).catch((err: unknown) =>
         log.error({ err }, "NATS setup failed; no ingestion, events or heartbeats"),
@@ -342,6 +360,8 @@ export async function startConsensusService(
           .catch((err: unknown) => log.warn({ err }, "leadership transfer failed"));
       }
       offLeader();
+      levels.stop();
+      infoClient.close();
       setDuties(false);
       await duties;
       await http.close().catch(() => undefined);

@@ -2,8 +2,8 @@ import type { ManifestReplyCode } from "@tessera/protocol";
 
 /**
  * Errors of the manifest FSM. Apply never throws them out: a rejected command becomes an
- * `{ok: false, code, reason}` reply. Only `restore()` (corrupt snapshot) and construction with
- * bad options throw to the host.
+ * `{ok: false, code, reason}` reply. Only `restore()` (corrupt snapshot), construction with
+ * bad options and a feature level above this peer's (FeatureLevelError) throw to the host.
  */
 
 /** A command the manifest refuses; converted to a reply inside apply(). */
@@ -39,5 +39,25 @@ export class FsmOptionsError extends Error {
   ) {
     super(`manifest options: ${field}: ${reason}`);
     this.name = "FsmOptionsError";
+  }
+}
+
+/**
+ * The cluster committed a feature level this peer cannot apply (an older binary, or a lower
+ * --feature-level, that joined or came back after the raise). Applying on would mean guessing at
+ * commands it does not know, so the peer must stop: upgrade it, then restart it.
+ */
+export class FeatureLevelError extends Error {
+  readonly code = "TESSERA_E_FEATURE_LEVEL";
+  constructor(
+    readonly supported: number,
+    readonly required: number,
+    /** The log index (or snapshot index) that carries the level. */
+    readonly index: number,
+  ) {
+    super(
+      `the cluster runs at feature level ${required} (index ${index}) but this peer supports at most ${supported}: upgrade it (or raise its --feature-level) and restart it`,
+    );
+    this.name = "FeatureLevelError";
   }
 }

@@ -3,7 +3,12 @@
  * Everything here is pure (no I/O, no clock); the service shell owns processes and networking.
  */
 
-export { FsmOptionsError, FsmSnapshotError, ManifestRejection } from "./errors.js";
+export {
+  FeatureLevelError,
+  FsmOptionsError,
+  FsmSnapshotError,
+  ManifestRejection,
+} from "./errors.js";
 export {
   DEFAULT_FAILURE_DETECTOR_OPTIONS,
   FailureDetector,

@@ -939,9 +939,9 @@ describe("determinism and snapshots", () => {
     const badMagic = good.slice();
     badMagic[0] = 0;
     expect(() => b.restore(badMagic)).toThrow(/bad magic/);
-    const v7 = good.slice();
-    v7[4] = 7;
-    expect(() => b.restore(v7)).toThrow(/unsupported version 7 \(supported: 1\.\.6\)/);
+    const v8 = good.slice();
+    v8[4] = 8;
+    expect(() => b.restore(v8)).toThrow(/unsupported version 8 \(supported: 1\.\.7\)/);
     expect(b.digest()).toBe(digest);
   });
 

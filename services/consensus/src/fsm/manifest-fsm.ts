@@ -15,7 +15,9 @@ import {
   type AttemptReportBatchCommand,
   type AttemptStartBatchCommand,
   type AttemptStartCommand,
+  BASE_FEATURE_LEVEL,
   buildWorkItem,
+  type ClusterLevelCommand,
   type CommandEnvelope,
   commandEnvelopeCodec,
   decodeJson,
@@ -23,6 +25,7 @@ import {
   type Handover,
   type JobControlCommand,
   type JobVerifiedCommand,
+  MANIFEST_FEATURE_LEVEL,
   MAX_COMMAND_BYTES,
   type ManifestCommand,
   type ManifestEvent,
@@ -37,6 +40,7 @@ import {
   type OutputVerifiedCommand,
   ProtocolError,
   type ReleaseReason,
+  requiredFeatureLevel,
   type SubmitJobCommand,
   type TaskResetCommand,
   type WorkItemV1,
@@ -50,7 +54,12 @@ import type {
   StateMachine,
 } from "../state-machine.js";
 import { ChunkWriter, Reader } from "./binary.js";
-import { FsmOptionsError, FsmSnapshotError, ManifestRejection } from "./errors.js";
+import {
+  FeatureLevelError,
+  FsmOptionsError,
+  FsmSnapshotError,
+  ManifestRejection,
+} from "./errors.js";
 import {
   type ArmedAttempt,
   DONE,
@@ -103,6 +112,12 @@ export const DEFAULT_MANIFEST_LIMITS: ManifestLimits = {
 export interface ManifestFsmOptions {
   readonly limits?: Partial<ManifestLimits>;
   readonly sessions?: Partial<SessionOptions>;
+  /**
+   * The highest feature level this peer can apply (default MANIFEST_FEATURE_LEVEL). The one
+   * per-peer option: it changes nothing apply does until the cluster commits a level above it,
+   * and then apply throws FeatureLevelError (the peer must stop rather than diverge).
+   */
+  readonly featureLevel?: number;
 }
 
 export interface JobCounts {
@@ -220,6 +235,8 @@ export interface NodeView {
   readonly executionProvider: "cpu" | "cuda";
   readonly state: "active" | "failed";
   readonly drained: boolean;
+  /** Why the node was drained, when the drain said (null otherwise). */
+  readonly drainReason: string | null;
   readonly joinedAt: number;
   readonly lastUpsertAt: number;
   readonly failedAt: number | null;
@@ -244,11 +261,15 @@ type Result = Record<string, unknown>;
 
 const SNAPSHOT_MAGIC = 0x4d465354; // "TSFM" little-endian
 /**
- * Written by snapshot(); restore() also reads versions 1..5 (see README "Snapshot format"). v4
- * appends the deleted job ids; v5 writes job records of format 4 (live attempts' batch); v6 of
- * format 5 (armed attempts).
+ * The newest format: restore() reads versions 1..7 (see README "Snapshot format"). v4 appends
+ * the deleted job ids; v5 writes job records of format 4 (live attempts' batch); v6 of format 5
+ * (armed attempts); v7 adds node drain reasons and, last, the feature level. snapshot() writes v7
+ * only once the cluster's feature level is 2 or more, so that peers that cannot read it never
+ * receive one (feature-levels.ts in libs/protocol).
  */
-export const SNAPSHOT_VERSION = 6;
+export const SNAPSHOT_VERSION = 7;
+/** The format written while the cluster is at feature level 1. */
+const LEVEL_1_SNAPSHOT_VERSION = 6;
 const OLDEST_SNAPSHOT_VERSION = 1;
 
 /** The job record format a snapshot of `version` holds (v1..3 as numbered, then version − 1). */
@@ -326,6 +347,9 @@ export class ManifestFsm implements StateMachine {
   private nodes = new Map<string, NodeRecord>();
   private sessions: SessionTable;
   private totalTasks = 0;
+  /** The cluster's feature level: raised only by a committed cluster-level command. */
+  private clusterLevel = BASE_FEATURE_LEVEL;
+  private readonly supportedLevel: number;
 
   /** Events of the entry being applied. */
   private events: ManifestEventOut[] = [];
@@ -341,6 +365,18 @@ export class ManifestFsm implements StateMachine {
       throw new FsmOptionsError("limits.defaultMaxAttempts", "must be <= 255");
     }
     this.limits = limits;
+    const level = options.featureLevel ?? MANIFEST_FEATURE_LEVEL;
+    if (
+      !Number.isSafeInteger(level) ||
+      level < BASE_FEATURE_LEVEL ||
+      level > MANIFEST_FEATURE_LEVEL
+    ) {
+      throw new FsmOptionsError(
+        "featureLevel",
+        `must be an integer between ${BASE_FEATURE_LEVEL} and ${MANIFEST_FEATURE_LEVEL}, got ${level}`,
+      );
+    }
+    this.supportedLevel = level;
     this.sessionOptions = options.sessions ?? {};
     this.sessions = new SessionTable(this.sessionOptions);
   }
@@ -361,6 +397,11 @@ export class ManifestFsm implements StateMachine {
 
   get emergencyStopEngaged(): boolean {
     return this.emergencyStop;
+  }
+
+  /** The level the cluster has committed, and the highest this peer can apply. */
+  get featureLevel(): { readonly cluster: number; readonly supported: number } {
+    return { cluster: this.clusterLevel, supported: this.supportedLevel };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -415,6 +456,20 @@ export class ManifestFsm implements StateMachine {
     } catch (e) {
       const reason = e instanceof ProtocolError ? e.message : `undecodable command: ${String(e)}`;
       return this.encodeReply({ ok: false, code: "schema-error", reason });
+    }
+    if (env.cmd.type === "cluster-level" && env.cmd.level > this.supportedLevel) {
+      throw new FeatureLevelError(this.supportedLevel, env.cmd.level, index);
+    }
+    const need = requiredFeatureLevel(env.cmd);
+    if (need.level > this.clusterLevel) {
+      // Refused before the session, like a schema error (which is what a peer that predates
+      // levels answers): every peer's session table stays the same, and the seq may run once
+      // the level is raised.
+      return this.encodeReply({
+        ok: false,
+        code: "feature-unavailable",
+        reason: `${need.feature} needs cluster feature level ${need.level}; the cluster runs at level ${this.clusterLevel} until every consensus peer supports ${need.level} (upgrade them, or raise their --feature-level)`,
+      });
     }
 
     const session = this.sessions.check(env.clientId, env.seq, env.ackedSeq ?? 0, this.now);
@@ -492,6 +547,8 @@ export class ManifestFsm implements StateMachine {
         return this.nodeFailed(cmd);
       case "node-drain":
         return this.nodeDrain(cmd);
+      case "cluster-level":
+        return this.raiseFeatureLevel(cmd);
       case "noop":
         return { index };
     }
@@ -1512,6 +1569,7 @@ export class ManifestFsm implements StateMachine {
         ...info,
         state: "active",
         drained: false,
+        drainReason: "",
         joinedAt: this.now,
         lastUpsertAt: c.at,
         failedAt: -1,
@@ -1568,10 +1626,34 @@ export class ManifestFsm implements StateMachine {
   private nodeDrain(c: NodeDrainCommand): Result {
     const node = this.nodes.get(c.nodeId);
     if (!node) reject("unknown-node", `node ${c.nodeId} is not registered`);
-    if (node.drained === c.drained) return { nodeId: c.nodeId, drained: c.drained, changed: false };
+    if (c.reason !== undefined && !c.drained) {
+      reject("schema-error", "reason: only a drain (drained: true) takes a reason");
+    }
+    const reason = c.reason ?? "";
+    if (node.drained === c.drained && node.drainReason === reason) {
+      return { nodeId: c.nodeId, drained: c.drained, changed: false };
+    }
     node.drained = c.drained;
-    this.emit({ category: "node", type: "drain", nodeId: c.nodeId, drained: c.drained });
+    node.drainReason = reason;
+    this.emit({
+      category: "node",
+      type: "drain",
+      nodeId: c.nodeId,
+      drained: c.drained,
+      ...(c.reason !== undefined ? { reason: c.reason } : {}),
+    });
     return { nodeId: c.nodeId, drained: c.drained, changed: true };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Feature level
+
+  /** Levels only go up: a lower or equal level (a late or repeated raise) changes nothing. */
+  private raiseFeatureLevel(c: ClusterLevelCommand): Result {
+    if (c.level <= this.clusterLevel) return { level: this.clusterLevel, changed: false };
+    this.clusterLevel = c.level;
+    this.emit({ category: "control", type: "feature-level", level: c.level });
+    return { level: c.level, changed: true };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1811,6 +1893,7 @@ export class ManifestFsm implements StateMachine {
       executionProvider: n.executionProvider,
       state: n.state,
       drained: n.drained,
+      drainReason: n.drained && n.drainReason !== "" ? n.drainReason : null,
       joinedAt: n.joinedAt,
       lastUpsertAt: n.lastUpsertAt,
       failedAt: n.failedAt >= 0 ? n.failedAt : null,
@@ -1841,20 +1924,26 @@ export class ManifestFsm implements StateMachine {
   // ---------------------------------------------------------------------------------------------
   // Snapshot / restore / digest
 
+  /** The snapshot format for the cluster's feature level (the same on every replica). */
+  private get snapshotVersion(): number {
+    return this.clusterLevel >= 2 ? SNAPSHOT_VERSION : LEVEL_1_SNAPSHOT_VERSION;
+  }
+
   /** The canonical state image: identical bytes on every replica at the same applied index. */
-  private writeBody(): ChunkWriter {
+  private writeBody(version: number): ChunkWriter {
     const w = new ChunkWriter();
     w.f64(this.applied);
     w.f64(this.appliedTerm);
     w.f64(this.now);
     w.bool(this.emergencyStop);
     w.u32(this.nodes.size);
-    for (const n of this.nodes.values()) writeNode(w, n);
+    for (const n of this.nodes.values()) writeNode(w, n, version >= 7);
     w.u32(this.jobs.size);
     for (const j of this.jobs.values()) j.write(w);
     this.sessions.write(w);
     w.u32(this.deletedJobs.size);
     for (const id of this.deletedJobs) w.str(id);
+    if (version >= 7) w.u16(this.clusterLevel);
     return w;
   }
 
@@ -1863,12 +1952,13 @@ export class ManifestFsm implements StateMachine {
    * body, f64 body length; then the body (see README.md).
    */
   snapshot(): Uint8Array {
-    const w = this.writeBody();
+    const version = this.snapshotVersion;
+    const w = this.writeBody(version);
     const out = w.concat(HEADER_BYTES);
     const body = out.subarray(HEADER_BYTES);
     const view = new DataView(out.buffer, out.byteOffset, HEADER_BYTES);
     view.setUint32(0, SNAPSHOT_MAGIC, true);
-    view.setUint16(4, SNAPSHOT_VERSION, true);
+    view.setUint16(4, version, true);
     view.setUint16(6, 0, true);
     view.setUint32(8, crc32cOf(body), true);
     view.setFloat64(12, body.byteLength, true);
@@ -1911,7 +2001,7 @@ export class ManifestFsm implements StateMachine {
     const nodes = new Map<string, NodeRecord>();
     const nodeCount = r.u32("node count");
     for (let i = 0; i < nodeCount; i++) {
-      const n = readNode(r);
+      const n = readNode(r, version >= 7);
       nodes.set(n.nodeId, n);
     }
     const jobs = new Map<string, Job>();
@@ -1927,7 +2017,11 @@ export class ManifestFsm implements StateMachine {
     const deletedJobs = new Set<string>();
     const deletedCount = version >= 4 ? r.u32("deleted job count") : 0;
     for (let i = 0; i < deletedCount; i++) deletedJobs.add(r.str("deleted job id"));
+    const clusterLevel = version >= 7 ? r.u16("feature level") : BASE_FEATURE_LEVEL;
     if (r.remaining !== 0) throw new FsmSnapshotError(`${r.remaining} trailing bytes`, r.pos);
+    if (clusterLevel > this.supportedLevel) {
+      throw new FeatureLevelError(this.supportedLevel, clusterLevel, applied);
+    }
     // Swap only once everything decoded: a bad snapshot leaves the current state untouched.
     this.applied = applied;
     this.appliedTerm = appliedTerm;
@@ -1938,12 +2032,13 @@ export class ManifestFsm implements StateMachine {
     this.deletedJobs = deletedJobs;
     this.sessions = sessions;
     this.totalTasks = totalTasks;
+    this.clusterLevel = clusterLevel;
   }
 
   /** Hex SHA-256 of the canonical state image (the snapshot body). */
   digest(): string {
     const hash = createHash("sha256");
-    for (const part of this.writeBody().parts()) hash.update(part);
+    for (const part of this.writeBody(this.snapshotVersion).parts()) hash.update(part);
     return hash.digest("hex");
   }
 }

@@ -12,6 +12,8 @@ export interface NodeRecord {
   state: "active" | "failed";
   /** Drained nodes finish their live attempts but may not start new ones. */
   drained: boolean;
+  /** Why, as the drain said ("" when it did not, and while undrained). */
+  drainReason: string;
   /** Stamped log time of the first upsert. */
   readonly joinedAt: number;
   /** `at` of the latest upsert (heartbeat receive time, as proposed). */
@@ -40,7 +42,8 @@ export function sameNodeInfo(
   );
 }
 
-export function writeNode(w: ChunkWriter, n: NodeRecord): void {
+/** `withDrainReason`: snapshot v7 and later (older formats have no reason). */
+export function writeNode(w: ChunkWriter, n: NodeRecord, withDrainReason: boolean): void {
   w.str(n.nodeId);
   w.str(n.labels.cloud);
   w.str(n.labels.region);
@@ -53,13 +56,14 @@ export function writeNode(w: ChunkWriter, n: NodeRecord): void {
   w.u8(n.executionProvider === "cpu" ? 0 : 1);
   w.u8(n.state === "active" ? 0 : 1);
   w.bool(n.drained);
+  if (withDrainReason) w.str(n.drainReason);
   w.f64(n.joinedAt);
   w.f64(n.lastUpsertAt);
   w.f64(n.failedAt);
   w.str(n.failReason);
 }
 
-export function readNode(r: Reader): NodeRecord {
+export function readNode(r: Reader, withDrainReason: boolean): NodeRecord {
   const nodeId = r.str("node id");
   const labels = {
     cloud: r.str("cloud"),
@@ -83,6 +87,7 @@ export function readNode(r: Reader): NodeRecord {
     executionProvider: provider === 0 ? "cpu" : "cuda",
     state: state === 0 ? "active" : "failed",
     drained: r.bool("drained"),
+    drainReason: withDrainReason ? r.str("drain reason") : "",
     joinedAt: r.f64("joinedAt"),
     lastUpsertAt: r.f64("lastUpsertAt"),
     failedAt: r.f64("failedAt"),

@@ -289,6 +289,8 @@ function applyEvent(
   obs: Observation[],
 ): string | undefined {
   if (ev.category === "control") {
+    // A feature-level raise changes nothing the scheduler plans with.
+    if (ev.type !== "emergency-stop") return undefined;
     view.emergencyStop = ev.engaged;
     if (ev.engaged) for (const job of view.jobs.values()) releaseAll(job);
     return undefined;
