@@ -681,6 +681,40 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
       );
     }
 
+    // A new member too old for the committed level is refused before it joins.
+    const [joinGrpc, joinHttp] = await freePorts(2);
+    const joiner: Peer = {
+      id: 4,
+      grpc: `127.0.0.1:${joinGrpc}`,
+      http: `http://127.0.0.1:${joinHttp}`,
+      proc: undefined,
+      exit: undefined,
+      output: [],
+      args: ["--join", "--grpc", `127.0.0.1:${joinGrpc}`, "--feature-level", "1"],
+    };
+    startPeer(joiner, peerList);
+    try {
+      await waitFor(
+        "the joiner's /healthz",
+        async () =>
+          (await getJson(`${joiner.http}/healthz`).catch(() => ({ status: 0 }))).status === 200,
+        20_000,
+      );
+      const add = await post(
+        `${l.http}/admin/peers`,
+        { id: 4, grpc: joiner.grpc, http: joiner.http },
+        "follow",
+      );
+      expect(add.status).toBe(409);
+      expect(add.body).toMatchObject({ error: { code: "TESSERA_E_CONSENSUS_FEATURE_LEVEL" } });
+      expect(String((add.body.error as { message: string }).message)).toMatch(
+        /^peer 4 supports manifest feature level 1, the cluster runs at 2/,
+      );
+    } finally {
+      joiner.proc?.kill("SIGTERM");
+      await joiner.exit;
+    }
+
     // Rolled back to a binary that cannot apply level 2: it stops instead of diverging.
     old.proc?.kill("SIGTERM");
     expect(await old.exit).toBe(0);

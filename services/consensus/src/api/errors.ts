@@ -15,6 +15,8 @@ export const ServiceErrorCode = {
   Unavailable: "TESSERA_E_CONSENSUS_UNAVAILABLE",
   /** Watch asked for an index that is no longer in this peer's event ring. */
   OutOfRange: "TESSERA_E_CONSENSUS_OUT_OF_RANGE",
+  /** A peer too old for the manifest's committed feature level (it could not apply the log). */
+  FeatureLevel: "TESSERA_E_CONSENSUS_FEATURE_LEVEL",
   /** The service is shutting down. */
   Stopping: "TESSERA_E_CONSENSUS_STOPPING",
   /** Something failed that has no code of its own (a bug): the message says what. */

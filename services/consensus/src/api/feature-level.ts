@@ -9,6 +9,7 @@ import type { Logger } from "@tessera/observability";
 import { BASE_FEATURE_LEVEL } from "@tessera/protocol";
 import type { RaftPeerApi } from "../peer/types.js";
 import { encodeEnvelope, envelopeFor } from "./envelope.js";
+import { ServiceError, ServiceErrorCode } from "./errors.js";
 import type { LeaderDirectory } from "./leader.js";
 import type { Proposer } from "./proposer.js";
 
@@ -28,6 +29,26 @@ export function nextFeatureLevel(
     lowest = Math.min(lowest, Math.max(level, BASE_FEATURE_LEVEL));
   }
   return lowest > committed ? lowest : undefined;
+}
+
+/**
+ * Why a new member must not join, or undefined: it advertises a level below the committed one,
+ * so it would stop at its first entry (or snapshot) and, as a voter, count towards quorum while
+ * it cannot apply anything. A member that did not answer (`advertised` undefined) is let through:
+ * it is checked again when it applies.
+ */
+export function joinRefusal(
+  id: number,
+  committed: number,
+  advertised: number | undefined,
+): ServiceError | undefined {
+  if (advertised === undefined) return undefined;
+  const level = Math.max(advertised, BASE_FEATURE_LEVEL);
+  if (level >= committed) return undefined;
+  return new ServiceError(
+    ServiceErrorCode.FeatureLevel,
+    `peer ${id} supports manifest feature level ${level}, the cluster runs at ${committed}: upgrade it (or raise its --feature-level) before adding it`,
+  );
 }
 
 export interface FeatureLevelRaiserOptions {

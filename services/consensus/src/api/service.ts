@@ -26,7 +26,7 @@ import { RaftPeer } from "../peer/index.js";
 import type { PeerAddress, RaftPeerApi } from "../peer/types.js";
 import type { FaultsAdmin, ServiceContext } from "./context.js";
 import { ServiceError, ServiceErrorCode } from "./errors.js";
-import { FeatureLevelRaiser } from "./feature-level.js";
+import { FeatureLevelRaiser, joinRefusal } from "./feature-level.js";
 import { createHttpServer } from "./http.js";
 import { LeaderDirectory } from "./leader.js";
 import { ManifestClient } from "./manifest-client.js";
@@ -299,6 +299,12 @@ export async function startConsensusService(
           throw new ServiceError(ServiceErrorCode.BadRequest, "http: must be http://host:port");
         }
         const address: PeerAddress = { id: b.id, grpc: b.grpc, http: b.http as string | undefined };
+        const advertised = await infoClient.info(address.grpc).then(
+          (r) => r.featureLevel,
+          () => undefined,
+        );
+        const refusal = joinRefusal(address.id, fsm.featureLevel.cluster, advertised);
+        if (refusal) throw refusal;
         directory.remember(address);
         await peer.addPeer(address, true);
         return { ok: true, members: peer.status().members };
