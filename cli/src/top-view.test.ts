@@ -212,7 +212,7 @@ describe("tessera top: events", () => {
       sample(T0 + 1_000, {
         nodes: [
           node("a1", { state: "failed", failReason: "φ 9.1 >= 8 after 1800 ms of silence" }),
-          node("a2", { drained: true }),
+          node("a2", { drained: true, drainReason: "rack move" }),
           node("s1"),
           node("a3"),
         ],
@@ -221,7 +221,7 @@ describe("tessera top: events", () => {
     ]);
     expect(state.events.map((e) => `${e.kind}: ${e.text}`)).toEqual([
       "node: a1 active → failed: φ 9.1 >= 8 after 1800 ms of silence",
-      "node: a2 drained",
+      "node: a2 drained: rack move",
       "node: s1 promoted from warm standby (2 slots)",
       "node: a3 joined (cpu pool, 2 slots)",
       "job: j1 running → succeeded (verified)",
@@ -231,6 +231,28 @@ describe("tessera top: events", () => {
     // Standby and drained nodes offer no slots to the work line.
     expect(frames[0]?.totals).toMatchObject({ slots: 4, activeNodes: 2 });
     expect(frames[1]?.totals).toMatchObject({ slots: 4, activeNodes: 2 });
+  });
+
+  it("a rolling upgrade: each peer's level while they differ, and the raise as an event", () => {
+    const upgrading = cluster(1, 2, [
+      peer(1, "leader"),
+      peer(2, "follower"),
+      peer(3, "follower", { featureLevel: 1 }),
+    ]);
+    const { state, frames } = run([
+      sample(T0, { cluster: { ...upgrading, featureLevel: 1 } }),
+      sample(T0 + 1_000),
+    ]);
+    const before = renderTop(frames[0] as NonNullable<(typeof frames)[0]>, 200);
+    expect(before[1]).toMatch(/ level 1$/);
+    expect(before[4]).toMatch(/^ {2}peer 3 .* level 1 /);
+    expect(before[2]).toMatch(/^ {2}peer 1 .* level 2 /);
+    const after = renderTop(frames[1] as NonNullable<(typeof frames)[1]>, 200);
+    expect(after[1]).toMatch(/ level 2$/);
+    expect(after[2]).not.toContain("level");
+    expect(state.events.map((e) => `${e.kind}: ${e.text}`)).toEqual([
+      "peer: manifest feature level 1 → 2",
+    ]);
   });
 
   it("tells a deleted finished job from one pushed out of the polled window of the latest finished", () => {

@@ -81,6 +81,8 @@ export interface TopNodeRow {
   readonly nodeId: string;
   readonly state: string;
   readonly drained: boolean;
+  /** What the drain said, if anything. */
+  readonly drainReason: string | null;
   /** Active but offering no slots: a warm standby waiting to be promoted. */
   readonly standby: boolean;
   readonly executionProvider: string | null;
@@ -169,6 +171,7 @@ function nodeRow(view: unknown): TopNodeRow {
     nodeId: str(v.nodeId) ?? "?",
     state,
     drained: v.drained === true,
+    drainReason: str(v.drainReason),
     standby: state === "active" && slots === 0,
     executionProvider: str(v.executionProvider),
     pool: str(labels.pool),
@@ -267,7 +270,11 @@ function nodeEvents(before: readonly TopNodeRow[], now: readonly TopNodeRow[]): 
     } else if (b.standby && !n.standby && n.state === "active") {
       out.push(`${n.nodeId} promoted from warm standby (${n.slots} slots)`);
     }
-    if (b.drained !== n.drained) out.push(`${n.nodeId} ${n.drained ? "drained" : "undrained"}`);
+    if (b.drained !== n.drained) {
+      out.push(
+        `${n.nodeId} ${n.drained ? "drained" : "undrained"}${n.drained && n.drainReason ? `: ${n.drainReason}` : ""}`,
+      );
+    }
   }
   return out;
 }
@@ -377,6 +384,12 @@ export function topStep(
 
   if (complete && prev) {
     for (const t of peerEvents(prev.cluster.peers, sample.cluster.peers)) add("peer", t);
+    if (prev.cluster.featureLevel !== sample.cluster.featureLevel) {
+      add(
+        "peer",
+        `manifest feature level ${prev.cluster.featureLevel} → ${sample.cluster.featureLevel}`,
+      );
+    }
     for (const t of nodeEvents(prev.nodes.map(nodeRow), nodes)) add("node", t);
     for (const t of jobEvents(jobsBefore, jobsNow, prev.at, maxFinished)) add("job", t);
   }
@@ -476,14 +489,18 @@ export function renderTop(frame: TopFrame, width = 100): string[] {
   } else {
     const rate = c.entriesPerSecond === null ? "" : ` (+${c.entriesPerSecond}/s)`;
     lines.push(
-      `cluster  leader ${c.leader ?? "NONE"}  term ${c.term}  commit ${c.commitIndex ?? "?"}${rate}`,
+      `cluster  leader ${c.leader ?? "NONE"}  term ${c.term}  commit ${c.commitIndex ?? "?"}${rate}  level ${c.featureLevel}`,
     );
+    // Peers' own levels only while they differ (a rolling upgrade): who holds the level back.
+    const mixed =
+      new Set(c.peers.flatMap((p) => (p.featureLevel === null ? [] : [p.featureLevel]))).size > 1;
     for (const p of c.peers) {
       const lag =
         c.commitIndex !== null && p.appliedIndex !== null ? c.commitIndex - p.appliedIndex : null;
       lines.push(
         `  peer ${p.id}  ${p.reachable ? p.role.padEnd(9) : "DOWN     "} applied ${p.appliedIndex ?? "?"}` +
-          `${lag !== null && lag > 0 ? ` (${lag} behind)` : ""}  ${p.http ?? ""}`,
+          `${lag !== null && lag > 0 ? ` (${lag} behind)` : ""}` +
+          `${mixed && p.featureLevel !== null ? `  level ${p.featureLevel}` : ""}  ${p.http ?? ""}`,
       );
     }
   }
@@ -504,7 +521,8 @@ export function renderTop(frame: TopFrame, width = 100): string[] {
     const where = [n.pool, n.cloud, n.region].filter((x) => x !== null).join("/");
     lines.push(
       `  ${n.nodeId.padEnd(12)} ${state.padEnd(15)} ${(n.executionProvider ?? "?").padEnd(5)} ${where.padEnd(20)} ` +
-        `slots ${n.slots}  live ${n.liveAttempts}${n.state === "failed" && n.failReason ? `  ${n.failReason}` : ""}`,
+        `slots ${n.slots}  live ${n.liveAttempts}${n.state === "failed" && n.failReason ? `  ${n.failReason}` : ""}` +
+        `${n.drained && n.drainReason ? `  drained: ${n.drainReason}` : ""}`,
     );
   }
   lines.push("JOBS");
