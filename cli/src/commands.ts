@@ -721,6 +721,19 @@ export async function clusterStatus(opts: Common): Promise<unknown> {
       `  peer ${p.id}  ${p.role.padEnd(9)} commit ${p.commitIndex ?? "?"}  applied ${p.appliedIndex ?? "?"}  level ${p.featureLevel ?? "?"}  ${p.http ?? ""}${p.reachable ? "" : "  (unreachable)"}`,
     );
   }
+  // During a rolling upgrade: who keeps the manifest below the level the newest peers support.
+  const target = Math.max(...result.peers.map((p) => p.featureLevel ?? 0));
+  if (result.featureLevel < target) {
+    const holding = result.peers
+      .filter((p) => p.featureLevel === null || p.featureLevel < target)
+      .map((p) => `${p.id}${p.featureLevel === null ? " (unreachable)" : ""}`);
+    say(
+      opts,
+      holding.length > 0
+        ? `feature level ${target} waits for peer(s) ${holding.join(", ")}`
+        : `feature level ${target}: every peer supports it; the leader raises it within a second`,
+    );
+  }
   return result;
 }
 

@@ -120,12 +120,12 @@ export class FeatureLevelRaiser {
       const r = await this.o.proposer.propose(bytes, "internal");
       if (r.parsed.ok) {
         this.log.info(
-          { level: next, from: cluster, index: r.index },
+          { featureLevel: next, from: cluster, index: r.index },
           "manifest feature level raised",
         );
       } else {
         this.log.warn(
-          { level: next, code: r.parsed.code, reason: r.parsed.reason },
+          { featureLevel: next, code: r.parsed.code, reason: r.parsed.reason },
           "feature level raise refused",
         );
       }
