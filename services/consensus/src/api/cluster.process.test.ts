@@ -646,6 +646,10 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
     expect(String(refused.body.reason)).toMatch(
       /needs cluster feature level 2; the cluster runs at level 1/,
     );
+    // Only the leader itself raises the level: a client's raise is refused at the door.
+    const forced = await command(3, { type: "cluster-level", level: 2 });
+    expect(forced.status).toBe(400);
+    expect(forced.body).toMatchObject({ error: { code: "TESSERA_E_CONSENSUS_BAD_REQUEST" } });
 
     // Upgrade the last peer: the leader hears it now supports level 2 and commits the raise.
     const old = peers[2] as Peer;

@@ -6,20 +6,39 @@ import {
   commandEnvelopeCodec,
   MAX_COMMAND_BYTES,
   type ManifestCommand,
+  ProtocolValidationError,
 } from "@tessera/protocol";
 
 export type Envelope = CommandEnvelope;
 
 const encoder = new TextEncoder();
 
+/**
+ * Commands only the service itself proposes. `cluster-level` above what a peer supports stops
+ * that peer by design (fsm/README "Feature levels"), so only the leader's own check that every
+ * member supports the level (api/feature-level.ts) may propose it, never a client.
+ */
+function refuseInternal(env: Envelope): Envelope {
+  if (env.cmd.type === "cluster-level") {
+    throw new ProtocolValidationError("manifest command", [
+      {
+        path: "/cmd/type",
+        reason:
+          "cluster-level is proposed only by the consensus leader, once every peer supports the level",
+      },
+    ]);
+  }
+  return env;
+}
+
 /** Bytes → validated envelope; throws ProtocolError (decode / validation / too large). */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
-  return commandEnvelopeCodec.decode(bytes, MAX_COMMAND_BYTES);
+  return refuseInternal(commandEnvelopeCodec.decode(bytes, MAX_COMMAND_BYTES));
 }
 
 /** Already-parsed JSON (an HTTP body) → validated envelope; throws ProtocolValidationError. */
 export function parseEnvelope(value: unknown): Envelope {
-  return commandEnvelopeCodec.parse(value);
+  return refuseInternal(commandEnvelopeCodec.parse(value));
 }
 
 export function encodeEnvelope(env: Envelope): Uint8Array {

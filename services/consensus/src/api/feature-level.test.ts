@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { decodeEnvelope, parseEnvelope } from "./envelope.js";
 import { joinRefusal, nextFeatureLevel } from "./feature-level.js";
 
 describe("nextFeatureLevel", () => {
@@ -30,5 +31,16 @@ describe("joinRefusal", () => {
     expect(joinRefusal(4, 2, 2)).toBeUndefined();
     expect(joinRefusal(4, 1, 0)).toBeUndefined();
     expect(joinRefusal(4, 2, undefined)).toBeUndefined();
+  });
+});
+
+describe("cluster-level at the doors", () => {
+  it("is refused from clients (HTTP, gRPC, JetStream share these decoders), naming the field", () => {
+    const env = { v: 1, clientId: "c", seq: 1, cmd: { type: "cluster-level", level: 3 } };
+    const why =
+      "manifest command: /cmd/type: cluster-level is proposed only by the consensus leader, once every peer supports the level";
+    expect(() => parseEnvelope(env)).toThrow(why);
+    expect(() => decodeEnvelope(new TextEncoder().encode(JSON.stringify(env)))).toThrow(why);
+    expect(parseEnvelope({ ...env, cmd: { type: "noop" } }).cmd.type).toBe("noop");
   });
 });
