@@ -117,12 +117,13 @@ export async function startConsensusService(
   const proposer = new Proposer(peer, directory, metrics);
   // Members' advertised feature levels come from their gRPC Info (one short attempt each).
   const infoClient = new ManifestClient({ peers: [config.self.grpc], attemptTimeoutMs: 1_000 });
+  const advertisedAt = async (grpc: string) => (await infoClient.info(grpc)).featureLevel;
   const levels = new FeatureLevelRaiser({
     peer,
     directory,
     proposer,
     level: () => fsm.featureLevel,
-    advertisedAt: async (grpc) => (await infoClient.info(grpc)).featureLevel,
+    advertisedAt,
     logger,
   });
   const transport = peer;
@@ -299,10 +300,7 @@ export async function startConsensusService(
           throw new ServiceError(ServiceErrorCode.BadRequest, "http: must be http://host:port");
         }
         const address: PeerAddress = { id: b.id, grpc: b.grpc, http: b.http as string | undefined };
-        const advertised = await infoClient.info(address.grpc).then(
-          (r) => r.featureLevel,
-          () => undefined,
-        );
+        const advertised = await advertisedAt(address.grpc).catch(() => undefined);
         const refusal = joinRefusal(address.id, fsm.featureLevel.cluster, advertised);
         if (refusal) throw refusal;
         directory.remember(address);
