@@ -1,6 +1,7 @@
 // The actions behind each `tessera` command. Each returns the object `--json` prints (or
 // undefined when it printed itself) and throws CliError on failure.
 import { resolve as resolvePath } from "node:path";
+import { type NatsSecurity, natsSecurityIsSet } from "@tessera/config";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { runUntilSignal } from "@tessera/observability";
 import type { JobControlAction } from "@tessera/protocol";
@@ -39,6 +40,7 @@ import {
   type SubmitSummary,
   submitSummary,
 } from "./job-view.js";
+import { type NatsSecurityFlags, natsConnectError, resolveNatsSecurity } from "./nats-options.js";
 import { type TopFlags, top } from "./top.js";
 
 // Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
@@ -91,9 +93,16 @@ export async function devUp(
     nats?: string;
     restart?: boolean;
     agentEp?: "auto" | "cpu" | "cuda";
-  },
+  } & NatsSecurityFlags,
 ): Promise<undefined> {
   const args = parseDevUpArgs(opts);
+  const natsSecurity = resolveNatsSecurity(opts);
+  if (natsSecurityIsSet(natsSecurity) && args.nats === undefined) {
+    throw new CliError(
+      "--nats: is required with NATS credentials or TLS (--nats-… or TESSERA_NATS_…): the nats-server `dev up` starts itself takes neither",
+      2,
+    );
+  }
   const status = (msg: string) => {
     if (!opts.json) process.stderr.write(`tessera dev: ${msg}\n`);
   };
@@ -107,6 +116,7 @@ export async function devUp(
     start: async () => {
       const cluster = await DevCluster.start({
         ...args,
+        natsSecurity,
         agentEp: opts.agentEp ?? "auto",
         onStatus: status,
       });
@@ -394,22 +404,29 @@ export async function loadJobProfile(
   client: ClusterClient,
   nats: readonly string[],
   jobId: string,
+  security: NatsSecurity = {},
 ): Promise<import("./job-profile.js").JobProfile> {
   const { COMPLETION_LINES_GREP, itemTimingsOf, profileJob } = await import("./job-profile.js");
   const { searchLogs } = await import("./logs.js");
   const view = (await client.get(`/v1/jobs/${jobId}`)) as Record<string, unknown>;
   const times = jobTimes(view);
   const submittedAt = times.submittedAt ?? Date.now();
-  const result = await searchLogs(nats, {
-    service: "agent",
-    minLevel: 30,
-    jobId,
-    grep: COMPLETION_LINES_GREP,
-    // A minute of slack: the agents' clocks against the leader's.
-    since: submittedAt - 60_000,
-    limit: 10_000_000,
-    follow: false,
-  });
+  const result = await searchLogs(
+    nats,
+    {
+      service: "agent",
+      minLevel: 30,
+      jobId,
+      grep: COMPLETION_LINES_GREP,
+      // A minute of slack: the agents' clocks against the leader's.
+      since: submittedAt - 60_000,
+      limit: 10_000_000,
+      follow: false,
+    },
+    undefined,
+    undefined,
+    security,
+  );
   return profileJob(
     jobId,
     {
@@ -424,8 +441,16 @@ export async function loadJobProfile(
 }
 
 /** Where the job's time went and what bounded it (bottleneck detection). */
-export async function jobProfile(id: string, opts: Common & { nats?: string }): Promise<unknown> {
-  const profile = await loadJobProfile(clientFor(opts), resolveNats(opts.nats), jobIdArg(id));
+export async function jobProfile(
+  id: string,
+  opts: Common & { nats?: string } & NatsSecurityFlags,
+): Promise<unknown> {
+  const profile = await loadJobProfile(
+    clientFor(opts),
+    resolveNats(opts.nats),
+    jobIdArg(id),
+    natsSecurityFor(opts),
+  );
   const { formatProfile } = await import("./job-profile.js");
   for (const line of formatProfile(profile)) say(opts, line);
   return profile;
@@ -601,18 +626,24 @@ export async function nodeList(opts: Common): Promise<unknown> {
  * Asks one agent over NATS (`tessera.ctl.agent.<id>`) to leave warm standby and pull work; the
  * scheduler does the same on its own when an active node of the pool fails.
  */
-export async function nodePromote(id: string, opts: Common & { nats?: string }): Promise<unknown> {
+export async function nodePromote(
+  id: string,
+  opts: Common & { nats?: string } & NatsSecurityFlags,
+): Promise<unknown> {
   const nodeId = nodeIdArg(id);
   const { connect } = await import("@tessera/messaging");
   const { agentControlSubject, decodeAgentControlReply, encodeAgentControlRequest } = await import(
     "@tessera/protocol"
   );
   const servers = resolveNats(opts.nats);
-  const nc = await connect({ servers, name: "tessera-cli-promote", connectTimeoutMs: 5_000 }).catch(
-    (err: unknown) => {
-      throw new CliError(`--nats: ${(err as Error).message}`);
-    },
-  );
+  const nc = await connect({
+    servers,
+    name: "tessera-cli-promote",
+    connectTimeoutMs: 5_000,
+    security: natsSecurityFor(opts),
+  }).catch((err: unknown) => {
+    throw natsConnectError(err);
+  });
   try {
     const msg = await nc
       .request(
@@ -884,6 +915,11 @@ export async function stop(
 
 // ---- logs --------------------------------------------------------------------------------------
 
+/** The NATS credential and TLS files: the command's flags, else the environment, else the dev cluster's. */
+export function natsSecurityFor(opts: NatsSecurityFlags, env = process.env): NatsSecurity {
+  return resolveNatsSecurity(opts, env, readDevState()?.natsSecurity);
+}
+
 /** --nats, else $TESSERA_NATS_URL, else the running dev cluster's NATS, else 127.0.0.1:4222. */
 export function resolveNats(opt: string | undefined, env = process.env): string[] {
   const v = opt ?? env.TESSERA_NATS_URL ?? readDevState()?.nats ?? "nats://127.0.0.1:4222";
@@ -894,7 +930,7 @@ export function resolveNats(opt: string | undefined, env = process.env): string[
 }
 
 export async function logs(
-  opts: Common & import("./logs.js").LogsFlags & { nats?: string },
+  opts: Common & import("./logs.js").LogsFlags & { nats?: string } & NatsSecurityFlags,
 ): Promise<unknown> {
   const { parseLogsArgs, searchLogs, formatLogLine } = await import("./logs.js");
   const q = parseLogsArgs(opts, Date.now());
@@ -912,6 +948,7 @@ export async function logs(
     q,
     q.follow ? print : undefined,
     stopFollowing.signal,
+    natsSecurityFor(opts),
   );
   if (q.follow) return undefined;
   for (const line of result.lines) say(opts, formatLogLine(line));

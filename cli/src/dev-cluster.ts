@@ -3,6 +3,7 @@
 // S3 configured, a local S3 endpoint: local-s3.ts). Used by `tessera dev up` and by
 // `npm start` (scripts/start.mjs). Every process logs to <data>/logs/<name>.log; the cluster's
 // endpoints are written to <data>/tessera-dev.json so other `tessera` commands find it.
+
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   closeSync,
@@ -19,6 +20,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type NatsSecurity, natsSecurityEnv, natsSecurityIsSet } from "@tessera/config";
 import type { DevUpArgs } from "./args.js";
 import { CliError } from "./client.js";
 import { restartDelay } from "./restart-policy.js";
@@ -94,6 +96,7 @@ export function devClusterEnv(state: DevState): Record<string, string> {
     TESSERA_SERVER: state.peers.map((p) => p.http).join(","),
     TESSERA_NATS_URL: state.nats,
     TESSERA_STORAGE: state.storage,
+    ...natsSecurityEnv(state.natsSecurity ?? {}),
     ...localS3Env(state.s3),
   };
 }
@@ -105,6 +108,8 @@ export interface DevState extends DevClusterInfo {
   /** `--storage` spec the services use (fs:<dir>, s3:<bucket>, gcs:<bucket>). */
   storage: string;
   logs: string;
+  /** The NATS credential and TLS files the services use (paths; absent for a plain NATS). */
+  natsSecurity?: NatsSecurity;
 }
 
 export interface DevClusterOptions extends DevUpArgs {
@@ -115,6 +120,8 @@ export interface DevClusterOptions extends DevUpArgs {
   /** How long to wait for the whole cluster to become ready (default 120 s). */
   readonly readyTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** NATS credentials and TLS for every service (with `nats`: an external, secured server). */
+  readonly natsSecurity?: NatsSecurity;
 }
 
 interface Managed {
@@ -464,7 +471,8 @@ export class DevCluster {
   private async boot(): Promise<void> {
     const o = this.o;
     const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
-    const env = o.env ?? process.env;
+    // The services read the NATS security settings from these variables, as the CLI does.
+    const env = { ...(o.env ?? process.env), ...natsSecurityEnv(o.natsSecurity ?? {}) };
     this.serviceEnv = env;
     let s3: LocalS3Info | undefined;
 
@@ -677,6 +685,9 @@ export class DevCluster {
       pid: process.pid,
       storage: this.storageSpec,
       logs: join(this.dataDir, "logs"),
+      ...(this.o.natsSecurity && natsSecurityIsSet(this.o.natsSecurity)
+        ? { natsSecurity: this.o.natsSecurity }
+        : {}),
     };
     // Rewritten on every restart while `tessera stop`, scripts and tests may be reading it: a
     // reader must see the old file or the new one, never a truncated one (a test read "" once).

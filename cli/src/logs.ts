@@ -2,11 +2,14 @@
 // `tessera.log.<service>.<level>`, one pino JSON line per message) by service, level, job, task,
 // node, text and time; `--follow` keeps printing new lines. The filtering and formatting are pure
 // (tested without NATS); reading is an ordered consumer that starts at `--since`.
+
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import type { NatsSecurity } from "@tessera/config";
 import { closeGracefully, connect } from "@tessera/messaging";
 import { LOGS_STREAM } from "@tessera/protocol";
 import { intArg, parseSince } from "./args.js";
 import { CliError } from "./client.js";
+import { natsConnectError } from "./nats-options.js";
 
 const LEVELS: Readonly<Record<string, number>> = {
   trace: 10,
@@ -138,13 +141,15 @@ export async function searchLogs(
   q: LogsQuery,
   onLine?: (line: LogLine) => void,
   signal?: AbortSignal,
+  security: NatsSecurity = {},
 ): Promise<LogsResult> {
   const nc = await connect({
     servers,
     name: "tessera-cli-logs",
     connectTimeoutMs: 5_000,
+    security,
   }).catch((err: unknown) => {
-    throw new CliError(`--nats: ${(err as Error).message}`);
+    throw natsConnectError(err);
   });
   try {
     const js = jetstream(nc);

@@ -27,6 +27,7 @@ import {
   verify,
 } from "./commands.js";
 import { EXPORT_FORMATS } from "./job-export.js";
+import { natsSecurityOptions } from "./nats-options.js";
 
 interface Common {
   server?: string;
@@ -70,30 +71,35 @@ function program(): Command {
 
   const dev = p.command("dev").description("local development cluster");
   common(
-    dev
-      .command("up")
-      .description(
-        "run nats-server, consensus peers, scheduler, storage-manager and agents as local processes until SIGTERM/SIGINT",
-      )
-      .option("--peers <n>", "consensus peers", "3")
-      .option("--agents <n>", "agents", "2")
-      .option(
-        "--schedulers <n>",
-        "scheduler instances, 1..4 (two are safe: one keeps placing work while the other restarts)",
-        "1",
-      )
-      .option("--storage <kind>", "fs | s3 | gcs", "fs")
-      .option("--data <dir>", "data directory (default: <tmp>/tessera-dev, wiped at start)")
-      .option("--nats <url>", "use this NATS instead of starting nats-server")
-      .option(
-        "--restart",
-        "start a process again when it exits while the cluster runs (after 100 ms, doubling to 30 s while it keeps dying young, as Docker does), like compose's restart: unless-stopped",
-      )
-      .addOption(
-        new Option("--agent-ep <ep>", "agent execution provider")
-          .choices(["auto", "cpu", "cuda"])
-          .default("auto"),
-      ),
+    natsSecurityOptions(
+      dev
+        .command("up")
+        .description(
+          "run nats-server, consensus peers, scheduler, storage-manager and agents as local processes until SIGTERM/SIGINT",
+        )
+        .option("--peers <n>", "consensus peers", "3")
+        .option("--agents <n>", "agents", "2")
+        .option(
+          "--schedulers <n>",
+          "scheduler instances, 1..4 (two are safe: one keeps placing work while the other restarts)",
+          "1",
+        )
+        .option("--storage <kind>", "fs | s3 | gcs", "fs")
+        .option("--data <dir>", "data directory (default: <tmp>/tessera-dev, wiped at start)")
+        .option(
+          "--nats <url>",
+          "use this NATS instead of starting nats-server (with --nats-… for its credentials and TLS)",
+        )
+        .option(
+          "--restart",
+          "start a process again when it exits while the cluster runs (after 100 ms, doubling to 30 s while it keeps dying young, as Docker does), like compose's restart: unless-stopped",
+        )
+        .addOption(
+          new Option("--agent-ep <ep>", "agent execution provider")
+            .choices(["auto", "cpu", "cuda"])
+            .default("auto"),
+        ),
+    ),
   ).action(run(devUp));
   common(
     dev
@@ -157,16 +163,18 @@ function program(): Command {
       ),
   ).action(run(jobStatus));
   common(
-    job
-      .command("profile")
-      .argument("<id>")
-      .description(
-        "where the job's time went (agents' read/compute/write, idle time, verification) and its bottleneck",
-      )
-      .option(
-        "--nats <url>",
-        "NATS URL(s) for the agents' shipped timings (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
-      ),
+    natsSecurityOptions(
+      job
+        .command("profile")
+        .argument("<id>")
+        .description(
+          "where the job's time went (agents' read/compute/write, idle time, verification) and its bottleneck",
+        )
+        .option(
+          "--nats <url>",
+          "NATS URL(s) for the agents' shipped timings (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
+        ),
+    ),
   ).action(run(jobProfile));
   common(
     job
@@ -227,14 +235,16 @@ function program(): Command {
       .description("stop placing work on a node"),
   ).action(run(nodeDrain));
   common(
-    node
-      .command("promote")
-      .argument("<id>")
-      .option(
-        "--nats <url>",
-        "NATS the agent is connected to (default: $TESSERA_NATS_URL or the dev cluster's)",
-      )
-      .description("ask a warm-standby agent to start pulling work (over NATS)"),
+    natsSecurityOptions(
+      node
+        .command("promote")
+        .argument("<id>")
+        .option(
+          "--nats <url>",
+          "NATS the agent is connected to (default: $TESSERA_NATS_URL or the dev cluster's)",
+        )
+        .description("ask a warm-standby agent to start pulling work (over NATS)"),
+    ),
   ).action(run(nodePromote));
 
   const cluster = p.command("cluster").description("consensus cluster");
@@ -275,27 +285,33 @@ function program(): Command {
   ).action(run(verify));
 
   common(
-    p
-      .command("logs")
-      .description(
-        "search the centralized logs (TESSERA_LOGS): every service's lines by job, task, node, level, text",
-      )
-      .option(
-        "--nats <url>",
-        "NATS URL(s) (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
-      )
-      .option("--service <name>", "consensus | scheduler | storage-manager | agent")
-      .option("--level <level>", "this level and above: trace|debug|info|warn|error|fatal", "info")
-      .option("--job <id>", "lines about this job")
-      .option("--task <id>", "lines about this task (e.g. m-0-1-2, r-0-1)")
-      .option("--node <id>", "lines from (or about) this node")
-      .option("--grep <text>", "lines containing this text (case-insensitive)")
-      .option("--since <when>", "duration (30s, 10m, 2h, 1d) or ISO time", "1h")
-      .option("--limit <n>", "print the last N matching lines", "200")
-      .option(
-        "--follow",
-        "keep printing new lines until Ctrl-C (with --json: one object per line)",
-      ),
+    natsSecurityOptions(
+      p
+        .command("logs")
+        .description(
+          "search the centralized logs (TESSERA_LOGS): every service's lines by job, task, node, level, text",
+        )
+        .option(
+          "--nats <url>",
+          "NATS URL(s) (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
+        )
+        .option("--service <name>", "consensus | scheduler | storage-manager | agent")
+        .option(
+          "--level <level>",
+          "this level and above: trace|debug|info|warn|error|fatal",
+          "info",
+        )
+        .option("--job <id>", "lines about this job")
+        .option("--task <id>", "lines about this task (e.g. m-0-1-2, r-0-1)")
+        .option("--node <id>", "lines from (or about) this node")
+        .option("--grep <text>", "lines containing this text (case-insensitive)")
+        .option("--since <when>", "duration (30s, 10m, 2h, 1d) or ISO time", "1h")
+        .option("--limit <n>", "print the last N matching lines", "200")
+        .option(
+          "--follow",
+          "keep printing new lines until Ctrl-C (with --json: one object per line)",
+        ),
+    ),
   ).action(run(logs));
 
   common(

@@ -154,6 +154,52 @@ true
 # Default --nats of `tessera logs`.
 - name: TESSERA_NATS_URL
   value: {{ include "tessera.natsUrl" . | quote }}
+{{- include "tessera.natsClient.env" . }}
+{{- end -}}
+
+{{/* Where nats.client.secret is mounted. */}}
+{{- define "tessera.natsClient.dir" -}}
+/var/run/secrets/tessera/nats
+{{- end -}}
+
+{{/* TESSERA_NATS_* of nats.client (files of the mounted Secret), each on a new line. */}}
+{{- define "tessera.natsClient.env" -}}
+{{- $c := .Values.nats.client -}}
+{{- if $c.secret -}}
+{{- if .Values.nats.enabled -}}
+{{- fail "nats.client.secret: the bundled NATS takes no credentials or TLS; set nats.enabled=false and nats.url to the NATS that requires them" -}}
+{{- end -}}
+{{- $dir := include "tessera.natsClient.dir" . -}}
+{{- $files := list (list "TESSERA_NATS_CREDS" $c.credsKey) (list "TESSERA_NATS_PASSWORD_FILE" $c.passwordKey) (list "TESSERA_NATS_TOKEN_FILE" $c.tokenKey) (list "TESSERA_NATS_TLS_CA" $c.tlsCaKey) (list "TESSERA_NATS_TLS_CERT" $c.tlsCertKey) (list "TESSERA_NATS_TLS_KEY" $c.tlsKeyKey) -}}
+{{- range $files }}
+{{- if index . 1 }}
+- name: {{ index . 0 }}
+  value: {{ printf "%s/%s" $dir (index . 1) | quote }}
+{{- end }}
+{{- end }}
+{{- with $c.user }}
+- name: TESSERA_NATS_USER
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The volumeMount of nats.client.secret (nothing without one). */}}
+{{- define "tessera.natsClient.volumeMount" -}}
+{{- if .Values.nats.client.secret -}}
+- name: nats-client
+  mountPath: {{ include "tessera.natsClient.dir" . }}
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{/* The volume of nats.client.secret (nothing without one). */}}
+{{- define "tessera.natsClient.volume" -}}
+{{- with .Values.nats.client.secret -}}
+- name: nats-client
+  secret:
+    secretName: {{ . }}
+{{- end -}}
 {{- end -}}
 
 {{/*

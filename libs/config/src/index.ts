@@ -3,6 +3,15 @@ export { envVarName, toSnake } from "./env-names.js";
 export { ConfigError, type ConfigIssue, type ConfigSource } from "./errors.js";
 export { type LoadConfigOptions, loadConfig } from "./load-config.js";
 export {
+  NATS_SECURITY_ENV,
+  NATS_SECURITY_FLAGS,
+  NATS_SECURITY_HELP,
+  type NatsSecurity,
+  natsSecurityEnv,
+  natsSecurityIsSet,
+  parseNatsSecurity,
+} from "./nats-security.js";
+export {
   type FlagTable,
   LOG_LEVELS,
   type LogLevel,

@@ -71,4 +71,43 @@ describe("service flags", () => {
       '--log-level: "loud" must be one of trace, debug, info, warn, error, fatal, silent',
     );
   });
+
+  it("gives every NATS-speaking service the same NATS credentials and TLS flags, files only", () => {
+    expect(read([]).natsSecurity()).toEqual({});
+    expect(
+      read(["--nats-user", "tessera", "--nats-tls-ca", "/s/ca.pem"], {
+        TESSERA_NATS_PASSWORD_FILE: "/s/pw",
+        TESSERA_NATS_TLS_CERT: "/s/c.pem",
+        TESSERA_NATS_TLS_KEY: "/s/k.pem",
+      }).natsSecurity(),
+    ).toEqual({
+      user: "tessera",
+      passwordFile: "/s/pw",
+      tlsCaFile: "/s/ca.pem",
+      tlsCertFile: "/s/c.pem",
+      tlsKeyFile: "/s/k.pem",
+    });
+    // A table without `nats` (a process that never connects) does not take them.
+    const noNats = { values: { slots: "T_SLOTS" }, switches: {} };
+    expect(() =>
+      readServiceFlags(["--nats-creds", "x"], {}, noNats, (m) => new TestConfigError(m)),
+    ).toThrow(/^flags: Unknown option '--nats-creds'/);
+  });
+
+  it("refuses NATS security settings that cannot work together, naming the flag", () => {
+    const bad = (argv: string[], message: string) =>
+      expect(() => read(argv).natsSecurity()).toThrow(message);
+    bad(["--nats-user", "u"], "--nats-password-file: is required with --nats-user");
+    bad(["--nats-password-file", "/p"], "--nats-user: is required with --nats-password-file");
+    bad(
+      ["--nats-creds", "/c", "--nats-token-file", "/t"],
+      "--nats-token-file: cannot be combined with --nats-creds: choose one way to authenticate",
+    );
+    bad(
+      ["--nats-user", "u", "--nats-password-file", "/p", "--nats-token-file", "/t"],
+      "--nats-token-file: cannot be combined with --nats-user",
+    );
+    bad(["--nats-tls-cert", "/c"], "--nats-tls-key: is required with --nats-tls-cert");
+    bad(["--nats-tls-key", "/k"], "--nats-tls-cert: is required with --nats-tls-key");
+  });
 });

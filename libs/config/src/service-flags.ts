@@ -6,6 +6,7 @@
  * caller passes argv and env, and turns a failure into its own error type.
  */
 import { parseArgs } from "node:util";
+import { NATS_SECURITY_ENV, type NatsSecurity, parseNatsSecurity } from "./nats-security.js";
 import { switchSetting } from "./switch.js";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -30,6 +31,8 @@ export interface ServiceFlags {
   on(flag: string): boolean;
   /** `--nats URL[,URL…]` (default nats://127.0.0.1:4222), each nats://host:port or host:port. */
   natsUrls(): string[];
+  /** The `--nats-creds`, `--nats-user`, … `--nats-tls-key` settings (nats-security.ts). */
+  natsSecurity(): NatsSecurity;
   /** `--log-level` (default info). */
   logLevel(): LogLevel;
   /** Throws the caller's error with `--flag: reason`. */
@@ -39,12 +42,20 @@ export interface ServiceFlags {
 const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s/]+$/;
 const HOST_PORT = /^[^\s/:]+:\d+$/;
 
+/**
+ * A table that has `nats` also gets the NATS security flags (NATS_SECURITY_ENV): every process
+ * that speaks NATS can be pointed at a server that requires credentials or TLS, the same way.
+ */
 export function readServiceFlags(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  table: FlagTable,
+  given: FlagTable,
   toError: (message: string) => Error,
 ): ServiceFlags {
+  const table: FlagTable =
+    "nats" in given.values
+      ? { values: { ...given.values, ...NATS_SECURITY_ENV }, switches: given.switches }
+      : given;
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -115,6 +126,7 @@ export function readServiceFlags(
       }
       return urls;
     },
+    natsSecurity: () => parseNatsSecurity(raw, fail),
     logLevel() {
       const level = str("log-level", "info");
       if (!(LOG_LEVELS as readonly string[]).includes(level)) {

@@ -1,7 +1,10 @@
 import type { NatsConnection, Status } from "@nats-io/nats-core";
+import { AuthorizationError } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
+import type { NatsSecurity } from "@tessera/config";
 import type { Logger } from "@tessera/observability";
 import { MessagingError } from "./errors.js";
+import { natsSecurityOptions } from "./nats-security.js";
 
 export type { NatsConnection } from "@nats-io/nats-core";
 
@@ -20,6 +23,8 @@ export interface ConnectOptions {
    * one answers). After that it fails with TESSERA_E_MESSAGING_CONNECT naming the servers.
    */
   connectTimeoutMs?: number;
+  /** Credentials and TLS (file paths; @tessera/config `--nats-creds` … `--nats-tls-key`). */
+  security?: NatsSecurity;
 }
 
 /** One attempt at most this long: a black-holed address must not eat the whole budget. */
@@ -40,6 +45,11 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
       "connect: servers must name at least one URL",
     );
   }
+  // Files are read and checked once, before any attempt: a bad one fails now, naming its flag.
+  const security = natsSecurityOptions(
+    options.security ?? {},
+    servers.some((s) => s.startsWith("tls://")),
+  );
   const budgetMs = options.connectTimeoutMs ?? 10_000;
   const deadline = budgetMs === 0 ? Number.POSITIVE_INFINITY : Date.now() + budgetMs;
   const waitMs = options.reconnectTimeWaitMs ?? 250;
@@ -57,8 +67,18 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
         // publish up front, in case it fails: measurable CPU in the consensus leader and the
         // scheduler. Our errors carry their context (subject, ids) where we wrap them.
         noAsyncTraces: true,
+        ...security,
       });
     } catch (err) {
+      // Refused credentials or a certificate that does not verify stay so: say it at once.
+      const refusal = permanentRefusal(err);
+      if (refusal !== undefined) {
+        throw new MessagingError(
+          "TESSERA_E_MESSAGING_AUTH",
+          `NATS at ${servers.join(",")} refused this connection: ${refusal}`,
+          { cause: err },
+        );
+      }
       if (Date.now() + waitMs >= deadline) {
         throw new MessagingError(
           "TESSERA_E_MESSAGING_CONNECT",
@@ -71,6 +91,20 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
   }
   if (options.logger) void logStatus(nc, options.logger);
   return nc;
+}
+
+/** Why a connect failed for good (credentials, TLS verification), or undefined if it may pass. */
+function permanentRefusal(err: unknown): string | undefined {
+  if (err instanceof AuthorizationError) return `${err.message} (check the NATS credentials)`;
+  const code = (err as { code?: unknown; cause?: { code?: unknown } } | null)?.code;
+  const causeCode = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  const tlsCode = [code, causeCode].find(
+    (c): c is string =>
+      typeof c === "string" && /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|TLS|SSL/.test(c),
+  );
+  if (tlsCode !== undefined)
+    return `${(err as Error).message} (${tlsCode}: check --nats-tls-ca and the server's certificate)`;
+  return undefined;
 }
 
 /** Reconnect listeners per connection; one status watch per connection serves them all. */

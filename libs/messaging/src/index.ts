@@ -36,6 +36,7 @@ export {
   type InterimRequestOutcome,
 } from "./interim-replies.js";
 export { ServiceLogging, type ServiceLoggingOptions } from "./log-shipping.js";
+export { type NatsSecurityOptions, natsSecurityOptions } from "./nats-security.js";
 export {
   type ProvisionOptions,
   type ProvisionResult,

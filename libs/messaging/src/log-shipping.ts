@@ -2,6 +2,7 @@
 // `tessera.log.<service>.<level>` (stream TESSERA_LOGS, searched by `tessera logs`) over a NATS
 // connection of their own, so draining or reconnecting the service's main connection never
 // delays or drops its last lines: what a shutdown logs still goes out until the very end.
+import type { NatsSecurity } from "@tessera/config";
 import {
   createLogger,
   type Logger,
@@ -20,6 +21,8 @@ export interface ServiceLoggingOptions {
   /** Ship lines to TESSERA_LOGS (otherwise stdout only). */
   readonly ship: boolean;
   readonly servers: string | readonly string[];
+  /** NATS credentials and TLS for the shipping connection (the service's own settings). */
+  readonly security?: NatsSecurity;
 }
 
 /** A service's logger, plus the start/stop of its shipping connection when shipping is on. */
@@ -44,6 +47,7 @@ export class ServiceLogging {
     this.nc = await connect({
       servers: this.o.servers,
       name: `tessera-${this.o.service}-${this.o.nodeId}-logs`,
+      ...(this.o.security ? { security: this.o.security } : {}),
     });
     this.shipper.attach(this.nc);
   }

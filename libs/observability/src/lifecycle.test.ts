@@ -170,5 +170,16 @@ describe("serviceMain", () => {
     expect(failed.seen.exits).toEqual([1]);
     expect(failed.seen.err[0]).toContain("tessera-test: fatal:");
     expect(failed.seen.err[0]).toContain("bind: address in use");
+    // A typed error is one line a person can act on: its message and code, no stack.
+    const typed = harness(["--port", "7"], async () => {
+      throw Object.assign(new Error("--nats-tls-ca: cannot read /x: ENOENT"), {
+        code: "TESSERA_E_MESSAGING_SECURITY_CONFIG",
+      });
+    });
+    await typed.done;
+    expect(typed.seen.exits).toEqual([1]);
+    expect(typed.seen.err).toEqual([
+      "tessera-test: fatal: --nats-tls-ca: cannot read /x: ENOENT (TESSERA_E_MESSAGING_SECURITY_CONFIG)",
+    ]);
   });
 });

@@ -144,7 +144,12 @@ export function serviceMain<C>(opts: ServiceMainOptions<C>): Promise<void> {
     return opts.run(config);
   };
   return main().then(exit, (e: unknown) => {
-    err(`${opts.name}: fatal:`, e);
+    // A typed Tessera error already says what to fix (its stack is in the fatal log line);
+    // anything else is a bug, printed whole.
+    const code = (e as { code?: unknown } | null)?.code;
+    if (e instanceof Error && typeof code === "string" && code.startsWith("TESSERA_E_"))
+      err(`${opts.name}: fatal: ${e.message} (${code})`);
+    else err(`${opts.name}: fatal:`, e);
     exit(1);
   });
 }

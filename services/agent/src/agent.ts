@@ -77,6 +77,7 @@ export class Agent {
     const bus = await AgentBus.connect({
       servers: config.natsUrl.split(","),
       name: `tessera-agent-${config.nodeId}`,
+      security: config.natsSecurity,
       pool: config.pool,
       ackWaitMs: config.ackWaitMs,
       maxDeliver: config.maxDeliver,

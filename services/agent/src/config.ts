@@ -1,12 +1,20 @@
 // Agent configuration: command-line flags over environment variables over defaults, every
 // field validated with a message naming the flag and the reason. Pure: no I/O.
-import { type LogLevel, readServiceFlags, type ServiceFlags } from "@tessera/config";
+import {
+  type LogLevel,
+  NATS_SECURITY_HELP,
+  type NatsSecurity,
+  readServiceFlags,
+  type ServiceFlags,
+} from "@tessera/config";
 import { STORAGE_SPEC_PATTERN } from "@tessera/storage";
 import { AgentError, AgentErrorCode } from "./errors.js";
 import type { ExecutionProviderChoice } from "./kernel/kernel-runner.js";
 
 export interface AgentConfig {
   natsUrl: string;
+  /** NATS credentials and TLS files (`--nats-creds` … `--nats-tls-key`). */
+  natsSecurity: NatsSecurity;
   nodeId: string;
   pool: string;
   cloud: string;
@@ -125,6 +133,7 @@ export function parseAgentConfig(
 
   return {
     natsUrl: f.natsUrls().join(","),
+    natsSecurity: f.natsSecurity(),
     nodeId: f.str("node-id", defaults.nodeId, TOKEN),
     pool: f.str("pool", "cpu", TOKEN),
     cloud: f.str("cloud", "local", LABEL),
@@ -152,6 +161,7 @@ export function parseAgentConfig(
 
 export const AGENT_USAGE = `usage: tessera-agent --storage fs:<dir>|s3:<bucket>[/<prefix>]|gcs:<bucket>[/<prefix>] [options]
   --nats URL[,URL…]      NATS servers (default nats://127.0.0.1:4222)      env TESSERA_NATS_URL
+${NATS_SECURITY_HELP}
   --node-id ID           node id, [A-Za-z0-9_-]{1,64} (default: hostname-pid) env TESSERA_NODE_ID
   --pool NAME            work pool; pulls tessera.work.<pool>.> (default cpu) env TESSERA_POOL
   --cloud/--region/--zone  placement labels (default local/local/local-a)

@@ -21,6 +21,7 @@ void serviceMain({
       level: config.logLevel,
       ship: config.shipLogs,
       servers: config.natsUrl.split(","),
+      security: config.natsSecurity,
     }).runUntilSignal({
       name: "tessera-agent",
       start: (logger) => Agent.start(config, logger, process.env),

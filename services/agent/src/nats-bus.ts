@@ -2,6 +2,7 @@
 // pool's durable pull consumer exist (idempotent and race-tolerant: many agents start at once),
 // pull work, publish completions with dedup ids and heartbeats on core NATS. The work loop only
 // sees WorkSource and the publish functions, so this file is the only place the agent names NATS.
+import type { NatsSecurity } from "@tessera/config";
 import {
   closeGracefully,
   connect,
@@ -54,6 +55,8 @@ export interface BusOptions {
   /** How long one pull waits for a message before returning null. */
   pullExpiresMs?: number;
   logger?: Logger;
+  /** NATS credentials and TLS (`--nats-creds` … `--nats-tls-key`). */
+  security?: NatsSecurity;
 }
 
 export class AgentBus {
@@ -73,6 +76,7 @@ export class AgentBus {
       servers: opts.servers,
       name: opts.name,
       ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.security ? { security: opts.security } : {}),
     });
     return new AgentBus(nc, jetstream(nc), opts);
   }

@@ -31,6 +31,25 @@ describe("parseConsensusConfig", () => {
     expect(c.join).toBe(false);
   });
 
+  it("reads NATS credentials and TLS files from flags, the config file or the environment", () => {
+    const base = ["--id", "1", "--peers", PEERS, "--data", "/tmp/d1", "--nats", "tls://n:4222"];
+    const c = parseConsensusConfig([...base, "--config", "c.json", "--nats-tls-ca", "/f/ca.pem"], {
+      readFile: () => JSON.stringify({ natsUser: "tessera", natsPasswordFile: "/f/pw" }),
+      env: { TESSERA_NATS_TLS_CERT: "/e/c.pem", TESSERA_NATS_TLS_KEY: "/e/k.pem" },
+    });
+    expect(c.natsSecurity).toEqual({
+      user: "tessera",
+      passwordFile: "/f/pw",
+      tlsCaFile: "/f/ca.pem",
+      tlsCertFile: "/e/c.pem",
+      tlsKeyFile: "/e/k.pem",
+    });
+    expect(parseConsensusConfig(base).natsSecurity).toEqual({});
+    expect(errorOf([...base, "--nats-user", "u"])).toBe(
+      "--nats-password-file: is required with --nats-user",
+    );
+  });
+
   it("takes explicit --http / --peers-http / --nats / fault flags", () => {
     const c = parseConsensusConfig([
       "--id=1",

@@ -3,7 +3,14 @@
 // I/O is reading the file named by --config, through the injected `readFile`.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { LOG_LEVELS, type LogLevel } from "@tessera/config";
+import {
+  LOG_LEVELS,
+  type LogLevel,
+  NATS_SECURITY_ENV,
+  NATS_SECURITY_HELP,
+  type NatsSecurity,
+  parseNatsSecurity,
+} from "@tessera/config";
 import { BASE_FEATURE_LEVEL, MANIFEST_FEATURE_LEVEL } from "@tessera/protocol";
 import { ServiceError, ServiceErrorCode } from "./api/errors.js";
 
@@ -51,6 +58,8 @@ export interface ConsensusConfig {
   readonly self: PeerConfig;
   /** NATS servers; undefined = no JetStream ingestion, no events, no heartbeats. */
   readonly natsServers: readonly string[] | undefined;
+  /** NATS credentials and TLS files (`--nats-creds` … `--nats-tls-key`). */
+  readonly natsSecurity: NatsSecurity;
   /** Start as a new member with an empty log: wait to be added by the leader (POST /admin/peers). */
   readonly join: boolean;
   readonly logLevel: LogLevelName;
@@ -92,6 +101,7 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
   --grpc HOST:PORT       gRPC bind address (default: this peer's entry in --peers)
   --http HOST:PORT       HTTP bind address (default: gRPC host, port + 1000)
   --nats URL[,URL...]    NATS servers; without it: no JetStream ingestion, events or heartbeats
+${NATS_SECURITY_HELP}
   --join                 start empty and wait to be added (POST /admin/peers on the leader)
   --config FILE          JSON file with the same settings (flags win), see README
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)
@@ -144,6 +154,7 @@ const STRING_FLAGS = [
   "shutdown-grace-ms",
   "heartbeat-ms",
   "feature-level",
+  ...Object.keys(NATS_SECURITY_ENV),
 ] as const;
 const BOOLEAN_FLAGS = ["join", "ship-logs", "help"] as const;
 
@@ -270,6 +281,16 @@ export function parseConsensusConfig(
     if (list.length > 0) natsServers = list;
   }
 
+  // Flag, else the config file's camelCase key (`/natsTlsCa` for --nats-tls-ca), else the
+  // environment variable every service reads.
+  const natsSecurity = parseNatsSecurity(
+    (flag) => {
+      const r = get(flag, `/${camel(flag)}`) ?? envRaw(env, NATS_SECURITY_ENV[flag] ?? "");
+      return r ? stringOf(r) : undefined;
+    },
+    (flag, reason) => fail(`--${flag}`, reason),
+  );
+
   const logLevelRaw = get("log-level", "/logLevel") ?? envRaw(env, "TESSERA_LOG_LEVEL");
   const logLevel = logLevelRaw ? stringOf(logLevelRaw) : "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -320,6 +341,7 @@ export function parseConsensusConfig(
     httpListen,
     self,
     natsServers,
+    natsSecurity,
     join,
     logLevel: logLevel as LogLevelName,
     shipLogs,
@@ -412,6 +434,7 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
     "shutdownGraceMs",
     "heartbeatMs",
     "featureLevel",
+    ...Object.keys(NATS_SECURITY_ENV).map(camel),
   ]);
   for (const k of Object.keys(parsed)) {
     if (!known.has(k)) fail(`${path}: /${k}`, "is not a known setting");
@@ -422,6 +445,11 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
 /** The agents' heartbeat period (the agents read the same TESSERA_HEARTBEAT_MS). */
 function heartbeatMs(raw: Raw | undefined): number {
   return raw ? intOf(raw, 10, 60_000) : 1_000;
+}
+
+/** nats-tls-ca → natsTlsCa (config-file keys of kebab-case flags). */
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 function envRaw(env: Readonly<Record<string, string | undefined>>, name: string): Raw | undefined {

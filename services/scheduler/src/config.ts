@@ -1,6 +1,12 @@
 // Scheduler configuration: flags over environment variables over defaults, each validated with
 // a message naming the flag. Pure: no I/O.
-import { type LogLevel, readServiceFlags, type ServiceFlags } from "@tessera/config";
+import {
+  type LogLevel,
+  NATS_SECURITY_HELP,
+  type NatsSecurity,
+  readServiceFlags,
+  type ServiceFlags,
+} from "@tessera/config";
 import type { BreakerPolicy } from "./core/breaker.js";
 import type { DeadlinePolicy } from "./core/deadlines.js";
 import type { InputLocation, PlacementPolicyName } from "./core/placement.js";
@@ -21,6 +27,8 @@ export interface SchedulerConfig {
   /** Consensus peers: `http://host:port` (gRPC addresses discovered from /v1/cluster) or gRPC `host:port`. */
   consensus: string[];
   natsUrl: string[];
+  /** NATS credentials and TLS files (`--nats-creds` … `--nats-tls-key`). */
+  natsSecurity: NatsSecurity;
   /** Pools this scheduler places into (empty: every pool). */
   pools: string[];
   /** Identity for logs and the manifest client session prefix. */
@@ -211,6 +219,7 @@ export function parseSchedulerConfig(
   return {
     consensus,
     natsUrl,
+    natsSecurity: f.natsSecurity(),
     pools,
     instanceId,
     http: { host: hm[1] as string, port: Number(hm[2]) },
@@ -251,6 +260,7 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --consensus URLS         consensus peers: http://host:port (HTTP API; gRPC found via /v1/cluster)
                            or host:port / grpc://host:port (gRPC)             env TESSERA_CONSENSUS
   --nats URL[,URL…]        NATS servers (default nats://127.0.0.1:4222)       env TESSERA_NATS_URL
+${NATS_SECURITY_HELP}
   --pool P[,P…]            pools to place into (default: every pool agents announce)
   --id ID                  instance id for logs / manifest session (default: scheduler-<pid>)
   --http HOST:PORT         /healthz /readyz /metrics (default 127.0.0.1:0)

@@ -17,6 +17,7 @@ void serviceMain({
       level: config.logLevel,
       ship: config.shipLogs,
       servers: config.natsUrl,
+      security: config.natsSecurity,
     }).runUntilSignal({
       name: "tessera-scheduler",
       start: (logger) => Scheduler.start(config, logger),

@@ -26,6 +26,7 @@ import {
   connect,
   jetstream,
   jetstreamManager,
+  MessagingError,
   onReconnect,
   provisionStreams,
   publishWithDedup,
@@ -226,12 +227,16 @@ export class Scheduler {
         servers: config.natsUrl,
         name: `scheduler:${config.instanceId}`,
         logger,
+        security: config.natsSecurity,
         connectTimeoutMs: NATS_CONNECT_TIMEOUT_MS,
       });
     } catch (err) {
       throw new SchedulerError(
         SchedulerErrorCode.Messaging,
-        `${(err as Error).message} (check --nats)`,
+        // A refused login or certificate names its own flag; anything else is the address.
+        err instanceof MessagingError && err.code !== "TESSERA_E_MESSAGING_CONNECT"
+          ? (err as Error).message
+          : `${(err as Error).message} (check --nats)`,
         { cause: err },
       );
     }

@@ -1,6 +1,12 @@
 // Storage-manager configuration: flags over environment variables over defaults, every field
 // validated with a message naming the flag and the reason. Pure: no I/O.
-import { type LogLevel, readServiceFlags, type ServiceFlags } from "@tessera/config";
+import {
+  type LogLevel,
+  NATS_SECURITY_HELP,
+  type NatsSecurity,
+  readServiceFlags,
+  type ServiceFlags,
+} from "@tessera/config";
 import { STORAGE_SPEC_PATTERN } from "@tessera/storage";
 import { StorageManagerError, StorageManagerErrorCode } from "./errors.js";
 
@@ -9,6 +15,8 @@ export type LogLevelSetting = LogLevel;
 
 export interface StorageManagerConfig {
   natsUrl: string;
+  /** NATS credentials and TLS files (`--nats-creds` … `--nats-tls-key`). */
+  natsSecurity: NatsSecurity;
   /** `fs:<dir>`, `s3:<bucket>[/<prefix>]`, `gcs:<bucket>[/<prefix>]`. */
   storage: string;
   /** host:port of /healthz /readyz /metrics and the outputs API (port 0 = any free port). */
@@ -86,6 +94,7 @@ export function parseStorageManagerConfig(
   }
   return {
     natsUrl,
+    natsSecurity: f.natsSecurity(),
     storage,
     http,
     nodeId: f.str("node-id", "storage-manager", {
@@ -106,6 +115,7 @@ export function parseStorageManagerConfig(
 
 export const STORAGE_MANAGER_USAGE = `usage: tessera-storage-manager --storage fs:<dir>|s3:<bucket>[/<prefix>]|gcs:<bucket>[/<prefix>] [options]
   --nats URL[,URL…]          NATS servers (default nats://127.0.0.1:4222)        env TESSERA_NATS_URL
+${NATS_SECURITY_HELP}
   --http HOST:PORT           /healthz /readyz /metrics /v1/jobs (default 127.0.0.1:9400) env TESSERA_STORAGE_MANAGER_HTTP
   --node-id ID               client id prefix for proposals (default storage-manager)
   --check-mode head|full     head: size + recorded checksum (every byte is still CRC-verified by

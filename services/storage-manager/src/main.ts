@@ -16,6 +16,7 @@ void serviceMain({
       level: config.logLevel,
       ship: config.shipLogs,
       servers: config.natsUrl.split(","),
+      security: config.natsSecurity,
     }).runUntilSignal({
       name: "tessera-storage-manager",
       start: (logger) => StorageManager.start(config, logger, process.env),

@@ -135,6 +135,7 @@ export class StorageManager {
         servers: config.natsUrl.split(","),
         name: `storage-manager:${config.nodeId}`,
         logger: log,
+        security: config.natsSecurity,
       });
     } catch (err) {
       await store.close();

@@ -8,9 +8,11 @@ export { HarnessError, type HarnessErrorCode } from "./errors.js";
 export { FAKE_GCS_IMAGE, FAKE_GCS_UNAVAILABLE, type FakeGcs, startFakeGcs } from "./gcs.js";
 export { resolveMode } from "./mode.js";
 export { startNatsCluster, startNatsServer } from "./nats.js";
+export type { NatsServerSecurity } from "./nats-config.js";
 export { natsServerBinary } from "./nats-process.js";
 export { freePort, freePorts } from "./ports.js";
 export { type S3rverInstance, type StartS3rverOptions, startS3rver } from "./s3.js";
+export { makeTestPki, mutualTls, type TestPki } from "./test-pki.js";
 export type {
   HarnessMode,
   NatsCluster,

@@ -9,6 +9,18 @@ export interface NatsNodeConfig {
   jetstream?: boolean;
   /** Present for cluster members. */
   cluster?: { name: string; port: number; routes: number[] };
+  /** Client TLS and authentication (single servers). */
+  security?: NatsServerSecurity;
+}
+
+/** What a secured test server asks of its clients. */
+export interface NatsServerSecurity {
+  /** TLS for clients; `verifyClients` also requires a client certificate signed by `caFile`. */
+  tls?: { certFile: string; keyFile: string; caFile: string; verifyClients?: boolean };
+  /** `authorization { users: … }` (password auth). */
+  users?: readonly { user: string; password: string }[];
+  /** `authorization { token: … }`. */
+  token?: string;
 }
 
 export function renderNatsConfig(c: NatsNodeConfig): string {
@@ -32,6 +44,25 @@ export function renderNatsConfig(c: NatsNodeConfig): string {
       `  routes: [${routes}]`,
       "}",
     );
+  }
+  const sec = c.security;
+  if (sec?.tls) {
+    lines.push(
+      "tls {",
+      `  cert_file: ${JSON.stringify(sec.tls.certFile)}`,
+      `  key_file: ${JSON.stringify(sec.tls.keyFile)}`,
+      `  ca_file: ${JSON.stringify(sec.tls.caFile)}`,
+      `  verify: ${sec.tls.verifyClients === true}`,
+      "}",
+    );
+  }
+  if (sec?.users) {
+    const users = sec.users
+      .map((u) => `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`)
+      .join(", ");
+    lines.push(`authorization { users: [${users}] }`);
+  } else if (sec?.token !== undefined) {
+    lines.push(`authorization { token: ${JSON.stringify(sec.token)} }`);
   }
   return `${lines.join("\n")}\n`;
 }

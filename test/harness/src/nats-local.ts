@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerTempDir } from "./cleanup.js";
+import type { NatsServerSecurity } from "./nats-config.js";
 import { NatsProcessNode } from "./nats-process.js";
 import { freePorts } from "./ports.js";
 import type { NatsCluster, NatsServer } from "./types.js";
@@ -18,13 +19,21 @@ function portRaceLost(nodes: NatsProcessNode[]): boolean {
 export async function startLocalServer(
   readyTimeoutMs: number,
   jetstream = true,
+  security?: NatsServerSecurity,
 ): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), "tessera-nats-"));
   const unregisterDir = registerTempDir(dir);
   for (let attempt = 1; ; attempt++) {
     const [port, monitorPort] = (await freePorts(2)) as [number, number];
     const node = new NatsProcessNode(
-      { name: "nats-0", port, monitorPort, storeDir: join(dir, "store"), jetstream },
+      {
+        name: "nats-0",
+        port,
+        monitorPort,
+        storeDir: join(dir, "store"),
+        jetstream,
+        ...(security ? { security } : {}),
+      },
       dir,
       readyTimeoutMs,
     );

@@ -65,7 +65,7 @@ export class NatsProcessNode implements NatsNode {
   }
 
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return `${this.config.security?.tls ? "tls" : "nats"}://127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {

@@ -1,3 +1,4 @@
+import { HarnessError } from "./errors.js";
 import { resolveMode } from "./mode.js";
 import { startContainerCluster, startContainerServer } from "./nats-containers.js";
 import { startLocalCluster, startLocalServer } from "./nats-local.js";
@@ -17,8 +18,18 @@ const DEFAULT_CLUSTER_READY_MS = 30_000;
  * SIGKILLed when the test process exits.
  */
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
-  const mode = await resolveMode(options.mode);
   const timeout = options.readyTimeoutMs ?? DEFAULT_READY_MS;
+  if (options.security) {
+    // Its config names certificate files on this host: a container would not see them.
+    if (options.mode === "containers") {
+      throw new HarnessError(
+        "TESSERA_E_HARNESS_MODE",
+        "a secured nats-server (security) runs as a local process only",
+      );
+    }
+    return startLocalServer(timeout, options.jetstream ?? true, options.security);
+  }
+  const mode = await resolveMode(options.mode);
   return mode === "containers"
     ? startContainerServer(timeout, options.jetstream ?? true)
     : startLocalServer(timeout, options.jetstream ?? true);

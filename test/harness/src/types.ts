@@ -1,3 +1,5 @@
+import type { NatsServerSecurity } from "./nats-config.js";
+
 /** How servers are started: local processes or Docker containers via testcontainers. */
 export type HarnessMode = "process" | "containers";
 
@@ -5,7 +7,7 @@ export type HarnessMode = "process" | "containers";
 export interface NatsNode {
   /** server_name (JetStream needs it unique in a cluster). */
   readonly name: string;
-  /** Client URL, e.g. nats://127.0.0.1:41234. */
+  /** Client URL, e.g. nats://127.0.0.1:41234 (tls://… for a server that requires TLS). */
   readonly url: string;
   readonly port: number;
   /** HTTP monitoring port (/healthz, /jsz, /varz). */
@@ -41,6 +43,8 @@ export interface NatsCluster {
 }
 
 export interface StartNatsServerOptions {
+  /** Require TLS and/or credentials from clients (local process mode only). */
+  security?: NatsServerSecurity;
   /** Enable JetStream (default true). */
   jetstream?: boolean;
   /** Force a mode; default: env TESSERA_HARNESS, else containers iff Docker answers. */

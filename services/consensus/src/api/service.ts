@@ -7,7 +7,9 @@ import {
   connect,
   jetstream,
   jetstreamManager,
+  MessagingError,
   type NatsConnection,
+  natsSecurityOptions,
   onReconnect,
   provisionStreams,
 } from "@tessera/messaging";
@@ -63,6 +65,14 @@ export async function startConsensusService(
   shipper?: LogShipper,
 ): Promise<ServiceHandle> {
   const log = logger.child({ component: "service" });
+  // NATS connects in the background (below), so check its credential and TLS files now: a
+  // missing or malformed one fails the start naming its flag instead of every retry.
+  if (config.natsServers) {
+    natsSecurityOptions(
+      config.natsSecurity,
+      config.natsServers.some((s) => s.startsWith("tls://")),
+    );
+  }
   const metrics = new ConsensusMetrics(config.id);
   const ring = new EventRing(config.eventRing);
   const fsm = new ManifestFsm({ featureLevel: config.featureLevel });
@@ -200,9 +210,17 @@ export async function startConsensusService(
           name: `consensus:${config.id}`,
           logger,
           connectTimeoutMs: 2_000,
+          security: config.natsSecurity,
         });
         break;
       } catch (err) {
+        // Refused credentials: the peer keeps serving Raft without the bus (as while NATS is
+        // down) but says so as an error, and asks less often than for a server still starting.
+        if (err instanceof MessagingError && err.code === "TESSERA_E_MESSAGING_AUTH") {
+          log.error({ err: err.message, attempt }, "NATS refused this peer; retrying");
+          await new Promise((r) => setTimeout(r, 5_000));
+          continue;
+        }
         log.warn({ err: (err as Error).message, attempt }, "NATS not reachable yet; retrying");
         await new Promise((r) => setTimeout(r, 1_000));
       }

@@ -1,0 +1,123 @@
+// A whole cluster on a NATS that requires TLS with client certificates (mutual TLS) and a user's
+// password: every service connects with the same TESSERA_NATS_… settings, a job ends verified
+// with the reference digest, the server saw only authenticated TLS connections, and the CLI reads
+// the shipped logs with the same flags. A service given a wrong password stops at once, saying so.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { makeTestPki, mutualTls, startNatsServer } from "@tessera/harness";
+import type { MatmulJobSpec } from "@tessera/matrix";
+import { describe, expect, it } from "vitest";
+import { referenceDigest, runCli, submitViaCli } from "./jobs.js";
+import {
+  expectVerified,
+  onCleanup,
+  startCluster,
+  useClusterPerTest,
+} from "./scenario.test-helpers.js";
+
+const spec: MatmulJobSpec = { n: 256, tile: 64, mode: "exact", seed: 11 };
+
+interface Connz {
+  connections: { name?: string; tls_version?: string; authorized_user?: string }[];
+}
+
+describe("e2e: a secured NATS (mutual TLS and a password)", () => {
+  useClusterPerTest();
+
+  it("runs a verified job with every service authenticated over TLS", async () => {
+    const pki = await makeTestPki();
+    const secrets = await mkdtemp(join(tmpdir(), "tessera-e2e-secrets-"));
+    onCleanup(() => pki.remove());
+    onCleanup(() => rm(secrets, { recursive: true, force: true }));
+    await writeFile(join(secrets, "password"), "e2e-s3cret\n");
+    await writeFile(join(secrets, "wrong"), "not-it\n");
+    const nats = await startNatsServer({
+      security: {
+        tls: {
+          certFile: pki.serverCertFile,
+          keyFile: pki.serverKeyFile,
+          caFile: pki.caFile,
+          verifyClients: true,
+        },
+        users: [{ user: "tessera", password: "e2e-s3cret" }],
+      },
+    });
+    onCleanup(() => nats.stop());
+    const securityEnv = {
+      TESSERA_NATS_USER: "tessera",
+      TESSERA_NATS_PASSWORD_FILE: join(secrets, "password"),
+      TESSERA_NATS_TLS_CA: pki.caFile,
+      TESSERA_NATS_TLS_CERT: pki.clientCertFile,
+      TESSERA_NATS_TLS_KEY: pki.clientKeyFile,
+    };
+    const cluster = await startCluster({ nats: [nats.url], env: securityEnv });
+
+    const r = await submitViaCli(cluster, spec, "e2e-secured").result;
+    expectVerified(r, spec, referenceDigest(spec));
+
+    // Every client the server has is a Tessera service, over TLS, logged in as the user.
+    const res = await fetch(`http://127.0.0.1:${nats.monitorPort}/connz?auth=true&limit=1024`);
+    const connz = (await res.json()) as Connz;
+    const names = connz.connections.map((c) => c.name ?? "");
+    for (const expected of [
+      /^consensus:1$/,
+      /^consensus:2$/,
+      /^consensus:3$/,
+      /^scheduler:/,
+      /^storage-manager:/,
+      /^tessera-agent-agent-1$/,
+      /^tessera-agent-agent-2$/,
+    ]) {
+      expect(
+        names.some((n) => expected.test(n)),
+        `a connection named ${expected}`,
+      ).toBe(true);
+    }
+    for (const c of connz.connections) {
+      expect(c.tls_version, `${c.name} over TLS`).toMatch(/^1\.[23]$/);
+      expect(c.authorized_user, `${c.name} logged in`).toBe("tessera");
+    }
+
+    // The CLI reads the shipped logs with the same settings given as flags.
+    const logs = await runCli<{ lines: unknown[] }>(cluster, [
+      "logs",
+      "--job",
+      "e2e-secured",
+      "--nats",
+      nats.url,
+      "--nats-user",
+      "tessera",
+      "--nats-password-file",
+      join(secrets, "password"),
+      "--nats-tls-ca",
+      pki.caFile,
+      "--nats-tls-cert",
+      pki.clientCertFile,
+      "--nats-tls-key",
+      pki.clientKeyFile,
+    ]).result;
+    expect(logs.lines.length).toBeGreaterThan(0);
+
+    // A scheduler with a wrong password exits 1 at once, naming the refusal.
+    const require = createRequire(import.meta.url);
+    const scheduler = join(dirname(require.resolve("@tessera/scheduler")), "..", "dist", "main.js");
+    const child = spawn(
+      process.execPath,
+      [scheduler, "--consensus", cluster.servers.split(",")[0] ?? "", "--nats", nats.url],
+      {
+        env: { ...process.env, ...securityEnv, TESSERA_NATS_PASSWORD_FILE: join(secrets, "wrong") },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr?.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/refused this connection: .*check the NATS credentials/i);
+  });
+});
