@@ -40,7 +40,13 @@ import {
   type SubmitSummary,
   submitSummary,
 } from "./job-view.js";
-import { type NatsSecurityFlags, natsConnectError, resolveNatsSecurity } from "./nats-options.js";
+import {
+  type ClusterTlsFlags,
+  type NatsSecurityFlags,
+  natsConnectError,
+  resolveClusterTls,
+  resolveNatsSecurity,
+} from "./security-options.js";
 import { type TopFlags, top } from "./top.js";
 
 // Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
@@ -93,10 +99,12 @@ export async function devUp(
     nats?: string;
     restart?: boolean;
     agentEp?: "auto" | "cpu" | "cuda";
-  } & NatsSecurityFlags,
+  } & NatsSecurityFlags &
+    ClusterTlsFlags,
 ): Promise<undefined> {
   const args = parseDevUpArgs(opts);
   const natsSecurity = resolveNatsSecurity(opts);
+  const clusterTls = resolveClusterTls(opts);
   if (natsSecurityIsSet(natsSecurity) && args.nats === undefined) {
     throw new CliError(
       "--nats: is required with NATS credentials or TLS (--nats-… or TESSERA_NATS_…): the nats-server `dev up` starts itself takes neither",
@@ -117,6 +125,7 @@ export async function devUp(
       const cluster = await DevCluster.start({
         ...args,
         natsSecurity,
+        ...(clusterTls ? { clusterTls } : {}),
         agentEp: opts.agentEp ?? "auto",
         onStatus: status,
       });

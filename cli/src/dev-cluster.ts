@@ -20,7 +20,13 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type NatsSecurity, natsSecurityEnv, natsSecurityIsSet } from "@tessera/config";
+import {
+  type ClusterTlsFiles,
+  clusterTlsEnv,
+  type NatsSecurity,
+  natsSecurityEnv,
+  natsSecurityIsSet,
+} from "@tessera/config";
 import type { DevUpArgs } from "./args.js";
 import { CliError } from "./client.js";
 import { restartDelay } from "./restart-policy.js";
@@ -122,6 +128,8 @@ export interface DevClusterOptions extends DevUpArgs {
   readonly env?: NodeJS.ProcessEnv;
   /** NATS credentials and TLS for every service (with `nats`: an external, secured server). */
   readonly natsSecurity?: NatsSecurity;
+  /** Mutual TLS on the peers' gRPC, for the peers and the scheduler (`--cluster-tls-*`). */
+  readonly clusterTls?: ClusterTlsFiles;
 }
 
 interface Managed {
@@ -472,7 +480,11 @@ export class DevCluster {
     const o = this.o;
     const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
     // The services read the NATS security settings from these variables, as the CLI does.
-    const env = { ...(o.env ?? process.env), ...natsSecurityEnv(o.natsSecurity ?? {}) };
+    const env = {
+      ...(o.env ?? process.env),
+      ...natsSecurityEnv(o.natsSecurity ?? {}),
+      ...clusterTlsEnv(o.clusterTls),
+    };
     this.serviceEnv = env;
     let s3: LocalS3Info | undefined;
 

@@ -9,7 +9,7 @@ import { closeGracefully, connect } from "@tessera/messaging";
 import { LOGS_STREAM } from "@tessera/protocol";
 import { intArg, parseSince } from "./args.js";
 import { CliError } from "./client.js";
-import { natsConnectError } from "./nats-options.js";
+import { natsConnectError } from "./security-options.js";
 
 const LEVELS: Readonly<Record<string, number>> = {
   trace: 10,

@@ -184,6 +184,36 @@ true
 {{- end -}}
 {{- end -}}
 
+{{/* TESSERA_CLUSTER_TLS_* of consensus.tlsSecret (consensus and scheduler), each on a new line. */}}
+{{- define "tessera.clusterTls.env" -}}
+{{- if .Values.consensus.tlsSecret -}}
+- name: TESSERA_CLUSTER_TLS_CA
+  value: /var/run/secrets/tessera/cluster-tls/ca.crt
+- name: TESSERA_CLUSTER_TLS_CERT
+  value: /var/run/secrets/tessera/cluster-tls/tls.crt
+- name: TESSERA_CLUSTER_TLS_KEY
+  value: /var/run/secrets/tessera/cluster-tls/tls.key
+{{- end -}}
+{{- end -}}
+
+{{/* The volumeMount of consensus.tlsSecret (nothing without one). */}}
+{{- define "tessera.clusterTls.volumeMount" -}}
+{{- if .Values.consensus.tlsSecret -}}
+- name: cluster-tls
+  mountPath: /var/run/secrets/tessera/cluster-tls
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{/* The volume of consensus.tlsSecret (nothing without one). */}}
+{{- define "tessera.clusterTls.volume" -}}
+{{- with .Values.consensus.tlsSecret -}}
+- name: cluster-tls
+  secret:
+    secretName: {{ . }}
+{{- end -}}
+{{- end -}}
+
 {{/* The volumeMount of nats.client.secret (nothing without one). */}}
 {{- define "tessera.natsClient.volumeMount" -}}
 {{- if .Values.nats.client.secret -}}

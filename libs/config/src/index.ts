@@ -1,4 +1,12 @@
 /** @tessera/config: validated configuration from env vars and an optional JSON file. */
+export {
+  CLUSTER_TLS_ENV,
+  CLUSTER_TLS_FLAGS,
+  CLUSTER_TLS_HELP,
+  type ClusterTlsFiles,
+  clusterTlsEnv,
+  parseClusterTls,
+} from "./cluster-tls.js";
 export { envVarName, toSnake } from "./env-names.js";
 export { ConfigError, type ConfigIssue, type ConfigSource } from "./errors.js";
 export { type LoadConfigOptions, loadConfig } from "./load-config.js";
@@ -11,6 +19,13 @@ export {
   natsSecurityIsSet,
   parseNatsSecurity,
 } from "./nats-security.js";
+export {
+  type FlagFailure,
+  readCertificateFile,
+  readFlagFile,
+  readPrivateKeyFile,
+  readSecretFile,
+} from "./pem-files.js";
 export {
   type FlagTable,
   LOG_LEVELS,

@@ -4,11 +4,15 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
+  CLUSTER_TLS_ENV,
+  CLUSTER_TLS_HELP,
+  type ClusterTlsFiles,
   LOG_LEVELS,
   type LogLevel,
   NATS_SECURITY_ENV,
   NATS_SECURITY_HELP,
   type NatsSecurity,
+  parseClusterTls,
   parseNatsSecurity,
 } from "@tessera/config";
 import { BASE_FEATURE_LEVEL, MANIFEST_FEATURE_LEVEL } from "@tessera/protocol";
@@ -60,6 +64,8 @@ export interface ConsensusConfig {
   readonly natsServers: readonly string[] | undefined;
   /** NATS credentials and TLS files (`--nats-creds` … `--nats-tls-key`). */
   readonly natsSecurity: NatsSecurity;
+  /** Mutual TLS on the gRPC port (`--cluster-tls-ca/-cert/-key`); undefined = plaintext. */
+  readonly clusterTls: ClusterTlsFiles | undefined;
   /** Start as a new member with an empty log: wait to be added by the leader (POST /admin/peers). */
   readonly join: boolean;
   readonly logLevel: LogLevelName;
@@ -102,6 +108,7 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
   --http HOST:PORT       HTTP bind address (default: gRPC host, port + 1000)
   --nats URL[,URL...]    NATS servers; without it: no JetStream ingestion, events or heartbeats
 ${NATS_SECURITY_HELP}
+${CLUSTER_TLS_HELP}
   --join                 start empty and wait to be added (POST /admin/peers on the leader)
   --config FILE          JSON file with the same settings (flags win), see README
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)
@@ -155,6 +162,7 @@ const STRING_FLAGS = [
   "heartbeat-ms",
   "feature-level",
   ...Object.keys(NATS_SECURITY_ENV),
+  ...Object.keys(CLUSTER_TLS_ENV),
 ] as const;
 const BOOLEAN_FLAGS = ["join", "ship-logs", "help"] as const;
 
@@ -283,13 +291,13 @@ export function parseConsensusConfig(
 
   // Flag, else the config file's camelCase key (`/natsTlsCa` for --nats-tls-ca), else the
   // environment variable every service reads.
-  const natsSecurity = parseNatsSecurity(
-    (flag) => {
-      const r = get(flag, `/${camel(flag)}`) ?? envRaw(env, NATS_SECURITY_ENV[flag] ?? "");
-      return r ? stringOf(r) : undefined;
-    },
-    (flag, reason) => fail(`--${flag}`, reason),
-  );
+  const shared = (envNames: Readonly<Record<string, string>>) => (flag: string) => {
+    const r = get(flag, `/${camel(flag)}`) ?? envRaw(env, envNames[flag] ?? "");
+    return r ? stringOf(r) : undefined;
+  };
+  const flagFail = (flag: string, reason: string) => fail(`--${flag}`, reason);
+  const natsSecurity = parseNatsSecurity(shared(NATS_SECURITY_ENV), flagFail);
+  const clusterTls = parseClusterTls(shared(CLUSTER_TLS_ENV), flagFail);
 
   const logLevelRaw = get("log-level", "/logLevel") ?? envRaw(env, "TESSERA_LOG_LEVEL");
   const logLevel = logLevelRaw ? stringOf(logLevelRaw) : "info";
@@ -342,6 +350,7 @@ export function parseConsensusConfig(
     self,
     natsServers,
     natsSecurity,
+    clusterTls,
     join,
     logLevel: logLevel as LogLevelName,
     shipLogs,
@@ -435,6 +444,7 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
     "heartbeatMs",
     "featureLevel",
     ...Object.keys(NATS_SECURITY_ENV).map(camel),
+    ...Object.keys(CLUSTER_TLS_ENV).map(camel),
   ]);
   for (const k of Object.keys(parsed)) {
     if (!known.has(k)) fail(`${path}: /${k}`, "is not a known setting");

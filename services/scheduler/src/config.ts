@@ -1,9 +1,13 @@
 // Scheduler configuration: flags over environment variables over defaults, each validated with
 // a message naming the flag. Pure: no I/O.
 import {
+  CLUSTER_TLS_ENV,
+  CLUSTER_TLS_HELP,
+  type ClusterTlsFiles,
   type LogLevel,
   NATS_SECURITY_HELP,
   type NatsSecurity,
+  parseClusterTls,
   readServiceFlags,
   type ServiceFlags,
 } from "@tessera/config";
@@ -29,6 +33,8 @@ export interface SchedulerConfig {
   natsUrl: string[];
   /** NATS credentials and TLS files (`--nats-creds` … `--nats-tls-key`). */
   natsSecurity: NatsSecurity;
+  /** The consensus peers' mutual TLS (`--cluster-tls-ca/-cert/-key`); undefined = plaintext. */
+  clusterTls: ClusterTlsFiles | undefined;
   /** Pools this scheduler places into (empty: every pool). */
   pools: string[];
   /** Identity for logs and the manifest client session prefix. */
@@ -104,6 +110,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "promote-standby": "TESSERA_PROMOTE_STANDBY",
   replicas: "TESSERA_REPLICAS",
   "log-level": "TESSERA_LOG_LEVEL",
+  ...CLUSTER_TLS_ENV,
 };
 
 /** Boolean flags (no value) and the environment variable each falls back to ("1" / "true"). */
@@ -220,6 +227,7 @@ export function parseSchedulerConfig(
     consensus,
     natsUrl,
     natsSecurity: f.natsSecurity(),
+    clusterTls: parseClusterTls(raw, fail),
     pools,
     instanceId,
     http: { host: hm[1] as string, port: Number(hm[2]) },
@@ -261,6 +269,7 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
                            or host:port / grpc://host:port (gRPC)             env TESSERA_CONSENSUS
   --nats URL[,URL…]        NATS servers (default nats://127.0.0.1:4222)       env TESSERA_NATS_URL
 ${NATS_SECURITY_HELP}
+${CLUSTER_TLS_HELP}
   --pool P[,P…]            pools to place into (default: every pool agents announce)
   --id ID                  instance id for logs / manifest session (default: scheduler-<pid>)
   --http HOST:PORT         /healthz /readyz /metrics (default 127.0.0.1:0)

@@ -2,7 +2,7 @@
 // client's session) and read jobs / tasks / nodes. Reads come back as untyped JSON from the
 // consensus Read API; they are checked here so a changed shape fails with a field path instead
 // of corrupting the scheduler's view.
-import { ManifestClient, type ReplyJson } from "@tessera/consensus/client";
+import { type ClusterTls, ManifestClient, type ReplyJson } from "@tessera/consensus/client";
 import type { ManifestCommand, MatmulJobSpec } from "@tessera/protocol";
 import type { JobState } from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
@@ -306,9 +306,16 @@ export async function resolveGrpcPeers(
 export class ConsensusManifest implements ManifestPort {
   private constructor(private readonly client: ManifestClient) {}
 
-  static async connect(entries: readonly string[], clientId: string): Promise<ConsensusManifest> {
+  /** `tls`: the cluster's mutual TLS (`--cluster-tls-*`), when the peers' gRPC port requires it. */
+  static async connect(
+    entries: readonly string[],
+    clientId: string,
+    tls?: ClusterTls,
+  ): Promise<ConsensusManifest> {
     const peers = await resolveGrpcPeers(entries);
-    return new ConsensusManifest(new ManifestClient({ peers, clientId, timeoutMs: 15_000 }));
+    return new ConsensusManifest(
+      new ManifestClient({ peers, clientId, timeoutMs: 15_000, ...(tls ? { tls } : {}) }),
+    );
   }
 
   async propose(cmd: ManifestCommand): Promise<ReplyJson> {

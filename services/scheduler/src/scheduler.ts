@@ -21,6 +21,7 @@
 // restart regroups live attempts into the same messages and the same dedup ids.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { type ClusterTls, loadClusterTls } from "@tessera/consensus/client";
 import {
   closeGracefully,
   connect,
@@ -219,6 +220,13 @@ export class Scheduler {
     logger: Logger,
     deps: SchedulerDeps = {},
   ): Promise<Scheduler> {
+    // The consensus gRPC's TLS files are checked before anything connects (a bad one names its flag).
+    let clusterTls: ClusterTls | undefined;
+    try {
+      clusterTls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
+    } catch (err) {
+      throw new SchedulerError(SchedulerErrorCode.Config, (err as Error).message, { cause: err });
+    }
     let nc: NatsConnection;
     logger.info({ nats: config.natsUrl }, "connecting to NATS");
     try {
@@ -252,6 +260,7 @@ export class Scheduler {
         (await ConsensusManifest.connect(
           config.consensus,
           `sched-${config.instanceId}-${Date.now().toString(36)}`.slice(0, 64),
+          clusterTls,
         ));
       const s = new Scheduler(config, logger, nc, jetstream(nc), jsm, manifest, undefined);
       await s.startHttp();

@@ -1,12 +1,16 @@
-// A whole cluster on a NATS that requires TLS with client certificates (mutual TLS) and a user's
-// password: every service connects with the same TESSERA_NATS_… settings, a job ends verified
-// with the reference digest, the server saw only authenticated TLS connections, and the CLI reads
-// the shipped logs with the same flags. A service given a wrong password stops at once, saying so.
+// A whole cluster with its links secured: NATS requires TLS with client certificates (mutual TLS)
+// and a user's password, and the consensus peers' gRPC port (Raft between peers, the Manifest API
+// the scheduler proposes through) requires mutual TLS with the cluster's CA. Every service
+// connects with the same TESSERA_NATS_… / TESSERA_CLUSTER_TLS_… settings, a job ends verified with
+// the reference digest, the NATS server saw only authenticated TLS connections, a peer's gRPC
+// refuses plaintext and foreign certificates, and the CLI reads the shipped logs with the same
+// flags. A service given a wrong password stops at once, saying so.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { loadClusterTls, ManifestClient } from "@tessera/consensus/client";
 import { makeTestPki, mutualTls, startNatsServer } from "@tessera/harness";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
@@ -24,10 +28,10 @@ interface Connz {
   connections: { name?: string; tls_version?: string; authorized_user?: string }[];
 }
 
-describe("e2e: a secured NATS (mutual TLS and a password)", () => {
+describe("e2e: secured links (NATS: mutual TLS and a password; peers' gRPC: mutual TLS)", () => {
   useClusterPerTest();
 
-  it("runs a verified job with every service authenticated over TLS", async () => {
+  it("runs a verified job with every link authenticated over TLS", async () => {
     const pki = await makeTestPki();
     const secrets = await mkdtemp(join(tmpdir(), "tessera-e2e-secrets-"));
     onCleanup(() => pki.remove());
@@ -53,7 +57,15 @@ describe("e2e: a secured NATS (mutual TLS and a password)", () => {
       TESSERA_NATS_TLS_CERT: pki.clientCertFile,
       TESSERA_NATS_TLS_KEY: pki.clientKeyFile,
     };
-    const cluster = await startCluster({ nats: [nats.url], env: securityEnv });
+    const clusterTlsEnv = {
+      TESSERA_CLUSTER_TLS_CA: pki.caFile,
+      TESSERA_CLUSTER_TLS_CERT: pki.serverCertFile,
+      TESSERA_CLUSTER_TLS_KEY: pki.serverKeyFile,
+    };
+    const cluster = await startCluster({
+      nats: [nats.url],
+      env: { ...securityEnv, ...clusterTlsEnv },
+    });
 
     const r = await submitViaCli(cluster, spec, "e2e-secured").result;
     expectVerified(r, spec, referenceDigest(spec));
@@ -80,6 +92,24 @@ describe("e2e: a secured NATS (mutual TLS and a password)", () => {
       expect(c.tls_version, `${c.name} over TLS`).toMatch(/^1\.[23]$/);
       expect(c.authorized_user, `${c.name} logged in`).toBe("tessera");
     }
+
+    // The peers' gRPC port takes only clients presenting a certificate of the cluster CA.
+    const grpcAddress = cluster.info.peers[0]?.grpc ?? "";
+    const answers = (certFile?: string, keyFile?: string): Promise<boolean> => {
+      const tls =
+        certFile && keyFile
+          ? { tls: loadClusterTls({ caFile: pki.caFile, certFile, keyFile }) }
+          : {};
+      const client = new ManifestClient({ peers: [grpcAddress], timeoutMs: 2_500, ...tls });
+      return client
+        .info(grpcAddress)
+        .then((info) => info.id === 1)
+        .catch(() => false)
+        .finally(() => client.close());
+    };
+    expect(await answers(pki.clientCertFile, pki.clientKeyFile), "a client of the CA").toBe(true);
+    expect(await answers(), "a plaintext client").toBe(false);
+    expect(await answers(pki.foreignCertFile, pki.foreignKeyFile), "another CA's").toBe(false);
 
     // The CLI reads the shipped logs with the same settings given as flags.
     const logs = await runCli<{ lines: unknown[] }>(cluster, [

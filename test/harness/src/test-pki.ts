@@ -1,8 +1,9 @@
 /**
  * A throwaway certificate authority for tests of TLS links: a CA, a server certificate for
- * 127.0.0.1 / localhost and a client certificate, all signed by that CA, plus a second CA that
- * signed none of them (for "a certificate from elsewhere is refused"). Made with the openssl
- * command line (Debian's `openssl` package), as an operator would make them.
+ * 127.0.0.1 / localhost (also good as a client's: a consensus peer is both) and a client
+ * certificate, all signed by that CA, plus a second CA and a certificate it signed (for "a
+ * certificate from elsewhere is refused"). Made with the openssl command line (Debian's
+ * `openssl` package), as an operator would make them.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -22,8 +23,11 @@ export interface TestPki {
   readonly serverKeyFile: string;
   readonly clientCertFile: string;
   readonly clientKeyFile: string;
-  /** A CA that signed nothing here: a server or client trusting only it must refuse the others. */
+  /** A second CA: a server or client trusting only it must refuse the certificates above. */
   readonly otherCaFile: string;
+  /** Like the server certificate (same names, both uses) but signed by the other CA. */
+  readonly foreignCertFile: string;
+  readonly foreignKeyFile: string;
   /** Removes the directory. */
   remove(): Promise<void>;
 }
@@ -60,7 +64,7 @@ async function selfSignedCa(dir: string, name: string): Promise<string> {
   return join(dir, `${name}.pem`);
 }
 
-async function signed(dir: string, name: string, ext: string): Promise<void> {
+async function signed(dir: string, name: string, ext: string, ca = "ca"): Promise<void> {
   await openssl(["req", ...newKey(name), "-out", `${name}.csr`], dir);
   await writeFile(join(dir, `${name}.ext`), ext);
   await openssl(
@@ -70,9 +74,9 @@ async function signed(dir: string, name: string, ext: string): Promise<void> {
       "-in",
       `${name}.csr`,
       "-CA",
-      "ca.pem",
+      `${ca}.pem`,
       "-CAkey",
-      "ca.key",
+      `${ca}.key`,
       "-CAcreateserial",
       "-out",
       `${name}.pem`,
@@ -100,13 +104,12 @@ export async function makeTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), "tessera-pki-"));
   const unregister = registerTempDir(dir);
   const caFile = await selfSignedCa(dir, "ca");
-  await signed(
-    dir,
-    "server",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-  );
+  const bothUses =
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n";
+  await signed(dir, "server", bothUses);
   await signed(dir, "client", "extendedKeyUsage=clientAuth\n");
   const otherCaFile = await selfSignedCa(dir, "other-ca");
+  await signed(dir, "foreign", bothUses, "other-ca");
   return {
     dir,
     caFile,
@@ -115,6 +118,8 @@ export async function makeTestPki(): Promise<TestPki> {
     clientCertFile: join(dir, "client.pem"),
     clientKeyFile: join(dir, "client.key"),
     otherCaFile,
+    foreignCertFile: join(dir, "foreign.pem"),
+    foreignKeyFile: join(dir, "foreign.key"),
     async remove() {
       await rm(dir, { recursive: true, force: true });
       unregister();

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { CommandEnvelope, ManifestCommand } from "@tessera/protocol";
+import { type ClusterTls, channelCredentials } from "../transport/cluster-tls.js";
 import { ServiceError, ServiceErrorCode } from "./errors.js";
 import {
   type ConsistencyWire,
@@ -32,6 +33,8 @@ export interface ManifestClientOptions {
   readonly timeoutMs?: number;
   /** Deadline of one RPC attempt (default 3 s). */
   readonly attemptTimeoutMs?: number;
+  /** The cluster's mutual TLS (`loadClusterTls`); absent = plaintext. */
+  readonly tls?: ClusterTls;
 }
 
 export interface ProposeResponse {
@@ -79,6 +82,7 @@ export class ManifestClient {
   private acked = 0;
   private readonly done = new Set<number>();
   private closed = false;
+  private readonly tls: ClusterTls | undefined;
 
   constructor(options: ManifestClientOptions) {
     if (options.peers.length === 0) {
@@ -94,6 +98,7 @@ export class ManifestClient {
     }
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 3_000;
+    this.tls = options.tls;
   }
 
   /** The peer believed to be the leader (after the first successful propose). */
@@ -230,7 +235,7 @@ export class ManifestClient {
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (!c) {
-      c = new grpc.Client(address, grpc.credentials.createInsecure(), {
+      c = new grpc.Client(address, channelCredentials(this.tls), {
         // Fail fast on a dead peer so the retry loop moves on instead of waiting for backoff.
         "grpc.initial_reconnect_backoff_ms": 50,
         "grpc.max_reconnect_backoff_ms": 1_000,

@@ -26,6 +26,7 @@ import { HeartbeatMonitor } from "../ingest/heartbeats.js";
 import { RecordingStateMachine } from "../ingest/recording-state-machine.js";
 import { RaftPeer } from "../peer/index.js";
 import type { PeerAddress, RaftPeerApi } from "../peer/types.js";
+import { type ClusterTls, loadClusterTls, serverCredentials } from "../transport/cluster-tls.js";
 import type { FaultsAdmin, ServiceContext } from "./context.js";
 import { ServiceError, ServiceErrorCode } from "./errors.js";
 import { FeatureLevelRaiser, joinRefusal } from "./feature-level.js";
@@ -50,9 +51,13 @@ export interface ServiceHandle {
   onFatal(listener: (err: unknown) => void): () => void;
 }
 
-function bindGrpc(server: grpc.Server, hostPort: string): Promise<number> {
+function bindGrpc(
+  server: grpc.Server,
+  hostPort: string,
+  tls: ClusterTls | undefined,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(hostPort, serverCredentials(tls), (err, port) =>
       err ? reject(err) : resolve(port),
     );
   });
@@ -73,6 +78,8 @@ export async function startConsensusService(
       config.natsServers.some((s) => s.startsWith("tls://")),
     );
   }
+  // Mutual TLS on the gRPC port (Raft and the Manifest API), files checked before anything binds.
+  const tls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
   const metrics = new ConsensusMetrics(config.id);
   const ring = new EventRing(config.eventRing);
   const fsm = new ManifestFsm({ featureLevel: config.featureLevel });
@@ -84,7 +91,7 @@ export async function startConsensusService(
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
   });
-  const grpcPort = await bindGrpc(server, config.grpcListen).catch((err: unknown) => {
+  const grpcPort = await bindGrpc(server, config.grpcListen, tls).catch((err: unknown) => {
     throw new ServiceError(
       ServiceErrorCode.Config,
       `--grpc ${config.grpcListen}: cannot listen (${(err as Error).message})`,
@@ -114,6 +121,7 @@ export async function startConsensusService(
     dataDir: config.dataDir,
     stateMachine,
     server,
+    tls,
     logger,
     metrics: metrics.registry,
     timing,
@@ -126,7 +134,11 @@ export async function startConsensusService(
   const directory = new LeaderDirectory(peer, config.peers);
   const proposer = new Proposer(peer, directory, metrics);
   // Members' advertised feature levels come from their gRPC Info (one short attempt each).
-  const infoClient = new ManifestClient({ peers: [config.self.grpc], attemptTimeoutMs: 1_000 });
+  const infoClient = new ManifestClient({
+    peers: [config.self.grpc],
+    attemptTimeoutMs: 1_000,
+    ...(tls ? { tls } : {}),
+  });
   const advertisedAt = async (grpc: string) => (await infoClient.info(grpc)).featureLevel;
   const levels = new FeatureLevelRaiser({
     peer,

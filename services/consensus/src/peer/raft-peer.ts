@@ -21,6 +21,7 @@ import {
 } from "@tessera/raft";
 import { DurableLog } from "@tessera/raft-storage";
 import type { ManifestEventOut, StateMachine } from "../state-machine.js";
+import type { ClusterTls } from "../transport/cluster-tls.js";
 import type { FaultsConfig, LinkFaults } from "../transport/faults.js";
 import { type DropReason, type LinkStats, PeerTransport } from "../transport/peer-transport.js";
 import { decodeEntry, encodeEntry, MAX_COMMANDS_PER_ENTRY, packRuns } from "./entry-frame.js";
@@ -92,6 +93,8 @@ export interface RaftPeerOptions {
   readonly dataDir: string;
   readonly stateMachine: StateMachine;
   readonly server: grpc.Server;
+  /** The cluster's mutual TLS for the links to other peers (the server's is set where it binds). */
+  readonly tls?: ClusterTls | undefined;
   readonly logger: Logger;
   readonly metrics?: MetricsRegistry | undefined;
   readonly timing?: Partial<RaftTiming> | undefined;
@@ -285,6 +288,7 @@ export class RaftPeer implements RaftPeerApi {
     this.transport = new PeerTransport({
       id: opts.id,
       server: opts.server,
+      tls: opts.tls,
       logger: opts.logger,
       faults: opts.faults,
       backoff: opts.backoff,

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@tessera/observability";
 import { type Message, MessageType, type NodeId } from "@tessera/raft";
+import { type ClusterTls, channelCredentials } from "./cluster-tls.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
 import { RaftCodecError, TransportArgumentError } from "./errors.js";
 import {
@@ -53,6 +54,8 @@ export interface PeerTransportOptions {
   readonly id: NodeId;
   /** The shared gRPC server; the Raft service is added to it here and removed on close(). */
   readonly server: grpc.Server;
+  /** The cluster's mutual TLS for links to other peers; absent = plaintext. */
+  readonly tls?: ClusterTls | undefined;
   readonly logger: Logger;
   /** Receives every decoded inbound message addressed to this peer. Must not throw. */
   readonly onMessage: (m: Message) => void;
@@ -136,10 +139,11 @@ class Link {
     capacity: number,
     initialBackoffMs: number,
     maxBackoffMs: number,
+    tls: ClusterTls | undefined,
   ) {
     this.queue = new DelayQueue(capacity);
     this.backoffMs = initialBackoffMs;
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    this.client = new grpc.Client(address, channelCredentials(tls), {
       ...RAFT_GRPC_OPTIONS,
       // gRPC's channel backoff defaults to 1 s growing to 120 s: a peer restarted after a
       // minute would stay unreachable for up to two more. Keep it as short as ours.
@@ -489,7 +493,14 @@ export class PeerTransport {
     if (existing) return existing;
     const address = this.addresses.get(to);
     if (address === undefined) return undefined;
-    const link = new Link(to, address, this.maxQueued, this.initialBackoffMs, this.maxBackoffMs);
+    const link = new Link(
+      to,
+      address,
+      this.maxQueued,
+      this.initialBackoffMs,
+      this.maxBackoffMs,
+      this.opts.tls,
+    );
     this.links.set(to, link);
     return link;
   }

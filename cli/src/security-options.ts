@@ -1,10 +1,15 @@
-// The NATS credential and TLS options of every command that talks to NATS itself (`dev up`,
-// `logs`, `job profile`, `node promote`): the services' flags and environment variables
-// (@tessera/config nats-security.ts), so one set of exports serves the CLI and the services.
+// The security options the CLI shares with the services (@tessera/config): NATS credentials and
+// TLS on every command that talks to NATS itself (`dev up`, `logs`, `job profile`, `node
+// promote`), and the consensus gRPC's mutual TLS on `dev up`, which hands both to the processes
+// it starts. Same flags, same environment variables: one set of exports serves the CLI and the
+// services.
 import {
+  CLUSTER_TLS_ENV,
+  type ClusterTlsFiles,
   NATS_SECURITY_ENV,
   type NatsSecurity,
   natsSecurityIsSet,
+  parseClusterTls,
   parseNatsSecurity,
 } from "@tessera/config";
 import type { Command } from "commander";
@@ -45,6 +50,24 @@ export function natsSecurityOptions(cmd: Command): Command {
 /** nats-tls-ca → natsTlsCa: where commander puts a flag's value. */
 const optionKey = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** A flag's value from commander's options, else its environment variable (unset or "": none). */
+function optionOrEnv(
+  opts: object,
+  env: NodeJS.ProcessEnv,
+  envNames: Readonly<Record<string, string>>,
+): (flag: string) => string | undefined {
+  return (flag) => {
+    const v = (opts as Readonly<Record<string, unknown>>)[optionKey(flag)];
+    if (typeof v === "string" && v !== "") return v;
+    const e = env[envNames[flag] ?? ""];
+    return e === undefined || e === "" ? undefined : e;
+  };
+}
+
+const usageError = (flag: string, reason: string): never => {
+  throw new CliError(`--${flag}: ${reason}`, 2);
+};
+
 /**
  * The settings from the command's options, else the environment; with neither, `fallback` (the
  * running dev cluster's, so `tessera logs` works against a secured `dev up` as against any).
@@ -54,17 +77,7 @@ export function resolveNatsSecurity(
   env: NodeJS.ProcessEnv = process.env,
   fallback: NatsSecurity = {},
 ): NatsSecurity {
-  const sec = parseNatsSecurity(
-    (flag) => {
-      const v = (opts as Readonly<Record<string, unknown>>)[optionKey(flag)];
-      if (typeof v === "string" && v !== "") return v;
-      const e = env[NATS_SECURITY_ENV[flag] ?? ""];
-      return e === undefined || e === "" ? undefined : e;
-    },
-    (flag, reason) => {
-      throw new CliError(`--${flag}: ${reason}`, 2);
-    },
-  );
+  const sec = parseNatsSecurity(optionOrEnv(opts, env, NATS_SECURITY_ENV), usageError);
   return natsSecurityIsSet(sec) ? sec : fallback;
 }
 
@@ -78,4 +91,33 @@ export function natsConnectError(err: unknown): CliError {
   return code === "TESSERA_E_MESSAGING_AUTH" || code === "TESSERA_E_MESSAGING_SECURITY_CONFIG"
     ? new CliError(message)
     : new CliError(`--nats: ${message}`);
+}
+
+/** What commander hands an action for the `--cluster-tls-…` options. */
+export type ClusterTlsFlags = {
+  clusterTlsCa?: string;
+  clusterTlsCert?: string;
+  clusterTlsKey?: string;
+};
+
+/** Adds `--cluster-tls-ca/-cert/-key` (each defaulting to its TESSERA_CLUSTER_TLS_… variable). */
+export function clusterTlsOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--cluster-tls-ca <file>",
+      "PEM CA of the consensus peers' mutual TLS (gRPC: Raft and the Manifest API; with the cert and key) (default: $TESSERA_CLUSTER_TLS_CA)",
+    )
+    .option(
+      "--cluster-tls-cert <file>",
+      "PEM certificate the peers and the scheduler present (default: $TESSERA_CLUSTER_TLS_CERT)",
+    )
+    .option("--cluster-tls-key <file>", "PEM key of it (default: $TESSERA_CLUSTER_TLS_KEY)");
+}
+
+/** The `--cluster-tls-…` files from the options, else the environment; undefined when none. */
+export function resolveClusterTls(
+  opts: ClusterTlsFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): ClusterTlsFiles | undefined {
+  return parseClusterTls(optionOrEnv(opts, env, CLUSTER_TLS_ENV), usageError);
 }

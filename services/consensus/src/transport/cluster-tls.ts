@@ -1,0 +1,57 @@
+/**
+ * Credentials of the consensus gRPC port: mutual TLS when the cluster has a CA (every peer and
+ * every client presents a certificate signed by it, and checks the other side's), plaintext
+ * otherwise. One set of files serves both roles of a peer: the server it runs and the client it
+ * is to the other peers.
+ */
+import * as grpc from "@grpc/grpc-js";
+import {
+  CLUSTER_TLS_FLAGS,
+  type ClusterTlsFiles,
+  readCertificateFile,
+  readPrivateKeyFile,
+} from "@tessera/config";
+import { ServiceError, ServiceErrorCode } from "../api/errors.js";
+
+/** The PEM contents, read and checked once at start-up. */
+export interface ClusterTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+function fail(flag: string, reason: string, cause?: unknown): never {
+  throw new ServiceError(
+    ServiceErrorCode.Config,
+    `--${flag}: ${reason}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Reads the three files; a missing or malformed one fails naming its flag. */
+export function loadClusterTls(files: ClusterTlsFiles): ClusterTls {
+  const f = CLUSTER_TLS_FLAGS;
+  return {
+    ca: Buffer.from(readCertificateFile(f.caFile, files.caFile, fail)),
+    cert: Buffer.from(readCertificateFile(f.certFile, files.certFile, fail)),
+    key: Buffer.from(readPrivateKeyFile(f.keyFile, files.keyFile, fail)),
+  };
+}
+
+/** The server side: with TLS, a client without a certificate of the cluster CA is refused. */
+export function serverCredentials(tls: ClusterTls | undefined): grpc.ServerCredentials {
+  return tls
+    ? grpc.ServerCredentials.createSsl(
+        tls.ca,
+        [{ cert_chain: tls.cert, private_key: tls.key }],
+        true,
+      )
+    : grpc.ServerCredentials.createInsecure();
+}
+
+/** The client side: the server's certificate must chain to the CA; ours is presented. */
+export function channelCredentials(tls: ClusterTls | undefined): grpc.ChannelCredentials {
+  return tls
+    ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert)
+    : grpc.credentials.createInsecure();
+}
