@@ -1,5 +1,5 @@
 // `pnpm bench consensus-commit [--clients 1,64] [--rpc stream,unary] [--duration-ms N]
-//                              [--warmup-ms N] [--peers 3]`
+//                              [--warmup-ms N] [--peers 3] [--tls off|on|off,on]`
 //
 // Three consensus peers as real processes (services/consensus/dist/main.js) on loopback, each
 // with its own data dir and fsync on (the service default). C concurrent gRPC clients, each one
@@ -9,7 +9,12 @@
 // both run side by side by default. For every (rpc, C): committed commands/s and client-side
 // latency p50/p99 over the measurement window (after a warm-up), and per peer the group-commit
 // factors from its /metrics (fsyncs per command, entries per Ready). Every case gets a fresh cluster.
+// --tls on: the peers' gRPC port under mutual TLS (--cluster-tls-*, a throwaway CA made with
+// openssl), the clients presenting a certificate of it; `off,on` runs every case both ways, one
+// after the other, so the cost of TLS on Raft and proposals is read side by side.
 // Last stdout line: one JSON object, with etcd 3.4 figures on the same kind of machine for scale.
+import { channelCredentials, loadClusterTls } from "@tessera/consensus/client";
+import { makeTestPki, type TestPki } from "@tessera/harness";
 import { ConsensusCluster, ManifestClients } from "@tessera/test-consensus";
 import { runBench } from "./_cli.js";
 import {
@@ -38,6 +43,7 @@ const TARGET = {
 
 interface CaseResult {
   rpc: ProposeRpc;
+  tls: boolean;
   clients: number;
   commands: number;
   commandsPerSec: number;
@@ -86,14 +92,35 @@ async function runCase(
   peers: number,
   durationMs: number,
   warmupMs: number,
+  pki: TestPki | undefined,
 ): Promise<CaseResult> {
+  const tlsArgs = pki
+    ? [
+        "--cluster-tls-ca",
+        pki.caFile,
+        "--cluster-tls-cert",
+        pki.serverCertFile,
+        "--cluster-tls-key",
+        pki.serverKeyFile,
+      ]
+    : [];
+  const credentials = pki
+    ? channelCredentials(
+        loadClusterTls({
+          caFile: pki.caFile,
+          certFile: pki.clientCertFile,
+          keyFile: pki.clientKeyFile,
+        }),
+      )
+    : undefined;
   const cluster = await ConsensusCluster.start({
     size: peers,
     name: `bench-commit-${clients}`,
     nats: false,
-    extraArgs: ["--log-level", "warn"],
+    extraArgs: ["--log-level", "warn", ...tlsArgs],
+    grpcCredentials: credentials,
   });
-  const grpc = new ManifestClients();
+  const grpc = new ManifestClients(credentials);
   try {
     const leader = await cluster.waitForLeader();
     // Start at the leader so the first request is not a redirect.
@@ -116,6 +143,7 @@ async function runCase(
     const seconds = (to - from) / 1000;
     return {
       rpc,
+      tls: pki !== undefined,
       clients,
       commands: window.length,
       commandsPerSec: Math.round(window.length / seconds),
@@ -147,6 +175,7 @@ async function main(): Promise<void> {
     "warmup-ms",
     "peers",
     "rpc",
+    "tls",
   ]);
   const clientCounts = intListFlag(flags, "clients", [1, 64], 1, 1024);
   const durationMs = intFlag(flags, "duration-ms", 5_000, 200, 600_000);
@@ -158,15 +187,33 @@ async function main(): Promise<void> {
       throw new FlagError(`--rpc: "${r}" must be stream or unary`);
     }
   }
+  const tlsModes = (flags.get("tls") ?? "off").split(",");
+  for (const t of tlsModes) {
+    if (t !== "off" && t !== "on") throw new FlagError(`--tls: "${t}" must be off or on`);
+  }
+  const pki = tlsModes.includes("on") ? await makeTestPki() : undefined;
   const results: CaseResult[] = [];
-  for (const c of clientCounts) {
-    for (const rpc of rpcs as ProposeRpc[]) {
-      const r = await runCase(rpc, c, peers, durationMs, warmupMs);
-      console.error(
-        `consensus-commit: ${rpc}, ${c} client(s): ${r.commandsPerSec}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
-      );
-      results.push(r);
+  try {
+    for (const c of clientCounts) {
+      for (const rpc of rpcs as ProposeRpc[]) {
+        for (const t of tlsModes) {
+          const r = await runCase(
+            rpc,
+            c,
+            peers,
+            durationMs,
+            warmupMs,
+            t === "on" ? pki : undefined,
+          );
+          console.error(
+            `consensus-commit: ${rpc}, ${c} client(s), tls ${t}: ${r.commandsPerSec}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+          );
+          results.push(r);
+        }
+      }
     }
+  } finally {
+    await pki?.remove();
   }
   console.log(
     JSON.stringify({

@@ -13,4 +13,4 @@ export {
   type WatchedBatch,
 } from "./api/manifest-client.js";
 export type { ReplyJson } from "./api/proposer.js";
-export { type ClusterTls, loadClusterTls } from "./transport/cluster-tls.js";
+export { type ClusterTls, channelCredentials, loadClusterTls } from "./transport/cluster-tls.js";

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type * as grpc from "@grpc/grpc-js";
 import { freePorts, type NatsServer, sleep, startNatsServer } from "@tessera/harness";
 import { type LinkFaults, putFaults } from "./api.js";
 import { ClusterError } from "./errors.js";
@@ -25,6 +26,8 @@ export interface StartClusterOptions {
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** How long start() waits for every peer to answer and a leader to exist (default 60 s). */
   readonly readyTimeoutMs?: number | undefined;
+  /** The credentials of its status polls: the peers' mutual TLS when extraArgs turn it on. */
+  readonly grpcCredentials?: grpc.ChannelCredentials | undefined;
 }
 
 export interface WaitLeaderOptions {
@@ -56,7 +59,7 @@ export class ConsensusCluster {
    * /v1/cluster?digest=1 computes the FSM digest, which is expensive enough that frequent polling
    * would starve the peer (and so change what the test observes).
    */
-  readonly grpc = new ManifestClients();
+  readonly grpc: ManifestClients;
   private ownNats = false;
   private stopped = false;
 
@@ -64,7 +67,10 @@ export class ConsensusCluster {
     readonly name: string,
     readonly dir: string,
     readonly nats: NatsServer | undefined,
-  ) {}
+    grpcCredentials: grpc.ChannelCredentials | undefined,
+  ) {
+    this.grpc = new ManifestClients(grpcCredentials);
+  }
 
   static async start(options: StartClusterOptions): Promise<ConsensusCluster> {
     const dir = await mkdtemp(join(tmpdir(), `tessera-consensus-${options.name}-`));
@@ -77,7 +83,7 @@ export class ConsensusCluster {
       nats = options.nats;
     }
     for (let attempt = 1; ; attempt++) {
-      const cluster = new ConsensusCluster(options.name, dir, nats);
+      const cluster = new ConsensusCluster(options.name, dir, nats, options.grpcCredentials);
       cluster.ownNats = ownNats;
       try {
         await cluster.launch(options, attempt);

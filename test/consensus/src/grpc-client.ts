@@ -107,11 +107,16 @@ export class ManifestClients {
   private readonly stubs = new Map<string, ManifestStub>();
   private readonly streams = new Map<string, ProposeStream>();
 
+  /** `credentials`: the peers' mutual TLS (default plaintext). */
+  constructor(
+    private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {}
+
   private stub(address: string): ManifestStub {
     let s = this.stubs.get(address);
     if (!s) {
       const C = clientConstructor();
-      s = new C(address, grpc.credentials.createInsecure(), {
+      s = new C(address, this.credentials, {
         // Reconnect quickly after a peer restarts on the same port.
         "grpc.initial_reconnect_backoff_ms": 50,
         "grpc.max_reconnect_backoff_ms": 500,
