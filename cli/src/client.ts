@@ -1,7 +1,9 @@
 // HTTP client of the consensus peers' API. `--server` names any peer (or several, comma-separated);
 // writes sent to a follower come back as 307 (Location: the leader) or 503 with a leader hint, and
 // are re-sent there. When no peer answers at all the error says which URLs were tried.
+
 import { randomBytes } from "node:crypto";
+import { API_TOKEN_ENV, bearerHeader, readApiToken } from "@tessera/config";
 
 export class CliError extends Error {
   constructor(
@@ -26,6 +28,26 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** How long to keep retrying while no leader is known / peers are unreachable (default 10 s). */
   readonly retryForMs?: number;
+  /**
+   * The HTTP API's bearer token (peers started with --api-token-file). Default: the file
+   * $TESSERA_API_TOKEN_FILE names, so every client in such a shell (the CLI, benches) sends it.
+   */
+  readonly token?: string;
+}
+
+/** The token in `path` (`--api-token-file`), or in the file $TESSERA_API_TOKEN_FILE names. */
+export function apiToken(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const file = path ?? (env[API_TOKEN_ENV] || undefined);
+  if (file === undefined) return undefined;
+  return readApiToken(file, (flag, reason) => {
+    throw new CliError(
+      `--${flag}${path === undefined ? ` ($${API_TOKEN_ENV})` : ""}: ${reason}`,
+      2,
+    );
+  });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -77,8 +99,12 @@ export class ClusterClient {
   readonly clientId = `cli-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
   private seq = 0;
 
+  /** What every request carries: the bearer token, when there is one. */
+  readonly authHeaders: Readonly<Record<string, string>>;
+
   constructor(servers: readonly string[], options: ClientOptions = {}) {
     this.servers = [...servers];
+    this.authHeaders = bearerHeader(options.token ?? apiToken(undefined));
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retryForMs = options.retryForMs ?? 10_000;
   }
@@ -112,8 +138,11 @@ export class ClusterClient {
               redirect: "manual",
               signal: AbortSignal.timeout(this.timeoutMs),
               ...(body !== undefined
-                ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
-                : {}),
+                ? {
+                    body: JSON.stringify(body),
+                    headers: { ...this.authHeaders, "content-type": "application/json" },
+                  }
+                : { headers: this.authHeaders }),
             });
           } catch (err) {
             const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;

@@ -39,10 +39,15 @@ export interface ClusterStatus {
   readonly peers: readonly PeerStatus[];
 }
 
-async function ownView(http: string, timeoutMs: number): Promise<ClusterView | undefined> {
+async function ownView(
+  http: string,
+  timeoutMs: number,
+  headers: Readonly<Record<string, string>>,
+): Promise<ClusterView | undefined> {
   try {
     const res = await fetch(`${http.replace(/\/$/, "")}/v1/cluster`, {
       signal: AbortSignal.timeout(timeoutMs),
+      headers,
     });
     return res.ok ? ((await res.json()) as ClusterView) : undefined;
   } catch {
@@ -61,7 +66,7 @@ export async function readClusterStatus(
   let featureLevel = levelOf(view);
   const peers = await Promise.all(
     (view.peers ?? []).map(async (p): Promise<PeerStatus> => {
-      const own = p.http ? await ownView(p.http, peerTimeoutMs) : undefined;
+      const own = p.http ? await ownView(p.http, peerTimeoutMs, client.authHeaders) : undefined;
       if (own) featureLevel = Math.max(featureLevel, levelOf(own));
       return {
         id: p.id,

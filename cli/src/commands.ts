@@ -19,7 +19,7 @@ import {
   peerIdArg,
   taskIdArg,
 } from "./args.js";
-import { CliError, ClusterClient, parseServers } from "./client.js";
+import { apiToken, CliError, ClusterClient, parseServers } from "./client.js";
 import { readClusterStatus } from "./cluster-view.js";
 import {
   DevCluster,
@@ -60,6 +60,7 @@ async function verifyJobInStorage(
 interface Common {
   server?: string;
   json?: boolean;
+  apiTokenFile?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -74,7 +75,8 @@ export function resolveServers(opt: string | undefined, env = process.env): stri
 }
 
 function clientFor(opts: Common): ClusterClient {
-  return new ClusterClient(resolveServers(opts.server));
+  const token = apiToken(opts.apiTokenFile);
+  return new ClusterClient(resolveServers(opts.server), token === undefined ? {} : { token });
 }
 
 function say(opts: Common, line: string): void {
@@ -779,7 +781,7 @@ export async function clusterStatus(opts: Common): Promise<unknown> {
 
 /** `tessera top`: the live dashboard (top.ts). */
 export async function topCommand(opts: Common & TopFlags): Promise<unknown> {
-  return top(resolveServers(opts.server), opts);
+  return top(resolveServers(opts.server), opts, apiToken(opts.apiTokenFile));
 }
 
 // ---- verify, stop ------------------------------------------------------------------------------

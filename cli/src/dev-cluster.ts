@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  bearerHeader,
   type ClusterTlsFiles,
   clusterTlsEnv,
   type NatsSecurity,
@@ -28,7 +29,7 @@ import {
   natsSecurityIsSet,
 } from "@tessera/config";
 import type { DevUpArgs } from "./args.js";
-import { CliError } from "./client.js";
+import { apiToken, CliError } from "./client.js";
 import { restartDelay } from "./restart-policy.js";
 
 export const DEV_STATE_FILE = "tessera-dev.json";
@@ -646,6 +647,7 @@ export class DevCluster {
           try {
             const res = await fetch(`${httpUrls[0]}/v1/nodes?consistency=stale`, {
               signal: AbortSignal.timeout(2_000),
+              headers: bearerHeader(apiToken(undefined, env)),
             });
             const body = (await res.json()) as { nodes?: { nodeId?: string }[] };
             const seen = new Set((body.nodes ?? []).map((n) => n.nodeId));

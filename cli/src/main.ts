@@ -40,7 +40,11 @@ function common(cmd: Command): Command {
       "--server <url>",
       "consensus peer HTTP URL(s), comma-separated (default: $TESSERA_SERVER, the running dev cluster, http://127.0.0.1:8001)",
     )
-    .option("--json", "print exactly one JSON object");
+    .option("--json", "print exactly one JSON object")
+    .option(
+      "--api-token-file <file>",
+      "bearer token of the consensus HTTP API, for peers started with --api-token-file (default: $TESSERA_API_TOKEN_FILE)",
+    );
 }
 
 /** Wraps an action: prints errors (as one JSON object with --json) and sets the exit code. */

@@ -98,11 +98,16 @@ const CLEAR_BELOW = "\x1b[J";
 export async function top(
   servers: readonly string[],
   flags: TopFlags,
+  token?: string,
 ): Promise<TopFrame | undefined> {
   const args = parseTopArgs(flags);
   // Short waits: a poll that hangs on a dead peer would freeze the picture it is meant to give.
   const timeoutMs = Math.min(2_000, Math.max(500, args.intervalMs));
-  const client = new ClusterClient(servers, { timeoutMs, retryForMs: 0 });
+  const client = new ClusterClient(servers, {
+    timeoutMs,
+    retryForMs: 0,
+    ...(token !== undefined ? { token } : {}),
+  });
   let state: TopState = INITIAL_TOP_STATE;
 
   if (args.once) {

@@ -184,34 +184,51 @@ true
 {{- end -}}
 {{- end -}}
 
-{{/* TESSERA_CLUSTER_TLS_* of consensus.tlsSecret (consensus and scheduler), each on a new line. */}}
-{{- define "tessera.clusterTls.env" -}}
-{{- if .Values.consensus.tlsSecret -}}
+{{/*
+Environment of the consensus and scheduler containers for consensus.tlsSecret (TESSERA_CLUSTER_TLS_*)
+and consensus.apiTokenSecret (TESSERA_API_TOKEN_FILE); nothing for what is not set.
+*/}}
+{{- define "tessera.consensusSecrets.env" -}}
+{{- if .Values.consensus.tlsSecret }}
 - name: TESSERA_CLUSTER_TLS_CA
   value: /var/run/secrets/tessera/cluster-tls/ca.crt
 - name: TESSERA_CLUSTER_TLS_CERT
   value: /var/run/secrets/tessera/cluster-tls/tls.crt
 - name: TESSERA_CLUSTER_TLS_KEY
   value: /var/run/secrets/tessera/cluster-tls/tls.key
-{{- end -}}
+{{- end }}
+{{- if .Values.consensus.apiTokenSecret }}
+- name: TESSERA_API_TOKEN_FILE
+  value: /var/run/secrets/tessera/api-token/token
+{{- end }}
 {{- end -}}
 
-{{/* The volumeMount of consensus.tlsSecret (nothing without one). */}}
-{{- define "tessera.clusterTls.volumeMount" -}}
-{{- if .Values.consensus.tlsSecret -}}
+{{/* Their volumeMounts (each line starting with a newline; nothing when neither is set). */}}
+{{- define "tessera.consensusSecrets.volumeMounts" -}}
+{{- if .Values.consensus.tlsSecret }}
 - name: cluster-tls
   mountPath: /var/run/secrets/tessera/cluster-tls
   readOnly: true
-{{- end -}}
+{{- end }}
+{{- if .Values.consensus.apiTokenSecret }}
+- name: api-token
+  mountPath: /var/run/secrets/tessera/api-token
+  readOnly: true
+{{- end }}
 {{- end -}}
 
-{{/* The volume of consensus.tlsSecret (nothing without one). */}}
-{{- define "tessera.clusterTls.volume" -}}
-{{- with .Values.consensus.tlsSecret -}}
+{{/* Their volumes. */}}
+{{- define "tessera.consensusSecrets.volumes" -}}
+{{- with .Values.consensus.tlsSecret }}
 - name: cluster-tls
   secret:
     secretName: {{ . }}
-{{- end -}}
+{{- end }}
+{{- with .Values.consensus.apiTokenSecret }}
+- name: api-token
+  secret:
+    secretName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/* The volumeMount of nats.client.secret (nothing without one). */}}

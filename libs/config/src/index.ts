@@ -1,5 +1,13 @@
 /** @tessera/config: validated configuration from env vars and an optional JSON file. */
 export {
+  API_TOKEN_ENV,
+  API_TOKEN_FLAG,
+  API_TOKEN_HELP,
+  bearerHeader,
+  MIN_API_TOKEN_LENGTH,
+  readApiToken,
+} from "./api-token.js";
+export {
   CLUSTER_TLS_ENV,
   CLUSTER_TLS_FLAGS,
   CLUSTER_TLS_HELP,

@@ -45,6 +45,24 @@ describe("parseConsensusConfig", () => {
       tlsKeyFile: "/e/k.pem",
     });
     expect(parseConsensusConfig(base).natsSecurity).toEqual({});
+    // The gRPC port's mutual TLS and the HTTP API's token come the same three ways.
+    const secured = parseConsensusConfig([...base, "--cluster-tls-ca", "/t/ca.crt"], {
+      env: {
+        TESSERA_CLUSTER_TLS_CERT: "/t/tls.crt",
+        TESSERA_CLUSTER_TLS_KEY: "/t/tls.key",
+        TESSERA_API_TOKEN_FILE: "/t/token",
+      },
+    });
+    expect(secured.clusterTls).toEqual({
+      caFile: "/t/ca.crt",
+      certFile: "/t/tls.crt",
+      keyFile: "/t/tls.key",
+    });
+    expect(secured.apiTokenFile).toBe("/t/token");
+    expect(parseConsensusConfig(base).clusterTls).toBeUndefined();
+    expect(errorOf([...base, "--cluster-tls-cert", "/t/tls.crt"])).toMatch(
+      /^--cluster-tls-ca: is required with the other --cluster-tls-… settings/,
+    );
     expect(errorOf([...base, "--nats-user", "u"])).toBe(
       "--nats-password-file: is required with --nats-user",
     );

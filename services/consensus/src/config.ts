@@ -4,6 +4,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
+  API_TOKEN_ENV,
+  API_TOKEN_HELP,
   CLUSTER_TLS_ENV,
   CLUSTER_TLS_HELP,
   type ClusterTlsFiles,
@@ -66,6 +68,8 @@ export interface ConsensusConfig {
   readonly natsSecurity: NatsSecurity;
   /** Mutual TLS on the gRPC port (`--cluster-tls-ca/-cert/-key`); undefined = plaintext. */
   readonly clusterTls: ClusterTlsFiles | undefined;
+  /** The HTTP API's bearer token file (`--api-token-file`); undefined = an open API. */
+  readonly apiTokenFile: string | undefined;
   /** Start as a new member with an empty log: wait to be added by the leader (POST /admin/peers). */
   readonly join: boolean;
   readonly logLevel: LogLevelName;
@@ -109,6 +113,7 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
   --nats URL[,URL...]    NATS servers; without it: no JetStream ingestion, events or heartbeats
 ${NATS_SECURITY_HELP}
 ${CLUSTER_TLS_HELP}
+${API_TOKEN_HELP}
   --join                 start empty and wait to be added (POST /admin/peers on the leader)
   --config FILE          JSON file with the same settings (flags win), see README
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)
@@ -163,6 +168,7 @@ const STRING_FLAGS = [
   "feature-level",
   ...Object.keys(NATS_SECURITY_ENV),
   ...Object.keys(CLUSTER_TLS_ENV),
+  "api-token-file",
 ] as const;
 const BOOLEAN_FLAGS = ["join", "ship-logs", "help"] as const;
 
@@ -298,6 +304,7 @@ export function parseConsensusConfig(
   const flagFail = (flag: string, reason: string) => fail(`--${flag}`, reason);
   const natsSecurity = parseNatsSecurity(shared(NATS_SECURITY_ENV), flagFail);
   const clusterTls = parseClusterTls(shared(CLUSTER_TLS_ENV), flagFail);
+  const apiTokenFile = shared({ "api-token-file": API_TOKEN_ENV })("api-token-file");
 
   const logLevelRaw = get("log-level", "/logLevel") ?? envRaw(env, "TESSERA_LOG_LEVEL");
   const logLevel = logLevelRaw ? stringOf(logLevelRaw) : "info";
@@ -351,6 +358,7 @@ export function parseConsensusConfig(
     natsServers,
     natsSecurity,
     clusterTls,
+    apiTokenFile,
     join,
     logLevel: logLevel as LogLevelName,
     shipLogs,
@@ -445,6 +453,7 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
     "featureLevel",
     ...Object.keys(NATS_SECURITY_ENV).map(camel),
     ...Object.keys(CLUSTER_TLS_ENV).map(camel),
+    "apiTokenFile",
   ]);
   for (const k of Object.keys(parsed)) {
     if (!known.has(k)) fail(`${path}: /${k}`, "is not a known setting");

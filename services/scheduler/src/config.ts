@@ -1,6 +1,8 @@
 // Scheduler configuration: flags over environment variables over defaults, each validated with
 // a message naming the flag. Pure: no I/O.
 import {
+  API_TOKEN_ENV,
+  API_TOKEN_HELP,
   CLUSTER_TLS_ENV,
   CLUSTER_TLS_HELP,
   type ClusterTlsFiles,
@@ -35,6 +37,8 @@ export interface SchedulerConfig {
   natsSecurity: NatsSecurity;
   /** The consensus peers' mutual TLS (`--cluster-tls-ca/-cert/-key`); undefined = plaintext. */
   clusterTls: ClusterTlsFiles | undefined;
+  /** The consensus HTTP API's bearer token file (`--api-token-file`), for its /v1/cluster. */
+  apiTokenFile: string | undefined;
   /** Pools this scheduler places into (empty: every pool). */
   pools: string[];
   /** Identity for logs and the manifest client session prefix. */
@@ -111,6 +115,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   replicas: "TESSERA_REPLICAS",
   "log-level": "TESSERA_LOG_LEVEL",
   ...CLUSTER_TLS_ENV,
+  "api-token-file": API_TOKEN_ENV,
 };
 
 /** Boolean flags (no value) and the environment variable each falls back to ("1" / "true"). */
@@ -228,6 +233,7 @@ export function parseSchedulerConfig(
     natsUrl,
     natsSecurity: f.natsSecurity(),
     clusterTls: parseClusterTls(raw, fail),
+    apiTokenFile: raw("api-token-file"),
     pools,
     instanceId,
     http: { host: hm[1] as string, port: Number(hm[2]) },
@@ -270,6 +276,7 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
   --nats URL[,URL…]        NATS servers (default nats://127.0.0.1:4222)       env TESSERA_NATS_URL
 ${NATS_SECURITY_HELP}
 ${CLUSTER_TLS_HELP}
+${API_TOKEN_HELP}
   --pool P[,P…]            pools to place into (default: every pool agents announce)
   --id ID                  instance id for logs / manifest session (default: scheduler-<pid>)
   --http HOST:PORT         /healthz /readyz /metrics (default 127.0.0.1:0)

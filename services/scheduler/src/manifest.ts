@@ -2,6 +2,7 @@
 // client's session) and read jobs / tasks / nodes. Reads come back as untyped JSON from the
 // consensus Read API; they are checked here so a changed shape fails with a field path instead
 // of corrupting the scheduler's view.
+import { bearerHeader } from "@tessera/config";
 import { type ClusterTls, ManifestClient, type ReplyJson } from "@tessera/consensus/client";
 import type { ManifestCommand, MatmulJobSpec } from "@tessera/protocol";
 import type { JobState } from "./core/view.js";
@@ -270,6 +271,7 @@ export function parseNode(v: unknown, path: string): ManifestNode {
 export async function resolveGrpcPeers(
   entries: readonly string[],
   timeoutMs = 5_000,
+  apiToken?: string,
 ): Promise<string[]> {
   const out = new Set<string>();
   const errors: string[] = [];
@@ -281,6 +283,7 @@ export async function resolveGrpcPeers(
     try {
       const res = await fetch(`${e.replace(/\/$/, "")}/v1/cluster`, {
         signal: AbortSignal.timeout(timeoutMs),
+        headers: bearerHeader(apiToken),
       });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = obj(await res.json(), "/v1/cluster");
@@ -306,13 +309,17 @@ export async function resolveGrpcPeers(
 export class ConsensusManifest implements ManifestPort {
   private constructor(private readonly client: ManifestClient) {}
 
-  /** `tls`: the cluster's mutual TLS (`--cluster-tls-*`), when the peers' gRPC port requires it. */
+  /**
+   * `tls`: the cluster's mutual TLS (`--cluster-tls-*`), when the peers' gRPC port requires it;
+   * `apiToken`: the HTTP API's bearer token, when `entries` are HTTP URLs of peers that require it.
+   */
   static async connect(
     entries: readonly string[],
     clientId: string,
     tls?: ClusterTls,
+    apiToken?: string,
   ): Promise<ConsensusManifest> {
-    const peers = await resolveGrpcPeers(entries);
+    const peers = await resolveGrpcPeers(entries, undefined, apiToken);
     return new ConsensusManifest(
       new ManifestClient({ peers, clientId, timeoutMs: 15_000, ...(tls ? { tls } : {}) }),
     );

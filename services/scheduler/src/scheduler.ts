@@ -21,6 +21,7 @@
 // restart regroups live attempts into the same messages and the same dedup ids.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { readApiToken } from "@tessera/config";
 import { type ClusterTls, loadClusterTls } from "@tessera/consensus/client";
 import {
   closeGracefully,
@@ -220,10 +221,17 @@ export class Scheduler {
     logger: Logger,
     deps: SchedulerDeps = {},
   ): Promise<Scheduler> {
-    // The consensus gRPC's TLS files are checked before anything connects (a bad one names its flag).
+    // The consensus TLS and token files are checked before anything connects (a bad one names its flag).
     let clusterTls: ClusterTls | undefined;
+    let apiToken: string | undefined;
     try {
       clusterTls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
+      apiToken =
+        config.apiTokenFile === undefined
+          ? undefined
+          : readApiToken(config.apiTokenFile, (flag, reason) => {
+              throw new Error(`--${flag}: ${reason}`);
+            });
     } catch (err) {
       throw new SchedulerError(SchedulerErrorCode.Config, (err as Error).message, { cause: err });
     }
@@ -261,6 +269,7 @@ export class Scheduler {
           config.consensus,
           `sched-${config.instanceId}-${Date.now().toString(36)}`.slice(0, 64),
           clusterTls,
+          apiToken,
         ));
       const s = new Scheduler(config, logger, nc, jetstream(nc), jsm, manifest, undefined);
       await s.startHttp();

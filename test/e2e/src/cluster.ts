@@ -16,7 +16,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { DevCluster, type DevClusterInfo } from "@tessera/cli";
+import { apiToken, DevCluster, type DevClusterInfo } from "@tessera/cli";
+import { bearerHeader } from "@tessera/config";
 import { connect, jetstreamManager, provisionStreams } from "@tessera/messaging";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -110,7 +111,9 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs:
 }
 
 async function httpJson(url: string, timeoutMs = 2_000): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  // With TESSERA_API_TOKEN_FILE set (a cluster whose API requires a token), as the CLI does.
+  const headers = bearerHeader(apiToken(undefined));
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
   const text = await res.text();
   if (!res.ok) throw new E2eError(`GET ${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
   return JSON.parse(text) as unknown;

@@ -17,6 +17,8 @@ export const ServiceErrorCode = {
   OutOfRange: "TESSERA_E_CONSENSUS_OUT_OF_RANGE",
   /** A peer too old for the manifest's committed feature level (it could not apply the log). */
   FeatureLevel: "TESSERA_E_CONSENSUS_FEATURE_LEVEL",
+  /** An HTTP API request without this cluster's bearer token (`--api-token-file`). */
+  Unauthorized: "TESSERA_E_CONSENSUS_UNAUTHORIZED",
   /** The service is shutting down. */
   Stopping: "TESSERA_E_CONSENSUS_STOPPING",
   /** Something failed that has no code of its own (a bug): the message says what. */

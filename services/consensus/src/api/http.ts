@@ -1,6 +1,7 @@
 // HTTP API of a consensus peer (fastify): the manifest client API, health, metrics and admin.
 // Writes on a follower are answered with 307 to the same path on the leader (method and body are
 // kept by 307) or, when the leader's HTTP address is unknown, 503 with the leader hint.
+import { createHash, timingSafeEqual } from "node:crypto";
 import {
   MAX_COMMAND_BYTES,
   type ManifestCommand,
@@ -22,6 +23,7 @@ const HTTP_STATUS: Record<ServiceErrorCode, number> = {
   TESSERA_E_CONSENSUS_UNAVAILABLE: 503,
   TESSERA_E_CONSENSUS_OUT_OF_RANGE: 410,
   TESSERA_E_CONSENSUS_FEATURE_LEVEL: 409,
+  TESSERA_E_CONSENSUS_UNAUTHORIZED: 401,
   TESSERA_E_CONSENSUS_STOPPING: 503,
   TESSERA_E_CONSENSUS_INTERNAL: 500,
 };
@@ -33,7 +35,12 @@ function rejectionStatus(code: string): number {
   return 409;
 }
 
+/** What answers without the bearer token: liveness, readiness and metrics (probes, Prometheus). */
+const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
 export interface HttpOptions {
+  /** With a token, every other route requires `Authorization: Bearer <token>` (401 otherwise). */
+  readonly apiToken?: string;
   /** Extra routes (e.g. admin peers/transfer) registered by the service. */
   readonly admin?: {
     addPeer(body: unknown): Promise<unknown>;
@@ -120,6 +127,34 @@ function bodyError(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Refuses every request but OPEN_PATHS without the token. Compared as SHA-256 digests with
+ * timingSafeEqual, so neither the length nor a prefix of the token leaks through response times.
+ */
+function requireBearer(app: FastifyInstance, token: string): void {
+  const expected = createHash("sha256").update(`Bearer ${token}`).digest();
+  app.addHook("onRequest", async (req, reply) => {
+    if (OPEN_PATHS.has(req.url.split("?", 1)[0] ?? "")) return;
+    const given = req.headers.authorization;
+    const digest = createHash("sha256")
+      .update(given ?? "")
+      .digest();
+    if (timingSafeEqual(digest, expected)) return;
+    return reply
+      .code(401)
+      .header("www-authenticate", 'Bearer realm="tessera"')
+      .send({
+        error: {
+          code: ServiceErrorCode.Unauthorized,
+          message:
+            given === undefined
+              ? "this API requires Authorization: Bearer <token> (tessera: --api-token-file or TESSERA_API_TOKEN_FILE)"
+              : "the bearer token is not this cluster's",
+        },
+      });
+  });
+}
+
 export async function createHttpServer(
   ctx: ServiceContext,
   options: HttpOptions = {},
@@ -127,6 +162,7 @@ export async function createHttpServer(
   const app = Fastify({ logger: false, bodyLimit: MAX_COMMAND_BYTES * 2 });
   const session = new HttpSession(ctx.self.id);
   const log = ctx.logger.child({ component: "http" });
+  if (options.apiToken !== undefined) requireBearer(app, options.apiToken);
 
   // A body that is not JSON (or not an object) is a 400 naming the body, like any field.
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {

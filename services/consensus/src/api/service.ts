@@ -2,6 +2,7 @@
 // Manifest), the HTTP API, and the leader-only NATS duties (command ingestion, event publishing,
 // heartbeat monitoring) that start on becoming leader and stop on losing leadership.
 import * as grpc from "@grpc/grpc-js";
+import { readApiToken } from "@tessera/config";
 import {
   closeGracefully,
   connect,
@@ -80,6 +81,12 @@ export async function startConsensusService(
   }
   // Mutual TLS on the gRPC port (Raft and the Manifest API), files checked before anything binds.
   const tls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
+  const apiToken =
+    config.apiTokenFile === undefined
+      ? undefined
+      : readApiToken(config.apiTokenFile, (flag, reason, cause) => {
+          throw new ServiceError(ServiceErrorCode.Config, `--${flag}: ${reason}`, { cause });
+        });
   const metrics = new ConsensusMetrics(config.id);
   const ring = new EventRing(config.eventRing);
   const fsm = new ManifestFsm({ featureLevel: config.featureLevel });
@@ -317,6 +324,7 @@ export async function startConsensusService(
   registerManifestService(server, context);
 
   const http = await createHttpServer(context, {
+    ...(apiToken !== undefined ? { apiToken } : {}),
     admin: {
       addPeer: async (body) => {
         const b = body as { id?: unknown; grpc?: unknown; http?: unknown } | undefined;

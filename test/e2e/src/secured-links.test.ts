@@ -1,11 +1,14 @@
 // A whole cluster with its links secured: NATS requires TLS with client certificates (mutual TLS)
 // and a user's password, and the consensus peers' gRPC port (Raft between peers, the Manifest API
-// the scheduler proposes through) requires mutual TLS with the cluster's CA. Every service
-// connects with the same TESSERA_NATS_… / TESSERA_CLUSTER_TLS_… settings, a job ends verified with
+// the scheduler proposes through) requires mutual TLS with the cluster's CA, and the peers' HTTP
+// API requires a bearer token (health, readiness and metrics excepted). Every service
+// connects with the same TESSERA_NATS_… / TESSERA_CLUSTER_TLS_… / TESSERA_API_TOKEN_FILE
+// settings, the CLI too, a job ends verified with
 // the reference digest, the NATS server saw only authenticated TLS connections, a peer's gRPC
 // refuses plaintext and foreign certificates, and the CLI reads the shipped logs with the same
 // flags. A service given a wrong password stops at once, saying so.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -28,7 +31,7 @@ interface Connz {
   connections: { name?: string; tls_version?: string; authorized_user?: string }[];
 }
 
-describe("e2e: secured links (NATS: mutual TLS and a password; peers' gRPC: mutual TLS)", () => {
+describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual TLS; HTTP API: token)", () => {
   useClusterPerTest();
 
   it("runs a verified job with every link authenticated over TLS", async () => {
@@ -38,6 +41,15 @@ describe("e2e: secured links (NATS: mutual TLS and a password; peers' gRPC: mutu
     onCleanup(() => rm(secrets, { recursive: true, force: true }));
     await writeFile(join(secrets, "password"), "e2e-s3cret\n");
     await writeFile(join(secrets, "wrong"), "not-it\n");
+    const token = randomBytes(32).toString("hex");
+    await writeFile(join(secrets, "api-token"), `${token}\n`);
+    // The CLI runs below (child processes of this one) read it as an operator's shell would.
+    const before = process.env.TESSERA_API_TOKEN_FILE;
+    process.env.TESSERA_API_TOKEN_FILE = join(secrets, "api-token");
+    onCleanup(async () => {
+      if (before === undefined) delete process.env.TESSERA_API_TOKEN_FILE;
+      else process.env.TESSERA_API_TOKEN_FILE = before;
+    });
     const nats = await startNatsServer({
       security: {
         tls: {
@@ -64,7 +76,11 @@ describe("e2e: secured links (NATS: mutual TLS and a password; peers' gRPC: mutu
     };
     const cluster = await startCluster({
       nats: [nats.url],
-      env: { ...securityEnv, ...clusterTlsEnv },
+      env: {
+        ...securityEnv,
+        ...clusterTlsEnv,
+        TESSERA_API_TOKEN_FILE: join(secrets, "api-token"),
+      },
     });
 
     const r = await submitViaCli(cluster, spec, "e2e-secured").result;
@@ -110,6 +126,26 @@ describe("e2e: secured links (NATS: mutual TLS and a password; peers' gRPC: mutu
     expect(await answers(pki.clientCertFile, pki.clientKeyFile), "a client of the CA").toBe(true);
     expect(await answers(), "a plaintext client").toBe(false);
     expect(await answers(pki.foreignCertFile, pki.foreignKeyFile), "another CA's").toBe(false);
+
+    // The HTTP API answers only the token (probes and metrics stay open).
+    const http = cluster.info.peers[0]?.http ?? "";
+    const status = async (path: string, headers: Record<string, string> = {}) =>
+      (await fetch(`${http}${path}`, { headers })).status;
+    expect(await status("/v1/cluster", { authorization: `Bearer ${token}` })).toBe(200);
+    const refused = await fetch(`${http}/v1/cluster`);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      "TESSERA_E_CONSENSUS_UNAUTHORIZED",
+    );
+    expect(await status("/admin/faults", { authorization: "Bearer not-the-token" })).toBe(401);
+    expect(await status("/healthz")).toBe(200);
+    expect(await status("/metrics")).toBe(200);
+    // The CLI sends it to every peer it asks (cluster status reads each one's own view).
+    const cs = await runCli<{ peers: { id: number; role: string }[] }>(cluster, [
+      "cluster",
+      "status",
+    ]).result;
+    expect(cs.peers.map((p) => p.role).sort()).toEqual(["follower", "follower", "leader"]);
 
     // The CLI reads the shipped logs with the same settings given as flags.
     const logs = await runCli<{ lines: unknown[] }>(cluster, [

@@ -1,0 +1,40 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearerHeader, readApiToken } from "./api-token.js";
+
+let dir: string;
+const fail = (flag: string, reason: string): never => {
+  throw new Error(`--${flag}: ${reason}`);
+};
+const tokenIn = async (name: string, text: string) => {
+  await writeFile(join(dir, name), text);
+  return () => readApiToken(join(dir, name), fail);
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "tessera-token-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("the HTTP API's bearer token file", () => {
+  it("is one line of at least 16 characters without spaces, its line break dropped", async () => {
+    expect((await tokenIn("ok", "0123456789abcdef0123\n"))()).toBe("0123456789abcdef0123");
+    expect(await tokenIn("short", "hunter2\n")).toThrow(
+      /^--api-token-file: .*short holds 7 characters; a token needs at least 16/,
+    );
+    expect(await tokenIn("spaced", "0123456789 abcdef0123\n")).toThrow(/cannot contain spaces/);
+    expect(await tokenIn("empty", "")).toThrow(/is empty/);
+    expect(() => readApiToken(join(dir, "missing"), fail)).toThrow(
+      /^--api-token-file: cannot read .*missing: ENOENT/,
+    );
+  });
+
+  it("travels as an Authorization: Bearer header, and no header without one", () => {
+    expect(bearerHeader("t0k3n")).toEqual({ authorization: "Bearer t0k3n" });
+    expect(bearerHeader(undefined)).toEqual({});
+  });
+});
