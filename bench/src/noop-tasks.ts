@@ -1,5 +1,6 @@
 // `pnpm bench noop-tasks [--tasks 10000] [--chain 1000] [--agents 2] [--mode empty|exact]
-//                        [--tile 64] [--slots N] [--prefetch N] [--peers 3] [--warmup 2000]`
+//                        [--tile 64] [--slots N] [--prefetch N] [--peers 3] [--warmup 2000]
+//                        [--links plain|secured]`
 //
 // Control-plane throughput and latency with empty tasks, through the whole path on a local
 // cluster of real processes (@tessera/test-e2e: nats-server, 3 consensus peers, scheduler,
@@ -56,13 +57,31 @@
 //   handed them over too): deliver is then the early answer reaching the agent, and the
 //   reduce's report waits for the map's entry to commit (group commit) before its own is
 //   proposed. TESSERA_EARLY_HANDOVER=off measures without.
+// - --links: the cluster on a nats-server this bench starts (@tessera/harness, the same for
+//   both), `plain`, or `secured`: that server requires mutual TLS and a password, the peers' gRPC
+//   mutual TLS, their HTTP API a bearer token (a throwaway CA made with openssl), every process
+//   (this bench's own connections too) using them. Alternating the two gives what securing every
+//   link costs. Without --links the cluster starts its own plain nats-server (the default).
 // Last stdout line: one JSON object.
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { ClusterClient, loadJobProfile } from "@tessera/cli";
+import { makeTestPki, mutualTls, type NatsServer, startNatsServer } from "@tessera/harness";
 import type { MatmulJobSpec } from "@tessera/matrix";
-import { connect } from "@tessera/messaging";
+import type { NatsConnection } from "@tessera/messaging";
 import { decodeManifestEventBatch, decodeWorkItem, WORK_STREAM } from "@tessera/protocol";
-import { CompletionWatcher, E2eCluster, jobEvents, natsUrls, waitJob } from "@tessera/test-e2e";
+import {
+  apiHeaders,
+  CompletionWatcher,
+  connectTo,
+  E2eCluster,
+  jobEvents,
+  type NatsTarget,
+  natsTarget,
+  waitJob,
+} from "@tessera/test-e2e";
 import { cpuSince, machineBusySince, machineCpu } from "./_cpu.js";
 
 interface Flags {
@@ -90,6 +109,8 @@ interface Flags {
   peers: number;
   /** Tasks of the warm-up job run before the measured one (0: none, measure a cold cluster). */
   warmup: number;
+  /** A harness nats-server, plain or with every link secured; undefined: the cluster's own. */
+  links?: "plain" | "secured";
 }
 
 /** Tasks of the job with side K: K³ maps + K² reduces. */
@@ -119,6 +140,7 @@ function parseFlags(argv: readonly string[]): Flags {
     warmup: 2_000,
   };
   const known = [
+    "links",
     "tasks",
     "chain",
     "agents",
@@ -131,6 +153,13 @@ function parseFlags(argv: readonly string[]): Flags {
   ];
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
+    if (name === "links") {
+      const links = argv[i + 1];
+      if (links !== "plain" && links !== "secured")
+        throw new Error(`--links: ${links} must be plain or secured`);
+      f.links = links;
+      continue;
+    }
     if (name === "mode") {
       const mode = argv[i + 1];
       if (mode !== "empty" && mode !== "exact")
@@ -174,10 +203,10 @@ interface Seen {
 class EventLog {
   readonly events: Seen[] = [];
   private readonly waiters = new Map<string, () => void>();
-  private constructor(private readonly nc: Awaited<ReturnType<typeof connect>>) {}
+  private constructor(private readonly nc: NatsConnection) {}
 
-  static async start(servers: readonly string[]): Promise<EventLog> {
-    const nc = await connect({ servers, name: "bench-noop-events" });
+  static async start(nats: NatsTarget): Promise<EventLog> {
+    const nc = await connectTo(nats, "bench-noop-events");
     const log = new EventLog(nc);
     const seen = new Set<number>();
     nc.subscribe("tessera.evt.>", {
@@ -242,7 +271,7 @@ async function submit(cluster: E2eCluster, jobId: string, spec: MatmulJobSpec): 
       try {
         const res = await fetch(`${p.http}/v1/jobs`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { ...apiHeaders(), "content-type": "application/json" },
           body: JSON.stringify({ jobId, spec }),
           signal: AbortSignal.timeout(10_000),
         });
@@ -344,9 +373,16 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (flags.slots !== undefined) env.TESSERA_AGENT_SLOTS = String(flags.slots);
   if (flags.prefetch !== undefined) env.TESSERA_PREFETCH = String(flags.prefetch);
-  const cluster = await E2eCluster.start({ agents: flags.agents, peers: flags.peers, env });
-  const servers = natsUrls(cluster);
-  const log = await EventLog.start(servers);
+  const links = flags.links === undefined ? undefined : await startLinks(flags.links);
+  const cluster = await E2eCluster.start({
+    agents: flags.agents,
+    peers: flags.peers,
+    env: { ...env, ...links?.env },
+    ...(links ? { nats: [links.nats.url] } : {}),
+  });
+  const nats = natsTarget(cluster);
+  const servers = nats.servers;
+  const log = await EventLog.start(nats);
   try {
     // ---- warm-up: a first job compiles the services' hot paths (its rate is the cold one) ----
     let warmup: { tasks: number; seconds: number; tasksPerSecond: number } | null = null;
@@ -361,7 +397,7 @@ async function main(): Promise<void> {
     // ---- throughput + dispatch latency --------------------------------------------------------
     const jobId = "bench-noop";
     const spec: MatmulJobSpec = { n: tile * K, tile, mode: flags.mode, seed: 1 };
-    const watcher = await CompletionWatcher.start(servers, jobId);
+    const watcher = await CompletionWatcher.start(nats, jobId);
     const cpuBefore = cluster.cpuSeconds();
     const natsBefore = cluster.natsCpuSeconds();
     const entriesBefore = await raftEntries(cluster);
@@ -387,7 +423,7 @@ async function main(): Promise<void> {
     );
     await watcher.stop();
     // Statistics from the durable stream (the live subscription only drives the waits).
-    const stored = await jobEvents(servers, jobId);
+    const stored = await jobEvents(nats, jobId);
     const started = stored.filter((e) => `${e.category}.${e.type}` === "task.started");
     const completed = stored.filter((e) => `${e.category}.${e.type}` === "task.completed");
     const startAt = new Map(started.map((e) => [`${e.taskId}/${e.attempt}`, e.at]));
@@ -413,6 +449,7 @@ async function main(): Promise<void> {
       new ClusterClient(cluster.info.peers.map((p) => p.http)),
       servers,
       jobId,
+      nats.security,
     );
 
     // ---- chain of dependent hops ------------------------------------------------------------
@@ -421,11 +458,11 @@ async function main(): Promise<void> {
     let handedHops = 0;
     // Per chain job: job started → every reduce committed (two dependent tasks: map, reduce).
     const perJob: number[] = [];
-    const chainReports = await CompletionWatcher.start(servers);
+    const chainReports = await CompletionWatcher.start(nats);
     // Work items as the scheduler publishes them (a core subscription sees every JetStream
     // publish): issuedAt splits "deliver" into the scheduler's side and the queue's.
     const issuedAt = new Map<string, number>();
-    const workTap = await connect({ servers, name: "bench-noop-work-tap" });
+    const workTap = await connectTo(nats, "bench-noop-work-tap");
     workTap.subscribe(WORK_STREAM.subjects[0] as string, {
       callback: (err, msg) => {
         if (err) return;
@@ -455,7 +492,7 @@ async function main(): Promise<void> {
     const chainCountsAfter = await raftEntries(cluster);
     await chainReports.stop();
     await workTap.close();
-    const chainEvents = await jobEvents(servers, (id) => id.startsWith("bench-chain-"));
+    const chainEvents = await jobEvents(nats, (id) => id.startsWith("bench-chain-"));
     // Where a hop's time goes (same host clock): map completion commit → reduce attempt-start
     // commit (scheduler) → the agent starting it (work item delivery) → the agent done (tile
     // reads, kernel, durable write) → reduce completion commit (report + ingestion + commit).
@@ -609,7 +646,48 @@ async function main(): Promise<void> {
   } finally {
     await log.stop();
     await cluster.stop();
+    await links?.stop();
   }
+}
+
+/**
+ * The nats-server of `--links` and, for `secured`, a throwaway CA, a password and an API token:
+ * the environment that points every process at them. The token variable is also set in this
+ * process, so its HTTP requests (ClusterClient, the cluster's probes) carry it.
+ */
+async function startLinks(
+  links: "plain" | "secured",
+): Promise<{ nats: NatsServer; env: NodeJS.ProcessEnv; stop(): Promise<void> }> {
+  if (links === "plain") {
+    const nats = await startNatsServer({ mode: "process" });
+    return { nats, env: {}, stop: () => nats.stop() };
+  }
+  const pki = await makeTestPki();
+  const password = randomBytes(16).toString("hex");
+  await writeFile(join(pki.dir, "password"), `${password}\n`);
+  await writeFile(join(pki.dir, "api-token"), `${randomBytes(32).toString("hex")}\n`);
+  const nats = await startNatsServer({
+    security: { tls: mutualTls(pki), users: [{ user: "tessera", password }] },
+  });
+  process.env.TESSERA_API_TOKEN_FILE = join(pki.dir, "api-token");
+  return {
+    nats,
+    env: {
+      TESSERA_NATS_USER: "tessera",
+      TESSERA_NATS_PASSWORD_FILE: join(pki.dir, "password"),
+      TESSERA_NATS_TLS_CA: pki.caFile,
+      TESSERA_NATS_TLS_CERT: pki.clientCertFile,
+      TESSERA_NATS_TLS_KEY: pki.clientKeyFile,
+      TESSERA_CLUSTER_TLS_CA: pki.caFile,
+      TESSERA_CLUSTER_TLS_CERT: pki.serverCertFile,
+      TESSERA_CLUSTER_TLS_KEY: pki.serverKeyFile,
+      TESSERA_API_TOKEN_FILE: join(pki.dir, "api-token"),
+    },
+    async stop() {
+      await nats.stop();
+      await pki.remove();
+    },
+  };
 }
 
 main().catch((err: unknown) => {

@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { apiToken, DevCluster, type DevClusterInfo } from "@tessera/cli";
 import { bearerHeader } from "@tessera/config";
-import { connect, jetstreamManager, provisionStreams } from "@tessera/messaging";
+import { jetstreamManager, provisionStreams } from "@tessera/messaging";
+import { connectTo, natsSecurityIn } from "./nats-target.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -110,10 +111,16 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs:
   }
 }
 
+/**
+ * What the suites' own requests to the consensus HTTP API carry: the bearer token of
+ * TESSERA_API_TOKEN_FILE when it is set (a cluster whose API requires one), as the CLI does.
+ */
+export function apiHeaders(): Record<string, string> {
+  return bearerHeader(apiToken(undefined));
+}
+
 async function httpJson(url: string, timeoutMs = 2_000): Promise<unknown> {
-  // With TESSERA_API_TOKEN_FILE set (a cluster whose API requires a token), as the CLI does.
-  const headers = bearerHeader(apiToken(undefined));
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: apiHeaders() });
   const text = await res.text();
   if (!res.ok) throw new E2eError(`GET ${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
   return JSON.parse(text) as unknown;
@@ -139,7 +146,8 @@ export class E2eCluster {
     private readonly dev: DevCluster,
     readonly info: DevClusterInfo,
     readonly dataDir: string,
-    private readonly env: NodeJS.ProcessEnv,
+    /** The environment every process of the cluster was started with. */
+    readonly processEnv: NodeJS.ProcessEnv,
     private readonly keepData: boolean,
   ) {}
 
@@ -153,7 +161,10 @@ export class E2eCluster {
       // streams first, then TESSERA_REPLICAS (agent, scheduler, storage-manager) and a consensus
       // config file (the consensus peer reads replicas from flags or --config only).
       const replicas = o.replicas ?? 3;
-      const nc = await connect({ servers: nats, name: "tessera-e2e-provision" });
+      const nc = await connectTo(
+        { servers: nats, security: natsSecurityIn(env) },
+        "tessera-e2e-provision",
+      );
       try {
         await provisionStreams(await jetstreamManager(nc), { replicas });
       } finally {
@@ -350,7 +361,7 @@ export class E2eCluster {
     if (!command) throw new E2eError(`${name}: empty command line`);
     const child = spawn(command, args, {
       stdio: ["ignore", fd, fd],
-      env: { ...this.env, ...extraEnv },
+      env: { ...this.processEnv, ...extraEnv },
     });
     closeSync(fd);
     if (child.pid === undefined) throw new E2eError(`${name}: could not spawn ${command}`);

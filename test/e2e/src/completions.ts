@@ -2,7 +2,7 @@
 // tessera.cmd.task.complete, tessera.cmd.task.complete-batch and tessera.leader.report, batches
 // unpacked): the per-task timings (read / compute / write) that the manifest's events do not
 // carry. For benchmarks; a report can be missed while a NATS server restarts.
-import { connect, type NatsConnection } from "@tessera/messaging";
+import type { NatsConnection } from "@tessera/messaging";
 import {
   type CompletionV1,
   decodeCompletion,
@@ -10,14 +10,15 @@ import {
   decodeDirectReport,
   SUBJECTS,
 } from "@tessera/protocol";
+import { connectTo, type NatsAt } from "./nats-target.js";
 
 export class CompletionWatcher {
   readonly completions: CompletionV1[] = [];
   private constructor(private readonly nc: NatsConnection) {}
 
   /** Subscribes before the job is submitted; keeps every valid report of `jobId`. */
-  static async start(natsServers: readonly string[], jobId?: string): Promise<CompletionWatcher> {
-    const nc = await connect({ servers: natsServers, name: "tessera-e2e-completions" });
+  static async start(nats: NatsAt, jobId?: string): Promise<CompletionWatcher> {
+    const nc = await connectTo(nats, "tessera-e2e-completions");
     const w = new CompletionWatcher(nc);
     const keep = (c: CompletionV1) => {
       if (jobId === undefined || c.jobId === jobId) w.completions.push(c);

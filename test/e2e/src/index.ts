@@ -4,6 +4,7 @@
  * history, and storage corruption — for the end-to-end/chaos suites and the e2e benchmarks.
  */
 export {
+  apiHeaders,
   E2eCluster,
   type E2eClusterOptions,
   E2eError,
@@ -20,6 +21,7 @@ export {
   type JobViewLite,
   jobControl,
   jobEvents,
+  natsTarget,
   natsUrls,
   referenceDigest,
   runCli,
@@ -27,4 +29,5 @@ export {
   submitViaCli,
   waitJob,
 } from "./jobs.js";
+export { connectTo, type NatsAt, type NatsTarget } from "./nats-target.js";
 export { flipByte, slowAgentEnv, slowStoragePreload, storedTiles } from "./storage.js";

@@ -13,7 +13,7 @@ import {
   referenceOutputTile,
   tileModeOf,
 } from "@tessera/matrix";
-import { connect, nextWithDeadline } from "@tessera/messaging";
+import { nextWithDeadline } from "@tessera/messaging";
 import {
   decodeHeartbeat,
   decodeManifestEventBatch,
@@ -21,7 +21,8 @@ import {
   heartbeatSubject,
   type ManifestEvent,
 } from "@tessera/protocol";
-import { type E2eCluster, E2eError } from "./cluster.js";
+import { apiHeaders, type E2eCluster, E2eError } from "./cluster.js";
+import { connectTo, type NatsAt, type NatsTarget, natsSecurityIn } from "./nats-target.js";
 
 const require = createRequire(import.meta.url);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -167,6 +168,7 @@ export async function getJob(cluster: E2eCluster, jobId: string): Promise<JobVie
     try {
       const res = await fetch(`${p.http}/v1/jobs/${jobId}?consistency=stale`, {
         signal: AbortSignal.timeout(3_000),
+        headers: apiHeaders(),
       });
       if (res.status === 404) return undefined;
       if (res.ok) return (await res.json()) as JobViewLite;
@@ -256,7 +258,7 @@ export interface JobEvent {
  * log order (read after the fact from the stream).
  */
 export async function jobEvents(
-  natsServers: readonly string[],
+  nats: NatsAt,
   jobId: string | ((jobId: string) => boolean),
 ): Promise<JobEvent[]> {
   // Right after a NATS cluster member dies, JetStream API requests time out until its meta
@@ -264,7 +266,7 @@ export async function jobEvents(
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      return await readJobEvents(natsServers, jobId);
+      return await readJobEvents(nats, jobId);
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 1_000));
@@ -273,11 +275,11 @@ export async function jobEvents(
 }
 
 async function readJobEvents(
-  natsServers: readonly string[],
+  nats: NatsAt,
   jobId: string | ((jobId: string) => boolean),
 ): Promise<JobEvent[]> {
   const wanted = typeof jobId === "string" ? (id: string) => id === jobId : jobId;
-  const nc = await connect({ servers: natsServers, name: "tessera-e2e-events" });
+  const nc = await connectTo(nats, "tessera-e2e-events");
   const out: JobEvent[] = [];
   try {
     const js = jetstream(nc);
@@ -319,6 +321,11 @@ export function natsUrls(cluster: E2eCluster): string[] {
   return cluster.info.nats.split(",");
 }
 
+/** The cluster's NATS with the credentials and TLS its processes use (none for a plain NATS). */
+export function natsTarget(cluster: E2eCluster): NatsTarget {
+  return { servers: natsUrls(cluster), security: natsSecurityIn(cluster.processEnv) };
+}
+
 /** Resolves once a heartbeat of `nodeId` lists an attempt of `taskId` of `jobId` as held. */
 export async function whenListed(
   cluster: E2eCluster,
@@ -327,7 +334,7 @@ export async function whenListed(
   taskId: string,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const nc = await connect({ servers: natsUrls(cluster), name: "e2e-heartbeat-watch" });
+  const nc = await connectTo(natsTarget(cluster), "e2e-heartbeat-watch");
   try {
     const sub = nc.subscribe(heartbeatSubject(nodeId), { timeout: timeoutMs });
     for await (const msg of sub) {
