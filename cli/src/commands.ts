@@ -74,8 +74,15 @@ export function resolveServers(opt: string | undefined, env = process.env): stri
   return ["http://127.0.0.1:8001"];
 }
 
+/** The API token, as for the servers: the flag, else the variable, else the running dev cluster's. */
+function tokenFor(opts: Common): string | undefined {
+  return apiToken(
+    opts.apiTokenFile ?? (process.env.TESSERA_API_TOKEN_FILE || readDevState()?.apiTokenFile),
+  );
+}
+
 function clientFor(opts: Common): ClusterClient {
-  const token = apiToken(opts.apiTokenFile);
+  const token = tokenFor(opts);
   return new ClusterClient(resolveServers(opts.server), token === undefined ? {} : { token });
 }
 
@@ -107,6 +114,9 @@ export async function devUp(
   const args = parseDevUpArgs(opts);
   const natsSecurity = resolveNatsSecurity(opts);
   const clusterTls = resolveClusterTls(opts);
+  // Checked now (a bad file is a usage error naming it), then handed on as a path.
+  const apiTokenFile = opts.apiTokenFile ?? (process.env.TESSERA_API_TOKEN_FILE || undefined);
+  if (apiTokenFile !== undefined) apiToken(apiTokenFile);
   if (natsSecurityIsSet(natsSecurity) && args.nats === undefined) {
     throw new CliError(
       "--nats: is required with NATS credentials or TLS (--nats-… or TESSERA_NATS_…): the nats-server `dev up` starts itself takes neither",
@@ -128,6 +138,7 @@ export async function devUp(
         ...args,
         natsSecurity,
         ...(clusterTls ? { clusterTls } : {}),
+        ...(apiTokenFile !== undefined ? { apiTokenFile } : {}),
         agentEp: opts.agentEp ?? "auto",
         onStatus: status,
       });
@@ -781,7 +792,7 @@ export async function clusterStatus(opts: Common): Promise<unknown> {
 
 /** `tessera top`: the live dashboard (top.ts). */
 export async function topCommand(opts: Common & TopFlags): Promise<unknown> {
-  return top(resolveServers(opts.server), opts, apiToken(opts.apiTokenFile));
+  return top(resolveServers(opts.server), opts, tokenFor(opts));
 }
 
 // ---- verify, stop ------------------------------------------------------------------------------

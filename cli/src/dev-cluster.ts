@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  API_TOKEN_ENV,
   bearerHeader,
   type ClusterTlsFiles,
   clusterTlsEnv,
@@ -104,6 +105,7 @@ export function devClusterEnv(state: DevState): Record<string, string> {
     TESSERA_NATS_URL: state.nats,
     TESSERA_STORAGE: state.storage,
     ...natsSecurityEnv(state.natsSecurity ?? {}),
+    ...(state.apiTokenFile !== undefined ? { [API_TOKEN_ENV]: state.apiTokenFile } : {}),
     ...localS3Env(state.s3),
   };
 }
@@ -117,6 +119,8 @@ export interface DevState extends DevClusterInfo {
   logs: string;
   /** The NATS credential and TLS files the services use (paths; absent for a plain NATS). */
   natsSecurity?: NatsSecurity;
+  /** The HTTP API's bearer token file (absent: an open API). */
+  apiTokenFile?: string;
 }
 
 export interface DevClusterOptions extends DevUpArgs {
@@ -131,6 +135,8 @@ export interface DevClusterOptions extends DevUpArgs {
   readonly natsSecurity?: NatsSecurity;
   /** Mutual TLS on the peers' gRPC, for the peers and the scheduler (`--cluster-tls-*`). */
   readonly clusterTls?: ClusterTlsFiles;
+  /** The consensus HTTP API's bearer token file, for the peers, the scheduler and the probes. */
+  readonly apiTokenFile?: string;
 }
 
 interface Managed {
@@ -481,10 +487,11 @@ export class DevCluster {
     const o = this.o;
     const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
     // The services read the NATS security settings from these variables, as the CLI does.
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...(o.env ?? process.env),
       ...natsSecurityEnv(o.natsSecurity ?? {}),
       ...clusterTlsEnv(o.clusterTls),
+      ...(o.apiTokenFile !== undefined ? { [API_TOKEN_ENV]: o.apiTokenFile } : {}),
     };
     this.serviceEnv = env;
     let s3: LocalS3Info | undefined;
@@ -702,6 +709,7 @@ export class DevCluster {
       ...(this.o.natsSecurity && natsSecurityIsSet(this.o.natsSecurity)
         ? { natsSecurity: this.o.natsSecurity }
         : {}),
+      ...(this.serviceEnv[API_TOKEN_ENV] ? { apiTokenFile: this.serviceEnv[API_TOKEN_ENV] } : {}),
     };
     // Rewritten on every restart while `tessera stop`, scripts and tests may be reading it: a
     // reader must see the old file or the new one, never a truncated one (a test read "" once).
