@@ -27,6 +27,7 @@ import {
   clusterTlsEnv,
   type NatsSecurity,
   natsSecurityEnv,
+  natsSecurityFromEnv,
   natsSecurityIsSet,
 } from "@tessera/config";
 import type { DevUpArgs } from "./args.js";
@@ -701,14 +702,14 @@ export class DevCluster {
 
   private writeState(): void {
     if (!this.info) return;
+    // What the services were started with (the --nats-… flags or the caller's variables).
+    const natsSecurity = natsSecurityFromEnv(this.serviceEnv);
     const state: DevState = {
       ...this.info,
       pid: process.pid,
       storage: this.storageSpec,
       logs: join(this.dataDir, "logs"),
-      ...(this.o.natsSecurity && natsSecurityIsSet(this.o.natsSecurity)
-        ? { natsSecurity: this.o.natsSecurity }
-        : {}),
+      ...(natsSecurityIsSet(natsSecurity) ? { natsSecurity } : {}),
       ...(this.serviceEnv[API_TOKEN_ENV] ? { apiTokenFile: this.serviceEnv[API_TOKEN_ENV] } : {}),
     };
     // Rewritten on every restart while `tessera stop`, scripts and tests may be reading it: a

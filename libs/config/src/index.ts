@@ -24,6 +24,7 @@ export {
   NATS_SECURITY_HELP,
   type NatsSecurity,
   natsSecurityEnv,
+  natsSecurityFromEnv,
   natsSecurityIsSet,
   parseNatsSecurity,
 } from "./nats-security.js";

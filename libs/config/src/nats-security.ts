@@ -101,6 +101,21 @@ export function natsSecurityEnv(sec: NatsSecurity): Record<string, string> {
   return env;
 }
 
+/**
+ * The settings a process with environment `env` would use (its TESSERA_NATS_* variables): what
+ * `tessera dev up` records for the CLI and what test helpers connect with.
+ */
+export function natsSecurityFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): NatsSecurity {
+  return parseNatsSecurity(
+    (flag) => env[NATS_SECURITY_ENV[flag] ?? ""] || undefined,
+    (flag, reason) => {
+      throw new Error(`${NATS_SECURITY_ENV[flag] ?? flag} (--${flag}): ${reason}`);
+    },
+  );
+}
+
 /** True when any setting is present (the connection is not the default anonymous plain one). */
 export function natsSecurityIsSet(sec: NatsSecurity): boolean {
   return FIELDS.some((k) => sec[k] !== undefined);

@@ -17,9 +17,9 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { apiToken, DevCluster, type DevClusterInfo } from "@tessera/cli";
-import { bearerHeader } from "@tessera/config";
+import { bearerHeader, natsSecurityFromEnv } from "@tessera/config";
 import { jetstreamManager, provisionStreams } from "@tessera/messaging";
-import { connectTo, natsSecurityIn } from "./nats-target.js";
+import { connectTo } from "./nats-target.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -162,7 +162,7 @@ export class E2eCluster {
       // config file (the consensus peer reads replicas from flags or --config only).
       const replicas = o.replicas ?? 3;
       const nc = await connectTo(
-        { servers: nats, security: natsSecurityIn(env) },
+        { servers: nats, security: natsSecurityFromEnv(env) },
         "tessera-e2e-provision",
       );
       try {

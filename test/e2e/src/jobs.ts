@@ -1,10 +1,12 @@
 // Jobs from the outside: submitted through the `tessera` CLI as a separate process (what an
 // operator runs), observed through the consensus HTTP API and the committed event stream, and
 // checked against a digest computed here from @tessera/matrix's reference GEMM.
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
+import { natsSecurityFromEnv } from "@tessera/config";
 import {
   crc32cHex,
   encodeTile,
@@ -22,7 +24,7 @@ import {
   type ManifestEvent,
 } from "@tessera/protocol";
 import { apiHeaders, type E2eCluster, E2eError } from "./cluster.js";
-import { connectTo, type NatsAt, type NatsTarget, natsSecurityIn } from "./nats-target.js";
+import { connectTo, type NatsAt, type NatsTarget } from "./nats-target.js";
 
 const require = createRequire(import.meta.url);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -323,7 +325,7 @@ export function natsUrls(cluster: E2eCluster): string[] {
 
 /** The cluster's NATS with the credentials and TLS its processes use (none for a plain NATS). */
 export function natsTarget(cluster: E2eCluster): NatsTarget {
-  return { servers: natsUrls(cluster), security: natsSecurityIn(cluster.processEnv) };
+  return { servers: natsUrls(cluster), security: natsSecurityFromEnv(cluster.processEnv) };
 }
 
 /** Resolves once a heartbeat of `nodeId` lists an attempt of `taskId` of `jobId` as held. */

@@ -1,6 +1,6 @@
 // Where the suites' and benches' own NATS connections go: the servers and, for a secured NATS,
 // the credentials and TLS files its services use (a cluster's TESSERA_NATS_* environment).
-import { NATS_SECURITY_ENV, type NatsSecurity, parseNatsSecurity } from "@tessera/config";
+import type { NatsSecurity } from "@tessera/config";
 import { connect, type NatsConnection } from "@tessera/messaging";
 
 export interface NatsTarget {
@@ -13,16 +13,6 @@ export type NatsAt = readonly string[] | NatsTarget;
 
 export function natsTargetOf(at: NatsAt): NatsTarget {
   return "servers" in at ? (at as NatsTarget) : { servers: at as readonly string[] };
-}
-
-/** The NATS security settings in an environment (what the cluster's processes were given). */
-export function natsSecurityIn(env: NodeJS.ProcessEnv): NatsSecurity {
-  return parseNatsSecurity(
-    (flag) => env[NATS_SECURITY_ENV[flag] ?? ""] || undefined,
-    (flag, reason) => {
-      throw new Error(`--${flag}: ${reason}`);
-    },
-  );
 }
 
 export function connectTo(at: NatsAt, name: string): Promise<NatsConnection> {

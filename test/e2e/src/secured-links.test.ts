@@ -147,6 +147,18 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
     ]).result;
     expect(cs.peers.map((p) => p.role).sort()).toEqual(["follower", "follower", "leader"]);
 
+    // `tessera dev env` hands another shell the same settings (paths only).
+    const devEnv = await runCli<Record<string, string>>(cluster, [
+      "dev",
+      "env",
+      "--data",
+      cluster.info.dataDir,
+    ]).result;
+    expect(devEnv).toMatchObject({
+      ...securityEnv,
+      TESSERA_API_TOKEN_FILE: join(secrets, "api-token"),
+    });
+
     // The CLI reads the shipped logs with the same settings given as flags.
     const logs = await runCli<{ lines: unknown[] }>(cluster, [
       "logs",
