@@ -139,7 +139,17 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
     );
     expect(await status("/admin/faults", { authorization: "Bearer not-the-token" })).toBe(401);
     expect(await status("/healthz")).toBe(200);
-    expect(await status("/metrics")).toBe(200);
+    // Each refusal is counted by reason (Prometheus scrapes /metrics without the token).
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    const refusals = (reason: string) =>
+      Number(
+        new RegExp(
+          `^tessera_consensus_http_unauthorized_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)`,
+          "m",
+        ).exec(metrics)?.[1],
+      );
+    expect(refusals("missing")).toBeGreaterThanOrEqual(1);
+    expect(refusals("wrong")).toBeGreaterThanOrEqual(1);
     // The CLI sends it to every peer it asks (cluster status reads each one's own view).
     const cs = await runCli<{ peers: { id: number; role: string }[] }>(cluster, [
       "cluster",

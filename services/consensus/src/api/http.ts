@@ -41,6 +41,8 @@ const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 export interface HttpOptions {
   /** With a token, every other route requires `Authorization: Bearer <token>` (401 otherwise). */
   readonly apiToken?: string;
+  /** Called for every request refused for want of the token (metrics, a log line). */
+  readonly onUnauthorized?: (reason: "missing" | "wrong", req: FastifyRequest) => void;
   /** Extra routes (e.g. admin peers/transfer) registered by the service. */
   readonly admin?: {
     addPeer(body: unknown): Promise<unknown>;
@@ -131,7 +133,11 @@ function bodyError(err: unknown): unknown {
  * Refuses every request but OPEN_PATHS without the token. Compared as SHA-256 digests with
  * timingSafeEqual, so neither the length nor a prefix of the token leaks through response times.
  */
-function requireBearer(app: FastifyInstance, token: string): void {
+function requireBearer(
+  app: FastifyInstance,
+  token: string,
+  onUnauthorized: HttpOptions["onUnauthorized"],
+): void {
   const expected = createHash("sha256").update(`Bearer ${token}`).digest();
   app.addHook("onRequest", async (req, reply) => {
     if (OPEN_PATHS.has(req.url.split("?", 1)[0] ?? "")) return;
@@ -140,6 +146,7 @@ function requireBearer(app: FastifyInstance, token: string): void {
       .update(given ?? "")
       .digest();
     if (timingSafeEqual(digest, expected)) return;
+    onUnauthorized?.(given === undefined ? "missing" : "wrong", req);
     return reply
       .code(401)
       .header("www-authenticate", 'Bearer realm="tessera"')
@@ -162,7 +169,7 @@ export async function createHttpServer(
   const app = Fastify({ logger: false, bodyLimit: MAX_COMMAND_BYTES * 2 });
   const session = new HttpSession(ctx.self.id);
   const log = ctx.logger.child({ component: "http" });
-  if (options.apiToken !== undefined) requireBearer(app, options.apiToken);
+  if (options.apiToken !== undefined) requireBearer(app, options.apiToken, options.onUnauthorized);
 
   // A body that is not JSON (or not an object) is a 400 naming the body, like any field.
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {

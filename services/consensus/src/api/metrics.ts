@@ -22,6 +22,7 @@ export class ConsensusMetrics {
   readonly directReports: Counter<"outcome">;
   readonly handedAttempts: Counter<string>;
   readonly earlyHandovers: Counter<"outcome">;
+  readonly httpUnauthorized: Counter<"reason">;
 
   constructor(nodeId: number, registry?: MetricsRegistry) {
     this.registry =
@@ -61,6 +62,12 @@ export class ConsensusMetrics {
       labelNames: ["outcome"],
     });
     for (const outcome of ["confirmed", "unconfirmed"]) this.earlyHandovers.inc({ outcome }, 0);
+    this.httpUnauthorized = r.counter<"reason">({
+      name: "tessera_consensus_http_unauthorized_total",
+      help: "HTTP API requests refused for want of this cluster's bearer token (--api-token-file), by reason (missing: no Authorization header; wrong: another token)",
+      labelNames: ["reason"],
+    });
+    for (const reason of ["missing", "wrong"]) this.httpUnauthorized.inc({ reason }, 0);
   }
 
   /**

@@ -324,7 +324,15 @@ export async function startConsensusService(
   registerManifestService(server, context);
 
   const http = await createHttpServer(context, {
-    ...(apiToken !== undefined ? { apiToken } : {}),
+    ...(apiToken !== undefined
+      ? {
+          apiToken,
+          onUnauthorized: (reason, req) => {
+            metrics.httpUnauthorized.inc({ reason });
+            log.debug({ reason, from: req.ip, method: req.method, url: req.url }, "HTTP 401");
+          },
+        }
+      : {}),
     admin: {
       addPeer: async (body) => {
         const b = body as { id?: unknown; grpc?: unknown; http?: unknown } | undefined;
