@@ -649,13 +649,14 @@ export class DevCluster {
       await this.waitFor(`${s.id}`, () => httpOk(`${s.http}/readyz`), deadline, [s.m]);
     }
     if (agentIds.length > 0) {
+      const headers = bearerHeader(apiToken(undefined, this.serviceEnv));
       await this.waitFor(
         `agents ${agentIds.join(", ")} to join the manifest`,
         async () => {
           try {
             const res = await fetch(`${httpUrls[0]}/v1/nodes?consistency=stale`, {
               signal: AbortSignal.timeout(2_000),
-              headers: bearerHeader(apiToken(undefined, env)),
+              headers,
             });
             const body = (await res.json()) as { nodes?: { nodeId?: string }[] };
             const seen = new Set((body.nodes ?? []).map((n) => n.nodeId));

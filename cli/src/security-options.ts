@@ -6,6 +6,7 @@
 import {
   CLUSTER_TLS_ENV,
   type ClusterTlsFiles,
+  flagToCamel,
   NATS_SECURITY_ENV,
   type NatsSecurity,
   natsSecurityIsSet,
@@ -47,9 +48,6 @@ export function natsSecurityOptions(cmd: Command): Command {
   return cmd;
 }
 
-/** nats-tls-ca → natsTlsCa: where commander puts a flag's value. */
-const optionKey = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /** A flag's value from commander's options, else its environment variable (unset or "": none). */
 function optionOrEnv(
   opts: object,
@@ -57,7 +55,7 @@ function optionOrEnv(
   envNames: Readonly<Record<string, string>>,
 ): (flag: string) => string | undefined {
   return (flag) => {
-    const v = (opts as Readonly<Record<string, unknown>>)[optionKey(flag)];
+    const v = (opts as Readonly<Record<string, unknown>>)[flagToCamel(flag)];
     if (typeof v === "string" && v !== "") return v;
     const e = env[envNames[flag] ?? ""];
     return e === undefined || e === "" ? undefined : e;

@@ -8,6 +8,11 @@ export function toSnake(key: string): string {
     .toUpperCase();
 }
 
+/** `nats-tls-ca` → `natsTlsCa`: a kebab-case flag as a config-file key or commander option. */
+export function flagToCamel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
 /** `["storage", "rootDir"]` with prefix `TESSERA_` → `TESSERA_STORAGE__ROOT_DIR`. */
 export function envVarName(path: readonly string[], prefix: string): string {
   return prefix + path.map(toSnake).join("__");

@@ -15,7 +15,7 @@ export {
   clusterTlsEnv,
   parseClusterTls,
 } from "./cluster-tls.js";
-export { envVarName, toSnake } from "./env-names.js";
+export { envVarName, flagToCamel, toSnake } from "./env-names.js";
 export { ConfigError, type ConfigIssue, type ConfigSource } from "./errors.js";
 export { type LoadConfigOptions, loadConfig } from "./load-config.js";
 export {

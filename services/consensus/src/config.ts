@@ -9,6 +9,7 @@ import {
   CLUSTER_TLS_ENV,
   CLUSTER_TLS_HELP,
   type ClusterTlsFiles,
+  flagToCamel,
   LOG_LEVELS,
   type LogLevel,
   NATS_SECURITY_ENV,
@@ -298,7 +299,7 @@ export function parseConsensusConfig(
   // Flag, else the config file's camelCase key (`/natsTlsCa` for --nats-tls-ca), else the
   // environment variable every service reads.
   const shared = (envNames: Readonly<Record<string, string>>) => (flag: string) => {
-    const r = get(flag, `/${camel(flag)}`) ?? envRaw(env, envNames[flag] ?? "");
+    const r = get(flag, `/${flagToCamel(flag)}`) ?? envRaw(env, envNames[flag] ?? "");
     return r ? stringOf(r) : undefined;
   };
   const flagFail = (flag: string, reason: string) => fail(`--${flag}`, reason);
@@ -451,8 +452,8 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
     "shutdownGraceMs",
     "heartbeatMs",
     "featureLevel",
-    ...Object.keys(NATS_SECURITY_ENV).map(camel),
-    ...Object.keys(CLUSTER_TLS_ENV).map(camel),
+    ...Object.keys(NATS_SECURITY_ENV).map(flagToCamel),
+    ...Object.keys(CLUSTER_TLS_ENV).map(flagToCamel),
     "apiTokenFile",
   ]);
   for (const k of Object.keys(parsed)) {
@@ -464,11 +465,6 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
 /** The agents' heartbeat period (the agents read the same TESSERA_HEARTBEAT_MS). */
 function heartbeatMs(raw: Raw | undefined): number {
   return raw ? intOf(raw, 10, 60_000) : 1_000;
-}
-
-/** nats-tls-ca → natsTlsCa (config-file keys of kebab-case flags). */
-function camel(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 function envRaw(env: Readonly<Record<string, string | undefined>>, name: string): Raw | undefined {
