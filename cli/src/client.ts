@@ -3,7 +3,13 @@
 // are re-sent there. When no peer answers at all the error says which URLs were tried.
 
 import { randomBytes } from "node:crypto";
-import { API_TOKEN_ENV, bearerHeader, readApiToken } from "@tessera/config";
+import { API_CA_ENV, API_TOKEN_ENV, bearerHeader, readApiCa, readApiToken } from "@tessera/config";
+import {
+  type ApiFetch,
+  type ApiResponse,
+  apiFetcher,
+  fetchFailureReason,
+} from "@tessera/consensus/api-fetch";
 
 export class CliError extends Error {
   constructor(
@@ -33,6 +39,11 @@ export interface ClientOptions {
    * $TESSERA_API_TOKEN_FILE names, so every client in such a shell (the CLI, benches) sends it.
    */
   readonly token?: string;
+  /**
+   * The CA (PEM) the peers' HTTPS certificate is checked against (peers started with
+   * --api-tls-cert). Default: the file $TESSERA_API_CA names, else the system's roots.
+   */
+  readonly ca?: string;
 }
 
 /** The token in `path` (`--api-token-file`), or in the file $TESSERA_API_TOKEN_FILE names. */
@@ -47,6 +58,17 @@ export function apiToken(
       `--${flag}${path === undefined ? ` ($${API_TOKEN_ENV})` : ""}: ${reason}`,
       2,
     );
+  });
+}
+
+/** The CA in `path` (`--api-ca`), or in the file $TESSERA_API_CA names; checked to be one. */
+export function apiCa(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const file = path ?? (env[API_CA_ENV] || undefined);
+  return readApiCa(file, (flag, reason) => {
+    throw new CliError(`--${flag}${path === undefined ? ` ($${API_CA_ENV})` : ""}: ${reason}`, 2);
   });
 }
 
@@ -101,10 +123,13 @@ export class ClusterClient {
 
   /** What every request carries: the bearer token, when there is one. */
   readonly authHeaders: Readonly<Record<string, string>>;
+  /** fetch for the peers' API (trusting `ca` for an HTTPS API with a private CA). */
+  readonly fetch: ApiFetch;
 
   constructor(servers: readonly string[], options: ClientOptions = {}) {
     this.servers = [...servers];
     this.authHeaders = bearerHeader(options.token ?? apiToken(undefined));
+    this.fetch = apiFetcher(options.ca ?? apiCa(undefined));
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retryForMs = options.retryForMs ?? 10_000;
   }
@@ -131,9 +156,9 @@ export class ClusterClient {
       for (let i = 0; i < order.length; i++) {
         let base = order[i]!;
         for (let hop = 0; hop < 4; hop++) {
-          let res: Response;
+          let res: ApiResponse;
           try {
-            res = await fetch(`${base}${path}`, {
+            res = await this.fetch(`${base}${path}`, {
               method,
               redirect: "manual",
               signal: AbortSignal.timeout(this.timeoutMs),
@@ -145,13 +170,7 @@ export class ClusterClient {
                 : { headers: this.authHeaders }),
             });
           } catch (err) {
-            const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
-            const why =
-              typeof cause?.code === "string"
-                ? cause.code
-                : typeof cause?.message === "string" && cause.message !== ""
-                  ? cause.message
-                  : (err as Error).message;
+            const why = fetchFailureReason(err);
             failures.set(base, why);
             break;
           }

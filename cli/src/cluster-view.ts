@@ -40,14 +40,14 @@ export interface ClusterStatus {
 }
 
 async function ownView(
+  client: ClusterClient,
   http: string,
   timeoutMs: number,
-  headers: Readonly<Record<string, string>>,
 ): Promise<ClusterView | undefined> {
   try {
-    const res = await fetch(`${http.replace(/\/$/, "")}/v1/cluster`, {
+    const res = await client.fetch(`${http.replace(/\/$/, "")}/v1/cluster`, {
       signal: AbortSignal.timeout(timeoutMs),
-      headers,
+      headers: client.authHeaders,
     });
     return res.ok ? ((await res.json()) as ClusterView) : undefined;
   } catch {
@@ -66,7 +66,7 @@ export async function readClusterStatus(
   let featureLevel = levelOf(view);
   const peers = await Promise.all(
     (view.peers ?? []).map(async (p): Promise<PeerStatus> => {
-      const own = p.http ? await ownView(p.http, peerTimeoutMs, client.authHeaders) : undefined;
+      const own = p.http ? await ownView(client, p.http, peerTimeoutMs) : undefined;
       if (own) featureLevel = Math.max(featureLevel, levelOf(own));
       return {
         id: p.id,

@@ -1,7 +1,7 @@
 // The actions behind each `tessera` command. Each returns the object `--json` prints (or
 // undefined when it printed itself) and throws CliError on failure.
 import { resolve as resolvePath } from "node:path";
-import { type NatsSecurity, natsSecurityIsSet } from "@tessera/config";
+import { API_CA_ENV, API_TOKEN_ENV, type NatsSecurity, natsSecurityIsSet } from "@tessera/config";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { runUntilSignal } from "@tessera/observability";
 import type { JobControlAction } from "@tessera/protocol";
@@ -19,7 +19,14 @@ import {
   peerIdArg,
   taskIdArg,
 } from "./args.js";
-import { apiToken, CliError, ClusterClient, parseServers } from "./client.js";
+import {
+  apiCa,
+  apiToken,
+  CliError,
+  type ClientOptions,
+  ClusterClient,
+  parseServers,
+} from "./client.js";
 import { readClusterStatus } from "./cluster-view.js";
 import {
   DevCluster,
@@ -41,9 +48,12 @@ import {
   submitSummary,
 } from "./job-view.js";
 import {
+  type ApiTlsFlags,
   type ClusterTlsFlags,
+  checkApiTlsFiles,
   type NatsSecurityFlags,
   natsConnectError,
+  resolveApiTls,
   resolveClusterTls,
   resolveNatsSecurity,
 } from "./security-options.js";
@@ -61,6 +71,7 @@ interface Common {
   server?: string;
   json?: boolean;
   apiTokenFile?: string;
+  apiCa?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -74,16 +85,20 @@ export function resolveServers(opt: string | undefined, env = process.env): stri
   return ["http://127.0.0.1:8001"];
 }
 
-/** The API token, as for the servers: the flag, else the variable, else the running dev cluster's. */
-function tokenFor(opts: Common): string | undefined {
-  return apiToken(
-    opts.apiTokenFile ?? (process.env.TESSERA_API_TOKEN_FILE || readDevState()?.apiTokenFile),
-  );
+/**
+ * How to reach the API, as the servers are told: the token and the CA of its HTTPS certificate,
+ * each from its flag, else its variable, else the running dev cluster's.
+ */
+function accessFor(opts: Common): ClientOptions {
+  const env = (name: string) => process.env[name] || undefined;
+  const dev = () => readDevState();
+  const token = apiToken(opts.apiTokenFile ?? env(API_TOKEN_ENV) ?? dev()?.apiTokenFile);
+  const ca = apiCa(opts.apiCa ?? env(API_CA_ENV) ?? dev()?.apiCaFile);
+  return { ...(token !== undefined ? { token } : {}), ...(ca !== undefined ? { ca } : {}) };
 }
 
 function clientFor(opts: Common): ClusterClient {
-  const token = tokenFor(opts);
-  return new ClusterClient(resolveServers(opts.server), token === undefined ? {} : { token });
+  return new ClusterClient(resolveServers(opts.server), accessFor(opts));
 }
 
 function say(opts: Common, line: string): void {
@@ -109,14 +124,19 @@ export async function devUp(
     restart?: boolean;
     agentEp?: "auto" | "cpu" | "cuda";
   } & NatsSecurityFlags &
-    ClusterTlsFlags,
+    ClusterTlsFlags &
+    ApiTlsFlags,
 ): Promise<undefined> {
   const args = parseDevUpArgs(opts);
   const natsSecurity = resolveNatsSecurity(opts);
   const clusterTls = resolveClusterTls(opts);
+  const apiTls = resolveApiTls(opts);
   // Checked now (a bad file is a usage error naming it), then handed on as a path.
-  const apiTokenFile = opts.apiTokenFile ?? (process.env.TESSERA_API_TOKEN_FILE || undefined);
+  const apiTokenFile = opts.apiTokenFile ?? (process.env[API_TOKEN_ENV] || undefined);
   if (apiTokenFile !== undefined) apiToken(apiTokenFile);
+  const apiCaFile = opts.apiCa ?? (process.env[API_CA_ENV] || undefined);
+  apiCa(apiCaFile);
+  if (apiTls) checkApiTlsFiles(apiTls);
   if (natsSecurityIsSet(natsSecurity) && args.nats === undefined) {
     throw new CliError(
       "--nats: is required with NATS credentials or TLS (--nats-… or TESSERA_NATS_…): the nats-server `dev up` starts itself takes neither",
@@ -139,6 +159,8 @@ export async function devUp(
         natsSecurity,
         ...(clusterTls ? { clusterTls } : {}),
         ...(apiTokenFile !== undefined ? { apiTokenFile } : {}),
+        ...(apiTls ? { apiTls } : {}),
+        ...(apiCaFile !== undefined ? { apiCaFile } : {}),
         agentEp: opts.agentEp ?? "auto",
         onStatus: status,
       });
@@ -792,7 +814,7 @@ export async function clusterStatus(opts: Common): Promise<unknown> {
 
 /** `tessera top`: the live dashboard (top.ts). */
 export async function topCommand(opts: Common & TopFlags): Promise<unknown> {
-  return top(resolveServers(opts.server), opts, tokenFor(opts));
+  return top(resolveServers(opts.server), opts, accessFor(opts));
 }
 
 // ---- verify, stop ------------------------------------------------------------------------------

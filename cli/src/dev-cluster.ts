@@ -21,7 +21,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  API_CA_ENV,
+  API_TLS_ENV,
   API_TOKEN_ENV,
+  type ApiTlsFiles,
+  apiScheme,
+  apiTlsEnv,
   bearerHeader,
   type ClusterTlsFiles,
   clusterTlsEnv,
@@ -29,9 +34,11 @@ import {
   natsSecurityEnv,
   natsSecurityFromEnv,
   natsSecurityIsSet,
+  parseApiTls,
 } from "@tessera/config";
+import { type ApiFetch, apiFetcher, fetchFailureReason } from "@tessera/consensus/api-fetch";
 import type { DevUpArgs } from "./args.js";
-import { apiToken, CliError } from "./client.js";
+import { apiCa, apiToken, CliError } from "./client.js";
 import { restartDelay } from "./restart-policy.js";
 
 export const DEV_STATE_FILE = "tessera-dev.json";
@@ -107,6 +114,7 @@ export function devClusterEnv(state: DevState): Record<string, string> {
     TESSERA_STORAGE: state.storage,
     ...natsSecurityEnv(state.natsSecurity ?? {}),
     ...(state.apiTokenFile !== undefined ? { [API_TOKEN_ENV]: state.apiTokenFile } : {}),
+    ...(state.apiCaFile !== undefined ? { [API_CA_ENV]: state.apiCaFile } : {}),
     ...localS3Env(state.s3),
   };
 }
@@ -122,6 +130,8 @@ export interface DevState extends DevClusterInfo {
   natsSecurity?: NatsSecurity;
   /** The HTTP API's bearer token file (absent: an open API). */
   apiTokenFile?: string;
+  /** The CA of the peers' HTTPS certificate (absent: plain HTTP, or the system's roots). */
+  apiCaFile?: string;
 }
 
 export interface DevClusterOptions extends DevUpArgs {
@@ -138,6 +148,10 @@ export interface DevClusterOptions extends DevUpArgs {
   readonly clusterTls?: ClusterTlsFiles;
   /** The consensus HTTP API's bearer token file, for the peers, the scheduler and the probes. */
   readonly apiTokenFile?: string;
+  /** HTTPS on the peers' HTTP API (`--api-tls-cert/-key`). */
+  readonly apiTls?: ApiTlsFiles;
+  /** The CA of that certificate, for the scheduler, the probes and the CLI (`--api-ca`). */
+  readonly apiCaFile?: string;
 }
 
 interface Managed {
@@ -242,13 +256,16 @@ async function httpOk(url: string): Promise<boolean> {
 }
 
 /** GET `url`: whether it answered 2xx, and what it said (status and body, or the error). */
-async function httpProbe(url: string): Promise<{ ok: boolean; said: string }> {
+async function httpProbe(
+  url: string,
+  get: ApiFetch = apiFetcher(),
+): Promise<{ ok: boolean; said: string }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const res = await get(url, { signal: AbortSignal.timeout(2_000) });
     const body = (await res.text()).slice(0, 300);
     return { ok: res.ok, said: `${res.status} ${body}` };
   } catch (err) {
-    return { ok: false, said: err instanceof Error ? err.message : String(err) };
+    return { ok: false, said: fetchFailureReason(err) };
   }
 }
 
@@ -493,8 +510,19 @@ export class DevCluster {
       ...natsSecurityEnv(o.natsSecurity ?? {}),
       ...clusterTlsEnv(o.clusterTls),
       ...(o.apiTokenFile !== undefined ? { [API_TOKEN_ENV]: o.apiTokenFile } : {}),
+      ...apiTlsEnv(o.apiTls, o.apiCaFile),
     };
     this.serviceEnv = env;
+    // The peers serve HTTPS when the variables say so (options or the caller's environment).
+    const scheme = apiScheme(
+      parseApiTls(
+        (flag) => env[API_TLS_ENV[flag] ?? ""] || undefined,
+        (flag, reason) => {
+          throw new CliError(`--${flag}: ${reason}`, 2);
+        },
+      ),
+    );
+    const peerFetch = apiFetcher(apiCa(undefined, env));
     let s3: LocalS3Info | undefined;
 
     // Storage every service shares.
@@ -566,13 +594,13 @@ export class DevCluster {
         ]),
       );
     }
-    const httpUrls = peerPorts.map((p) => `http://127.0.0.1:${p.http}`);
+    const httpUrls = peerPorts.map((p) => `${scheme}://127.0.0.1:${p.http}`);
     // What each peer's /readyz said last: a boot that times out says which peer and why.
     let lastReady: string[] = [];
     await this.waitFor(
       "a consensus leader",
       async () => {
-        const probes = await Promise.all(httpUrls.map((u) => httpProbe(`${u}/readyz`)));
+        const probes = await Promise.all(httpUrls.map((u) => httpProbe(`${u}/readyz`, peerFetch)));
         lastReady = probes.map((p, i) => `peer-${i + 1} /readyz: ${p.said}`);
         return probes.every((p) => p.ok);
       },
@@ -654,7 +682,7 @@ export class DevCluster {
         `agents ${agentIds.join(", ")} to join the manifest`,
         async () => {
           try {
-            const res = await fetch(`${httpUrls[0]}/v1/nodes?consistency=stale`, {
+            const res = await peerFetch(`${httpUrls[0]}/v1/nodes?consistency=stale`, {
               signal: AbortSignal.timeout(2_000),
               headers,
             });
@@ -683,7 +711,7 @@ export class DevCluster {
         id: p.id,
         pid: peers[i]!.proc.pid ?? 0,
         grpc: `127.0.0.1:${p.grpc}`,
-        http: `http://127.0.0.1:${p.http}`,
+        http: httpUrls[i]!,
       })),
       agents: agentIds.map((id, i) => ({
         id,
@@ -712,6 +740,7 @@ export class DevCluster {
       logs: join(this.dataDir, "logs"),
       ...(natsSecurityIsSet(natsSecurity) ? { natsSecurity } : {}),
       ...(this.serviceEnv[API_TOKEN_ENV] ? { apiTokenFile: this.serviceEnv[API_TOKEN_ENV] } : {}),
+      ...(this.serviceEnv[API_CA_ENV] ? { apiCaFile: this.serviceEnv[API_CA_ENV] } : {}),
     };
     // Rewritten on every restart while `tessera stop`, scripts and tests may be reading it: a
     // reader must see the old file or the new one, never a truncated one (a test read "" once).

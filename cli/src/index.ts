@@ -1,6 +1,6 @@
 /** @tessera/cli: the `tessera` command's building blocks (dev cluster, client, job waiting). */
 export { type DevUpArgs, parseDevUpArgs, parseMatmulArgs } from "./args.js";
-export { apiToken, CliError, ClusterClient, parseServers } from "./client.js";
+export { apiCa, apiToken, CliError, ClusterClient, parseServers } from "./client.js";
 export { type ClusterStatus, type PeerStatus, readClusterStatus } from "./cluster-view.js";
 export { loadJobProfile, resolveServers, waitForJob } from "./commands.js";
 export {

@@ -27,7 +27,7 @@ import {
   verify,
 } from "./commands.js";
 import { EXPORT_FORMATS } from "./job-export.js";
-import { clusterTlsOptions, natsSecurityOptions } from "./security-options.js";
+import { apiTlsOptions, clusterTlsOptions, natsSecurityOptions } from "./security-options.js";
 
 interface Common {
   server?: string;
@@ -44,6 +44,10 @@ function common(cmd: Command): Command {
     .option(
       "--api-token-file <file>",
       "bearer token of the consensus HTTP API, for peers started with --api-token-file (default: $TESSERA_API_TOKEN_FILE)",
+    )
+    .option(
+      "--api-ca <file>",
+      "PEM CA that signed the peers' HTTPS certificate, for peers started with --api-tls-cert (default: $TESSERA_API_CA; else the system's roots)",
     );
 }
 
@@ -75,35 +79,37 @@ function program(): Command {
 
   const dev = p.command("dev").description("local development cluster");
   common(
-    clusterTlsOptions(
-      natsSecurityOptions(
-        dev
-          .command("up")
-          .description(
-            "run nats-server, consensus peers, scheduler, storage-manager and agents as local processes until SIGTERM/SIGINT",
-          )
-          .option("--peers <n>", "consensus peers", "3")
-          .option("--agents <n>", "agents", "2")
-          .option(
-            "--schedulers <n>",
-            "scheduler instances, 1..4 (two are safe: one keeps placing work while the other restarts)",
-            "1",
-          )
-          .option("--storage <kind>", "fs | s3 | gcs", "fs")
-          .option("--data <dir>", "data directory (default: <tmp>/tessera-dev, wiped at start)")
-          .option(
-            "--nats <url>",
-            "use this NATS instead of starting nats-server (with --nats-… for its credentials and TLS)",
-          )
-          .option(
-            "--restart",
-            "start a process again when it exits while the cluster runs (after 100 ms, doubling to 30 s while it keeps dying young, as Docker does), like compose's restart: unless-stopped",
-          )
-          .addOption(
-            new Option("--agent-ep <ep>", "agent execution provider")
-              .choices(["auto", "cpu", "cuda"])
-              .default("auto"),
-          ),
+    apiTlsOptions(
+      clusterTlsOptions(
+        natsSecurityOptions(
+          dev
+            .command("up")
+            .description(
+              "run nats-server, consensus peers, scheduler, storage-manager and agents as local processes until SIGTERM/SIGINT",
+            )
+            .option("--peers <n>", "consensus peers", "3")
+            .option("--agents <n>", "agents", "2")
+            .option(
+              "--schedulers <n>",
+              "scheduler instances, 1..4 (two are safe: one keeps placing work while the other restarts)",
+              "1",
+            )
+            .option("--storage <kind>", "fs | s3 | gcs", "fs")
+            .option("--data <dir>", "data directory (default: <tmp>/tessera-dev, wiped at start)")
+            .option(
+              "--nats <url>",
+              "use this NATS instead of starting nats-server (with --nats-… for its credentials and TLS)",
+            )
+            .option(
+              "--restart",
+              "start a process again when it exits while the cluster runs (after 100 ms, doubling to 30 s while it keeps dying young, as Docker does), like compose's restart: unless-stopped",
+            )
+            .addOption(
+              new Option("--agent-ep <ep>", "agent execution provider")
+                .choices(["auto", "cpu", "cuda"])
+                .default("auto"),
+            ),
+        ),
       ),
     ),
   ).action(run(devUp));

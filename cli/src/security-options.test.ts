@@ -1,6 +1,15 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CliError } from "./client.js";
-import { natsConnectError, resolveClusterTls, resolveNatsSecurity } from "./security-options.js";
+import { apiCa, CliError } from "./client.js";
+import {
+  checkApiTlsFiles,
+  natsConnectError,
+  resolveApiTls,
+  resolveClusterTls,
+  resolveNatsSecurity,
+} from "./security-options.js";
 
 describe("the CLI's security options", () => {
   it("take a flag over its variable, and the dev cluster's settings only when neither is set", () => {
@@ -52,5 +61,32 @@ describe("the CLI's security options", () => {
       code: "TESSERA_E_MESSAGING_CONNECT",
     });
     expect(natsConnectError(down).message).toBe(`--nats: ${down.message}`);
+  });
+
+  it("take the API's certificate and key together, and check its files before anything starts", async () => {
+    expect(resolveApiTls({}, {})).toBeUndefined();
+    expect(resolveApiTls({ apiTlsCert: "/c" }, { TESSERA_API_TLS_KEY: "/k" })).toEqual({
+      certFile: "/c",
+      keyFile: "/k",
+    });
+    expect(() => resolveApiTls({ apiTlsCert: "/c" }, {})).toThrow(
+      /^--api-tls-key: is required with --api-tls-cert/,
+    );
+    const dir = await mkdtemp(join(tmpdir(), "tessera-cli-tls-"));
+    try {
+      await writeFile(join(dir, "junk.pem"), "not a certificate\n");
+      const junk = join(dir, "junk.pem");
+      expect(() => checkApiTlsFiles({ certFile: junk, keyFile: junk })).toThrow(
+        /^--api-tls-cert: .*junk\.pem is not a PEM certificate/,
+      );
+      // The clients' CA: the flag, else $TESSERA_API_CA (named when it is the variable's).
+      expect(apiCa(undefined, {})).toBeUndefined();
+      expect(() => apiCa(undefined, { TESSERA_API_CA: junk })).toThrow(
+        /^--api-ca \(\$TESSERA_API_CA\): .*junk\.pem is not a PEM certificate/,
+      );
+      expect(() => apiCa(junk, {})).toThrow(/^--api-ca: /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

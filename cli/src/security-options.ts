@@ -1,17 +1,23 @@
 // The security options the CLI shares with the services (@tessera/config): NATS credentials and
 // TLS on every command that talks to NATS itself (`dev up`, `logs`, `job profile`, `node
-// promote`), and the consensus gRPC's mutual TLS on `dev up`, which hands both to the processes
-// it starts. Same flags, same environment variables: one set of exports serves the CLI and the
-// services.
+// promote`), and the consensus gRPC's mutual TLS and the HTTP API's certificate on `dev up`,
+// which hands them to the processes it starts. Same flags, same environment variables: one set
+// of exports serves the CLI and the services.
 import {
+  API_TLS_ENV,
+  API_TLS_FLAGS,
+  type ApiTlsFiles,
   CLUSTER_TLS_ENV,
   type ClusterTlsFiles,
   flagToCamel,
   NATS_SECURITY_ENV,
   type NatsSecurity,
   natsSecurityIsSet,
+  parseApiTls,
   parseClusterTls,
   parseNatsSecurity,
+  readCertificateFile,
+  readPrivateKeyFile,
 } from "@tessera/config";
 import type { Command } from "commander";
 import { CliError } from "./client.js";
@@ -118,4 +124,34 @@ export function resolveClusterTls(
   env: NodeJS.ProcessEnv = process.env,
 ): ClusterTlsFiles | undefined {
   return parseClusterTls(optionOrEnv(opts, env, CLUSTER_TLS_ENV), usageError);
+}
+
+/** What commander hands an action for `--api-tls-cert/-key`. */
+export type ApiTlsFlags = {
+  apiTlsCert?: string;
+  apiTlsKey?: string;
+};
+
+/** Adds `--api-tls-cert/-key` (`dev up`: the peers serve their HTTP API over HTTPS). */
+export function apiTlsOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--api-tls-cert <file>",
+      "PEM certificate: the peers serve their HTTP API over HTTPS (with --api-tls-key; clients may need --api-ca) (default: $TESSERA_API_TLS_CERT)",
+    )
+    .option("--api-tls-key <file>", "PEM key of it (default: $TESSERA_API_TLS_KEY)");
+}
+
+/** The `--api-tls-…` files from the options, else the environment; undefined when none. */
+export function resolveApiTls(
+  opts: ApiTlsFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): ApiTlsFiles | undefined {
+  return parseApiTls(optionOrEnv(opts, env, API_TLS_ENV), usageError);
+}
+
+/** The certificate and key are readable PEM (checked before any peer starts with them). */
+export function checkApiTlsFiles(files: ApiTlsFiles): void {
+  readCertificateFile(API_TLS_FLAGS.certFile, files.certFile, usageError);
+  readPrivateKeyFile(API_TLS_FLAGS.keyFile, files.keyFile, usageError);
 }

@@ -4,7 +4,7 @@
 // and top-view.ts turns it into a frame. On a terminal the frame is redrawn in place on the
 // alternate screen; otherwise (or with --json) one frame per poll is appended to stdout.
 import { intArg } from "./args.js";
-import { CliError, ClusterClient } from "./client.js";
+import { CliError, type ClientOptions, ClusterClient } from "./client.js";
 import { readClusterStatus } from "./cluster-view.js";
 import {
   INITIAL_TOP_STATE,
@@ -98,16 +98,12 @@ const CLEAR_BELOW = "\x1b[J";
 export async function top(
   servers: readonly string[],
   flags: TopFlags,
-  token?: string,
+  access: ClientOptions = {},
 ): Promise<TopFrame | undefined> {
   const args = parseTopArgs(flags);
   // Short waits: a poll that hangs on a dead peer would freeze the picture it is meant to give.
   const timeoutMs = Math.min(2_000, Math.max(500, args.intervalMs));
-  const client = new ClusterClient(servers, {
-    timeoutMs,
-    retryForMs: 0,
-    ...(token !== undefined ? { token } : {}),
-  });
+  const client = new ClusterClient(servers, { ...access, timeoutMs, retryForMs: 0 });
   let state: TopState = INITIAL_TOP_STATE;
 
   if (args.once) {

@@ -89,12 +89,17 @@ Usage: include "tessera.consensus.peerList" (dict "ctx" $ "port" .Values.consens
 {{- end -}}
 
 {{/* The consensus peers' HTTP API URLs, comma-separated (scheduler --consensus, CLI --server). */}}
+{{/* http, or https with consensus.apiTls.secret. */}}
+{{- define "tessera.consensus.httpScheme" -}}
+{{- ternary "https" "http" (not (empty .Values.consensus.apiTls.secret)) -}}
+{{- end -}}
+
 {{- define "tessera.consensus.httpUrls" -}}
 {{- $ctx := . -}}
 {{- $urls := list -}}
 {{- range $i := until (int $ctx.Values.consensus.replicas) -}}
 {{- $host := include "tessera.consensus.podHost" (dict "ctx" $ctx "ordinal" $i) -}}
-{{- $urls = append $urls (printf "http://%s:%d" $host (int $ctx.Values.consensus.httpPort)) -}}
+{{- $urls = append $urls (printf "%s://%s:%d" (include "tessera.consensus.httpScheme" $ctx) $host (int $ctx.Values.consensus.httpPort)) -}}
 {{- end -}}
 {{- join "," $urls -}}
 {{- end -}}
@@ -201,34 +206,68 @@ and consensus.apiTokenSecret (TESSERA_API_TOKEN_FILE); nothing for what is not s
 - name: TESSERA_API_TOKEN_FILE
   value: /var/run/secrets/tessera/api-token/token
 {{- end }}
+{{- if and .Values.consensus.apiTls.secret .Values.consensus.apiTls.caKey }}
+- name: TESSERA_API_CA
+  value: /var/run/secrets/tessera/api-tls/{{ .Values.consensus.apiTls.caKey }}
+{{- end }}
 {{- end -}}
 
-{{/* Their volumeMounts (each line starting with a newline; nothing when neither is set). */}}
+{{/*
+Their volumeMounts (each line starting with a newline; nothing when none is set).
+Usage: include "tessera.consensusSecrets.volumeMounts" (dict "ctx" $ "peer" true)
+*/}}
 {{- define "tessera.consensusSecrets.volumeMounts" -}}
-{{- if .Values.consensus.tlsSecret }}
+{{- $v := .ctx.Values.consensus -}}
+{{- if $v.tlsSecret }}
 - name: cluster-tls
   mountPath: /var/run/secrets/tessera/cluster-tls
   readOnly: true
 {{- end }}
-{{- if .Values.consensus.apiTokenSecret }}
+{{- if $v.apiTokenSecret }}
 - name: api-token
   mountPath: /var/run/secrets/tessera/api-token
   readOnly: true
 {{- end }}
+{{- if and $v.apiTls.secret (or .peer $v.apiTls.caKey) }}
+- name: api-tls
+  mountPath: /var/run/secrets/tessera/api-tls
+  readOnly: true
+{{- end }}
 {{- end -}}
 
-{{/* Their volumes. */}}
+{{/*
+Their volumes. consensus.apiTls.secret: the whole Secret for the peers (they serve with its key),
+only its CA for the scheduler.
+Usage: include "tessera.consensusSecrets.volumes" (dict "ctx" $ "peer" true)
+*/}}
 {{- define "tessera.consensusSecrets.volumes" -}}
-{{- with .Values.consensus.tlsSecret }}
+{{- $v := .ctx.Values.consensus -}}
+{{- with $v.tlsSecret }}
 - name: cluster-tls
   secret:
     secretName: {{ . }}
 {{- end }}
-{{- with .Values.consensus.apiTokenSecret }}
+{{- with $v.apiTokenSecret }}
 - name: api-token
   secret:
     secretName: {{ . }}
 {{- end }}
+{{- if and $v.apiTls.secret (or .peer $v.apiTls.caKey) }}
+- name: api-tls
+  secret:
+    secretName: {{ $v.apiTls.secret }}
+    {{- if not .peer }}
+    items:
+      - key: {{ $v.apiTls.caKey }}
+        path: {{ $v.apiTls.caKey }}
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Whether a consensus or scheduler pod mounts any Secret ("true" or ""). */}}
+{{- define "tessera.consensusSecrets.any" -}}
+{{- $v := .Values.consensus -}}
+{{- if or .Values.nats.client.secret $v.tlsSecret $v.apiTokenSecret $v.apiTls.secret -}}true{{- end -}}
 {{- end -}}
 
 {{/* The volumeMount of nats.client.secret (nothing without one). */}}
@@ -252,11 +291,15 @@ and consensus.apiTokenSecret (TESSERA_API_TOKEN_FILE); nothing for what is not s
 {{/*
 Annotations of every Tessera pod: Prometheus discovery plus .Values.podAnnotations.
 Usage: include "tessera.podAnnotations" (dict "ctx" $ "port" .Values.scheduler.port)
+(with "scheme" "https" for a port that serves TLS)
 */}}
 {{- define "tessera.podAnnotations" -}}
 prometheus.io/scrape: "true"
 prometheus.io/port: {{ int .port | toString | quote }}
 prometheus.io/path: /metrics
+{{- with .scheme }}
+prometheus.io/scheme: {{ . }}
+{{- end }}
 {{- with .ctx.Values.podAnnotations }}
 {{ toYaml . }}
 {{- end -}}

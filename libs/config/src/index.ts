@@ -1,4 +1,18 @@
 /** @tessera/config: validated configuration from env vars and an optional JSON file. */
+
+export {
+  API_CA_ENV,
+  API_CA_FLAG,
+  API_CA_HELP,
+  API_TLS_ENV,
+  API_TLS_FLAGS,
+  API_TLS_HELP,
+  type ApiTlsFiles,
+  apiScheme,
+  apiTlsEnv,
+  parseApiTls,
+  readApiCa,
+} from "./api-tls.js";
 export {
   API_TOKEN_ENV,
   API_TOKEN_FLAG,

@@ -5,6 +5,14 @@
  * work (2-core box: importing the root took 429–506 ms, this 196–247 ms; the scheduler's whole
  * start-up to `--help`, most of its modules shared, 0.53–0.66 vs 0.52–0.58 s).
  */
+
+export {
+  type ApiFetch,
+  type ApiRequest,
+  type ApiResponse,
+  apiFetcher,
+  fetchFailureReason,
+} from "./api/api-fetch.js";
 export { ServiceError, ServiceErrorCode } from "./api/errors.js";
 export {
   ManifestClient,

@@ -68,6 +68,25 @@ describe("parseConsensusConfig", () => {
     );
   });
 
+  it("serves the API over HTTPS with --api-tls-cert/-key, every peer's URL then https://", () => {
+    const base = ["--id", "2", "--peers", PEERS, "--data", "/tmp/d2"];
+    const c = parseConsensusConfig([...base, "--config", "c.json"], {
+      readFile: () => JSON.stringify({ apiTlsCert: "/t/api.crt" }),
+      env: { TESSERA_API_TLS_KEY: "/t/api.key" },
+    });
+    expect(c.apiTls).toEqual({ certFile: "/t/api.crt", keyFile: "/t/api.key" });
+    expect(c.self.http).toBe("https://127.0.0.1:8002");
+    expect(c.peers.map((p) => p.http)).toEqual([
+      "https://127.0.0.1:8001",
+      "https://127.0.0.1:8002",
+      "https://127.0.0.1:8003",
+    ]);
+    expect(parseConsensusConfig(base).apiTls).toBeUndefined();
+    expect(errorOf([...base, "--api-tls-key", "/t/api.key"])).toBe(
+      "--api-tls-cert: is required with --api-tls-key",
+    );
+  });
+
   it("takes explicit --http / --peers-http / --nats / fault flags", () => {
     const c = parseConsensusConfig([
       "--id=1",

@@ -4,8 +4,12 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
+  API_TLS_ENV,
+  API_TLS_HELP,
   API_TOKEN_ENV,
   API_TOKEN_HELP,
+  type ApiTlsFiles,
+  apiScheme,
   CLUSTER_TLS_ENV,
   CLUSTER_TLS_HELP,
   type ClusterTlsFiles,
@@ -15,6 +19,7 @@ import {
   NATS_SECURITY_ENV,
   NATS_SECURITY_HELP,
   type NatsSecurity,
+  parseApiTls,
   parseClusterTls,
   parseNatsSecurity,
 } from "@tessera/config";
@@ -35,7 +40,7 @@ export interface PeerConfig {
   readonly id: number;
   /** host:port of the peer's gRPC server (Raft + Manifest services). */
   readonly grpc: string;
-  /** http://host:port of its HTTP API (for follower redirects). */
+  /** http(s)://host:port of its HTTP API (for follower redirects). */
   readonly http: string;
 }
 
@@ -71,6 +76,8 @@ export interface ConsensusConfig {
   readonly clusterTls: ClusterTlsFiles | undefined;
   /** The HTTP API's bearer token file (`--api-token-file`); undefined = an open API. */
   readonly apiTokenFile: string | undefined;
+  /** HTTPS on the HTTP API (`--api-tls-cert/-key`); undefined = plain HTTP. */
+  readonly apiTls: ApiTlsFiles | undefined;
   /** Start as a new member with an empty log: wait to be added by the leader (POST /admin/peers). */
   readonly join: boolean;
   readonly logLevel: LogLevelName;
@@ -115,6 +122,8 @@ export const CONSENSUS_USAGE = `usage: tessera-consensus --id N --peers 1=host:p
 ${NATS_SECURITY_HELP}
 ${CLUSTER_TLS_HELP}
 ${API_TOKEN_HELP}
+${API_TLS_HELP}
+                           (every peer of a cluster alike: peers' URLs are then https://)
   --join                 start empty and wait to be added (POST /admin/peers on the leader)
   --config FILE          JSON file with the same settings (flags win), see README
   --log-level LEVEL      trace|debug|info|warn|error|fatal|silent (default info)
@@ -170,6 +179,7 @@ const STRING_FLAGS = [
   ...Object.keys(NATS_SECURITY_ENV),
   ...Object.keys(CLUSTER_TLS_ENV),
   "api-token-file",
+  ...Object.keys(API_TLS_ENV),
 ] as const;
 const BOOLEAN_FLAGS = ["join", "ship-logs", "help"] as const;
 
@@ -259,10 +269,21 @@ export function parseConsensusConfig(
   const httpListenRaw = get("http", "/http");
   const httpListen = httpListenRaw ? hostPortOf(httpListenRaw) : plus1000(grpcListen, "--grpc");
 
+  // Flag, else the config file's camelCase key (`/natsTlsCa` for --nats-tls-ca), else the
+  // environment variable every service reads.
+  const shared = (envNames: Readonly<Record<string, string>>) => (flag: string) => {
+    const r = get(flag, `/${flagToCamel(flag)}`) ?? envRaw(env, envNames[flag] ?? "");
+    return r ? stringOf(r) : undefined;
+  };
+  const flagFail = (flag: string, reason: string) => fail(`--${flag}`, reason);
+  const apiTls = parseApiTls(shared(API_TLS_ENV), flagFail);
+  // A cluster's peers serve their API alike, so every peer's URL takes this peer's scheme.
+  const scheme = apiScheme(apiTls);
+
   const peers: PeerConfig[] = [...grpcPeers].map(([pid, grpc]) => ({
     id: pid,
     grpc,
-    http: `http://${
+    http: `${scheme}://${
       pid === id && !httpPeers.has(pid)
         ? httpListen
         : (httpPeers.get(pid) ?? plus1000(grpc, "--peers"))
@@ -272,7 +293,7 @@ export function parseConsensusConfig(
   const self: PeerConfig = {
     id,
     grpc: selfGrpc,
-    http: `http://${httpPeers.get(id) ?? httpListen}`,
+    http: `${scheme}://${httpPeers.get(id) ?? httpListen}`,
   };
 
   const dataRaw = get("data", "/data");
@@ -296,13 +317,6 @@ export function parseConsensusConfig(
     if (list.length > 0) natsServers = list;
   }
 
-  // Flag, else the config file's camelCase key (`/natsTlsCa` for --nats-tls-ca), else the
-  // environment variable every service reads.
-  const shared = (envNames: Readonly<Record<string, string>>) => (flag: string) => {
-    const r = get(flag, `/${flagToCamel(flag)}`) ?? envRaw(env, envNames[flag] ?? "");
-    return r ? stringOf(r) : undefined;
-  };
-  const flagFail = (flag: string, reason: string) => fail(`--${flag}`, reason);
   const natsSecurity = parseNatsSecurity(shared(NATS_SECURITY_ENV), flagFail);
   const clusterTls = parseClusterTls(shared(CLUSTER_TLS_ENV), flagFail);
   const apiTokenFile = shared({ "api-token-file": API_TOKEN_ENV })("api-token-file");
@@ -360,6 +374,7 @@ export function parseConsensusConfig(
     natsSecurity,
     clusterTls,
     apiTokenFile,
+    apiTls,
     join,
     logLevel: logLevel as LogLevelName,
     shipLogs,
@@ -455,6 +470,7 @@ function readConfigFile(path: string, reader?: (p: string) => string): Json {
     ...Object.keys(NATS_SECURITY_ENV).map(flagToCamel),
     ...Object.keys(CLUSTER_TLS_ENV).map(flagToCamel),
     "apiTokenFile",
+    ...Object.keys(API_TLS_ENV).map(flagToCamel),
   ]);
   for (const k of Object.keys(parsed)) {
     if (!known.has(k)) fail(`${path}: /${k}`, "is not a known setting");

@@ -1,6 +1,8 @@
 // Scheduler configuration: flags over environment variables over defaults, each validated with
 // a message naming the flag. Pure: no I/O.
 import {
+  API_CA_ENV,
+  API_CA_HELP,
   API_TOKEN_ENV,
   API_TOKEN_HELP,
   CLUSTER_TLS_ENV,
@@ -39,6 +41,8 @@ export interface SchedulerConfig {
   clusterTls: ClusterTlsFiles | undefined;
   /** The consensus HTTP API's bearer token file (`--api-token-file`), for its /v1/cluster. */
   apiTokenFile: string | undefined;
+  /** The CA of the peers' HTTPS certificate (`--api-ca`), for https:// `--consensus` URLs. */
+  apiCaFile: string | undefined;
   /** Pools this scheduler places into (empty: every pool). */
   pools: string[];
   /** Identity for logs and the manifest client session prefix. */
@@ -116,6 +120,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   "log-level": "TESSERA_LOG_LEVEL",
   ...CLUSTER_TLS_ENV,
   "api-token-file": API_TOKEN_ENV,
+  "api-ca": API_CA_ENV,
 };
 
 /** Boolean flags (no value) and the environment variable each falls back to ("1" / "true"). */
@@ -234,6 +239,7 @@ export function parseSchedulerConfig(
     natsSecurity: f.natsSecurity(),
     clusterTls: parseClusterTls(raw, fail),
     apiTokenFile: raw("api-token-file"),
+    apiCaFile: raw("api-ca"),
     pools,
     instanceId,
     http: { host: hm[1] as string, port: Number(hm[2]) },
@@ -277,6 +283,7 @@ export const SCHEDULER_USAGE = `usage: tessera-scheduler --consensus URL[,URL…
 ${NATS_SECURITY_HELP}
 ${CLUSTER_TLS_HELP}
 ${API_TOKEN_HELP}
+${API_CA_HELP}
   --pool P[,P…]            pools to place into (default: every pool agents announce)
   --id ID                  instance id for logs / manifest session (default: scheduler-<pid>)
   --http HOST:PORT         /healthz /readyz /metrics (default 127.0.0.1:0)

@@ -64,5 +64,10 @@ export {
   type TaskView,
 } from "./core/view.js";
 export { SchedulerError, SchedulerErrorCode } from "./errors.js";
-export { ConsensusManifest, type ManifestPort, resolveGrpcPeers } from "./manifest.js";
+export {
+  type ApiAccess,
+  ConsensusManifest,
+  type ManifestPort,
+  resolveGrpcPeers,
+} from "./manifest.js";
 export { Scheduler, type SchedulerDeps } from "./scheduler.js";

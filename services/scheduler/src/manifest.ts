@@ -3,7 +3,13 @@
 // consensus Read API; they are checked here so a changed shape fails with a field path instead
 // of corrupting the scheduler's view.
 import { bearerHeader } from "@tessera/config";
-import { type ClusterTls, ManifestClient, type ReplyJson } from "@tessera/consensus/client";
+import {
+  type ApiFetch,
+  apiFetcher,
+  type ClusterTls,
+  ManifestClient,
+  type ReplyJson,
+} from "@tessera/consensus/client";
 import type { ManifestCommand, MatmulJobSpec } from "@tessera/protocol";
 import type { JobState } from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
@@ -268,11 +274,18 @@ export function parseNode(v: unknown, path: string): ManifestNode {
  * Turns `--consensus` entries into gRPC addresses: `host:port` / `grpc://host:port` as they
  * are; `http://host:port` asks that peer's /v1/cluster for every peer's gRPC address.
  */
+/** How the scheduler reaches the peers' HTTP API: its bearer token, a fetch trusting its CA. */
+export interface ApiAccess {
+  readonly token?: string;
+  readonly fetch?: ApiFetch;
+}
+
 export async function resolveGrpcPeers(
   entries: readonly string[],
   timeoutMs = 5_000,
-  apiToken?: string,
+  api: ApiAccess = {},
 ): Promise<string[]> {
+  const apiFetch = api.fetch ?? apiFetcher();
   const out = new Set<string>();
   const errors: string[] = [];
   for (const e of entries) {
@@ -281,9 +294,9 @@ export async function resolveGrpcPeers(
       continue;
     }
     try {
-      const res = await fetch(`${e.replace(/\/$/, "")}/v1/cluster`, {
+      const res = await apiFetch(`${e.replace(/\/$/, "")}/v1/cluster`, {
         signal: AbortSignal.timeout(timeoutMs),
-        headers: bearerHeader(apiToken),
+        headers: bearerHeader(api.token),
       });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = obj(await res.json(), "/v1/cluster");
@@ -311,15 +324,15 @@ export class ConsensusManifest implements ManifestPort {
 
   /**
    * `tls`: the cluster's mutual TLS (`--cluster-tls-*`), when the peers' gRPC port requires it;
-   * `apiToken`: the HTTP API's bearer token, when `entries` are HTTP URLs of peers that require it.
+   * `api`: the HTTP API's token and CA, when `entries` are URLs of peers that require them.
    */
   static async connect(
     entries: readonly string[],
     clientId: string,
     tls?: ClusterTls,
-    apiToken?: string,
+    api: ApiAccess = {},
   ): Promise<ConsensusManifest> {
-    const peers = await resolveGrpcPeers(entries, undefined, apiToken);
+    const peers = await resolveGrpcPeers(entries, undefined, api);
     return new ConsensusManifest(
       new ManifestClient({ peers, clientId, timeoutMs: 15_000, ...(tls ? { tls } : {}) }),
     );

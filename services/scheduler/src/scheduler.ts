@@ -21,8 +21,8 @@
 // restart regroups live attempts into the same messages and the same dedup ids.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { readApiToken } from "@tessera/config";
-import { type ClusterTls, loadClusterTls } from "@tessera/consensus/client";
+import { readApiCa, readApiToken } from "@tessera/config";
+import { apiFetcher, type ClusterTls, loadClusterTls } from "@tessera/consensus/client";
 import {
   closeGracefully,
   connect,
@@ -84,6 +84,7 @@ import {
 } from "./core/view.js";
 import { SchedulerError, SchedulerErrorCode } from "./errors.js";
 import {
+  type ApiAccess,
   ConsensusManifest,
   type ManifestPort,
   parseStartBatchResult,
@@ -223,15 +224,19 @@ export class Scheduler {
   ): Promise<Scheduler> {
     // The consensus TLS and token files are checked before anything connects (a bad one names its flag).
     let clusterTls: ClusterTls | undefined;
-    let apiToken: string | undefined;
+    let api: ApiAccess;
     try {
       clusterTls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
-      apiToken =
-        config.apiTokenFile === undefined
-          ? undefined
-          : readApiToken(config.apiTokenFile, (flag, reason) => {
-              throw new Error(`--${flag}: ${reason}`);
-            });
+      const fail = (flag: string, reason: string): never => {
+        throw new Error(`--${flag}: ${reason}`);
+      };
+      const ca = readApiCa(config.apiCaFile, fail);
+      api = {
+        ...(config.apiTokenFile !== undefined
+          ? { token: readApiToken(config.apiTokenFile, fail) }
+          : {}),
+        ...(ca !== undefined ? { fetch: apiFetcher(ca) } : {}),
+      };
     } catch (err) {
       throw new SchedulerError(SchedulerErrorCode.Config, (err as Error).message, { cause: err });
     }
@@ -269,7 +274,7 @@ export class Scheduler {
           config.consensus,
           `sched-${config.instanceId}-${Date.now().toString(36)}`.slice(0, 64),
           clusterTls,
-          apiToken,
+          api,
         ));
       const s = new Scheduler(config, logger, nc, jetstream(nc), jsm, manifest, undefined);
       await s.startHttp();

@@ -16,8 +16,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { apiToken, DevCluster, type DevClusterInfo } from "@tessera/cli";
-import { bearerHeader, natsSecurityFromEnv } from "@tessera/config";
+import { apiCa, apiToken, DevCluster, type DevClusterInfo } from "@tessera/cli";
+import { API_CA_ENV, bearerHeader, natsSecurityFromEnv } from "@tessera/config";
+import { type ApiFetch, apiFetcher } from "@tessera/consensus/api-fetch";
 import { jetstreamManager, provisionStreams } from "@tessera/messaging";
 import { connectTo } from "./nats-target.js";
 
@@ -119,8 +120,25 @@ export function apiHeaders(): Record<string, string> {
   return bearerHeader(apiToken(undefined));
 }
 
+let trusting: { caFile: string | undefined; fetch: ApiFetch } | undefined;
+
+/**
+ * The suites' fetch for the peers' API: trusting the CA that TESSERA_API_CA names when it is
+ * set (peers serving HTTPS with a private CA), as the CLI does; one pool per CA file.
+ */
+export function apiFetch(): ApiFetch {
+  const caFile = process.env[API_CA_ENV] || undefined;
+  if (trusting === undefined || trusting.caFile !== caFile) {
+    trusting = { caFile, fetch: apiFetcher(apiCa(undefined)) };
+  }
+  return trusting.fetch;
+}
+
 async function httpJson(url: string, timeoutMs = 2_000): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: apiHeaders() });
+  const res = await apiFetch()(url, {
+    signal: AbortSignal.timeout(timeoutMs),
+    headers: apiHeaders(),
+  });
   const text = await res.text();
   if (!res.ok) throw new E2eError(`GET ${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
   return JSON.parse(text) as unknown;

@@ -4,6 +4,7 @@
  * history, and storage corruption — for the end-to-end/chaos suites and the e2e benchmarks.
  */
 export {
+  apiFetch,
   apiHeaders,
   E2eCluster,
   type E2eClusterOptions,

@@ -23,7 +23,7 @@ import {
   heartbeatSubject,
   type ManifestEvent,
 } from "@tessera/protocol";
-import { apiHeaders, type E2eCluster, E2eError } from "./cluster.js";
+import { apiFetch, apiHeaders, type E2eCluster, E2eError } from "./cluster.js";
 import { connectTo, type NatsAt, type NatsTarget } from "./nats-target.js";
 
 const require = createRequire(import.meta.url);
@@ -168,7 +168,7 @@ export async function getJob(cluster: E2eCluster, jobId: string): Promise<JobVie
   for (const p of cluster.info.peers) {
     if (!cluster.isRunning(`peer-${p.id}`)) continue;
     try {
-      const res = await fetch(`${p.http}/v1/jobs/${jobId}?consistency=stale`, {
+      const res = await apiFetch()(`${p.http}/v1/jobs/${jobId}?consistency=stale`, {
         signal: AbortSignal.timeout(3_000),
         headers: apiHeaders(),
       });

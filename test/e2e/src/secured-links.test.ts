@@ -1,9 +1,9 @@
 // A whole cluster with its links secured: NATS requires TLS with client certificates (mutual TLS)
 // and a user's password, and the consensus peers' gRPC port (Raft between peers, the Manifest API
 // the scheduler proposes through) requires mutual TLS with the cluster's CA, and the peers' HTTP
-// API requires a bearer token (health, readiness and metrics excepted). Every service
-// connects with the same TESSERA_NATS_… / TESSERA_CLUSTER_TLS_… / TESSERA_API_TOKEN_FILE
-// settings, the CLI too, a job ends verified with
+// API is HTTPS and requires a bearer token (health, readiness and metrics excepted). Every service
+// connects with the same TESSERA_NATS_… / TESSERA_CLUSTER_TLS_… / TESSERA_API_… settings, the
+// CLI too, a job ends verified with
 // the reference digest, the NATS server saw only authenticated TLS connections, a peer's gRPC
 // refuses plaintext and foreign certificates, and the CLI reads the shipped logs with the same
 // flags. A service given a wrong password stops at once, saying so.
@@ -13,7 +13,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { loadClusterTls, ManifestClient } from "@tessera/consensus/client";
+import { readCertificateFile } from "@tessera/config";
+import {
+  apiFetcher,
+  fetchFailureReason,
+  loadClusterTls,
+  ManifestClient,
+} from "@tessera/consensus/client";
 import { makeTestPki, mutualTls, startNatsServer } from "@tessera/harness";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
@@ -31,7 +37,7 @@ interface Connz {
   connections: { name?: string; tls_version?: string; authorized_user?: string }[];
 }
 
-describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual TLS; HTTP API: token)", () => {
+describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual TLS; HTTP API: HTTPS + token)", () => {
   useClusterPerTest();
 
   it("runs a verified job with every link authenticated over TLS", async () => {
@@ -43,13 +49,20 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
     await writeFile(join(secrets, "wrong"), "not-it\n");
     const token = randomBytes(32).toString("hex");
     await writeFile(join(secrets, "api-token"), `${token}\n`);
-    // The CLI runs below (child processes of this one) read it as an operator's shell would.
-    const before = process.env.TESSERA_API_TOKEN_FILE;
-    process.env.TESSERA_API_TOKEN_FILE = join(secrets, "api-token");
-    onCleanup(async () => {
-      if (before === undefined) delete process.env.TESSERA_API_TOKEN_FILE;
-      else process.env.TESSERA_API_TOKEN_FILE = before;
-    });
+    // The CLI runs below (child processes of this one) and the suite's own requests read the
+    // token and the API's CA as an operator's shell would.
+    const clientEnv = {
+      TESSERA_API_TOKEN_FILE: join(secrets, "api-token"),
+      TESSERA_API_CA: pki.caFile,
+    };
+    for (const [name, value] of Object.entries(clientEnv)) {
+      const before = process.env[name];
+      process.env[name] = value;
+      onCleanup(async () => {
+        if (before === undefined) delete process.env[name];
+        else process.env[name] = before;
+      });
+    }
     const nats = await startNatsServer({
       security: {
         tls: {
@@ -79,7 +92,9 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
       env: {
         ...securityEnv,
         ...clusterTlsEnv,
-        TESSERA_API_TOKEN_FILE: join(secrets, "api-token"),
+        ...clientEnv,
+        TESSERA_API_TLS_CERT: pki.serverCertFile,
+        TESSERA_API_TLS_KEY: pki.serverKeyFile,
       },
     });
 
@@ -127,12 +142,22 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
     expect(await answers(), "a plaintext client").toBe(false);
     expect(await answers(pki.foreignCertFile, pki.foreignKeyFile), "another CA's").toBe(false);
 
-    // The HTTP API answers only the token (probes and metrics stay open).
+    // The HTTP API is HTTPS: a client must trust the cluster's CA, plain HTTP gets no answer.
     const http = cluster.info.peers[0]?.http ?? "";
+    expect(http).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const trusting = apiFetcher(
+      readCertificateFile("api-ca", pki.caFile, (_flag, reason) => {
+        throw new Error(reason);
+      }),
+    );
+    const failure = (p: Promise<unknown>) => p.then(() => "answered", fetchFailureReason);
+    expect(await failure(fetch(`${http}/healthz`))).toMatch(/not trusted \(--api-ca/);
+    expect(await failure(fetch(`${http.replace("https:", "http:")}/healthz`))).not.toBe("answered");
+    // It answers only the token (probes and metrics stay open).
     const status = async (path: string, headers: Record<string, string> = {}) =>
-      (await fetch(`${http}${path}`, { headers })).status;
+      (await trusting(`${http}${path}`, { headers })).status;
     expect(await status("/v1/cluster", { authorization: `Bearer ${token}` })).toBe(200);
-    const refused = await fetch(`${http}/v1/cluster`);
+    const refused = await trusting(`${http}/v1/cluster`);
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
       "TESSERA_E_CONSENSUS_UNAUTHORIZED",
@@ -140,7 +165,7 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
     expect(await status("/admin/faults", { authorization: "Bearer not-the-token" })).toBe(401);
     expect(await status("/healthz")).toBe(200);
     // Each refusal is counted by reason (Prometheus scrapes /metrics without the token).
-    const metrics = await (await fetch(`${http}/metrics`)).text();
+    const metrics = await (await trusting(`${http}/metrics`)).text();
     const refusals = (reason: string) =>
       Number(
         new RegExp(
@@ -156,6 +181,12 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
       "status",
     ]).result;
     expect(cs.peers.map((p) => p.role).sort()).toEqual(["follower", "follower", "leader"]);
+    // Without the CA it says what is wrong and what to pass.
+    delete process.env.TESSERA_API_CA;
+    const untrusted = await runCli<{ error?: { message?: string } }>(cluster, ["job", "list"])
+      .result;
+    process.env.TESSERA_API_CA = pki.caFile;
+    expect(untrusted.error?.message).toMatch(/certificate is not trusted \(--api-ca names/);
 
     // `tessera dev env` hands another shell the same settings (paths only).
     const devEnv = await runCli<Record<string, string>>(cluster, [
@@ -164,10 +195,7 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
       "--data",
       cluster.info.dataDir,
     ]).result;
-    expect(devEnv).toMatchObject({
-      ...securityEnv,
-      TESSERA_API_TOKEN_FILE: join(secrets, "api-token"),
-    });
+    expect(devEnv).toMatchObject({ ...securityEnv, ...clientEnv });
 
     // The CLI reads the shipped logs with the same settings given as flags.
     const logs = await runCli<{ lines: unknown[] }>(cluster, [

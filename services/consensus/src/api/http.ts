@@ -39,6 +39,8 @@ function rejectionStatus(code: string): number {
 const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export interface HttpOptions {
+  /** Serve HTTPS with this certificate and key (PEM); plain HTTP without. */
+  readonly tls?: { readonly cert: string; readonly key: string };
   /** With a token, every other route requires `Authorization: Bearer <token>` (401 otherwise). */
   readonly apiToken?: string;
   /** Called for every request refused for want of the token (metrics, a log line). */
@@ -166,7 +168,12 @@ export async function createHttpServer(
   ctx: ServiceContext,
   options: HttpOptions = {},
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: MAX_COMMAND_BYTES * 2 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_COMMAND_BYTES * 2,
+    // null: fastify makes a plain HTTP server.
+    https: options.tls ? { cert: options.tls.cert, key: options.tls.key } : null,
+  });
   const session = new HttpSession(ctx.self.id);
   const log = ctx.logger.child({ component: "http" });
   if (options.apiToken !== undefined) requireBearer(app, options.apiToken, options.onUnauthorized);

@@ -1,5 +1,7 @@
 // Where the leader is, as far as this peer knows: its Raft id from the peer, and its gRPC/HTTP
-// addresses from the peer's member table or, failing that, from the static peer list.
+// addresses from the peer's member table or, failing that, from the static peer list. HTTP
+// addresses are handed out with this peer's scheme: a cluster's peers serve their API alike, and
+// a member table written before the API moved to HTTPS still says http://.
 import type { RaftPeerApi } from "../peer/types.js";
 import type { LeaderHint } from "./errors.js";
 
@@ -16,6 +18,7 @@ export class LeaderDirectory {
   constructor(
     private readonly peer: RaftPeerApi,
     staticPeers: readonly PeerDirectoryEntry[],
+    private readonly scheme: "http" | "https" = "http",
   ) {
     for (const p of staticPeers) this.known.set(p.id, p);
   }
@@ -36,7 +39,7 @@ export class LeaderDirectory {
     return {
       id,
       grpc: fromPeer?.grpc ?? fromList?.grpc ?? "",
-      http: fromPeer?.http ?? fromList?.http,
+      http: this.withScheme(fromPeer?.http ?? fromList?.http),
     };
   }
 
@@ -50,7 +53,11 @@ export class LeaderDirectory {
     return {
       id,
       grpc: fromPeer?.grpc ?? fromList?.grpc,
-      http: fromPeer?.http ?? fromList?.http,
+      http: this.withScheme(fromPeer?.http ?? fromList?.http),
     };
+  }
+
+  private withScheme(http: string | undefined): string | undefined {
+    return http?.replace(/^https?:\/\//, `${this.scheme}://`);
   }
 }

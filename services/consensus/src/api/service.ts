@@ -2,7 +2,15 @@
 // Manifest), the HTTP API, and the leader-only NATS duties (command ingestion, event publishing,
 // heartbeat monitoring) that start on becoming leader and stop on losing leadership.
 import * as grpc from "@grpc/grpc-js";
-import { readApiToken } from "@tessera/config";
+import {
+  API_TLS_FLAGS,
+  type ApiTlsFiles,
+  apiScheme,
+  type FlagFailure,
+  readApiToken,
+  readCertificateFile,
+  readPrivateKeyFile,
+} from "@tessera/config";
 import {
   closeGracefully,
   connect,
@@ -82,11 +90,8 @@ export async function startConsensusService(
   // Mutual TLS on the gRPC port (Raft and the Manifest API), files checked before anything binds.
   const tls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
   const apiToken =
-    config.apiTokenFile === undefined
-      ? undefined
-      : readApiToken(config.apiTokenFile, (flag, reason, cause) => {
-          throw new ServiceError(ServiceErrorCode.Config, `--${flag}: ${reason}`, { cause });
-        });
+    config.apiTokenFile === undefined ? undefined : readApiToken(config.apiTokenFile, flagFailure);
+  const httpsFiles = config.apiTls ? readApiTls(config.apiTls) : undefined;
   const metrics = new ConsensusMetrics(config.id);
   const ring = new EventRing(config.eventRing);
   const fsm = new ManifestFsm({ featureLevel: config.featureLevel });
@@ -138,7 +143,7 @@ export async function startConsensusService(
     },
   });
 
-  const directory = new LeaderDirectory(peer, config.peers);
+  const directory = new LeaderDirectory(peer, config.peers, apiScheme(config.apiTls));
   const proposer = new Proposer(peer, directory, metrics);
   // Members' advertised feature levels come from their gRPC Info (one short attempt each).
   const infoClient = new ManifestClient({
@@ -324,6 +329,7 @@ export async function startConsensusService(
   registerManifestService(server, context);
 
   const http = await createHttpServer(context, {
+    ...(httpsFiles !== undefined ? { tls: httpsFiles } : {}),
     ...(apiToken !== undefined
       ? {
           apiToken,
@@ -342,8 +348,14 @@ export async function startConsensusService(
         if (typeof b.grpc !== "string" || !/^[^\s:]+:\d+$/.test(b.grpc)) {
           throw new ServiceError(ServiceErrorCode.BadRequest, "grpc: must be host:port");
         }
-        if (b.http !== undefined && typeof b.http !== "string") {
-          throw new ServiceError(ServiceErrorCode.BadRequest, "http: must be http://host:port");
+        if (
+          b.http !== undefined &&
+          (typeof b.http !== "string" || !/^https?:\/\/[^\s/]+\/?$/.test(b.http))
+        ) {
+          throw new ServiceError(
+            ServiceErrorCode.BadRequest,
+            "http: must be http://host:port (or https://)",
+          );
         }
         const address: PeerAddress = { id: b.id, grpc: b.grpc, http: b.http as string | undefined };
         const advertised = await advertisedAt(address.grpc).catch(() => undefined);
@@ -388,7 +400,11 @@ export async function startConsensusService(
   const grpcAddress = `${splitHostPort(config.grpcListen)[0]}:${grpcPort}`;
   const httpAddress = `${httpHost}:${httpPort}`;
   log.info(
-    { grpc: grpcAddress, http: httpAddress, nats: config.natsServers ?? null },
+    {
+      grpc: grpcAddress,
+      http: `${apiScheme(config.apiTls)}://${httpAddress}`,
+      nats: config.natsServers ?? null,
+    },
     "consensus peer started",
   );
 
@@ -452,4 +468,17 @@ export async function startConsensusService(
 function splitHostPort(hostPort: string): [string, string] {
   const i = hostPort.lastIndexOf(":");
   return [hostPort.slice(0, i).replace(/^\[|\]$/g, ""), hostPort.slice(i + 1)];
+}
+
+/** A file named by a flag is unusable: the start fails naming the flag. */
+const flagFailure: FlagFailure = (flag, reason, cause) => {
+  throw new ServiceError(ServiceErrorCode.Config, `--${flag}: ${reason}`, { cause });
+};
+
+/** The HTTP API's certificate and key (PEM), checked before anything listens. */
+function readApiTls(files: ApiTlsFiles): { cert: string; key: string } {
+  return {
+    cert: readCertificateFile(API_TLS_FLAGS.certFile, files.certFile, flagFailure),
+    key: readPrivateKeyFile(API_TLS_FLAGS.keyFile, files.keyFile, flagFailure),
+  };
 }
