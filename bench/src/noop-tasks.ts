@@ -59,10 +59,11 @@
 //   proposed. TESSERA_EARLY_HANDOVER=off measures without.
 // - --links: the cluster on a nats-server this bench starts (@tessera/harness, the same for
 //   both), `plain`, or `secured`: that server requires mutual TLS and a password, the peers' gRPC
-//   mutual TLS, their HTTP API a bearer token (a throwaway CA made with openssl), every process
+//   mutual TLS, their HTTP API HTTPS and a bearer token (a throwaway CA made with openssl), every process
 //   (this bench's own connections too) using them. Alternating the two gives what securing every
 //   link costs. Without --links the cluster starts its own plain nats-server (the default).
 // Last stdout line: one JSON object.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -73,8 +74,10 @@ import type { MatmulJobSpec } from "@tessera/matrix";
 import type { NatsConnection } from "@tessera/messaging";
 import { decodeManifestEventBatch, decodeWorkItem, WORK_STREAM } from "@tessera/protocol";
 import {
+  apiFetch,
   apiHeaders,
   CompletionWatcher,
+  cliMain,
   connectTo,
   E2eCluster,
   jobEvents,
@@ -269,7 +272,7 @@ async function submit(cluster: E2eCluster, jobId: string, spec: MatmulJobSpec): 
   for (let attempt = 0; attempt < 20; attempt++) {
     for (const p of cluster.info.peers) {
       try {
-        const res = await fetch(`${p.http}/v1/jobs`, {
+        const res = await apiFetch()(`${p.http}/v1/jobs`, {
           method: "POST",
           headers: { ...apiHeaders(), "content-type": "application/json" },
           body: JSON.stringify({ jobId, spec }),
@@ -322,7 +325,7 @@ async function raftEntries(cluster: E2eCluster): Promise<{
 }> {
   const sums = { commands: 0, entries: 0, earlyConfirmed: 0, earlyUnconfirmed: 0 };
   for (const p of cluster.info.peers) {
-    const text = await (await fetch(`${p.http}/metrics`)).text();
+    const text = await (await apiFetch()(`${p.http}/metrics`)).text();
     const read = (name: string, labels = "[^}]*") =>
       Number(new RegExp(`^${name}(?:\\{${labels}\\})? (\\S+)$`, "m").exec(text)?.[1] ?? 0);
     sums.commands += read("tessera_raft_entry_commands_sum");
@@ -555,6 +558,7 @@ async function main(): Promise<void> {
     }
 
     const jobState = (await computedView(cluster, jobId).catch(() => undefined))?.state;
+    const api = apiRequestCost(cluster);
     const result = {
       bench: "noop-tasks",
       jobState,
@@ -637,6 +641,7 @@ async function main(): Promise<void> {
         definition:
           "one 1-map + 1-reduce job after another; hop = map completion commit → reduce completion commit (the leader's stamps, taken as it proposes each entry)",
       },
+      api: await api,
       reference: {
         dask: { tasksPerSecond: [640, 660], msPerDependentHop: 6.6, source: "issue 5" },
         targets: { tasksPerSecond: 3250, msPerHop: 3 },
@@ -651,9 +656,46 @@ async function main(): Promise<void> {
 }
 
 /**
+ * What an operator's request costs on the peers' HTTP API (HTTPS with `--links secured`): GET
+ * /v1/cluster back to back on one kept-alive connection, and whole `tessera job list` commands
+ * (a process start, a connection, a TLS handshake when secured, one request).
+ */
+async function apiRequestCost(cluster: E2eCluster) {
+  const url = `${cluster.info.peers[0]?.http}/v1/cluster`;
+  const get = apiFetch();
+  const headers = apiHeaders();
+  const requests: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const t = performance.now();
+    const res = await get(url, { headers });
+    await res.text();
+    if (i >= 20) requests.push(performance.now() - t); // the first open the connection
+  }
+  const commands: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t = performance.now();
+    const run = spawnSync(
+      process.execPath,
+      [cliMain(), "job", "list", "--json", "--server", cluster.servers],
+      { encoding: "utf8" },
+    );
+    if (run.status !== 0) throw new Error(`tessera job list failed: ${run.stderr}`);
+    commands.push(performance.now() - t);
+  }
+  return {
+    scheme: new URL(url).protocol.replace(":", ""),
+    requestMs: { p50: pct(requests, 0.5), p99: pct(requests, 0.99), n: requests.length },
+    cliCommandMs: { p50: pct(commands, 0.5), min: pct(commands, 0), n: commands.length },
+    definition:
+      "requestMs: GET /v1/cluster on one kept-alive connection (after 20 to warm it); cliCommandMs: a whole `tessera job list --json` process",
+  };
+}
+
+/**
  * The nats-server of `--links` and, for `secured`, a throwaway CA, a password and an API token:
- * the environment that points every process at them. The token variable is also set in this
- * process, so its HTTP requests (ClusterClient, the cluster's probes) carry it.
+ * the environment that points every process at them. The token and CA variables are also set in
+ * this process, so its HTTP requests (ClusterClient, the cluster's probes) carry the token over
+ * HTTPS that trusts the CA.
  */
 async function startLinks(
   links: "plain" | "secured",
@@ -670,6 +712,7 @@ async function startLinks(
     security: { tls: mutualTls(pki), users: [{ user: "tessera", password }] },
   });
   process.env.TESSERA_API_TOKEN_FILE = join(pki.dir, "api-token");
+  process.env.TESSERA_API_CA = pki.caFile;
   return {
     nats,
     env: {
@@ -682,6 +725,9 @@ async function startLinks(
       TESSERA_CLUSTER_TLS_CERT: pki.serverCertFile,
       TESSERA_CLUSTER_TLS_KEY: pki.serverKeyFile,
       TESSERA_API_TOKEN_FILE: join(pki.dir, "api-token"),
+      TESSERA_API_CA: pki.caFile,
+      TESSERA_API_TLS_CERT: pki.serverCertFile,
+      TESSERA_API_TLS_KEY: pki.serverKeyFile,
     },
     async stop() {
       await nats.stop();

@@ -170,7 +170,7 @@ export class ClusterClient {
                 : { headers: this.authHeaders }),
             });
           } catch (err) {
-            const why = fetchFailureReason(err);
+            const why = fetchFailureReason(err, base);
             failures.set(base, why);
             break;
           }

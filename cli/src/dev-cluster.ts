@@ -36,7 +36,12 @@ import {
   natsSecurityIsSet,
   parseApiTls,
 } from "@tessera/config";
-import { type ApiFetch, apiFetcher, fetchFailureReason } from "@tessera/consensus/api-fetch";
+import {
+  type ApiFetch,
+  apiFetcher,
+  fetchFailureReason,
+  untrustedCertificate,
+} from "@tessera/consensus/api-fetch";
 import type { DevUpArgs } from "./args.js";
 import { apiCa, apiToken, CliError } from "./client.js";
 import { restartDelay } from "./restart-policy.js";
@@ -265,6 +270,8 @@ async function httpProbe(
     const body = (await res.text()).slice(0, 300);
     return { ok: res.ok, said: `${res.status} ${body}` };
   } catch (err) {
+    // Waiting does not make a certificate trusted: say so now, not when the boot times out.
+    if (untrustedCertificate(err)) throw new CliError(`${url}: ${fetchFailureReason(err)}`, 2);
     return { ok: false, said: fetchFailureReason(err) };
   }
 }

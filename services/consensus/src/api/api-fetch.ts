@@ -60,16 +60,27 @@ const UNTRUSTED_CERTIFICATE = new Set([
 ]);
 
 /**
- * Why a request got no answer, for a person: the cause's code (ECONNREFUSED …) or message, and
- * for a certificate the client does not trust, what to do about it.
+ * Why a request to `url` got no answer, for a person: the cause's code (ECONNREFUSED …) or
+ * message, and for a certificate the client does not trust or plain HTTP sent to a peer serving
+ * HTTPS, what to do about it.
  */
-export function fetchFailureReason(err: unknown): string {
+export function fetchFailureReason(err: unknown, url?: string): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
   const code = typeof cause?.code === "string" ? cause.code : undefined;
-  if (code !== undefined && UNTRUSTED_CERTIFICATE.has(code)) {
+  if (untrustedCertificate(err)) {
     return `${code}: the peer's HTTPS certificate is not trusted (--api-ca names the CA that signed it)`;
+  }
+  // An HTTPS server drops a plain request without answering it.
+  if (code === "UND_ERR_SOCKET" && url?.startsWith("http://")) {
+    return `${code}: closed without an answer (does it serve HTTPS? try ${url.replace("http://", "https://")})`;
   }
   if (code !== undefined) return code;
   if (typeof cause?.message === "string" && cause.message !== "") return cause.message;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Whether a request failed because the client does not trust the server's certificate. */
+export function untrustedCertificate(err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code);
 }
