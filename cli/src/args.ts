@@ -1,6 +1,10 @@
 // Argument validation for `tessera` (pure; every message names the flag and the reason, exit 2).
-import { autoKPerMap, parseTaskId } from "@tessera/matrix";
+import { autoKPerMap, parseTaskId } from "@tessera/matrix/naming";
 import { CliError } from "./client.js";
+
+/** `tessera job export --format`. */
+export const EXPORT_FORMATS = ["npy", "raw"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** `orElse` names what the flag accepts besides a number (e.g. "auto"), for the message. */
 export function intArg(

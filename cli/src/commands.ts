@@ -3,10 +3,10 @@
 import { resolve as resolvePath } from "node:path";
 import { API_CA_ENV, API_TOKEN_ENV, type NatsSecurity, natsSecurityIsSet } from "@tessera/config";
 import type { MatmulJobSpec } from "@tessera/matrix";
-import { runUntilSignal } from "@tessera/observability";
 import type { JobControlAction } from "@tessera/protocol";
 import type { Command } from "commander";
 import {
+  type ExportFormat,
   hostPortArg,
   httpUrlArg,
   intArg,
@@ -36,8 +36,7 @@ import {
   pidAlive,
   readDevState,
 } from "./dev-cluster.js";
-import { type ExportFormat, exportJobResult } from "./job-export.js";
-import { type JobStorage, jobStorage } from "./job-storage.js";
+import type { JobStorage } from "./job-storage.js";
 import {
   finishedBefore,
   jobBasics,
@@ -59,8 +58,9 @@ import {
 } from "./security-options.js";
 import { type TopFlags, top } from "./top.js";
 
-// Storage backends (AWS/GCS SDKs) and the protocol schemas are heavy to load: only the commands
-// that need them import them.
+// Storage backends (AWS/GCS SDKs: ~0.5 s), the protocol schemas, NATS and the services' logging
+// are heavy to load: only the commands that need them import them, so `tessera job list` starts
+// in a fraction of a second.
 async function verifyJobInStorage(
   ...args: Parameters<typeof import("./verify.js").verifyJobInStorage>
 ): ReturnType<typeof import("./verify.js").verifyJobInStorage> {
@@ -150,6 +150,7 @@ export async function devUp(
     status("signal" in fields ? `${String(fields.signal)}: ${msg}` : msg);
   // Signals are handled from the first moment: a SIGTERM while peers are still booting must
   // stop what has started, not leave orphans behind.
+  const { runUntilSignal } = await import("@tessera/observability");
   const code = await runUntilSignal({
     name: "tessera dev",
     logger: { info: log, warn: log, error: log, fatal: () => undefined },
@@ -299,6 +300,7 @@ export async function waitForJob(
     return submitSummary(p, wall, true, p.outputDigest);
   }
   // No verdict in the manifest: verify here, from storage.
+  const { jobStorage } = await import("./job-storage.js");
   const storage = await jobStorage(client, jobId, o.storage);
   if (!storage) return submitSummary(p, wall, null, p.outputDigest, "no verdict: pass --storage");
   const spec = (view as { spec?: MatmulJobSpec }).spec;
@@ -874,6 +876,7 @@ async function requireJobStorage(
   jobId: string,
   explicit: string | undefined,
 ): Promise<JobStorage> {
+  const { jobStorage } = await import("./job-storage.js");
   const storage = await jobStorage(client, jobId, explicit);
   if (storage) return storage;
   throw new CliError(
@@ -905,6 +908,7 @@ export async function jobExport(
     );
   }
   const storage = await requireJobStorage(client, jobId, opts.storage);
+  const { exportJobResult } = await import("./job-export.js");
   const report = await exportJobResult(jobId, view.spec, storage, view.outputDigest, {
     out: resolvePath(opts.out),
     format,

@@ -19,11 +19,11 @@ import {
   type ObjectStore,
   storageConfigFromSpec,
 } from "@tessera/storage";
+import type { ExportFormat } from "./args.js";
 import { CliError } from "./client.js";
 import type { JobStorage } from "./job-storage.js";
 
-export const EXPORT_FORMATS = ["npy", "raw"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat } from "./args.js";
 
 /** Tiles read ahead of the one being written (overlaps S3/GCS round trips with writes). */
 const READ_AHEAD = 4;

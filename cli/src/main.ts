@@ -3,6 +3,7 @@
 // follow the leader redirect) and --json (exactly one JSON object on stdout). Failures print a
 // clear message and exit non-zero (2 for bad arguments).
 import { Command, CommanderError, Option } from "commander";
+import { EXPORT_FORMATS } from "./args.js";
 import { CliError } from "./client.js";
 import {
   clusterAddPeer,
@@ -26,7 +27,6 @@ import {
   topCommand,
   verify,
 } from "./commands.js";
-import { EXPORT_FORMATS } from "./job-export.js";
 import { apiTlsOptions, clusterTlsOptions, natsSecurityOptions } from "./security-options.js";
 
 interface Common {

@@ -1,4 +1,8 @@
-/** @tessera/config: validated configuration from env vars and an optional JSON file. */
+/**
+ * @tessera/config: the services' and the CLI's flags, variables and the files they name.
+ * `loadConfig` (TypeBox schemas) is `@tessera/config/load-config`: loading TypeBox costs every
+ * process ~0.2 s at start, and only callers of it should pay that.
+ */
 
 export {
   API_CA_ENV,
@@ -31,7 +35,6 @@ export {
 } from "./cluster-tls.js";
 export { envVarName, flagToCamel, toSnake } from "./env-names.js";
 export { ConfigError, type ConfigIssue, type ConfigSource } from "./errors.js";
-export { type LoadConfigOptions, loadConfig } from "./load-config.js";
 export {
   NATS_SECURITY_ENV,
   NATS_SECURITY_FLAGS,

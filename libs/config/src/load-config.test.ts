@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { describe, expect, it } from "vitest";
-import { ConfigError, envVarName, loadConfig } from "./index.js";
+import { ConfigError, envVarName } from "./index.js";
+import { loadConfig } from "./load-config.js";
 
 const Schema = Type.Object(
   {
