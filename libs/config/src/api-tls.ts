@@ -3,8 +3,8 @@
  * network in the clear. A peer started with `--api-tls-cert` + `--api-tls-key` serves HTTPS and
  * hands out its fellows' addresses as `https://…` (a cluster's peers serve their API the same
  * way). Clients verify the peer's certificate against the system's roots, or against the CA that
- * `--api-ca` names (a private CA, e.g. the one of `--cluster-tls-ca`). Pure: the files are read
- * where the server or the client is made.
+ * `--api-ca` names (a private CA, e.g. the one of `--cluster-tls-ca`). The server's files are
+ * read where the server is made; `readApiCa` reads and checks the clients' CA.
  */
 import { type FlagFailure, readCertificateFile } from "./pem-files.js";
 

@@ -1,7 +1,7 @@
 /**
  * @tessera/config: the services' and the CLI's flags, variables and the files they name.
- * `loadConfig` (TypeBox schemas) is `@tessera/config/load-config`: loading TypeBox costs every
- * process ~0.2 s at start, and only callers of it should pay that.
+ * `loadConfig` (TypeBox schemas) is `@tessera/config/load-config`: loading TypeBox takes ~0.2 s,
+ * which the CLI, needing none of it, should not pay at every command's start.
  */
 
 export {
