@@ -7,6 +7,7 @@ import {
   type ApiFetch,
   apiFetcher,
   type ClusterTls,
+  fetchFailureReason,
   ManifestClient,
   type ReplyJson,
 } from "@tessera/consensus/client";
@@ -307,7 +308,7 @@ export async function resolveGrpcPeers(
         if (typeof g === "string" && g !== "") out.add(g);
       }
     } catch (err) {
-      errors.push(`${e}: ${(err as Error).message}`);
+      errors.push(`${e}: ${fetchFailureReason(err, e)}`);
     }
   }
   if (out.size === 0) {
