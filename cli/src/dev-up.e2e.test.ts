@@ -1,13 +1,15 @@
 // The real thing: `tessera dev up --json` (nats-server, 3 consensus peers, scheduler,
 // storage-manager, 2 agents as processes), then `tessera job submit matmul --n 256 --tile 64
 // --wait --json` against it, then SIGTERM and every process it started is gone. Then the same job
-// on `--storage s3` with no S3 configured (dev up's own local S3 endpoint).
+// on `--storage s3` with no S3 configured (dev up's own local S3 endpoint), and with the peers'
+// API over HTTPS (a CA made with openssl, handed on by `dev env`).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { makeTestPki, type TestPki } from "@tessera/harness";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEV_STATE_FILE, type DevClusterInfo, freePort } from "./dev-cluster.js";
 import { npyMismatchesWithReference } from "./npy.test-helpers.js";
@@ -877,5 +879,65 @@ describe("tessera dev up --schedulers 2 (one scheduler SIGKILLed, the other carr
       attempts: 32,
     });
     expect(alive(info.scheduler.pid)).toBe(false);
+  });
+});
+
+describe("tessera dev up --api-tls-cert/-key (the peers' API over HTTPS)", () => {
+  const data = mkdtempSync(join(tmpdir(), "tessera-cli-e2e-https-"));
+  let dev: ChildProcess | undefined;
+  let pki: TestPki | undefined;
+  // No ambient settings: what reaches the CLI below comes from `dev env` or the flags.
+  const {
+    TESSERA_API_CA: _ca,
+    TESSERA_API_TOKEN_FILE: _t,
+    TESSERA_SERVER: _s,
+    ...env
+  } = process.env;
+
+  afterAll(async () => {
+    await stopDevUp(dev);
+    await pki?.remove();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("stops at once when nothing trusts the certificate, and runs a verified job with --api-ca", async () => {
+    pki = await makeTestPki();
+    const tls = ["--api-tls-cert", pki.serverCertFile, "--api-tls-key", pki.serverKeyFile];
+    const small = ["--data", data, "--peers", "1", "--agents", "1"];
+    // Waiting would not make the test CA trusted: exit 2 naming --api-ca, not a boot timeout.
+    const refused = await run(process.execPath, [MAIN, "dev", "up", ...small, ...tls], {
+      env,
+      timeout: 60_000,
+    }).then(
+      () => ({ code: 0, stderr: "" }),
+      (err: { code?: number; stderr?: string }) => ({ code: err.code, stderr: err.stderr ?? "" }),
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/HTTPS certificate is not trusted \(--api-ca names/);
+
+    let info: DevClusterInfo;
+    ({ dev, info } = await devUp([...small, ...tls, "--api-ca", pki.caFile], env));
+    expect(info.http).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.peers.map((p) => p.http)).toEqual([info.http]);
+    // `dev env` hands another shell the CA with the https:// peers.
+    const exported = JSON.parse(
+      (await run(process.execPath, [MAIN, "dev", "env", "--data", data, "--json"], { env })).stdout,
+    ) as Record<string, string>;
+    expect(exported).toMatchObject({ TESSERA_SERVER: info.http, TESSERA_API_CA: pki.caFile });
+    const shell = { ...env, ...exported };
+    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs], {
+      env: shell,
+      timeout: 300_000,
+    });
+    expect(JSON.parse(stdout.trim())).toMatchObject({ status: "succeeded", verified: true });
+    // Without the CA the same command names what is missing.
+    const { TESSERA_API_CA: _, ...noCa } = shell;
+    const untrusted = await run(process.execPath, [MAIN, "job", "list", "--json"], {
+      env: noCa,
+    }).then(
+      () => "",
+      (err: { stdout?: string }) => err.stdout ?? "",
+    );
+    expect(untrusted).toMatch(/certificate is not trusted \(--api-ca names/);
   });
 });
