@@ -46,6 +46,7 @@ export {
   parseNatsSecurity,
 } from "./nats-security.js";
 export {
+  certificateNotAfter,
   type FlagFailure,
   readCertificateFile,
   readFlagFile,

@@ -25,15 +25,34 @@ export function readSecretFile(flag: string, path: string, fail: FlagFailure): s
   return secret;
 }
 
-/** A PEM certificate (or bundle: the first must parse). */
-export function readCertificateFile(flag: string, path: string, fail: FlagFailure): string {
+/**
+ * A PEM certificate (or bundle: the first must parse), valid at `now`: an expired one would only
+ * fail every TLS handshake later with a reason far from its file (CERT_HAS_EXPIRED), so it fails
+ * here naming the flag and the date.
+ */
+export function readCertificateFile(
+  flag: string,
+  path: string,
+  fail: FlagFailure,
+  now: number = Date.now(),
+): string {
   const pem = readFlagFile(flag, path, fail);
+  let cert: X509Certificate | undefined;
   try {
-    new X509Certificate(pem);
+    cert = new X509Certificate(pem);
   } catch (err) {
     fail(flag, `${path} is not a PEM certificate (${(err as Error).message})`, err);
   }
+  const from = Date.parse(cert.validFrom);
+  const to = Date.parse(cert.validTo);
+  if (now > to) fail(flag, `${path} expired on ${new Date(to).toISOString()}`);
+  if (now < from) fail(flag, `${path} is not valid before ${new Date(from).toISOString()}`);
   return pem;
+}
+
+/** When the first certificate of `pem` stops being valid, in ms since the epoch. */
+export function certificateNotAfter(pem: string): number {
+  return Date.parse(new X509Certificate(pem).validTo);
 }
 
 /** An unencrypted PEM private key. */

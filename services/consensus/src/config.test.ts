@@ -1,7 +1,7 @@
 import { MANIFEST_FEATURE_LEVEL } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "./api/errors.js";
-import { parseConsensusConfig } from "./config.js";
+import { certificateFiles, parseConsensusConfig } from "./config.js";
 
 const PEERS = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003";
 
@@ -75,6 +75,8 @@ describe("parseConsensusConfig", () => {
       env: { TESSERA_API_TLS_KEY: "/t/api.key" },
     });
     expect(c.apiTls).toEqual({ certFile: "/t/api.crt", keyFile: "/t/api.key" });
+    // Its certificate is one the peer reports the expiry of (with the cluster's and NATS's).
+    expect(certificateFiles(c)).toEqual([{ flag: "api-tls-cert", path: "/t/api.crt" }]);
     expect(c.self.http).toBe("https://127.0.0.1:8002");
     expect(c.peers.map((p) => p.http)).toEqual([
       "https://127.0.0.1:8001",

@@ -20,7 +20,7 @@ import {
   loadClusterTls,
   ManifestClient,
 } from "@tessera/consensus/client";
-import { makeTestPki, mutualTls, startNatsServer } from "@tessera/harness";
+import { makeTestPki, startNatsServer } from "@tessera/harness";
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { describe, expect, it } from "vitest";
 import { referenceDigest, runCli, submitViaCli } from "./jobs.js";

@@ -1,11 +1,14 @@
 // HTTPS on a peer's HTTP API, for real: a one-peer cluster started with --api-tls-cert/-key and
 // a token answers a client that trusts the certificate's CA (--api-ca) over TLS, lists its own
 // address as https://, and a client that trusts only the system's roots or another CA, or that
-// speaks plain HTTP to the port, gets no answer at all (the token never leaves in the clear).
+// speaks plain HTTP to the port, gets no answer at all (the token never leaves in the clear). Its
+// /metrics says when the certificate expires.
+
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readCertificateFile } from "@tessera/config";
+import { certificateNotAfter, readCertificateFile } from "@tessera/config";
 import { freePorts, makeTestPki, type TestPki } from "@tessera/harness";
 import { createLogger } from "@tessera/observability";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,6 +70,21 @@ describe("HTTPS on the consensus HTTP API", () => {
     // Probes need no token, but still TLS.
     expect((await apiFetch(`${base}/healthz`)).status).toBe(200);
     expect((await apiFetch(`${base}/v1/cluster`)).status).toBe(401);
+  });
+
+  it("reports when its certificate expires, for an alert weeks ahead", async () => {
+    const apiFetch = apiFetcher(readCertificateFile("api-ca", pki.caFile, fail));
+    const metrics = await (await apiFetch(`${base}/metrics`)).text();
+    const expiry = Number(
+      /^tessera_tls_certificate_expiry_timestamp_seconds\{[^}]*flag="api-tls-cert"[^}]*\} (\d+)$/m.exec(
+        metrics,
+      )?.[1],
+    );
+    expect(expiry).toBe(
+      Math.floor(certificateNotAfter(readFileSync(pki.serverCertFile, "utf8")) / 1000),
+    );
+    // The test CA's certificates are valid for two days.
+    expect(Math.abs(expiry - (Date.now() / 1000 + 2 * 86_400))).toBeLessThan(600);
   });
 
   it("is refused by clients that trust other roots, and answers no plain HTTP", async () => {

@@ -6,6 +6,7 @@ import {
   API_TLS_FLAGS,
   type ApiTlsFiles,
   apiScheme,
+  certificateNotAfter,
   type FlagFailure,
   readApiToken,
   readCertificateFile,
@@ -24,7 +25,7 @@ import {
 } from "@tessera/messaging";
 import type { Logger, LogShipper } from "@tessera/observability";
 import type { FastifyInstance } from "fastify";
-import type { ConsensusConfig } from "../config.js";
+import { type ConsensusConfig, certificateFiles } from "../config.js";
 import { FailureDetector, ManifestFsm } from "../fsm/index.js";
 import { CommandConsumer } from "../ingest/command-consumer.js";
 import { commandBytesFor } from "../ingest/completion-command.js";
@@ -93,6 +94,7 @@ export async function startConsensusService(
     config.apiTokenFile === undefined ? undefined : readApiToken(config.apiTokenFile, flagFailure);
   const httpsFiles = config.apiTls ? readApiTls(config.apiTls) : undefined;
   const metrics = new ConsensusMetrics(config.id);
+  metrics.trackCertificates(certificateExpiries(config, log));
   const ring = new EventRing(config.eventRing);
   const fsm = new ManifestFsm({ featureLevel: config.featureLevel });
   metrics.trackManifest(() => fsm.listJobs());
@@ -481,4 +483,21 @@ function readApiTls(files: ApiTlsFiles): { cert: string; key: string } {
     cert: readCertificateFile(API_TLS_FLAGS.certFile, files.certFile, flagFailure),
     key: readPrivateKeyFile(API_TLS_FLAGS.keyFile, files.keyFile, flagFailure),
   };
+}
+
+/** Certificates expiring sooner than this are logged as a warning at start. */
+const EXPIRY_WARNING_MS = 14 * 86_400_000;
+
+/** Each certificate file's expiry (read again: small files, once per start); warns when close. */
+function certificateExpiries(config: ConsensusConfig, log: Logger) {
+  return certificateFiles(config).map(({ flag, path }) => {
+    const notAfter = certificateNotAfter(readCertificateFile(flag, path, flagFailure));
+    if (notAfter - Date.now() < EXPIRY_WARNING_MS) {
+      log.warn(
+        { flag, path, expires: new Date(notAfter).toISOString() },
+        "certificate expires in less than 14 days",
+      );
+    }
+    return { flag, notAfter };
+  });
 }
