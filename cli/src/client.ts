@@ -46,19 +46,29 @@ export interface ClientOptions {
   readonly ca?: string;
 }
 
+/**
+ * The file `path` names (a flag), else the one the variable `envName` names, read by `read`; a
+ * file it refuses is a usage error naming the flag (and the variable, when it came from there).
+ */
+function flagOrEnvFile<T>(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv,
+  envName: string,
+  read: (file: string, fail: (flag: string, reason: string) => never) => T,
+): T | undefined {
+  const file = path ?? (env[envName] || undefined);
+  if (file === undefined) return undefined;
+  return read(file, (flag, reason) => {
+    throw new CliError(`--${flag}${path === undefined ? ` ($${envName})` : ""}: ${reason}`, 2);
+  });
+}
+
 /** The token in `path` (`--api-token-file`), or in the file $TESSERA_API_TOKEN_FILE names. */
 export function apiToken(
   path: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  const file = path ?? (env[API_TOKEN_ENV] || undefined);
-  if (file === undefined) return undefined;
-  return readApiToken(file, (flag, reason) => {
-    throw new CliError(
-      `--${flag}${path === undefined ? ` ($${API_TOKEN_ENV})` : ""}: ${reason}`,
-      2,
-    );
-  });
+  return flagOrEnvFile(path, env, API_TOKEN_ENV, readApiToken);
 }
 
 /** The CA in `path` (`--api-ca`), or in the file $TESSERA_API_CA names; checked to be one. */
@@ -66,10 +76,7 @@ export function apiCa(
   path: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  const file = path ?? (env[API_CA_ENV] || undefined);
-  return readApiCa(file, (flag, reason) => {
-    throw new CliError(`--${flag}${path === undefined ? ` ($${API_CA_ENV})` : ""}: ${reason}`, 2);
-  });
+  return flagOrEnvFile(path, env, API_CA_ENV, (file, fail) => readApiCa(file, fail));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -91,7 +91,12 @@ export function resolveServers(opt: string | undefined, env = process.env): stri
  */
 function accessFor(opts: Common): ClientOptions {
   const env = (name: string) => process.env[name] || undefined;
-  const dev = () => readDevState();
+  // The dev cluster's state file, read at most once, and only when a setting is not given.
+  let devState: ReturnType<typeof readDevState> | null = null;
+  const dev = () => {
+    if (devState === null) devState = readDevState();
+    return devState;
+  };
   const token = apiToken(opts.apiTokenFile ?? env(API_TOKEN_ENV) ?? dev()?.apiTokenFile);
   const ca = apiCa(opts.apiCa ?? env(API_CA_ENV) ?? dev()?.apiCaFile);
   return { ...(token !== undefined ? { token } : {}), ...(ca !== undefined ? { ca } : {}) };

@@ -22,7 +22,6 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   API_CA_ENV,
-  API_TLS_ENV,
   API_TOKEN_ENV,
   type ApiTlsFiles,
   apiScheme,
@@ -34,7 +33,6 @@ import {
   natsSecurityEnv,
   natsSecurityFromEnv,
   natsSecurityIsSet,
-  parseApiTls,
 } from "@tessera/config";
 import {
   type ApiFetch,
@@ -45,6 +43,7 @@ import {
 import type { DevUpArgs } from "./args.js";
 import { apiCa, apiToken, CliError } from "./client.js";
 import { restartDelay } from "./restart-policy.js";
+import { resolveApiTls } from "./security-options.js";
 
 export const DEV_STATE_FILE = "tessera-dev.json";
 
@@ -521,14 +520,7 @@ export class DevCluster {
     };
     this.serviceEnv = env;
     // The peers serve HTTPS when the variables say so (options or the caller's environment).
-    const scheme = apiScheme(
-      parseApiTls(
-        (flag) => env[API_TLS_ENV[flag] ?? ""] || undefined,
-        (flag, reason) => {
-          throw new CliError(`--${flag}: ${reason}`, 2);
-        },
-      ),
-    );
+    const scheme = apiScheme(resolveApiTls({}, env));
     const peerFetch = apiFetcher(apiCa(undefined, env));
     let s3: LocalS3Info | undefined;
 

@@ -51,3 +51,12 @@ export class ServiceError extends Error {
     this.leader = options?.leader;
   }
 }
+
+/** A file named by a flag is unusable: the start fails naming the flag (a Config error). */
+export function flagFailure(flag: string, reason: string, cause?: unknown): never {
+  throw new ServiceError(
+    ServiceErrorCode.Config,
+    `--${flag}: ${reason}`,
+    cause === undefined ? undefined : { cause },
+  );
+}

@@ -7,7 +7,6 @@ import {
   type ApiTlsFiles,
   apiScheme,
   certificateNotAfter,
-  type FlagFailure,
   readApiToken,
   readCertificateFile,
   readPrivateKeyFile,
@@ -38,7 +37,7 @@ import { RaftPeer } from "../peer/index.js";
 import type { PeerAddress, RaftPeerApi } from "../peer/types.js";
 import { type ClusterTls, loadClusterTls, serverCredentials } from "../transport/cluster-tls.js";
 import type { FaultsAdmin, ServiceContext } from "./context.js";
-import { ServiceError, ServiceErrorCode } from "./errors.js";
+import { flagFailure, ServiceError, ServiceErrorCode } from "./errors.js";
 import { FeatureLevelRaiser, joinRefusal } from "./feature-level.js";
 import { createHttpServer } from "./http.js";
 import { LeaderDirectory } from "./leader.js";
@@ -471,11 +470,6 @@ function splitHostPort(hostPort: string): [string, string] {
   const i = hostPort.lastIndexOf(":");
   return [hostPort.slice(0, i).replace(/^\[|\]$/g, ""), hostPort.slice(i + 1)];
 }
-
-/** A file named by a flag is unusable: the start fails naming the flag. */
-const flagFailure: FlagFailure = (flag, reason, cause) => {
-  throw new ServiceError(ServiceErrorCode.Config, `--${flag}: ${reason}`, { cause });
-};
 
 /** The HTTP API's certificate and key (PEM), checked before anything listens. */
 function readApiTls(files: ApiTlsFiles): { cert: string; key: string } {

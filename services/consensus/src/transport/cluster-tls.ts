@@ -11,7 +11,7 @@ import {
   readCertificateFile,
   readPrivateKeyFile,
 } from "@tessera/config";
-import { ServiceError, ServiceErrorCode } from "../api/errors.js";
+import { flagFailure } from "../api/errors.js";
 
 /** The PEM contents, read and checked once at start-up. */
 export interface ClusterTls {
@@ -20,21 +20,13 @@ export interface ClusterTls {
   readonly key: Buffer;
 }
 
-function fail(flag: string, reason: string, cause?: unknown): never {
-  throw new ServiceError(
-    ServiceErrorCode.Config,
-    `--${flag}: ${reason}`,
-    cause === undefined ? undefined : { cause },
-  );
-}
-
 /** Reads the three files; a missing or malformed one fails naming its flag. */
 export function loadClusterTls(files: ClusterTlsFiles): ClusterTls {
   const f = CLUSTER_TLS_FLAGS;
   return {
-    ca: Buffer.from(readCertificateFile(f.caFile, files.caFile, fail)),
-    cert: Buffer.from(readCertificateFile(f.certFile, files.certFile, fail)),
-    key: Buffer.from(readPrivateKeyFile(f.keyFile, files.keyFile, fail)),
+    ca: Buffer.from(readCertificateFile(f.caFile, files.caFile, flagFailure)),
+    cert: Buffer.from(readCertificateFile(f.certFile, files.certFile, flagFailure)),
+    key: Buffer.from(readPrivateKeyFile(f.keyFile, files.keyFile, flagFailure)),
   };
 }
 
