@@ -255,10 +255,6 @@ function tcpReachable(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function httpOk(url: string): Promise<boolean> {
-  return (await httpProbe(url)).ok;
-}
-
 /** GET `url`: whether it answered 2xx, and what it said (status and body, or the error). */
 async function httpProbe(
   url: string,
@@ -610,7 +606,7 @@ export class DevCluster {
 
     // Storage-manager.
     const smPort = await freePort();
-    const smHttp = `http://127.0.0.1:${smPort}`;
+    const smHttp = `${scheme}://127.0.0.1:${smPort}`;
     this.status("starting storage-manager");
     const sm = this.spawnService("storage-manager", process.execPath, [
       serviceMain("@tessera/storage-manager"),
@@ -637,7 +633,7 @@ export class DevCluster {
           httpListen: `127.0.0.1:${port}`,
         }),
       ]);
-      schedulers.push({ id, http: `http://127.0.0.1:${port}`, m });
+      schedulers.push({ id, http: `${scheme}://127.0.0.1:${port}`, m });
     }
 
     // Agents.
@@ -650,7 +646,7 @@ export class DevCluster {
       const id = `agent-${a}`;
       const httpPort = await freePort();
       agentIds.push(id);
-      agentHttp.push(`http://127.0.0.1:${httpPort}`);
+      agentHttp.push(`${scheme}://127.0.0.1:${httpPort}`);
       agents.push(
         this.spawnService(id, process.execPath, [
           agentMain,
@@ -671,9 +667,11 @@ export class DevCluster {
       );
     }
 
-    await this.waitFor("the storage-manager", () => httpOk(`${smHttp}/readyz`), deadline, [sm]);
+    // Every process serves its HTTP endpoints the way the peers do (the same variables).
+    const ready = async (url: string) => (await httpProbe(`${url}/readyz`, peerFetch)).ok;
+    await this.waitFor("the storage-manager", () => ready(smHttp), deadline, [sm]);
     for (const s of schedulers) {
-      await this.waitFor(`${s.id}`, () => httpOk(`${s.http}/readyz`), deadline, [s.m]);
+      await this.waitFor(`${s.id}`, () => ready(s.http), deadline, [s.m]);
     }
     if (agentIds.length > 0) {
       const headers = bearerHeader(apiToken(undefined, this.serviceEnv));

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { makeTestPki, type TestPki } from "@tessera/harness";
+import { httpsGet, makeTestPki, type TestPki } from "@tessera/harness";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEV_STATE_FILE, type DevClusterInfo, freePort } from "./dev-cluster.js";
 import { npyMismatchesWithReference } from "./npy.test-helpers.js";
@@ -919,6 +919,12 @@ describe("tessera dev up --api-tls-cert/-key (the peers' API over HTTPS)", () =>
     ({ dev, info } = await devUp([...small, ...tls, "--api-ca", pki.caFile], env));
     expect(info.http).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(info.peers.map((p) => p.http)).toEqual([info.http]);
+    // Every process serves its own endpoints over HTTPS too, with the same certificate.
+    const ca = readFileSync(pki.caFile, "utf8");
+    for (const url of [info.storageManager.http, info.scheduler.http, info.agents[0]!.http]) {
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect((await httpsGet(`${url}/healthz`, { ca })).status).toBe(200);
+    }
     // `dev env` hands another shell the CA with the https:// peers.
     const exported = JSON.parse(
       (await run(process.execPath, [MAIN, "dev", "env", "--data", data, "--json"], { env })).stdout,
@@ -929,7 +935,14 @@ describe("tessera dev up --api-tls-cert/-key (the peers' API over HTTPS)", () =>
       env: shell,
       timeout: 300_000,
     });
-    expect(JSON.parse(stdout.trim())).toMatchObject({ status: "succeeded", verified: true });
+    const summary = JSON.parse(stdout.trim()) as { jobId: string };
+    expect(summary).toMatchObject({ status: "succeeded", verified: true });
+    // The storage-manager's outputs API, over HTTPS: what storage holds for the job.
+    const outputs = await httpsGet(`${info.storageManager.http}/v1/jobs/${summary.jobId}/outputs`, {
+      ca,
+    });
+    expect(outputs.status).toBe(200);
+    expect((JSON.parse(outputs.body) as { stored: unknown[] }).stored.length).toBeGreaterThan(0);
     // Without the CA the same command names what is missing.
     const { TESSERA_API_CA: _, ...noCa } = shell;
     const untrusted = await run(process.execPath, [MAIN, "job", "list", "--json"], {

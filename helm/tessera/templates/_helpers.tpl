@@ -89,8 +89,8 @@ Usage: include "tessera.consensus.peerList" (dict "ctx" $ "port" .Values.consens
 {{- end -}}
 
 {{/* The consensus peers' HTTP API URLs, comma-separated (scheduler --consensus, CLI --server). */}}
-{{/* http, or https with consensus.apiTls.secret. */}}
-{{- define "tessera.consensus.httpScheme" -}}
+{{/* http, or https with consensus.apiTls.secret: every Tessera pod serves its HTTP port so. */}}
+{{- define "tessera.httpScheme" -}}
 {{- ternary "https" "http" (not (empty .Values.consensus.apiTls.secret)) -}}
 {{- end -}}
 
@@ -99,7 +99,7 @@ Usage: include "tessera.consensus.peerList" (dict "ctx" $ "port" .Values.consens
 {{- $urls := list -}}
 {{- range $i := until (int $ctx.Values.consensus.replicas) -}}
 {{- $host := include "tessera.consensus.podHost" (dict "ctx" $ctx "ordinal" $i) -}}
-{{- $urls = append $urls (printf "%s://%s:%d" (include "tessera.consensus.httpScheme" $ctx) $host (int $ctx.Values.consensus.httpPort)) -}}
+{{- $urls = append $urls (printf "%s://%s:%d" (include "tessera.httpScheme" $ctx) $host (int $ctx.Values.consensus.httpPort)) -}}
 {{- end -}}
 {{- join "," $urls -}}
 {{- end -}}
@@ -190,8 +190,9 @@ true
 {{- end -}}
 
 {{/*
-Environment of the consensus and scheduler containers for consensus.tlsSecret (TESSERA_CLUSTER_TLS_*)
-and consensus.apiTokenSecret (TESSERA_API_TOKEN_FILE); nothing for what is not set.
+Environment of the consensus and scheduler containers for consensus.tlsSecret (TESSERA_CLUSTER_TLS_*),
+consensus.apiTokenSecret (TESSERA_API_TOKEN_FILE) and consensus.apiTls (serving HTTPS, trusting its
+CA); nothing for what is not set. Each line starts with a newline: use with `| indent N`.
 */}}
 {{- define "tessera.consensusSecrets.env" -}}
 {{- if .Values.consensus.tlsSecret }}
@@ -202,72 +203,96 @@ and consensus.apiTokenSecret (TESSERA_API_TOKEN_FILE); nothing for what is not s
 - name: TESSERA_CLUSTER_TLS_KEY
   value: /var/run/secrets/tessera/cluster-tls/tls.key
 {{- end }}
-{{- if .Values.consensus.apiTokenSecret }}
-- name: TESSERA_API_TOKEN_FILE
-  value: /var/run/secrets/tessera/api-token/token
-{{- end }}
+{{- include "tessera.apiToken.env" . }}
+{{- include "tessera.apiTls.env" . }}
 {{- if and .Values.consensus.apiTls.secret .Values.consensus.apiTls.caKey }}
 - name: TESSERA_API_CA
   value: /var/run/secrets/tessera/api-tls/{{ .Values.consensus.apiTls.caKey }}
 {{- end }}
 {{- end -}}
 
-{{/*
-Their volumeMounts (each line starting with a newline; nothing when none is set).
-Usage: include "tessera.consensusSecrets.volumeMounts" (dict "ctx" $ "peer" true)
-*/}}
+{{/* Their volumeMounts (each line starting with a newline; nothing when none is set). */}}
 {{- define "tessera.consensusSecrets.volumeMounts" -}}
-{{- $v := .ctx.Values.consensus -}}
-{{- if $v.tlsSecret }}
+{{- if .Values.consensus.tlsSecret }}
 - name: cluster-tls
   mountPath: /var/run/secrets/tessera/cluster-tls
   readOnly: true
 {{- end }}
-{{- if $v.apiTokenSecret }}
-- name: api-token
-  mountPath: /var/run/secrets/tessera/api-token
-  readOnly: true
-{{- end }}
-{{- if and $v.apiTls.secret (or .peer $v.apiTls.caKey) }}
-- name: api-tls
-  mountPath: /var/run/secrets/tessera/api-tls
-  readOnly: true
-{{- end }}
+{{- include "tessera.apiToken.volumeMount" . }}
+{{- include "tessera.apiTls.volumeMount" . }}
 {{- end -}}
 
-{{/*
-Their volumes. consensus.apiTls.secret: the whole Secret for the peers (they serve with its key),
-only its CA for the scheduler.
-Usage: include "tessera.consensusSecrets.volumes" (dict "ctx" $ "peer" true)
-*/}}
+{{/* Their volumes. */}}
 {{- define "tessera.consensusSecrets.volumes" -}}
-{{- $v := .ctx.Values.consensus -}}
-{{- with $v.tlsSecret }}
+{{- with .Values.consensus.tlsSecret }}
 - name: cluster-tls
   secret:
     secretName: {{ . }}
 {{- end }}
-{{- with $v.apiTokenSecret }}
-- name: api-token
-  secret:
-    secretName: {{ . }}
-{{- end }}
-{{- if and $v.apiTls.secret (or .peer $v.apiTls.caKey) }}
-- name: api-tls
-  secret:
-    secretName: {{ $v.apiTls.secret }}
-    {{- if not .peer }}
-    items:
-      - key: {{ $v.apiTls.caKey }}
-        path: {{ $v.apiTls.caKey }}
-    {{- end }}
-{{- end }}
+{{- include "tessera.apiToken.volume" . }}
+{{- include "tessera.apiTls.volume" . }}
 {{- end -}}
 
 {{/* Whether a consensus or scheduler pod mounts any Secret ("true" or ""). */}}
 {{- define "tessera.consensusSecrets.any" -}}
 {{- $v := .Values.consensus -}}
 {{- if or .Values.nats.client.secret $v.tlsSecret $v.apiTokenSecret $v.apiTls.secret -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+consensus.apiTls.secret in any Tessera container: it serves its HTTP port over HTTPS with the
+Secret's tls.crt/tls.key (--api-tls-cert/-key). Each line starts with a newline.
+*/}}
+{{- define "tessera.apiTls.env" -}}
+{{- if .Values.consensus.apiTls.secret }}
+- name: TESSERA_API_TLS_CERT
+  value: /var/run/secrets/tessera/api-tls/tls.crt
+- name: TESSERA_API_TLS_KEY
+  value: /var/run/secrets/tessera/api-tls/tls.key
+{{- end }}
+{{- end -}}
+
+{{- define "tessera.apiTls.volumeMount" -}}
+{{- if .Values.consensus.apiTls.secret }}
+- name: api-tls
+  mountPath: /var/run/secrets/tessera/api-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "tessera.apiTls.volume" -}}
+{{- with .Values.consensus.apiTls.secret }}
+- name: api-tls
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+consensus.apiTokenSecret: the token the peers' API and the storage-manager's outputs API require
+(and the scheduler sends), as --api-token-file. Each line starts with a newline.
+*/}}
+{{- define "tessera.apiToken.env" -}}
+{{- if .Values.consensus.apiTokenSecret }}
+- name: TESSERA_API_TOKEN_FILE
+  value: /var/run/secrets/tessera/api-token/token
+{{- end }}
+{{- end -}}
+
+{{- define "tessera.apiToken.volumeMount" -}}
+{{- if .Values.consensus.apiTokenSecret }}
+- name: api-token
+  mountPath: /var/run/secrets/tessera/api-token
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "tessera.apiToken.volume" -}}
+{{- with .Values.consensus.apiTokenSecret }}
+- name: api-token
+  secret:
+    secretName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/* The volumeMount of nats.client.secret (nothing without one). */}}

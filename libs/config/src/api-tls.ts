@@ -2,11 +2,12 @@
  * HTTPS on the consensus peers' HTTP API, so its bearer token (and job control) never crosses a
  * network in the clear. A peer started with `--api-tls-cert` + `--api-tls-key` serves HTTPS and
  * hands out its fellows' addresses as `https://…` (a cluster's peers serve their API the same
- * way). Clients verify the peer's certificate against the system's roots, or against the CA that
+ * way; the storage-manager, schedulers and agents serve their own HTTP endpoints with the same
+ * flags). Clients verify the peer's certificate against the system's roots, or against the CA that
  * `--api-ca` names (a private CA, e.g. the one of `--cluster-tls-ca`). The server's files are
  * read where the server is made; `readApiCa` reads and checks the clients' CA.
  */
-import { type FlagFailure, readCertificateFile } from "./pem-files.js";
+import { type FlagFailure, readCertificateFile, readPrivateKeyFile } from "./pem-files.js";
 
 /** Paths of the certificate the peer's HTTP API presents and of its key: both, or none. */
 export interface ApiTlsFiles {
@@ -67,6 +68,17 @@ export function apiTlsEnv(
 /** The scheme of a peer's API URL: `https` when it serves TLS. */
 export function apiScheme(files: ApiTlsFiles | undefined): "http" | "https" {
   return files ? "https" : "http";
+}
+
+/** The server's certificate and key (PEM), checked, for a server about to listen. */
+export function readApiTlsPair(
+  files: ApiTlsFiles,
+  fail: FlagFailure,
+): { readonly cert: string; readonly key: string } {
+  return {
+    cert: readCertificateFile(API_TLS_FLAGS.certFile, files.certFile, fail),
+    key: readPrivateKeyFile(API_TLS_FLAGS.keyFile, files.keyFile, fail),
+  };
 }
 
 /** The PEM of the `--api-ca` file, checked (a certificate), or undefined without one. */

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearerHeader, readApiToken } from "./api-token.js";
+import { bearerHeader, bearerRefusal, bearerVerifier, readApiToken } from "./api-token.js";
 
 let dir: string;
 const fail = (flag: string, reason: string): never => {
@@ -36,5 +36,16 @@ describe("the HTTP API's bearer token file", () => {
   it("travels as an Authorization: Bearer header, and no header without one", () => {
     expect(bearerHeader("t0k3n")).toEqual({ authorization: "Bearer t0k3n" });
     expect(bearerHeader(undefined)).toEqual({});
+  });
+
+  it("is checked header by header: the token's own header passes, no header or another fails", () => {
+    const token = "0123456789abcdef0123";
+    const verify = bearerVerifier(token);
+    expect(verify(bearerHeader(token).authorization)).toBe("ok");
+    expect(verify(undefined)).toBe("missing");
+    expect(verify(`Bearer ${token}x`)).toBe("wrong");
+    expect(verify(`bearer ${token}`)).toBe("wrong");
+    expect(verify(token)).toBe("wrong");
+    expect(bearerRefusal("missing")).toMatch(/--api-token-file or TESSERA_API_TOKEN_FILE/);
   });
 });

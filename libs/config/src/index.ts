@@ -16,13 +16,18 @@ export {
   apiTlsEnv,
   parseApiTls,
   readApiCa,
+  readApiTlsPair,
 } from "./api-tls.js";
 export {
   API_TOKEN_ENV,
   API_TOKEN_FLAG,
   API_TOKEN_HELP,
+  type BearerVerdict,
   bearerHeader,
+  bearerRefusal,
+  bearerVerifier,
   MIN_API_TOKEN_LENGTH,
+  OPEN_HTTP_PATHS,
   readApiToken,
 } from "./api-token.js";
 export {

@@ -1,10 +1,12 @@
 // The agent: composes the kernel runner, storage, NATS bus, heartbeater and work loop, and owns
 // the lifecycle (start → active|standby → draining → stopped).
 import { availableParallelism, totalmem } from "node:os";
+import { readApiTlsPair } from "@tessera/config";
 import type { Logger } from "@tessera/observability";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
 import { DirectReporter } from "./direct-reporter.js";
+import { AgentError, AgentErrorCode } from "./errors.js";
 import { type AgentState, Heartbeater } from "./heartbeat.js";
 import { AgentHttp } from "./http.js";
 import { InputTileCache } from "./input-cache.js";
@@ -56,6 +58,12 @@ export class Agent {
     logger: Logger,
     env: Readonly<Record<string, string | undefined>>,
   ): Promise<Agent> {
+    // The HTTPS files first: a bad one fails the start naming its flag, before any work.
+    const httpTls = config.apiTls
+      ? readApiTlsPair(config.apiTls, (flag, reason, cause) => {
+          throw new AgentError(AgentErrorCode.Config, `--${flag}: ${reason}`, { cause });
+        })
+      : undefined;
     // Kernel first: `--ep cuda` on a node without CUDA must fail before touching the network.
     const jsThreadRunner = await KernelRunner.create({
       ep: config.ep,
@@ -168,6 +176,7 @@ export class Agent {
           running: runningCount,
         },
         metrics,
+        httpTls,
       );
       agent = new Agent(config, runner, store, inputs, bus, loop, heartbeater, http, logger);
       const self = agent;

@@ -70,6 +70,19 @@ describe("parseAgentConfig", () => {
     });
   });
 
+  it("serves them over HTTPS with --api-tls-cert and --api-tls-key (or their variables), both or neither", () => {
+    const argv = ["--storage", "fs:/d"];
+    expect(parseAgentConfig(argv, {}, defaults).apiTls).toBeUndefined();
+    const env = { TESSERA_API_TLS_CERT: "/s/c.pem", TESSERA_API_TLS_KEY: "/s/k.pem" };
+    expect(parseAgentConfig(argv, env, defaults).apiTls).toEqual({
+      certFile: "/s/c.pem",
+      keyFile: "/s/k.pem",
+    });
+    expect(() => parseAgentConfig([...argv, "--api-tls-cert", "/s/c.pem"], {}, defaults)).toThrow(
+      /--api-tls-key: is required with --api-tls-cert/,
+    );
+  });
+
   it("reports straight to the leader unless --direct-reports off or TESSERA_DIRECT_REPORTS=off", () => {
     const argv = ["--storage", "fs:/d"];
     expect(parseAgentConfig(argv, {}, defaults).directReports).toBe(true);

@@ -1,9 +1,13 @@
 // Agent configuration: command-line flags over environment variables over defaults, every
 // field validated with a message naming the flag and the reason. Pure: no I/O.
 import {
+  API_TLS_ENV,
+  API_TLS_HELP,
+  type ApiTlsFiles,
   type LogLevel,
   NATS_SECURITY_HELP,
   type NatsSecurity,
+  parseApiTls,
   readServiceFlags,
   type ServiceFlags,
 } from "@tessera/config";
@@ -58,6 +62,8 @@ export interface AgentConfig {
   earlyHandover: boolean;
   /** Where /healthz, /readyz and /metrics listen (port 0 = any free port). */
   http: { host: string; port: number };
+  /** Serve those over HTTPS (`--api-tls-cert/-key`, as every Tessera HTTP endpoint can). */
+  apiTls: ApiTlsFiles | undefined;
   logLevel: LogLevel;
 }
 
@@ -81,6 +87,7 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   "drain-grace-ms": "TESSERA_DRAIN_GRACE_MS",
   "heartbeat-ms": "TESSERA_HEARTBEAT_MS",
   http: "TESSERA_AGENT_HTTP",
+  ...API_TLS_ENV,
   "direct-reports": "TESSERA_DIRECT_REPORTS",
   "early-handover": "TESSERA_EARLY_HANDOVER",
   "log-level": "TESSERA_LOG_LEVEL",
@@ -155,6 +162,7 @@ export function parseAgentConfig(
     drainGraceMs: f.int("drain-grace-ms", 10_000, 0, 600_000),
     heartbeatIntervalMs: f.int("heartbeat-ms", 1_000, 50, 60_000),
     http: { host: httpMatch[1] as string, port: httpPort },
+    apiTls: parseApiTls(f.raw, f.fail),
     logLevel: f.logLevel(),
   };
 }
@@ -179,6 +187,7 @@ ${NATS_SECURITY_HELP}
   --drain-grace-ms MS    SIGTERM: time to finish running work before releasing it (default 10000)
   --heartbeat-ms MS      heartbeat period (default 1000)
   --http HOST:PORT       /healthz /readyz /metrics (default 127.0.0.1:0)   env TESSERA_AGENT_HTTP
+${API_TLS_HELP}
   --standby              warm standby: heartbeat (0 slots), pull nothing until promoted
   --ship-logs            also publish log lines to TESSERA_LOGS            env TESSERA_SHIP_LOGS=1
   --direct-reports on|off  report to the consensus leader directly and run the armed reduces it

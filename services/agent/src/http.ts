@@ -1,5 +1,6 @@
 // The agent's HTTP face: /healthz (the process answers), /readyz (started and not draining) and
-// /metrics (Prometheus text). Agents take work from NATS, so nothing else is served here.
+// /metrics (Prometheus text), over HTTPS with `--api-tls-cert/-key`. Agents take work from NATS,
+// so nothing else is served here, and nothing here needs a token (probes, Prometheus).
 import Fastify, { type FastifyInstance } from "fastify";
 import { AgentError, AgentErrorCode } from "./errors.js";
 import type { AgentState } from "./heartbeat.js";
@@ -14,7 +15,7 @@ export interface AgentHttpSource {
 export class AgentHttp {
   private constructor(
     private readonly app: FastifyInstance,
-    /** `http://host:port` actually bound (port 0 resolved). */
+    /** `http(s)://host:port` actually bound (port 0 resolved). */
     readonly url: string,
   ) {}
 
@@ -22,8 +23,11 @@ export class AgentHttp {
     listen: { host: string; port: number },
     source: AgentHttpSource,
     metrics: AgentMetrics,
+    /** Serve HTTPS with this certificate and key (PEM); plain HTTP without. */
+    tls?: { readonly cert: string; readonly key: string },
   ): Promise<AgentHttp> {
-    const app = Fastify({ logger: false });
+    // null: fastify makes a plain HTTP server.
+    const app = Fastify({ logger: false, https: tls ? { cert: tls.cert, key: tls.key } : null });
     app.get("/healthz", async () => ({ ok: true, nodeId: source.nodeId, state: source.state() }));
     app.get("/readyz", async (_req, reply) => {
       const state = source.state();
@@ -45,10 +49,11 @@ export class AgentHttp {
       );
     }
     const a = app.server.address();
+    const scheme = tls ? "https" : "http";
     const url =
       a && typeof a === "object"
-        ? `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`
-        : `http://${listen.host}:${listen.port}`;
+        ? `${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`
+        : `${scheme}://${listen.host}:${listen.port}`;
     return new AgentHttp(app, url);
   }
 

@@ -76,6 +76,17 @@ describe("scheduler config", () => {
     expect(c.placement).toBe("least-loaded");
   });
 
+  it("serves /healthz /readyz /metrics over HTTPS with --api-tls-cert and --api-tls-key", () => {
+    const base = ["--consensus", "127.0.0.1:7001"];
+    expect(parse(base).httpTls).toBeUndefined();
+    expect(
+      parse([...base, "--api-tls-cert", "/s/c.pem"], { TESSERA_API_TLS_KEY: "/s/k.pem" }).httpTls,
+    ).toEqual({ certFile: "/s/c.pem", keyFile: "/s/k.pem" });
+    expect(() => parse([...base, "--api-tls-key", "/s/k.pem"])).toThrow(
+      /--api-tls-cert: is required with --api-tls-key/,
+    );
+  });
+
   it("rejects bad values with the reason", () => {
     const base = ["--consensus", "127.0.0.1:7001"];
     expect(() => parse([...base, "--placement", "random"])).toThrow(

@@ -3,14 +3,18 @@
 import {
   API_CA_ENV,
   API_CA_HELP,
+  API_TLS_ENV,
+  API_TLS_HELP,
   API_TOKEN_ENV,
   API_TOKEN_HELP,
+  type ApiTlsFiles,
   CLUSTER_TLS_ENV,
   CLUSTER_TLS_HELP,
   type ClusterTlsFiles,
   type LogLevel,
   NATS_SECURITY_HELP,
   type NatsSecurity,
+  parseApiTls,
   parseClusterTls,
   readServiceFlags,
   type ServiceFlags,
@@ -48,6 +52,8 @@ export interface SchedulerConfig {
   /** Identity for logs and the manifest client session prefix. */
   instanceId: string;
   http: { host: string; port: number };
+  /** Serve /healthz /readyz /metrics over HTTPS (`--api-tls-cert/-key`). */
+  httpTls: ApiTlsFiles | undefined;
   placement: PlacementPolicyName;
   dataLocation: InputLocation | undefined;
   cooldownMs: number;
@@ -121,6 +127,7 @@ export const SCHEDULER_ENV: Readonly<Record<string, string>> = {
   ...CLUSTER_TLS_ENV,
   "api-token-file": API_TOKEN_ENV,
   "api-ca": API_CA_ENV,
+  ...API_TLS_ENV,
 };
 
 /** Boolean flags (no value) and the environment variable each falls back to ("1" / "true"). */
@@ -243,6 +250,7 @@ export function parseSchedulerConfig(
     pools,
     instanceId,
     http: { host: hm[1] as string, port: Number(hm[2]) },
+    httpTls: parseApiTls(raw, fail),
     placement,
     dataLocation,
     cooldownMs: int("cooldown-ms", 30_000, 0, 86_400_000),
@@ -287,6 +295,7 @@ ${API_CA_HELP}
   --pool P[,P…]            pools to place into (default: every pool agents announce)
   --id ID                  instance id for logs / manifest session (default: scheduler-<pid>)
   --http HOST:PORT         /healthz /readyz /metrics (default 127.0.0.1:0)
+${API_TLS_HELP}
  placement
   --placement POLICY       least-loaded | capacity-weighted | locality (default capacity-weighted)
   --data-location C/R      cloud/region holding the input datasets (locality for maps)

@@ -21,7 +21,7 @@
 // restart regroups live attempts into the same messages and the same dedup ids.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { readApiCa, readApiToken } from "@tessera/config";
+import { apiScheme, readApiCa, readApiTlsPair, readApiToken } from "@tessera/config";
 import { apiFetcher, type ClusterTls, loadClusterTls } from "@tessera/consensus/client";
 import {
   closeGracefully,
@@ -222,9 +222,10 @@ export class Scheduler {
     logger: Logger,
     deps: SchedulerDeps = {},
   ): Promise<Scheduler> {
-    // The consensus TLS and token files are checked before anything connects (a bad one names its flag).
+    // The TLS and token files are checked before anything connects (a bad one names its flag).
     let clusterTls: ClusterTls | undefined;
     let api: ApiAccess;
+    let httpTls: { cert: string; key: string } | undefined;
     try {
       clusterTls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
       const fail = (flag: string, reason: string): never => {
@@ -237,6 +238,7 @@ export class Scheduler {
           : {}),
         ...(ca !== undefined ? { fetch: apiFetcher(ca) } : {}),
       };
+      httpTls = config.httpTls ? readApiTlsPair(config.httpTls, fail) : undefined;
     } catch (err) {
       throw new SchedulerError(SchedulerErrorCode.Config, (err as Error).message, { cause: err });
     }
@@ -277,7 +279,7 @@ export class Scheduler {
           api,
         ));
       const s = new Scheduler(config, logger, nc, jetstream(nc), jsm, manifest, undefined);
-      await s.startHttp();
+      await s.startHttp(httpTls);
       s.subscribeHeartbeats();
       s.resyncOnReconnect();
       await s.resync("start");
@@ -307,7 +309,9 @@ export class Scheduler {
 
   get httpAddress(): string | undefined {
     const a = this.http?.server.address();
-    return a && typeof a === "object" ? `http://${a.address}:${a.port}` : undefined;
+    return a && typeof a === "object"
+      ? `${apiScheme(this.config.httpTls)}://${a.address}:${a.port}`
+      : undefined;
   }
 
   /** The current view (read-only use: tests, status). */
@@ -317,8 +321,10 @@ export class Scheduler {
 
   // ---- HTTP --------------------------------------------------------------------------------
 
-  private async startHttp(): Promise<void> {
-    const app = Fastify({ logger: false });
+  /** /healthz, /readyz, /metrics: over HTTPS with `tls`; nothing here needs a token. */
+  private async startHttp(tls: { cert: string; key: string } | undefined): Promise<void> {
+    // null: fastify makes a plain HTTP server.
+    const app = Fastify({ logger: false, https: tls ? { cert: tls.cert, key: tls.key } : null });
     app.get("/healthz", async () => ({ ok: true, id: this.config.instanceId }));
     app.get("/readyz", async (_req, reply) =>
       reply.code(this.ready ? 200 : 503).send({

@@ -36,6 +36,26 @@ describe("parseStorageManagerConfig", () => {
     ).toBe(true);
   });
 
+  it("secures its HTTP API with --api-tls-cert/-key and --api-token-file, or their variables", () => {
+    const argv = ["--storage", "fs:/d"];
+    expect(parseStorageManagerConfig(argv, {})).toMatchObject({
+      apiTls: undefined,
+      apiTokenFile: undefined,
+    });
+    const env = {
+      TESSERA_API_TLS_CERT: "/s/c.pem",
+      TESSERA_API_TLS_KEY: "/s/k.pem",
+      TESSERA_API_TOKEN_FILE: "/s/token",
+    };
+    expect(parseStorageManagerConfig(argv, env)).toMatchObject({
+      apiTls: { certFile: "/s/c.pem", keyFile: "/s/k.pem" },
+      apiTokenFile: "/s/token",
+    });
+    expect(() => parseStorageManagerConfig([...argv, "--api-tls-cert", "/s/c.pem"], {})).toThrow(
+      /--api-tls-key: is required with --api-tls-cert/,
+    );
+  });
+
   it("names the flag and the reason", () => {
     expect(() => parseStorageManagerConfig([], {})).toThrow(/--storage: is required/);
     expect(() => parseStorageManagerConfig(["--storage", "ftp:x"], {})).toThrow(

@@ -1,9 +1,15 @@
 // Storage-manager configuration: flags over environment variables over defaults, every field
 // validated with a message naming the flag and the reason. Pure: no I/O.
 import {
+  API_TLS_ENV,
+  API_TLS_HELP,
+  API_TOKEN_ENV,
+  API_TOKEN_FLAG,
+  type ApiTlsFiles,
   type LogLevel,
   NATS_SECURITY_HELP,
   type NatsSecurity,
+  parseApiTls,
   readServiceFlags,
   type ServiceFlags,
 } from "@tessera/config";
@@ -21,6 +27,10 @@ export interface StorageManagerConfig {
   storage: string;
   /** host:port of /healthz /readyz /metrics and the outputs API (port 0 = any free port). */
   http: string;
+  /** Serve that HTTP API over HTTPS (`--api-tls-cert/-key`, as the consensus peers do). */
+  apiTls: ApiTlsFiles | undefined;
+  /** The outputs API (/v1/…) answers only requests bearing this file's token. */
+  apiTokenFile: string | undefined;
   nodeId: string;
   /**
    * head: exists, size and recorded checksum. full: also a CRC-verified read of every byte.
@@ -51,6 +61,8 @@ export const STORAGE_MANAGER_ENV: Readonly<Record<string, string>> = {
   nats: "TESSERA_NATS_URL",
   storage: "TESSERA_STORAGE",
   http: "TESSERA_STORAGE_MANAGER_HTTP",
+  ...API_TLS_ENV,
+  [API_TOKEN_FLAG]: API_TOKEN_ENV,
   "node-id": "TESSERA_STORAGE_MANAGER_ID",
   "check-mode": "TESSERA_CHECK_MODE",
   "check-concurrency": "TESSERA_CHECK_CONCURRENCY",
@@ -97,6 +109,8 @@ export function parseStorageManagerConfig(
     natsSecurity: f.natsSecurity(),
     storage,
     http,
+    apiTls: parseApiTls(f.raw, f.fail),
+    apiTokenFile: f.raw(API_TOKEN_FLAG),
     nodeId: f.str("node-id", "storage-manager", {
       pattern: /^[A-Za-z0-9_-]{1,64}$/,
       what: "must be 1..64 characters of [A-Za-z0-9_-]",
@@ -117,6 +131,9 @@ export const STORAGE_MANAGER_USAGE = `usage: tessera-storage-manager --storage f
   --nats URL[,URL…]          NATS servers (default nats://127.0.0.1:4222)        env TESSERA_NATS_URL
 ${NATS_SECURITY_HELP}
   --http HOST:PORT           /healthz /readyz /metrics /v1/jobs (default 127.0.0.1:9400) env TESSERA_STORAGE_MANAGER_HTTP
+${API_TLS_HELP}
+  --api-token-file FILE      /v1/jobs… answers only Authorization: Bearer <the file's line>
+                             (health, readiness, metrics stay open)              env TESSERA_API_TOKEN_FILE
   --node-id ID               client id prefix for proposals (default storage-manager)
   --check-mode head|full     head: size + recorded checksum (every byte is still CRC-verified by
                              its reader, which re-runs the task on a mismatch); full: also a verified

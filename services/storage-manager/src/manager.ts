@@ -2,9 +2,20 @@
 // consumer, so state is rebuilt from committed events after every restart), checks each reported
 // output, verifies finished jobs, cleans partials, and serves health, metrics and an outputs API.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
+import {
+  apiScheme,
+  type BearerVerdict,
+  bearerRefusal,
+  bearerVerifier,
+  type FlagFailure,
+  OPEN_HTTP_PATHS,
+  readApiTlsPair,
+  readApiToken,
+} from "@tessera/config";
 import {
   closeGracefully,
   connect,
@@ -110,6 +121,8 @@ export class StorageManager {
     private readonly store: ObjectStore,
     private readonly proposer: CommandProposer,
     private readonly server: Server,
+    /** Checks a request's Authorization header; every request passes without a token. */
+    private readonly authorize: (authorization: string | undefined) => BearerVerdict,
   ) {
     this.tracker = new JobTracker({
       keepPartials: config.keepPartials,
@@ -128,6 +141,18 @@ export class StorageManager {
       readonly knownCommandTypes?: readonly string[];
     } = {},
   ): Promise<StorageManager> {
+    // The HTTP API's files are checked before anything connects: a bad one fails the start
+    // naming its flag.
+    const flagFailure: FlagFailure = (flag, reason, cause) => {
+      throw new StorageManagerError(StorageManagerErrorCode.Config, `--${flag}: ${reason}`, {
+        cause,
+      });
+    };
+    const tls = config.apiTls ? readApiTlsPair(config.apiTls, flagFailure) : undefined;
+    const authorize =
+      config.apiTokenFile === undefined
+        ? () => "ok" as const
+        : bearerVerifier(readApiToken(config.apiTokenFile, flagFailure));
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
     let nc: NatsConnection;
     try {
@@ -150,8 +175,8 @@ export class StorageManager {
     });
     const js = jetstream(nc);
     const proposer = new CommandProposer(js, config.nodeId, log, options.knownCommandTypes, nc);
-    const server = createServer();
-    const manager = new StorageManager(config, log, nc, store, proposer, server);
+    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
+    const manager = new StorageManager(config, log, nc, store, proposer, server, authorize);
     server.on("request", (req, res) => {
       manager.handleHttp(req, res).catch((err: unknown) => {
         log.error({ err }, "http handler failed");
@@ -193,11 +218,11 @@ export class StorageManager {
     return manager;
   }
 
-  /** `http://host:port` the HTTP API listens on. */
+  /** `http(s)://host:port` the HTTP API listens on. */
   httpAddress(): string {
     const a = this.server.address() as AddressInfo;
     const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
-    return `http://${host}:${a.port}`;
+    return `${apiScheme(this.config.apiTls)}://${host}:${a.port}`;
   }
 
   get ready(): boolean {
@@ -553,6 +578,19 @@ export class StorageManager {
       return;
     }
     const path = url.pathname;
+    if (!OPEN_HTTP_PATHS.has(path)) {
+      const verdict = this.authorize(req.headers.authorization);
+      if (verdict !== "ok") {
+        this.metrics.httpUnauthorized.inc({ reason: verdict });
+        this.log.debug({ reason: verdict, from: req.socket.remoteAddress, path }, "HTTP 401");
+        res.writeHead(401, {
+          "content-type": "application/json",
+          "www-authenticate": 'Bearer realm="tessera"',
+        });
+        res.end(JSON.stringify({ error: { message: bearerRefusal(verdict) } }));
+        return;
+      }
+    }
     if (path === "/healthz") return send(200, { ok: true });
     if (path === "/readyz") {
       return send(this.ready ? 200 : 503, {

@@ -20,6 +20,7 @@ export interface StorageManagerMetrics {
   readonly deletedJobObjects: Counter<never>;
   readonly caughtUp: Gauge;
   readonly appliedIndex: Gauge;
+  readonly httpUnauthorized: Counter<"reason">;
 }
 
 export function createStorageManagerMetrics(nodeId: string): StorageManagerMetrics {
@@ -74,6 +75,11 @@ export function createStorageManagerMetrics(nodeId: string): StorageManagerMetri
     appliedIndex: m.gauge({
       name: "tessera_storage_manager_applied_index",
       help: "Highest manifest log index whose events were applied",
+    }),
+    httpUnauthorized: m.counter<"reason">({
+      name: "tessera_storage_manager_http_unauthorized_total",
+      help: "Outputs-API requests refused for want of the bearer token (reason: missing|wrong)",
+      labelNames: ["reason"],
     }),
   };
 }

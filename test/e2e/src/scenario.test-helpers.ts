@@ -3,7 +3,7 @@
 // fires when the job has done N tasks, never after a fixed sleep).
 import type { MatmulJobSpec } from "@tessera/matrix";
 import { afterEach, expect } from "vitest";
-import { E2eCluster, type E2eClusterOptions } from "./cluster.js";
+import { apiFetch, apiHeaders, E2eCluster, type E2eClusterOptions } from "./cluster.js";
 import { type JobEvent, type JobViewLite, jobControl, type SubmitResult, waitJob } from "./jobs.js";
 import { storedTiles } from "./storage.js";
 
@@ -88,9 +88,10 @@ export async function waitPartialsGone(cluster: E2eCluster, jobId: string): Prom
   let last: unknown;
   while (Date.now() < deadline) {
     const onDisk = storedTiles(cluster.storageRoot, jobId, "partials").length;
-    const res = await fetch(`${cluster.storageManagerHttp}/v1/jobs/${jobId}/outputs`).catch(
-      () => undefined,
-    );
+    // The same access as the peers' API: its CA and token when the cluster requires them.
+    const res = await apiFetch()(`${cluster.storageManagerHttp}/v1/jobs/${jobId}/outputs`, {
+      headers: apiHeaders(),
+    }).catch(() => undefined);
     last = res?.ok ? await res.json() : res?.status;
     const reported = (last as { partialsStored?: number } | undefined)?.partialsStored;
     if (onDisk === 0 && reported === 0) return;

@@ -175,6 +175,19 @@ describe("e2e: secured links (NATS: mutual TLS + password; peers' gRPC: mutual T
       );
     expect(refusals("missing")).toBeGreaterThanOrEqual(1);
     expect(refusals("wrong")).toBeGreaterThanOrEqual(1);
+    // So is the storage-manager's outputs API (same certificate, same token)...
+    const sm = cluster.storageManagerHttp;
+    expect(sm).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const outputsUrl = `${sm}/v1/jobs/e2e-secured/outputs`;
+    expect((await trusting(outputsUrl)).status).toBe(401);
+    const outputs = await trusting(outputsUrl, { headers: { authorization: `Bearer ${token}` } });
+    expect(outputs.status).toBe(200);
+    expect(((await outputs.json()) as { stored: unknown[] }).stored).toHaveLength(16);
+    // ...and every process's probes and metrics, which need no token.
+    for (const url of [cluster.info.scheduler.http, ...cluster.info.agents.map((a) => a.http)]) {
+      expect(url).toMatch(/^https:\/\//);
+      expect((await trusting(`${url}/metrics`)).status).toBe(200);
+    }
     // The CLI sends it to every peer it asks (cluster status reads each one's own view).
     const cs = await runCli<{ peers: { id: number; role: string }[] }>(cluster, [
       "cluster",

@@ -6,6 +6,7 @@ export { registerCleanup } from "./cleanup.js";
 export { dockerReachable } from "./docker-detect.js";
 export { HarnessError, type HarnessErrorCode } from "./errors.js";
 export { FAKE_GCS_IMAGE, FAKE_GCS_UNAVAILABLE, type FakeGcs, startFakeGcs } from "./gcs.js";
+export { type HttpsAnswer, httpsGet } from "./https-get.js";
 export { resolveMode } from "./mode.js";
 export { startNatsCluster, startNatsServer } from "./nats.js";
 export type { NatsServerSecurity } from "./nats-config.js";

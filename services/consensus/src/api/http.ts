@@ -1,7 +1,7 @@
 // HTTP API of a consensus peer (fastify): the manifest client API, health, metrics and admin.
 // Writes on a follower are answered with 307 to the same path on the leader (method and body are
 // kept by 307) or, when the leader's HTTP address is unknown, 503 with the leader hint.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerRefusal, bearerVerifier, OPEN_HTTP_PATHS } from "@tessera/config";
 import {
   MAX_COMMAND_BYTES,
   type ManifestCommand,
@@ -34,9 +34,6 @@ function rejectionStatus(code: string): number {
   if (code === "schema-error" || code === "oversized") return 400;
   return 409;
 }
-
-/** What answers without the bearer token: liveness, readiness and metrics (probes, Prometheus). */
-const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export interface HttpOptions {
   /** Serve HTTPS with this certificate and key (PEM); plain HTTP without. */
@@ -131,36 +128,22 @@ function bodyError(err: unknown): unknown {
   return err;
 }
 
-/**
- * Refuses every request but OPEN_PATHS without the token. Compared as SHA-256 digests with
- * timingSafeEqual, so neither the length nor a prefix of the token leaks through response times.
- */
+/** Refuses every request but OPEN_HTTP_PATHS without the token (bearerVerifier). */
 function requireBearer(
   app: FastifyInstance,
   token: string,
   onUnauthorized: HttpOptions["onUnauthorized"],
 ): void {
-  const expected = createHash("sha256").update(`Bearer ${token}`).digest();
+  const verify = bearerVerifier(token);
   app.addHook("onRequest", async (req, reply) => {
-    if (OPEN_PATHS.has(req.url.split("?", 1)[0] ?? "")) return;
-    const given = req.headers.authorization;
-    const digest = createHash("sha256")
-      .update(given ?? "")
-      .digest();
-    if (timingSafeEqual(digest, expected)) return;
-    onUnauthorized?.(given === undefined ? "missing" : "wrong", req);
+    if (OPEN_HTTP_PATHS.has(req.url.split("?", 1)[0] ?? "")) return;
+    const verdict = verify(req.headers.authorization);
+    if (verdict === "ok") return;
+    onUnauthorized?.(verdict, req);
     return reply
       .code(401)
       .header("www-authenticate", 'Bearer realm="tessera"')
-      .send({
-        error: {
-          code: ServiceErrorCode.Unauthorized,
-          message:
-            given === undefined
-              ? "this API requires Authorization: Bearer <token> (tessera: --api-token-file or TESSERA_API_TOKEN_FILE)"
-              : "the bearer token is not this cluster's",
-        },
-      });
+      .send({ error: { code: ServiceErrorCode.Unauthorized, message: bearerRefusal(verdict) } });
   });
 }
 

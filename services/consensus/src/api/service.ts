@@ -3,13 +3,11 @@
 // heartbeat monitoring) that start on becoming leader and stop on losing leadership.
 import * as grpc from "@grpc/grpc-js";
 import {
-  API_TLS_FLAGS,
-  type ApiTlsFiles,
   apiScheme,
   certificateNotAfter,
+  readApiTlsPair,
   readApiToken,
   readCertificateFile,
-  readPrivateKeyFile,
 } from "@tessera/config";
 import {
   closeGracefully,
@@ -91,7 +89,7 @@ export async function startConsensusService(
   const tls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
   const apiToken =
     config.apiTokenFile === undefined ? undefined : readApiToken(config.apiTokenFile, flagFailure);
-  const httpsFiles = config.apiTls ? readApiTls(config.apiTls) : undefined;
+  const httpsFiles = config.apiTls ? readApiTlsPair(config.apiTls, flagFailure) : undefined;
   const metrics = new ConsensusMetrics(config.id);
   metrics.trackCertificates(certificateExpiries(config, log));
   const ring = new EventRing(config.eventRing);
@@ -469,14 +467,6 @@ export async function startConsensusService(
 function splitHostPort(hostPort: string): [string, string] {
   const i = hostPort.lastIndexOf(":");
   return [hostPort.slice(0, i).replace(/^\[|\]$/g, ""), hostPort.slice(i + 1)];
-}
-
-/** The HTTP API's certificate and key (PEM), checked before anything listens. */
-function readApiTls(files: ApiTlsFiles): { cert: string; key: string } {
-  return {
-    cert: readCertificateFile(API_TLS_FLAGS.certFile, files.certFile, flagFailure),
-    key: readPrivateKeyFile(API_TLS_FLAGS.keyFile, files.keyFile, flagFailure),
-  };
 }
 
 /** Certificates expiring sooner than this are logged as a warning at start. */
