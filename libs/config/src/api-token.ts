@@ -1,8 +1,9 @@
 /**
  * The consensus HTTP API's bearer token: peers started with `--api-token-file FILE` answer only
  * requests carrying `Authorization: Bearer <the file's line>` (health, readiness and metrics stay
- * open for probes and Prometheus; the storage-manager's outputs API takes the same flag); the CLI and the scheduler send it from the same flag or
- * variable. A file, never a value, like every secret here.
+ * open for probes and Prometheus), and so does the storage-manager's outputs API given the same
+ * flag; the CLI and the scheduler send it from the same flag or variable. A file, never a value,
+ * like every secret here.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type FlagFailure, readSecretFile } from "./pem-files.js";

@@ -2,18 +2,16 @@
 // service in docker-compose.yml has a command line its own config parser accepts, Prometheus
 // scrapes each one on the port it listens on, and the Grafana provisioning names the datasource
 // the dashboards use. A renamed flag or a moved port fails here, not at `docker compose up`.
-import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseAgentConfig } from "@tessera/agent";
 import { parseConsensusConfig } from "@tessera/consensus";
 import { parseSchedulerConfig } from "@tessera/scheduler";
 import { parseStorageManagerConfig } from "@tessera/storage-manager";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { composeCli, ROOT, runCompose } from "./compose.test-helpers.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const readYaml = (path: string) => parse(readFileSync(join(ROOT, path), "utf8"), { merge: true });
 
 interface ComposeService {
@@ -125,34 +123,15 @@ describe("deployment files", () => {
 });
 
 // Compose's own schema check (`config` needs no Docker engine): a misspelt key, a depends_on
-// naming no service, a bad healthcheck or profile fail here. `.ci/run` installs docker-compose
-// when neither `docker compose` nor `docker-compose` is present, so in CI this never skips.
-const composeCli = ((): string[] | undefined => {
-  for (const cmd of [["docker", "compose"], ["docker-compose"]]) {
-    const r = spawnSync(cmd[0] ?? "", [...cmd.slice(1), "version"], { encoding: "utf8" });
-    if (r.status === 0) return cmd;
-  }
-  return undefined;
-})();
+// naming no service, a bad healthcheck or profile fail here.
 
 /** `config -q` on the given Compose text, resolved against the repo root; null when valid. */
 function composeConfigError(text: string, profiles: string[] = []): string | null {
-  const [cmd = "", ...pre] = composeCli ?? [];
-  const r = spawnSync(
-    cmd,
-    [
-      ...pre,
-      "--project-directory",
-      ROOT,
-      "-f",
-      "-",
-      ...profiles.flatMap((p) => ["--profile", p]),
-      "config",
-      "-q",
-    ],
-    { input: text, encoding: "utf8", timeout: 60_000 },
+  const r = runCompose(
+    ["-f", "-", ...profiles.flatMap((p) => ["--profile", p]), "config", "-q"],
+    text,
   );
-  return r.status === 0 ? null : `${r.stderr}${r.error?.message ?? ""}`.trim();
+  return r.status === 0 ? null : r.stderr.trim();
 }
 
 describe.skipIf(composeCli === undefined && !process.env.CI)(
