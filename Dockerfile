@@ -50,7 +50,8 @@ ENV NODE_ENV=production \
     TESSERA_LOG_LEVEL=info
 
 # openssl: docker-compose.secure.yml's `secrets` service makes the cluster's CA, certificate and
-# tokens with it (deploy/secure/make-secrets.sh, mounted); the slim image has only the library.
+# tokens with it (cli/scripts/make-secrets.sh), as does `tessera dev up --secure`; the slim
+# image has only the library.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openssl \
  && rm -rf /var/lib/apt/lists/*

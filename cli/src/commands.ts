@@ -127,6 +127,7 @@ export async function devUp(
     data?: string;
     nats?: string;
     restart?: boolean;
+    secure?: boolean;
     agentEp?: "auto" | "cpu" | "cuda";
   } & NatsSecurityFlags &
     ClusterTlsFlags &
@@ -136,10 +137,20 @@ export async function devUp(
   const natsSecurity = resolveNatsSecurity(opts);
   const clusterTls = resolveClusterTls(opts);
   const apiTls = resolveApiTls(opts);
-  // Checked now (a bad file is a usage error naming it), then handed on as a path.
   const apiTokenFile = opts.apiTokenFile ?? (process.env[API_TOKEN_ENV] || undefined);
-  if (apiTokenFile !== undefined) apiToken(apiTokenFile);
   const apiCaFile = opts.apiCa ?? (process.env[API_CA_ENV] || undefined);
+  if (opts.secure) {
+    refuseWithSecure({
+      "--nats": args.nats !== undefined,
+      "--nats-…": natsSecurityIsSet(natsSecurity),
+      "--cluster-tls-…": clusterTls !== undefined,
+      "--api-tls-…": apiTls !== undefined,
+      "--api-token-file": apiTokenFile !== undefined,
+      "--api-ca": apiCaFile !== undefined,
+    });
+  }
+  // Checked now (a bad file is a usage error naming it), then handed on as a path.
+  if (apiTokenFile !== undefined) apiToken(apiTokenFile);
   apiCa(apiCaFile);
   if (apiTls) checkApiTlsFiles(apiTls);
   if (natsSecurityIsSet(natsSecurity) && args.nats === undefined) {
@@ -167,6 +178,7 @@ export async function devUp(
         ...(apiTokenFile !== undefined ? { apiTokenFile } : {}),
         ...(apiTls ? { apiTls } : {}),
         ...(apiCaFile !== undefined ? { apiCaFile } : {}),
+        ...(opts.secure ? { secure: true } : {}),
         agentEp: opts.agentEp ?? "auto",
         onStatus: status,
       });
@@ -180,6 +192,17 @@ export async function devUp(
   });
   if (code !== 0) throw new CliError("the dev cluster did not stop cleanly (see its logs)");
   return undefined;
+}
+
+/** `dev up --secure` makes every secret itself: any security setting given as well is an error. */
+function refuseWithSecure(given: Readonly<Record<string, boolean>>): void {
+  const flags = Object.keys(given).filter((flag) => given[flag]);
+  if (flags.length > 0) {
+    throw new CliError(
+      `--secure: makes the cluster's own certificates, NATS and API secrets; it does not take ${flags.join(", ")} (flags or their TESSERA_… variables)`,
+      2,
+    );
+  }
 }
 
 /** The dev cluster state of `--data DIR` (default: the default data directory). */

@@ -42,6 +42,7 @@ import {
 } from "@tessera/consensus/api-fetch";
 import type { DevUpArgs } from "./args.js";
 import { apiCa, apiToken, CliError } from "./client.js";
+import { makeDevSecrets } from "./dev-secrets.js";
 import { restartDelay } from "./restart-policy.js";
 import { resolveApiTls } from "./security-options.js";
 
@@ -156,6 +157,13 @@ export interface DevClusterOptions extends DevUpArgs {
   readonly apiTls?: ApiTlsFiles;
   /** The CA of that certificate, for the scheduler, the probes and the CLI (`--api-ca`). */
   readonly apiCaFile?: string;
+  /**
+   * Every link secured with secrets made in <data>/secrets (dev-secrets.ts): sets all of the
+   * above, and the nats-server started here requires TLS and a password.
+   */
+  readonly secure?: boolean;
+  /** A nats-server config file for the server started here (`--secure`'s). */
+  readonly natsConfigFile?: string;
 }
 
 interface Managed {
@@ -346,7 +354,10 @@ export class DevCluster {
       rmSync(dataDir, { recursive: true, force: true });
     }
     mkdirSync(join(dataDir, "logs"), { recursive: true });
-    const cluster = new DevCluster(o, dataDir);
+    const options = o.secure ? { ...o, ...(await makeDevSecrets(dataDir)) } : o;
+    if (o.secure)
+      o.onStatus?.(`--secure: certificates, NATS password and API token in ${dataDir}/secrets`);
+    const cluster = new DevCluster(options, dataDir);
     try {
       await cluster.boot();
     } catch (err) {
@@ -556,6 +567,7 @@ export class DevCluster {
         join(this.dataDir, "nats"),
         "-n",
         "tessera-dev",
+        ...(o.natsConfigFile !== undefined ? ["-c", o.natsConfigFile] : []),
       ]);
       await this.waitFor("nats-server", () => tcpReachable("127.0.0.1", port), deadline, [nats]);
       natsPid = nats.proc.pid;

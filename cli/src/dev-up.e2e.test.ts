@@ -89,6 +89,17 @@ async function exportAndCompare(
   return report;
 }
 
+/** This process's environment without the API settings a developer's shell may export. */
+function withoutApiSettings(): NodeJS.ProcessEnv {
+  const {
+    TESSERA_API_CA: _ca,
+    TESSERA_API_TOKEN_FILE: _t,
+    TESSERA_SERVER: _s,
+    ...env
+  } = process.env;
+  return env;
+}
+
 const submitArgs = ["job", "submit", "matmul", "--n", "256", "--tile", "64", "--wait", "--json"];
 
 /** The digest of the fs run below: the S3 run of the same spec must store the same bytes. */
@@ -887,12 +898,7 @@ describe("tessera dev up --api-tls-cert/-key (the peers' API over HTTPS)", () =>
   let dev: ChildProcess | undefined;
   let pki: TestPki | undefined;
   // No ambient settings: what reaches the CLI below comes from `dev env` or the flags.
-  const {
-    TESSERA_API_CA: _ca,
-    TESSERA_API_TOKEN_FILE: _t,
-    TESSERA_SERVER: _s,
-    ...env
-  } = process.env;
+  const env = withoutApiSettings();
 
   afterAll(async () => {
     await stopDevUp(dev);
@@ -952,5 +958,80 @@ describe("tessera dev up --api-tls-cert/-key (the peers' API over HTTPS)", () =>
       (err: { stdout?: string }) => err.stdout ?? "",
     );
     expect(untrusted).toMatch(/certificate is not trusted \(--api-ca names/);
+  });
+});
+
+describe("tessera dev up --secure (every link secured, secrets made on the spot)", () => {
+  const data = mkdtempSync(join(tmpdir(), "tessera-cli-e2e-secure-"));
+  let dev: ChildProcess | undefined;
+  // No ambient settings: --secure makes its own, and refuses to mix them with given ones.
+  const env = withoutApiSettings();
+
+  afterAll(async () => {
+    await stopDevUp(dev);
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it("runs a verified job over TLS everywhere, and hands another shell what it needs", async () => {
+    const refused = await run(
+      process.execPath,
+      [MAIN, "dev", "up", "--secure", "--api-ca", "/nonexistent", "--data", data],
+      { env, timeout: 30_000 },
+    ).then(
+      () => ({ code: 0, stderr: "" }),
+      (err: { code?: number; stderr?: string }) => ({ code: err.code, stderr: err.stderr ?? "" }),
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--secure: .*does not take --api-ca/);
+
+    let info: DevClusterInfo;
+    ({ dev, info } = await devUp(
+      ["--data", data, "--peers", "1", "--agents", "1", "--secure"],
+      env,
+    ));
+    for (const url of [
+      info.http,
+      info.storageManager.http,
+      info.scheduler.http,
+      info.agents[0]!.http,
+    ]) {
+      expect(url).toMatch(/^https:\/\//);
+    }
+    const exported = JSON.parse(
+      (await run(process.execPath, [MAIN, "dev", "env", "--data", data, "--json"], { env })).stdout,
+    ) as Record<string, string>;
+    const secrets = join(data, "secrets");
+    expect(exported).toMatchObject({
+      TESSERA_NATS_USER: "tessera",
+      TESSERA_NATS_TLS_CERT: join(secrets, "tls.crt"),
+      TESSERA_API_TOKEN_FILE: join(secrets, "api-token"),
+      TESSERA_API_CA: join(secrets, "ca.crt"),
+    });
+    const { stdout } = await run(process.execPath, [MAIN, ...submitArgs], {
+      env: { ...env, ...exported },
+      timeout: 300_000,
+    });
+    expect(JSON.parse(stdout.trim())).toMatchObject({ status: "succeeded", verified: true });
+
+    // The API answers only the token, over a certificate of the cluster's CA.
+    const ca = readFileSync(join(secrets, "ca.crt"), "utf8");
+    expect((await httpsGet(`${info.http}/v1/cluster`, { ca })).status).toBe(401);
+    const token = readFileSync(join(secrets, "api-token"), "utf8").trim();
+    const authorized = { ca, headers: { authorization: `Bearer ${token}` } };
+    expect((await httpsGet(`${info.http}/v1/cluster`, authorized)).status).toBe(200);
+    // NATS takes no client without the certificate and the password.
+    const { connect } = await import("@tessera/messaging");
+    const plain = await connect({
+      servers: info.nats,
+      name: "plain",
+      connectTimeoutMs: 3_000,
+    }).then(
+      async (nc) => {
+        await nc.close();
+        return "connected";
+      },
+      (err: Error) => err.message,
+    );
+    expect(plain).not.toBe("connected");
   });
 });

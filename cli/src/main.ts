@@ -101,6 +101,10 @@ function program(): Command {
               "use this NATS instead of starting nats-server (with --nats-… for its credentials and TLS)",
             )
             .option(
+              "--secure",
+              "every link secured with secrets made in <data>/secrets (openssl): NATS TLS with client certificates and a password, mutual TLS between the peers, HTTPS on every port, the API token; `tessera dev env` exports them",
+            )
+            .option(
               "--restart",
               "start a process again when it exits while the cluster runs (after 100 ms, doubling to 30 s while it keeps dying young, as Docker does), like compose's restart: unless-stopped",
             )

@@ -2,7 +2,7 @@
 // docker-compose.yml and every Tessera service's merged command line and environment go through
 // that service's own parser (HTTPS, mutual TLS, NATS TLS and login, the token: all from files in
 // the mounted secrets volume); Prometheus scrapes the same targets over HTTPS. Then the secrets
-// its one-shot service makes (deploy/secure/make-secrets.sh) are made for real and used: a real
+// its one-shot service makes (cli/scripts/make-secrets.sh) are made for real and used: a real
 // nats-server started with the overlay's NATS flags admits a Tessera client configured by the
 // overlay's variables and refuses one without its certificate or with a wrong password, and an
 // HTTPS server with the certificate is trusted by a client of the CA.
@@ -45,6 +45,9 @@ const overlay = parse(readFileSync(join(ROOT, "docker-compose.secure.yml"), "utf
 }) as { services: Record<string, Service>; "x-secure-env": Record<string, string> };
 const readProm = (file: string) =>
   parse(readFileSync(join(ROOT, "deploy/prometheus", file), "utf8"), { merge: true }) as Prometheus;
+const SCRIPT_IN_REPO = "cli/scripts/make-secrets.sh";
+const SCRIPT = join(ROOT, SCRIPT_IN_REPO);
+
 /** A volume's path in the container (`source:target[:mode]` or the long form). */
 const mountTarget = (v: NonNullable<Service["volumes"]>[number]) =>
   typeof v === "string" ? (v.split(":")[1] ?? "") : v.target;
@@ -115,11 +118,10 @@ describe.skipIf(composeCli === undefined && !process.env.CI)(
       }
     });
 
-    it("runs the secrets service, with the script mounted, before NATS and every Tessera process", () => {
-      // The image leaves deploy/ out (.dockerignore): the script it runs must be mounted.
-      const secrets = merged.secrets;
-      const script = (secrets?.command as string[] | undefined)?.[0];
-      expect((secrets?.volumes ?? []).map(mountTarget)).toContain(script);
+    it("runs the secrets service, with the image's script, before NATS and every Tessera process", () => {
+      // The image holds the repository at /app (deploy/ excluded, cli/ included).
+      const script = (merged.secrets?.command as string[] | undefined)?.[0];
+      expect(script).toBe(`/app/${SCRIPT_IN_REPO}`);
       for (const [name, s] of Object.entries(merged)) {
         const needsSecrets =
           /^nats-\d$/.test(name) || (s.image === "tessera:dev" && name !== "secrets");
@@ -143,7 +145,7 @@ describe("docker-compose.secure.yml's Prometheus configuration", () => {
   });
 });
 
-describe("deploy/secure/make-secrets.sh, used the way docker-compose.secure.yml uses it", () => {
+describe("cli/scripts/make-secrets.sh, used the way docker-compose.secure.yml uses it", () => {
   let dir: string;
   let nats: ChildProcess | undefined;
   /** The overlay's variables with /secrets moved to the test's directory. */
@@ -152,7 +154,7 @@ describe("deploy/secure/make-secrets.sh, used the way docker-compose.secure.yml 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "tessera-compose-secrets-"));
     const hosts = (overlay.services.secrets?.command as string[] | undefined)?.slice(2) ?? [];
-    execFileSync("sh", [join(ROOT, "deploy/secure/make-secrets.sh"), dir, ...hosts], {
+    execFileSync("sh", [SCRIPT, dir, ...hosts], {
       stdio: "pipe",
     });
     env = Object.fromEntries(
@@ -190,7 +192,7 @@ describe("deploy/secure/make-secrets.sh, used the way docker-compose.secure.yml 
 
   it("keeps what it made when run again (a restart does not rotate the cluster's secrets)", () => {
     const before = readFileSync(join(dir, "tls.crt"), "utf8");
-    execFileSync("sh", [join(ROOT, "deploy/secure/make-secrets.sh"), dir, "x"], { stdio: "pipe" });
+    execFileSync("sh", [SCRIPT, dir, "x"], { stdio: "pipe" });
     expect(readFileSync(join(dir, "tls.crt"), "utf8")).toBe(before);
   });
 

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { CommandEnvelope, ManifestCommand } from "@tessera/protocol";
-import { type ClusterTls, channelCredentials } from "../transport/cluster-tls.js";
+import { type ClusterTls, clusterChannel } from "../transport/cluster-tls.js";
 import { ServiceError, ServiceErrorCode } from "./errors.js";
 import {
   type ConsistencyWire,
@@ -235,7 +235,9 @@ export class ManifestClient {
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (!c) {
-      c = new grpc.Client(address, channelCredentials(this.tls), {
+      const channel = clusterChannel(address, this.tls);
+      c = new grpc.Client(address, channel.credentials, {
+        ...channel.options,
         // Fail fast on a dead peer so the retry loop moves on instead of waiting for backoff.
         "grpc.initial_reconnect_backoff_ms": 50,
         "grpc.max_reconnect_backoff_ms": 1_000,

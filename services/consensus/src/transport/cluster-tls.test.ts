@@ -1,6 +1,7 @@
 // Mutual TLS on the consensus gRPC port, for real: a gRPC server with the cluster's credentials
 // (the Manifest service of a tiny server) answers a client presenting a certificate of the
-// cluster CA, and refuses a plaintext client and one whose certificate another CA signed.
+// cluster CA, and refuses a plaintext client, one whose certificate another CA signed, and a
+// server whose certificate does not name the IP the client dialled.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -10,6 +11,11 @@ import { ServiceError } from "../api/errors.js";
 import { ManifestClient } from "../api/manifest-client.js";
 import { type InfoReplyWire, manifestServiceDefinition } from "../api/manifest-grpc.js";
 import { type ClusterTls, loadClusterTls, serverCredentials } from "./cluster-tls.js";
+
+// Every process warning of this file's process (vitest runs each file in its own): a peer reached
+// by IP must not make Node warn that TLS's server name is an IP (DEP0123).
+const warnings: Error[] = [];
+process.on("warning", (w) => warnings.push(w));
 
 let pki: TestPki;
 let server: grpc.Server;
@@ -80,6 +86,39 @@ describe("cluster TLS on the consensus gRPC port", () => {
       keyFile: pki.foreignKeyFile,
     });
     await expect(infoWith(distrustful)).rejects.toThrow();
+  });
+
+  it("dials a peer by IP without Node's DEP0123 warning, still checking the certificate against that IP", async () => {
+    // The same certificate (IP SAN 127.0.0.1) served on 127.0.0.2, also this machine.
+    const other = new grpc.Server();
+    other.addService(manifestServiceDefinition(), {
+      Info: ((_call, cb) => cb(null, { id: 8 })) as grpc.handleUnaryCall<unknown, unknown>,
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      other.bindAsync("127.0.0.2:0", serverCredentials(serverTls), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    const tls = loadClusterTls({
+      caFile: pki.caFile,
+      certFile: pki.clientCertFile,
+      keyFile: pki.clientKeyFile,
+    });
+    const client = new ManifestClient({
+      peers: [`127.0.0.2:${port}`],
+      attemptTimeoutMs: 1_000,
+      timeoutMs: 2_500,
+      tls,
+    });
+    try {
+      await expect(client.info(`127.0.0.2:${port}`)).rejects.toThrow(
+        /ERR_TLS_CERT_ALTNAME_INVALID.*IP: 127\.0\.0\.2 is not in the cert's list/,
+      );
+    } finally {
+      client.close();
+      other.forceShutdown();
+    }
+    expect(warnings.filter((w) => (w as { code?: string }).code === "DEP0123")).toEqual([]);
   });
 
   it("names the flag of a file it cannot use", async () => {

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@tessera/observability";
 import { type Message, MessageType, type NodeId } from "@tessera/raft";
-import { type ClusterTls, channelCredentials } from "./cluster-tls.js";
+import { type ClusterTls, clusterChannel } from "./cluster-tls.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
 import { RaftCodecError, TransportArgumentError } from "./errors.js";
 import {
@@ -143,7 +143,9 @@ class Link {
   ) {
     this.queue = new DelayQueue(capacity);
     this.backoffMs = initialBackoffMs;
-    this.client = new grpc.Client(address, channelCredentials(tls), {
+    const channel = clusterChannel(address, tls);
+    this.client = new grpc.Client(address, channel.credentials, {
+      ...channel.options,
       ...RAFT_GRPC_OPTIONS,
       // gRPC's channel backoff defaults to 1 s growing to 120 s: a peer restarted after a
       // minute would stay unreachable for up to two more. Keep it as short as ours.

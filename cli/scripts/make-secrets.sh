@@ -1,6 +1,7 @@
 #!/bin/sh
 # The files a secured Tessera cluster reads, made once (docker-compose.secure.yml runs this in its
-# one-shot `secrets` service; anyone may run it for a test cluster of their own):
+# one-shot `secrets` service, `tessera dev up --secure` into <data>/secrets; anyone may run it for
+# a test cluster of their own):
 #
 #   ca.crt         a private CA, valid 825 days (its key is deleted once the certificate is signed)
 #   tls.crt/.key   one certificate for server and client use, naming every host given, plus
@@ -10,7 +11,8 @@
 #
 # usage: make-secrets.sh DIR HOST...     (needs openssl; files already there are kept, so a
 #                                        restart does not rotate them; delete DIR to do that)
-# OWNER=uid:gid (default 1000:1000, the image's `node` user) owns the files; keys are 0640.
+# Run as root, it gives the files to OWNER=uid:gid (default 1000:1000, the image's `node` user;
+# OWNER= keeps root's); keys are 0640.
 set -eu
 
 dir=${1:?usage: make-secrets.sh DIR HOST...}
@@ -42,5 +44,8 @@ rm -f ca.key ca.srl tls.csr tls.ext
 
 chmod 0644 ca.crt tls.crt
 chmod 0640 tls.key api-token nats-password
-if [ "$(id -u)" = 0 ]; then chown "${OWNER:-1000:1000}" ca.crt tls.crt tls.key api-token nats-password; fi
+owner=${OWNER-1000:1000}
+if [ "$(id -u)" = 0 ] && [ -n "$owner" ]; then
+  chown "$owner" ca.crt tls.crt tls.key api-token nats-password
+fi
 echo "make-secrets: wrote ca.crt, tls.crt, tls.key, api-token, nats-password to $dir for $san"
