@@ -12,17 +12,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAgentConfig } from "@tessera/agent";
 import { natsSecurityFromEnv, readApiToken } from "@tessera/config";
-import { parseConsensusConfig } from "@tessera/consensus";
 import { apiFetcher } from "@tessera/consensus/api-fetch";
 import { freePorts, natsServerBinary, waitFor } from "@tessera/harness";
 import { connect } from "@tessera/messaging";
-import { parseSchedulerConfig } from "@tessera/scheduler";
-import { parseStorageManagerConfig } from "@tessera/storage-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { composeCli, ROOT, runCompose } from "./compose.test-helpers.js";
+import { parseService, serviceOfMain } from "./service-config.test-helpers.js";
 
 interface Service {
   image?: string;
@@ -83,28 +80,22 @@ describe.skipIf(composeCli === undefined && !process.env.CI)(
           typeof s.command === "string" ? s.command.split(/\s+/) : (s.command ?? [])
         ).filter((w) => w !== "");
         const env = s.environment ?? {};
-        const args = argv.slice(2);
+        const service = serviceOfMain(argv[1] ?? "");
+        expect(service, name).toBeDefined();
         // The service's own parser, on what the container runs with.
-        let https: boolean;
-        if (name.startsWith("consensus-")) {
-          const c = parseConsensusConfig(args, { env });
-          https = c.apiTls !== undefined;
-          expect(c.clusterTls, name).toBeDefined();
-          expect(c.apiTokenFile, name).toBe("/secrets/api-token");
-        } else if (name.startsWith("scheduler")) {
-          const c = parseSchedulerConfig(args, env, { instanceId: "x" });
-          https = c.httpTls !== undefined;
-          expect(c.clusterTls, name).toBeDefined();
+        const { config, https } = parseService(service!, argv.slice(2), env);
+        if (service === "consensus" || service === "scheduler") {
+          expect(config.clusterTls, name).toBeDefined();
+        }
+        if (service === "consensus" || service === "storage-manager") {
+          expect(config.apiTokenFile, name).toBe("/secrets/api-token");
+        }
+        if (service === "scheduler") {
+          const peers = config.consensus as string[];
           expect(
-            c.consensus.every((u) => u.startsWith("https://")),
+            peers.every((u) => u.startsWith("https://")),
             name,
           ).toBe(true);
-        } else if (name === "storage-manager") {
-          const c = parseStorageManagerConfig(args, env);
-          https = c.apiTls !== undefined;
-          expect(c.apiTokenFile).toBe("/secrets/api-token");
-        } else {
-          https = parseAgentConfig(args, env, { nodeId: "x" }).apiTls !== undefined;
         }
         expect(https, `${name} serves HTTPS`).toBe(true);
         expect(natsSecurityFromEnv(env), name).toMatchObject({

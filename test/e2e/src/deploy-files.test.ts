@@ -5,12 +5,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAgentConfig } from "@tessera/agent";
-import { parseConsensusConfig } from "@tessera/consensus";
-import { parseSchedulerConfig } from "@tessera/scheduler";
-import { parseStorageManagerConfig } from "@tessera/storage-manager";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { composeCli, ROOT, runCompose } from "./compose.test-helpers.js";
+import { parseService, serviceOfMain, TESSERA_SERVICES } from "./service-config.test-helpers.js";
 
 const readYaml = (path: string) => parse(readFileSync(join(ROOT, path), "utf8"), { merge: true });
 
@@ -38,17 +36,9 @@ const tessera = Object.entries(compose.services)
 
 /** Runs the service's own config parser on the compose command line; returns its --http port. */
 function parseFor(main: string, args: string[], env: Record<string, string>): number {
-  if (main.includes("/consensus/")) {
-    return Number(new URL(`http://${parseConsensusConfig(args, { env }).httpListen}`).port);
-  }
-  if (main.includes("/scheduler/")) {
-    return parseSchedulerConfig(args, env, { instanceId: "x" }).http.port;
-  }
-  if (main.includes("/storage-manager/")) {
-    return Number(parseStorageManagerConfig(args, env).http.split(":").pop());
-  }
-  if (main.includes("/agent/")) return parseAgentConfig(args, env, { nodeId: "x" }).http.port;
-  throw new Error(`${main}: not a Tessera service entry point`);
+  const service = serviceOfMain(main);
+  if (!service) throw new Error(`${main}: not a Tessera service entry point`);
+  return parseService(service, args, env).httpPort;
 }
 
 describe("deployment files", () => {
@@ -164,12 +154,9 @@ describe("helm chart (templates read as text)", () => {
     .filter((f) => /\.(yaml|tpl|txt)$/.test(f))
     .map((f) => ({ file: f, text: readFileSync(join(chart, "templates", f), "utf8") }));
 
-  const parsers: Record<string, (args: string[]) => unknown> = {
-    agent: (a) => parseAgentConfig(a, {}, { nodeId: "x" }),
-    consensus: (a) => parseConsensusConfig(a, { env: {} }),
-    scheduler: (a) => parseSchedulerConfig(a, {}, { instanceId: "x" }),
-    "storage-manager": (a) => parseStorageManagerConfig(a, {}),
-  };
+  const parsers: Record<string, (args: string[]) => unknown> = Object.fromEntries(
+    TESSERA_SERVICES.map((service) => [service, (a: string[]) => parseService(service, a, {})]),
+  );
 
   /** The flags a template passes to `node services/<service>/dist/main.js`, literal ones only. */
   function chartFlags(): { service: string; flag: string; file: string }[] {

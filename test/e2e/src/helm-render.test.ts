@@ -9,12 +9,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAgentConfig } from "@tessera/agent";
-import { parseConsensusConfig } from "@tessera/consensus";
-import { parseSchedulerConfig } from "@tessera/scheduler";
-import { parseStorageManagerConfig } from "@tessera/storage-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
+import { parseService, serviceOfMain, type TesseraService } from "./service-config.test-helpers.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 // Debian's Go packages live in GOPATH mode (golang-github-masterminds-sprig-dev, yaml.v3).
@@ -62,7 +59,7 @@ interface Workload {
 interface Started {
   workload: Workload;
   container: Container;
-  service: "consensus" | "scheduler" | "storage-manager" | "agent";
+  service: TesseraService;
   env: Record<string, string>;
   /** Whether the parsed config serves HTTPS on its HTTP port. */
   https: boolean;
@@ -105,7 +102,7 @@ function manifests(values: Obj): Obj[] {
 }
 
 /** The argv after `services/<service>/dist/main.js`, as the container's shell would pass it. */
-function commandLine(c: Container, podName: string): { service: string; argv: string[] } {
+function commandLine(c: Container, podName: string): { service: TesseraService; argv: string[] } {
   let words: string[];
   if (c.command?.[0] === "/bin/sh") {
     // A shell script ending in `exec node …`: let sh expand it, printing the words instead.
@@ -118,9 +115,9 @@ function commandLine(c: Container, podName: string): { service: string; argv: st
   } else {
     words = [...(c.command ?? []), ...(c.args ?? [])];
   }
-  const main = words.findIndex((w) => /services\/[a-z-]+\/dist\/main\.js$/.test(w));
-  expect(main, `${c.name}: a Tessera entry point`).toBeGreaterThan(0);
-  const service = /services\/([a-z-]+)\/dist/.exec(words[main] ?? "")?.[1] ?? "";
+  const main = words.findIndex((w) => serviceOfMain(w) !== undefined);
+  const service = serviceOfMain(words[main] ?? "");
+  if (service === undefined) throw new Error(`${c.name}: no Tessera entry point in ${words}`);
   return { service, argv: words.slice(main + 1) };
 }
 
@@ -148,23 +145,7 @@ function started(docs: Obj[]): Started[] {
         if (e.value !== undefined) env[e.name] = e.value;
         else if (e.valueFrom) env[e.name] = podName;
       }
-      let config: Obj;
-      let https: boolean;
-      if (service === "consensus") {
-        const c = parseConsensusConfig(argv, { env });
-        [config, https] = [c as unknown as Obj, c.apiTls !== undefined];
-      } else if (service === "scheduler") {
-        const c = parseSchedulerConfig(argv, env, { instanceId: "x" });
-        [config, https] = [c as unknown as Obj, c.httpTls !== undefined];
-      } else if (service === "storage-manager") {
-        const c = parseStorageManagerConfig(argv, env);
-        [config, https] = [c as unknown as Obj, c.apiTls !== undefined];
-      } else if (service === "agent") {
-        const c = parseAgentConfig(argv, env, { nodeId: "x" });
-        [config, https] = [c as unknown as Obj, c.apiTls !== undefined];
-      } else {
-        throw new Error(`${container.name}: unknown service ${service}`);
-      }
+      const { config, https } = parseService(service, argv, env);
       out.push({ workload, container, service, env, https, config });
     }
   }
