@@ -31,6 +31,12 @@ export {
   readApiToken,
 } from "./api-token.js";
 export {
+  type CertificateExpiry,
+  type CertificateSettings,
+  certificateExpiries,
+  certificateFiles,
+} from "./certificate-expiry.js";
+export {
   CLUSTER_TLS_ENV,
   CLUSTER_TLS_FLAGS,
   CLUSTER_TLS_HELP,

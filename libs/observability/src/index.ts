@@ -1,5 +1,6 @@
 /** @tessera/observability: pino JSON logs (optionally shipped to NATS) and prom-client metrics,
  * and the signal-to-clean-stop lifecycle every process shares. */
+export { reportCertificateExpiry } from "./certificate-expiry.js";
 export { MetricNameError } from "./errors.js";
 export {
   type LifecycleLog,

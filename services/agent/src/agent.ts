@@ -1,8 +1,8 @@
 // The agent: composes the kernel runner, storage, NATS bus, heartbeater and work loop, and owns
 // the lifecycle (start → active|standby → draining → stopped).
 import { availableParallelism, totalmem } from "node:os";
-import { readApiTlsPair } from "@tessera/config";
-import type { Logger } from "@tessera/observability";
+import { certificateExpiries, type FlagFailure, readApiTlsPair } from "@tessera/config";
+import { type Logger, reportCertificateExpiry } from "@tessera/observability";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
 import { DirectReporter } from "./direct-reporter.js";
@@ -58,12 +58,12 @@ export class Agent {
     logger: Logger,
     env: Readonly<Record<string, string | undefined>>,
   ): Promise<Agent> {
-    // The HTTPS files first: a bad one fails the start naming its flag, before any work.
-    const httpTls = config.apiTls
-      ? readApiTlsPair(config.apiTls, (flag, reason, cause) => {
-          throw new AgentError(AgentErrorCode.Config, `--${flag}: ${reason}`, { cause });
-        })
-      : undefined;
+    // The HTTPS and certificate files first: a bad one fails the start naming its flag.
+    const fail: FlagFailure = (flag, reason, cause) => {
+      throw new AgentError(AgentErrorCode.Config, `--${flag}: ${reason}`, { cause });
+    };
+    const httpTls = config.apiTls ? readApiTlsPair(config.apiTls, fail) : undefined;
+    const certificates = certificateExpiries(config, fail);
     // Kernel first: `--ep cuda` on a node without CUDA must fail before touching the network.
     const jsThreadRunner = await KernelRunner.create({
       ep: config.ep,
@@ -79,6 +79,7 @@ export class Agent {
     let loop: WorkLoop | undefined;
     const runningCount = () => loop?.runningTasks().length ?? 0;
     const metrics = createAgentMetrics({ nodeId: config.nodeId, pool: config.pool }, runningCount);
+    reportCertificateExpiry(metrics.registry, logger, certificates);
     const meteredStore = metrics.meter(store, store.backend);
     const inputs = new InputTileCache(config.tileCacheMb * 1024 * 1024);
     const buffers = new TileBufferPool(TILE_BUFFER_POOL_BYTES);

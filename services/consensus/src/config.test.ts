@@ -1,7 +1,8 @@
+import { certificateFiles } from "@tessera/config";
 import { MANIFEST_FEATURE_LEVEL } from "@tessera/protocol";
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "./api/errors.js";
-import { certificateFiles, parseConsensusConfig } from "./config.js";
+import { parseConsensusConfig } from "./config.js";
 
 const PEERS = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003";
 

@@ -5,21 +5,18 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
   API_TLS_ENV,
-  API_TLS_FLAGS,
   API_TLS_HELP,
   API_TOKEN_ENV,
   API_TOKEN_HELP,
   type ApiTlsFiles,
   apiScheme,
   CLUSTER_TLS_ENV,
-  CLUSTER_TLS_FLAGS,
   CLUSTER_TLS_HELP,
   type ClusterTlsFiles,
   flagToCamel,
   LOG_LEVELS,
   type LogLevel,
   NATS_SECURITY_ENV,
-  NATS_SECURITY_FLAGS,
   NATS_SECURITY_HELP,
   type NatsSecurity,
   parseApiTls,
@@ -574,19 +571,4 @@ function plus1000(hostPort: string, field: string): string {
   if (!m || port > 65535)
     fail(field, `cannot derive an HTTP port from ${hostPort}; pass --http / --peers-http`);
   return `${m[1]}:${port}`;
-}
-
-/**
- * The certificate files this peer presents or trusts, by flag (cluster TLS, the API's, NATS's):
- * what `tessera_tls_certificate_expiry_timestamp_seconds` reports on.
- */
-export function certificateFiles(config: ConsensusConfig): { flag: string; path: string }[] {
-  const files: [string, string | undefined][] = [
-    [CLUSTER_TLS_FLAGS.caFile, config.clusterTls?.caFile],
-    [CLUSTER_TLS_FLAGS.certFile, config.clusterTls?.certFile],
-    [API_TLS_FLAGS.certFile, config.apiTls?.certFile],
-    [NATS_SECURITY_FLAGS.tlsCaFile, config.natsSecurity.tlsCaFile],
-    [NATS_SECURITY_FLAGS.tlsCertFile, config.natsSecurity.tlsCertFile],
-  ];
-  return files.flatMap(([flag, path]) => (path === undefined ? [] : [{ flag, path }]));
 }

@@ -21,7 +21,14 @@
 // restart regroups live attempts into the same messages and the same dedup ids.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { apiScheme, readApiCa, readApiTlsPair, readApiToken } from "@tessera/config";
+import {
+  apiScheme,
+  type CertificateExpiry,
+  certificateExpiries,
+  readApiCa,
+  readApiTlsPair,
+  readApiToken,
+} from "@tessera/config";
 import { apiFetcher, type ClusterTls, loadClusterTls } from "@tessera/consensus/client";
 import {
   closeGracefully,
@@ -33,7 +40,7 @@ import {
   provisionStreams,
   publishWithDedup,
 } from "@tessera/messaging";
-import { type Logger, withContext } from "@tessera/observability";
+import { type Logger, reportCertificateExpiry, withContext } from "@tessera/observability";
 import {
   agentControlSubject,
   buildWorkItem,
@@ -226,6 +233,7 @@ export class Scheduler {
     let clusterTls: ClusterTls | undefined;
     let api: ApiAccess;
     let httpTls: { cert: string; key: string } | undefined;
+    let certificates: CertificateExpiry[];
     try {
       clusterTls = config.clusterTls ? loadClusterTls(config.clusterTls) : undefined;
       const fail = (flag: string, reason: string): never => {
@@ -239,6 +247,7 @@ export class Scheduler {
         ...(ca !== undefined ? { fetch: apiFetcher(ca) } : {}),
       };
       httpTls = config.httpTls ? readApiTlsPair(config.httpTls, fail) : undefined;
+      certificates = certificateExpiries({ ...config, apiTls: config.httpTls }, fail);
     } catch (err) {
       throw new SchedulerError(SchedulerErrorCode.Config, (err as Error).message, { cause: err });
     }
@@ -279,6 +288,7 @@ export class Scheduler {
           api,
         ));
       const s = new Scheduler(config, logger, nc, jetstream(nc), jsm, manifest, undefined);
+      reportCertificateExpiry(s.metrics.registry, logger, certificates);
       await s.startHttp(httpTls);
       s.subscribeHeartbeats();
       s.resyncOnReconnect();

@@ -1,7 +1,8 @@
 // The storage-manager's HTTP API secured, for real (nats-server, fs storage, a test CA): with
 // --api-tls-cert/-key it serves HTTPS only, and with --api-token-file its outputs API answers
 // only the bearer of the token, while health, readiness and metrics stay open for probes and
-// Prometheus. A bad token file stops the start naming the flag.
+// Prometheus (which also reads when the certificate expires). A bad token file stops the start
+// naming the flag.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -92,6 +93,12 @@ describe("storage-manager HTTP API over HTTPS with a bearer token", () => {
     expect(metrics).toMatch(
       /^tessera_storage_manager_http_unauthorized_total\{[^}]*reason="wrong"[^}]*\} 1$/m,
     );
+    // And when its certificate expires, as every process reports its own.
+    const expiry =
+      /^tessera_tls_certificate_expiry_timestamp_seconds\{[^}]*flag="api-tls-cert"[^}]*\} (\d+)$/m.exec(
+        metrics,
+      );
+    expect(Number(expiry?.[1]) * 1000).toBeGreaterThan(Date.now());
   });
 
   it("answers nothing in the clear", async () => {

@@ -11,6 +11,7 @@ import {
   type BearerVerdict,
   bearerRefusal,
   bearerVerifier,
+  certificateExpiries,
   type FlagFailure,
   OPEN_HTTP_PATHS,
   readApiTlsPair,
@@ -25,7 +26,7 @@ import {
   type NatsConnection,
   provisionStreams,
 } from "@tessera/messaging";
-import type { Logger } from "@tessera/observability";
+import { type Logger, reportCertificateExpiry } from "@tessera/observability";
 import { CMD_STREAM, decodeManifestEventBatch, EVENTS_STREAM } from "@tessera/protocol";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { StorageManagerConfig } from "./config.js";
@@ -149,6 +150,7 @@ export class StorageManager {
       });
     };
     const tls = config.apiTls ? readApiTlsPair(config.apiTls, flagFailure) : undefined;
+    const certificates = certificateExpiries(config, flagFailure);
     const authorize =
       config.apiTokenFile === undefined
         ? () => "ok" as const
@@ -177,6 +179,7 @@ export class StorageManager {
     const proposer = new CommandProposer(js, config.nodeId, log, options.knownCommandTypes, nc);
     const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
     const manager = new StorageManager(config, log, nc, store, proposer, server, authorize);
+    reportCertificateExpiry(manager.metrics.registry, log, certificates);
     server.on("request", (req, res) => {
       manager.handleHttp(req, res).catch((err: unknown) => {
         log.error({ err }, "http handler failed");

@@ -106,20 +106,6 @@ export class ConsensusMetrics {
     });
   }
 
-  /**
-   * When each certificate this peer presents or trusts stops being valid (unix seconds), by flag:
-   * alert on `tessera_tls_certificate_expiry_timestamp_seconds - time() < 14 * 86400` well before
-   * a handshake fails. Read at start (a renewed file is picked up by the next start).
-   */
-  trackCertificates(certificates: readonly { flag: string; notAfter: number }[]): void {
-    const gauge = this.registry.gauge<"flag">({
-      name: "tessera_tls_certificate_expiry_timestamp_seconds",
-      help: "When a certificate this process presents or trusts expires (unix seconds), by the flag naming its file",
-      labelNames: ["flag"],
-    });
-    for (const c of certificates) gauge.set({ flag: c.flag }, Math.floor(c.notAfter / 1000));
-  }
-
   /** The manifest's committed feature level and the highest this peer can apply (on scrape). */
   trackFeatureLevel(level: () => { readonly cluster: number; readonly supported: number }): void {
     this.registry.gauge<"of">({

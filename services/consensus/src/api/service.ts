@@ -2,13 +2,7 @@
 // Manifest), the HTTP API, and the leader-only NATS duties (command ingestion, event publishing,
 // heartbeat monitoring) that start on becoming leader and stop on losing leadership.
 import * as grpc from "@grpc/grpc-js";
-import {
-  apiScheme,
-  certificateNotAfter,
-  readApiTlsPair,
-  readApiToken,
-  readCertificateFile,
-} from "@tessera/config";
+import { apiScheme, certificateExpiries, readApiTlsPair, readApiToken } from "@tessera/config";
 import {
   closeGracefully,
   connect,
@@ -20,9 +14,9 @@ import {
   onReconnect,
   provisionStreams,
 } from "@tessera/messaging";
-import type { Logger, LogShipper } from "@tessera/observability";
+import { type Logger, type LogShipper, reportCertificateExpiry } from "@tessera/observability";
 import type { FastifyInstance } from "fastify";
-import { type ConsensusConfig, certificateFiles } from "../config.js";
+import type { ConsensusConfig } from "../config.js";
 import { FailureDetector, ManifestFsm } from "../fsm/index.js";
 import { CommandConsumer } from "../ingest/command-consumer.js";
 import { commandBytesFor } from "../ingest/completion-command.js";
@@ -91,7 +85,7 @@ export async function startConsensusService(
     config.apiTokenFile === undefined ? undefined : readApiToken(config.apiTokenFile, flagFailure);
   const httpsFiles = config.apiTls ? readApiTlsPair(config.apiTls, flagFailure) : undefined;
   const metrics = new ConsensusMetrics(config.id);
-  metrics.trackCertificates(certificateExpiries(config, log));
+  reportCertificateExpiry(metrics.registry, log, certificateExpiries(config, flagFailure));
   const ring = new EventRing(config.eventRing);
   const fsm = new ManifestFsm({ featureLevel: config.featureLevel });
   metrics.trackManifest(() => fsm.listJobs());
@@ -467,21 +461,4 @@ export async function startConsensusService(
 function splitHostPort(hostPort: string): [string, string] {
   const i = hostPort.lastIndexOf(":");
   return [hostPort.slice(0, i).replace(/^\[|\]$/g, ""), hostPort.slice(i + 1)];
-}
-
-/** Certificates expiring sooner than this are logged as a warning at start. */
-const EXPIRY_WARNING_MS = 14 * 86_400_000;
-
-/** Each certificate file's expiry (read again: small files, once per start); warns when close. */
-function certificateExpiries(config: ConsensusConfig, log: Logger) {
-  return certificateFiles(config).map(({ flag, path }) => {
-    const notAfter = certificateNotAfter(readCertificateFile(flag, path, flagFailure));
-    if (notAfter - Date.now() < EXPIRY_WARNING_MS) {
-      log.warn(
-        { flag, path, expires: new Date(notAfter).toISOString() },
-        "certificate expires in less than 14 days",
-      );
-    }
-    return { flag, notAfter };
-  });
 }
