@@ -8,8 +8,12 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import type { ApiTlsFiles, ClusterTlsFiles, NatsSecurity } from "@tessera/config";
-import { readSecretFile } from "@tessera/config";
+import {
+  type ApiTlsFiles,
+  type ClusterTlsFiles,
+  type NatsSecurity,
+  readSecretFile,
+} from "@tessera/config";
 import { CliError } from "./client.js";
 
 const run = promisify(execFile);

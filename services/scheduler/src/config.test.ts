@@ -78,9 +78,9 @@ describe("scheduler config", () => {
 
   it("serves /healthz /readyz /metrics over HTTPS with --api-tls-cert and --api-tls-key", () => {
     const base = ["--consensus", "127.0.0.1:7001"];
-    expect(parse(base).httpTls).toBeUndefined();
+    expect(parse(base).apiTls).toBeUndefined();
     expect(
-      parse([...base, "--api-tls-cert", "/s/c.pem"], { TESSERA_API_TLS_KEY: "/s/k.pem" }).httpTls,
+      parse([...base, "--api-tls-cert", "/s/c.pem"], { TESSERA_API_TLS_KEY: "/s/k.pem" }).apiTls,
     ).toEqual({ certFile: "/s/c.pem", keyFile: "/s/k.pem" });
     expect(() => parse([...base, "--api-tls-key", "/s/k.pem"])).toThrow(
       /--api-tls-cert: is required with --api-tls-key/,

@@ -53,7 +53,7 @@ export interface SchedulerConfig {
   instanceId: string;
   http: { host: string; port: number };
   /** Serve /healthz /readyz /metrics over HTTPS (`--api-tls-cert/-key`). */
-  httpTls: ApiTlsFiles | undefined;
+  apiTls: ApiTlsFiles | undefined;
   placement: PlacementPolicyName;
   dataLocation: InputLocation | undefined;
   cooldownMs: number;
@@ -250,7 +250,7 @@ export function parseSchedulerConfig(
     pools,
     instanceId,
     http: { host: hm[1] as string, port: Number(hm[2]) },
-    httpTls: parseApiTls(raw, fail),
+    apiTls: parseApiTls(raw, fail),
     placement,
     dataLocation,
     cooldownMs: int("cooldown-ms", 30_000, 0, 86_400_000),

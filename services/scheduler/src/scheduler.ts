@@ -246,8 +246,8 @@ export class Scheduler {
           : {}),
         ...(ca !== undefined ? { fetch: apiFetcher(ca) } : {}),
       };
-      httpTls = config.httpTls ? readApiTlsPair(config.httpTls, fail) : undefined;
-      certificates = certificateExpiries({ ...config, apiTls: config.httpTls }, fail);
+      httpTls = config.apiTls ? readApiTlsPair(config.apiTls, fail) : undefined;
+      certificates = certificateExpiries(config, fail);
     } catch (err) {
       throw new SchedulerError(SchedulerErrorCode.Config, (err as Error).message, { cause: err });
     }
@@ -320,7 +320,7 @@ export class Scheduler {
   get httpAddress(): string | undefined {
     const a = this.http?.server.address();
     return a && typeof a === "object"
-      ? `${apiScheme(this.config.httpTls)}://${a.address}:${a.port}`
+      ? `${apiScheme(this.config.apiTls)}://${a.address}:${a.port}`
       : undefined;
   }
 

@@ -41,7 +41,7 @@ export function parseService(
     }
     case "scheduler": {
       const c = parseSchedulerConfig(args, env, { instanceId: "x" });
-      return { config: { ...c }, httpPort: c.http.port, https: c.httpTls !== undefined };
+      return { config: { ...c }, httpPort: c.http.port, https: c.apiTls !== undefined };
     }
     case "storage-manager": {
       const c = parseStorageManagerConfig(args, env);
