@@ -13,7 +13,7 @@
 // openssl), the clients presenting a certificate of it; `off,on` runs every case both ways, one
 // after the other, so the cost of TLS on Raft and proposals is read side by side.
 // Last stdout line: one JSON object, with etcd 3.4 figures on the same kind of machine for scale.
-import { channelCredentials, loadClusterTls } from "@tessera/consensus/client";
+import { loadClusterTls } from "@tessera/consensus/client";
 import { makeTestPki, type TestPki } from "@tessera/harness";
 import { ConsensusCluster, ManifestClients } from "@tessera/test-consensus";
 import { runBench } from "./_cli.js";
@@ -104,23 +104,21 @@ async function runCase(
         pki.serverKeyFile,
       ]
     : [];
-  const credentials = pki
-    ? channelCredentials(
-        loadClusterTls({
-          caFile: pki.caFile,
-          certFile: pki.clientCertFile,
-          keyFile: pki.clientKeyFile,
-        }),
-      )
+  const clusterTls = pki
+    ? loadClusterTls({
+        caFile: pki.caFile,
+        certFile: pki.clientCertFile,
+        keyFile: pki.clientKeyFile,
+      })
     : undefined;
   const cluster = await ConsensusCluster.start({
     size: peers,
     name: `bench-commit-${clients}`,
     nats: false,
     extraArgs: ["--log-level", "warn", ...tlsArgs],
-    grpcCredentials: credentials,
+    clusterTls,
   });
-  const grpc = new ManifestClients(credentials);
+  const grpc = new ManifestClients(clusterTls);
   try {
     const leader = await cluster.waitForLeader();
     // Start at the leader so the first request is not a redirect.

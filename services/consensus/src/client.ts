@@ -21,4 +21,4 @@ export {
   type WatchedBatch,
 } from "./api/manifest-client.js";
 export type { ReplyJson } from "./api/proposer.js";
-export { type ClusterTls, channelCredentials, loadClusterTls } from "./transport/cluster-tls.js";
+export { type ClusterTls, clusterChannel, loadClusterTls } from "./transport/cluster-tls.js";

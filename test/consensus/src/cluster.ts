@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type * as grpc from "@grpc/grpc-js";
+import type { ClusterTls } from "@tessera/consensus/client";
 import { freePorts, type NatsServer, sleep, startNatsServer } from "@tessera/harness";
 import { type LinkFaults, putFaults } from "./api.js";
 import { ClusterError } from "./errors.js";
@@ -26,8 +26,8 @@ export interface StartClusterOptions {
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** How long start() waits for every peer to answer and a leader to exist (default 60 s). */
   readonly readyTimeoutMs?: number | undefined;
-  /** The credentials of its status polls: the peers' mutual TLS when extraArgs turn it on. */
-  readonly grpcCredentials?: grpc.ChannelCredentials | undefined;
+  /** The TLS of its status polls: the peers' mutual TLS when extraArgs turn it on. */
+  readonly clusterTls?: ClusterTls | undefined;
 }
 
 export interface WaitLeaderOptions {
@@ -67,9 +67,9 @@ export class ConsensusCluster {
     readonly name: string,
     readonly dir: string,
     readonly nats: NatsServer | undefined,
-    grpcCredentials: grpc.ChannelCredentials | undefined,
+    clusterTls: ClusterTls | undefined,
   ) {
-    this.grpc = new ManifestClients(grpcCredentials);
+    this.grpc = new ManifestClients(clusterTls);
   }
 
   static async start(options: StartClusterOptions): Promise<ConsensusCluster> {
@@ -83,7 +83,7 @@ export class ConsensusCluster {
       nats = options.nats;
     }
     for (let attempt = 1; ; attempt++) {
-      const cluster = new ConsensusCluster(options.name, dir, nats, options.grpcCredentials);
+      const cluster = new ConsensusCluster(options.name, dir, nats, options.clusterTls);
       cluster.ownNats = ownNats;
       try {
         await cluster.launch(options, attempt);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ProposeStream } from "@tessera/consensus";
+import { type ClusterTls, clusterChannel } from "@tessera/consensus/client";
 import { PROTO_DIR } from "@tessera/protocol";
 
 const SERVICE = "tessera.manifest.v1.Manifest";
@@ -107,16 +108,17 @@ export class ManifestClients {
   private readonly stubs = new Map<string, ManifestStub>();
   private readonly streams = new Map<string, ProposeStream>();
 
-  /** `credentials`: the peers' mutual TLS (default plaintext). */
-  constructor(
-    private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-  ) {}
+  /** `tls`: the peers' mutual TLS (default plaintext). */
+  constructor(private readonly tls?: ClusterTls | undefined) {}
 
   private stub(address: string): ManifestStub {
     let s = this.stubs.get(address);
     if (!s) {
       const C = clientConstructor();
-      s = new C(address, this.credentials, {
+      // The service's own channel settings: a peer addressed by IP is reached without DEP0123.
+      const channel = clusterChannel(address, this.tls);
+      s = new C(address, channel.credentials, {
+        ...channel.options,
         // Reconnect quickly after a peer restarts on the same port.
         "grpc.initial_reconnect_backoff_ms": 50,
         "grpc.max_reconnect_backoff_ms": 500,
