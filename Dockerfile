@@ -46,8 +46,14 @@ RUN pnpm turbo run build
 # ---- runtime -----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 
+# glibc malloc settings for the processes that move tile-sized buffers: heap-backed multi-MiB
+# buffers kept for reuse, in transparent huge pages (libs/config/src/tile-buffer-malloc.ts says
+# what each saves; `tessera dev up` sets the same; test/e2e deploy-files.test.ts keeps them equal).
 ENV NODE_ENV=production \
-    TESSERA_LOG_LEVEL=info
+    TESSERA_LOG_LEVEL=info \
+    MALLOC_MMAP_THRESHOLD_=33554432 \
+    MALLOC_TRIM_THRESHOLD_=536870912 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 
 # openssl: docker-compose.secure.yml's `secrets` service makes the cluster's CA, certificate and
 # tokens with it (cli/scripts/make-secrets.sh), as does `tessera dev up --secure`; the slim

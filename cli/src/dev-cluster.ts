@@ -33,6 +33,7 @@ import {
   natsSecurityEnv,
   natsSecurityFromEnv,
   natsSecurityIsSet,
+  withTileBufferMalloc,
 } from "@tessera/config";
 import {
   type ApiFetch,
@@ -47,18 +48,6 @@ import { restartDelay } from "./restart-policy.js";
 import { resolveApiTls } from "./security-options.js";
 
 export const DEV_STATE_FILE = "tessera-dev.json";
-
-/**
- * glibc malloc settings for processes that move tile-sized buffers (agents, storage-manager).
- * By default every multi-MiB buffer is a fresh mmap, and filling it (a 4 MiB read from the page
- * cache) pays ~1,000 page faults: measured here, 2–4 ms of system time per 4 MiB read against
- * 0.2 ms with these settings, where such buffers come from the heap and freed memory is kept
- * for the next tile instead of being unmapped. Values in the caller's environment win.
- */
-export const TILE_BUFFER_MALLOC_ENV: Readonly<Record<string, string>> = {
-  MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024),
-  MALLOC_TRIM_THRESHOLD_: String(512 * 1024 * 1024),
-};
 
 /** Where `dev up` keeps its data when --data is not given (wiped at each start). */
 export function defaultDataDir(): string {
@@ -429,7 +418,7 @@ export class DevCluster {
     const [file = command, ...argv] = [...parentDeathGuard(), command, ...args];
     const proc = spawn(file, argv, {
       stdio: ["ignore", fd, fd],
-      env: { ...TILE_BUFFER_MALLOC_ENV, ...this.serviceEnv },
+      env: withTileBufferMalloc(this.serviceEnv),
     });
     closeSync(fd);
     return proc;

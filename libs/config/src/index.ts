@@ -72,3 +72,9 @@ export {
   type ServiceFlags,
 } from "./service-flags.js";
 export { switchSetting } from "./switch.js";
+export {
+  MALLOC_HUGE_PAGES_TUNABLE,
+  missingTileBufferMalloc,
+  TILE_BUFFER_MALLOC_ENV,
+  withTileBufferMalloc,
+} from "./tile-buffer-malloc.js";

@@ -1,7 +1,12 @@
 // The agent: composes the kernel runner, storage, NATS bus, heartbeater and work loop, and owns
 // the lifecycle (start → active|standby → draining → stopped).
 import { availableParallelism, totalmem } from "node:os";
-import { certificateExpiries, type FlagFailure, readApiTlsPair } from "@tessera/config";
+import {
+  certificateExpiries,
+  type FlagFailure,
+  missingTileBufferMalloc,
+  readApiTlsPair,
+} from "@tessera/config";
 import { type Logger, reportCertificateExpiry } from "@tessera/observability";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
@@ -73,6 +78,14 @@ export class Agent {
       logger.warn(
         { reason: jsThreadRunner.fallbackReason },
         "CUDA execution provider unavailable; running on CPU",
+      );
+    }
+    const missingMalloc = process.platform === "linux" ? missingTileBufferMalloc(env) : [];
+    if (missingMalloc.length > 0) {
+      // Not a failure: the agent works without them, its tile buffers just cost more page faults.
+      logger.info(
+        { missing: missingMalloc },
+        "started without the tile-buffer malloc settings (`tessera dev up` and the image set them): more page faults per tile, see services/agent/README.md Memory",
       );
     }
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));

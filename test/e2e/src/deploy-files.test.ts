@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAgentConfig } from "@tessera/agent";
+import { TILE_BUFFER_MALLOC_ENV } from "@tessera/config";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { composeCli, ROOT, runCompose } from "./compose.test-helpers.js";
@@ -39,6 +40,20 @@ function parseFor(main: string, args: string[], env: Record<string, string>): nu
   const service = serviceOfMain(main);
   if (!service) throw new Error(`${main}: not a Tessera service entry point`);
   return parseService(service, args, env).httpPort;
+}
+
+/** The ENV of the Dockerfile's runtime stage (what every container of the image starts with). */
+function dockerfileRuntimeEnv(): Record<string, string> {
+  const text = readFileSync(join(ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
+  const runtime = text.slice(text.search(/^FROM .* AS runtime$/m));
+  const env: Record<string, string> = {};
+  for (const [, body = ""] of runtime.matchAll(/^ENV (.*)$/gm)) {
+    for (const pair of body.trim().split(/\s+/)) {
+      const eq = pair.indexOf("=");
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return env;
 }
 
 describe("deployment files", () => {
@@ -78,6 +93,16 @@ describe("deployment files", () => {
   it("a bad flag in a compose command would be caught by the same parsers", () => {
     const agent = tessera.find((t) => t.name === "agent-1");
     expect(() => parseFor(agent!.main, [...agent!.args, "--http", "9500"], {})).toThrow(/--http/);
+  });
+
+  it("the image starts every process with the tile-buffer malloc settings, and compose keeps them", () => {
+    expect(dockerfileRuntimeEnv()).toMatchObject(TILE_BUFFER_MALLOC_ENV);
+    for (const t of tessera) {
+      const overridden = Object.keys(t.service.environment ?? {}).filter(
+        (name) => name in TILE_BUFFER_MALLOC_ENV,
+      );
+      expect(overridden, t.name).toEqual([]);
+    }
   });
 
   it("Prometheus scrapes every Tessera service on its --http port", () => {

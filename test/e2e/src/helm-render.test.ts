@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TILE_BUFFER_MALLOC_ENV } from "@tessera/config";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
 import { parseService, serviceOfMain, type TesseraService } from "./service-config.test-helpers.js";
@@ -211,6 +212,11 @@ describe.skipIf(!canRender)("helm chart (rendered by Helm's template engine)", (
     }
     const standby = all.find((s) => s.workload.metadata.name.endsWith("standby"));
     expect(standby?.config.standby).toBe(true);
+    // The image's tile-buffer malloc settings (Dockerfile ENV) reach every container unchanged.
+    for (const s of all) {
+      const overridden = Object.keys(s.env).filter((name) => name in TILE_BUFFER_MALLOC_ENV);
+      expect(overridden, s.service).toEqual([]);
+    }
   });
 
   it("secured: every service serves HTTPS, the token guards the peers' and the outputs API", () => {
