@@ -33,7 +33,7 @@ describe("withTileBufferMalloc", () => {
 
 describe("missingTileBufferMalloc", () => {
   it("names each setting a process started without; another value is a choice, not missing", () => {
-    expect(missingTileBufferMalloc({})).toEqual(
+    expect(missingTileBufferMalloc({}, "linux")).toEqual(
       Object.entries(TILE_BUFFER_MALLOC_ENV).map(([name, value]) => `${name}=${value}`),
     );
     expect(missingTileBufferMalloc(withTileBufferMalloc({}))).toEqual([]);
@@ -47,6 +47,7 @@ describe("missingTileBufferMalloc", () => {
     expect(
       missingTileBufferMalloc({ ...TILE_BUFFER_MALLOC_ENV, GLIBC_TUNABLES: "glibc.cpu.x=1" }),
     ).toEqual([`GLIBC_TUNABLES=${MALLOC_HUGE_PAGES_TUNABLE}`]);
+    expect(missingTileBufferMalloc({}, "darwin")).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@
  * glibc malloc settings for the processes that move tile-sized buffers (agents, storage-manager).
  * glibc reads them from the environment when a process starts, so whoever starts the process sets
  * them: `tessera dev up` (cli/src/dev-cluster.ts), the image's ENV (Dockerfile, for Compose and
- * Helm); an agent started by hand says at start which are missing.
+ * Helm); an agent or storage-manager started by hand says at start which are missing.
  *
  * Why, measured on the 2-vCPU VM this is built on (services/agent/README.md, "Memory"):
  * - By default every multi-MiB buffer is a fresh mmap, and filling it (a read from the page cache)
@@ -45,11 +45,14 @@ export function withTileBufferMalloc(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv 
 
 /**
  * The tile-buffer settings this process was started without, as `NAME=value` (empty when all
- * are there). A variable set to another value counts as the operator's choice, not as missing.
+ * are there, and off Linux, where glibc is not the allocator). A variable set to another value
+ * counts as the operator's choice, not as missing.
  */
 export function missingTileBufferMalloc(
   env: Readonly<Record<string, string | undefined>>,
+  platform: NodeJS.Platform = process.platform,
 ): string[] {
+  if (platform !== "linux") return [];
   const missing: string[] = [];
   for (const [name, value] of Object.entries(TILE_BUFFER_MALLOC_ENV)) {
     const given = env[name];

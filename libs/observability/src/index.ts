@@ -26,3 +26,4 @@ export {
   type MetricsRegistryOptions,
   metricName,
 } from "./metrics.js";
+export { reportTileBufferMalloc } from "./tile-buffer-malloc.js";

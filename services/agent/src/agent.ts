@@ -7,7 +7,11 @@ import {
   missingTileBufferMalloc,
   readApiTlsPair,
 } from "@tessera/config";
-import { type Logger, reportCertificateExpiry } from "@tessera/observability";
+import {
+  type Logger,
+  reportCertificateExpiry,
+  reportTileBufferMalloc,
+} from "@tessera/observability";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { AgentConfig } from "./config.js";
 import { DirectReporter } from "./direct-reporter.js";
@@ -80,14 +84,7 @@ export class Agent {
         "CUDA execution provider unavailable; running on CPU",
       );
     }
-    const missingMalloc = process.platform === "linux" ? missingTileBufferMalloc(env) : [];
-    if (missingMalloc.length > 0) {
-      // Not a failure: the agent works without them, its tile buffers just cost more page faults.
-      logger.info(
-        { missing: missingMalloc },
-        "started without the tile-buffer malloc settings (`tessera dev up` and the image set them): more page faults per tile, see services/agent/README.md Memory",
-      );
-    }
+    reportTileBufferMalloc(logger, missingTileBufferMalloc(env));
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
     let loop: WorkLoop | undefined;
     const runningCount = () => loop?.runningTasks().length ?? 0;

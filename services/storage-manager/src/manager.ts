@@ -13,6 +13,7 @@ import {
   bearerVerifier,
   certificateExpiries,
   type FlagFailure,
+  missingTileBufferMalloc,
   OPEN_HTTP_PATHS,
   readApiTlsPair,
   readApiToken,
@@ -26,7 +27,11 @@ import {
   type NatsConnection,
   provisionStreams,
 } from "@tessera/messaging";
-import { type Logger, reportCertificateExpiry } from "@tessera/observability";
+import {
+  type Logger,
+  reportCertificateExpiry,
+  reportTileBufferMalloc,
+} from "@tessera/observability";
 import { CMD_STREAM, decodeManifestEventBatch, EVENTS_STREAM } from "@tessera/protocol";
 import { createObjectStore, type ObjectStore, storageConfigFromSpec } from "@tessera/storage";
 import type { StorageManagerConfig } from "./config.js";
@@ -180,6 +185,7 @@ export class StorageManager {
     const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createServer();
     const manager = new StorageManager(config, log, nc, store, proposer, server, authorize);
     reportCertificateExpiry(manager.metrics.registry, log, certificates);
+    reportTileBufferMalloc(log, missingTileBufferMalloc(env));
     server.on("request", (req, res) => {
       manager.handleHttp(req, res).catch((err: unknown) => {
         log.error({ err }, "http handler failed");
