@@ -44,7 +44,7 @@ export function serverCredentials(tls: ClusterTls | undefined): grpc.ServerCrede
 }
 
 /** The client side: the server's certificate must chain to the CA; ours is presented. */
-export function channelCredentials(tls: ClusterTls | undefined): grpc.ChannelCredentials {
+function channelCredentials(tls: ClusterTls | undefined): grpc.ChannelCredentials {
   return tls
     ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert)
     : grpc.credentials.createInsecure();
