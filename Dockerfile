@@ -13,10 +13,12 @@
 # node_modules/.pnpm inside the workspace, and libs/protocol/proto/*.proto is read at run time
 # next to its dist/. Needs BuildKit (the default of Docker 23+ and of `docker compose`).
 
-# Node 22 (LTS): Node 20 reached its end of life in April 2026, and the AWS SDK warns that its
-# releases after January 2027 need Node >= 22. The code also runs on Node >= 20.10 (package.json
-# "engines"; the development machine and CI run 20). Override with --build-arg NODE_IMAGE=...
-ARG NODE_IMAGE=node:22-bookworm-slim
+# Node 24 (LTS, maintained until April 2028): Node 20 reached its end of life in April 2026 and
+# Node 22's ends in April 2027. The code also runs on Node >= 20.10 (package.json "engines"; the
+# development machine runs 20). CI runs every suite on this machine's Node and, on the major named
+# here, the demo plus the unit suites that handle buffers and files (.ci/image-node: Node from the
+# npm registry, no Docker engine). Override with --build-arg NODE_IMAGE=...
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build -------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

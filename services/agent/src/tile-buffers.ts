@@ -51,14 +51,16 @@ export class TileBufferPool {
       return reused;
     }
     this.stats.allocated++;
-    // allocUnsafe: callers overwrite every byte (see the header), so zeroing would be wasted.
-    return Buffer.allocUnsafe(bytes);
+    // Unzeroed: callers overwrite every byte (see the header). allocUnsafeSlow, not allocUnsafe:
+    // the buffer must own its whole ArrayBuffer to be poolable (give), and allocUnsafe carves
+    // sizes below Buffer.poolSize / 2 out of a shared slab (8 KiB before Node 24, 64 KiB since).
+    return Buffer.allocUnsafeSlow(bytes);
   }
 
   /** @internal used by TileBufferLease */
   give(buffer: Uint8Array): void {
     const bytes = buffer.byteLength;
-    // Buffer.allocUnsafe below 4 KiB may share a slab with other allocations: never pool those.
+    // A buffer sharing its ArrayBuffer (a slab of Buffer.allocUnsafe) is never pooled.
     if (bytes === 0 || buffer.byteOffset !== 0 || buffer.buffer.byteLength !== bytes) return;
     let list = this.free.get(bytes);
     if (!list) {
