@@ -661,7 +661,7 @@ describe("consensus cluster (3 processes, real nats-server)", () => {
       "feature level 2 on every peer",
       async () => {
         const now = await levels().catch(() => undefined);
-        return now !== undefined && now.every((x) => x.cluster === 2);
+        return now?.every((x) => x.cluster === 2) === true;
       },
       30_000,
       200,
