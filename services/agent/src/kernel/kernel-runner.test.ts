@@ -1,6 +1,13 @@
+import { execFile } from "node:child_process";
+import { basename } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { AgentErrorCode } from "../errors.js";
-import { KernelRunner, probeCuda } from "./kernel-runner.js";
+import { KernelRunner, missingCudaProviderLibraries, probeCuda } from "./kernel-runner.js";
+
+const execFileAsync = promisify(execFile);
+/** The compiled module, as a started agent loads it. */
+const DIST_RUNNER = new URL("../../dist/kernel/kernel-runner.js", import.meta.url);
 
 function referenceGemm(a: Float32Array, b: Float32Array, t: number): Float64Array {
   const c = new Float64Array(t * t);
@@ -87,5 +94,23 @@ describe("KernelRunner (CPU)", () => {
     runners.push(auto);
     expect(auto.executionProvider).toBe("cpu");
     expect(auto.fallbackReason).toBeTruthy();
+  });
+
+  it("without the CUDA provider files, says which are missing and ORT prints no error", async () => {
+    const missing = missingCudaProviderLibraries();
+    if (missing.length === 0) return; // a CUDA-enabled install: the probe above loaded or tried it
+    // A fresh process, as an agent starts: ORT's own stderr is what an operator would see.
+    const probe = `import { probeCuda } from ${JSON.stringify(DIST_RUNNER.href)};
+      console.log(JSON.stringify(await probeCuda()));`;
+    const { stdout, stderr } = await execFileAsync(process.execPath, [
+      "--input-type=module",
+      "-e",
+      probe,
+    ]);
+    const result = JSON.parse(stdout) as { ok: boolean; reason: string };
+    expect(result.ok).toBe(false);
+    expect(result.reason).toContain("the CUDA provider is not installed");
+    for (const path of missing) expect(result.reason).toContain(basename(path));
+    expect(stderr).not.toMatch(/onnxruntime/i);
   });
 });

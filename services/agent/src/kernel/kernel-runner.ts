@@ -1,6 +1,9 @@
 // Runs the Map (GEMM) and Reduce (fixed-order sum) tile kernels through onnxruntime-node.
 // Sessions are created from in-memory model bytes and cached per (kind, tile, fan-in), so a
 // long-running agent pays session creation once per shape.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { basename, dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { AgentError, AgentErrorCode } from "../errors.js";
 import {
@@ -57,6 +60,13 @@ let cudaProbe: Promise<CudaProbe> | undefined;
 
 async function runCudaProbe(): Promise<CudaProbe> {
   disableOrtTelemetryUnlessAllowed();
+  const missing = missingCudaProviderLibraries();
+  if (missing.length > 0) {
+    return {
+      ok: false,
+      reason: `the CUDA provider is not installed (no ${missing.map((p) => basename(p)).join(" or ")} in ${dirname(missing[0] ?? "")}: onnxruntime-node's install script downloads it only where it can, and ONNXRUNTIME_NODE_INSTALL=skip skips it)`,
+    };
+  }
   try {
     const session = await ort.InferenceSession.create(buildMatMulModel(16), {
       executionProviders: ["cuda"],
@@ -69,6 +79,29 @@ async function runCudaProbe(): Promise<CudaProbe> {
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/**
+ * ORT loads its CUDA provider from the directory of its own library, where onnxruntime-node's
+ * install script puts it when it downloaded the CUDA build. Where those files are absent the probe
+ * cannot succeed, and trying anyway makes ORT print an error line to stderr at every start of a
+ * CPU agent (its provider bridge logs before any session option applies): name what is missing
+ * instead. Only on Linux, where the file names are known; elsewhere, and when the package's layout
+ * is not the expected one, the probe just runs.
+ */
+export function missingCudaProviderLibraries(): string[] {
+  if (process.platform !== "linux") return [];
+  let dir: string;
+  try {
+    const pkg = dirname(createRequire(import.meta.url).resolve("onnxruntime-node/package.json"));
+    dir = join(pkg, "bin", "napi-v6", process.platform, process.arch);
+  } catch {
+    return [];
+  }
+  if (!existsSync(join(dir, "onnxruntime_binding.node"))) return [];
+  return ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"]
+    .map((name) => join(dir, name))
+    .filter((path) => !existsSync(path));
 }
 
 /** Filled in by a kernel call for its caller's timings. */
