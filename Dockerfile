@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image for every Tessera process: consensus peers, scheduler, storage-manager, agents and
 # the `tessera` CLI. docker-compose.yml and the Helm chart (helm/tessera) pick the process with
 # the container command, e.g.
@@ -11,7 +9,10 @@
 # The workspace is built as a whole (pnpm + turbo, exactly as `npm test` builds it) and the whole
 # /app tree is copied into the runtime stage: pnpm's node_modules are symlinks into
 # node_modules/.pnpm inside the workspace, and libs/protocol/proto/*.proto is read at run time
-# next to its dist/. Needs BuildKit (the default of Docker 23+ and of `docker compose`).
+# next to its dist/. Needs BuildKit (the default of Docker 23+ and of `docker compose`; Docker
+# 20.10 with DOCKER_BUILDKIT=1). No `# syntax=` line: the engine's built-in Dockerfile frontend has
+# everything used here (RUN --mount=type=cache), so a build pulls nothing but the base image and
+# works on a host that reaches only a mirror of it (deploy/compose-offline).
 
 # Node 24 (LTS, maintained until April 2028): Node 20 reached its end of life in April 2026 and
 # Node 22's ends in April 2027. The code also runs on Node >= 20.10 (package.json "engines"; the
@@ -44,6 +45,16 @@ RUN --mount=type=cache,id=tessera-pnpm-store,target=/pnpm/store \
     pnpm install --frozen-lockfile --store-dir /pnpm/store
 
 RUN pnpm turbo run build
+
+# What the runtime stage copies needs neither the development tools (TypeScript, Biome, turbo,
+# vitest, esbuild: ~200 MiB) nor onnxruntime-node's binaries for macOS and Windows (~220 MiB):
+# link production dependencies only, afresh from the store (offline; `install --prod` over the
+# full tree unlinks the others but leaves them in node_modules/.pnpm), and drop those binaries.
+RUN --mount=type=cache,id=tessera-pnpm-store,target=/pnpm/store \
+    find . -name node_modules -type d -prune -exec rm -rf {} + \
+ && pnpm install --prod --frozen-lockfile --offline --store-dir /pnpm/store \
+ && rm -rf node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v6/darwin \
+           node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v6/win32
 
 # ---- runtime -----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -205,10 +205,7 @@ CA); nothing for what is not set. Each line starts with a newline: use with `| i
 {{- end }}
 {{- include "tessera.apiToken.env" . }}
 {{- include "tessera.apiTls.env" . }}
-{{- if and .Values.consensus.apiTls.secret .Values.consensus.apiTls.caKey }}
-- name: TESSERA_API_CA
-  value: /var/run/secrets/tessera/api-tls/{{ .Values.consensus.apiTls.caKey }}
-{{- end }}
+{{- include "tessera.apiCa.env" . }}
 {{- end -}}
 
 {{/* Their volumeMounts (each line starting with a newline; nothing when none is set). */}}
@@ -249,6 +246,17 @@ Secret's tls.crt/tls.key (--api-tls-cert/-key). Each line starts with a newline.
   value: /var/run/secrets/tessera/api-tls/tls.crt
 - name: TESSERA_API_TLS_KEY
   value: /var/run/secrets/tessera/api-tls/tls.key
+{{- end }}
+{{- end -}}
+
+{{/*
+TESSERA_API_CA: the CA the `tessera` CLI (and the scheduler) trust for the peers' HTTPS, when
+consensus.apiTls.caKey names it; used where the CLI runs (`kubectl exec … -- tessera …`).
+*/}}
+{{- define "tessera.apiCa.env" -}}
+{{- if and .Values.consensus.apiTls.secret .Values.consensus.apiTls.caKey }}
+- name: TESSERA_API_CA
+  value: /var/run/secrets/tessera/api-tls/{{ .Values.consensus.apiTls.caKey }}
 {{- end }}
 {{- end -}}
 

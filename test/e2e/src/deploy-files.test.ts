@@ -105,6 +105,17 @@ describe("deployment files", () => {
     }
   });
 
+  it("every Tessera container has the storage settings, so `tessera verify` works in any", () => {
+    // verify reads the job's outputs itself; the README runs the CLI in consensus-1.
+    const storage = Object.entries(compose.services["storage-manager"]?.environment ?? {}).filter(
+      ([name]) => /^(TESSERA_(S3|GCS)_|AWS_|GOOGLE_)/.test(name),
+    );
+    expect(storage.map(([name]) => name)).toContain("TESSERA_S3_ENDPOINT");
+    for (const t of tessera) {
+      expect(t.service.environment, t.name).toMatchObject(Object.fromEntries(storage));
+    }
+  });
+
   it("Prometheus scrapes every Tessera service on its --http port", () => {
     const prom = readYaml("deploy/prometheus/prometheus.yml") as {
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];

@@ -230,6 +230,10 @@ describe.skipIf(!canRender)("helm chart (rendered by Helm's template engine)", (
     expect(by("consensus").clusterTls).toBeDefined();
     expect(by("consensus").apiTokenFile).toBe("/var/run/secrets/tessera/api-token/token");
     expect(by("storage-manager").apiTokenFile).toBe("/var/run/secrets/tessera/api-token/token");
+    // `tessera verify` runs in the storage-manager's pod (NOTES.txt), where the storage credentials
+    // are: its CLI reaches the peers over HTTPS trusting the Secret's CA.
+    const storageManager = all.find((s) => s.service === "storage-manager");
+    expect(storageManager?.env.TESSERA_API_CA).toBe("/var/run/secrets/tessera/api-tls/ca.crt");
     // The scheduler reaches the peers over mutual TLS and HTTPS, trusting the Secret's CA.
     expect(by("scheduler")).toMatchObject({
       apiCaFile: "/var/run/secrets/tessera/api-tls/ca.crt",

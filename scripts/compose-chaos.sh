@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Chaos on a running compose stack (docker-compose.yml, optionally with the secure and offline
+# overrides): one undisturbed exact-mode matmul, then the same job while the consensus leader is
+# SIGKILLed twice, an agent once and a NATS node once. Every kill is of the container's main
+# process from the host, i.e. a crash that Docker's restart policy answers (`docker kill` would
+# count as a deliberate stop and leave the container down). Prints one JSON object; exits 1 unless
+# both jobs verify with the same digest and `tessera verify` of the chaos job in consensus-1
+# agrees.
+#
+#   scripts/compose-chaos.sh -f docker-compose.yml [-f docker-compose.secure.yml] …
+#
+# Needs a Linux Docker host (the containers' processes visible to `kill`, as root) and Node on
+# the host to read the CLI's JSON. N and TILE (default 6144 and 512) size the job.
+set -euo pipefail
+if docker compose version >/dev/null 2>&1; then DC=(docker compose); else DC=(docker-compose); fi
+DC+=("$@")
+N="${N:-6144}"
+TILE="${TILE:-512}"
+CLI_FROM=scheduler-2 # a container this script never kills
+
+CLI_CONTAINER="$("${DC[@]}" ps -q "$CLI_FROM")"
+cli() { docker exec "$CLI_CONTAINER" tessera "$@"; } # docker exec: ~10× quicker than compose v1's
+field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s.trim().split("\n").pop())[process.argv[1]];console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
+pid_of() { docker inspect -f '{{.State.Pid}}' "$("${DC[@]}" ps -q "$1")"; }
+restarts_of() { docker inspect -f '{{.RestartCount}}' "$("${DC[@]}" ps -q "$1")"; }
+now_ms() { date +%s%3N; }
+KILLS=()
+crash() { # service
+  local pid; pid="$(pid_of "$1")"
+  kill -9 "$pid"
+  KILLS+=("{\"service\":\"$1\",\"pid\":$pid,\"atMs\":$(($(now_ms) - START_MS))}")
+}
+
+submit=(job submit matmul --n "$N" --tile "$TILE" --mode exact --wait --json)
+calm="$(cli "${submit[@]}")"
+
+START_MS="$(now_ms)"
+cli "${submit[@]}" > "${TMPDIR:-/tmp}/compose-chaos.$$" &
+JOB=$!
+sleep 2; crash "consensus-$(cli cluster status --json | field leader)"
+sleep 2; crash agent-1
+sleep 2; crash "consensus-$(cli cluster status --json | field leader)"
+crash nats-2
+wait "$JOB"
+chaos="$(cat "${TMPDIR:-/tmp}/compose-chaos.$$")"; rm -f "${TMPDIR:-/tmp}/compose-chaos.$$"
+
+# The job's outputs read back in consensus-1 (restarted, maybe), not where the job was watched.
+verify="$("${DC[@]}" exec -T consensus-1 tessera verify "$(echo "$chaos" | field jobId)" --json)"
+
+restarts=""
+for s in consensus-1 consensus-2 consensus-3 agent-1 nats-2; do
+  restarts+="${restarts:+,}\"$s\":$(restarts_of "$s")"
+done
+ok=true
+for j in "$calm" "$chaos"; do
+  [[ "$(echo "$j" | field verified)" == true ]] || ok=false
+done
+[[ "$(echo "$calm" | field digest)" == "$(echo "$chaos" | field digest)" ]] || ok=false
+[[ "$(echo "$verify" | field verified)" == true ]] || ok=false
+[[ "$(echo "$verify" | field digest)" == "$(echo "$chaos" | field digest)" ]] || ok=false
+kills="$(IFS=,; echo "${KILLS[*]}")"
+echo "{\"ok\":$ok,\"undisturbed\":$calm,\"chaos\":$chaos,\"kills\":[$kills],\"restarts\":{$restarts},\"verify\":$verify}"
+$ok
