@@ -27,9 +27,10 @@ function target(): Target | undefined {
   return socketPath ? { socketPath } : undefined;
 }
 
-function ping(t: Target, timeoutMs: number): Promise<boolean> {
+/** Does the engine answer GET `path` with 200? false on any error or after `timeoutMs`. */
+function answersOk(t: Target, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ ...t, path: "/_ping", method: "GET", timeout: timeoutMs }, (res) => {
+    const req = request({ ...t, path, method: "GET", timeout: timeoutMs }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -47,7 +48,17 @@ let cached: Promise<boolean> | undefined;
 export function dockerReachable(timeoutMs = 300): Promise<boolean> {
   if (!cached) {
     const t = target();
-    cached = t ? ping(t, timeoutMs) : Promise.resolve(false);
+    cached = t ? answersOk(t, "/_ping", timeoutMs) : Promise.resolve(false);
   }
   return cached;
+}
+
+/**
+ * Does a reachable engine already hold `image` (e.g. "nats:2.10")? An engine without it may be
+ * unable to pull it (no registry reachable), which would fail every suite that needs it.
+ */
+export async function dockerHasImage(image: string, timeoutMs = 1_000): Promise<boolean> {
+  const t = target();
+  if (!t || !(await dockerReachable())) return false;
+  return answersOk(t, `/images/${image}/json`, timeoutMs);
 }

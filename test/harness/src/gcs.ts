@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { GenericContainer, type StartedTestContainer, Wait } from "testcontainers";
-import { dockerReachable } from "./docker-detect.js";
+import { dockerHasImage, dockerReachable } from "./docker-detect.js";
 import { HarnessError } from "./errors.js";
 
 /** A fake-gcs-server container with one bucket. */
@@ -16,11 +16,12 @@ export const FAKE_GCS_IMAGE = "fsouza/fake-gcs-server:1.52.2";
 
 /** Why startFakeGcs() returned null; tests print it as their skip reason. */
 export const FAKE_GCS_UNAVAILABLE =
-  "no Docker engine reachable: fake-gcs-server needs testcontainers";
+  "no Docker engine reachable, or it has no fake-gcs-server image and cannot pull one: fake-gcs-server needs testcontainers";
 
 /**
  * Starts fsouza/fake-gcs-server with testcontainers when a Docker engine answers; returns null
- * at once (never hangs) when none does, so suites can skip with FAKE_GCS_UNAVAILABLE.
+ * at once (never hangs) when none does, or when the engine lacks the image and its pull fails
+ * (no registry reachable), so suites can skip with FAKE_GCS_UNAVAILABLE.
  */
 export async function startFakeGcs(options: { bucket?: string } = {}): Promise<FakeGcs | null> {
   if (!(await dockerReachable())) return null;
@@ -33,6 +34,7 @@ export async function startFakeGcs(options: { bucket?: string } = {}): Promise<F
       .withWaitStrategy(Wait.forListeningPorts())
       .start();
   } catch (err) {
+    if (!(await dockerHasImage(FAKE_GCS_IMAGE))) return null; // the pull failed
     throw new HarnessError(
       "TESSERA_E_HARNESS_START",
       `fake-gcs-server did not start: ${(err as Error).message}`,

@@ -104,7 +104,14 @@ async function startContainer(
   const [port, monitorPort] = (await freePorts(2)) as [number, number];
   let builder = new tc.GenericContainer(NATS_IMAGE)
     .withExposedPorts({ container: 4222, host: port }, { container: 8222, host: monitorPort })
-    .withCommand([...(jetstream ? ["-js", "-sd", STORE] : []), "-n", name, "-m", "8222", ...args])
+    .withCommand([
+      ...(jetstream ? ["-js", "-sd", STORE] : []),
+      ...["-n", name, "-m", "8222", ...args],
+      // Clients run on the host: a cluster node would otherwise advertise its container IPs,
+      // and a client reconnecting to a killed node's IP waits out its whole connect timeout
+      // (20 s) instead of being refused at once on the freed host port.
+      ...["--client_advertise", `127.0.0.1:${port}`],
+    ])
     .withWaitStrategy(tc.Wait.forListeningPorts());
   if (network) builder = builder.withNetworkMode(network.getName()).withNetworkAliases(name);
   return { started: await builder.start(), port, monitorPort };
