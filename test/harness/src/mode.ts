@@ -20,6 +20,14 @@ export async function resolveMode(explicit?: HarnessMode): Promise<HarnessMode> 
       `TESSERA_HARNESS=${JSON.stringify(env)}: must be "process" or "containers"`,
     );
   }
+  autoMode ??= decideAutoMode();
+  return autoMode;
+}
+
+/** Decided once per process, as dockerReachable() is: every server a suite starts asks. */
+let autoMode: Promise<HarnessMode> | undefined;
+
+async function decideAutoMode(): Promise<HarnessMode> {
   if (!(await dockerReachable())) return "process";
   if (await dockerHasImage(NATS_IMAGE)) return "containers";
   return natsServerRuns() ? "process" : "containers";
