@@ -4,25 +4,45 @@
 # SIGKILLed twice, an agent once and a NATS node once. Every kill is of the container's main
 # process from the host, i.e. a crash that Docker's restart policy answers (`docker kill` would
 # count as a deliberate stop and leave the container down). Prints one JSON object; exits 1 unless
-# both jobs verify with the same digest and `tessera verify` of the chaos job in consensus-1
-# agrees.
+# both jobs verify with the same digest and `tessera verify` of the chaos job in another
+# container (consensus-1) agrees.
 #
 #   scripts/compose-chaos.sh -f docker-compose.yml [-f docker-compose.secure.yml] …
+#   scripts/compose-chaos.sh --standin    # the Helm chart's pods of deploy/helm-offline/run.sh
+#
+# With --standin, consensus-N is the pod tessera-consensus-<N-1>, nats-N tessera-nats-<N-1>,
+# agent-1 the first agent pod by name, and the CLI (and `verify`, which needs the storage
+# credentials the chart gives only there) runs in the storage-manager's pod.
 #
 # Needs a Linux Docker host (the containers' processes visible to `kill`, as root) and Node on
 # the host to read the CLI's JSON. N and TILE (default 6144 and 512) size the job.
 set -euo pipefail
-if docker compose version >/dev/null 2>&1; then DC=(docker compose); else DC=(docker-compose); fi
-DC+=("$@")
 N="${N:-6144}"
 TILE="${TILE:-512}"
-CLI_FROM=scheduler-2 # a container this script never kills
+if [[ "${1:-}" == "--standin" ]]; then
+  container_of() { # service name as in docker-compose.yml → pod (container) name
+    case "$1" in
+      consensus-* | nats-*) echo "tessera-${1%-*}-$((${1##*-} - 1))" ;;
+      agent-*) docker ps --filter label=app.kubernetes.io/component=agent --format '{{.Names}}' |
+        sort | sed -n "${1#agent-}p" ;;
+    esac
+  }
+  CLI_CONTAINER="$(docker ps --filter label=app.kubernetes.io/component=storage-manager \
+    --format '{{.Names}}' | head -1)"
+  VERIFY_CONTAINER="$CLI_CONTAINER"
+else
+  if docker compose version >/dev/null 2>&1; then DC=(docker compose); else DC=(docker-compose); fi
+  DC+=("$@")
+  container_of() { "${DC[@]}" ps -q "$1"; }
+  CLI_CONTAINER="$(container_of scheduler-2)" # a container this script never kills
+  # The job's outputs read back in consensus-1 (restarted, maybe), not where it was watched.
+  VERIFY_CONTAINER="$(container_of consensus-1)"
+fi
 
-CLI_CONTAINER="$("${DC[@]}" ps -q "$CLI_FROM")"
 cli() { docker exec "$CLI_CONTAINER" tessera "$@"; } # docker exec: ~10× quicker than compose v1's
 field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s.trim().split("\n").pop())[process.argv[1]];console.log(typeof v==="object"?JSON.stringify(v):v)})' "$1"; }
-pid_of() { docker inspect -f '{{.State.Pid}}' "$("${DC[@]}" ps -q "$1")"; }
-restarts_of() { docker inspect -f '{{.RestartCount}}' "$("${DC[@]}" ps -q "$1")"; }
+pid_of() { docker inspect -f '{{.State.Pid}}' "$(container_of "$1")"; }
+restarts_of() { docker inspect -f '{{.RestartCount}}' "$(container_of "$1")"; }
 now_ms() { date +%s%3N; }
 KILLS=()
 crash() { # service
@@ -44,8 +64,7 @@ crash nats-2
 wait "$JOB"
 chaos="$(cat "${TMPDIR:-/tmp}/compose-chaos.$$")"; rm -f "${TMPDIR:-/tmp}/compose-chaos.$$"
 
-# The job's outputs read back in consensus-1 (restarted, maybe), not where the job was watched.
-verify="$("${DC[@]}" exec -T consensus-1 tessera verify "$(echo "$chaos" | field jobId)" --json)"
+verify="$(docker exec "$VERIFY_CONTAINER" tessera verify "$(echo "$chaos" | field jobId)" --json)"
 
 restarts=""
 for s in consensus-1 consensus-2 consensus-3 agent-1 nats-2; do

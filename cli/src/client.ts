@@ -155,6 +155,8 @@ export class ClusterClient {
     const deadline = startedAt + this.retryForMs;
     const failures = new Map<string, string>();
     let last: HttpResult | undefined;
+    // Some peer answered (if only with a redirect to a leader that did not): the cluster runs.
+    let answered = false;
     for (let round = 0; ; round++) {
       const order = [
         ...(this.preferred ? [this.preferred] : []),
@@ -181,6 +183,7 @@ export class ClusterClient {
             failures.set(base, why);
             break;
           }
+          answered = true;
           const text = await res.text();
           let parsed: unknown = text;
           try {
@@ -210,14 +213,21 @@ export class ClusterClient {
         }
       }
       // Refused connections everywhere: nothing is running, so give up sooner than when a peer
-      // answered "no leader yet" (an election takes a second or two).
-      if (Date.now() >= (last ? deadline : Math.min(deadline, startedAt + 2_000))) break;
+      // answered "no leader yet" or pointed at a leader that is gone (the followers name it
+      // until they elect another: a second or two).
+      const running = last !== undefined || answered;
+      if (Date.now() >= (running ? deadline : Math.min(deadline, startedAt + 2_000))) break;
       await sleep(Math.min(1_000, 100 * 2 ** round));
     }
     if (last) {
       throw new CliError(`the cluster did not answer ${method} ${path}: ${apiErrorMessage(last)}`);
     }
     const tried = [...failures.entries()].map(([s, why]) => `${s} (${why})`).join(", ");
+    if (answered) {
+      throw new CliError(
+        `the cluster did not answer ${method} ${path}: its peers sent it to a leader that did not answer; tried ${tried}`,
+      );
+    }
     throw new CliError(
       `no Tessera server answered ${method} ${path}; tried ${tried || this.servers.join(", ")}. ` +
         "Start one with `tessera dev up` or pass --server URL of a consensus peer.",

@@ -8,7 +8,8 @@
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o helm-render ./deploy/helm-render
 //
-// Usage: helm-render CHART_DIR [VALUES.yaml ...] > manifests.yaml
+// Usage: helm-render [--name RELEASE] [--namespace NS] CHART_DIR [VALUES.yaml ...] > manifests.yaml
+// (release "rel" in namespace "ns" unless named, as `helm template RELEASE --namespace NS`).
 // Each template's output follows a `# Source: <chart>/templates/<file>` line; NOTES.txt's text
 // comes first, after `# NOTES`. A template that fails or renders invalid YAML exits 1 naming it.
 package main
@@ -112,13 +113,23 @@ func readYaml(path string) map[string]interface{} {
 }
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: helm-render CHART_DIR [VALUES.yaml ...]")
+	release, namespace := "rel", "ns"
+	args := os.Args[1:]
+	for len(args) >= 2 && (args[0] == "--name" || args[0] == "--namespace") {
+		if args[0] == "--name" {
+			release = args[1]
+		} else {
+			namespace = args[1]
+		}
+		args = args[2:]
+	}
+	if len(args) < 1 {
+		fmt.Fprintln(os.Stderr, "usage: helm-render [--name RELEASE] [--namespace NS] CHART_DIR [VALUES.yaml ...]")
 		os.Exit(2)
 	}
-	chart := os.Args[1]
+	chart := args[0]
 	values := readYaml(filepath.Join(chart, "values.yaml"))
-	for _, f := range os.Args[2:] {
+	for _, f := range args[1:] {
 		values = merge(values, readYaml(f))
 	}
 	meta := readYaml(filepath.Join(chart, "Chart.yaml"))
@@ -181,7 +192,7 @@ func main() {
 				"Name": meta["name"], "Version": meta["version"], "AppVersion": meta["appVersion"],
 			},
 			"Release": map[string]interface{}{
-				"Name": "rel", "Namespace": "ns", "Service": "Helm", "IsInstall": true,
+				"Name": release, "Namespace": namespace, "Service": "Helm", "IsInstall": true,
 			},
 			"Template": map[string]interface{}{"Name": name, "BasePath": chartName + "/templates"},
 		}

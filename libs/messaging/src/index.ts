@@ -50,4 +50,5 @@ export {
   publishWithDedup,
   WRONG_LAST_SEQUENCE,
 } from "./publish.js";
+export { isTransientApiError, jetstreamManagerWhenReady } from "./transient.js";
 export type { WorkContext } from "./work-context.js";

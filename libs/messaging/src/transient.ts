@@ -1,5 +1,10 @@
-import { JetStreamApiError } from "@nats-io/jetstream";
-import { NoRespondersError, RequestError, TimeoutError } from "@nats-io/nats-core";
+import { JetStreamApiError, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import {
+  type NatsConnection,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+} from "@nats-io/nats-core";
 
 /** JetStream's "system temporarily unavailable" (no meta leader yet, e.g. right after start). */
 const JS_TEMPORARILY_UNAVAILABLE = 10008;
@@ -32,4 +37,17 @@ export async function withTransientRetry<T>(fn: () => Promise<T>, budgetMs = 30_
       await new Promise((r) => setTimeout(r, waitMs));
     }
   }
+}
+
+/**
+ * The JetStream manager once the JetStream API answers. `jetstreamManager` first asks for the
+ * account's JetStream info, which times out while a cluster that started with this process
+ * elects its meta leader (every pod of a Helm install starts at once): that one request used to
+ * end an agent's start, and left a consensus peer without ingestion for good.
+ */
+export function jetstreamManagerWhenReady(
+  nc: NatsConnection,
+  budgetMs?: number,
+): Promise<JetStreamManager> {
+  return withTransientRetry(() => jetstreamManager(nc), budgetMs);
 }

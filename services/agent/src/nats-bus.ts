@@ -10,7 +10,7 @@ import {
   InterimReplies,
   type JetStreamClient,
   jetstream,
-  jetstreamManager,
+  jetstreamManagerWhenReady,
   type NatsConnection,
   nextWithDeadline,
   provisionStreams,
@@ -83,7 +83,7 @@ export class AgentBus {
 
   /** Creates the CMD and WORK streams and the pool consumer unless they exist already. */
   async provision(): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
+    const jsm = await jetstreamManagerWhenReady(this.nc);
     await provisionStreams(jsm, {
       replicas: this.opts.replicas,
       streams: [CMD_STREAM, WORK_STREAM],

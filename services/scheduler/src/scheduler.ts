@@ -34,7 +34,7 @@ import {
   closeGracefully,
   connect,
   jetstream,
-  jetstreamManager,
+  jetstreamManagerWhenReady,
   MessagingError,
   onReconnect,
   provisionStreams,
@@ -273,7 +273,7 @@ export class Scheduler {
       );
     }
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManagerWhenReady(nc);
       // Idempotent: whoever starts first creates the streams; the rest find them equal.
       await provisionStreams(jsm, {
         replicas: config.replicas,

@@ -22,8 +22,9 @@ import {
   closeGracefully,
   connect,
   fetchWithDeadline,
+  type JetStreamManager,
   jetstream,
-  jetstreamManager,
+  jetstreamManagerWhenReady,
   type NatsConnection,
   provisionStreams,
 } from "@tessera/messaging";
@@ -175,7 +176,7 @@ export class StorageManager {
         cause: err,
       });
     }
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManagerWhenReady(nc);
     await provisionStreams(jsm, {
       replicas: config.replicas,
       streams: [CMD_STREAM, EVENTS_STREAM],
@@ -251,7 +252,7 @@ export class StorageManager {
    */
   private async follow(
     js: ReturnType<typeof jetstream>,
-    jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+    jsm: JetStreamManager,
     target: number,
   ): Promise<void> {
     if (target === 0) this.markCaughtUp();

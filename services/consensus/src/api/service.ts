@@ -6,8 +6,10 @@ import { apiScheme, certificateExpiries, readApiTlsPair, readApiToken } from "@t
 import {
   closeGracefully,
   connect,
+  isTransientApiError,
+  type JetStreamManager,
   jetstream,
-  jetstreamManager,
+  jetstreamManagerWhenReady,
   MessagingError,
   type NatsConnection,
   natsSecurityOptions,
@@ -249,7 +251,17 @@ export async function startConsensusService(
     }
     shipper?.attach(nc);
     const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
+    // A JetStream cluster starting beside this peer may not answer for a while; this peer keeps
+    // asking (it serves Raft meanwhile and reports `nats: connecting` on /readyz).
+    let jsm: JetStreamManager | undefined;
+    for (let attempt = 1; !jsm && !stopping; attempt++) {
+      jsm = await jetstreamManagerWhenReady(nc, 10_000).catch((err: unknown) => {
+        if (!isTransientApiError(err)) throw err;
+        log.warn({ err: (err as Error).message, attempt }, "JetStream not answering yet; retrying");
+        return undefined;
+      });
+    }
+    if (!jsm) return;
     try {
       await provisionStreams(jsm, { replicas: config.replicas });
     } catch (err) {
