@@ -50,7 +50,6 @@ import shutil
 import signal
 import socket
 import ssl
-import string
 import subprocess
 import sys
 import tempfile
@@ -100,15 +99,12 @@ class Cluster:
         self.services: list[dict] = []
         self.workloads: list[dict] = []
         self.ignored: list[str] = []
+        self.add_objects([d for d in docs if d.get("kind") in ("ConfigMap", "Secret")])
         for doc in docs:
             kind, name = doc.get("kind"), doc.get("metadata", {}).get("name")
-            if kind == "ConfigMap":
-                self.config_maps[name] = {k: str(v) for k, v in (doc.get("data") or {}).items()}
-            elif kind == "Secret":
-                data = {k: base64.b64decode(v).decode() for k, v in (doc.get("data") or {}).items()}
-                data.update({k: str(v) for k, v in (doc.get("stringData") or {}).items()})
-                self.secrets[name] = data
-            elif kind == "Service":
+            if kind in ("ConfigMap", "Secret"):
+                continue
+            if kind == "Service":
                 self.services.append(doc)
             elif kind in ("StatefulSet", "Deployment"):
                 self.workloads.append(doc)
@@ -118,7 +114,7 @@ class Cluster:
         self.pods: list[Pod] = []
 
     def add_objects(self, docs: list[dict]) -> None:
-        """Secrets and ConfigMaps created beside the release (kubectl create secret …)."""
+        """Secrets and ConfigMaps: the release's, and those made beside it (kubectl create …)."""
         for doc in docs:
             name = doc["metadata"]["name"]
             if doc["kind"] == "Secret":
