@@ -27,11 +27,11 @@ the pods' service accounts are ignored; a Deployment's pod keeps its name across
 
 Usage:
   kubelet-standin.py up MANIFESTS.yaml [--namespace NS] [--cluster-domain D] [--network NET]
-                     [--ready-timeout S] [--purge]
+                     [--ready-timeout S] [--objects SECRETS.yaml] [--logs DIR] [--purge]
       Starts every pod, prints one JSON line when all are ready ({"event": "ready", ...}), keeps
       probing; on SIGTERM or SIGINT stops them all at once (each with its
       terminationGracePeriodSeconds), prints {"event": "stopped", ...} with each container's exit
-      code, removes the containers (and, with --purge, the volumes: without it, the claims'
+      code and seconds to stop, saves their output (--logs), removes the containers (and, with --purge, the volumes: without it, the claims'
       volumes are there for the next `up`, as PersistentVolumeClaims outlive their pods).
   kubelet-standin.py down [--network NET] [--purge]
       Removes what an earlier `up` left (containers labelled by it).
@@ -516,6 +516,14 @@ def load(path: str) -> list[dict]:
     return [d for d in docs if isinstance(d, dict) and d.get("kind")]
 
 
+def save_logs(pods: list[Pod], directory: str) -> None:
+    """Each container's output, kept before the containers are removed (kubectl logs)."""
+    os.makedirs(directory, exist_ok=True)
+    for pod in pods:
+        with open(os.path.join(directory, f"{pod.name}.log"), "w") as f:
+            subprocess.run(["docker", "logs", pod.name], stdout=f, stderr=subprocess.STDOUT)
+
+
 def remove_all(network: str, purge: bool) -> None:
     ids = docker("ps", "-aq", "--filter", f"label={LABEL}=1").split()
     if ids:
@@ -561,17 +569,24 @@ def up(opts: argparse.Namespace) -> int:
         # `helm uninstall`: every pod gets SIGTERM at once and its grace period.
         for pod in cluster.pods:
             pod.stop_probing.set()
-        stoppers = [threading.Thread(target=docker, args=("stop", "--time", str(p.grace), p.name),
-                                     kwargs={"check": False}) for p in cluster.pods]
+        stop_seconds: dict[str, float] = {}
         t1 = time.time()
+
+        def stop(pod: Pod) -> None:
+            docker("stop", "--time", str(pod.grace), pod.name, check=False)
+            stop_seconds[pod.name] = round(time.time() - t1, 1)
+
+        stoppers = [threading.Thread(target=stop, args=(p,)) for p in cluster.pods]
         for s in stoppers:
             s.start()
         for s in stoppers:
             s.join()
         fmt = "{{.State.ExitCode}}"
         exits = {p.name: int(docker("inspect", "--format", fmt, p.name, check=False) or -1) for p in cluster.pods}
-        print(json.dumps({"event": "stopped", "seconds": round(time.time() - t1, 1), "exitCodes": exits}),
-              flush=True)
+        print(json.dumps({"event": "stopped", "seconds": round(time.time() - t1, 1), "exitCodes": exits,
+                          "stopSeconds": stop_seconds}), flush=True)
+        if opts.logs:
+            save_logs(cluster.pods, opts.logs)
         return 0
     except ManifestError as e:
         print(json.dumps({"event": "error", "error": str(e)}), flush=True)
@@ -592,6 +607,7 @@ def main() -> int:
     p_up.add_argument("--namespace", default="default")
     p_up.add_argument("--cluster-domain", default="cluster.local")
     p_up.add_argument("--ready-timeout", type=float, default=240)
+    p_up.add_argument("--logs", help="write each container's output to DIR/<pod>.log after stopping")
     for p in (p_up, sub.add_parser("down")):
         p.add_argument("--network", default="tessera-k8s")
         p.add_argument("--purge", action="store_true", help="also remove the claims' volumes")

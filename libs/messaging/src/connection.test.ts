@@ -1,6 +1,7 @@
+import { createServer, type Socket } from "node:net";
 import { type NatsServer, startNatsServer } from "@tessera/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect } from "./connection.js";
+import { closeGracefully, connect } from "./connection.js";
 import { MessagingError } from "./errors.js";
 
 let server: NatsServer;
@@ -38,4 +39,27 @@ describe("connect (first connection)", () => {
     expect(nc.isClosed()).toBe(false);
     await nc.close();
   });
+});
+
+describe("closeGracefully", () => {
+  it("closes at once a connection whose server went away, instead of waiting on reconnects", async () => {
+    if (!server.running) await server.restart();
+    const nc = await connect({ servers: server.url, name: "test-close-orphan" });
+    nc.subscribe("orphan.>");
+    const statuses = nc.status();
+    await server.kill();
+    for await (const s of statuses) if (s.type === "disconnect") break;
+    // The address now takes connections and never speaks NATS (as a vanished pod's address
+    // does not answer at all): each reconnect attempt waits out its timeout.
+    const sockets: Socket[] = [];
+    const blackHole = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => blackHole.listen(server.port, "127.0.0.1", resolve));
+    try {
+      await closeGracefully(nc);
+      expect(nc.isClosed()).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => blackHole.close(r));
+    }
+  }, 5_000);
 });

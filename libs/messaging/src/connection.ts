@@ -89,8 +89,21 @@ export async function connect(options: ConnectOptions): Promise<NatsConnection> 
       await new Promise((r) => setTimeout(r, waitMs));
     }
   }
+  trackConnected(nc);
   if (options.logger) void logStatus(nc, options.logger);
   return nc;
+}
+
+/** Connections of ours that lost their server and are trying to reconnect. */
+const disconnected = new WeakSet<NatsConnection>();
+
+function trackConnected(nc: NatsConnection): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") disconnected.add(nc);
+      else if (s.type === "reconnect") disconnected.delete(nc);
+    }
+  })().catch(() => undefined);
 }
 
 /** Why a connect failed for good (credentials, TLS verification), or undefined if it may pass. */
@@ -165,8 +178,26 @@ function logOne(log: Logger, s: Status): void {
   }
 }
 
-/** Stop everything gracefully: drain flushes publishes and lets subscriptions finish. */
+/** How long a drain may take before the connection is simply closed. */
+const DRAIN_BUDGET_MS = 3_000;
+
+/**
+ * Stop everything gracefully: drain flushes publishes and lets subscriptions finish. Without a
+ * server (a cluster being uninstalled with its clients) there is nothing to flush to, and
+ * nats.js's drain and flush would wait on the reconnect attempts (6–7 s each against an address
+ * that went away): such a connection is closed at once, and any drain is cut off after 3 s.
+ */
 export async function closeGracefully(nc: NatsConnection): Promise<void> {
   if (nc.isClosed()) return;
-  await nc.drain().catch(() => nc.close());
+  if (disconnected.has(nc)) {
+    await nc.close();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const cutOff = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, DRAIN_BUDGET_MS);
+  });
+  await Promise.race([nc.drain().catch(() => undefined), cutOff]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close();
 }

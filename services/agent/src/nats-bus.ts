@@ -204,9 +204,8 @@ export class AgentBus {
     });
   }
 
-  /** Flushes pending publishes (the final heartbeat) and closes after draining subscriptions. */
+  /** Flushes what is buffered (the final heartbeat) and closes; at once without a server. */
   async drain(): Promise<void> {
-    await this.nc.flush().catch(() => undefined);
     await closeGracefully(this.nc);
   }
 }
