@@ -268,18 +268,13 @@ class Pod:
             vol = volumes.get(name)
             if vol is None:
                 raise ManifestError(f"{self.where}: volumeMounts {name!r}: no such volume or claim")
-            if "secret" in vol:
-                ref = vol["secret"]
-                data = self.cluster.secrets.get(ref["secretName"])
+            if "secret" in vol or "configMap" in vol:
+                kind = "secret" if "secret" in vol else "configMap"
+                ref = vol[kind]
+                obj = ref["secretName"] if kind == "secret" else ref["name"]
+                data = (self.cluster.secrets if kind == "secret" else self.cluster.config_maps).get(obj)
                 if data is None:
-                    raise ManifestError(f"{self.where}: volume {name}: secret {ref['secretName']!r} does not exist")
-                src = self._files(vol, data, ref.get("items"), int(ref.get("defaultMode", 0o644)))
-                flags += ["--mount", f"type=bind,source={src},target={target},readonly"]
-            elif "configMap" in vol:
-                ref = vol["configMap"]
-                data = self.cluster.config_maps.get(ref["name"])
-                if data is None:
-                    raise ManifestError(f"{self.where}: volume {name}: configMap {ref['name']!r} does not exist")
+                    raise ManifestError(f"{self.where}: volume {name}: {kind} {obj!r} does not exist")
                 src = self._files(vol, data, ref.get("items"), int(ref.get("defaultMode", 0o644)))
                 flags += ["--mount", f"type=bind,source={src},target={target},readonly"]
             elif "emptyDir" in vol:
