@@ -434,7 +434,19 @@ export async function startConsensusService(
       levels.stop();
       infoClient.close();
       setDuties(false);
-      await duties;
+      // Leader duties wait on NATS (the publisher reading where the stream ends, the command
+      // consumer's pull); with NATS not answering while this peer stops (an uninstall deletes
+      // every pod at once) they held the exit past the grace: bounded, then NATS is closed
+      // under them below.
+      let dutiesTimer: NodeJS.Timeout | undefined;
+      const dutiesStopped = await Promise.race([
+        duties.then(() => true),
+        new Promise<boolean>((resolve) => {
+          dutiesTimer = setTimeout(() => resolve(false), 2_000);
+        }),
+      ]);
+      clearTimeout(dutiesTimer);
+      if (!dutiesStopped) log.warn("leader duties did not stop within 2 s (NATS not answering?)");
       await http.close().catch(() => undefined);
       await peer
         .stop({ transfer: false })
