@@ -4,29 +4,23 @@
 // stream ends, the command consumer's first pull) wait on JetStream requests no server answers;
 // the stop used to wait for them past its grace and exit 1 ("shutdown grace exceeded"). Build
 // first: the peers run dist/main.js.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import {
-  freePorts,
-  type NatsServer,
-  registerCleanup,
-  startNatsServer,
-  waitFor,
-} from "@tessera/harness";
+import { join } from "node:path";
+import { freePorts, type NatsServer, startNatsServer, waitFor } from "@tessera/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  getJsonOrEmpty as json,
+  PEER_MAIN,
+  type PeerProcess,
+  spawnPeer,
+} from "./peer-process.test-helpers.js";
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "main.js");
-
-interface Peer {
+interface Peer extends PeerProcess {
   id: number;
   http: string;
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-  output: string[];
 }
 
 let nats: NatsServer;
@@ -46,24 +40,7 @@ afterAll(async () => {
   if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
 });
 
-async function json(url: string, body?: unknown): Promise<Record<string, unknown>> {
-  try {
-    const res = await fetch(url, {
-      ...(body === undefined
-        ? {}
-        : {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify(body),
-          }),
-    });
-    return (await res.json()) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
-}
-
-describe.runIf(existsSync(MAIN))("consensus peer stopped while NATS does not answer", () => {
+describe.runIf(existsSync(PEER_MAIN))("consensus peer stopped while NATS does not answer", () => {
   it("stops within its grace and exits 0 even with leader duties just started", async () => {
     const ports = await freePorts(6);
     const grpc = (i: number) => `127.0.0.1:${ports[2 * i]}`;
@@ -72,26 +49,11 @@ describe.runIf(existsSync(MAIN))("consensus peer stopped while NATS does not ans
     const peerList = ids.map((id) => `${id}=${grpc(id - 1)}`).join(",");
     const httpList = ids.map((id) => `${id}=${http(id - 1)}`).join(",");
     for (const id of ids) {
-      const proc = spawn(
-        process.execPath,
-        [
-          MAIN,
-          ...["--id", String(id), "--peers", peerList, "--peers-http", httpList],
-          ...["--data", join(dataRoot, `p${id}`), "--http", http(id - 1), "--nats", nats.url],
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      const unregister = registerCleanup(() => proc.kill("SIGKILL"));
-      const output: string[] = [];
-      proc.stdout?.on("data", (b: Buffer) => output.push(b.toString()));
-      proc.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
-      const exited = new Promise<number | null>((resolve) =>
-        proc.on("exit", (code) => {
-          unregister();
-          resolve(code);
-        }),
-      );
-      peers.push({ id, http: `http://${http(id - 1)}`, proc, exited, output });
+      const spawned = spawnPeer([
+        ...["--id", String(id), "--peers", peerList, "--peers-http", httpList],
+        ...["--data", join(dataRoot, `p${id}`), "--http", http(id - 1), "--nats", nats.url],
+      ]);
+      peers.push({ ...spawned, id, http: `http://${http(id - 1)}` });
     }
     let leaderId = 0;
     await waitFor(
@@ -119,6 +81,6 @@ describe.runIf(existsSync(MAIN))("consensus peer stopped while NATS does not ans
     // ...and is told to stop while they hang.
     next.proc.kill("SIGTERM");
     const code = await next.exited;
-    expect(code, next.output.join("").slice(-3000)).toBe(0);
+    expect(code, next.output().slice(-3000)).toBe(0);
   }, 90_000);
 });
