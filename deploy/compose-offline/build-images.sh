@@ -6,7 +6,8 @@
 #   tessera-offline/debian:bookworm   debootstrap --variant=minbase bookworm
 #   node:24-bookworm-slim             that + Node 24 (npm package node-linux-<arch>) + npm, user node
 #                                     (uid 1000), as the official image; the Dockerfile's base
-#   tessera-offline/nats:2.9.10       that + Debian's nats-server and wget (for nats:2.10-alpine)
+#   tessera-offline/nats:2.10         that + Debian trixie's nats-server 2.10 and wget (for
+#                                     nats:2.10-alpine; scripts/nats-server-from-debian.sh)
 #   tessera-offline/prometheus:2.42   that + Debian's prometheus           (for prom/prometheus)
 #   tessera-offline/s3rver:3.7.1      node + s3rver, ./s3rver.cjs          (for minio, minio/mc)
 #
@@ -24,7 +25,7 @@ need() { command -v "$1" >/dev/null || { echo "build-images: $1 is required ($2)
 need docker "Docker engine and CLI"
 need debootstrap "apt-get install debootstrap"
 need npm "Node.js"
-need nats-server "apt-get install nats-server"
+need apt-get "a Debian host: nats-server comes from Debian trixie"
 
 if ! docker image inspect tessera-offline/debian:bookworm >/dev/null 2>&1; then
   echo "debootstrap bookworm (minbase)…"
@@ -56,7 +57,8 @@ CMD ["node"]
 DOCKERFILE
 docker build -q -t "node:$NODE_MAJOR-bookworm-slim" "$WORK/node"
 
-mkdir -p "$WORK/nats" && cp "$(command -v nats-server)" "$WORK/nats/"
+mkdir -p "$WORK/nats"
+cp "$("$ROOT/scripts/nats-server-from-debian.sh" trixie)" "$WORK/nats/nats-server"
 cat > "$WORK/nats/Dockerfile" <<'DOCKERFILE'
 FROM tessera-offline/debian:bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends wget && rm -rf /var/lib/apt/lists/*
@@ -64,7 +66,7 @@ COPY nats-server /usr/local/bin/nats-server
 EXPOSE 4222 6222 8222
 ENTRYPOINT ["nats-server"]
 DOCKERFILE
-docker build -q -t tessera-offline/nats:2.9.10 "$WORK/nats"
+docker build -q -t tessera-offline/nats:2.10 "$WORK/nats"
 
 mkdir -p "$WORK/prometheus"
 cat > "$WORK/prometheus/Dockerfile" <<'DOCKERFILE'
