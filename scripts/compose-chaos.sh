@@ -51,15 +51,25 @@ crash() { # service
   KILLS+=("{\"service\":\"$1\",\"pid\":$pid,\"atMs\":$(($(now_ms) - START_MS))}")
 }
 
+leader() { # the leader's peer number; an election may be under way: ask again for up to 20 s
+  local id
+  for _ in $(seq 1 40); do
+    id="$(cli cluster status --json | field leader)" || id=""
+    [[ "$id" =~ ^[0-9]+$ ]] && { echo "$id"; return; }
+    sleep 0.5
+  done
+  echo "compose-chaos: no consensus leader for 20 s" >&2; return 1
+}
+
 submit=(job submit matmul --n "$N" --tile "$TILE" --mode exact --wait --json)
 calm="$(cli "${submit[@]}")"
 
 START_MS="$(now_ms)"
 cli "${submit[@]}" > "${TMPDIR:-/tmp}/compose-chaos.$$" &
 JOB=$!
-sleep 2; crash "consensus-$(cli cluster status --json | field leader)"
+sleep 2; crash "consensus-$(leader)"
 sleep 2; crash agent-1
-sleep 2; crash "consensus-$(cli cluster status --json | field leader)"
+sleep 2; crash "consensus-$(leader)"
 crash nats-2
 wait "$JOB"
 chaos="$(cat "${TMPDIR:-/tmp}/compose-chaos.$$")"; rm -f "${TMPDIR:-/tmp}/compose-chaos.$$"

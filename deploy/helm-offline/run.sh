@@ -61,5 +61,14 @@ docker run -d --name tessera-minio --label tessera.kubelet-standin=1 --network "
   --network-alias minio --restart always tessera-offline/s3rver:3.7.1 \
   node /opt/s3rver/s3rver.cjs >/dev/null
 
+# In the background so that a SIGTERM to this script ("uninstall") reaches the stand-in: bash
+# would otherwise die of it at once and leave the pods running under an orphaned stand-in.
 python3 "$HERE/kubelet-standin.py" up "$WORK/manifests.yaml" --namespace tessera \
-  --network "$NETWORK" "${objects[@]}" "$@"
+  --network "$NETWORK" "${objects[@]}" "$@" &
+STANDIN=$!
+trap 'kill -TERM "$STANDIN" 2>/dev/null || true' TERM INT
+# `wait` returns early when a trapped signal arrives: wait again until the stand-in has exited.
+rc=0
+wait "$STANDIN" || rc=$?
+while kill -0 "$STANDIN" 2>/dev/null; do rc=0; wait "$STANDIN" || rc=$?; done
+exit "$rc"

@@ -19,6 +19,8 @@
 // job and pool go out as one attempt-start-batch; its accepted starts as one WorkBatchV1 with
 // Nats-Msg-Id work-batch:<batch id>, the id the manifest recorded on each of those attempts, so a
 // restart regroups live attempts into the same messages and the same dedup ids.
+
+import { setTimeout as delay } from "node:timers/promises";
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
@@ -180,6 +182,8 @@ export class Scheduler {
   private lastSeq = 0;
   private ready = false;
   private stopping = false;
+  /** Aborted once stop() has let proposals finish: ends the pauses of background retries. */
+  private readonly closing = new AbortController();
   private planQueued = false;
   private planning = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -474,7 +478,7 @@ export class Scheduler {
           attempt++;
           const wait = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
           this.log.warn({ err, attempt, retryInMs: wait }, "rebuilding the view failed; retrying");
-          await sleep(wait);
+          await delay(wait, undefined, { signal: this.closing.signal }).catch(() => undefined);
         }
       }
     })().finally(() => {
@@ -1292,11 +1296,15 @@ export class Scheduler {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     const deadline = Date.now() + graceMs;
     while ((this.active > 0 || this.inflight.size > 0) && Date.now() < deadline) await sleep(20);
+    // What is still running now only reads (a view rebuild, its retry pause): closing the
+    // manifest client ends those reads at once. They retry for 15 s against peers that may be
+    // stopping too (an uninstall): the stop then took 15.8 s.
+    this.closing.abort();
+    this.manifest.close();
     await this.eventsStop?.().catch(() => undefined);
     await this.resyncing?.catch(() => undefined);
     this.hbSub?.unsubscribe();
     await this.http?.close().catch(() => undefined);
-    this.manifest.close();
     await closeGracefully(this.nc);
     this.log.info({ inflightLeft: this.inflight.size }, "scheduler stopped");
   }
