@@ -207,6 +207,19 @@ function ephemeralRange(): [number, number] {
 const LISTEN_PORTS_FROM = 10_000;
 const handedOut = new Set<number>();
 
+/**
+ * Ports `fetch` refuses to connect to ("bad port", the Fetch standard's port blocking; Node's
+ * undici applies it): a peer listening on one is unreachable for the CLI and the services. 10080
+ * is inside the range handed out below: a CI run's cluster waited 180 s for a leader there.
+ */
+export const FETCH_BLOCKED_PORTS: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6679, 6697, 10080,
+]);
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolveOk) => {
     const srv = createServer();
@@ -221,12 +234,12 @@ function canListen(port: number): Promise<boolean> {
  * outgoing connection's source port (always ephemeral) could otherwise take a port reserved for
  * a peer still starting (seen as EADDRINUSE in CI). Never the same port twice per process.
  */
-export async function freePort(): Promise<number> {
+export async function freePort(random: () => number = Math.random): Promise<number> {
   const [low] = ephemeralRange();
   const span = low - LISTEN_PORTS_FROM;
   for (let i = 0; span > 1_000 && i < 100; i++) {
-    const port = LISTEN_PORTS_FROM + Math.floor(Math.random() * span);
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+    const port = LISTEN_PORTS_FROM + Math.floor(random() * span);
+    if (FETCH_BLOCKED_PORTS.has(port) || handedOut.has(port) || !(await canListen(port))) continue;
     handedOut.add(port);
     return port;
   }
