@@ -5,7 +5,8 @@
  * for S3 against s3rver, at 4 MiB and 64 MiB objects, beside `dd` moving the same bytes in the
  * same run (`dd bs=4M conv=fsync` per object for writes, `dd of=/dev/null` for reads), plus
  * CRC32C GB/s on one core. Medians over repetitions. Reads come from the page cache for both
- * (we cannot drop caches here), so they measure the read path, not the disk. Also the cost of
+ * (we cannot drop caches here), so they measure the read path, not the disk; except for
+ * `fsDirectIo`, the fs store with O_DIRECT for large objects, whose reads come from the device. Also the cost of
  * one small fs object (a 64×64 exact tile, what noop-tasks moves): CPU and wall time per
  * durable put, per get and per head, where the fixed per-call costs dominate.
  * Prints one JSON object as the last stdout line.
@@ -89,23 +90,53 @@ interface Sample {
   read: number;
 }
 
+/** A store's sample plus the process CPU (user + system, libuv threads included) per GiB moved. */
+interface StoreSample extends Sample {
+  writeCpuSecondsPerGiB: number;
+  readCpuSecondsPerGiB: number;
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+}
+
 /** One repetition through a store: put every object, get every object, delete them. */
 async function storeRep(
   store: ObjectStore,
   label: string,
   data: Buffer[],
   rep: number,
-): Promise<Sample> {
+): Promise<StoreSample> {
   const total = data.reduce((n, d) => n + d.length, 0);
   const keys = data.map((d, i) => `bench/${label}/${d.length}/r${rep}/o${i}`);
+  const wCpu = process.cpuUsage();
   const w = await timeIt(async () => {
     for (const [i, key] of keys.entries()) await store.put(key, data[i] as Buffer);
   });
+  const writeCpu = cpuSeconds(wCpu);
+  const rCpu = process.cpuUsage();
   const r = await timeIt(async () => {
     for (const key of keys) await store.get(key);
   });
+  const readCpu = cpuSeconds(rCpu);
   for (const key of keys) await store.delete(key);
-  return { write: gbps(total, w), read: gbps(total, r) };
+  const gib = total / 2 ** 30;
+  return {
+    write: gbps(total, w),
+    read: gbps(total, r),
+    writeCpuSecondsPerGiB: writeCpu / gib,
+    readCpuSecondsPerGiB: readCpu / gib,
+  };
+}
+
+function storeSummary(samples: StoreSample[]) {
+  return {
+    writeGBps: summary(samples.map((x) => x.write)),
+    readGBps: summary(samples.map((x) => x.read)),
+    writeCpuSecondsPerGiB: summary(samples.map((x) => x.writeCpuSecondsPerGiB)),
+    readCpuSecondsPerGiB: summary(samples.map((x) => x.readCpuSecondsPerGiB)),
+  };
 }
 
 /** One repetition of dd over the same bytes: a durable copy per object, then a read of each. */
@@ -139,6 +170,7 @@ const summary = (xs: number[]) => ({ median: round(median(xs)), samples: xs.map(
 async function sizeBench(
   dir: string,
   fsStore: ObjectStore,
+  fsDirectStore: ObjectStore,
   s3Store: ObjectStore,
   sizeMiB: number,
   count: number,
@@ -148,16 +180,19 @@ async function sizeBench(
   const data = Array.from({ length: count }, (_, i) => payload(size, i + 1 + sizeMiB));
   await writeFile(src, data[0] as Buffer);
   const ddS: (Sample & { writeWithSpawn: number })[] = [];
-  const fsS: Sample[] = [];
+  const fsS: StoreSample[] = [];
+  const fdS: StoreSample[] = [];
   const s3S: Sample[] = [];
   for (let r = -1; r < reps; r++) {
     // Rep -1 warms up (JIT, connections, directories) and is not counted.
     const d = await ddRep(dir, src, size, count);
     const f = await storeRep(fsStore, "fs", data, r + 1);
+    const fd = await storeRep(fsDirectStore, "fs-direct", data, r + 1);
     const s = await storeRep(s3Store, "s3", data, r + 1);
     if (r >= 0) {
       ddS.push(d);
       fsS.push(f);
+      fdS.push(fd);
       s3S.push(s);
     }
   }
@@ -170,7 +205,8 @@ async function sizeBench(
       writeGBpsIncludingSpawn: summary(ddS.map((x) => x.writeWithSpawn)),
       readGBps: summary(ddS.map((x) => x.read)),
     },
-    fs: { writeGBps: summary(fsS.map((x) => x.write)), readGBps: summary(fsS.map((x) => x.read)) },
+    fs: storeSummary(fsS),
+    fsDirectIo: storeSummary(fdS),
     s3rver: {
       writeGBps: summary(s3S.map((x) => x.write)),
       readGBps: summary(s3S.map((x) => x.read)),
@@ -215,6 +251,7 @@ async function main() {
   const dir = await mkdtemp(join(baseDir, "tessera-bench-storage-"));
   const s3 = await startS3rver({ bucket: "tessera-bench" });
   const fsStore = new FsObjectStore({ root: join(dir, "fs") });
+  const fsDirectStore = new FsObjectStore({ root: join(dir, "fs-direct"), directIo: true });
   const s3Store = new S3ObjectStore({
     bucket: s3.bucket,
     endpoint: s3.endpoint,
@@ -229,9 +266,9 @@ async function main() {
     console.error(`fs small objects (${smallObjects.bytes} B): ${JSON.stringify(smallObjects)}`);
     const results = [];
     for (const { sizeMiB, count } of plan) {
-      const row = await sizeBench(dir, fsStore, s3Store, sizeMiB, count);
+      const row = await sizeBench(dir, fsStore, fsDirectStore, s3Store, sizeMiB, count);
       console.error(
-        `${sizeMiB} MiB: fs write ${row.fs.writeGBps.median} GB/s vs dd ${row.dd.writeGBps.median} GB/s (median ratio ${row.fsWriteVsDd.median}), fs read ${row.fs.readGBps.median}, dd read ${row.dd.readGBps.median}, s3rver write ${row.s3rver.writeGBps.median} read ${row.s3rver.readGBps.median}`,
+        `${sizeMiB} MiB: fs write ${row.fs.writeGBps.median} GB/s (direct I/O ${row.fsDirectIo.writeGBps.median}) vs dd ${row.dd.writeGBps.median} GB/s (median ratio ${row.fsWriteVsDd.median}), fs read ${row.fs.readGBps.median}, dd read ${row.dd.readGBps.median}, s3rver write ${row.s3rver.writeGBps.median} read ${row.s3rver.readGBps.median}`,
       );
       results.push(row);
     }
@@ -246,6 +283,7 @@ async function main() {
         notes: [
           "GB/s = 1e9 bytes/s; medians over reps after one warm-up rep; dd, fs and s3rver interleaved per rep; fsWriteVsDd = median of per-rep ratios",
           "fs write = put(): crc32c + write temp + fsync file + link + fsync dir, per object",
+          "fsDirectIo = the same store with directIo (TESSERA_FS_DIRECT_IO=1): objects ≥ 1 MiB written and read with O_DIRECT, reads from the device; CPU = this process's user + system per GiB",
           "dd write = dd bs=4M conv=fsync per object, seconds as dd reports them (spawn excluded); writeGBpsIncludingSpawn includes it",
           "reads are from the page cache for both fs and dd (caches cannot be dropped here); fs read includes crc32c verification",
           "s3rver is a child process on the same 2-core machine and does not fsync; its numbers measure the S3 code path, not S3",

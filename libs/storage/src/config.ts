@@ -4,6 +4,8 @@ export interface FsStorageConfig {
   readonly backend: "fs";
   /** Directory that holds the objects; created on first write. */
   readonly root: string;
+  /** O_DIRECT for objects of 1 MiB or more (fs/direct-io.ts); default false. */
+  readonly directIo?: boolean;
 }
 
 export interface S3StorageConfig {
@@ -121,9 +123,11 @@ export function parseStorageConfig(input: unknown): StorageConfig {
     }
   };
   switch (raw.backend) {
-    case "fs":
-      allow(["backend", "root"]);
-      return { backend: "fs", root: str(raw, "root", true) };
+    case "fs": {
+      allow(["backend", "root", "directIo"]);
+      const directIo = bool(raw, "directIo");
+      return { backend: "fs", root: str(raw, "root", true), ...(directIo ? { directIo } : {}) };
+    }
     case "s3": {
       allow([
         "backend",

@@ -9,7 +9,7 @@ export function createObjectStore(config: unknown): ObjectStore {
   const c = parseStorageConfig(config);
   switch (c.backend) {
     case "fs":
-      return new FsObjectStore({ root: c.root });
+      return new FsObjectStore({ root: c.root, directIo: c.directIo ?? false });
     case "s3":
       return new S3ObjectStore(c);
     case "gcs":

@@ -25,6 +25,21 @@ describe("--storage spec", () => {
     });
   });
 
+  it("turns on the fs backend's direct I/O from TESSERA_FS_DIRECT_IO, refusing other values", () => {
+    expect(storageConfigFromSpec("fs:/d", { TESSERA_FS_DIRECT_IO: "1" })).toEqual({
+      backend: "fs",
+      root: "/d",
+      directIo: true,
+    });
+    expect(storageConfigFromSpec("fs:/d", { TESSERA_FS_DIRECT_IO: "0" })).toEqual({
+      backend: "fs",
+      root: "/d",
+    });
+    expect(() => storageConfigFromSpec("fs:/d", { TESSERA_FS_DIRECT_IO: "yes" })).toThrow(
+      /TESSERA_FS_DIRECT_IO: must be 1 or 0/,
+    );
+  });
+
   it("refuses anything else, naming the flag", () => {
     expect(() => storageConfigFromSpec("ftp:x", {})).toThrow(StorageConfigError);
     expect(() => storageConfigFromSpec("fs:", {})).toThrow(/--storage: "fs:" must be fs:<dir>/);

@@ -15,7 +15,9 @@ export function storageConfigFromSpec(
   const colon = spec.indexOf(":");
   const scheme = spec.slice(0, colon);
   const rest = spec.slice(colon + 1);
-  if (scheme === "fs" && rest !== "") return { backend: "fs", root: rest };
+  if (scheme === "fs" && rest !== "") {
+    return { backend: "fs", root: rest, ...(fsDirectIo(env) ? { directIo: true } : {}) };
+  }
   if (scheme === "s3" || scheme === "gcs") {
     const slash = rest.indexOf("/");
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
@@ -39,6 +41,17 @@ export function storageConfigFromSpec(
   throw new StorageConfigError(
     "--storage",
     `${JSON.stringify(spec)} must be fs:<dir>, s3:<bucket>[/<prefix>] or gcs:<bucket>[/<prefix>]`,
+  );
+}
+
+/** TESSERA_FS_DIRECT_IO: O_DIRECT for the fs backend's large objects (fs/direct-io.ts). */
+function fsDirectIo(env: Readonly<Record<string, string | undefined>>): boolean {
+  const v = env.TESSERA_FS_DIRECT_IO;
+  if (v === undefined || v === "" || v === "0" || v === "off" || v === "false") return false;
+  if (v === "1" || v === "on" || v === "true") return true;
+  throw new StorageConfigError(
+    "TESSERA_FS_DIRECT_IO",
+    `must be 1 or 0 (on/off), got ${JSON.stringify(v)}`,
   );
 }
 

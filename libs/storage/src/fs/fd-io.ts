@@ -20,7 +20,7 @@ export function fsyncFd(fd: number): Promise<void> {
 }
 
 /** open(2) in the thread pool, for calls that may wait (a create: see above). */
-export function openFd(path: string, flags: string, mode: number): Promise<number> {
+export function openFd(path: string, flags: string | number, mode: number): Promise<number> {
   return new Promise((resolve, reject) =>
     open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))),
   );

@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, createReadStream, type Dirent, fstatSync, openSync, statSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  type Dirent,
+  fstatSync,
+  openSync,
+  statSync,
+} from "node:fs";
 import { lstat, mkdir, readdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline, type Readable } from "node:stream";
@@ -33,6 +41,16 @@ import {
 } from "../put-data.js";
 import { verifyBytes, verifyingStream } from "../verify-stream.js";
 import {
+  BounceBuffers,
+  DIRECT_IO_MIN_BYTES,
+  directIoAvailable,
+  isDirectIoRefusal,
+  O_DIRECT,
+  readDirect,
+  roundUp,
+  writeDirect,
+} from "./direct-io.js";
+import {
   openFd,
   readFully,
   readFullySync,
@@ -65,6 +83,12 @@ export interface FsStoreOptions {
   readonly root: string;
   /** Durability seam; tests observe fsync/link ordering through it. */
   readonly io?: FsIo;
+  /**
+   * Objects of DIRECT_IO_MIN_BYTES or more are written and read with O_DIRECT (direct-io.ts):
+   * no page cache for tile-sized objects. Off by default; a file system that refuses O_DIRECT
+   * (tmpfs) turns it off for the store at the first refusal, and every call still succeeds.
+   */
+  readonly directIo?: boolean;
 }
 
 /** False when `path` surely does not exist (ENOENT, ENOTDIR); true otherwise, errors included. */
@@ -101,10 +125,18 @@ export class FsObjectStore implements ObjectStore {
    */
   private readonly tempStem = `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}-`;
   private tempCount = 0;
+  /** Bounce buffers for direct I/O; undefined when it is off or the file system refused it. */
+  private direct: BounceBuffers | undefined;
 
   constructor(options: FsStoreOptions) {
     this.root = resolve(options.root);
     this.io = options.io ?? nodeFsIo;
+    if (options.directIo && directIoAvailable) this.direct = new BounceBuffers();
+  }
+
+  /** Whether objects are being moved with O_DIRECT now (asked for, and not refused yet). */
+  get directIo(): boolean {
+    return this.direct !== undefined;
   }
 
   uri(key: string): string {
@@ -200,6 +232,11 @@ export class FsObjectStore implements ObjectStore {
     expectedChecksum: string | undefined,
     bytesChecksum: string | undefined,
   ): Promise<Trailer> {
+    if (input.kind === "bytes" && this.direct && input.bytes.byteLength >= DIRECT_IO_MIN_BYTES) {
+      const checksum = bytesChecksum ?? crc32cHex(input.bytes);
+      const written = await this.writeTempDirect(tmp, input.bytes, checksum, this.direct);
+      if (written) return written;
+    }
     const fd = await openFd(tmp, "wx", 0o644);
     try {
       let trailer: Trailer;
@@ -241,6 +278,48 @@ export class FsObjectStore implements ObjectStore {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** `open` with O_DIRECT; undefined, and direct I/O off for this store, when it is refused. */
+  private async openDirect(open: () => number | Promise<number>): Promise<number | undefined> {
+    try {
+      return await open();
+    } catch (err) {
+      if (!isDirectIoRefusal(err)) throw err;
+      this.direct = undefined;
+      return undefined;
+    }
+  }
+
+  /**
+   * writeTemp with O_DIRECT (direct-io.ts). Undefined when the file system or the kernel refused
+   * the direct transfer: direct I/O is then off for this store, no temp file is left, and the
+   * caller writes the object buffered.
+   */
+  private async writeTempDirect(
+    tmp: string,
+    bytes: Uint8Array,
+    checksum: string,
+    direct: BounceBuffers,
+  ): Promise<Trailer | undefined> {
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_DIRECT;
+    const fd = await this.openDirect(() => openFd(tmp, flags, 0o644));
+    if (fd === undefined) return undefined;
+    let bounce: Uint8Array | undefined;
+    try {
+      bounce = await direct.take(roundUp(bytes.byteLength + TRAILER_BYTES), fd, "write");
+      await writeDirect(fd, [bytes, encodeTrailer(checksum, bytes.byteLength)], bounce);
+      await this.io.fsyncFile(fd, tmp);
+      return { checksum, bytes: bytes.byteLength };
+    } catch (err) {
+      if (!isDirectIoRefusal(err)) throw err;
+      this.direct = undefined;
+    } finally {
+      closeSync(fd);
+      if (bounce) direct.give(bounce);
+    }
+    await this.io.unlink(tmp);
+    return undefined;
   }
 
   /** Moves a complete, fsynced temp file into place without ever replacing another object. */
@@ -426,8 +505,12 @@ export class FsObjectStore implements ObjectStore {
         const data = options.into
           ? checkedInto(options.into, trailer.bytes)
           : Buffer.allocUnsafe(trailer.bytes);
-        if (trailer.bytes <= SYNC_IO_MAX_BYTES) readFullySync(fd, data, 0);
-        else await readFully(fd, data, 0);
+        const direct = trailer.bytes >= DIRECT_IO_MIN_BYTES ? this.direct : undefined;
+        const readDirectly = direct && (await this.readDirectInto(path, trailer, data, direct));
+        if (!readDirectly) {
+          if (trailer.bytes <= SYNC_IO_MAX_BYTES) readFullySync(fd, data, 0);
+          else await readFully(fd, data, 0);
+        }
         verifyBytes(key, data, crc32cHex(data), trailer.checksum, trailer.bytes);
         return data;
       } finally {
@@ -435,6 +518,35 @@ export class FsObjectStore implements ObjectStore {
       }
     } catch (err) {
       throw this.mapError(err, "get", key);
+    }
+  }
+
+  /**
+   * The payload of the object at `path` into `data` with O_DIRECT, through a second descriptor
+   * (the caller's, which read the trailer, is buffered). False when the file system or the
+   * kernel refused the direct transfer: direct I/O is then off for this store and the caller
+   * reads buffered. Verification is the caller's, as for a buffered read.
+   */
+  private async readDirectInto(
+    path: string,
+    trailer: Trailer,
+    data: Uint8Array,
+    direct: BounceBuffers,
+  ): Promise<boolean> {
+    const fd = await this.openDirect(() => openSync(path, constants.O_RDONLY | O_DIRECT));
+    if (fd === undefined) return false;
+    let bounce: Uint8Array | undefined;
+    try {
+      bounce = await direct.take(roundUp(trailer.bytes + TRAILER_BYTES), fd, "read");
+      await readDirect(fd, data, bounce);
+      return true;
+    } catch (err) {
+      if (!isDirectIoRefusal(err)) throw err;
+      this.direct = undefined;
+      return false;
+    } finally {
+      closeSync(fd);
+      if (bounce) direct.give(bounce);
     }
   }
 
