@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -18,6 +19,26 @@ import {
 const mode = (process.env.TESSERA_HARNESS as "process" | "containers" | undefined) ?? "process";
 
 describe("startNatsServer", () => {
+  // CI runs libs/messaging and this package a second time on another release (.ci/run): this is
+  // what shows the servers it started were that release, not the one on the PATH.
+  it.skipIf(mode !== "process")(
+    "runs the nats-server TESSERA_NATS_SERVER names (else the PATH's)",
+    async () => {
+      const named = process.env.TESSERA_NATS_SERVER || "nats-server";
+      const printed = execFileSync(named, ["--version"]).toString();
+      const version = /v(\d+\.\d+\.\d+)/.exec(printed)?.[1];
+      expect(version, printed).toBeDefined();
+      const server = await startNatsServer({ jetstream: true, mode });
+      const nc = await connect({ servers: server.url, reconnect: false });
+      try {
+        expect(nc.info?.version).toBe(version);
+      } finally {
+        await nc.close();
+        await server.stop();
+      }
+    },
+  );
+
   it("starts a JetStream server that survives SIGKILL + restart with its store, and stop() cleans up", async () => {
     const server = await startNatsServer({ jetstream: true, mode });
     const nc = await connect({ servers: server.url, reconnect: false });
