@@ -429,10 +429,10 @@ async function main(): Promise<void> {
 
   const inner = spec.tile * (spec.kPerMap ?? 1);
   const peak = await kernelPeak(spec.tile, inner, flags.reps);
-  const together = await concurrentKernelPeak(spec.tile, inner, flags.reps, flags.agents);
+  const togetherBefore = await concurrentKernelPeak(spec.tile, inner, flags.reps, flags.agents);
   process.stderr.write(
     `map kernel peak (1 thread, ${spec.tile}×${inner}·${inner}×${spec.tile}): ${round(peak.gflops, 2)} GFLOP/s alone, ` +
-      `${round(together.gflops, 2)} GFLOP/s for ${flags.agents} at once (ms/call ${together.msPerTile.join(", ")})\n`,
+      `${round(togetherBefore.gflops, 2)} GFLOP/s for ${flags.agents} at once (ms/call ${togetherBefore.msPerTile.join(", ")})\n`,
   );
 
   const kernelThreads = flags["kernel-threads"];
@@ -459,6 +459,11 @@ async function main(): Promise<void> {
       );
       runs.push(run);
     }
+    // Once more after the runs (the cluster idle): on a shared VM one measurement can catch a slow
+    // minute (two kernels at 1,165 ms each where they took 600 alone and side by side later),
+    // and the better of the two is what the machine can give.
+    const togetherAfter = await concurrentKernelPeak(spec.tile, inner, flags.reps, flags.agents);
+    const together = togetherAfter.gflops > togetherBefore.gflops ? togetherAfter : togetherBefore;
     // The median run (by wall time) speaks for the benchmark; every run is listed too.
     const byWall = [...runs].sort((a, b) => a.wallSeconds - b.wallSeconds);
     const medianRun = byWall[Math.floor((byWall.length - 1) / 2)] as (typeof runs)[number];
@@ -485,6 +490,10 @@ async function main(): Promise<void> {
       },
       concurrentKernelPeakGflops: round(together.gflops, 2),
       concurrentKernelMsPerTile: together.msPerTile,
+      concurrentKernelPeakGflopsBeforeAfter: [
+        round(togetherBefore.gflops, 2),
+        round(togetherAfter.gflops, 2),
+      ],
       efficiencyVsConcurrentPeak: round(medianRun.gflops / together.gflops, 3),
       runs: runs.length,
       wallSecondsPerRun: walls,
@@ -498,7 +507,7 @@ async function main(): Promise<void> {
         efficiency:
           "gflops ÷ (agents × single-thread KernelRunner peak of the job's map kernel: tile × kPerMap·tile · kPerMap·tile × tile)",
         concurrentKernelPeakGflops:
-          "agents single-thread kernels timed at the same moment in separate processes, summed: the most this machine gives them side by side",
+          "agents single-thread kernels timed at the same moment in separate processes, summed: the most this machine gives them side by side; the better of a measurement before the cluster starts and one after the runs (concurrentKernelPeakGflopsBeforeAfter)",
         efficiencyVsConcurrentPeak: "gflops ÷ concurrentKernelPeakGflops",
         durableWrite:
           "partials + outputs fsynced per job; storeMiBPerSecond: the fs store's durable tile-sized puts, agents × 4 writers, timed before the first job; floorSeconds = bytes ÷ that",

@@ -479,6 +479,7 @@ export async function loadJobProfile(
   nats: readonly string[],
   jobId: string,
   security: NatsSecurity = {},
+  options: { readonly timeline?: boolean } = {},
 ): Promise<import("./job-profile.js").JobProfile> {
   const { COMPLETION_LINES_GREP, itemTimingsOf, profileJob } = await import("./job-profile.js");
   const { searchLogs } = await import("./logs.js");
@@ -511,19 +512,21 @@ export async function loadJobProfile(
     },
     result.lines.flatMap((line) => itemTimingsOf(line)),
     Date.now(),
+    options,
   );
 }
 
 /** Where the job's time went and what bounded it (bottleneck detection). */
 export async function jobProfile(
   id: string,
-  opts: Common & { nats?: string } & NatsSecurityFlags,
+  opts: Common & { nats?: string; timeline?: boolean } & NatsSecurityFlags,
 ): Promise<unknown> {
   const profile = await loadJobProfile(
     clientFor(opts),
     resolveNats(opts.nats),
     jobIdArg(id),
     natsSecurityFor(opts),
+    { timeline: opts.timeline === true },
   );
   const { formatProfile } = await import("./job-profile.js");
   for (const line of formatProfile(profile)) say(opts, line);

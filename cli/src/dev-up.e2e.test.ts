@@ -433,6 +433,7 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       info!.http,
       "--nats",
       info!.nats,
+      "--timeline",
     ]);
     const p = JSON.parse(stdout) as {
       state: string;
@@ -440,11 +441,23 @@ describe("tessera dev up + job submit --wait (real processes)", () => {
       items: number;
       distinctTasks: number;
       busySeconds: number;
+      computeSeconds: number;
       phases: Record<string, number>;
       occupancy: number;
       nodes: { node: string; items: number }[];
       bottleneck: { stage: string; reason: string };
+      timeline: { node: string; taskId: string; startSeconds: number; endSeconds: number }[];
     };
+    // --timeline: one row per timed item, in start order, each inside the job's compute window
+    // (a few ms of slack: the agents' clocks against the leader's).
+    expect(p.timeline).toHaveLength(p.items);
+    const starts = p.timeline.map((r) => r.startSeconds);
+    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+    for (const r of p.timeline) {
+      expect(r.endSeconds).toBeGreaterThanOrEqual(r.startSeconds);
+      expect(r.startSeconds).toBeGreaterThan(-0.5);
+      expect(r.endSeconds).toBeLessThan(p.computeSeconds + 0.5);
+    }
     // Every task's completion line was shipped by the agent that ran it, with its timings.
     expect(p).toMatchObject({ state: "succeeded", tasks: 32, distinctTasks: 32 });
     expect(p.items).toBeGreaterThanOrEqual(32);

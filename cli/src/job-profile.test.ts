@@ -142,6 +142,53 @@ describe("job profile (bottleneck detection)", () => {
     expect(formatProfile(p).at(-1)).toMatch(/^bottleneck: kernel: /);
   });
 
+  it("puts every item on the job's clock with --timeline, earliest start first", () => {
+    const items = [
+      item("agent-2", "m-1-0-0", 900, 0, 90, 10),
+      item("agent-1", "m-0-0-0", 100, 0, 90, 10),
+      item("agent-1", "r-0-0", 1_000, 20, 0, 5),
+    ];
+    expect(profileJob("j", job(), items, T0 + 5_000).timeline).toBeUndefined();
+    const p = profileJob("j", job(), items, T0 + 5_000, { timeline: true });
+    expect(p.timeline).toEqual([
+      {
+        node: "agent-1",
+        taskId: "m-0-0-0",
+        attempt: 1,
+        startSeconds: 0,
+        endSeconds: 0.1,
+        readMs: 0,
+        computeMs: 90,
+        writeMs: 10,
+      },
+      {
+        node: "agent-2",
+        taskId: "m-1-0-0",
+        attempt: 1,
+        startSeconds: 0.8,
+        endSeconds: 0.9,
+        readMs: 0,
+        computeMs: 90,
+        writeMs: 10,
+      },
+      {
+        node: "agent-1",
+        taskId: "r-0-0",
+        attempt: 1,
+        startSeconds: 0.975,
+        endSeconds: 1,
+        readMs: 20,
+        computeMs: 0,
+        writeMs: 5,
+      },
+    ]);
+    expect(formatProfile(p).slice(-3)).toEqual([
+      "     0.000 →    0.100  agent-1  m-0-0-0 #1  0 · 90 · 10",
+      "     0.800 →    0.900  agent-2  m-1-0-0 #1  0 · 90 · 10",
+      "     0.975 →    1.000  agent-1  r-0-0 #1  20 · 0 · 5",
+    ]);
+  });
+
   it("names the control plane when agents mostly waited for work, whatever their phases", () => {
     const items = [
       item("agent-1", "m-0-0-0", 100, 0, 90, 10),

@@ -113,6 +113,20 @@ export interface JobProfile {
   readonly nodes: readonly NodeProfile[];
   readonly bottleneck: { readonly stage: BottleneckStage; readonly reason: string };
   readonly notes: readonly string[];
+  /** Every work item on the job's clock, by start (`--timeline`; absent otherwise). */
+  readonly timeline?: readonly TimelineRow[];
+}
+
+/** One work item on the job's clock: seconds since the job started (the manifest's startedAt). */
+export interface TimelineRow {
+  readonly node: string;
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly startSeconds: number;
+  readonly endSeconds: number;
+  readonly readMs: number;
+  readonly computeMs: number;
+  readonly writeMs: number;
 }
 
 /**
@@ -154,11 +168,37 @@ export function coveredMs(
   return total;
 }
 
+/**
+ * The items on the job's clock, earliest start first: which node ran what when, so gaps between
+ * one node's items (it waited for work) and overlaps (its slots ran side by side) show.
+ */
+export function timelineOf(items: readonly ItemTiming[], from: number): TimelineRow[] {
+  const ms = (x: number) => Math.round(x * 1000) / 1000;
+  return items
+    .map((it) => ({
+      node: it.node,
+      taskId: it.taskId,
+      attempt: it.attempt,
+      startSeconds: sec(it.endAt - it.totalMs - from),
+      endSeconds: sec(it.endAt - from),
+      readMs: ms(it.readMs),
+      computeMs: ms(it.computeMs),
+      writeMs: ms(it.writeMs),
+    }))
+    .sort(
+      (a, b) =>
+        a.startSeconds - b.startSeconds ||
+        a.node.localeCompare(b.node) ||
+        a.taskId.localeCompare(b.taskId),
+    );
+}
+
 export function profileJob(
   jobId: string,
   job: JobTimes,
   items: readonly ItemTiming[],
   now: number,
+  options: { readonly timeline?: boolean } = {},
 ): JobProfile {
   const from = job.startedAt ?? job.submittedAt;
   const to = job.computedAt ?? now;
@@ -248,6 +288,7 @@ export function profileJob(
     nodes,
     bottleneck: verdict(items.length, occupancy, readMs, computeMs, writeMs),
     notes,
+    ...(options.timeline ? { timeline: timelineOf(items, from) } : {}),
   };
 }
 
@@ -303,5 +344,15 @@ export function formatProfile(p: JobProfile): string[] {
   }
   lines.push(`bottleneck: ${p.bottleneck.stage}: ${p.bottleneck.reason}`);
   for (const note of p.notes) lines.push(`note: ${note}`);
+  if (p.timeline) {
+    lines.push("timeline (s since the job started; read · compute · write in ms):");
+    const t = (x: number) => x.toFixed(3).padStart(8);
+    const ms = (x: number) => String(Math.round(x));
+    for (const r of p.timeline) {
+      lines.push(
+        `  ${t(r.startSeconds)} → ${t(r.endSeconds)}  ${r.node}  ${r.taskId} #${r.attempt}  ${ms(r.readMs)} · ${ms(r.computeMs)} · ${ms(r.writeMs)}`,
+      );
+    }
+  }
   return lines;
 }

@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { EXPORT_FORMATS } from "./args.js";
 import { CliError } from "./client.js";
+import { endOnClosedStdout } from "./closed-stdout.js";
 import {
   clusterAddPeer,
   clusterRemovePeer,
@@ -189,6 +190,10 @@ function program(): Command {
         .option(
           "--nats <url>",
           "NATS URL(s) for the agents' shipped timings (default: $TESSERA_NATS_URL, the running dev cluster's, nats://127.0.0.1:4222)",
+        )
+        .option(
+          "--timeline",
+          "also every work item on the job's clock (node, task, attempt, start, end, read/compute/write ms; JSON: timeline[])",
         ),
     ),
   ).action(run(jobProfile));
@@ -357,6 +362,7 @@ function program(): Command {
 }
 
 async function main(): Promise<void> {
+  endOnClosedStdout();
   try {
     await program().parseAsync(process.argv);
   } catch (err) {
