@@ -1,5 +1,5 @@
 // `pnpm bench e2e-matmul [--n 8192] [--tile 1024|2048] [--agents 2] [--seed 1] [--reps 5] [--runs 1]
-//  [--kernel-threads N] [--k-per-map auto|D]`
+//  [--kernel-threads N] [--k-per-map auto|D] [--int8 1|0]`
 //
 // The whole system on one exact-mode matmul: a local cluster as real processes (the CLI's
 // DevCluster via @tessera/test-e2e: nats-server, 3 consensus peers, scheduler, storage-manager,
@@ -9,6 +9,8 @@
 // --k-per-map D submits the job with kPerMap = D: each map sums D inner tiles before it stores
 // its partial (K³/D partials instead of K³; the output and its digest are the same). The default,
 // auto, is what `tessera job submit` picks when not told (libs/matrix autoKPerMap).
+// --int8 0 starts the agents with TESSERA_AGENT_INT8=off: every map in float32 (the default, 1,
+// lets exact-mode maps run as exact 8-bit GEMMs where the job's element bound allows).
 //
 // - Inputs are staged in storage (every A and B tile, encoded as the agents store them) before
 //   the clock starts; staging is reported separately.
@@ -16,8 +18,10 @@
 // - GFLOP/s = 2n³ / wall-to-computed.
 // - Peak = the agent's own KernelRunner (cpu, 1 intra-op thread) on the job's map kernel — one
 //   [tile × kPerMap·tile]·[kPerMap·tile × tile] GEMM, a tile GEMM when kPerMap is 1 (the packed
-//   one runs faster per FLOP) — measured in this run before the cluster starts (best of --reps
-//   rounds of median-of-5); kernelPeakMsPerTile is the time of one such call.
+//   one runs faster per FLOP), in 8-bit integers (mapKernel int8) where the agents' runner picks
+//   that for the job's element bound, float32 otherwise — measured in this run before the cluster
+//   starts (best of --reps rounds of median-of-5); kernelPeakMsPerTile is the time of one such
+//   call. With int8, the float32 peak is measured too (float32KernelPeakGflopsPerThread).
 //   Efficiency = achieved ÷ (agents × peak). Also measured: the concurrent peak, `agents` such
 //   kernels in separate processes timed at the same moment (on a VM whose vCPUs share physical
 //   cores it is well below agents × peak), and efficiencyVsConcurrentPeak = achieved ÷ that.
@@ -41,11 +45,12 @@ import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { KernelRunner } from "@tessera/agent";
+import { KernelRunner, type MapKernel } from "@tessera/agent";
 import { ClusterClient, loadJobProfile } from "@tessera/cli";
 import {
   autoKPerMap,
   encodeTile,
+  exactElementBound,
   generateTile,
   inputKey,
   type MatmulJobSpec,
@@ -70,6 +75,21 @@ interface Flags {
   "kernel-threads": number;
   /** Inner tiles per map (the job spec's kPerMap); AUTO = autoKPerMap(n, tile). */
   "k-per-map": number;
+  /** 1: the agents' default (8-bit exact maps where allowed); 0: TESSERA_AGENT_INT8=off. */
+  int8: number;
+}
+
+/**
+ * The map GEMM the agents will use for this job: their KernelRunner's own choice (the same
+ * start-up check, on the same machine, with the same setting).
+ */
+async function agentsMapKernel(spec: MatmulJobSpec, int8: boolean): Promise<MapKernel> {
+  const runner = await KernelRunner.create({ ep: "cpu", int8: int8 ? "auto" : "off" });
+  try {
+    return runner.mapKernelFor(spec.mode === "exact" ? exactElementBound(spec.n) : undefined);
+  } finally {
+    await runner.dispose();
+  }
 }
 
 /** `--k-per-map auto` (the default). */
@@ -85,13 +105,14 @@ function parseFlags(argv: readonly string[]): Flags {
     runs: 1,
     "kernel-threads": -1,
     "k-per-map": AUTO,
+    int8: 1,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const name = (argv[i] ?? "").replace(/^--/, "");
     const v = name === "k-per-map" && argv[i + 1] === "auto" ? AUTO : Number(argv[i + 1]);
     if (!(name in f))
       throw new Error(
-        `unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs --kernel-threads --k-per-map`,
+        `unknown flag --${name}; flags: --n --tile --agents --seed --reps --runs --kernel-threads --k-per-map --int8`,
       );
     if (!Number.isInteger(v) || (v < 0 && v !== AUTO))
       throw new Error(
@@ -117,14 +138,28 @@ async function kernelPeak(
   tile: number,
   inner: number,
   reps: number,
+  kernel: MapKernel,
   beforeTiming?: () => Promise<void>,
 ): Promise<{ gflops: number; ms: number }> {
-  const runner = await KernelRunner.create({ ep: "cpu", intraOpThreads: 1 });
+  const runner = await KernelRunner.create({ ep: "cpu", intraOpThreads: 1, int8: "off" });
   try {
     const elems = tile * inner;
-    const a = Float32Array.from({ length: elems }, (_, x) => (x % 7) - 3);
-    const b = Float32Array.from({ length: elems }, (_, x) => (x % 5) - 2);
-    const bound = await runner.bindMatmul(a, b, tile, undefined, inner);
+    const bound =
+      kernel === "int8"
+        ? await runner.bindMatmulInt8(
+            Uint8Array.from({ length: elems }, (_, x) => (x % 7) - 3 + 128),
+            Int8Array.from({ length: elems }, (_, x) => (x % 5) - 2),
+            tile,
+            undefined,
+            inner,
+          )
+        : await runner.bindMatmul(
+            Float32Array.from({ length: elems }, (_, x) => (x % 7) - 3),
+            Float32Array.from({ length: elems }, (_, x) => (x % 5) - 2),
+            tile,
+            undefined,
+            inner,
+          );
     await bound.run();
     await beforeTiming?.();
     const rounds: number[] = [];
@@ -144,7 +179,7 @@ async function kernelPeak(
   }
 }
 
-/** Set in the children of concurrentKernelPeak: "tile,inner,reps". */
+/** Set in the children of concurrentKernelPeak: "tile,inner,reps,kernel". */
 const PEAK_WORKER_ENV = "TESSERA_BENCH_E2E_PEAK_WORKER";
 
 /**
@@ -157,11 +192,12 @@ async function concurrentKernelPeak(
   tile: number,
   inner: number,
   reps: number,
+  kernel: MapKernel,
   agents: number,
 ): Promise<{ gflops: number; msPerTile: number[] }> {
   const children = Array.from({ length: agents }, () =>
     spawn(process.execPath, [fileURLToPath(import.meta.url)], {
-      env: { ...process.env, [PEAK_WORKER_ENV]: `${tile},${inner},${reps}` },
+      env: { ...process.env, [PEAK_WORKER_ENV]: `${tile},${inner},${reps},${kernel}` },
       stdio: ["pipe", "pipe", "inherit"],
     }),
   );
@@ -194,9 +230,10 @@ async function concurrentKernelPeak(
 /** Child side of concurrentKernelPeak: warm up, say "ready", wait for "go", time, print. */
 async function peakWorker(arg: string): Promise<void> {
   const [tile, inner, reps] = arg.split(",").map(Number) as [number, number, number];
+  const kernel: MapKernel = arg.endsWith(",int8") ? "int8" : "float32";
   const stdin = createInterface({ input: process.stdin });
   const go = new Promise<void>((resolve) => stdin.once("line", () => resolve()));
-  const peak = await kernelPeak(tile, inner, reps, async () => {
+  const peak = await kernelPeak(tile, inner, reps, kernel, async () => {
     process.stdout.write("ready\n");
     await go;
   });
@@ -428,17 +465,25 @@ async function main(): Promise<void> {
   const maps = K ** 3 / (spec.kPerMap ?? 1);
 
   const inner = spec.tile * (spec.kPerMap ?? 1);
-  const peak = await kernelPeak(spec.tile, inner, flags.reps);
-  const togetherBefore = await concurrentKernelPeak(spec.tile, inner, flags.reps, flags.agents);
+  const mapKernel = await agentsMapKernel(spec, flags.int8 === 1);
+  const peak = await kernelPeak(spec.tile, inner, flags.reps, mapKernel);
+  const floatPeak =
+    mapKernel === "int8" ? await kernelPeak(spec.tile, inner, flags.reps, "float32") : peak;
+  const peakTogether = () =>
+    concurrentKernelPeak(spec.tile, inner, flags.reps, mapKernel, flags.agents);
+  const togetherBefore = await peakTogether();
   process.stderr.write(
-    `map kernel peak (1 thread, ${spec.tile}×${inner}·${inner}×${spec.tile}): ${round(peak.gflops, 2)} GFLOP/s alone, ` +
+    `map kernel peak (${mapKernel}, 1 thread, ${spec.tile}×${inner}·${inner}×${spec.tile}): ${round(peak.gflops, 2)} GFLOP/s alone, ` +
       `${round(togetherBefore.gflops, 2)} GFLOP/s for ${flags.agents} at once (ms/call ${togetherBefore.msPerTile.join(", ")})\n`,
   );
 
   const kernelThreads = flags["kernel-threads"];
   const cluster = await E2eCluster.start({
     agents: flags.agents,
-    ...(kernelThreads >= 0 ? { env: { TESSERA_AGENT_KERNEL_THREADS: String(kernelThreads) } } : {}),
+    env: {
+      ...(kernelThreads >= 0 ? { TESSERA_AGENT_KERNEL_THREADS: String(kernelThreads) } : {}),
+      ...(flags.int8 === 1 ? {} : { TESSERA_AGENT_INT8: "off" }),
+    },
   });
   try {
     const staging = await stageInputs(cluster.storageSpec, spec);
@@ -462,7 +507,7 @@ async function main(): Promise<void> {
     // Once more after the runs (the cluster idle): on a shared VM one measurement can catch a slow
     // minute (two kernels at 1,165 ms each where they took 600 alone and side by side later),
     // and the better of the two is what the machine can give.
-    const togetherAfter = await concurrentKernelPeak(spec.tile, inner, flags.reps, flags.agents);
+    const togetherAfter = await peakTogether();
     const together = togetherAfter.gflops > togetherBefore.gflops ? togetherAfter : togetherBefore;
     // The median run (by wall time) speaks for the benchmark; every run is listed too.
     const byWall = [...runs].sort((a, b) => a.wallSeconds - b.wallSeconds);
@@ -479,7 +524,9 @@ async function main(): Promise<void> {
       ...medianRun,
       verified: runs.every((r) => r.verified === true),
       staging: { seconds: round(staging.seconds), tiles: staging.tiles, bytes: staging.bytes },
+      mapKernel,
       kernelPeakGflopsPerThread: round(peak.gflops, 2),
+      float32KernelPeakGflopsPerThread: round(floatPeak.gflops, 2),
       kernelPeakMsPerTile: round(peak.ms, 2),
       kernelPeakShape: [spec.tile, inner, spec.tile],
       durableWrite: {
@@ -504,8 +551,10 @@ async function main(): Promise<void> {
       definitions: {
         wallSeconds: "submit → every reduce committed (leader-stamped job.computed); median run",
         gflops: "2n³ / wallSeconds",
+        mapKernel:
+          "the GEMM the agents' runner picks for this job (int8: exact 8-bit integers, exact mode with element bound ≤ 79 and the runner's start-up check passed; float32 otherwise or with --int8 0)",
         efficiency:
-          "gflops ÷ (agents × single-thread KernelRunner peak of the job's map kernel: tile × kPerMap·tile · kPerMap·tile × tile)",
+          "gflops ÷ (agents × single-thread KernelRunner peak of the job's map kernel (mapKernel): tile × kPerMap·tile · kPerMap·tile × tile)",
         concurrentKernelPeakGflops:
           "agents single-thread kernels timed at the same moment in separate processes, summed: the most this machine gives them side by side; the better of a measurement before the cluster starts and one after the runs (concurrentKernelPeakGflopsBeforeAfter)",
         efficiencyVsConcurrentPeak: "gflops ÷ concurrentKernelPeakGflops",

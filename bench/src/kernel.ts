@@ -1,15 +1,21 @@
 // `pnpm bench kernel [--tiles 512,1024,2048] [--threads 1,2] [--reps N] [--rounds N]
-//                    [--ep auto|cuda|cpu] [--ops MatMul,Gemm] [--spin on|off] [--baseline on|off]`
+//                    [--ep auto|cuda|cpu] [--ops MatMul,Gemm,int8] [--spin on|off] [--baseline on|off]`
 //
 // Tile GEMM throughput through ONNX Runtime (the agent's own KernelRunner, so this measures the
 // code path agents run), with session creation, tensor set-up and the first (warm-up) run timed
 // separately from steady-state runs. When numpy is importable, the same shapes are timed with
 // numpy/OpenBLAS in a child process pinned to the same thread count, interleaved round by round
-// with the ORT runs so both see the same background load. Last stdout line: one JSON object.
+// with the ORT runs so both see the same background load. Op int8 is the exact-mode map kernel in
+// 8-bit integers (uint8·int8 MatMulInteger, the agent's bindMatmulInt8; CPU only), on integers
+// within ±45 as an n = 8192 exact job has; numpy's figures beside it are still float32 SGEMM.
+// Last stdout line: one JSON object.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { type ExecutionProviderChoice, type GemmOp, KernelRunner } from "@tessera/agent";
 import { FlagError, intsIn } from "./_cli.js";
+
+/** The map kernels this bench can time: the float32 GEMM through either op, or the 8-bit one. */
+type KernelOp = GemmOp | "int8";
 
 interface Flags {
   tiles: number[];
@@ -17,7 +23,7 @@ interface Flags {
   reps: number;
   rounds: number;
   ep: ExecutionProviderChoice;
-  ops: GemmOp[];
+  ops: KernelOp[];
   spin: boolean;
   baseline: boolean;
 }
@@ -29,7 +35,7 @@ function parseFlags(argv: string[]): Flags {
     reps: 10,
     rounds: 3,
     ep: "cpu",
-    ops: ["MatMul", "Gemm"],
+    ops: ["MatMul", "Gemm", "int8"],
     spin: false,
     baseline: true,
   };
@@ -62,8 +68,8 @@ function parseFlags(argv: string[]): Flags {
         break;
       case "ops":
         flags.ops = value.split(",").map((op) => {
-          if (op !== "MatMul" && op !== "Gemm")
-            throw new FlagError(`--ops: "${op}" must be MatMul or Gemm`);
+          if (op !== "MatMul" && op !== "Gemm" && op !== "int8")
+            throw new FlagError(`--ops: "${op}" must be MatMul, Gemm or int8`);
           return op;
         });
         break;
@@ -185,20 +191,31 @@ async function main(): Promise<void> {
         const elems = tile * tile;
         const a = Float32Array.from({ length: elems }, (_, x) => ((x * 2654435761) % 1000) / 1000);
         const b = Float32Array.from({ length: elems }, (_, x) => ((x * 40503) % 997) / 997);
+        const a8 = Uint8Array.from({ length: elems }, (_, x) => ((x * 2654435761) % 91) - 45 + 128);
+        const b8 = Int8Array.from({ length: elems }, (_, x) => ((x * 40503) % 91) - 45);
         for (const op of flags.ops) {
           const runner = await KernelRunner.create({
             ep: flags.ep,
             intraOpThreads: threads,
-            gemmOp: op,
+            gemmOp: op === "int8" ? "MatMul" : op,
             allowSpinning: flags.spin,
+            int8: "off",
           });
           provider = runner.executionProvider;
           fallbackReason = runner.fallbackReason;
+          if (op === "int8" && runner.executionProvider !== "cpu") {
+            results.push({ tile, threads, op, skipped: "the 8-bit map kernel runs on CPU only" });
+            await runner.dispose();
+            continue;
+          }
           let s = performance.now();
-          await runner.session("map", tile);
+          await runner.session(op === "int8" ? "map-int8" : "map", tile);
           const sessionCreateMs = performance.now() - s;
           s = performance.now();
-          const bound = await runner.bindMatmul(a, b, tile);
+          const bound =
+            op === "int8"
+              ? await runner.bindMatmulInt8(a8, b8, tile)
+              : await runner.bindMatmul(a, b, tile);
           const tensorSetupMs = performance.now() - s;
           s = performance.now();
           await bound.run();

@@ -7,7 +7,7 @@ export const METRIC_NAMES = {
   workItemsTotal: "tessera_agent_work_items_total", // labels: kind, status
   workItemSeconds: "tessera_agent_work_item_seconds", // histogram; labels: kind, phase(read|compute|write)
   workItemsRunning: "tessera_agent_work_items_running", // gauge
-  kernelGflops: "tessera_agent_kernel_gflops", // gauge; labels: ep
+  kernelGflops: "tessera_agent_kernel_gflops", // gauge; labels: ep, kernel
   heartbeatsSentTotal: "tessera_agent_heartbeats_sent_total",
   reportsTotal: "tessera_agent_reports_total", // labels: path(direct|stream)
   handedItemsTotal: "tessera_agent_handed_items_total", // work handed over in report replies

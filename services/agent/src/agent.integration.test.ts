@@ -173,7 +173,7 @@ beforeAll(async () => {
   await cluster.waitForMetaLeader();
   nc = await connect({ servers: [...cluster.urls] });
   // Provision as an operator would, R3 with a short ack wait so redelivery is quick.
-  for (const pool of ["drain", "chaos", "corrupt", "standby"]) {
+  for (const pool of ["drain", "chaos", "corrupt", "standby", "int8", "float32"]) {
     const bus = await AgentBus.connect({
       servers: [...cluster.urls],
       name: `provision-${pool}`,
@@ -284,7 +284,10 @@ describe("agents on a 3-node JetStream cluster", () => {
           phase: "total",
         }),
       ).toBe(mine.filter((c) => c.kind === "map").length);
-      expect(await metric(base, "tessera_agent_kernel_gflops", { ep: "cpu" })).toBeGreaterThan(0);
+      // n = 256: exact mode's element bound (256) is too wide for 8 bits, so float32 ran.
+      expect(
+        await metric(base, "tessera_agent_kernel_gflops", { ep: "cpu", kernel: "float32" }),
+      ).toBeGreaterThan(0);
       expect(await metric(base, "tessera_agent_heartbeats_sent_total", {})).toBeGreaterThan(0);
     }
 
@@ -336,6 +339,36 @@ describe("agents on a 3-node JetStream cluster", () => {
     expect(c.output?.checksum).toBe(ref.output?.checksum);
     expect(Buffer.from(disturbed).equals(Buffer.from(undisturbed))).toBe(true);
     survivor.proc.kill("SIGTERM");
+    await store.close();
+  });
+
+  it("an exact map computed in 8-bit integers is byte-identical to the float32 one (--int8 off)", async () => {
+    const storeDir = join(workDir, "int8");
+    const store = new FsObjectStore({ root: storeDir });
+    const i8 = startAgent("int8-1", "int8", storeDir);
+    const f32 = startAgent("float32-1", "float32", storeDir, ["--int8", "off"]);
+    // n = 4096: elements within ±63, where the 8-bit GEMM is exact (int8-operands.ts).
+    const job: MatmulJobSpec = { n: 4096, tile: 2048, mode: "exact", seed: 13 };
+    await publishWork(workItem("int8-job", job, "int8", 0, 1, 1));
+    await publishWork(workItem("float32-job", job, "float32", 0, 1, 1));
+    const done = (jobId: string) => () => completionsOf(jobId).find((c) => c.status === "ok");
+    const [ci, cf] = [
+      await waitUntil("the 8-bit map", done("int8-job"), 30_000),
+      await waitUntil("the float32 map", done("float32-job"), 30_000),
+    ];
+    expect(ci.output?.checksum).toBe(cf.output?.checksum);
+    const a = await store.get(partialKey("int8-job", 0, 1, 1));
+    const b = await store.get(partialKey("float32-job", 0, 1, 1));
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    const [bi, bf] = [await httpOf(i8), await httpOf(f32)];
+    const gflops = (base: string, kernel: string) =>
+      metric(base, "tessera_agent_kernel_gflops", { ep: "cpu", kernel });
+    expect(await gflops(bi, "int8")).toBeGreaterThan(0);
+    expect(await gflops(bi, "float32")).toBe(0);
+    expect(await gflops(bf, "float32")).toBeGreaterThan(0);
+    expect(await gflops(bf, "int8")).toBe(0);
+    i8.proc.kill("SIGTERM");
+    f32.proc.kill("SIGTERM");
     await store.close();
   });
 

@@ -77,6 +77,7 @@ export class Agent {
     const jsThreadRunner = await KernelRunner.create({
       ep: config.ep,
       intraOpThreads: config.threads,
+      int8: config.int8 ? "auto" : "off",
     });
     if (jsThreadRunner.fallbackReason) {
       logger.warn(
@@ -84,6 +85,14 @@ export class Agent {
         "CUDA execution provider unavailable; running on CPU",
       );
     }
+    logger.info(
+      jsThreadRunner.int8MaxBound > 0
+        ? { int8MaxBound: jsThreadRunner.int8MaxBound }
+        : { int8Unavailable: jsThreadRunner.int8Unavailable },
+      jsThreadRunner.int8MaxBound > 0
+        ? "exact-mode maps run as 8-bit integer GEMMs where their element bound allows"
+        : "exact-mode maps run in float32",
+    );
     reportTileBufferMalloc(logger, missingTileBufferMalloc(env));
     const store = createObjectStore(storageConfigFromSpec(config.storage, env));
     let loop: WorkLoop | undefined;
@@ -144,7 +153,7 @@ export class Agent {
               buffers,
               nodeId: config.nodeId,
             });
-            metrics.observeOutcome(outcome, item.job.tile);
+            metrics.observeOutcome(outcome, item.job);
             return outcome;
           },
           report: (outcome) => reporter.report(outcome),

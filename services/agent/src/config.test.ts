@@ -58,6 +58,19 @@ describe("parseAgentConfig", () => {
     ).toThrow(/--kernel-threads: "two" must be an integer between 0 and 256/);
   });
 
+  it("runs exact-mode maps in 8 bits unless --int8 off or TESSERA_AGENT_INT8=off; other values fail naming the flag", () => {
+    expect(parseAgentConfig(["--storage", "fs:/d"], {}, defaults).int8).toBe(true);
+    expect(
+      parseAgentConfig(["--storage", "fs:/d"], { TESSERA_AGENT_INT8: "off" }, defaults).int8,
+    ).toBe(false);
+    expect(parseAgentConfig(["--storage", "fs:/d", "--int8", "off"], {}, defaults).int8).toBe(
+      false,
+    );
+    expect(() =>
+      parseAgentConfig(["--storage", "fs:/d"], { TESSERA_AGENT_INT8: "yes" }, defaults),
+    ).toThrow(/--int8: .*must be on or off/);
+  });
+
   it("serves /metrics on loopback and a free port unless --http or TESSERA_AGENT_HTTP says where", () => {
     expect(parseAgentConfig(["--storage", "fs:/d"], {}, defaults).http).toEqual({
       host: "127.0.0.1",

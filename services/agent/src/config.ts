@@ -33,6 +33,11 @@ export interface AgentConfig {
    */
   kernelThreads: number;
   ep: ExecutionProviderChoice;
+  /**
+   * Exact-mode maps in 8-bit integers where that is exact (kernel/int8-operands.ts); off: every
+   * map in float32 (same results, about half the kernel speed on CPU).
+   */
+  int8: boolean;
   /** ORT intra-op threads per kernel. */
   threads: number;
   /** Memory for decoded input tiles shared by tasks (MiB; 0 = read every input every time). */
@@ -77,6 +82,7 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   zone: "TESSERA_ZONE",
   slots: "TESSERA_AGENT_SLOTS",
   ep: "TESSERA_EP",
+  int8: "TESSERA_AGENT_INT8",
   threads: "TESSERA_AGENT_THREADS",
   "kernel-threads": "TESSERA_AGENT_KERNEL_THREADS",
   "tile-cache-mb": "TESSERA_AGENT_TILE_CACHE_MB",
@@ -149,6 +155,7 @@ export function parseAgentConfig(
     slots: f.int("slots", 2, 1, 256),
     kernelThreads: f.int("kernel-threads", 1, 0, 256),
     ep: ep as ExecutionProviderChoice,
+    int8: f.str("int8", "on", ON_OFF) === "on",
     threads: f.int("threads", 1, 1, 256),
     tileCacheMb: f.int("tile-cache-mb", 1024, 0, 1_048_576),
     storage,
@@ -176,6 +183,9 @@ ${NATS_SECURITY_HELP}
   --slots N              work items in flight, so one's tile I/O overlaps another's kernel
                          (default 2)                                        env TESSERA_AGENT_SLOTS
   --ep auto|cuda|cpu     ONNX Runtime execution provider (default auto)   env TESSERA_EP
+  --int8 on|off          exact-mode maps as exact 8-bit integer GEMMs where the job's element
+                         bound allows (n ≥ 2622) and a start-up check passed; off: float32
+                         (default on)                                       env TESSERA_AGENT_INT8
   --threads N            ORT intra-op threads per kernel (default 1)       env TESSERA_AGENT_THREADS
   --kernel-threads N     worker threads running Map kernels, so a kernel never blocks the event
                          loop; 0 = on the JS thread (default 1)           env TESSERA_AGENT_KERNEL_THREADS

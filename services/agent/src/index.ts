@@ -2,6 +2,12 @@
 export { AGENT_USAGE, type AgentConfig, parseAgentConfig } from "./config.js";
 export { AgentError, AgentErrorCode } from "./errors.js";
 export {
+  INT8_MAX_EXACT_BOUND,
+  type MapKernel,
+  packInt8SideBySide,
+  packInt8Stacked,
+} from "./kernel/int8-operands.js";
+export {
   type BoundKernel,
   type CudaProbe,
   type ExecutionProvider,
@@ -13,6 +19,7 @@ export {
 } from "./kernel/kernel-runner.js";
 export { KernelThreads } from "./kernel/kernel-threads.js";
 export {
+  buildMatMulInt8Model,
   buildMatMulModel,
   buildReduceModel,
   type GemmOp,

@@ -10,7 +10,11 @@ const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export interface AgentMetrics {
   readonly registry: MetricsRegistry;
   /** One executed item: its status, phase times, and (maps) the kernel's GFLOP/s. */
-  observeOutcome(outcome: ExecutionOutcome, tile: number): void;
+  /** `job`: the item's tile side and inner tiles per map (a map's FLOPs are 2·tile³·kPerMap). */
+  observeOutcome(
+    outcome: ExecutionOutcome,
+    job: { readonly tile: number; readonly kPerMap?: number | undefined },
+  ): void;
   heartbeatSent(): void;
   /** A report settled: answered by the leader (direct, with `handed` items) or stored on TESSERA_CMD. */
   reported(path: "direct" | "stream", handed: number): void;
@@ -44,10 +48,10 @@ export function createAgentMetrics(
       this.set(runningItems());
     },
   });
-  const gflops = registry.gauge<"ep">({
+  const gflops = registry.gauge<"ep" | "kernel">({
     name: METRIC_NAMES.kernelGflops,
-    help: "GFLOP/s of the last map kernel (2·tile³ flops ÷ compute time), by execution provider",
-    labelNames: ["ep"],
+    help: "GFLOP/s of the last map kernel (2·tile²·inner flops ÷ compute time), by execution provider and GEMM (float32, int8)",
+    labelNames: ["ep", "kernel"],
   });
   const heartbeats = registry.counter({
     name: METRIC_NAMES.heartbeatsSentTotal,
@@ -81,7 +85,7 @@ export function createAgentMetrics(
 
   return {
     registry,
-    observeOutcome({ completion: c, retryable }, tile) {
+    observeOutcome({ completion: c, retryable, mapKernel }, { tile, kPerMap }) {
       const status = c.status === "ok" ? "ok" : retryable ? "retry" : "failed";
       items.inc({ kind: c.kind, status });
       const t = c.timings;
@@ -90,7 +94,10 @@ export function createAgentMetrics(
       phaseSeconds.observe({ kind: c.kind, phase: "write" }, t.writeMs / 1000);
       phaseSeconds.observe({ kind: c.kind, phase: "total" }, t.totalMs / 1000);
       if (c.kind === "map" && c.status === "ok" && t.computeMs > 0) {
-        gflops.set({ ep: c.executionProvider }, (2 * tile ** 3) / (t.computeMs * 1e6));
+        gflops.set(
+          { ep: c.executionProvider, kernel: mapKernel ?? "float32" },
+          (2 * tile ** 3 * (kPerMap ?? 1)) / (t.computeMs * 1e6),
+        );
       }
     },
     heartbeatSent: () => heartbeats.inc(),

@@ -6,6 +6,7 @@ import {
   crc32cHex,
   decodeTile,
   emptyOutput,
+  exactElementBound,
   inputKey,
   outputKey,
   partialKey,
@@ -17,6 +18,7 @@ import {
 import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
 import { AgentErrorCode } from "./errors.js";
 import type { InputTileCache } from "./input-cache.js";
+import type { MapKernel } from "./kernel/int8-operands.js";
 import type { KernelTiming, TileKernels } from "./kernel/kernel-runner.js";
 import type { TileBufferLease, TileBufferPool } from "./tile-buffers.js";
 import {
@@ -48,6 +50,8 @@ export interface ExecutionOutcome {
    */
   retryable: boolean;
   error?: unknown;
+  /** A map's GEMM (set when the kernel ran). */
+  mapKernel?: MapKernel;
 }
 
 interface Phases {
@@ -100,10 +104,11 @@ export async function executeWorkItem(
   }
   // Held until the output is stored or the task failed: then nothing reads its buffers any more.
   const lease = ctx.buffers?.lease();
+  const timing: KernelTiming = { waitMs: 0 };
   try {
     const output =
       item.kind === "map"
-        ? await runMap(item, ctx, phases, lease)
+        ? await runMap(item, ctx, phases, lease, timing)
         : await runReduce(item, ctx, phases, lease);
     return {
       completion: {
@@ -119,6 +124,7 @@ export async function executeWorkItem(
         completedAt: now(),
       },
       retryable: false,
+      ...(timing.kernel ? { mapKernel: timing.kernel } : {}),
     };
   } catch (err) {
     const { code, message, retryable } = describeError(err);
@@ -152,6 +158,7 @@ async function runMap(
   ctx: ExecutionContext,
   phases: Phases,
   lease: TileBufferLease | undefined,
+  timing: KernelTiming,
 ) {
   const { job, i, j } = item;
   const k = item.k as number; // validated: required for map items
@@ -170,10 +177,13 @@ async function runMap(
   );
   // The result lands in the payload of the tile file that gets stored.
   const out = allocateTile(job.tile, job.tile, lease?.alloc);
-  const timing: KernelTiming = { waitMs: 0 };
+  // Exact mode's inputs are integers within ±bound (generated so from the job's seed, the dataset
+  // key names that seed, and each tile is CRC-checked when read; the verifier regenerates them),
+  // which lets the kernels compute in 8 bits where that is exact (kernel/int8-operands.ts).
+  const exactBound = job.mode === "exact" ? exactElementBound(job.n) : undefined;
   const before = phases.computeMs;
   await timed(phases, "computeMs", () =>
-    ctx.runner.matmulInner(as, bs, job.tile, out.data, timing),
+    ctx.runner.matmulInner(as, bs, job.tile, out.data, timing, exactBound),
   );
   // Compute is the kernel's own time: waiting for a kernel thread and copying tiles to and from
   // it are overhead, visible in totalMs only.

@@ -3,7 +3,14 @@ import { basename } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { AgentErrorCode } from "../errors.js";
-import { KernelRunner, missingCudaProviderLibraries, probeCuda } from "./kernel-runner.js";
+import { exactProduct, exactTiles } from "./exact-tiles.test-helpers.js";
+import { INT8_MAX_EXACT_BOUND } from "./int8-operands.js";
+import {
+  KernelRunner,
+  type KernelTiming,
+  missingCudaProviderLibraries,
+  probeCuda,
+} from "./kernel-runner.js";
 
 const execFileAsync = promisify(execFile);
 /** The compiled module, as a started agent loads it. */
@@ -65,6 +72,52 @@ describe("KernelRunner (CPU)", () => {
     }
     const single = await (await cpu()).sum([fill(3)], t);
     expect(single[5]).toBe(3);
+  });
+
+  it("computes exact-mode maps in 8-bit integers where the bound allows, equal to the exact product", async () => {
+    const runner = await cpu();
+    // x86-64 and arm64 ORT builds have an exact 8-bit GEMM; the start-up check found it so.
+    expect(runner.int8Unavailable).toBeUndefined();
+    expect(runner.int8MaxBound).toBe(INT8_MAX_EXACT_BOUND);
+    expect(runner.mapKernelFor(45)).toBe("int8");
+    expect(runner.mapKernelFor(INT8_MAX_EXACT_BOUND)).toBe("int8");
+    expect(runner.mapKernelFor(INT8_MAX_EXACT_BOUND + 1)).toBe("float32");
+    expect(runner.mapKernelFor(undefined)).toBe("float32");
+    const t = 40;
+    for (const d of [1, 3]) {
+      const { as, bs } = exactTiles(d, t, INT8_MAX_EXACT_BOUND, d);
+      const timing: KernelTiming = { waitMs: 0 };
+      const out = new Float32Array(t * t);
+      await runner.matmulInner(as, bs, t, out, timing, INT8_MAX_EXACT_BOUND);
+      expect(timing.kernel, `d = ${d}`).toBe("int8");
+      expect(Array.from(out), `d = ${d}`).toEqual(Array.from(exactProduct(as, bs, t)));
+      // The float32 GEMM gives the same bits (exact too), and says so.
+      const float: KernelTiming = { waitMs: 0 };
+      const f = await runner.matmulInner(as, bs, t, undefined, float);
+      expect(float.kernel).toBe("float32");
+      expect(Array.from(f)).toEqual(Array.from(out));
+    }
+  });
+
+  it("with int8 off, every map runs in float32 and says why", async () => {
+    const runner = await KernelRunner.create({ ep: "cpu", int8: "off" });
+    runners.push(runner);
+    expect(runner.int8MaxBound).toBe(0);
+    expect(runner.int8Unavailable).toBe("turned off");
+    const { as, bs } = exactTiles(1, 16, 45);
+    const timing: KernelTiming = { waitMs: 0 };
+    await runner.matmulInner(as, bs, 16, undefined, timing, 45);
+    expect(timing.kernel).toBe("float32");
+  });
+
+  it("rejects 8-bit operands whose size does not match the shape, naming the type", async () => {
+    const runner = await cpu();
+    await expect(
+      runner.bindMatmulInt8(new Uint8Array(16), new Int8Array(15), 4),
+    ).rejects.toMatchObject({
+      code: AgentErrorCode.TileShape,
+      message: "B: expected 16 int8 elements, got 15",
+    });
   });
 
   it("rejects tiles whose size does not match the shape with a typed error", async () => {

@@ -7,9 +7,17 @@ import { basename, dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { AgentError, AgentErrorCode } from "../errors.js";
 import {
+  INT8_MAX_EXACT_BOUND,
+  type MapKernel,
+  packInt8SideBySide,
+  packInt8Stacked,
+} from "./int8-operands.js";
+import {
+  buildMatMulInt8Model,
   buildMatMulModel,
   buildReduceModel,
   type GemmOp,
+  INT8_A_ZERO_POINT,
   reduceInputNames,
 } from "./onnx-graphs.js";
 import { disableOrtTelemetryUnlessAllowed } from "./ort-telemetry.js";
@@ -35,6 +43,12 @@ export interface KernelRunnerOptions {
   allowSpinning?: boolean;
   /** Largest number of partials one Reduce session adds; more are folded through it in order. */
   reduceFanIn?: number;
+  /**
+   * auto (default): exact-mode maps whose element bound allows it run the 8-bit integer GEMM
+   * (int8-operands.ts), once a start-up check on this CPU found it exact; off: always float32.
+   * CUDA runners always use float32.
+   */
+  int8?: "auto" | "off";
 }
 
 export interface CudaProbe {
@@ -113,6 +127,8 @@ export interface KernelTiming {
    * tile copies and the trip between threads that the call's own duration includes.
    */
   kernelMs?: number;
+  /** Set by a map call: which GEMM computed it. */
+  kernel?: MapKernel;
 }
 
 /**
@@ -138,6 +154,8 @@ export interface TileKernels {
    * Σ_x A_x·B_x over paired [tile, tile] tiles (a map of several inner tiles), computed as ONE
    * GEMM over the inner dimension (pack-inner.ts), into `out` when given. With one pair it is
    * `matmul`. Every implementation runs the same packed GEMM, so float results agree bit for bit.
+   * `exactBound`: the tiles hold integers within ±exactBound (an exact-mode job): where
+   * `mapKernelFor` says so, the product is computed in 8-bit integers, with the same result.
    */
   matmulInner(
     as: readonly Float32Array[],
@@ -145,13 +163,16 @@ export interface TileKernels {
     tile: number,
     out?: Float32Array,
     timing?: KernelTiming,
+    exactBound?: number,
   ): Promise<Float32Array>;
+  /** The GEMM `matmulInner` uses for tiles within ±exactBound (undefined: not exact mode). */
+  mapKernelFor(exactBound: number | undefined): MapKernel;
   /** ((p0 + p1) + p2) + … in exactly this order, into `out` when given. */
   sum(partials: readonly Float32Array[], tile: number, out?: Float32Array): Promise<Float32Array>;
   dispose(): Promise<void>;
 }
 
-type SessionKind = "map" | "reduce";
+type SessionKind = "map" | "map-int8" | "reduce";
 
 /** One prepared kernel call; `run` may be called repeatedly and overwrites `output` each time. */
 export interface BoundKernel {
@@ -168,6 +189,10 @@ export class KernelRunner implements TileKernels {
   readonly reduceFanIn: number;
   private readonly allowSpinning: boolean;
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private int8State: { maxBound: number; unavailable: string | undefined } = {
+    maxBound: 0,
+    unavailable: "not checked",
+  };
 
   private constructor(
     provider: ExecutionProvider,
@@ -199,9 +224,13 @@ export class KernelRunner implements TileKernels {
     // Here, on the creating thread, before any kernel thread exists: a worker thread's
     // process.env is its own copy, and ONNX Runtime reads the real environment.
     disableOrtTelemetryUnlessAllowed();
-    if (opts.ep === "cpu") return new KernelRunner("cpu", undefined, opts);
+    if (opts.ep === "cpu") return KernelRunner.onCpu(undefined, opts);
     const probe = await probeCuda();
-    if (probe.ok) return new KernelRunner("cuda", undefined, opts);
+    if (probe.ok) {
+      const runner = new KernelRunner("cuda", undefined, opts);
+      runner.int8State = { maxBound: 0, unavailable: "the CUDA runner computes in float32" };
+      return runner;
+    }
     if (opts.ep === "cuda") {
       throw new AgentError(
         AgentErrorCode.CudaUnavailable,
@@ -209,7 +238,81 @@ export class KernelRunner implements TileKernels {
           "install onnxruntime-node with its CUDA binaries (run its install script with CUDA 12 libraries present) or use --ep auto|cpu",
       );
     }
-    return new KernelRunner("cpu", probe.reason, opts);
+    return KernelRunner.onCpu(probe.reason, opts);
+  }
+
+  private static async onCpu(
+    fallbackReason: string | undefined,
+    opts: KernelRunnerOptions,
+  ): Promise<KernelRunner> {
+    const runner = new KernelRunner("cpu", fallbackReason, opts);
+    if (opts.int8 === "off") {
+      runner.int8State = { maxBound: 0, unavailable: "turned off" };
+      return runner;
+    }
+    const unavailable = await runner.checkInt8();
+    runner.int8State = { maxBound: unavailable ? 0 : INT8_MAX_EXACT_BOUND, unavailable };
+    return runner;
+  }
+
+  /**
+   * Runs the 8-bit GEMM once on operands at the edges of its exact range (whole rows and columns
+   * of ±INT8_MAX_EXACT_BOUND, where an int16 pair sum would saturate first, plus a spread of
+   * values) and compares every element with the exact product. Undefined when it matched; else
+   * why the 8-bit kernel will not be used (ORT without MatMulInteger, a kernel that saturates).
+   */
+  private async checkInt8(): Promise<string | undefined> {
+    const tile = 32;
+    const inner = 512;
+    const m = INT8_MAX_EXACT_BOUND;
+    const a = new Int32Array(tile * inner);
+    const b = new Int32Array(inner * tile);
+    let seed = 0x9e3779b9;
+    const spread = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return ((seed >>> 8) % (2 * m + 1)) - m;
+    };
+    for (let r = 0; r < tile; r++) {
+      for (let x = 0; x < inner; x++) {
+        a[r * inner + x] = r === 0 ? m : r === 1 ? -m : r === 2 ? (x % 2 ? m : -m) : spread();
+        b[x * tile + r] = r === 0 ? m : r === 1 ? -m : r === 2 ? (x % 2 ? -m : m) : spread();
+      }
+    }
+    const a8 = Uint8Array.from(a, (v) => v + INT8_A_ZERO_POINT);
+    const b8 = Int8Array.from(b);
+    try {
+      const c = await (await this.bindMatmulInt8(a8, b8, tile, undefined, inner)).run();
+      for (let r = 0; r < tile; r++) {
+        for (let col = 0; col < tile; col++) {
+          let want = 0;
+          for (let x = 0; x < inner; x++)
+            want += (a[r * inner + x] as number) * (b[x * tile + col] as number);
+          const got = c[r * tile + col];
+          if (got !== want) {
+            return `the 8-bit GEMM is not exact on this CPU (element (${r}, ${col}): ${got}, exactly ${want})`;
+          }
+        }
+      }
+      return undefined;
+    } catch (err) {
+      return `the 8-bit GEMM does not run here: ${messageOf(err)}`;
+    }
+  }
+
+  /** The largest exact-mode element bound the 8-bit kernel serves (0: it is not used). */
+  get int8MaxBound(): number {
+    return this.int8State.maxBound;
+  }
+
+  /** Why the 8-bit kernel is not used (undefined when it is available). */
+  get int8Unavailable(): string | undefined {
+    return this.int8State.unavailable;
+  }
+
+  mapKernelFor(exactBound: number | undefined): MapKernel {
+    return exactBound !== undefined && exactBound >= 0 && exactBound <= this.int8State.maxBound
+      ? "int8"
+      : "float32";
   }
 
   /**
@@ -217,14 +320,21 @@ export class KernelRunner implements TileKernels {
    * `fanIn`: a reduce's inputs; `inner`: a map's inner dimension (tile, or d·tile for d pairs).
    */
   session(kind: SessionKind, tile: number, fanIn = 2, inner = tile): Promise<ort.InferenceSession> {
+    const shape = `${tile}${inner === tile ? "" : `x${inner}`}`;
     const key =
       kind === "map"
-        ? `map/${this.gemmOp}/${tile}${inner === tile ? "" : `x${inner}`}`
-        : `reduce/${tile}/${fanIn}`;
+        ? `map/${this.gemmOp}/${shape}`
+        : kind === "map-int8"
+          ? `map/int8/${shape}`
+          : `reduce/${tile}/${fanIn}`;
     let pending = this.sessions.get(key);
     if (!pending) {
       const model =
-        kind === "map" ? buildMatMulModel(tile, this.gemmOp, inner) : buildReduceModel(tile, fanIn);
+        kind === "map"
+          ? buildMatMulModel(tile, this.gemmOp, inner)
+          : kind === "map-int8"
+            ? buildMatMulInt8Model(tile, inner)
+            : buildReduceModel(tile, fanIn);
       pending = ort.InferenceSession.create(model, this.sessionOptions()).catch((err: unknown) => {
         this.sessions.delete(key);
         throw new AgentError(
@@ -279,8 +389,22 @@ export class KernelRunner implements TileKernels {
     bs: readonly Float32Array[],
     tile: number,
     out?: Float32Array,
+    timing?: KernelTiming,
+    exactBound?: number,
   ): Promise<Float32Array> {
     const d = checkPairs(as, bs, tile);
+    const kernel = this.mapKernelFor(exactBound);
+    if (timing) timing.kernel = kernel;
+    if (kernel === "int8") {
+      const bound = await this.bindMatmulInt8(
+        packInt8SideBySide(as, tile),
+        packInt8Stacked(bs, tile),
+        tile,
+        out,
+        d * tile,
+      );
+      return bound.run();
+    }
     if (d === 1) return this.matmul(as[0] as Float32Array, bs[0] as Float32Array, tile, out);
     const bound = await this.bindMatmul(
       packSideBySide(as, tile),
@@ -313,6 +437,30 @@ export class KernelRunner implements TileKernels {
     const feeds = {
       A: new ort.Tensor("float32", a, [tile, inner]),
       B: new ort.Tensor("float32", b, [inner, tile]),
+    };
+    return this.bind(session, feeds, "C", target, tile);
+  }
+
+  /**
+   * The 8-bit Map call (int8-operands.ts): A uint8 [tile, inner] holding a + 128, B int8
+   * [inner, tile]; C is the exact float32 product. Only for integers within ±INT8_MAX_EXACT_BOUND.
+   */
+  async bindMatmulInt8(
+    a: Uint8Array,
+    b: Int8Array,
+    tile: number,
+    out?: Float32Array,
+    inner = tile,
+  ): Promise<BoundKernel> {
+    const elems = tile * tile;
+    checkLength("A", a, tile * inner, "uint8");
+    checkLength("B", b, inner * tile, "int8");
+    const target = out ?? new Float32Array(elems);
+    checkLength("output", target, elems);
+    const session = await this.session("map-int8", tile, 2, inner);
+    const feeds = {
+      A: new ort.Tensor("uint8", a, [tile, inner]),
+      B: new ort.Tensor("int8", b, [inner, tile]),
     };
     return this.bind(session, feeds, "C", target, tile);
   }
@@ -420,11 +568,16 @@ export function checkPairs(
   return as.length;
 }
 
-export function checkLength(name: string, data: Float32Array, elems: number): void {
+export function checkLength(
+  name: string,
+  data: { readonly length: number },
+  elems: number,
+  type = "float32",
+): void {
   if (data.length !== elems) {
     throw new AgentError(
       AgentErrorCode.TileShape,
-      `${name}: expected ${elems} float32 elements, got ${data.length}`,
+      `${name}: expected ${elems} ${type} elements, got ${data.length}`,
     );
   }
 }

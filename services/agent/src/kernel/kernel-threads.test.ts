@@ -3,6 +3,8 @@ import { constants, type PerformanceEntry, PerformanceObserver } from "node:perf
 import type { Worker } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { AgentError, AgentErrorCode } from "../errors.js";
+import { exactProduct, exactTiles } from "./exact-tiles.test-helpers.js";
+import { INT8_MAX_EXACT_BOUND } from "./int8-operands.js";
 import { KernelRunner, type KernelTiming } from "./kernel-runner.js";
 import { KernelThreads } from "./kernel-threads.js";
 
@@ -98,6 +100,29 @@ describe("KernelThreads", () => {
       );
     } finally {
       await reference.dispose();
+    }
+  });
+
+  it("runs exact-mode maps as 8-bit GEMMs on the thread, mixed with float32 ones in the same staging sets", async () => {
+    const k = await threads(1);
+    const m = INT8_MAX_EXACT_BOUND;
+    expect(k.mapKernelFor(m)).toBe("int8");
+    // 8-bit first (a staging set of 1-byte operands), then float32 (outgrows it), then 8-bit in
+    // the float-sized set, with an odd tile so no operand is a whole number of words.
+    const cases = [
+      { t: 33, d: 2, bound: m as number | undefined },
+      { t: 33, d: 2, bound: undefined },
+      { t: 33, d: 3, bound: m },
+      { t: 17, d: 1, bound: 45 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const { as, bs } = exactTiles(c.d, c.t, m, i + 1);
+      const timing: KernelTiming = { waitMs: 0 };
+      const out = new Float32Array(c.t * c.t).fill(Number.NaN);
+      await k.matmulInner(as, bs, c.t, out, timing, c.bound);
+      expect(timing.kernel, `case ${i}`).toBe(c.bound === undefined ? "float32" : "int8");
+      expect(timing.kernelMs, `case ${i}`).toBeGreaterThan(0);
+      expect(Array.from(out), `case ${i}`).toEqual(Array.from(exactProduct(as, bs, c.t)));
     }
   });
 

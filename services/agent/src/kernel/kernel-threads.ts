@@ -30,6 +30,7 @@
 // → 27.2 ms and 2048² 209 → 215 ms, i.e. +3–4 % where the thread pays off).
 import { Worker } from "node:worker_threads";
 import { AgentError, AgentErrorCode } from "../errors.js";
+import { type MapKernel, packInt8SideBySide, packInt8Stacked } from "./int8-operands.js";
 import {
   checkLength,
   checkPairs,
@@ -59,13 +60,14 @@ export interface KernelStaging {
 /**
  * One GEMM: C = A·B with A [tile, inner], B [inner, tile] and C [tile, tile] float32 at the start
  * of each staging buffer (inner = d·tile for a map summing d inner products, packed by
- * pack-inner.ts). `staging` comes only when the thread's buffers change (first use, growth); the
+ * pack-inner.ts); with kernel int8, A and B are the 8-bit operands of int8-operands.ts. `staging` comes only when the thread's buffers change (first use, growth); the
  * thread keeps the last one it was sent.
  */
 export interface KernelThreadRequest {
   readonly id: number;
   readonly tile: number;
   readonly inner: number;
+  readonly kernel: MapKernel;
   /** The staging set holding this GEMM's operands (sent in full the first time a thread uses it). */
   readonly stagingId: number;
   readonly staging?: KernelStaging;
@@ -257,7 +259,11 @@ export class KernelThreads implements TileKernels {
     if (out) checkLength("output", out, elems);
     if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
     if (tile <= this.inlineMaxTile) return this.runner.matmul(a, b, tile, out);
-    return this.onThread([a], [b], tile, out, timing);
+    return this.onThread([a], [b], tile, out, timing, "float32");
+  }
+
+  mapKernelFor(exactBound: number | undefined): MapKernel {
+    return this.runner.mapKernelFor(exactBound);
   }
 
   async matmulInner(
@@ -266,12 +272,17 @@ export class KernelThreads implements TileKernels {
     tile: number,
     out?: Float32Array,
     timing?: KernelTiming,
+    exactBound?: number,
   ): Promise<Float32Array> {
     checkPairs(as, bs, tile);
     if (out) checkLength("output", out, tile * tile);
     if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
-    if (tile <= this.inlineMaxTile) return this.runner.matmulInner(as, bs, tile, out);
-    return this.onThread(as, bs, tile, out, timing);
+    if (tile <= this.inlineMaxTile) {
+      return this.runner.matmulInner(as, bs, tile, out, timing, exactBound);
+    }
+    const kernel = this.mapKernelFor(exactBound);
+    if (timing) timing.kernel = kernel;
+    return this.onThread(as, bs, tile, out, timing, kernel);
   }
 
   /**
@@ -284,13 +295,19 @@ export class KernelThreads implements TileKernels {
     tile: number,
     out: Float32Array | undefined,
     timing: KernelTiming | undefined,
+    kernel: MapKernel,
   ): Promise<Float32Array> {
     const elems = tile * tile;
     const operandElems = elems * as.length;
-    const staging = this.takeStaging(operandElems, elems);
+    const staging = this.takeStaging(operandElems * (kernel === "int8" ? 1 : 4), elems * 4);
     try {
-      packSideBySide(as, tile, new Float32Array(staging.a, 0, operandElems));
-      packStacked(bs, tile, new Float32Array(staging.b, 0, operandElems));
+      if (kernel === "int8") {
+        packInt8SideBySide(as, tile, new Uint8Array(staging.a, 0, operandElems));
+        packInt8Stacked(bs, tile, new Int8Array(staging.b, 0, operandElems));
+      } else {
+        packSideBySide(as, tile, new Float32Array(staging.a, 0, operandElems));
+        packStacked(bs, tile, new Float32Array(staging.b, 0, operandElems));
+      }
       const queuedAt = performance.now();
       const thread = await this.acquire();
       if (timing) timing.waitMs += performance.now() - queuedAt;
@@ -312,6 +329,7 @@ export class KernelThreads implements TileKernels {
             id,
             tile,
             inner,
+            kernel,
             stagingId: staging.id,
             ...(thread.knows.has(staging.id) ? {} : { staging }),
             ...(retire.length > 0 ? { retire } : {}),
@@ -338,18 +356,18 @@ export class KernelThreads implements TileKernels {
   }
 
   /** A free staging set large enough (a smaller one is dropped: sizes only grow with jobs). */
-  private takeStaging(operandElems: number, elems: number): KernelStaging {
+  private takeStaging(operandBytes: number, productBytes: number): KernelStaging {
     const i = this.freeStaging.findIndex(
-      (s) => s.a.byteLength >= operandElems * 4 && s.c.byteLength >= elems * 4,
+      (s) => s.a.byteLength >= operandBytes && s.c.byteLength >= productBytes,
     );
     if (i >= 0) return this.freeStaging.splice(i, 1)[0] as KernelStaging;
     const outgrown = this.freeStaging.pop();
     if (outgrown) this.retiredStaging.add(outgrown.id);
     return {
       id: this.nextStagingId++,
-      a: new SharedArrayBuffer(operandElems * 4),
-      b: new SharedArrayBuffer(operandElems * 4),
-      c: new SharedArrayBuffer(elems * 4),
+      a: new SharedArrayBuffer(operandBytes),
+      b: new SharedArrayBuffer(operandBytes),
+      c: new SharedArrayBuffer(productBytes),
     };
   }
 

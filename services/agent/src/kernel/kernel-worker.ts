@@ -3,11 +3,12 @@
 // here it blocks only this thread, never the agent's event loop.
 //
 // The operands arrive in shared staging buffers (see kernel-threads.ts for why not transferred
-// ones). ORT takes no SharedArrayBuffer-backed tensor, so they are copied into this thread's own
-// buffers, which live here for the thread's life: allocated once (grown for a larger job), they
-// are never new external memory to this isolate, so no kernel starts a garbage collection.
+// ones), float32 or 8-bit as the request says. ORT takes no SharedArrayBuffer-backed tensor, so
+// they are copied into this thread's own buffers, which live here for the thread's life:
+// allocated once (grown for a larger job), they are never new external memory to this isolate,
+// so no kernel starts a garbage collection.
 import { parentPort, workerData } from "node:worker_threads";
-import { KernelRunner } from "./kernel-runner.js";
+import { type BoundKernel, KernelRunner } from "./kernel-runner.js";
 import type {
   KernelStaging,
   KernelThreadInit,
@@ -22,6 +23,8 @@ const runner = KernelRunner.create({
   ep: init.ep,
   intraOpThreads: init.intraOpThreads,
   gemmOp: init.gemmOp,
+  // Each request names its kernel: the agent's thread chose it (and checked the 8-bit one).
+  int8: "off",
 });
 // A runner that cannot start fails each request (serve awaits it), not the thread.
 runner.catch(() => undefined);
@@ -55,21 +58,33 @@ async function serve(req: KernelThreadRequest): Promise<KernelThreadReply> {
   if (!staging) throw new Error(`kernel request for unknown staging set ${req.stagingId}`);
   if (!own || own.a.length * 4 < staging.a.byteLength || own.c.length * 4 < staging.c.byteLength) {
     own = {
-      a: new Float32Array(staging.a.byteLength / 4),
-      b: new Float32Array(staging.b.byteLength / 4),
+      // An 8-bit operand set may be any number of bytes: round up to whole float32 elements.
+      a: new Float32Array(Math.ceil(staging.a.byteLength / 4)),
+      b: new Float32Array(Math.ceil(staging.b.byteLength / 4)),
       c: new Float32Array(staging.c.byteLength / 4),
     };
   }
   const operand = req.tile * req.inner;
   const elems = req.tile * req.tile;
-  const a = own.a.subarray(0, operand);
-  const b = own.b.subarray(0, operand);
   const c = own.c.subarray(0, elems);
-  a.set(new Float32Array(staging.a, 0, operand));
-  b.set(new Float32Array(staging.b, 0, operand));
   const kernels = await runner;
-  const started = performance.now();
-  const bound = await kernels.bindMatmul(a, b, req.tile, c, req.inner);
+  let bound: BoundKernel;
+  let started: number;
+  if (req.kernel === "int8") {
+    const a = new Uint8Array(own.a.buffer, 0, operand);
+    const b = new Int8Array(own.b.buffer, 0, operand);
+    a.set(new Uint8Array(staging.a, 0, operand));
+    b.set(new Int8Array(staging.b, 0, operand));
+    started = performance.now();
+    bound = await kernels.bindMatmulInt8(a, b, req.tile, c, req.inner);
+  } else {
+    const a = own.a.subarray(0, operand);
+    const b = own.b.subarray(0, operand);
+    a.set(new Float32Array(staging.a, 0, operand));
+    b.set(new Float32Array(staging.b, 0, operand));
+    started = performance.now();
+    bound = await kernels.bindMatmul(a, b, req.tile, c, req.inner);
+  }
   await bound.run();
   const kernelMs = performance.now() - started;
   new Float32Array(staging.c, 0, elems).set(c);

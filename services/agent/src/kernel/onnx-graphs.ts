@@ -12,16 +12,20 @@ const IR_VERSION = 8;
 /** The GEMM op used for Map; both compute A·B, the bench compares them. */
 export type GemmOp = "MatMul" | "Gemm";
 
-function floatInput(name: string, rows: number, cols: number): OnnxTypes.IValueInfoProto {
+function tensorInput(
+  name: string,
+  elemType: OnnxTypes.TensorProto.DataType,
+  rows: number,
+  cols: number,
+): OnnxTypes.IValueInfoProto {
   return {
     name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: [{ dimValue: rows }, { dimValue: cols }] },
-      },
-    },
+    type: { tensorType: { elemType, shape: { dim: [{ dimValue: rows }, { dimValue: cols }] } } },
   };
+}
+
+function floatInput(name: string, rows: number, cols: number): OnnxTypes.IValueInfoProto {
+  return tensorInput(name, onnx.TensorProto.DataType.FLOAT, rows, cols);
 }
 
 function squareFloatInput(name: string, tile: number): OnnxTypes.IValueInfoProto {
@@ -46,9 +50,7 @@ function encodeModel(graph: OnnxTypes.IGraphProto): Uint8Array {
  */
 export function buildMatMulModel(tile: number, op: GemmOp = "MatMul", inner = tile): Uint8Array {
   assertTile(tile);
-  if (!Number.isInteger(inner) || inner < tile || inner % tile !== 0) {
-    throw new RangeError(`inner dimension: must be a multiple of the tile ${tile}, got ${inner}`);
-  }
+  assertInner(tile, inner);
   const node: OnnxTypes.INodeProto =
     op === "MatMul"
       ? { opType: "MatMul", input: ["A", "B"], output: ["C"], name: "map_matmul" }
@@ -64,6 +66,43 @@ export function buildMatMulModel(tile: number, op: GemmOp = "MatMul", inner = ti
     name: `tessera_map_${op.toLowerCase()}_t${tile}${inner === tile ? "" : `_k${inner}`}`,
     node: [node],
     input: [floatInput("A", tile, inner), floatInput("B", inner, tile)],
+    output: [squareFloatInput("C", tile)],
+  });
+}
+
+/**
+ * A's zero point in the 8-bit Map kernel: A is stored as a + 128 (uint8), B as b (int8), so
+ * MatMulInteger computes Σ (a' − 128)·b = Σ a·b exactly in int32 (see int8-operands.ts).
+ */
+export const INT8_A_ZERO_POINT = 128;
+
+/**
+ * The exact-mode Map kernel in 8-bit integers: C = float32(MatMulInteger(A − 128, B)) with A
+ * uint8 [tile, inner], B int8 [inner, tile], C float32 [tile, tile]; inputs "A", "B", output "C".
+ * MLAS runs uint8·int8 GEMMs with VNNI/VPMADDUBSW, about twice the float32 GEMM's speed on one
+ * core; the int32 sums and their float32 cast are exact while |C| < 2^24, which exact mode's
+ * element bound guarantees (libs/matrix exactElementBound).
+ */
+export function buildMatMulInt8Model(tile: number, inner = tile): Uint8Array {
+  assertTile(tile);
+  assertInner(tile, inner);
+  const T = onnx.TensorProto.DataType;
+  return encodeModel({
+    name: `tessera_map_int8_t${tile}${inner === tile ? "" : `_k${inner}`}`,
+    node: [
+      { opType: "MatMulInteger", input: ["A", "B", "a_zero"], output: ["C32"], name: "map_int8" },
+      {
+        opType: "Cast",
+        input: ["C32"],
+        output: ["C"],
+        name: "map_int8_to_float",
+        attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: T.FLOAT }],
+      },
+    ],
+    initializer: [
+      { name: "a_zero", dataType: T.UINT8, dims: [], rawData: Uint8Array.of(INT8_A_ZERO_POINT) },
+    ],
+    input: [tensorInput("A", T.UINT8, tile, inner), tensorInput("B", T.INT8, inner, tile)],
     output: [squareFloatInput("C", tile)],
   });
 }
@@ -106,5 +145,11 @@ export function buildReduceModel(tile: number, fanIn: number): Uint8Array {
 function assertTile(tile: number): void {
   if (!Number.isInteger(tile) || tile < 1 || tile > 65536) {
     throw new RangeError(`tile: must be an integer between 1 and 65536, got ${tile}`);
+  }
+}
+
+function assertInner(tile: number, inner: number): void {
+  if (!Number.isInteger(inner) || inner < tile || inner % tile !== 0) {
+    throw new RangeError(`inner dimension: must be a multiple of the tile ${tile}, got ${inner}`);
   }
 }

@@ -2,13 +2,25 @@
 // dimension of d·tile computes exactly that sum, A's tiles side by side ([tile, d·tile]) times
 // B's tiles stacked ([d·tile, tile]). One larger GEMM instead of d GEMMs and a summing pass: the
 // partial products never leave the kernel, and the result is stored once.
+//
+// The packed operand is float32 for the float GEMM, or int8 for the 8-bit one (int8-operands.ts):
+// TypedArray.set converts each element on the way, so packing and narrowing are one pass.
+
+/** Where packed operands can go: float32 elements, or int8 ones (exact integers in range). */
+export type PackTarget = Float32Array | Int8Array;
 
 /** A(i,k0) | A(i,k1) | …: row r of the packed operand is row r of each tile in turn. */
+export function packSideBySide(tiles: readonly Float32Array[], tile: number): Float32Array;
+export function packSideBySide<T extends PackTarget>(
+  tiles: readonly Float32Array[],
+  tile: number,
+  into: T,
+): T;
 export function packSideBySide(
   tiles: readonly Float32Array[],
   tile: number,
-  into: Float32Array = new Float32Array(tile * tile * tiles.length),
-): Float32Array {
+  into: PackTarget = new Float32Array(tile * tile * tiles.length),
+): PackTarget {
   const width = tile * tiles.length;
   tiles.forEach((t, x) => {
     for (let r = 0; r < tile; r++) {
@@ -19,11 +31,17 @@ export function packSideBySide(
 }
 
 /** B(k0,j) over B(k1,j) over …: the tiles one after another (row-major stacking). */
+export function packStacked(tiles: readonly Float32Array[], tile: number): Float32Array;
+export function packStacked<T extends PackTarget>(
+  tiles: readonly Float32Array[],
+  tile: number,
+  into: T,
+): T;
 export function packStacked(
   tiles: readonly Float32Array[],
   tile: number,
-  into: Float32Array = new Float32Array(tile * tile * tiles.length),
-): Float32Array {
+  into: PackTarget = new Float32Array(tile * tile * tiles.length),
+): PackTarget {
   tiles.forEach((t, x) => {
     into.set(t, x * tile * tile);
   });
