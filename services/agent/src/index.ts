@@ -3,9 +3,9 @@ export { AGENT_USAGE, type AgentConfig, parseAgentConfig } from "./config.js";
 export { AgentError, AgentErrorCode } from "./errors.js";
 export {
   INT8_MAX_EXACT_BOUND,
+  int8OperandA,
+  int8OperandB,
   type MapKernel,
-  packInt8SideBySide,
-  packInt8Stacked,
 } from "./kernel/int8-operands.js";
 export {
   type BoundKernel,

@@ -6,6 +6,13 @@
 // that key, so a copy that was verified (or generated) once stays correct forever. Partials and
 // outputs are never cached: their consumers must read the stored bytes, so a corrupted stored
 // copy is detected and recomputed rather than masked by a healthy copy in some agent's memory.
+//
+// A tile may be kept as float32 (as stored) or in the 8-bit form the integer map kernel takes
+// (kernel/int8-operands.ts), converted once instead of at every map that uses it; each form has
+// its own key, so a key always holds one element type.
+
+/** What the cache holds: a decoded tile, or its 8-bit kernel operand form. */
+export type CachedTile = Float32Array | Uint8Array | Int8Array;
 
 export interface InputCacheStats {
   hits: number;
@@ -17,9 +24,9 @@ export interface InputCacheStats {
 
 export class InputTileCache {
   /** Insertion order is recency order: a hit re-inserts, the first key is the eviction victim. */
-  private readonly tiles = new Map<string, Float32Array>();
+  private readonly tiles = new Map<string, CachedTile>();
   /** Loads in flight, so concurrent slots asking for one tile share one read. */
-  private readonly loading = new Map<string, Promise<Float32Array>>();
+  private readonly loading = new Map<string, Promise<CachedTile>>();
   private bytes = 0;
   private hits = 0;
   private misses = 0;
@@ -34,20 +41,21 @@ export class InputTileCache {
 
   /**
    * The tile under `key`, from memory or from `load` (whose result is kept when it fits). A load
-   * that fails is not remembered: the next get tries again.
+   * that fails is not remembered: the next get tries again. A key must always be loaded as the
+   * same element type (the caller's key names the form).
    */
-  async get(key: string, load: () => Promise<Float32Array>): Promise<Float32Array> {
+  async get<T extends CachedTile>(key: string, load: () => Promise<T>): Promise<T> {
     const cached = this.tiles.get(key);
     if (cached) {
       this.hits++;
       this.tiles.delete(key);
       this.tiles.set(key, cached);
-      return cached;
+      return cached as T;
     }
     const pending = this.loading.get(key);
     if (pending) {
       this.hits++;
-      return pending;
+      return pending as Promise<T>;
     }
     this.misses++;
     if (this.capacityBytes === 0) return load();
@@ -76,7 +84,7 @@ export class InputTileCache {
     };
   }
 
-  private keep(key: string, tile: Float32Array): void {
+  private keep(key: string, tile: CachedTile): void {
     if (tile.byteLength > this.capacityBytes) return;
     while (this.bytes + tile.byteLength > this.capacityBytes) {
       const oldest = this.tiles.keys().next();

@@ -12,6 +12,7 @@ import {
   useExecutorFixture,
   workItemFor,
 } from "./executor.test-helpers.js";
+import { InputTileCache } from "./input-cache.js";
 import { KernelRunner } from "./kernel/kernel-runner.js";
 import { KernelThreads } from "./kernel/kernel-threads.js";
 import { executeWorkItem } from "./task-executor.js";
@@ -114,6 +115,44 @@ describe("maps that sum several inner tiles (kPerMap)", () => {
       await expectOutputsExact(fx.store, "kpm-threads", spec);
     } finally {
       await threads.dispose();
+    }
+  });
+});
+
+describe("exact-mode maps in 8 bits", () => {
+  // n = 2688: elements within ±78, the 8-bit kernel's range (small jobs keep float32).
+  const spec: MatmulJobSpec = { n: 2688, tile: 1344, mode: "exact", seed: 9, kPerMap: 2 };
+  const fx = useExecutorFixture();
+
+  it("convert each input tile once into the cache and store the same bytes as float32 maps", async () => {
+    const float = await KernelRunner.create({ ep: "cpu", int8: "off", reduceFanIn: 2 });
+    const inputs = new InputTileCache(64 * 2 ** 20);
+    try {
+      expect(fx.runner.mapKernelFor(78)).toBe("int8");
+      const ctx = { store: fx.store, runner: fx.runner, inputs, nodeId: "agent-test" };
+      const kernels: (string | undefined)[] = [];
+      for (const [i, j] of [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ] as const) {
+        const m = await executeWorkItem(workItemFor("int8", spec, "map", i, j, 0), ctx);
+        expect(m.completion.error).toBeUndefined();
+        kernels.push(m.mapKernel);
+        const f = { store: fx.store, runner: float, nodeId: "agent-test" };
+        const r = await executeWorkItem(workItemFor("float32", spec, "map", i, j, 0), f);
+        expect(r.mapKernel).toBe("float32");
+        const [a, b] = await Promise.all(
+          ["int8", "float32"].map((job) => fx.store.get(partialKey(job, i, j, 0))),
+        );
+        expect(Buffer.from(a as Uint8Array).equals(Buffer.from(b as Uint8Array))).toBe(true);
+      }
+      expect(kernels).toEqual(["int8", "int8", "int8", "int8"]);
+      // 4 A and 4 B tiles, each kept once, as 1 byte per element; each used by two maps.
+      expect(inputs.stats()).toMatchObject({ entries: 8, bytes: 8 * 1344 ** 2, misses: 8 });
+    } finally {
+      await float.dispose();
     }
   });
 });

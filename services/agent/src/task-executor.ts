@@ -17,8 +17,8 @@ import {
 } from "@tessera/matrix";
 import type { CompletionV1, WorkItemV1 } from "@tessera/protocol";
 import { AgentErrorCode } from "./errors.js";
-import type { InputTileCache } from "./input-cache.js";
-import type { MapKernel } from "./kernel/int8-operands.js";
+import type { CachedTile, InputTileCache } from "./input-cache.js";
+import { int8OperandA, int8OperandB, type MapKernel } from "./kernel/int8-operands.js";
 import type { KernelTiming, TileKernels } from "./kernel/kernel-runner.js";
 import type { TileBufferLease, TileBufferPool } from "./tile-buffers.js";
 import {
@@ -162,29 +162,54 @@ async function runMap(
 ) {
   const { job, i, j } = item;
   const k = item.k as number; // validated: required for map items
-  const input = (matrix: "A" | "B", row: number, col: number) => {
-    const read = async () => (await readOrGenerateInput(ctx.store, job, matrix, row, col)).data;
-    return ctx.inputs ? ctx.inputs.get(inputKey(job, matrix, row, col), read) : read();
+  const read = (matrix: "A" | "B", row: number, col: number) => async () =>
+    (await readOrGenerateInput(ctx.store, job, matrix, row, col)).data;
+  /** An input tile in the form `convert` gives it, kept in that form when there is a cache. */
+  const input = <T extends CachedTile>(
+    matrix: "A" | "B",
+    row: number,
+    col: number,
+    form: string,
+    convert: (t: Float32Array) => T,
+  ): Promise<T> => {
+    const load = async () => convert(await read(matrix, row, col)());
+    return ctx.inputs ? ctx.inputs.get(`${inputKey(job, matrix, row, col)}${form}`, load) : load();
   };
   // Map group k sums the inner tiles k·d … k·d + d − 1 (d = kPerMap, usually 1).
   const d = job.kPerMap ?? 1;
   const inner = Array.from({ length: d }, (_, x) => k * d + x);
-  const [as, bs] = await timed(phases, "readMs", () =>
-    Promise.all([
-      Promise.all(inner.map((kk) => input("A", i, kk))),
-      Promise.all(inner.map((kk) => input("B", kk, j))),
-    ]),
-  );
   // The result lands in the payload of the tile file that gets stored.
   const out = allocateTile(job.tile, job.tile, lease?.alloc);
   // Exact mode's inputs are integers within ±bound (generated so from the job's seed, the dataset
   // key names that seed, and each tile is CRC-checked when read; the verifier regenerates them),
-  // which lets the kernels compute in 8 bits where that is exact (kernel/int8-operands.ts).
-  const exactBound = job.mode === "exact" ? exactElementBound(job.n) : undefined;
-  const before = phases.computeMs;
-  await timed(phases, "computeMs", () =>
-    ctx.runner.matmulInner(as, bs, job.tile, out.data, timing, exactBound),
+  // which lets the kernels compute in 8 bits where that is exact (kernel/int8-operands.ts). The
+  // tiles are then kept in that form: converted once per agent, not at every map that uses them.
+  const kernel = ctx.runner.mapKernelFor(
+    job.mode === "exact" ? exactElementBound(job.n) : undefined,
   );
+  const before = phases.computeMs;
+  if (kernel === "int8") {
+    const [as, bs] = await timed(phases, "readMs", () =>
+      Promise.all([
+        Promise.all(inner.map((kk) => input("A", i, kk, "#int8", int8OperandA))),
+        Promise.all(inner.map((kk) => input("B", kk, j, "#int8", int8OperandB))),
+      ]),
+    );
+    await timed(phases, "computeMs", () =>
+      ctx.runner.matmulInnerInt8(as, bs, job.tile, out.data, timing),
+    );
+  } else {
+    const same = (t: Float32Array) => t;
+    const [as, bs] = await timed(phases, "readMs", () =>
+      Promise.all([
+        Promise.all(inner.map((kk) => input("A", i, kk, "", same))),
+        Promise.all(inner.map((kk) => input("B", kk, j, "", same))),
+      ]),
+    );
+    await timed(phases, "computeMs", () =>
+      ctx.runner.matmulInner(as, bs, job.tile, out.data, timing),
+    );
+  }
   // Compute is the kernel's own time: waiting for a kernel thread and copying tiles to and from
   // it are overhead, visible in totalMs only.
   phases.computeMs = before + (timing.kernelMs ?? phases.computeMs - before - timing.waitMs);

@@ -1,20 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { offsetToUint8, packInt8SideBySide, packInt8Stacked } from "./int8-operands.js";
+import { int8OperandA, int8OperandB, offsetToUint8 } from "./int8-operands.js";
+import { packSideBySide, packStacked } from "./pack-inner.js";
 
 describe("8-bit map operands", () => {
   // 2×2 tiles of exact-mode integers, negative ones included.
   const tiles = [Float32Array.of(-79, 0, 1, 79), Float32Array.of(-1, -45, 45, 2)];
 
-  it("packs A side by side as a + 128 (uint8), whatever the element's sign", () => {
-    expect(Array.from(packInt8SideBySide(tiles, 2))).toEqual(
-      [-79, 0, -1, -45, 1, 79, 45, 2].map((v) => v + 128),
-    );
+  it("turns an A tile into uint8 a + 128 and a B tile into int8, whatever the element's sign", () => {
+    expect(Array.from(int8OperandA(tiles[0] as Float32Array))).toEqual([49, 128, 129, 207]);
+    expect(Array.from(int8OperandB(tiles[1] as Float32Array))).toEqual([-1, -45, 45, 2]);
   });
 
-  it("stacks B as int8, into a given buffer", () => {
-    const into = new Int8Array(8).fill(99);
-    expect(packInt8Stacked(tiles, 2, into)).toBe(into);
-    expect(Array.from(into)).toEqual([-79, 0, 1, 79, -1, -45, 45, 2]);
+  it("packs them in the float layout: A side by side, B stacked", () => {
+    expect(Array.from(packSideBySide(tiles.map(int8OperandA), 2, new Uint8Array(8)))).toEqual(
+      [-79, 0, -1, -45, 1, 79, 45, 2].map((v) => v + 128),
+    );
+    expect(Array.from(packStacked(tiles.map(int8OperandB), 2, new Int8Array(8)))).toEqual([
+      -79, 0, 1, 79, -1, -45, 45, 2,
+    ]);
   });
 
   it("shifts every byte of an unaligned, odd-length view and nothing outside it", () => {

@@ -1,9 +1,9 @@
 // Operands of the 8-bit Map kernel (onnx-graphs.ts buildMatMulInt8Model). Exact mode's inputs are
 // integers within ±m (libs/matrix exactElementBound: m = 45 at n = 8192), so they fit int8, and a
 // GEMM over them in integers is exact wherever the float32 one is: no rounding happens in either.
-// ONNX Runtime's fast integer GEMM (MLAS) takes A as uint8 and B as int8, so A is shifted by +128
-// and the graph's zero point takes the 128 back off inside the kernel.
-import { type PackTarget, packSideBySide, packStacked } from "./pack-inner.js";
+// ONNX Runtime's fast integer GEMM (MLAS) takes A as uint8 and B as int8, so A tiles are shifted
+// by +128 and the graph's zero point takes the 128 back off inside the kernel. Tiles are turned
+// into this form once (the agent caches them so), then packed by plain byte copies.
 
 /**
  * The largest element bound m for which the 8-bit kernel is exact on every MLAS code path.
@@ -18,27 +18,21 @@ export const INT8_MAX_EXACT_BOUND = 79;
 /** Which Map kernel computes a product: the float32 GEMM or the exact 8-bit one. */
 export type MapKernel = "float32" | "int8";
 
-/** Packs A's tiles side by side as uint8 a + 128 (the layout of packSideBySide). */
-export function packInt8SideBySide(
-  tiles: readonly Float32Array[],
-  tile: number,
-  into: Uint8Array = new Uint8Array(tile * tile * tiles.length),
-): Uint8Array {
-  packSideBySide(tiles, tile, int8View(into));
-  return offsetToUint8(into);
+/**
+ * An A tile as the 8-bit kernel takes it: uint8 a + 128. `TypedArray.set` narrows each float to
+ * int8 (exact for integers in range), then the top bit of every byte is flipped, which adds 128.
+ */
+export function int8OperandA(tile: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(tile.length);
+  new Int8Array(bytes.buffer).set(tile);
+  return offsetToUint8(bytes);
 }
 
-/** Packs B's tiles stacked as int8 (the layout of packStacked). */
-export function packInt8Stacked(
-  tiles: readonly Float32Array[],
-  tile: number,
-  into: Int8Array = new Int8Array(tile * tile * tiles.length),
-): Int8Array {
-  return packStacked(tiles, tile, into);
-}
-
-function int8View(bytes: Uint8Array): PackTarget {
-  return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+/** A B tile as the 8-bit kernel takes it: int8 b. */
+export function int8OperandB(tile: Float32Array): Int8Array {
+  const bytes = new Int8Array(tile.length);
+  bytes.set(tile);
+  return bytes;
 }
 
 /**

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { AgentErrorCode } from "../errors.js";
 import { exactProduct, exactTiles } from "./exact-tiles.test-helpers.js";
-import { INT8_MAX_EXACT_BOUND } from "./int8-operands.js";
+import { INT8_MAX_EXACT_BOUND, int8OperandA, int8OperandB } from "./int8-operands.js";
 import {
   KernelRunner,
   type KernelTiming,
@@ -88,7 +88,8 @@ describe("KernelRunner (CPU)", () => {
       const { as, bs } = exactTiles(d, t, INT8_MAX_EXACT_BOUND, d);
       const timing: KernelTiming = { waitMs: 0 };
       const out = new Float32Array(t * t);
-      await runner.matmulInner(as, bs, t, out, timing, INT8_MAX_EXACT_BOUND);
+      const [as8, bs8] = [as.map(int8OperandA), bs.map(int8OperandB)];
+      await runner.matmulInnerInt8(as8, bs8, t, out, timing);
       expect(timing.kernel, `d = ${d}`).toBe("int8");
       expect(Array.from(out), `d = ${d}`).toEqual(Array.from(exactProduct(as, bs, t)));
       // The float32 GEMM gives the same bits (exact too), and says so.
@@ -99,15 +100,12 @@ describe("KernelRunner (CPU)", () => {
     }
   });
 
-  it("with int8 off, every map runs in float32 and says why", async () => {
+  it("with int8 off, every map is float32 and the runner says why", async () => {
     const runner = await KernelRunner.create({ ep: "cpu", int8: "off" });
     runners.push(runner);
     expect(runner.int8MaxBound).toBe(0);
     expect(runner.int8Unavailable).toBe("turned off");
-    const { as, bs } = exactTiles(1, 16, 45);
-    const timing: KernelTiming = { waitMs: 0 };
-    await runner.matmulInner(as, bs, 16, undefined, timing, 45);
-    expect(timing.kernel).toBe("float32");
+    expect(runner.mapKernelFor(45)).toBe("float32");
   });
 
   it("rejects 8-bit operands whose size does not match the shape, naming the type", async () => {
@@ -117,6 +115,12 @@ describe("KernelRunner (CPU)", () => {
     ).rejects.toMatchObject({
       code: AgentErrorCode.TileShape,
       message: "B: expected 16 int8 elements, got 15",
+    });
+    await expect(
+      runner.matmulInnerInt8([new Uint8Array(16)], [new Int8Array(9)], 4),
+    ).rejects.toMatchObject({
+      code: AgentErrorCode.TileShape,
+      message: "B[0]: expected 16 8-bit elements, got 9",
     });
   });
 

@@ -6,12 +6,7 @@ import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { AgentError, AgentErrorCode } from "../errors.js";
-import {
-  INT8_MAX_EXACT_BOUND,
-  type MapKernel,
-  packInt8SideBySide,
-  packInt8Stacked,
-} from "./int8-operands.js";
+import { INT8_MAX_EXACT_BOUND, type MapKernel } from "./int8-operands.js";
 import {
   buildMatMulInt8Model,
   buildMatMulModel,
@@ -154,8 +149,6 @@ export interface TileKernels {
    * Σ_x A_x·B_x over paired [tile, tile] tiles (a map of several inner tiles), computed as ONE
    * GEMM over the inner dimension (pack-inner.ts), into `out` when given. With one pair it is
    * `matmul`. Every implementation runs the same packed GEMM, so float results agree bit for bit.
-   * `exactBound`: the tiles hold integers within ±exactBound (an exact-mode job): where
-   * `mapKernelFor` says so, the product is computed in 8-bit integers, with the same result.
    */
   matmulInner(
     as: readonly Float32Array[],
@@ -163,10 +156,24 @@ export interface TileKernels {
     tile: number,
     out?: Float32Array,
     timing?: KernelTiming,
-    exactBound?: number,
   ): Promise<Float32Array>;
-  /** The GEMM `matmulInner` uses for tiles within ±exactBound (undefined: not exact mode). */
+  /**
+   * The map GEMM for tiles of integers within ±exactBound (an exact-mode job; undefined: not
+   * exact mode): "int8" where `matmulInnerInt8` computes them exactly, else "float32".
+   */
   mapKernelFor(exactBound: number | undefined): MapKernel;
+  /**
+   * `matmulInner` in 8-bit integers, for tiles already in the kernel's operand form
+   * (int8-operands.ts: A as uint8 a + 128, B as int8) with elements within ±int8MaxBound:
+   * the exact product, as float32, into `out` when given.
+   */
+  matmulInnerInt8(
+    as: readonly Uint8Array[],
+    bs: readonly Int8Array[],
+    tile: number,
+    out?: Float32Array,
+    timing?: KernelTiming,
+  ): Promise<Float32Array>;
   /** ((p0 + p1) + p2) + … in exactly this order, into `out` when given. */
   sum(partials: readonly Float32Array[], tile: number, out?: Float32Array): Promise<Float32Array>;
   dispose(): Promise<void>;
@@ -390,21 +397,9 @@ export class KernelRunner implements TileKernels {
     tile: number,
     out?: Float32Array,
     timing?: KernelTiming,
-    exactBound?: number,
   ): Promise<Float32Array> {
     const d = checkPairs(as, bs, tile);
-    const kernel = this.mapKernelFor(exactBound);
-    if (timing) timing.kernel = kernel;
-    if (kernel === "int8") {
-      const bound = await this.bindMatmulInt8(
-        packInt8SideBySide(as, tile),
-        packInt8Stacked(bs, tile),
-        tile,
-        out,
-        d * tile,
-      );
-      return bound.run();
-    }
+    if (timing) timing.kernel = "float32";
     if (d === 1) return this.matmul(as[0] as Float32Array, bs[0] as Float32Array, tile, out);
     const bound = await this.bindMatmul(
       packSideBySide(as, tile),
@@ -439,6 +434,21 @@ export class KernelRunner implements TileKernels {
       B: new ort.Tensor("float32", b, [inner, tile]),
     };
     return this.bind(session, feeds, "C", target, tile);
+  }
+
+  async matmulInnerInt8(
+    as: readonly Uint8Array[],
+    bs: readonly Int8Array[],
+    tile: number,
+    out?: Float32Array,
+    timing?: KernelTiming,
+  ): Promise<Float32Array> {
+    const d = checkPairs(as, bs, tile, "8-bit");
+    if (timing) timing.kernel = "int8";
+    const operand = tile * tile * d;
+    const a = d === 1 ? (as[0] as Uint8Array) : packSideBySide(as, tile, new Uint8Array(operand));
+    const b = d === 1 ? (bs[0] as Int8Array) : packStacked(bs, tile, new Int8Array(operand));
+    return (await this.bindMatmulInt8(a, b, tile, out, d * tile)).run();
   }
 
   /**
@@ -553,9 +563,10 @@ export class KernelRunner implements TileKernels {
 
 /** Checks a map's operand pairs (same count, each [tile, tile]); returns how many pairs. */
 export function checkPairs(
-  as: readonly Float32Array[],
-  bs: readonly Float32Array[],
+  as: readonly { readonly length: number }[],
+  bs: readonly { readonly length: number }[],
   tile: number,
+  type = "float32",
 ): number {
   if (as.length === 0 || as.length !== bs.length) {
     throw new AgentError(
@@ -563,8 +574,8 @@ export function checkPairs(
       `map: needs as many A tiles as B tiles, at least one (got ${as.length} and ${bs.length})`,
     );
   }
-  for (const [x, a] of as.entries()) checkLength(`A[${x}]`, a, tile * tile);
-  for (const [x, b] of bs.entries()) checkLength(`B[${x}]`, b, tile * tile);
+  for (const [x, a] of as.entries()) checkLength(`A[${x}]`, a, tile * tile, type);
+  for (const [x, b] of bs.entries()) checkLength(`B[${x}]`, b, tile * tile, type);
   return as.length;
 }
 

@@ -4,7 +4,7 @@ import type { Worker } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import { AgentError, AgentErrorCode } from "../errors.js";
 import { exactProduct, exactTiles } from "./exact-tiles.test-helpers.js";
-import { INT8_MAX_EXACT_BOUND } from "./int8-operands.js";
+import { INT8_MAX_EXACT_BOUND, int8OperandA, int8OperandB } from "./int8-operands.js";
 import { KernelRunner, type KernelTiming } from "./kernel-runner.js";
 import { KernelThreads } from "./kernel-threads.js";
 
@@ -119,7 +119,11 @@ describe("KernelThreads", () => {
       const { as, bs } = exactTiles(c.d, c.t, m, i + 1);
       const timing: KernelTiming = { waitMs: 0 };
       const out = new Float32Array(c.t * c.t).fill(Number.NaN);
-      await k.matmulInner(as, bs, c.t, out, timing, c.bound);
+      if (k.mapKernelFor(c.bound) === "int8") {
+        await k.matmulInnerInt8(as.map(int8OperandA), bs.map(int8OperandB), c.t, out, timing);
+      } else {
+        await k.matmulInner(as, bs, c.t, out, timing);
+      }
       expect(timing.kernel, `case ${i}`).toBe(c.bound === undefined ? "float32" : "int8");
       expect(timing.kernelMs, `case ${i}`).toBeGreaterThan(0);
       expect(Array.from(out), `case ${i}`).toEqual(Array.from(exactProduct(as, bs, c.t)));

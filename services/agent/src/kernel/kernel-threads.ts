@@ -30,7 +30,7 @@
 // → 27.2 ms and 2048² 209 → 215 ms, i.e. +3–4 % where the thread pays off).
 import { Worker } from "node:worker_threads";
 import { AgentError, AgentErrorCode } from "../errors.js";
-import { type MapKernel, packInt8SideBySide, packInt8Stacked } from "./int8-operands.js";
+import type { MapKernel } from "./int8-operands.js";
 import {
   checkLength,
   checkPairs,
@@ -259,7 +259,7 @@ export class KernelThreads implements TileKernels {
     if (out) checkLength("output", out, elems);
     if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
     if (tile <= this.inlineMaxTile) return this.runner.matmul(a, b, tile, out);
-    return this.onThread([a], [b], tile, out, timing, "float32");
+    return this.matmulInner([a], [b], tile, out, timing);
   }
 
   mapKernelFor(exactBound: number | undefined): MapKernel {
@@ -272,42 +272,54 @@ export class KernelThreads implements TileKernels {
     tile: number,
     out?: Float32Array,
     timing?: KernelTiming,
-    exactBound?: number,
   ): Promise<Float32Array> {
-    checkPairs(as, bs, tile);
+    const d = checkPairs(as, bs, tile);
     if (out) checkLength("output", out, tile * tile);
     if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
-    if (tile <= this.inlineMaxTile) {
-      return this.runner.matmulInner(as, bs, tile, out, timing, exactBound);
-    }
-    const kernel = this.mapKernelFor(exactBound);
-    if (timing) timing.kernel = kernel;
-    return this.onThread(as, bs, tile, out, timing, kernel);
+    if (tile <= this.inlineMaxTile) return this.runner.matmulInner(as, bs, tile, out, timing);
+    if (timing) timing.kernel = "float32";
+    return this.onThread("float32", tile, d, out, timing, (staging, elems) => {
+      packSideBySide(as, tile, new Float32Array(staging.a, 0, elems));
+      packStacked(bs, tile, new Float32Array(staging.b, 0, elems));
+    });
+  }
+
+  async matmulInnerInt8(
+    as: readonly Uint8Array[],
+    bs: readonly Int8Array[],
+    tile: number,
+    out?: Float32Array,
+    timing?: KernelTiming,
+  ): Promise<Float32Array> {
+    const d = checkPairs(as, bs, tile, "8-bit");
+    if (out) checkLength("output", out, tile * tile);
+    if (this.disposed) throw new AgentError(AgentErrorCode.Kernel, "kernel threads are disposed");
+    if (tile <= this.inlineMaxTile) return this.runner.matmulInnerInt8(as, bs, tile, out, timing);
+    if (timing) timing.kernel = "int8";
+    return this.onThread("int8", tile, d, out, timing, (staging, elems) => {
+      packSideBySide(as, tile, new Uint8Array(staging.a, 0, elems));
+      packStacked(bs, tile, new Int8Array(staging.b, 0, elems));
+    });
   }
 
   /**
-   * Packs the pairs into a staging set, then runs the GEMM on a thread and copies C out. Packing
-   * comes before waiting for a thread, so it overlaps the GEMM that thread is running.
+   * Packs d pairs into a staging set (`pack` gets it and the operand's element count), then runs
+   * the GEMM on a thread and copies C out. Packing comes before waiting for a thread, so it
+   * overlaps the GEMM that thread is running.
    */
   private async onThread(
-    as: readonly Float32Array[],
-    bs: readonly Float32Array[],
+    kernel: MapKernel,
     tile: number,
+    d: number,
     out: Float32Array | undefined,
     timing: KernelTiming | undefined,
-    kernel: MapKernel,
+    pack: (staging: KernelStaging, operandElems: number) => void,
   ): Promise<Float32Array> {
     const elems = tile * tile;
-    const operandElems = elems * as.length;
+    const operandElems = elems * d;
     const staging = this.takeStaging(operandElems * (kernel === "int8" ? 1 : 4), elems * 4);
     try {
-      if (kernel === "int8") {
-        packInt8SideBySide(as, tile, new Uint8Array(staging.a, 0, operandElems));
-        packInt8Stacked(bs, tile, new Int8Array(staging.b, 0, operandElems));
-      } else {
-        packSideBySide(as, tile, new Float32Array(staging.a, 0, operandElems));
-        packStacked(bs, tile, new Float32Array(staging.b, 0, operandElems));
-      }
+      pack(staging, operandElems);
       const queuedAt = performance.now();
       const thread = await this.acquire();
       if (timing) timing.waitMs += performance.now() - queuedAt;
@@ -322,7 +334,7 @@ export class KernelThreads implements TileKernels {
             return;
           }
           thread.pending = { id, resolve, reject };
-          const inner = tile * as.length;
+          const inner = tile * d;
           const retire = [...thread.knows].filter((k) => this.retiredStaging.has(k));
           for (const k of retire) thread.knows.delete(k);
           const req: KernelThreadRequest = {

@@ -3,24 +3,20 @@
 // B's tiles stacked ([d·tile, tile]). One larger GEMM instead of d GEMMs and a summing pass: the
 // partial products never leave the kernel, and the result is stored once.
 //
-// The packed operand is float32 for the float GEMM, or int8 for the 8-bit one (int8-operands.ts):
-// TypedArray.set converts each element on the way, so packing and narrowing are one pass.
+// The same layout serves the float32 GEMM (float32 tiles) and the 8-bit one (tiles already in
+// its operand form, int8-operands.ts): packing is a copy of like into like.
 
-/** Where packed operands can go: float32 elements, or int8 ones (exact integers in range). */
-export type PackTarget = Float32Array | Int8Array;
+/** Tiles that can be packed: float32, or the 8-bit kernel's uint8 (A) and int8 (B) operands. */
+export type PackTile = Float32Array | Uint8Array | Int8Array;
 
 /** A(i,k0) | A(i,k1) | …: row r of the packed operand is row r of each tile in turn. */
 export function packSideBySide(tiles: readonly Float32Array[], tile: number): Float32Array;
-export function packSideBySide<T extends PackTarget>(
-  tiles: readonly Float32Array[],
-  tile: number,
-  into: T,
-): T;
+export function packSideBySide<T extends PackTile>(tiles: readonly T[], tile: number, into: T): T;
 export function packSideBySide(
-  tiles: readonly Float32Array[],
+  tiles: readonly PackTile[],
   tile: number,
-  into: PackTarget = new Float32Array(tile * tile * tiles.length),
-): PackTarget {
+  into: PackTile = new Float32Array(tile * tile * tiles.length),
+): PackTile {
   const width = tile * tiles.length;
   tiles.forEach((t, x) => {
     for (let r = 0; r < tile; r++) {
@@ -32,16 +28,12 @@ export function packSideBySide(
 
 /** B(k0,j) over B(k1,j) over …: the tiles one after another (row-major stacking). */
 export function packStacked(tiles: readonly Float32Array[], tile: number): Float32Array;
-export function packStacked<T extends PackTarget>(
-  tiles: readonly Float32Array[],
-  tile: number,
-  into: T,
-): T;
+export function packStacked<T extends PackTile>(tiles: readonly T[], tile: number, into: T): T;
 export function packStacked(
-  tiles: readonly Float32Array[],
+  tiles: readonly PackTile[],
   tile: number,
-  into: PackTarget = new Float32Array(tile * tile * tiles.length),
-): PackTarget {
+  into: PackTile = new Float32Array(tile * tile * tiles.length),
+): PackTile {
   tiles.forEach((t, x) => {
     into.set(t, x * tile * tile);
   });
