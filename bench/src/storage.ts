@@ -283,7 +283,7 @@ async function main() {
         notes: [
           "GB/s = 1e9 bytes/s; medians over reps after one warm-up rep; dd, fs and s3rver interleaved per rep; fsWriteVsDd = median of per-rep ratios",
           "fs write = put(): crc32c + write temp + fsync file + link + fsync dir, per object",
-          "fsDirectIo = the same store with directIo (TESSERA_FS_DIRECT_IO=1): objects ≥ 1 MiB written and read with O_DIRECT, reads from the device; CPU = this process's user + system per GiB",
+          "fsDirectIo = the same store with directIo (what services open unless TESSERA_FS_DIRECT_IO=0): objects ≥ 1 MiB written and read with O_DIRECT, reads from the device; CPU = this process's user + system per GiB",
           "dd write = dd bs=4M conv=fsync per object, seconds as dd reports them (spawn excluded); writeGBpsIncludingSpawn includes it",
           "reads are from the page cache for both fs and dd (caches cannot be dropped here); fs read includes crc32c verification",
           "s3rver is a child process on the same 2-core machine and does not fsync; its numbers measure the S3 code path, not S3",

@@ -8,6 +8,7 @@ describe("--storage spec", () => {
     expect(storageConfigFromSpec("fs:/var/lib/t", {})).toEqual({
       backend: "fs",
       root: "/var/lib/t",
+      directIo: true,
     });
     expect(
       storageConfigFromSpec("s3:bucket/run-1", { TESSERA_S3_ENDPOINT: "http://127.0.0.1:9000" }),
@@ -25,12 +26,14 @@ describe("--storage spec", () => {
     });
   });
 
-  it("turns on the fs backend's direct I/O from TESSERA_FS_DIRECT_IO, refusing other values", () => {
-    expect(storageConfigFromSpec("fs:/d", { TESSERA_FS_DIRECT_IO: "1" })).toEqual({
-      backend: "fs",
-      root: "/d",
-      directIo: true,
-    });
+  it("opens fs stores with direct I/O unless TESSERA_FS_DIRECT_IO=0, refusing other values", () => {
+    for (const env of [{}, { TESSERA_FS_DIRECT_IO: "1" }, { TESSERA_FS_DIRECT_IO: "" }]) {
+      expect(storageConfigFromSpec("fs:/d", env)).toEqual({
+        backend: "fs",
+        root: "/d",
+        directIo: true,
+      });
+    }
     expect(storageConfigFromSpec("fs:/d", { TESSERA_FS_DIRECT_IO: "0" })).toEqual({
       backend: "fs",
       root: "/d",

@@ -1,5 +1,5 @@
-// O_DIRECT transfers for the fs backend's large objects (opt-in: FsStoreOptions.directIo,
-// TESSERA_FS_DIRECT_IO=1).
+// O_DIRECT transfers for the fs backend's large objects (FsStoreOptions.directIo; services turn
+// it on unless TESSERA_FS_DIRECT_IO=0, spec.ts).
 //
 // Why: a buffered write puts every byte in fresh page-cache pages. On VMs whose memory is backed
 // lazily by the host (virtio-balloon free page reporting, as on the 2-vCPU bench VMs), each page
