@@ -20,7 +20,8 @@
 //   [tile × kPerMap·tile]·[kPerMap·tile × tile] GEMM, a tile GEMM when kPerMap is 1 (the packed
 //   one runs faster per FLOP), in 8-bit integers (mapKernel int8) where the agents' runner picks
 //   that for the job's element bound, float32 otherwise — measured in this run before the cluster
-//   starts (best of --reps rounds of median-of-5); kernelPeakMsPerTile is the time of one such
+//   starts and again after the runs (each the best of --reps rounds of median-of-5; the better of
+//   the two counts, as for the concurrent peak); kernelPeakMsPerTile is the time of one such
 //   call. With int8, the float32 peak is measured too (float32KernelPeakGflopsPerThread).
 //   Efficiency = achieved ÷ (agents × peak). Also measured: the concurrent peak, `agents` such
 //   kernels in separate processes timed at the same moment (on a VM whose vCPUs share physical
@@ -360,13 +361,7 @@ function cpuUsed(
 }
 
 /** One job's figures: what the JSON reports at top level (for the median run) and per run. */
-async function measureRun(
-  cluster: E2eCluster,
-  spec: MatmulJobSpec,
-  jobId: string,
-  agents: number,
-  peakGflops: number,
-) {
+async function measureRun(cluster: E2eCluster, spec: MatmulJobSpec, jobId: string) {
   const flop = 2 * spec.n ** 3;
   const watcher = await CompletionWatcher.start(natsUrls(cluster), jobId);
   const cpuBefore = cluster.cpuSeconds();
@@ -414,7 +409,6 @@ async function measureRun(
     cliWallSeconds: round((Date.now() - wallStart) / 1000),
     gflops: round(achieved, 2),
     bytesMoved: summary.bytesMoved,
-    efficiency: round(achieved / (agents * peakGflops), 3),
     criticalPathComputeSeconds: round(criticalComputeS),
     criticalPathBusySeconds: round(criticalBusyS),
     controlPlaneOverheadSeconds: round(computedS - criticalComputeS),
@@ -466,14 +460,14 @@ async function main(): Promise<void> {
 
   const inner = spec.tile * (spec.kPerMap ?? 1);
   const mapKernel = await agentsMapKernel(spec, flags.int8 === 1);
-  const peak = await kernelPeak(spec.tile, inner, flags.reps, mapKernel);
+  const peakBefore = await kernelPeak(spec.tile, inner, flags.reps, mapKernel);
   const floatPeak =
-    mapKernel === "int8" ? await kernelPeak(spec.tile, inner, flags.reps, "float32") : peak;
+    mapKernel === "int8" ? await kernelPeak(spec.tile, inner, flags.reps, "float32") : peakBefore;
   const peakTogether = () =>
     concurrentKernelPeak(spec.tile, inner, flags.reps, mapKernel, flags.agents);
   const togetherBefore = await peakTogether();
   process.stderr.write(
-    `map kernel peak (${mapKernel}, 1 thread, ${spec.tile}×${inner}·${inner}×${spec.tile}): ${round(peak.gflops, 2)} GFLOP/s alone, ` +
+    `map kernel peak (${mapKernel}, 1 thread, ${spec.tile}×${inner}·${inner}×${spec.tile}): ${round(peakBefore.gflops, 2)} GFLOP/s alone, ` +
       `${round(togetherBefore.gflops, 2)} GFLOP/s for ${flags.agents} at once (ms/call ${togetherBefore.msPerTile.join(", ")})\n`,
   );
 
@@ -498,7 +492,7 @@ async function main(): Promise<void> {
     const runs: Awaited<ReturnType<typeof measureRun>>[] = [];
     for (let r = 1; r <= flags.runs; r++) {
       const jobId = `bench-e2e-${spec.n}-${spec.tile}${spec.kPerMap ? `-d${spec.kPerMap}` : ""}${flags.runs > 1 ? `-r${r}` : ""}`;
-      const run = await measureRun(cluster, spec, jobId, flags.agents, peak.gflops);
+      const run = await measureRun(cluster, spec, jobId);
       process.stderr.write(
         `run ${r}: ${run.wallSeconds} s, ${run.gflops} GFLOP/s, per kind ${JSON.stringify(run.perKind)}\n`,
       );
@@ -509,6 +503,9 @@ async function main(): Promise<void> {
     // and the better of the two is what the machine can give.
     const togetherAfter = await peakTogether();
     const together = togetherAfter.gflops > togetherBefore.gflops ? togetherAfter : togetherBefore;
+    const peakAfter = await kernelPeak(spec.tile, inner, flags.reps, mapKernel);
+    const peak = peakAfter.gflops > peakBefore.gflops ? peakAfter : peakBefore;
+    const efficiencyOf = (gflops: number) => round(gflops / (flags.agents * peak.gflops), 3);
     // The median run (by wall time) speaks for the benchmark; every run is listed too.
     const byWall = [...runs].sort((a, b) => a.wallSeconds - b.wallSeconds);
     const medianRun = byWall[Math.floor((byWall.length - 1) / 2)] as (typeof runs)[number];
@@ -522,10 +519,15 @@ async function main(): Promise<void> {
       agents: flags.agents,
       agentKernelThreads: kernelThreads >= 0 ? kernelThreads : "agent default (1)",
       ...medianRun,
+      efficiency: efficiencyOf(medianRun.gflops),
       verified: runs.every((r) => r.verified === true),
       staging: { seconds: round(staging.seconds), tiles: staging.tiles, bytes: staging.bytes },
       mapKernel,
       kernelPeakGflopsPerThread: round(peak.gflops, 2),
+      kernelPeakGflopsPerThreadBeforeAfter: [
+        round(peakBefore.gflops, 2),
+        round(peakAfter.gflops, 2),
+      ],
       float32KernelPeakGflopsPerThread: round(floatPeak.gflops, 2),
       kernelPeakMsPerTile: round(peak.ms, 2),
       kernelPeakShape: [spec.tile, inner, spec.tile],
@@ -545,6 +547,7 @@ async function main(): Promise<void> {
       runs: runs.length,
       wallSecondsPerRun: walls,
       gflopsPerRun: runs.map((r) => r.gflops),
+      efficiencyPerRun: runs.map((r) => efficiencyOf(r.gflops)),
       cpuSecondsPerRun: runs.map((r) => r.cpuSeconds.total),
       verifySecondsPerRun: runs.map((r) => r.verifySeconds),
       digestsAgree: runs.every((r) => r.digest === medianRun.digest),

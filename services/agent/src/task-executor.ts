@@ -187,25 +187,26 @@ async function runMap(
   const kernel = ctx.runner.mapKernelFor(
     job.mode === "exact" ? exactElementBound(job.n) : undefined,
   );
-  const before = phases.computeMs;
-  if (kernel === "int8") {
-    const [as, bs] = await timed(phases, "readMs", () =>
+  const operands = <A extends CachedTile, B extends CachedTile>(
+    form: string,
+    toA: (t: Float32Array) => A,
+    toB: (t: Float32Array) => B,
+  ) =>
+    timed(phases, "readMs", () =>
       Promise.all([
-        Promise.all(inner.map((kk) => input("A", i, kk, "#int8", int8OperandA))),
-        Promise.all(inner.map((kk) => input("B", kk, j, "#int8", int8OperandB))),
+        Promise.all(inner.map((kk) => input("A", i, kk, form, toA))),
+        Promise.all(inner.map((kk) => input("B", kk, j, form, toB))),
       ]),
     );
+  const before = phases.computeMs;
+  if (kernel === "int8") {
+    const [as, bs] = await operands("#int8", int8OperandA, int8OperandB);
     await timed(phases, "computeMs", () =>
       ctx.runner.matmulInnerInt8(as, bs, job.tile, out.data, timing),
     );
   } else {
     const same = (t: Float32Array) => t;
-    const [as, bs] = await timed(phases, "readMs", () =>
-      Promise.all([
-        Promise.all(inner.map((kk) => input("A", i, kk, "", same))),
-        Promise.all(inner.map((kk) => input("B", kk, j, "", same))),
-      ]),
-    );
+    const [as, bs] = await operands("", same, same);
     await timed(phases, "computeMs", () =>
       ctx.runner.matmulInner(as, bs, job.tile, out.data, timing),
     );
