@@ -60,8 +60,9 @@ export interface KernelStaging {
 /**
  * One GEMM: C = A·B with A [tile, inner], B [inner, tile] and C [tile, tile] float32 at the start
  * of each staging buffer (inner = d·tile for a map summing d inner products, packed by
- * pack-inner.ts); with kernel int8, A and B are the 8-bit operands of int8-operands.ts. `staging` comes only when the thread's buffers change (first use, growth); the
- * thread keeps the last one it was sent.
+ * pack-inner.ts); with kernel int8, A and B are the 8-bit operands of int8-operands.ts.
+ * `staging` comes only when the thread's buffers change (first use, growth); the thread keeps
+ * the last one it was sent.
  */
 export interface KernelThreadRequest {
   readonly id: number;
